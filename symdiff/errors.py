@@ -1,0 +1,85 @@
+"""Typed errors. Every message says what went wrong, where, and what to do instead."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = [
+    "SymdiffError",
+    "TraceError",
+    "UnsupportedOpError",
+    "InputError",
+    "ShapeError",
+    "EmitError",
+    "user_location",
+    "located",
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class SymdiffError(Exception):
+    """Base class of every error symdiff raises on purpose."""
+
+    def __init__(self, message: str, where: str | None = None):
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class TraceError(SymdiffError):
+    """The function does something tracing cannot follow (e.g. `if` on a traced value)."""
+
+
+class UnsupportedOpError(TraceError):
+    """A NumPy function or operator that has no derivative rule."""
+
+
+class InputError(SymdiffError, TypeError):
+    """An argument cannot be differentiated (integer, complex, object, ...)."""
+
+
+class ShapeError(SymdiffError, ValueError):
+    """Shapes do not fit together."""
+
+
+class EmitError(SymdiffError):
+    """Code generation met something it cannot print."""
+
+
+_LOCATION_OVERRIDE: list[str | None] = []
+
+
+class located:
+    """Within this context, new nodes are attributed to `loc` (used by differentiation,
+    whose nodes belong to the source line they differentiate)."""
+
+    def __init__(self, loc: str | None):
+        self.loc = loc
+
+    def __enter__(self):
+        _LOCATION_OVERRIDE.append(self.loc)
+
+    def __exit__(self, *exc):
+        _LOCATION_OVERRIDE.pop()
+
+
+def user_location() -> str | None:
+    """`file:line` of the innermost stack frame outside the symdiff package and NumPy."""
+    if _LOCATION_OVERRIDE:
+        return _LOCATION_OVERRIDE[-1]
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not _is_internal(filename):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def _is_internal(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    if path.startswith(_PACKAGE_DIR + os.sep):
+        return True
+    # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us.
+    return os.sep + "numpy" + os.sep in path or filename.startswith("<__array_function__")

@@ -1,0 +1,273 @@
+"""Stage 4: from a graph to a straight-line program.
+
+Passes, each a function of a graph: dead-code elimination, value numbering (one node
+per distinct computation), fusion (a single-use elementwise value is inlined into its
+elementwise consumer; a broadcast feeding elementwise math is dropped where NumPy's
+own broadcasting does the same), simplification of every expression under a size
+budget, and a deterministic common-subexpression elimination over the whole program.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
+
+__all__ = [
+    "Program",
+    "Statement",
+    "optimize",
+    "dce",
+    "value_number",
+    "fuse",
+    "simplify_expressions",
+    "simplify_expr",
+    "to_program",
+    "SIMPLIFY_MAX_OPS",
+]
+
+#: Expressions with more operations than this are left as they are: simplification
+#: time grows much faster than size, and big expressions are rarely improved.
+SIMPLIFY_MAX_OPS = 40
+
+
+def optimize(graph: Graph, simplify: bool = True) -> Graph:
+    """All graph passes, in order."""
+    graph = fuse(value_number(dce(graph)))
+    return simplify_expressions(graph) if simplify else graph
+
+
+# -- dead code ---------------------------------------------------------------------------
+def dce(graph: Graph) -> Graph:
+    """Keep the nodes the outputs need (and all inputs, which are the signature)."""
+    live = set(graph.outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if node.out in live or node.op == INPUT:
+            kept.append(node)
+            live.update(graph.operands(node))
+    return graph.derive(kept[::-1], graph.outputs)
+
+
+# -- value numbering ---------------------------------------------------------------------
+def value_number(graph: Graph) -> Graph:
+    """Merge nodes that compute the same thing from the same operands."""
+    seen: dict[tuple, Var] = {}
+    alias: dict[Var, Var] = {}
+    subs: dict[sp.Symbol, sp.Symbol] = {}
+    nodes = []
+    for node in graph.nodes:
+        if node.op == ELEMENTWISE and subs:
+            new_expr = node.expr.xreplace(subs)
+            if new_expr is not node.expr:
+                node = Node(node.out, node.op, expr=new_expr, loc=node.loc)
+        elif node.inputs and any(v in alias for v in node.inputs):
+            node = Node(node.out, node.op, tuple(alias.get(v, v) for v in node.inputs),
+                        node.params, loc=node.loc)
+        key = node.key()
+        if node.op != INPUT and key in seen:
+            alias[node.out] = seen[key]
+            subs[node.out.symbol] = seen[key].symbol
+            continue
+        seen[key] = node.out
+        nodes.append(node)
+    g = graph.derive(nodes, [alias.get(v, v) for v in graph.outputs])
+    for old, new in alias.items():
+        if old in graph.names and new not in g.names:
+            g.names[new] = graph.names[old]
+    return g
+
+
+# -- fusion ------------------------------------------------------------------------------
+def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]]]:
+    """How often each Var is read (counting repeats inside one expression), and by whom."""
+    uses: Counter = Counter()
+    consumers: dict[Var, list[Node]] = {}
+    for node in graph.nodes:
+        if node.op == ELEMENTWISE:
+            counts = Counter(s for s in sp.preorder_traversal(node.expr) if isinstance(s, sp.Symbol))
+            for sym, n in counts.items():
+                var = graph.by_symbol[sym]
+                uses[var] += n
+                consumers.setdefault(var, []).append(node)
+        else:
+            for var in node.inputs:
+                uses[var] += 1
+                consumers.setdefault(var, []).append(node)
+    for var in graph.outputs:
+        uses[var] += 1
+    return uses, consumers
+
+
+def fuse(graph: Graph, rounds: int = 3) -> Graph:
+    """Inline single-use elementwise values and scalar constants into elementwise
+    consumers; read broadcasts' sources directly where NumPy broadcasts the same way.
+    A round can expose more (a broadcast gone leaves a single use), hence `rounds`."""
+    for _ in range(rounds):
+        before = len(graph.nodes)
+        graph = _fuse_once(graph)
+        if len(graph.nodes) == before:
+            break
+    return graph
+
+
+def _fuse_once(graph: Graph) -> Graph:
+    uses, consumers = _occurrences(graph)
+    outputs = set(graph.outputs)
+    defs = graph.definitions()
+    inline: dict[Var, sp.Expr] = {}
+    expr_names = dict(graph.expr_names)
+    nodes = []
+    for node in graph.nodes:
+        if node.op != ELEMENTWISE:
+            nodes.append(node)
+            continue
+        expr = _substitute(graph, node, inline, defs)
+        var = node.out
+        only_elementwise = all(c.op == ELEMENTWISE and c.out.dtype == var.dtype
+                               for c in consumers.get(var, ()))
+        constant = not expr.free_symbols and var.shape == () and var.dtype.kind != "b"
+        if var not in outputs and only_elementwise and (constant or uses[var] == 1):
+            inline[var] = expr
+            if var in graph.names and expr.free_symbols:
+                expr_names.setdefault(expr, graph.names[var])
+            continue
+        nodes.append(Node(var, ELEMENTWISE, expr=expr, loc=node.loc) if expr is not node.expr else node)
+    fused = graph.derive(nodes, graph.outputs)
+    fused.expr_names = expr_names
+    return dce(fused)
+
+
+def _substitute(graph: Graph, node: Node, inline: dict, defs: dict) -> sp.Expr:
+    """`node.expr` with inlined operands replaced by their expressions."""
+    operands = graph.operands(node)
+    shapes = {v: v.shape for v in operands}
+    repl = {}
+    for var in operands:
+        if var in inline:
+            repl[var.symbol] = inline[var]
+            continue
+        src_node = defs.get(var)
+        if src_node is not None and src_node.op == "broadcast_to":
+            src = src_node.inputs[0]
+            others = [s for v, s in shapes.items() if v is not var]
+            if src.dtype == var.dtype and np.broadcast_shapes(src.shape, *others) == node.out.shape:
+                repl[var.symbol] = inline.get(src, _constant_of(defs.get(src)) or src.symbol)
+                shapes[var] = src.shape
+    return node.expr.xreplace(repl) if repl else node.expr
+
+
+def _constant_of(node: Node | None) -> sp.Expr | None:
+    if node is not None and node.op == ELEMENTWISE and not node.expr.free_symbols:
+        return node.expr
+    return None
+
+
+# -- simplification ----------------------------------------------------------------------
+def simplify_expressions(graph: Graph) -> Graph:
+    nodes = []
+    for node in graph.nodes:
+        if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
+            new = simplify_expr(node.expr)
+            if new is not node.expr:
+                node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
+        nodes.append(node)
+    return graph.derive(nodes, graph.outputs)
+
+
+def _cost(expr: sp.Expr) -> tuple[int, int]:
+    return sp.count_ops(expr), len(str(expr))
+
+
+def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
+    """The cheapest of a few deterministic rewritings; big expressions are left alone."""
+    if expr.is_Atom or expr.has(sp.Piecewise):
+        return expr
+    cost = _cost(expr)
+    if cost[0] > max_ops:
+        return expr
+    best, best_cost = expr, cost
+    for rewrite in (sp.factor_terms, _expand_small, sp.cancel):
+        try:
+            candidate = rewrite(expr)
+        except (sp.PolynomialError, NotImplementedError, TypeError):
+            continue
+        c = _cost(candidate)
+        if c < best_cost:
+            best, best_cost = candidate, c
+    return best
+
+
+def _expand_small(expr: sp.Expr) -> sp.Expr:
+    """`expand`, unless a power of a sum is large enough to blow up."""
+    for p in expr.atoms(sp.Pow):
+        if p.base.is_Add and p.exp.is_Integer and abs(int(p.exp)) > 4:
+            return expr
+    return sp.expand(expr)
+
+
+# -- straight-line program ---------------------------------------------------------------
+@dataclass
+class Statement:
+    """`target = expr` (elementwise or a CSE temporary) or `target = op(args)`."""
+
+    target: sp.Symbol
+    var: Var | None
+    expr: sp.Expr | None = None
+    node: Node | None = None
+    args: tuple = ()
+    loc: str | None = None
+
+
+@dataclass
+class Program:
+    inputs: list[Var]
+    outputs: list[Var]
+    statements: list[Statement]
+    names: dict[Var, str] = field(default_factory=dict)
+    temps: list[sp.Symbol] = field(default_factory=list)
+    by_symbol: dict[sp.Symbol, Var] = field(default_factory=dict)
+    adjoint_of: dict[Var, Var] = field(default_factory=dict)
+    expr_names: dict[sp.Expr, str] = field(default_factory=dict)
+    temp_defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+
+
+def to_program(graph: Graph, cse: bool = True) -> Program:
+    """Order the nodes as statements, with CSE temporaries placed before first use."""
+    body = [n for n in graph.nodes if n.op not in (INPUT,)]
+    exprs = [n.expr for n in body if n.op == ELEMENTWISE]
+    temps: list[tuple[sp.Symbol, sp.Expr]] = []
+    if cse and exprs:
+        temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
+                                order="canonical", list=True)
+        reduced_iter = iter(reduced)
+    temp_defs = dict(temps)
+    placed: set[sp.Symbol] = set()
+    statements: list[Statement] = []
+
+    def place(sym, loc):
+        if sym in placed:
+            return
+        for dep in sorted(temp_defs[sym].free_symbols & temp_defs.keys(), key=sp.default_sort_key):
+            place(dep, loc)
+        placed.add(sym)
+        statements.append(Statement(sym, None, expr=temp_defs[sym], loc=loc))
+
+    for node in body:
+        if node.op == ELEMENTWISE:
+            expr = next(reduced_iter) if cse and exprs else node.expr
+            for sym in sorted(expr.free_symbols & temp_defs.keys(), key=sp.default_sort_key):
+                place(sym, node.loc)
+            statements.append(Statement(node.out.symbol, node.out, expr=expr, loc=node.loc))
+        elif node.op == CONST:
+            statements.append(Statement(node.out.symbol, node.out, node=node, loc=node.loc))
+        else:
+            statements.append(Statement(node.out.symbol, node.out, node=node,
+                                        args=tuple(v.symbol for v in node.inputs), loc=node.loc))
+    return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
+                   [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
+                   dict(graph.expr_names), temp_defs)

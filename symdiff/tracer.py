@@ -1,0 +1,404 @@
+"""Tracer values and the small op layer that builds graph nodes from them.
+
+A `Tracer` stands for an array of known shape and dtype while the user's function
+runs. Python operators and NumPy's `__array_ufunc__` / `__array_function__`
+protocols route every operation here; each appends one node to the graph. Sugar
+lowers to few primitives: `a - b` is an elementwise SymPy expression, `mean` is a
+`sum` times `1/n`. Derivative rules are written with the same functions, so a
+gradient graph is a graph of the same kind.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from .ir import CONST, ELEMENTWISE, Graph, Node, Var
+from .ops import PRIMITIVES, normalize_axes
+
+__all__ = [
+    "Tracer",
+    "elementwise",
+    "bind",
+    "const",
+    "reduce_sum",
+    "matmul",
+    "reshape",
+    "transpose",
+    "broadcast_to",
+    "UFUNCS",
+    "FUNCTIONS",
+]
+
+# Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
+UFUNCS: dict[Any, Callable] = {}
+FUNCTIONS: dict[Any, Callable] = {}
+
+_WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
+
+
+class Tracer:
+    """An array under tracing: a `Var` of a `Graph`."""
+
+    __slots__ = ("graph", "var")
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__
+
+    def __init__(self, graph: Graph, var: Var):
+        self.graph = graph
+        self.var = var
+
+    # -- array attributes -----------------------------------------------------------
+    shape = property(lambda self: self.var.shape)
+    dtype = property(lambda self: self.var.dtype)
+    ndim = property(lambda self: len(self.var.shape))
+    size = property(lambda self: self.var.size)
+    T = property(lambda self: transpose(self))
+    mT = property(lambda self: transpose(self, _swap_last(self.ndim)))
+
+    def __repr__(self) -> str:
+        return f"Tracer<{self.var.type_str()}>"
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TraceError("len() of a 0-d traced array", user_location())
+        return self.shape[0]
+
+    # -- NumPy protocols ------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        impl = UFUNCS.get(ufunc)
+        if method != "__call__" or impl is None:
+            name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            raise _unsupported(name)
+        if kwargs.pop("out", None) is not None:
+            raise TraceError(f"np.{ufunc.__name__}(..., out=...) writes in place; "
+                             "assign the result to a new variable instead", user_location())
+        _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
+        result = impl(*inputs)
+        dtype = kwargs.get("dtype")
+        return astype(result, dtype) if dtype is not None else result
+
+    def __array_function__(self, func, types, args, kwargs):
+        impl = FUNCTIONS.get(func)
+        if impl is None:
+            raise _unsupported(f"np.{_public_name(func)}")
+        return impl(*args, **kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TraceError(
+            "a traced value was converted to a concrete NumPy array (np.asarray/np.array "
+            "or a library outside NumPy); keep it a NumPy expression, e.g. "
+            + _WHERE_HINT, user_location())
+
+    # -- values a trace cannot know -------------------------------------------------
+    def __bool__(self):
+        raise TraceError(
+            "Python control flow (`if`, `while`, `and`, `or`, `not`) on a traced value: "
+            "its truth is only known when the generated code runs; " + _WHERE_HINT
+            + ", or branch on shapes and Python values instead", user_location())
+
+    def _concrete(self, kind: str):
+        raise TraceError(
+            f"{kind}() of a traced value: the number is only known when the generated "
+            "code runs; keep it an array expression (np.where for choices, x.astype(float)"
+            " for casts)", user_location())
+
+    def __float__(self):
+        self._concrete("float")
+
+    def __int__(self):
+        self._concrete("int")
+
+    def __index__(self):
+        self._concrete("int")
+
+    def __complex__(self):
+        self._concrete("complex")
+
+    def item(self, *args):
+        self._concrete(".item")
+
+    def tolist(self):
+        self._concrete(".tolist")
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, o): return elementwise(sp.Add, self, o)
+    def __radd__(self, o): return elementwise(sp.Add, o, self)
+    def __sub__(self, o): return elementwise(_sub, self, o)
+    def __rsub__(self, o): return elementwise(_sub, o, self)
+    def __mul__(self, o): return elementwise(sp.Mul, self, o)
+    def __rmul__(self, o): return elementwise(sp.Mul, o, self)
+    def __truediv__(self, o): return elementwise(_div, self, o, kind="float")
+    def __rtruediv__(self, o): return elementwise(_div, o, self, kind="float")
+    def __pow__(self, o): return power(self, o)
+    def __rpow__(self, o): return power(o, self)
+    def __neg__(self): return elementwise(lambda a: -a, self)
+    def __pos__(self): return self
+    def __matmul__(self, o): return matmul(self, o)
+    def __rmatmul__(self, o): return matmul(o, self)
+    def __lt__(self, o): return elementwise(sp.StrictLessThan, self, o, kind="bool")
+    def __le__(self, o): return elementwise(sp.LessThan, self, o, kind="bool")
+    def __gt__(self, o): return elementwise(sp.StrictGreaterThan, self, o, kind="bool")
+    def __ge__(self, o): return elementwise(sp.GreaterThan, self, o, kind="bool")
+
+    def __iadd__(self, o): return self + o  # rebinding, never in place
+    def __isub__(self, o): return self - o
+    def __imul__(self, o): return self * o
+    def __itruediv__(self, o): return self / o
+
+    # -- methods --------------------------------------------------------------------
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return FUNCTIONS[np.reshape](self, shape, order=order)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        return transpose(self, tuple(axes) if axes else None)
+
+    def dot(self, other):
+        return FUNCTIONS[np.dot](self, other)
+
+    def astype(self, dtype, copy=True):
+        return astype(self, dtype)
+
+    def copy(self):
+        return self
+
+
+# -- helpers for building ---------------------------------------------------------------
+def _sub(a, b):
+    return a - b
+
+
+def _div(a, b):
+    return a / b
+
+
+def _swap_last(ndim: int) -> tuple[int, ...]:
+    if ndim < 2:
+        raise TraceError(".mT needs at least 2 dimensions", user_location())
+    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+
+
+def _public_name(func) -> str:
+    mod = getattr(func, "__module__", "") or ""
+    name = getattr(func, "__name__", repr(func))
+    return f"linalg.{name}" if "linalg" in mod else name
+
+
+def _unsupported(name: str) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
+        "NumPy operations, or register it with symdiff.register_primitive "
+        "(see docs/extending.md)", user_location())
+
+
+def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:
+    bad = sorted(k for k, v in kwargs.items() if k not in allowed and v is not None)
+    if bad:
+        raise UnsupportedOpError(f"{name}: argument(s) {', '.join(bad)} are not supported "
+                                 "under tracing; drop them or compute the result another way",
+                                 user_location())
+
+
+def _graph_of(args) -> Graph:
+    graph = None
+    for a in args:
+        if isinstance(a, Tracer):
+            if graph is None:
+                graph = a.graph
+            elif a.graph is not graph:
+                raise TraceError("values from two different traces were mixed (a traced "
+                                 "value leaked out of its function?)", user_location())
+    if graph is None:
+        raise TraceError("internal: no traced operand", user_location())
+    return graph
+
+
+def number(value) -> sp.Expr:
+    """A Python/NumPy scalar as an exact SymPy number (integral floats become Integers)."""
+    if isinstance(value, (bool, np.bool_)):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+            return sp.Integer(int(f))
+        if math.isnan(f):
+            return sp.nan
+        if math.isinf(f):
+            return sp.oo if f > 0 else -sp.oo
+        return sp.Float(f, 17)
+    raise TypeError(value)
+
+
+def const(graph: Graph, value) -> Tracer:
+    """A NumPy array baked into the program as a `const` node."""
+    arr = np.array(value)
+    if arr.dtype.kind not in "biuf":
+        raise TraceError(f"constant of dtype {arr.dtype} cannot be used in traced "
+                         "arithmetic; use a float array", user_location())
+    var = graph.new_var(arr.shape, arr.dtype)
+    arr.setflags(write=False)
+    graph.add(Node(var, CONST, value=arr, loc=user_location()))
+    return Tracer(graph, var)
+
+
+def _atom(graph: Graph, a):
+    """(SymPy atom, shape, dtype-or-weak-scalar) for one elementwise operand."""
+    if isinstance(a, Tracer):
+        return a.var.symbol, a.shape, a.dtype
+    if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
+        return number(a), (), a
+    if isinstance(a, np.generic) or (isinstance(a, np.ndarray) and a.ndim == 0):
+        a = np.asarray(a)
+        if a.dtype.kind not in "biuf":
+            raise TraceError(f"scalar of dtype {a.dtype} in traced arithmetic", user_location())
+        return number(a.item()), (), a.dtype
+    if isinstance(a, (np.ndarray, list, tuple)):
+        t = const(graph, a)
+        return t.var.symbol, t.shape, t.dtype
+    raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
+                     "use floats or NumPy arrays", user_location())
+
+
+def _result_dtype(dtypes, kind: str) -> np.dtype:
+    if kind == "bool":
+        return np.dtype(bool)
+    dt = np.result_type(*dtypes)
+    if kind == "float" and dt.kind in "biu":
+        return np.dtype(np.float64)
+    if kind == "arith" and dt.kind == "b":
+        return np.result_type(*dtypes, 0)
+    return dt
+
+
+def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith") -> Tracer:
+    """Apply a SymPy function elementwise; `kind` is arith, float (true division,
+    transcendental) or bool (comparisons, logic)."""
+    graph = _graph_of(args)
+    atoms, shapes, dtypes = zip(*(_atom(graph, a) for a in args))
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError("operands could not be broadcast together with shapes "
+                         + " ".join(map(str, shapes)), user_location()) from None
+    return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(dtypes, kind))
+
+
+def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
+    """A node for `expr` of the given shape (broadcast when the symbols are smaller)."""
+    shape = tuple(shape)
+    if isinstance(expr, sp.Symbol) and expr in graph.by_symbol:
+        var = graph.by_symbol[expr]
+        if var.dtype == dtype:
+            return broadcast_to(Tracer(graph, var), shape)
+    if expr.is_Boolean and not expr.free_symbols and not isinstance(expr, sp.Symbol):
+        expr = sp.Integer(1 if expr == sp.true else 0)
+        dtype = np.dtype(bool)
+    syms = [graph.by_symbol[s] for s in expr.free_symbols]
+    natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
+    var = graph.new_var(natural, dtype)
+    graph.add(Node(var, ELEMENTWISE, expr=expr, loc=user_location()))
+    return broadcast_to(Tracer(graph, var), shape)
+
+
+def astype(x, dtype) -> Tracer:
+    """A cast: a node whose expression is the operand itself, with another dtype."""
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if dtype.kind != "f":
+        raise TraceError(f"cast of a traced value to {dtype}: only casts to float can be "
+                         "traced", user_location())
+    return expression(x.graph, x.var.symbol, x.shape, dtype)
+
+
+def power(a, b) -> Tracer:
+    """`a ** b`; integer exponents stay exact."""
+    kind = "float" if isinstance(b, Tracer) and b.dtype.kind == "f" else "arith"
+    return elementwise(sp.Pow, a, b, kind=kind)
+
+
+# -- structured primitives ------------------------------------------------------------------
+def bind(name: str, *args, **params) -> Tracer:
+    """Append a structured node `name(*args, **params)`."""
+    graph = _graph_of(args)
+    prim = PRIMITIVES[name]
+    ins = [a if isinstance(a, Tracer) else as_tracer(graph, a) for a in args]
+    try:
+        shape = prim.shape_rule(*[t.shape for t in ins], **params)
+    except ValueError as e:
+        raise ShapeError(f"{name}: {e}", user_location()) from None
+    dtype = prim.out_dtype(*[t.dtype for t in ins], **params)
+    var = graph.new_var(shape, dtype)
+    node = Node(var, name, tuple(t.var for t in ins), tuple(sorted(params.items())),
+                loc=user_location())
+    graph.add(node)
+    return Tracer(graph, var)
+
+
+def as_tracer(graph: Graph, a) -> Tracer:
+    if isinstance(a, Tracer):
+        return a
+    arr = np.asarray(a)
+    if arr.ndim == 0:
+        return expression(graph, number(arr.item()), (), arr.dtype if isinstance(
+            a, np.generic) else np.result_type(a))
+    return const(graph, arr)
+
+
+def reduce_sum(x: Tracer, axis=None, keepdims: bool = False) -> Tracer:
+    axes = normalize_axes(axis, x.ndim)
+    if not axes:
+        return x
+    return bind("sum", x, axes=axes, keepdims=bool(keepdims))
+
+
+def matmul(a, b) -> Tracer:
+    return bind("matmul", a, b)
+
+
+def reshape(x: Tracer, shape) -> Tracer:
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    try:
+        shape = np.empty(x.shape, dtype=np.int8).reshape(shape).shape
+    except ValueError as e:
+        raise ShapeError(f"cannot reshape {x.shape} to {shape}: {e}", user_location()) from None
+    if shape == x.shape:
+        return x
+    return bind("reshape", x, shape=shape)
+
+
+def transpose(x: Tracer, axes=None) -> Tracer:
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes",
+                         user_location())
+    if axes == tuple(range(x.ndim)):
+        return x
+    return bind("transpose", x, axes=axes)
+
+
+def broadcast_to(x: Tracer, shape) -> Tracer:
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ShapeError(f"cannot broadcast {x.shape} to {shape}", user_location()) from None
+    return bind("broadcast_to", x, shape=shape)
