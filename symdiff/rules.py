@@ -1,20 +1,27 @@
-"""Vector-Jacobian products of the structured primitives: one table, one entry per op.
+"""Derivative rules of the structured primitives: two tables, one entry per op each.
 
-Every rule has the signature ``rule(g, out, *inputs, **params) -> tuple``: `g` is the
-cotangent of `out` (same shape), and the result holds one cotangent per input, shaped
-like that input, or None where the input is not differentiable. All values are
-tracers, so rules build ordinary graph nodes and a gradient program can itself be
-differentiated. Elementwise nodes need no entry: their partials come from
-`sympy.diff`.
+VJP (reverse mode): ``rule(g, out, *inputs, **params) -> tuple``. `g` is the cotangent
+of `out` (same shape); the result holds one cotangent per input, shaped like that
+input, or None where the input is not differentiable.
+
+JVP (forward mode): ``rule(tangents, out, *inputs, **params) -> tangent``.
+`tangents[i]` is the tangent of `inputs[i]` (its shape) or None for zero; the result
+is the tangent of `out`, or None. An op that is linear in each input separately
+(sum, reshape, matmul, ...) needs no hand-written JVP: `linear_jvp(name)` applies the
+op itself to the tangents.
+
+All values are tracers, so rules build ordinary graph nodes and derivative programs
+can be differentiated again. Elementwise nodes need no entry: their partials come
+from `sympy.diff`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .tracer import Tracer, broadcast_to, matmul, reduce_sum, reshape, transpose
+from .tracer import Tracer, bind, broadcast_to, matmul, reduce_sum, reshape, transpose
 
-__all__ = ["VJP", "unbroadcast"]
+__all__ = ["VJP", "JVP", "unbroadcast", "linear_jvp"]
 
 
 def unbroadcast(g: Tracer, shape: tuple[int, ...]) -> Tracer:
@@ -64,4 +71,29 @@ VJP = {
     "reshape": lambda g, out, x, *, shape: (reshape(g, x.shape),),
     "transpose": lambda g, out, x, *, axes: (transpose(g, tuple(np.argsort(axes))),),
     "broadcast_to": lambda g, out, x, *, shape: (unbroadcast(g, x.shape),),
+}
+
+
+def linear_jvp(name: str):
+    """JVP of an op linear in each input separately: the sum over inputs of the op
+    applied with that input replaced by its tangent (the product rule)."""
+
+    def rule(tangents, out, *inputs, **params):
+        total = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            args = list(inputs)
+            args[i] = t
+            term = bind(name, *args, **params)
+            total = term if total is None else total + term
+        return total
+
+    rule.__name__ = f"{name}_jvp"
+    return rule
+
+
+JVP = {
+    name: linear_jvp(name)
+    for name in ("sum", "matmul", "reshape", "transpose", "broadcast_to")
 }
