@@ -2,7 +2,18 @@
 
 __version__ = "0.1.0"
 
-from .api import Compiled, compile_gradient, grad, value_and_grad  # noqa: E402
+from .api import (  # noqa: E402
+    Compiled,
+    compile_gradient,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+)
 from .errors import (  # noqa: E402
     EmitError,
     InputError,
@@ -16,6 +27,12 @@ __all__ = [
     "__version__",
     "grad",
     "value_and_grad",
+    "jacobian",
+    "hessian",
+    "vjp",
+    "jvp",
+    "hvp",
+    "stop_gradient",
     "compile_gradient",
     "Compiled",
     "SymdiffError",

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
-from .differentiate import vjp_graph
+from .differentiate import jvp_graph, vjp_graph
 from .emit import (
     forward_doc,
     grad_doc,
@@ -23,12 +24,26 @@ from .emit import (
     value_and_grad_doc,
 )
 from .errors import InputError, SymdiffError, TraceError
-from .ir import Graph, Var
+from .ir import ELEMENTWISE, INPUT, Graph, Node, Var
 from .load import load_module
 from .simplify import optimize, to_program
 from .trace import ArgSpec, describe_args, function_location, trace
+from .tracer import Tracer, as_tracer, bind, const, expression, reshape
 
-__all__ = ["grad", "value_and_grad", "compile_gradient", "Compiled", "write_atomic"]
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "jacobian",
+    "hessian",
+    "vjp",
+    "jvp",
+    "hvp",
+    "stop_gradient",
+    "compile_gradient",
+    "Compiled",
+    "KINDS",
+    "write_atomic",
+]
 
 @dataclass
 class Compiled:
@@ -52,6 +67,10 @@ class Compiled:
     @property
     def value_and_grad(self) -> Callable:
         return getattr(self.module, f"value_and_grad_{self.name}")
+
+    def function(self, kind: str) -> Callable:
+        """The generated function of a derivative kind ("grad", "hessian", ...)."""
+        return getattr(self.module, f"{kind}_{self.name}")
 
     def save(self, path: str) -> None:
         """Write the module atomically (a temporary file, then a rename)."""
@@ -87,8 +106,52 @@ def compile_gradient(
     args: Sequence[Any],
     argnums: int | tuple[int, ...] = 0,
     source_name: str | None = None,
+    kinds: Sequence[str] = ("grad", "value_and_grad"),
 ) -> Compiled:
-    """Trace `fn` at `args`, differentiate with respect to `argnums`, emit and load."""
+    """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
+    respect to `argnums`, emit one module holding them all, and load it."""
+    ctx = _prepare(fn, args, argnums)
+    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
+                                ctx.out_name, d.backward_from, extra_params=d.extra_params)
+                 for d in derivations(ctx, kinds)]
+    source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
+                                       source_name))
+    module = load_module(source, f"symdiff_generated_{ctx.name}")
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+@dataclass
+class _Context:
+    """What every derivative of one traced function shares."""
+
+    fn: Callable
+    name: str
+    specs: list[ArgSpec]
+    nums: tuple[int, ...]
+    argnums: int | tuple[int, ...]
+    graph: Graph  # as traced
+    forward: Graph  # fused, before differentiation
+    wrt: list[Var]
+    out_name: str
+    _full: Graph | None = None
+
+    @property
+    def out(self) -> Var:
+        return self.forward.outputs[0]
+
+    def full(self) -> Graph:
+        """The reverse-mode graph: outputs are the value, then one gradient per wrt."""
+        if self._full is None:
+            _check_scalar_output(self.fn, self.out)
+            self._full = vjp_graph(self.forward, self.wrt)
+        return self._full
+
+    def pack(self, values: Sequence[Var]):
+        """One Var for an int `argnums`, a tuple for a tuple (jax's convention)."""
+        return values[0] if isinstance(self.argnums, int) else tuple(values)
+
+
+def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     nums = _normalize_argnums(argnums)
     for i in nums:
         if not -len(args) <= i < len(args):
@@ -97,31 +160,164 @@ def compile_gradient(
     nums = tuple(i % len(args) for i in nums)
     specs = describe_args(fn, args, nums)
     graph = trace(fn, specs)
-    out = graph.outputs[0]
-    _check_scalar_output(fn, out)
     forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [forward.inputs[traced.index(i)] for i in nums]
-    full = vjp_graph(forward, wrt)
-    value, grads = full.outputs[0], full.outputs[1:]
-    ret = grads[0] if isinstance(argnums, int) else tuple(grads)
-    name = fn.__name__ if fn.__name__.isidentifier() else "f"
-    out_name = graph.names.get(out) or name
-    backward_from = forward._next_id
-    programs = [
-        (name, [value], forward_doc(name, specs), None, forward),
-        (f"grad_{name}", [ret], grad_doc(name, specs, nums), backward_from,
-         full.derive(full.nodes, grads)),
-        (f"value_and_grad_{name}", [value, ret], value_and_grad_doc(name, specs, nums),
-         backward_from, full),
-    ]
-    functions = []
-    for fname, returns, doc, bfrom, g in programs:
-        program = to_program(optimize(g))
-        functions.append(print_function(program, fname, doc, returns, out_name, bfrom))
-    source = render_module(module_code(fn, name, specs, nums, functions, source_name))
-    module = load_module(source, f"symdiff_generated_{name}")
-    return Compiled(name, source, module, argnums, specs, graph)
+    name = fn.__name__ if getattr(fn, "__name__", "").isidentifier() else "f"
+    if name == "<lambda>" or not name.isidentifier():
+        name = "f"
+    out_name = graph.names.get(graph.outputs[0]) or name
+    return _Context(fn, name, specs, nums, argnums, graph, forward, wrt, out_name)
+
+
+@dataclass
+class Derivation:
+    """One generated function: its graph, what it returns, and its signature."""
+
+    fname: str
+    graph: Graph
+    returns: list
+    doc: str
+    backward_from: int | None = None
+    extra_params: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+
+def _d_forward(ctx: _Context) -> Derivation:
+    return Derivation(ctx.name, ctx.forward, [ctx.out], forward_doc(ctx.name, ctx.specs))
+
+
+def _d_grad(ctx: _Context) -> Derivation:
+    full = ctx.full()
+    grads = full.outputs[1:]
+    return Derivation(f"grad_{ctx.name}", full.derive(full.nodes, grads), [ctx.pack(grads)],
+                      grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward._next_id)
+
+
+def _d_value_and_grad(ctx: _Context) -> Derivation:
+    full = ctx.full()
+    return Derivation(f"value_and_grad_{ctx.name}", full,
+                      [ctx.out, ctx.pack(full.outputs[1:])],
+                      value_and_grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward._next_id)
+
+
+def _extra_input(g: Graph, ctx: _Context, base: str, shape, dtype) -> Var:
+    """A new parameter of the generated function (a tangent or cotangent)."""
+    taken = {s.name for s in ctx.specs} | set(g.names.values())
+    name = base
+    while name in taken:
+        name += "_"
+    return g.add_input(shape, dtype, name)
+
+
+def _d_vjp(ctx: _Context) -> Derivation:
+    g = ctx.forward.derive(ctx.forward.nodes, ctx.forward.outputs)
+    ct = _extra_input(g, ctx, "cotangent", ctx.out.shape, ctx.out.dtype)
+    full = vjp_graph(g, ctx.wrt, cotangent=ct)
+    cts = full.outputs[1:]
+    doc = (f"Vector-Jacobian product of {ctx.name}: the cotangents of "
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)} for `{g.names[ct]}` "
+           f"(shape {ctx.out.shape}).")
+    return Derivation(f"vjp_{ctx.name}", full.derive(full.nodes, cts), [tuple(cts)], doc,
+                      ctx.forward._next_id, [(g.names[ct], ctx.out.shape)])
+
+
+def _tangent_inputs(g: Graph, ctx: _Context) -> list[Var]:
+    return [_extra_input(g, ctx, f"tangent_{ctx.specs[i].name}", w.shape, w.dtype)
+            for i, w in zip(ctx.nums, ctx.wrt)]
+
+
+def _d_jvp(ctx: _Context) -> Derivation:
+    g = ctx.forward.derive(ctx.forward.nodes, ctx.forward.outputs)
+    tangents = _tangent_inputs(g, ctx)
+    jg = jvp_graph(g, ctx.wrt, tangents)
+    tangent_out = jg.outputs[0]
+    jg.outputs = [ctx.out, tangent_out]
+    jg.names.setdefault(tangent_out, f"tangent_{ctx.out_name}")
+    doc = (f"Jacobian-vector product of {ctx.name}: ({ctx.name}(...), its directional "
+           "derivative along the tangents).")
+    return Derivation(f"jvp_{ctx.name}", jg, [ctx.out, tangent_out], doc,
+                      ctx.forward._next_id, [(g.names[t], t.shape) for t in tangents])
+
+
+def _d_hvp(ctx: _Context) -> Derivation:
+    full = ctx.full()
+    base = full.derive(full.nodes, full.outputs[1:])
+    tangents = _tangent_inputs(base, ctx)
+    hg = jvp_graph(base, ctx.wrt, tangents)
+    for i, var in zip(ctx.nums, hg.outputs):
+        hg.names.setdefault(var, f"hvp_{ctx.specs[i].name}")
+    doc = f"Hessian-vector product of {ctx.name}: d/dt grad_{ctx.name}(x + t v) at t = 0."
+    return Derivation(f"hvp_{ctx.name}", hg, [ctx.pack(hg.outputs)], doc,
+                      ctx.forward._next_id, [(base.names[t], t.shape) for t in tangents])
+
+
+def _jacobian_columns(g: Graph, outputs: list[Var], w: Var, upto: int) -> tuple[Graph, list[Var]]:
+    """d outputs / d w by batched forward mode seeded with the identity."""
+    if w.shape == ():
+        seed = expression(g, sp.Integer(1), (), w.dtype)
+        jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], upto=upto)
+        return jg, list(jg.outputs)
+    k = w.size
+    seed = const(g, np.eye(k, dtype=w.dtype).reshape(w.shape + (k,)))
+    identity = [seed.var] if w.ndim == 1 else []
+    jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], batch=k, identity=identity,
+                   upto=upto)
+    cols = [reshape(Tracer(jg, t), out.shape + w.shape).var for t, out in zip(jg.outputs, outputs)]
+    return jg, cols
+
+
+def _d_jacobian(ctx: _Context) -> Derivation:
+    g = ctx.forward.derive(ctx.forward.nodes, ctx.forward.outputs)
+    upto = len(ctx.forward.nodes)
+    jacs = []
+    for i, w in zip(ctx.nums, ctx.wrt):
+        g, cols = _jacobian_columns(g, [ctx.out], w, upto)
+        g.names.setdefault(cols[0], f"d{ctx.out_name}_d{ctx.specs[i].name}")
+        jacs.append(cols[0])
+    g.outputs = list(jacs)
+    doc = (f"Jacobian of {ctx.name} with respect to "
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape out.shape + arg.shape.")
+    return Derivation(f"jacobian_{ctx.name}", g, [ctx.pack(jacs)], doc, ctx.forward._next_id)
+
+
+def _d_hessian(ctx: _Context) -> Derivation:
+    full = ctx.full()
+    grads = list(full.outputs[1:])
+    g, upto = full.derive(full.nodes, grads), len(full.nodes)
+    rows: list[list[Var]] = [[] for _ in grads]
+    names = [ctx.specs[i].name for i in ctx.nums]
+    for j, w in enumerate(ctx.wrt):
+        g, cols = _jacobian_columns(g, grads, w, upto)
+        for i, (row, col) in enumerate(zip(rows, cols)):
+            row.append(col)
+            second = f"{names[i]}2" if i == j else f"{names[i]}_d{names[j]}"
+            g.names.setdefault(col, f"d2{ctx.out_name}_d{second}")
+    g.outputs = [v for row in rows for v in row]
+    ret = rows[0][0] if isinstance(ctx.argnums, int) else tuple(tuple(r) for r in rows)
+    doc = (f"Hessian of {ctx.name} with respect to "
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape arg.shape + arg.shape.")
+    return Derivation(f"hessian_{ctx.name}", g, [ret], doc, ctx.forward._next_id)
+
+
+#: Every function a generated module can hold, by kind.
+KINDS: dict[str, Callable[[_Context], Derivation]] = {
+    "grad": _d_grad,
+    "value_and_grad": _d_value_and_grad,
+    "vjp": _d_vjp,
+    "jvp": _d_jvp,
+    "jacobian": _d_jacobian,
+    "hessian": _d_hessian,
+    "hvp": _d_hvp,
+}
+
+
+def derivations(ctx: _Context, kinds: Sequence[str]) -> list[Derivation]:
+    """The forward function followed by the requested derivatives."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise InputError(f"unknown derivative kind(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(KINDS)}")
+    return [_d_forward(ctx)] + [KINDS[k](ctx) for k in kinds]
 
 
 def _check_scalar_output(fn, out: Var) -> None:
@@ -152,22 +348,27 @@ def _cache_key(args) -> tuple:
 
 
 class _Transformed:
-    """A function transformed by symdiff; compiles once per argument shapes/dtypes."""
+    """A function transformed by symdiff; compiles once per argument shapes/dtypes.
 
-    def __init__(self, fn: Callable, argnums, with_value: bool):
+    Called on tracers (inside another transform) it does not compile: it inlines its
+    derivative graph into the enclosing trace, so transforms compose."""
+
+    def __init__(self, fn: Callable, argnums, kind: str):
         _normalize_argnums(argnums)
         self.fn = fn
         self.argnums = argnums
-        self.with_value = with_value
+        self.kind = kind
         self._cache: dict[tuple, Compiled] = {}
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
     def compile(self, *args) -> Compiled:
         """The generated module for these argument shapes (cached)."""
         key = _cache_key(args)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = compile_gradient(self.fn, args, self.argnums)
+            kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
+                else (self.kind,)
+            compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds)
             self._cache[key] = compiled
         return compiled
 
@@ -179,31 +380,129 @@ class _Transformed:
         return next(reversed(self._cache.values())).source
 
     def __call__(self, *args):
-        compiled = self.compile(*args)
-        if self.with_value:
-            return compiled.value_and_grad(*args)
-        return compiled.grad(*args)
+        if any(isinstance(a, Tracer) for a in args):
+            return inline(self.fn, args, self.argnums, self.kind)
+        return self.compile(*args).function(self.kind)(*args)
 
     def __repr__(self) -> str:
-        kind = "value_and_grad" if self.with_value else "grad"
-        return f"<symdiff.{kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
+        return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
 
 
-def grad(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0):
-    """Gradient of a scalar-valued NumPy function, as `jax.grad`.
+def _transform(kind: str, doc: str):
+    def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0):
+        if fn is None:
+            return lambda f: _Transformed(f, argnums, kind)
+        return _Transformed(fn, argnums, kind)
+
+    transform.__name__ = transform.__qualname__ = kind
+    transform.__doc__ = doc
+    return transform
+
+
+grad = _transform("grad", """Gradient of a scalar-valued NumPy function, as `jax.grad`.
 
     Usable as ``grad(f)``, ``grad(f, argnums=(0, 1))``, ``@grad`` or
     ``@grad(argnums=1)``. The returned callable gives one array for an int
     `argnums` and a tuple for a tuple. Its ``.compile(*args)`` returns the
     generated module (``.source``, ``.grad``, ``.value_and_grad``, ``.save``).
-    """
-    if fn is None:
-        return lambda f: _Transformed(f, argnums, with_value=False)
-    return _Transformed(fn, argnums, with_value=False)
+    Transforms compose: ``grad(grad(f))`` is the second derivative.
+    """)
+
+value_and_grad = _transform("value_and_grad", """Like `grad`, returning ``(value, gradient)``,
+    as `jax.value_and_grad`.""")
+
+jacobian = _transform("jacobian", """Jacobian of a NumPy function, as `jax.jacobian`.
+
+    The result has shape ``out.shape + arg.shape`` (a tuple of such for a tuple
+    `argnums`). Computed by forward accumulation batched over the input's
+    elements, which keeps products like ``X @ I`` in closed form.
+    """)
+
+hessian = _transform("hessian", """Hessian of a scalar-valued function, as `jax.hessian`:
+    the Jacobian of its gradient, shape ``arg.shape + arg.shape`` (nested tuples for
+    a tuple `argnums`). Emitted in closed form where the algebra allows, e.g.
+    ``X.T @ (d[:, None] * X)`` for a generalized linear model.
+    """)
 
 
-def value_and_grad(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0):
-    """Like `grad`, returning ``(value, gradient)``, as `jax.value_and_grad`."""
-    if fn is None:
-        return lambda f: _Transformed(f, argnums, with_value=True)
-    return _Transformed(fn, argnums, with_value=True)
+def _all_argnums(primals) -> tuple[int, ...]:
+    return tuple(range(len(primals)))
+
+
+def vjp(fn: Callable, *primals):
+    """``(fn(*primals), vjp_fn)`` as `jax.vjp`: ``vjp_fn(cotangent)`` returns one
+    cotangent per primal, as a tuple."""
+    compiled = _Transformed(fn, _all_argnums(primals), "vjp").compile(*primals)
+    out = compiled.forward(*primals)
+    run = compiled.function("vjp")
+
+    def vjp_fn(cotangent):
+        return run(*primals, cotangent)
+
+    return out, vjp_fn
+
+
+def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
+    """``(fn(*primals), J @ tangents)`` as `jax.jvp`."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise InputError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; give one "
+                         "tangent per primal")
+    compiled = _Transformed(fn, _all_argnums(primals), "jvp").compile(*primals)
+    return compiled.function("jvp")(*primals, *tangents)
+
+
+def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
+    """Hessian-vector product ``H(primals) @ tangents`` of a scalar function, by
+    forward mode over its gradient (one tuple entry per primal when several)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    argnums = 0 if len(primals) == 1 else _all_argnums(primals)
+    compiled = _Transformed(fn, argnums, "hvp").compile(*primals)
+    return compiled.function("hvp")(*primals, *tangents)
+
+
+def stop_gradient(x):
+    """The value of `x`, through which no derivative flows (as `jax.lax.stop_gradient`,
+    PyTorch's `detach`)."""
+    if isinstance(x, Tracer):
+        return bind("stop_gradient", x)
+    return x
+
+
+# -- composition: a transform called inside another one -------------------------------------
+def inline(fn: Callable, args: Sequence[Any], argnums, kind: str):
+    """Build `kind` of `fn` as a graph and splice it into the trace the tracers in
+    `args` belong to; returns tracers shaped like the generated function's result."""
+    outer = next(a for a in args if isinstance(a, Tracer)).graph
+    ctx = _prepare(fn, args, argnums)
+    d = KINDS[kind](ctx) if kind in KINDS else _d_forward(ctx)
+    if d.extra_params:
+        raise TraceError(f"{kind} cannot be nested inside another transform yet; use grad, "
+                         "value_and_grad, jacobian or hessian", function_location(fn))
+    inner = optimize(d.graph, simplify=False)
+    mapping: dict[Var, Var] = {}
+    traced_args = [a for a, s in zip(args, ctx.specs) if s.traced]
+    for var, arg in zip(inner.inputs, traced_args):
+        mapping[var] = as_tracer(outer, arg).var
+    splice(outer, inner, mapping)
+
+    def out(v):
+        return tuple(out(x) for x in v) if isinstance(v, tuple) else Tracer(outer, mapping[v])
+
+    results = [out(v) for v in d.returns]
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def splice(outer: Graph, inner: Graph, mapping: dict[Var, Var]) -> None:
+    """Copy `inner`'s nodes into `outer`, renaming Vars through `mapping` (extended)."""
+    for node in inner.nodes:
+        if node.op == INPUT:
+            continue
+        var = outer.new_var(node.out.shape, node.out.dtype)
+        if node.op == ELEMENTWISE:
+            subs = {v.symbol: mapping[v].symbol for v in inner.operands(node)}
+            outer.add(Node(var, ELEMENTWISE, expr=node.expr.xreplace(subs), loc=node.loc))
+        else:
+            outer.add(Node(var, node.op, tuple(mapping[v] for v in node.inputs), node.params,
+                           value=node.value, loc=node.loc))
+        mapping[node.out] = var

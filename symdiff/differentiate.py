@@ -1,23 +1,31 @@
-"""Stage 3: reverse-mode differentiation of a graph into a graph.
+"""Stage 3: differentiation of a graph into a graph, in reverse and forward mode.
 
-Adjoints accumulate in reverse definition order. An elementwise node's partials are
-`sympy.diff` of its expression; a structured node's cotangents come from the rule
-table in `rules.py`. The adjoint nodes are appended to a copy of the forward graph
-and reference its values, so the gradient program is a graph of the same kind.
+Reverse mode: adjoints accumulate in reverse definition order. Forward mode:
+tangents propagate in definition order; with a trailing batch axis on every
+tangent ("batched" forward mode, seeded with the identity) it yields whole
+Jacobians, and applied to a gradient graph, Hessians in closed form.
+
+An elementwise node's partials are `sympy.diff` of its expression; a structured
+node's rules come from the tables in `rules.py` (and `batching.py` for batched
+tangents). New nodes are appended to a copy of the input graph and reference its
+values, so every derivative program is a graph of the same kind and can be
+differentiated again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import sympy as sp
 
-from .errors import located
+from .batching import BATCHED_JVP
+from .errors import UnsupportedOpError, located
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
-from .rules import VJP, unbroadcast
-from .tracer import Tracer, elementwise, expression
+from .rules import JVP, VJP, unbroadcast
+from .tracer import Tracer, broadcast_to, elementwise, expression, reshape
 
-__all__ = ["vjp_graph", "differentiable", "active_vars"]
+__all__ = ["vjp_graph", "jvp_graph", "differentiable", "active_vars"]
 
 
 def differentiable(var: Var) -> bool:
@@ -100,3 +108,101 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
             partial = partial.xreplace({expr: out.symbol})  # reuse the forward value
         contribution = expression(g, ct.var.symbol * partial, out.shape, var.dtype)
         yield var, unbroadcast(contribution, var.shape)
+
+
+# -- forward mode ------------------------------------------------------------------------
+def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
+              batch: int | None = None, identity: Sequence[Var] = (),
+              upto: int | None = None) -> Graph:
+    """A copy of `graph` whose outputs are its outputs' tangents.
+
+    `tangents[i]` is the tangent of `wrt[i]`: its shape, or with `batch` set, its
+    shape plus a trailing axis of that length (one column per direction). Vars in
+    `identity` are known identity seeds, which lets `X @ I` print as `X`. Only the
+    first `upto` nodes are differentiated (the rest may be earlier derivatives).
+    """
+    g = graph.derive(graph.nodes, graph.outputs)
+    known: dict[Var, Tracer] = {w: Tracer(g, t) for w, t in zip(wrt, tangents)}
+    ctx = _Batch(batch, set(identity))
+    for node in graph.nodes[:upto]:
+        if node.op in (INPUT, CONST):
+            continue
+        operands = graph.operands(node)
+        if not any(v in known for v in operands) or not differentiable(node.out):
+            continue
+        with located(node.loc):
+            t = _node_jvp(g, node, known, ctx)
+        if t is not None:
+            known[node.out] = t
+    tail = (batch,) if batch is not None else ()
+    outs = []
+    for out in graph.outputs:
+        t = known.get(out)
+        outs.append(t.var if t is not None else
+                    expression(g, sp.Integer(0), out.shape + tail, out.dtype).var)
+    g.outputs = outs
+    return g
+
+
+class _Batch:
+    """Forward-mode settings: the batch length (None: plain JVP) and identity seeds."""
+
+    def __init__(self, size: int | None, identity: set[Var]):
+        self.size = size
+        self.identity = identity
+
+
+def _node_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
+    if node.op == ELEMENTWISE:
+        return _elementwise_jvp(g, node, known, ctx)
+    inputs = [Tracer(g, v) for v in node.inputs]
+    tangents = [known.get(v) for v in node.inputs]
+    table = JVP if ctx.size is None else BATCHED_JVP
+    rule = table.get(node.op)
+    if rule is None:
+        raise UnsupportedOpError(
+            f"{node.op} has no {'batched ' if ctx.size else ''}forward-mode rule, needed "
+            "for jacobian/hessian/jvp; use grad or vjp (reverse mode) for this function")
+    if ctx.size is None:
+        return rule(tangents, Tracer(g, node.out), *inputs, **node.p)
+    return rule(tangents, Tracer(g, node.out), *inputs, identity=ctx.identity, **node.p)
+
+
+def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
+    """sum_i (d expr / d x_i) * t_i; batched, each partial gains a trailing unit axis."""
+    expr, out = node.expr, node.out
+    terms = []
+    for var in g.operands(node):
+        t = known.get(var)
+        if t is None:
+            continue
+        partial = sp.diff(expr, var.symbol)
+        if partial == 0:
+            continue
+        if not expr.is_Symbol:
+            partial = partial.xreplace({expr: out.symbol})
+        if ctx.size is None:
+            terms.append(partial * t.var.symbol)
+            continue
+        natural = _natural_shape(g, partial)
+        p = expression(g, partial, natural, out.dtype)
+        if natural:
+            p = reshape(p, natural + (1,))
+        terms.append(p * t)
+    if not terms:
+        return None
+    if ctx.size is None:
+        return expression(g, sp.Add(*terms), out.shape, out.dtype)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return _broadcast_batched(total, out.shape, ctx.size)
+
+
+def _natural_shape(g: Graph, expr: sp.Expr) -> tuple[int, ...]:
+    shapes = [g.by_symbol[s].shape for s in expr.free_symbols]
+    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+
+
+def _broadcast_batched(t: Tracer, shape: tuple[int, ...], size: int) -> Tracer:
+    return broadcast_to(t, tuple(shape) + (size,))

@@ -50,6 +50,7 @@ class FunctionCode:
     docstring: str
     body: list[str]
     returns: str
+    params: str | None = None  # when the function takes more than the module's arguments
 
 
 @dataclass
@@ -193,6 +194,7 @@ def print_function(
     out_name: str,
     backward_from: int | None = None,
     xp: str = "np",
+    extra_params: Sequence[tuple[str, tuple]] = (),
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
     (a Var, or a tuple of Vars for a tuple result)."""
@@ -219,32 +221,39 @@ def print_function(
         if stmt.target not in names:
             names[stmt.target] = f"{_TEMP_PREFIX}{temp_count}"
             temp_count += 1
+        if stmt.node is not None and stmt.node.op == "stop_gradient":
+            body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
+                        "a constant")
         body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
-    return FunctionCode(name, docstring, body, ret)
+    if not extra_params:
+        return FunctionCode(name, docstring, body, ret)
+    checks = []
+    for pname, shape in extra_params:
+        checks.append(f"if np.shape({pname}) != {shape!r}:")
+        checks.append(f'    raise ValueError(f"{pname} must have shape {shape}, '
+                      f'got {{np.shape({pname})}}")')
+    params = ", ".join(names[v.symbol] for v in program.inputs)
+    return FunctionCode(name, docstring, checks + body, ret, params)
 
 
 def _flatten(returns):
     for r in returns:
         if isinstance(r, tuple):
-            yield from r
+            yield from _flatten(r)
         else:
             yield r
 
 
 def _print_returns(returns, names, program) -> str:
-    def one(v: Var) -> str:
+    def one(v) -> str:
+        if isinstance(v, tuple):
+            return "(" + ", ".join(one(x) for x in v) + ("," if len(v) == 1 else "") + ")"
         if v.symbol in names:
             return names[v.symbol]
         raise EmitError(f"internal: output v{v.id} is not computed")
 
-    parts = []
-    for r in returns:
-        if isinstance(r, tuple):
-            parts.append("(" + ", ".join(one(v) for v in r) + ("," if len(r) == 1 else "") + ")")
-        else:
-            parts.append(one(r))
-    return ", ".join(parts)
+    return ", ".join(one(r) for r in returns)
 
 
 def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
@@ -259,7 +268,8 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return f"{printer.xp}.array({text})"  # a fresh, writable array
         return text
     expr = stmt.expr
-    if var is not None and expr.is_Symbol and var.dtype != program.by_symbol[expr].dtype:
+    if var is not None and expr.is_Symbol and expr in program.by_symbol and \
+            var.dtype != program.by_symbol[expr].dtype:
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
     if var is not None and not expr.free_symbols:
         if var.shape:
@@ -291,7 +301,7 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
         var = stmt.var
         if var is None or var in outputs or var in program.names or uses.get(stmt.target) != 1:
             continue
-        structured = stmt.node is not None and stmt.node.op != CONST
+        structured = stmt.node is not None and stmt.node.op not in (CONST, "stop_gradient")
         elementwise_arg = stmt.expr is not None and stmt.target in read_by_call and \
             not stmt.expr.is_Symbol and stmt.expr.free_symbols
         if structured or elementwise_arg:

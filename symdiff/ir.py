@@ -119,7 +119,7 @@ class Graph:
         g.inputs = list(self.inputs)
         g.outputs = list(outputs)
         g.names = dict(self.names)
-        g.by_symbol = self.by_symbol
+        g.by_symbol = dict(self.by_symbol)  # siblings may add different Vars
         g.adjoint_of = dict(self.adjoint_of)
         g.expr_names = dict(self.expr_names)
         g._next_id = self._next_id

@@ -115,3 +115,10 @@ primitive(
     lambda dt, **_: dt,
     doc="broadcast to `shape` (NumPy rules)",
 )
+primitive(
+    "stop_gradient",
+    lambda x: x,
+    lambda s: tuple(s),
+    lambda dt: dt,
+    doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)",
+)

@@ -166,6 +166,9 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_op_broadcast_to(self, node, x, *, shape):
         return f"{self.xp}.broadcast_to({x}, {shape})"
 
+    def _print_op_stop_gradient(self, node, x):
+        return x  # emit.py writes a comment line saying no derivative flows here
+
 
 def _operand(text: str) -> str:
     """Parenthesize a printed argument unless it is a name or a call."""

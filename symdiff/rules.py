@@ -71,6 +71,8 @@ VJP = {
     "reshape": lambda g, out, x, *, shape: (reshape(g, x.shape),),
     "transpose": lambda g, out, x, *, axes: (transpose(g, tuple(np.argsort(axes))),),
     "broadcast_to": lambda g, out, x, *, shape: (unbroadcast(g, x.shape),),
+    # -- control of differentiation ------------------------------------------------------
+    "stop_gradient": lambda g, out, x: (None,),
 }
 
 
@@ -97,3 +99,4 @@ JVP = {
     name: linear_jvp(name)
     for name in ("sum", "matmul", "reshape", "transpose", "broadcast_to")
 }
+JVP["stop_gradient"] = lambda tangents, out, x: None

@@ -1,0 +1,203 @@
+"""jacobian, hessian, vjp, jvp, hvp, stop_gradient and composed transforms."""
+
+import ast
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff.verify import numerical_gradient
+
+
+def fd_jacobian(f, args, argnum=0, h=1e-6):
+    """Central-difference Jacobian, shape out.shape + arg.shape (independent of symdiff)."""
+    args = [np.array(a, dtype=float) for a in args]
+    x = args[argnum]
+    out_shape = np.shape(f(*args))
+    jac = np.zeros(out_shape + x.shape)
+    for idx in np.ndindex(x.shape or (1,)):
+        idx = idx if x.shape else ()
+        plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+        plus[argnum][idx] += h
+        minus[argnum][idx] -= h
+        col = (np.asarray(f(*plus)) - np.asarray(f(*minus))) / (2 * h)
+        jac[(...,) + idx] = col
+    return jac
+
+
+def quartic(x):
+    return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
+
+
+# -- the tutorial's vector-Jacobian products -----------------------------------------------
+def test_vjp_chain_with_ones():
+    out, vjp_fn = symdiff.vjp(lambda x: (2 * x + 3) ** 2, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(out, [25, 49, 81])
+    (g,) = vjp_fn(np.ones(3))
+    np.testing.assert_allclose(g, [20, 28, 36])  # 4 (2x + 3)
+
+
+def test_vjp_weighted():
+    x, v = np.array([1.0, 2.0, 3.0]), np.array([0.1, 1.0, 0.001])
+    (g,) = symdiff.vjp(lambda x: 2 * (x + 2) ** 2, x)[1](v)
+    np.testing.assert_allclose(g, 4 * (x + 2) * v)
+
+
+def test_vjp_on_identity_matrix():
+    (g,) = symdiff.vjp(lambda inp: (inp + 1) ** 2, np.eye(5))[1](np.ones((5, 5)))
+    np.testing.assert_allclose(g, 2 + 2 * np.eye(5))  # 2 (inp + 1): 4 on the diagonal
+
+
+def test_cotangent_of_wrong_shape_names_expected_shape():
+    _, vjp_fn = symdiff.vjp(lambda x: x**2, np.ones(3))
+    with pytest.raises(ValueError, match=r"cotangent must have shape \(3,\), got \(4,\)"):
+        vjp_fn(np.ones(4))
+
+
+def test_tangent_of_wrong_shape_names_expected_shape():
+    with pytest.raises(ValueError, match=r"tangent_x must have shape \(3,\), got \(2,\)"):
+        symdiff.jvp(lambda x: x**2, (np.ones(3),), (np.ones(2),))
+
+
+# -- higher order ------------------------------------------------------------------------
+def test_second_and_third_derivatives():
+    d2 = symdiff.grad(symdiff.grad(quartic))
+    d3 = symdiff.grad(symdiff.grad(symdiff.grad(quartic)))
+    assert d2(2.0) == pytest.approx(114.0)  # 24x^2 + 6x + 6
+    assert d3(2.0) == pytest.approx(102.0)  # 48x + 6
+    assert symdiff.hessian(quartic)(2.0) == pytest.approx(114.0)
+    assert symdiff.hvp(quartic, (2.0,), (0.5,)) == pytest.approx(57.0)
+
+
+def logistic_loss(w, b, X, y):
+    logits = X @ w + b
+    return np.mean(np.log(1 + np.exp(logits)) - y * logits)
+
+
+@pytest.fixture
+def logistic_data():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 4))
+    y = (rng.random(40) > 0.5).astype(float)
+    return rng.normal(size=4) * 0.5, 0.2, X, y
+
+
+def test_logistic_hessian_closed_form(logistic_data):
+    w, b, X, y = logistic_data
+    hess = symdiff.hessian(logistic_loss)
+    H = hess(w, b, X, y)
+    s = 1 / (1 + np.exp(-(X @ w + b)))
+    np.testing.assert_allclose(H, X.T @ ((s * (1 - s) / len(y))[:, None] * X), rtol=1e-10)
+    grad = symdiff.grad(logistic_loss)
+    np.testing.assert_allclose(H, fd_jacobian(lambda w: grad(w, b, X, y), [w]), rtol=1e-5,
+                               atol=1e-8)
+    # One matrix product for the Hessian (plus X @ w for the logits): no per-row loop,
+    # no n gradient evaluations.
+    tree = ast.parse(hess.source)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("hess"))
+    body = [ast.unparse(s) for s in fn.body[2:]]
+    matmuls = sum(isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)
+                  for s in fn.body for n in ast.walk(s))
+    assert matmuls == 2, body
+    assert any("X.T @" in line for line in body), body
+    assert not any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(fn))
+
+
+def test_hessian_with_tuple_argnums(logistic_data):
+    w, b, X, y = logistic_data
+    (hww, hwb), (hbw, hbb) = symdiff.hessian(logistic_loss, argnums=(0, 1))(w, b, X, y)
+    gw = symdiff.grad(logistic_loss, argnums=0)
+    gb = symdiff.grad(logistic_loss, argnums=1)
+    np.testing.assert_allclose(hww, fd_jacobian(lambda w: gw(w, b, X, y), [w]), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(hwb, fd_jacobian(lambda b: gw(w, b, X, y), [b]), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(hbw, fd_jacobian(lambda w: gb(w, b, X, y), [w]), rtol=1e-5, atol=1e-8)
+    assert hbb == pytest.approx(fd_jacobian(lambda b: gb(w, b, X, y), [b]), rel=1e-5)
+
+
+def test_jacobian_of_grad_is_hessian(logistic_data):
+    w, b, X, y = logistic_data
+    H1 = symdiff.jacobian(symdiff.grad(logistic_loss))(w, b, X, y)
+    H2 = symdiff.hessian(logistic_loss)(w, b, X, y)
+    np.testing.assert_allclose(H1, H2, rtol=1e-12)
+
+
+# -- Jacobians -------------------------------------------------------------------------
+def softmax(z):
+    e = np.exp(z)
+    return e / np.sum(e)
+
+
+def test_softmax_jacobian():
+    z = np.array([0.1, 0.5, -0.2, 1.3])
+    J = symdiff.jacobian(softmax)(z)
+    p = softmax(z)
+    np.testing.assert_allclose(J, np.diag(p) - np.outer(p, p), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(J, fd_jacobian(softmax, [z]), rtol=1e-6, atol=1e-9)
+
+
+def layer(W, b, x):
+    return np.tanh(W @ x + b)
+
+
+def test_vector_model_jacobians():
+    rng = np.random.default_rng(2)
+    W, b, x = rng.normal(size=(3, 4)), rng.normal(size=3), rng.normal(size=4)
+    JW, Jb, Jx = symdiff.jacobian(layer, argnums=(0, 1, 2))(W, b, x)
+    assert JW.shape == (3, 3, 4) and Jb.shape == (3, 3) and Jx.shape == (3, 4)
+    for argnum, J in enumerate((JW, Jb, Jx)):
+        np.testing.assert_allclose(J, fd_jacobian(layer, [W, b, x], argnum), rtol=1e-6, atol=1e-9)
+
+
+def test_matrix_input_jacobian():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(2, 3))
+
+    def f(A):
+        return np.sum(A.T @ A, axis=0) * A.mean()
+
+    np.testing.assert_allclose(symdiff.jacobian(f)(A), fd_jacobian(f, [A]), rtol=1e-6, atol=1e-9)
+
+
+def test_jvp_and_vjp_agree():
+    rng = np.random.default_rng(4)
+    W, b, x = rng.normal(size=(3, 4)), rng.normal(size=3), rng.normal(size=4)
+    tangents = (rng.normal(size=(3, 4)), rng.normal(size=3), rng.normal(size=4))
+    v = rng.normal(size=3)
+    out, jt = symdiff.jvp(layer, (W, b, x), tangents)
+    np.testing.assert_allclose(out, layer(W, b, x))
+    cts = symdiff.vjp(layer, W, b, x)[1](v)
+    lhs = v @ jt
+    rhs = sum(np.sum(c * t) for c, t in zip(cts, tangents))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+    # and both against finite differences of the model along the tangent
+    h = 1e-6
+    fd = (layer(*(p + h * t for p, t in zip((W, b, x), tangents)))
+          - layer(*(p - h * t for p, t in zip((W, b, x), tangents)))) / (2 * h)
+    np.testing.assert_allclose(jt, fd, rtol=1e-6, atol=1e-9)
+
+
+# -- stop_gradient ---------------------------------------------------------------------
+def test_stop_gradient_blocks_gradient():
+    def f(x):
+        return x * symdiff.stop_gradient(x)
+
+    g = symdiff.grad(f)
+    assert g(3.0) == pytest.approx(3.0)  # d/dx [x * c] with c = x held fixed
+    assert "stop_gradient" in g.source
+    np.testing.assert_allclose(symdiff.grad(lambda x: np.sum(symdiff.stop_gradient(x) ** 2))(np.ones(2)),
+                               [0.0, 0.0])
+    assert symdiff.stop_gradient(np.ones(2)) is not None  # outside a trace: the value
+
+
+def test_grad_of_vector_output_suggests_jacobian_or_vjp():
+    with pytest.raises(symdiff.TraceError, match="jacobian.*vjp"):
+        symdiff.grad(softmax)(np.ones(3))
+
+
+def test_modules_hold_each_function():
+    compiled = symdiff.compile_gradient(quartic, [2.0], 0,
+                                        kinds=("grad", "hessian", "jacobian", "hvp"))
+    for name in ("quartic", "grad_quartic", "hessian_quartic", "jacobian_quartic", "hvp_quartic"):
+        assert f"def {name}(" in compiled.source
+    assert compiled.function("hessian")(2.0) == pytest.approx(114.0)
+    assert numerical_gradient(quartic, [2.0]) == pytest.approx(compiled.function("jacobian")(2.0))
