@@ -83,9 +83,12 @@ class SymdiffPrinter(NumPyPrinter):
         if coeff.is_negative and coeff.is_Rational and coeff.q != 1:
             return "-" + self._print_Mul(_keep_coeff(-coeff, rest))
         if coeff.is_Rational and coeff.q != 1 and rest is not sp.S.One:
-            numerator = _keep_coeff(sp.Integer(coeff.p), rest)
-            text = self.parenthesize(numerator, PRECEDENCE["Mul"], strict=True)
-            return f"{text}/{coeff.q}"
+            # `8/3*x`: Python folds the scalar first, so arrays are touched once
+            if rest.is_Pow and rest.exp.is_Integer and rest.exp < 0:  # 1/(3*y), not 1/3*1/y
+                denominator = sp.Mul(coeff.q, sp.Pow(rest.base, -rest.exp), evaluate=False)
+                return f"{coeff.p}/({self._print(denominator)})"
+            text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
+            return f"{coeff.p}/{coeff.q}*{text}"
         return super()._print_Mul(expr)
 
     def _print_Pow(self, expr, rational=False):

@@ -197,7 +197,7 @@ def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
         c = _cost(candidate)
-        if c < best_cost:
+        if c[0] < best_cost[0] and c[1] <= best_cost[1]:  # fewer operations, no longer
             best, best_cost = candidate, c
     return best
 
