@@ -9,6 +9,7 @@ budget, and a deterministic common-subexpression elimination over the whole prog
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -179,26 +180,30 @@ def simplify_expressions(graph: Graph) -> Graph:
     return graph.derive(nodes, graph.outputs)
 
 
-def _cost(expr: sp.Expr) -> tuple[int, int]:
-    return sp.count_ops(expr), len(str(expr))
-
-
+@functools.lru_cache(maxsize=8192)
 def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
-    """The cheapest of a few deterministic rewritings; big expressions are left alone."""
+    """The cheapest of a few deterministic rewritings; big expressions are left alone.
+
+    A rewriting must have fewer operations and print no longer. Memoized: the
+    forward, gradient and value-and-gradient programs share most expressions."""
     if expr.is_Atom or expr.has(sp.Piecewise):
         return expr
-    cost = _cost(expr)
-    if cost[0] > max_ops:
+    best_ops = sp.count_ops(expr)
+    if best_ops > max_ops:
         return expr
-    best, best_cost = expr, cost
+    best, best_len = expr, None
     for rewrite in (sp.factor_terms, _expand_small, sp.cancel):
         try:
             candidate = rewrite(expr)
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
-        c = _cost(candidate)
-        if c[0] < best_cost[0] and c[1] <= best_cost[1]:  # fewer operations, no longer
-            best, best_cost = candidate, c
+        ops = sp.count_ops(candidate)
+        if ops >= best_ops:
+            continue
+        best_len = best_len if best_len is not None else len(str(best))
+        length = len(str(candidate))
+        if length <= best_len:
+            best, best_ops, best_len = candidate, ops, length
     return best
 
 

@@ -154,7 +154,10 @@ def _call_recording_locals(fn, args, sink: dict) -> Any:
             sink.clear()
             sink.update(frame.f_locals)
 
-    sys.setprofile(profiler if code is not None else previous)
+    # Under another profiler (cProfile, a debugger) leave it alone: names are a nicety.
+    hooked = code is not None and previous is None
+    if hooked:
+        sys.setprofile(profiler)
     try:
         return fn(*args)
     except RecursionError:
@@ -164,4 +167,5 @@ def _call_recording_locals(fn, args, sink: dict) -> Any:
     except (TraceError, UnsupportedOpError, InputError):
         raise
     finally:
-        sys.setprofile(previous)
+        if hooked:
+            sys.setprofile(None)
