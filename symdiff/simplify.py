@@ -84,13 +84,17 @@ def value_number(graph: Graph) -> Graph:
 
 
 # -- fusion ------------------------------------------------------------------------------
-def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]]]:
-    """How often each Var is read (counting repeats inside one expression), and by whom."""
+def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]], dict[Var, int]]:
+    """How often each Var is read (counting repeats inside one expression), by whom,
+    and the size (tree nodes) of each elementwise expression."""
     uses: Counter = Counter()
     consumers: dict[Var, list[Node]] = {}
+    sizes: dict[Var, int] = {}
     for node in graph.nodes:
         if node.op == ELEMENTWISE:
-            counts = Counter(s for s in sp.preorder_traversal(node.expr) if isinstance(s, sp.Symbol))
+            atoms = list(sp.preorder_traversal(node.expr))
+            sizes[node.out] = len(atoms)
+            counts = Counter(s for s in atoms if isinstance(s, sp.Symbol))
             for sym, n in counts.items():
                 var = graph.by_symbol[sym]
                 uses[var] += n
@@ -101,7 +105,7 @@ def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]]]:
                 consumers.setdefault(var, []).append(node)
     for var in graph.outputs:
         uses[var] += 1
-    return uses, consumers
+    return uses, consumers, sizes
 
 
 def fuse(graph: Graph, rounds: int = 3) -> Graph:
@@ -116,8 +120,14 @@ def fuse(graph: Graph, rounds: int = 3) -> Graph:
     return graph
 
 
+#: Fusion stops growing an expression past this many tree nodes: a long single-use
+#: chain (the adjoints of a deep network) would otherwise become one huge product,
+#: slow for SymPy to build and unreadable to print.
+MAX_FUSED_SIZE = 60
+
+
 def _fuse_once(graph: Graph) -> Graph:
-    uses, consumers = _occurrences(graph)
+    uses, consumers, sizes = _occurrences(graph)
     outputs = set(graph.outputs)
     defs = graph.definitions()
     inline: dict[Var, sp.Expr] = {}
@@ -129,10 +139,12 @@ def _fuse_once(graph: Graph) -> Graph:
             continue
         expr = _substitute(graph, node, inline, defs)
         var = node.out
+        sizes[var] += sum(sizes.get(v, 0) for v in graph.operands(node) if v in inline)
         only_elementwise = all(c.op == ELEMENTWISE and c.out.dtype == var.dtype
                                for c in consumers.get(var, ()))
         constant = not expr.free_symbols and var.shape == () and var.dtype.kind != "b"
-        if var not in outputs and only_elementwise and (constant or uses[var] == 1):
+        small = sizes[var] <= MAX_FUSED_SIZE
+        if var not in outputs and only_elementwise and (constant or uses[var] == 1 and small):
             inline[var] = expr
             if var in graph.names and expr.free_symbols:
                 expr_names.setdefault(expr, graph.names[var])
