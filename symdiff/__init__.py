@@ -16,12 +16,15 @@ from .api import (  # noqa: E402
 )
 from .errors import (  # noqa: E402
     EmitError,
+    ExpressionError,
+    GradcheckError,
     InputError,
     ShapeError,
     SymdiffError,
     TraceError,
     UnsupportedOpError,
 )
+from .verify import GradcheckReport, gradcheck  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -41,4 +44,8 @@ __all__ = [
     "InputError",
     "ShapeError",
     "EmitError",
+    "GradcheckError",
+    "ExpressionError",
+    "gradcheck",
+    "GradcheckReport",
 ]

@@ -12,6 +12,8 @@ __all__ = [
     "InputError",
     "ShapeError",
     "EmitError",
+    "GradcheckError",
+    "ExpressionError",
     "user_location",
     "located",
 ]
@@ -45,6 +47,18 @@ class ShapeError(SymdiffError, ValueError):
 
 class EmitError(SymdiffError):
     """Code generation met something it cannot print."""
+
+
+class GradcheckError(SymdiffError):
+    """An analytic gradient disagrees with central differences (`.report` has details)."""
+
+    def __init__(self, message: str, report=None, where: str | None = None):
+        self.report = report
+        super().__init__(message, where)
+
+
+class ExpressionError(SymdiffError, ValueError):
+    """A derivative written as a string uses something outside the safe formula language."""
 
 
 _LOCATION_OVERRIDE: list[str | None] = []

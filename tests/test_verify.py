@@ -1,0 +1,168 @@
+"""gradcheck: central differences against analytic gradients, and the check `emit` runs.
+
+Expected values come from closed forms worked by hand (cos is the derivative of sin,
+the machine epsilon of float32 is 2**-23) or from deliberately wrong gradients."""
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff import GradcheckError, InputError, rules
+from symdiff.api import compile_gradient
+from symdiff.tracer import broadcast_to
+from symdiff.verify import (
+    MAX_ELEMENTS,
+    gradcheck,
+    sample_args,
+    step_for,
+    verify_compiled,
+)
+
+
+def logistic_loss(w, b, X, y):
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def sum_sin(x):
+    return np.sum(np.sin(x))
+
+
+def logistic_data(n=20, d=3):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, d))
+    return X, (rng.uniform(size=n) > 0.5).astype(float)
+
+
+def test_step_per_dtype_is_cube_root_of_epsilon():
+    assert step_for(np.float64) == pytest.approx(2.0 ** (-52 / 3))
+    assert step_for(np.float32) == pytest.approx(2.0 ** (-23 / 3))
+
+
+@pytest.mark.parametrize("fn, args, argnums", [
+    (logistic_loss, (np.zeros(3), 0.1, *logistic_data()), (0, 1)),
+    (logistic_loss, (np.full(3, 0.3), -0.2, *logistic_data()), (0, 2)),
+    (sum_sin, (np.linspace(-2, 2, 200),), 0),
+    (sum_sin, (np.linspace(-2, 2, 7).astype(np.float32),), 0),
+])
+def test_symdiff_gradients_pass(fn, args, argnums):
+    report = gradcheck(fn, *args, argnums=argnums)
+    assert report.passed, str(report)
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    assert [c.name for c in report.checks] == [fn.__code__.co_varnames[i] for i in nums]
+
+
+def test_per_element_names_the_worst_element():
+    x = np.linspace(0.1, 1.0, 5)
+
+    def grad_wrong(x):  # d/dx sum(sin x) = cos x, except element 3 is off by 0.01
+        return np.cos(x) + 0.01 * (np.arange(5) == 3)
+
+    report = gradcheck(sum_sin, x, grad_fn=grad_wrong)
+    (check,) = report.checks
+    assert not report.passed and not check.passed
+    assert check.method == "per element" and check.count == 5
+    assert check.worst.startswith("x[3]")
+    assert check.analytic == pytest.approx(np.cos(x[3]) + 0.01)
+    assert check.numeric == pytest.approx(np.cos(x[3]), rel=1e-8)
+    assert check.max_abs_error == pytest.approx(0.01, rel=1e-6)
+    text = str(report)
+    assert "FAILED at x[3]" in text and "grad_wrong" in text and "max abs err" in text
+
+
+def test_random_directions_catch_one_wrong_element_of_many():
+    x = np.linspace(-1, 1, 4 * MAX_ELEMENTS)
+
+    def grad_wrong(x):
+        return np.cos(x) * np.where(np.arange(x.size) == 17, 1.5, 1.0)
+
+    report = gradcheck(sum_sin, x, grad_fn=grad_wrong)
+    assert report.checks[0].method == "random directions"
+    assert not report.passed
+    assert gradcheck(sum_sin, x, grad_fn=np.cos).passed
+
+
+def test_raise_on_failure_is_typed_and_carries_the_report():
+    with pytest.raises(GradcheckError, match="with respect to x") as err:
+        gradcheck(sum_sin, np.ones(3), grad_fn=np.sin, raise_on_failure=True)
+    assert err.value.report.failures[0].name == "x"
+    report = gradcheck(sum_sin, np.ones(3), grad_fn=np.sin)
+    with pytest.raises(GradcheckError):
+        report.raise_if_failed()
+    assert gradcheck(sum_sin, np.ones(3), grad_fn=np.cos).raise_if_failed().passed
+
+
+def test_nan_in_both_agrees_nan_in_one_fails():
+    def half_over_sqrt(x):
+        return 0.5 / np.sqrt(x)
+
+    # sqrt(-1) is nan: in f, in its central differences and in its true derivative
+    with np.errstate(invalid="ignore"):
+        assert gradcheck(np.sqrt, -1.0, grad_fn=half_over_sqrt).passed
+        failed = gradcheck(np.sqrt, -1.0, grad_fn=lambda x: 0.25)
+    assert not failed.passed and failed.checks[0].max_abs_error == np.inf
+
+
+@pytest.mark.parametrize("fn, args, kwargs, match", [
+    (np.sin, (np.ones(3),), {}, "scalar output"),
+    (sum_sin, (np.ones(3),), {"argnums": 2}, "argnums"),
+    (sum_sin, (np.ones(3),), {"grad_fn": lambda x: np.ones(4)}, "shape \\(4,\\)"),
+    (logistic_loss, (np.zeros(3), 0.1, *logistic_data()),
+     {"argnums": (0, 1), "grad_fn": lambda *a: np.zeros(3)}, "tuple of 2"),
+])
+def test_bad_input_is_a_typed_error(fn, args, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        gradcheck(fn, *args, **kwargs)
+
+
+def test_sample_args_are_deterministic_and_positive():
+    compiled = compile_gradient(logistic_loss, [np.zeros(3), 0.0, *logistic_data()], (0, 1))
+    a, b = sample_args(compiled.specs), sample_args(compiled.specs)
+    for x, y, spec in zip(a, b, compiled.specs):
+        np.testing.assert_array_equal(x, y)
+        assert np.shape(x) == spec.shape and np.all((0.5 <= np.asarray(x)) & (np.asarray(x) < 1.5))
+
+
+# -- a wrong derivative rule is caught -------------------------------------------------
+_RIGHT_SUM_VJP = rules.VJP["sum"]
+
+
+def _sum_vjp_doubled(g, out, x, *, axes, keepdims):
+    """The VJP of sum, wrong by a factor of 2."""
+    right = _RIGHT_SUM_VJP(g, out, x, axes=axes, keepdims=keepdims)[0]
+    return (broadcast_to(right * 2.0, x.shape),)
+
+
+@pytest.fixture
+def wrong_sum_rule(monkeypatch):
+    monkeypatch.setitem(rules.VJP, "sum", _sum_vjp_doubled)
+
+
+def test_gradcheck_catches_a_wrong_rule(wrong_sum_rule):
+    report = gradcheck(sum_sin, np.linspace(0, 1, 4))
+    assert not report.passed
+    (check,) = report.failures
+    # the wrong rule doubles the gradient: analytic 2 cos(x), numeric cos(x)
+    assert check.analytic == pytest.approx(2 * check.numeric, rel=1e-6)
+
+
+def test_verify_compiled_checks_every_gradient_function(wrong_sum_rule):
+    x = np.linspace(0, 1, 4)
+    compiled = compile_gradient(sum_sin, [x], 0)
+    report = verify_compiled(compiled, [x], fn=sum_sin)
+    assert [c.function for c in report.failures] == ["grad_sum_sin", "value_and_grad_sum_sin"]
+
+
+def test_verify_compiled_passes_a_right_module():
+    X, y = logistic_data()
+    compiled = compile_gradient(logistic_loss, [np.zeros(3), 0.0, X, y], (0, 1))
+    report = verify_compiled(compiled, sample_args(compiled.specs))
+    assert report.passed and len(report.checks) == 4, str(report)
+
+
+def test_a_nan_element_fails_only_where_it_is():
+    def grad_nan_at_1(x):
+        return np.where(np.arange(3) == 1, np.nan, np.cos(x))
+
+    report = gradcheck(sum_sin, np.ones(3), grad_fn=grad_nan_at_1)
+    assert not report.passed and report.checks[0].worst.startswith("x[1]")
