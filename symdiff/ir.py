@@ -91,6 +91,7 @@ class Graph:
         self.by_symbol: dict[sp.Symbol, Var] = {}
         self.adjoint_of: dict[Var, Var] = {}  # cotangent -> primal, a naming hint
         self.expr_names: dict[sp.Expr, str] = {}  # user names of values fused away
+        self.stable_rewrites: list[str] = []  # rules of stable.py applied, for the header
         self._next_id = 0
 
     # -- building ---------------------------------------------------------------
@@ -122,6 +123,7 @@ class Graph:
         g.by_symbol = dict(self.by_symbol)  # siblings may add different Vars
         g.adjoint_of = dict(self.adjoint_of)
         g.expr_names = dict(self.expr_names)
+        g.stable_rewrites = list(self.stable_rewrites)
         g._next_id = self._next_id
         return g
 

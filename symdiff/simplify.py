@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
+from .stable import stabilize
 
 __all__ = [
     "Program",
@@ -39,6 +40,8 @@ SIMPLIFY_MAX_OPS = 40
 def optimize(graph: Graph, simplify: bool = True) -> Graph:
     """All graph passes, in order."""
     graph = fuse(value_number(dce(graph)))
+    stable = stabilize(graph)  # numerically stable forms; may leave values single-use
+    graph = fuse(stable) if stable is not graph else graph
     return simplify_expressions(graph) if simplify else graph
 
 
@@ -251,6 +254,7 @@ class Program:
     adjoint_of: dict[Var, Var] = field(default_factory=dict)
     expr_names: dict[sp.Expr, str] = field(default_factory=dict)
     temp_defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    stable_rewrites: list[str] = field(default_factory=list)
 
 
 def to_program(graph: Graph, cse: bool = True) -> Program:
@@ -287,4 +291,4 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
                                         args=tuple(v.symbol for v in node.inputs), loc=node.loc))
     return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                    [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                   dict(graph.expr_names), temp_defs)
+                   dict(graph.expr_names), temp_defs, list(graph.stable_rewrites))

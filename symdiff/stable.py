@@ -1,0 +1,342 @@
+"""Numerically stable rewrites: equal formulas that do not overflow or cancel.
+
+A symbolic derivative is exact, but its floating-point evaluation need not be:
+``d/dx log(1 + exp(x)) = exp(x)/(1 + exp(x))`` is ``inf/inf = nan`` at x = 1000,
+where the true value is 1. This pass rewrites each elementwise expression with a
+small table of rules (after the ones of `sympy.codegen.rewriting`, adapted to NumPy
+and to gradients), bottom-up, until none applies:
+
+==========================================  =============================================
+``log(exp(a) + exp(b))``, ``log(1 + exp(u))`` ``np.logaddexp(a, b)``, ``np.logaddexp(0, u)``
+``log(1 + u)``                               ``np.log1p(u)``
+``exp(u) - 1``                               ``np.expm1(u)``
+``exp(k*u) / (1 + exp(u))**m`` (0 <= k <= m)  ``sigmoid(u)**k * sigmoid(-u)**(m-k)``
+``1 - sigmoid(u)``                           ``sigmoid(-u)``
+``log(sigmoid(u))``                          ``-np.logaddexp(0, -u)``
+``sqrt(x**2 + y**2)``                        ``np.hypot(x, y)``
+==========================================  =============================================
+
+``sigmoid(u)`` prints as ``np.exp(-np.logaddexp(0, -u))``, which is within a few
+ulps of ``1/(1 + exp(-u))`` everywhere and never overflows. A value that is itself
+a sigmoid and is read through ``log``, ``1 - s`` or a division elsewhere is looked
+through, so the two-line binary cross-entropy ``s = 1/(1 + exp(-z));
+-y*log(s) - (1-y)*log(1-s)`` becomes ``y*logaddexp(0, -z) + (1-y)*logaddexp(0, z)``.
+
+Rules keep NaN and inf where the true value has them (``np.log1p(-2)`` is NaN like
+``np.log(-1)``); they only remove the ones rounding introduced. Each rule applied is
+recorded on the graph (`Graph.stable_rewrites`) and listed in the emitted module's
+header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, hypot, log1p
+from sympy.codegen.numpy_nodes import logaddexp
+
+from .ir import ELEMENTWISE, Graph, Node
+
+__all__ = ["sigmoid", "Rule", "RULES", "stabilize", "stabilize_expr"]
+
+
+class sigmoid(sp.Function):
+    """The logistic function ``1/(1 + exp(-x))``, printed in a form that cannot overflow."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+        return None
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return sigmoid(x) * sigmoid(-x)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sp.exp(-x))
+
+    def _numpycode(self, printer) -> str:
+        # NumPyPrinter sets its instance's `printmethod` to "_numpycode", so this is the
+        # hook any NumPy printer (symdiff's or SymPy's) calls.
+        exp, logaddexp_ = (printer._module_format(f"numpy.{f}") for f in ("exp", "logaddexp"))
+        return f"{exp}(-{logaddexp_}(0, {printer._print(-self.args[0])}))"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``apply(expr)`` returns the rewritten expression, or None where the rule does
+    not match; `name` is the line listed in a module header."""
+
+    name: str
+    apply: Callable[[sp.Expr], sp.Expr | None]
+
+
+# -- the rules ---------------------------------------------------------------------------
+def _exp_exponent(term: sp.Expr) -> sp.Expr | None:
+    """`u` for ``exp(u)``, ``u + log(c)`` for ``c*exp(u)`` with c > 0, `log(c)` for c > 0."""
+    if isinstance(term, sp.exp):
+        return term.args[0]
+    if term.is_Number and term.is_positive:
+        return sp.log(term)
+    coeff, rest = term.as_coeff_Mul()
+    if isinstance(rest, sp.exp) and coeff.is_positive and coeff is not sp.S.One:
+        return rest.args[0] + sp.log(coeff)
+    return None
+
+
+def _softplus(expr):
+    """log(1 + exp(u)) -> logaddexp(0, u)."""
+    if isinstance(expr, sp.log):
+        u = _one_plus_exp(expr.args[0])
+        if u is not None:
+            return logaddexp(0, u)
+    return None
+
+
+def _logaddexp(expr):
+    """log(exp(a) + exp(b) + ...) -> logaddexp(logaddexp(a, b), ...)."""
+    if not isinstance(expr, sp.log) or not expr.args[0].is_Add:
+        return None
+    terms = sp.Add.make_args(expr.args[0])
+    if not any(isinstance(t, sp.exp) or isinstance(t.as_coeff_Mul()[1], sp.exp) for t in terms):
+        return None
+    exponents = [_exp_exponent(t) for t in terms]
+    if any(e is None for e in exponents):
+        return None
+    result = exponents[0]
+    for e in exponents[1:]:
+        result = logaddexp(result, e)
+    return result
+
+
+def _log1p(expr):
+    if not isinstance(expr, sp.log) or not expr.args[0].is_Add:
+        return None
+    const, rest = expr.args[0].as_coeff_Add()
+    if const != 1 or rest == 0:
+        return None
+    return log1p(rest)
+
+
+def _expm1(expr):
+    """exp(u) - 1 -> expm1(u), also c*exp(u) - c -> c*expm1(u)."""
+    if not expr.is_Add:
+        return None
+    const, rest = expr.as_coeff_Add()
+    if const == 0:
+        return None
+    terms = list(sp.Add.make_args(rest))
+    for i, term in enumerate(terms):
+        coeff, e = term.as_coeff_Mul()
+        if isinstance(e, sp.exp) and coeff == -const:
+            terms[i] = coeff * expm1(e.args[0])
+            return sp.Add(*terms)
+    return None
+
+
+def _one_plus_exp(base: sp.Expr) -> sp.Expr | None:
+    """`u` when `base` is ``1 + exp(u)``."""
+    if not base.is_Add:
+        return None
+    const, rest = base.as_coeff_Add()
+    if const == 1 and isinstance(rest, sp.exp):
+        return rest.args[0]
+    return None
+
+
+def _sigmoid_factors(expr, powers):
+    """exp(k*u)/(1 + exp(u))**m -> sigmoid(u)**k * sigmoid(-u)**(m - k), 0 <= k <= m,
+    for m in `powers`."""
+    factors = list(sp.Mul.make_args(expr)) if expr.is_Mul else [expr] if expr.is_Pow else []
+    for i, f in enumerate(factors):
+        if not (f.is_Pow and f.exp.is_Integer and f.exp < 0):
+            continue
+        u = _one_plus_exp(f.base)
+        if u is None:
+            continue
+        m = int(-f.exp)
+        if m not in powers:
+            continue
+        k, j = 0, None
+        for jj, g in enumerate(factors):
+            if isinstance(g, sp.exp):
+                k = next((k for k in range(m + 1) if sp.expand(g.args[0] - k * u) == 0), None)
+                j = jj if k is not None else None
+                k = k or 0
+                break
+        rest = [g for jj, g in enumerate(factors) if jj not in (i, j)]
+        return sp.Mul(*rest) * sigmoid(u) ** k * sigmoid(-u) ** (m - k)
+    return None
+
+
+def _one_minus_sigmoid(expr):
+    """c - c*sigmoid(u) -> c*sigmoid(-u)."""
+    if not expr.is_Add:
+        return None
+    const, rest = expr.as_coeff_Add()
+    if const == 0:
+        return None
+    terms = list(sp.Add.make_args(rest))
+    for i, term in enumerate(terms):
+        coeff, s = term.as_coeff_Mul()
+        if isinstance(s, sigmoid) and coeff == -const:
+            terms[i] = const * sigmoid(-s.args[0])
+            return sp.Add(*terms)
+    return None
+
+
+def _exp_times_sigmoid(expr):
+    """exp(k*u) * sigmoid(-u)**n -> sigmoid(u)**k * sigmoid(-u)**(n-k), 1 <= k <= n
+    (since exp(u)/(1 + exp(u)) = sigmoid(u))."""
+    if not expr.is_Mul:
+        return None
+    factors = list(expr.args)
+    for i, f in enumerate(factors):
+        if not isinstance(f, sp.exp):
+            continue
+        for j, g in enumerate(factors):
+            base, n = (g.base, g.exp) if g.is_Pow else (g, sp.S.One)
+            if not (isinstance(base, sigmoid) and n.is_Integer and n > 0):
+                continue
+            u = -base.args[0]
+            k = next((k for k in range(1, int(n) + 1)
+                      if sp.expand(f.args[0] - k * u) == 0), None)
+            if k is not None:
+                rest = [h for m, h in enumerate(factors) if m not in (i, j)]
+                return sp.Mul(*rest) * sigmoid(u) ** k * sigmoid(-u) ** (int(n) - k)
+    return None
+
+
+def _log_sigmoid(expr):
+    if isinstance(expr, sp.log) and isinstance(expr.args[0], sigmoid):
+        return -logaddexp(0, -expr.args[0].args[0])
+    return None
+
+
+def _hypot(expr):
+    """(x**2 + y**2)**(n/2) -> hypot(x, y)**n for odd n."""
+    if not (expr.is_Pow and expr.exp.is_Rational and expr.exp.q == 2 and expr.base.is_Add):
+        return None
+    terms = sp.Add.make_args(expr.base)
+    if len(terms) < 2 or not all(t.is_Pow and t.exp == 2 for t in terms):
+        return None
+    result = terms[0].base
+    for t in terms[1:]:
+        result = hypot(result, t.base)
+    return result ** expr.exp.p
+
+
+#: In the order they are tried on each subexpression; the first that matches wins.
+RULES: tuple[Rule, ...] = (
+    Rule("log(1 + exp(u)) -> np.logaddexp(0, u)", _softplus),
+    Rule("log(exp(a) + exp(b)) -> np.logaddexp(a, b)", _logaddexp),
+    Rule("log(sigmoid(u)) -> -np.logaddexp(0, -u)", _log_sigmoid),
+    Rule("log(1 + u) -> np.log1p(u)", _log1p),
+    Rule("exp(u) - 1 -> np.expm1(u)", _expm1),
+    Rule("1/(1 + exp(-u)) -> sigmoid(u) = np.exp(-np.logaddexp(0, -u))",
+         lambda e: _sigmoid_factors(e, (1,))),
+    Rule("exp(k*u)/(1 + exp(u))**m -> sigmoid(u)**k*sigmoid(-u)**(m-k)",
+         lambda e: _sigmoid_factors(e, range(2, 9))),
+    Rule("exp(u)*sigmoid(-u) -> sigmoid(u)", _exp_times_sigmoid),
+    Rule("1 - sigmoid(u) -> sigmoid(-u)", _one_minus_sigmoid),
+    Rule("sqrt(x**2 + y**2) -> np.hypot(x, y)", _hypot),
+)
+
+_MAX_PASSES = 8
+
+
+def stabilize_expr(expr: sp.Expr, applied: set[str] | None = None) -> sp.Expr:
+    """`expr` with every rule applied bottom-up; the names of the rules used are
+    added to `applied`."""
+    applied = set() if applied is None else applied
+    memo: dict[sp.Basic, sp.Basic] = {}
+    return _rewrite(expr, applied, memo)
+
+
+def _rewrite(expr, applied: set[str], memo: dict):
+    if expr.is_Atom or not isinstance(expr, sp.Basic):
+        return expr
+    done = memo.get(expr)
+    if done is not None:
+        return done
+    args = [_rewrite(a, applied, memo) for a in expr.args]
+    new = expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
+    for _ in range(_MAX_PASSES):
+        for rule in RULES:
+            out = rule.apply(new) if isinstance(new, sp.Expr) else None
+            if out is not None and out != new:
+                applied.add(rule.name)
+                new = _rewrite(out, applied, memo) if out.args else out
+                break
+        else:
+            break
+    memo[expr] = new
+    return new
+
+
+# -- the graph pass ----------------------------------------------------------------------
+def stabilize(graph: Graph) -> Graph:
+    """Rewrite every real elementwise expression of `graph` into a stable form."""
+    applied: set[str] = set()
+    sigmoids: dict[sp.Symbol, sp.Expr] = {}  # values that are a sigmoid, to look through
+    nodes = []
+    changed = False
+    for node in graph.nodes:
+        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
+            nodes.append(node)
+            continue
+        expr = _look_through(node.expr, sigmoids, graph, node.out.dtype)
+        new = stabilize_expr(expr, applied)
+        if isinstance(new, sigmoid):
+            sigmoids[node.out.symbol] = new
+        if new != node.expr:
+            node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
+            changed = True
+        nodes.append(node)
+    if not changed:
+        return graph
+    result = graph.derive(nodes, graph.outputs)
+    order = {rule.name: i for i, rule in enumerate(RULES)}
+    result.stable_rewrites = sorted(set(graph.stable_rewrites) | applied, key=order.get)
+    return result
+
+
+def _look_through(expr, sigmoids: dict, graph: Graph, dtype) -> sp.Expr:
+    """Replace a sigmoid-valued operand by its formula where a rule can use it: inside
+    ``log``, in ``1 - s``, and as a divisor (where it cancels a sigmoid factor)."""
+    usable = {s: e for s, e in sigmoids.items()
+              if s in expr.free_symbols and graph.by_symbol[s].dtype == dtype}
+    if not usable:
+        return expr
+
+    def query(e):
+        if e.is_Mul and any(isinstance(f, sp.exp) for f in e.args):
+            return any((f.base if f.is_Pow else f) in usable for f in e.args)
+        if isinstance(e, sp.log):
+            return e.args[0] in usable
+        if e.is_Pow:
+            return e.base in usable and e.exp.is_negative
+        if e.is_Add:
+            const, rest = e.as_coeff_Add()
+            return const == 1 and any(-t in usable for t in sp.Add.make_args(rest))
+        return False
+
+    def value(e):
+        if isinstance(e, sp.log):
+            return sp.log(usable[e.args[0]])
+        if e.is_Pow and e.base in usable:
+            return usable[e.base] ** e.exp
+        return e.xreplace({s: f for s, f in usable.items()})
+
+    return expr.replace(query, value)

@@ -1,0 +1,173 @@
+"""Numerically stable derivatives: finite and correct wherever the true value is.
+
+Expected values come from closed forms evaluated in 60-digit arithmetic (mpmath),
+then rounded to float64 (so a true value below 1e-308 is 0.0, as float64 has it).
+"""
+
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+
+import symdiff
+
+mp = mpmath.mp.clone()
+mp.dps = 60
+
+
+def sigmoid_ref(x):
+    return float(1 / (1 + mp.exp(-mp.mpf(x))))
+
+
+def softplus_ref(x):
+    return float(mp.log(1 + mp.exp(mp.mpf(x))))
+
+
+def value_and_grad(fn, *args, argnums=0):
+    """Compiled value and gradient, failing on any floating-point warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        compiled = symdiff.value_and_grad(fn, argnums=argnums)
+        value, grad = compiled(*args)
+    return value, grad, compiled.source
+
+
+def header(source):
+    return [line for line in source.splitlines() if line.startswith("#")]
+
+
+# -- softplus, sigmoid -------------------------------------------------------------------
+def softplus(x):
+    return np.sum(np.log(1 + np.exp(x)))
+
+
+def test_softplus_gradient_is_sigmoid_at_large_arguments():
+    x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    value, grad, source = value_and_grad(softplus, x)
+    assert value == pytest.approx(sum(softplus_ref(v) for v in x), rel=1e-15)
+    np.testing.assert_allclose(grad, [sigmoid_ref(v) for v in x], rtol=4e-15, atol=0)
+    assert grad[-1] == 1.0 and grad[0] == 0.0
+    assert "#   log(1 + exp(u)) -> np.logaddexp(0, u)" in header(source)
+
+
+def logistic(x):
+    return np.sum(1 / (1 + np.exp(-x)))
+
+
+@pytest.mark.parametrize("x, value, slope", [(800.0, 1.0, 0.0), (-800.0, 0.0, 0.0)])
+def test_sigmoid_and_its_derivative_at_800(x, value, slope):
+    got_value, got_grad, source = value_and_grad(logistic, np.array([x]))
+    assert got_value == value
+    assert got_grad[0] == slope
+    assert not np.isnan(got_grad).any()
+
+
+def test_sigmoid_derivative_is_accurate_in_the_tails():
+    x = np.array([-40.0, -5.0, 0.5, 5.0, 40.0])
+    _, grad, source = value_and_grad(logistic, x)
+    want = [sigmoid_ref(v) * sigmoid_ref(-v) for v in x]  # s(x)(1 - s(x))
+    np.testing.assert_allclose(grad, want, rtol=1e-14)
+    assert "#   1/(1 + exp(-u)) -> sigmoid(u) = np.exp(-np.logaddexp(0, -u))" in header(source)
+
+
+def test_softplus_second_derivative_stays_finite():
+    h = symdiff.hessian(lambda x: np.log(1 + np.exp(x)))
+    for x in (-1000.0, 0.0, 3.0, 1000.0):
+        assert h(x) == pytest.approx(sigmoid_ref(x) * sigmoid_ref(-x), rel=1e-14, abs=0)
+
+
+# -- binary cross-entropy with logits ------------------------------------------------------
+def bce_logits(z, y):
+    return np.sum(np.log(1 + np.exp(z)) - y * z)
+
+
+def bce_probabilities(z, y):
+    s = 1 / (1 + np.exp(-z))
+    return np.sum(-y * np.log(s) - (1 - y) * np.log(1 - s))
+
+
+@pytest.mark.parametrize("loss", [bce_logits, bce_probabilities])
+def test_binary_cross_entropy_at_500(loss):
+    z = np.array([-500.0, -500.0, 500.0, 500.0, 1.5])
+    y = np.array([0.0, 1.0, 0.0, 1.0, 0.3])
+    value, grad, _ = value_and_grad(loss, z, y)
+    want_value = sum(softplus_ref(a) - b * a for a, b in zip(z, y))
+    assert value == pytest.approx(want_value, rel=1e-14)
+    want = [float(1 / (1 + mp.exp(-mp.mpf(a))) - b) for a, b in zip(z, y)]  # s(z) - y
+    np.testing.assert_allclose(grad, want, rtol=1e-13, atol=1e-16)
+
+
+def test_cross_entropy_gradient_wrt_labels_is_minus_logit():
+    _, grad, _ = value_and_grad(bce_probabilities, np.array([-500.0, 2.0]),
+                                np.array([0.5, 0.5]), argnums=1)
+    # d/dy [y softplus(-z) + (1-y) softplus(z)] = softplus(-z) - softplus(z) = -z
+    np.testing.assert_allclose(grad, [500.0, -2.0], rtol=1e-14)
+
+
+# -- hypot, log1p, expm1 -----------------------------------------------------------------
+def norm2(x, y):
+    return np.sqrt(x**2 + y**2)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1.0, 1e200])
+def test_hypot_gradient_at_tiny_and_huge_values(scale):
+    x, y = 3 * scale, 4 * scale
+    value, (gx, gy), source = value_and_grad(norm2, x, y, argnums=(0, 1))
+    assert value == pytest.approx(5 * scale, rel=1e-15)
+    assert (gx, gy) == (pytest.approx(0.6, rel=1e-15), pytest.approx(0.8, rel=1e-15))
+    assert "#   sqrt(x**2 + y**2) -> np.hypot(x, y)" in header(source)
+
+
+def test_log1p_keeps_digits_of_tiny_arguments():
+    value, grad, source = value_and_grad(lambda x: np.log(1 + x), 1e-12)
+    assert value == pytest.approx(float(mp.log1p(mp.mpf("1e-12"))), rel=1e-15)
+    assert grad == pytest.approx(float(1 / (1 + mp.mpf("1e-12"))), rel=1e-15)
+    assert "#   log(1 + u) -> np.log1p(u)" in header(source)
+
+
+def test_expm1_keeps_digits_of_tiny_arguments():
+    value, grad, source = value_and_grad(lambda x: np.exp(x) - 1, 1e-12)
+    assert value == pytest.approx(float(mp.expm1(mp.mpf("1e-12"))), rel=1e-15)
+    assert grad == pytest.approx(float(mp.exp(mp.mpf("1e-12"))), rel=1e-15)
+    assert "#   exp(u) - 1 -> np.expm1(u)" in header(source)
+
+
+def test_log_of_sum_of_two_exponentials():
+    value, (ga, gb), _ = value_and_grad(lambda a, b: np.log(np.exp(a) + np.exp(b)),
+                                        1000.0, 999.0, argnums=(0, 1))
+    assert value == pytest.approx(float(1000 + mp.log1p(mp.exp(-1))), rel=1e-15)
+    assert ga == pytest.approx(sigmoid_ref(1.0), rel=1e-14)
+    assert gb == pytest.approx(sigmoid_ref(-1.0), rel=1e-14)
+
+
+def test_stable_forms_keep_float32():
+    _, grad, _ = value_and_grad(softplus, np.array([-100.0, 0.0, 100.0], dtype=np.float32))
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, [0.0, 0.5, 1.0], atol=1e-7)
+
+
+# -- true NaN and inf propagate ------------------------------------------------------------
+def test_nan_of_a_log_of_a_negative_number_is_kept():
+    with np.errstate(invalid="ignore"):
+        value, grad = symdiff.value_and_grad(lambda x: np.sum(np.log(1 + x)))(
+            np.array([-2.0, 1.0]))
+    assert np.isnan(value)  # log(-1) is NaN, not a silent zero
+    np.testing.assert_allclose(grad, [-1.0, 0.5])  # 1/(1 + x), finite on both
+
+
+def test_infinite_derivative_is_kept():
+    with np.errstate(divide="ignore"):
+        grad = symdiff.grad(lambda x: np.sqrt(x))(0.0)
+    assert grad == np.inf  # d sqrt(x)/dx = 1/(2 sqrt(x)) -> +inf at 0
+
+
+def test_overflowing_value_stays_inf():
+    with np.errstate(over="ignore"):
+        value, grad = symdiff.value_and_grad(lambda x: np.exp(x) - 1)(1000.0)
+    assert value == np.inf and grad == np.inf
+
+
+def test_untouched_programs_list_no_rewrites():
+    source = symdiff.grad(lambda x: np.sin(x) * x).compile(1.0).source
+    assert not any("Stable rewrites" in line for line in header(source))
