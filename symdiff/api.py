@@ -339,10 +339,14 @@ def _cache_key(args) -> tuple:
             key.append(float)
         elif isinstance(a, np.ndarray):
             key.append((a.shape, a.dtype.str))
-        elif isinstance(a, (bool, int)):
+        elif isinstance(a, (bool, int, str)) or a is None:  # static: keyed by value
             key.append((type(a), a))
         else:
-            arr = np.asarray(a)
+            try:
+                arr = np.asarray(a)
+            except ValueError:  # ragged: tracing rejects it with a typed error
+                key.append((type(a), id(a)))
+                continue
             key.append((arr.shape, arr.dtype.str, type(a)))
     return tuple(key)
 
