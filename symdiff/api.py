@@ -80,12 +80,12 @@ class Compiled:
         return f"```python\n{self.source}```"
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:  # bytes: the same file on every platform
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -107,15 +107,17 @@ def compile_gradient(
     argnums: int | tuple[int, ...] = 0,
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
+    command: Sequence[str] | None = None,
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
-    respect to `argnums`, emit one module holding them all, and load it."""
+    respect to `argnums`, emit one module holding them all, and load it. `command`
+    (the words of a `symdiff emit` command line) is recorded in the header."""
     ctx = _prepare(fn, args, argnums)
     functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
                                 ctx.out_name, d.backward_from, extra_params=d.extra_params)
                  for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name))
+                                       source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 

@@ -8,12 +8,16 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import io
 import keyword
 import linecache
 import os
+import re
 import shlex
+import textwrap
+import tokenize
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 import jinja2
@@ -35,6 +39,10 @@ __all__ = [
     "module_code",
     "LINE_LENGTH",
     "CONVENTIONS",
+    "DEFAULT_KINDS",
+    "shape_check",
+    "command_lines",
+    "default_command",
 ]
 
 LINE_LENGTH = 88
@@ -51,6 +59,26 @@ class FunctionCode:
     body: list[str]
     returns: str
     params: str | None = None  # when the function takes more than the module's arguments
+    arg_types: list[tuple[str, str]] = field(default_factory=list)  # of those extra ones
+    return_types: list[tuple[str, str]] = field(default_factory=list)
+    stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
+
+
+    @property
+    def signature(self) -> str:
+        """`name(params)` after `def `, wrapped to fit."""
+        return call_text(self.name, self.params or "", 0)
+
+
+def call_text(name: str, params: str, indent: int) -> str:
+    """`name(params)` on one line at `indent`, or the parameters on lines of their own
+    (a `def` line ends with `:` after it, hence the margin)."""
+    text = f"{name}({params})"
+    if indent + len("def ") + len(text) + 1 <= LINE_LENGTH:
+        return text
+    pad = " " * (indent + 4)
+    lines = _fill(params.split(", "), ", ", LINE_LENGTH - 1, pad, pad)
+    return f"{name}(\n" + "\n".join(lines) + f",\n{' ' * indent})"
 
 
 @dataclass
@@ -65,7 +93,19 @@ class ModuleCode:
 
     @property
     def exports(self) -> str:
-        return ", ".join(f'"{f.name}"' for f in self.functions)
+        """The list literal of `__all__`, one name per line when they do not fit."""
+        names = [f'"{f.name}"' for f in self.functions]
+        if len("__all__ = []") + len(", ".join(names)) <= LINE_LENGTH:
+            return "[" + ", ".join(names) + "]"
+        return "[\n" + "".join(f"    {n},\n" for n in names) + "]"
+
+    @property
+    def check_signature(self) -> str:
+        return call_text("_check_inputs", self.params, 0)
+
+    @property
+    def check_call(self) -> str:
+        return call_text("_check_inputs", self.params, 4)
 
 
 def _environment() -> jinja2.Environment:
@@ -102,39 +142,123 @@ CONVENTIONS = (
     "np.where(c, a, b): the derivative of the branch chosen; conditions have none",
 )
 
+#: The derivative kinds a module holds unless asked otherwise (`symdiff emit --emit`).
+DEFAULT_KINDS = ("grad", "value_and_grad")
+
 
 def _sig(specs: Sequence[ArgSpec]) -> str:
     return ", ".join(s.name for s in specs)
 
 
-def _shape_text(s: ArgSpec) -> str:
-    return f"{s.dtype.name}{list(s.shape)}" if s.traced else f"= {s.static!r}"
+def _type_text(shape: tuple[int, ...], dtype) -> str:
+    """`float64, shape (3,)`: the words docstrings use for an array argument or result."""
+    return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"
+
+
+def _arg_text(s: ArgSpec) -> str:
+    if s.traced:
+        return _type_text(s.shape, s.dtype)
+    return f"{s.static!r} (the value this code was generated for)"
+
+
+def _wrt(specs, nums) -> str:
+    return ", ".join(specs[i].name for i in nums)
+
+
+def forward_doc(name: str, specs) -> str:
+    """Summary line of the forward function."""
+    return f"Value of {name}, as traced."
 
 
 def grad_doc(name: str, specs, nums) -> str:
-    """Docstring of `grad_<name>`."""
-    lines = [f"Gradient of {name} with respect to {', '.join(specs[i].name for i in nums)}.", ""]
-    lines += [f"    {s.name}: {_shape_text(s)}" for s in specs]
-    lines += ["", "    Returns arrays shaped like " + ", ".join(specs[i].name for i in nums) + "."]
-    return "\n".join(lines) + "\n    "
+    """Summary line of `grad_<name>`."""
+    return f"Gradient of {name} with respect to {_wrt(specs, nums)}."
 
 
-def module_header(fn, name, specs, nums, source_name) -> list[str]:
+def value_and_grad_doc(name: str, specs, nums) -> str:
+    """Summary line of `value_and_grad_<name>`."""
+    return (f"Value of {name} and its gradient with respect to {_wrt(specs, nums)}, "
+            "computed together.")
+
+
+def _docstring(fn: FunctionCode, specs: Sequence[ArgSpec]) -> str:
+    """Summary (wrapped), then `Args:` and `Returns:` with dtypes and shapes; the text
+    is indented for a function body and ends where the closing quotes go."""
+    pad = " " * 4
+    lines = textwrap.wrap(fn.docstring, LINE_LENGTH - len(pad) - 3) or [""]
+    args = [(s.name, _arg_text(s)) for s in specs] + fn.arg_types
+    lines += ["", "Args:", *(f"    {n}: {t}" for n, t in args)]
+    lines += ["", "Returns:"]
+    if len(fn.return_types) == 1 and fn.returns == fn.return_types[0][0]:
+        lines.append(f"    {fn.returns}: {fn.return_types[0][1]}")
+    else:
+        lines.append(f"    {fn.returns}, where")
+        lines += [f"        {n}: {t}" for n, t in fn.return_types]
+    return "\n".join((pad + line).rstrip() if i else line for i, line in enumerate(lines)) \
+        + "\n" + pad
+
+
+def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAULT_KINDS,
+                  stable_rewrites=()) -> list[str]:
     """Header comment lines: provenance, how to regenerate, arguments, conventions."""
     where = source_name or _relative_source(fn)
-    shapes = " ".join(f"--shape {s.name}={','.join(map(str, s.shape))}"
-                      for s in specs if s.traced and s.shape)
-    shapes += "".join(f" --dtype {s.name}={s.dtype.name}"
-                      for s in specs if s.traced and s.dtype != np.float64)
-    wrt = ",".join(specs[i].name for i in nums)
-    command = f"symdiff emit {shlex.quote(where)}:{name} --wrt {wrt} {shapes}".rstrip()
+    command = command or default_command(f"{where}:{name}", specs, nums, kinds)
+    width = LINE_LENGTH - 2  # the template writes "# " before each line
     return [
-        f"Generated by symdiff {__version__} from {where}:{name}. Do not edit.",
-        f"Regenerate: {command}",
-        "Arguments: " + ", ".join(s.describe() for s in specs),
+        *textwrap.wrap(f"Generated by symdiff {__version__} from {where}:{name}. "
+                       "Do not edit.", width, subsequent_indent="  "),
+        "Regenerate with:",
+        *command_lines(command, width),
+        *_fill([s.describe() for s in specs], ", ", width, "Traced arguments: ", "  "),
         "Conventions at kinks:",
         *(f"  {c}" for c in CONVENTIONS),
+        *(["Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):"]
+          if stable_rewrites else []),
+        *(line for r in stable_rewrites for line in textwrap.wrap(
+            r, width, initial_indent="  ", subsequent_indent="    ")),
     ]
+
+
+def default_command(target: str, specs, nums, kinds=DEFAULT_KINDS) -> list[str]:
+    """`symdiff emit` arguments reproducing a module compiled through the Python API."""
+    words = ["symdiff", "emit", target, "--wrt", ",".join(specs[i].name for i in nums)]
+    for s in specs:
+        if s.traced and s.shape:
+            words += ["--shape", f"{s.name}={','.join(map(str, s.shape))}"]
+    for s in specs:
+        if s.traced and s.dtype != np.float64:
+            words += ["--dtype", f"{s.name}={s.dtype.name}"]
+    if tuple(kinds) != DEFAULT_KINDS:
+        words += ["--emit", ",".join(kinds)]
+    return words
+
+
+def command_lines(words: Sequence[str], width: int) -> list[str]:
+    """A shell command as comment lines of at most `width` columns, continued with `\\`;
+    an option stays on the line of its value."""
+    quoted = [shlex.quote(w) for w in words]
+    units = []
+    for word in quoted:
+        if units and units[-1].startswith("-") and " " not in units[-1] \
+                and not word.startswith("-"):
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    return _fill(units, " ", width - 2, "  ", "      ", " \\")
+
+
+def _fill(items: Sequence[str], sep: str, width: int, first: str, rest: str,
+          cont: str = "") -> list[str]:
+    """Join `items` with `sep` into lines of at most `width` columns, breaking only
+    between items; lines but the last end with `sep.rstrip() + cont`."""
+    lines, current = [], first + items[0] if items else first
+    for item in items[1:]:
+        if len(current) + len(sep) + len(item) > width:
+            lines.append(current + sep.rstrip() + cont)
+            current = rest + item
+        else:
+            current += sep + item
+    return lines + [current]
 
 
 def _relative_source(fn) -> str:
@@ -149,37 +273,107 @@ def _relative_source(fn) -> str:
     return path if rel.startswith(os.pardir) else rel
 
 
+def shape_check(name: str, shape: tuple[int, ...]) -> list[str]:
+    """`if` + `raise ValueError` lines checking one argument's shape. A Python float
+    passes a scalar check by its type alone, which keeps scalar code fast (`np.shape`
+    of a float costs about a microsecond)."""
+    test = f"np.shape({name}) != {shape!r}"
+    if shape == ():
+        test = f"type({name}) is not float and {test}"
+    message = f'f"{name} must have shape {shape}, got {{np.shape({name})}}"'
+    return [_if(test), *_raise(message)]
+
+
+def _if(test: str) -> str:
+    """`if test:` in a function body; a long test goes one `and` clause per line."""
+    if 4 + len(f"if {test}:") <= LINE_LENGTH:
+        return f"if {test}:"
+    clauses = test.split(" and ")
+    return "if (\n" + "\n".join(("        and " if i else "        ") + c
+                                 for i, c in enumerate(clauses)) + "\n    ):"
+
+
+def static_check(name: str, value) -> list[str]:
+    """Lines checking that a static (untraced) argument has its generation-time value."""
+    message = (f'f"{name} was {value!r} when this code was generated, '
+               f'got {{{name}!r}}"')
+    return [f"if {name} != {value!r}:", *_raise(message)]
+
+
+def _raise(message: str, error: str = "ValueError") -> list[str]:
+    """`raise error(message)` in the body of an `if`, where `message` is an f-string
+    literal (`f"..."`); a long one is split into adjacent literals between words."""
+    line = f"    raise {error}({message})"
+    if 4 + len(line) <= LINE_LENGTH:
+        return [line]
+    parts = _split_fstring(message[2:-1], LINE_LENGTH - 12 - 3)
+    literals = [("f" if "{" in part else "") + f'"{part}"' for part in parts]
+    return [f"    raise {error}(", *(f"        {lit}" for lit in literals), "    )"]
+
+
+def _split_fstring(body: str, width: int) -> list[str]:
+    """Split the inside of an f-string after spaces outside `{...}` into pieces of at
+    most `width` characters where possible."""
+    words, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        depth += (ch == "{") - (ch == "}")
+        if ch == " " and depth == 0:
+            words.append(body[start:i + 1])
+            start = i + 1
+    words.append(body[start:])
+    parts = [""]
+    for word in words:
+        if parts[-1] and len(parts[-1]) + len(word) > width:
+            parts.append("")
+        parts[-1] += word
+    return parts
+
+
+def dtype_check(name: str, dtype) -> list[str]:
+    """Lines raising TypeError for an argument of a dtype NumPy would silently compute
+    with (bool, complex, object, strings where real numbers were traced). Integers pass
+    where floats were traced: NumPy promotes them."""
+    dtype = np.dtype(dtype)
+    kinds, what = {"f": ("fiu", "real numbers"), "i": ("iu", "integers"),
+                   "u": ("iu", "integers"), "b": ("b", "booleans")}[dtype.kind]
+    test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
+    if dtype.kind == "f":
+        test = f"type({name}) is not float and {test}"
+    message = (f'f"{name} must be {what} ({dtype.name} when traced), '
+               f'got dtype {{np.asarray({name}).dtype}}"')
+    return [_if(test), *_raise(message, "TypeError")]
+
+
 def input_checks(specs) -> list[str]:
-    """Body of `_check_inputs`: one shape (or static value) check per argument."""
+    """Body of `_check_inputs`: one shape and dtype (or static value) check per argument."""
     lines = []
     for s in specs:
-        if s.traced:
-            lines.append(f"if np.shape({s.name}) != {s.shape!r}:")
-            lines.append(f'    raise ValueError(f"{s.name} must have shape {s.shape}, '
-                         f'got {{np.shape({s.name})}}")')
-        else:
-            lines.append(f"if {s.name} != {s.static!r}:")
-            lines.append(f'    raise ValueError(f"{s.name} was {s.static!r} when this code was '
-                         f'generated, got {{{s.name}!r}}")')
+        lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype) if s.traced \
+            else static_check(s.name, s.static)
     return lines or ["pass"]
 
 
-def forward_doc(name: str, specs) -> str:
-    """Docstring of the forward function."""
-    return f"{name}({_sig(specs)}): the traced function."
+def _module_docstring(text: str) -> str:
+    lines = textwrap.wrap(text, LINE_LENGTH - 3)
+    return lines[0] if len(lines) == 1 else "\n".join(lines) + "\n"
 
 
-def value_and_grad_doc(name: str, specs, nums) -> str:
-    """Docstring of `value_and_grad_<name>`."""
-    return f"({name}(...), grad_{name}(...)) at once."
+def module_code(fn, name, specs, nums, functions, source_name=None, command=None) \
+        -> ModuleCode:
+    """The template context for a module of `functions` (the forward function first).
 
-
-def module_code(fn, name, specs, nums, functions, source_name=None) -> ModuleCode:
-    """The template context for a module of `functions`."""
+    `command` is the `symdiff emit` command line (a list of words) recorded in the
+    header; by default one is derived from the traced arguments."""
+    kinds = [f.name[: -len(name) - 1] for f in functions if f.name != name]
+    params = ", ".join(s.name for s in specs)
+    functions = [replace(f, docstring=_docstring(f, specs), params=f.params or params)
+                 for f in functions]
+    summary = f"Forward and derivative code for `{name}`, generated by symdiff."
     return ModuleCode(
-        header=module_header(fn, name, specs, nums, source_name),
-        docstring=f"Forward and gradient code for `{name}`, generated by symdiff.",
-        params=", ".join(s.name for s in specs),
+        header=module_header(fn, name, specs, nums, source_name, command, kinds,
+                             list(dict.fromkeys(r for f in functions for r in f.stable_rewrites))),
+        docstring=_module_docstring(summary),
+        params=params,
         checks=input_checks(specs),
         functions=functions,
     )
@@ -226,15 +420,25 @@ def print_function(
                         "a constant")
         body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
+    types = _return_types(returns, names)
     if not extra_params:
-        return FunctionCode(name, docstring, body, ret)
-    checks = []
-    for pname, shape in extra_params:
-        checks.append(f"if np.shape({pname}) != {shape!r}:")
-        checks.append(f'    raise ValueError(f"{pname} must have shape {shape}, '
-                      f'got {{np.shape({pname})}}")')
+        return FunctionCode(name, docstring, body, ret, return_types=types,
+                            stable_rewrites=program.stable_rewrites)
+    checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
-    return FunctionCode(name, docstring, checks + body, ret, params)
+    extra = {pname for pname, _ in extra_params}
+    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
+                 if names[v.symbol] in extra]
+    return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
+                        program.stable_rewrites)
+
+
+def _return_types(returns, names) -> list[tuple[str, str]]:
+    """(name, dtype and shape) of each returned value, once each, in order."""
+    seen = {}
+    for v in _flatten(returns):
+        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype))
+    return list(seen.items())
 
 
 def _flatten(returns):
@@ -315,6 +519,8 @@ def _is_atomic(text: str) -> bool:
         return True
     if text.endswith(".T") and text[:-2].isidentifier():
         return True
+    if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
+        return True  # a subscript: x[1:, None]
     head = text.split("(", 1)[0]
     if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
         return False
@@ -410,20 +616,59 @@ def _full_expressions(program: Program):
 def _wrap(line: str, indent: int) -> str:
     """Fit `target = expression` in LINE_LENGTH columns by breaking inside parentheses.
 
-    The first line is returned unindented (the template indents it); continuation
-    lines carry their absolute indentation."""
+    Breaks go at spaces (before a binary operator, after a comma) where possible and
+    between any two tokens otherwise. The first line is returned unindented (the
+    template indents it); continuation lines carry their absolute indentation."""
+    line = re.sub(r"\s*\n\s*", " ", line)  # NumPy prints big arrays over several lines
     if indent + len(line) <= LINE_LENGTH:
         return line
     target, rhs = line.split(" = ", 1)
     pad = " " * (indent + 4)
-    limit = LINE_LENGTH - len(pad)
-    lines, current = [], ""
-    for word in rhs.split(" "):
-        if current and len(current) + 1 + len(word) > limit:
-            lines.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    lines.append(current)
+    lines = []
+    while len(pad) + len(rhs) > LINE_LENGTH:
+        cut = _break_at(rhs, LINE_LENGTH - len(pad))
+        if cut is None:
+            break
+        lines.append(rhs[:cut].rstrip())
+        rhs = rhs[cut:].lstrip()
+    lines.append(rhs)
     body = "\n".join(pad + text for text in lines)
     return f"{target} = (\n{body}\n{' ' * indent})"
+
+
+def _break_at(text: str, limit: int) -> int | None:
+    """Where to break `text` so the first part fits in `limit` columns: outside as
+    many parentheses as possible, at the most preferred kind of place (before an
+    operator, after a comma), as far right as possible; if nothing fits, at the
+    first break there is."""
+    points = _break_points(text)
+    fitting = [p for p in points if 0 < p[0] <= limit]
+    if fitting:
+        return max(fitting, key=lambda p: (-p[1], p[2], p[0]))[0]
+    later = [p[0] for p in points if p[0] > 0]
+    return min(later) if later else None
+
+
+_OPENING, _CLOSING = {"(", "[", "{"}, {")", "]", "}"}
+_NO_BREAK_AFTER = {".", "(", "["}
+_NO_BREAK_BEFORE = {".", "(", "[", ")", "]", "**", ","}
+
+
+def _break_points(text: str) -> list[tuple[int, int, int]]:
+    """(column, bracket depth, preference) of each place a line break may split `text`:
+    spaces, and token boundaries not around `.` nor before `(`, `[` or `**`."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return [(i, 0, 1) for i, ch in enumerate(text) if ch == " "]
+    points, depth = [], 0
+    for left, right in zip(tokens, tokens[1:]):
+        depth += (left.string in _OPENING) - (left.string in _CLOSING)
+        start, end = left.end[1], right.start[1]
+        if start < end:  # a space: best before an operator or after a comma
+            after_operator = left.type == tokenize.OP and left.string not in _CLOSING | {","}
+            points.append((start, depth, 1 if after_operator else 2))
+        elif left.string not in _NO_BREAK_AFTER and right.string not in _NO_BREAK_BEFORE:
+            points.append((start, depth, 0))
+    return points

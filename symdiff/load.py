@@ -1,4 +1,11 @@
-"""Load generated source as a module whose code shows in tracebacks, `inspect` and pdb."""
+"""Load generated source as a module whose code shows in tracebacks, `inspect` and pdb.
+
+The source is registered with `linecache` under a `<symdiff-generated NAME HASH>`
+file name, the convention for code that lives in no file (as `<string>`). The entry
+has no modification time, so `linecache.checkcache()` (which pdb, IPython and the
+traceback machinery call) keeps it; `linecache.clearcache()` drops it, as it drops
+every other such entry.
+"""
 
 from __future__ import annotations
 

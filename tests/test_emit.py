@@ -1,0 +1,203 @@
+"""The text of generated modules: header, docstrings, names, checks, line lengths, and
+how loaded modules show their source (tracebacks, inspect, pdb)."""
+
+import ast
+import io
+import linecache
+import pdb
+import re
+import traceback
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff.emit import LINE_LENGTH, _wrap, command_lines
+
+
+def chain(x):
+    y = 2 * x + 3
+    z = y**2
+    return np.mean(z)
+
+
+def logistic(w, b, X, y):
+    logits = X @ w + b
+    p = 1 / (1 + np.exp(-logits))
+    loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return loss
+
+
+def a_function_with_a_rather_long_name(first_parameter_name, second_parameter_name,
+                                       third_parameter_name, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + np.sum(first_parameter_name * second_parameter_name * third_parameter_name)
+    return s
+
+
+def logistic_source():
+    X = np.linspace(-1, 1, 30).reshape(10, 3)
+    return symdiff.grad(logistic, argnums=(0, 1)).compile(np.zeros(3), 0.0, X,
+                                                          np.ones(10)).source
+
+
+def functions(source):
+    return {n.name: n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+
+
+# -- header --------------------------------------------------------------------------------
+def test_header_states_provenance_command_shapes_and_conventions():
+    source = symdiff.grad(chain).compile(np.ones(3)).source
+    header = source.split('"""', 1)[0]
+    assert f"symdiff {symdiff.__version__}" in header
+    assert "test_emit.py:chain" in header
+    assert "symdiff emit tests/test_emit.py:chain --wrt x --shape x=3" in header
+    assert "x: float64[3]" in header
+    assert "Conventions at kinks:" in header and "sign(x)" in header
+    assert not re.search(r"\d{4}-\d\d-\d\d|\d\d:\d\d", header)  # no timestamp
+
+
+def test_header_command_is_the_one_given():
+    compiled = symdiff.compile_gradient(chain, [np.ones(3)], command=[
+        "symdiff", "emit", "m.py:chain", "--example", "make", "-o", "out dir/g.py"])
+    assert "#   symdiff emit m.py:chain --example make -o 'out dir/g.py'\n" in compiled.source
+
+
+def test_long_header_lines_wrap_as_a_shell_command():
+    words = ["symdiff", "emit", "some/deeply/nested/package/directory/model.py:loss",
+             "--wrt", "w,b"] + [w for i in range(8) for w in ("--shape", f"x{i}=100,3")]
+    lines = command_lines(words, 86)
+    assert all(len(line) <= 86 for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    joined = " ".join(line.rstrip("\\").strip() for line in lines)
+    assert joined == " ".join(words)
+    assert not any(line.rstrip(" \\").endswith("--shape") for line in lines)  # kept with value
+
+
+# -- every line, every function -------------------------------------------------------------
+def long_module():
+    args = (np.ones((123, 45)), np.ones((123, 45)), np.ones(45, dtype=np.float32), 3)
+    return symdiff.compile_gradient(a_function_with_a_rather_long_name, args,
+                                    argnums=(0, 1)).source
+
+
+@pytest.mark.parametrize("make", [logistic_source, long_module])
+def test_every_line_fits_88_columns(make):
+    source = make()
+    too_long = [line for line in source.splitlines() if len(line) > LINE_LENGTH]
+    assert not too_long
+    ast.parse(source)
+
+
+def test_every_function_documents_argument_and_result_shapes():
+    source = logistic_source()
+    for name, fn in functions(source).items():
+        doc = ast.get_docstring(fn)
+        assert doc, name
+        if name == "_check_inputs":
+            continue
+        assert "w: float64, shape (3,)" in doc and "X: float64, shape (10, 3)" in doc, name
+        assert "Returns:" in doc, name
+    assert "loss: float64, shape ()" in ast.get_docstring(functions(source)["logistic"])
+    grad_doc = ast.get_docstring(functions(source)["grad_logistic"])
+    assert "dloss_dw: float64, shape (3,)" in grad_doc
+    assert "dloss_db: float64, shape ()" in grad_doc
+
+
+def test_user_names_and_adjoint_names():
+    source = logistic_source()
+    grad = ast.unparse(functions(source)["grad_logistic"])
+    assert re.search(r"\blogits = ", grad)
+    assert re.search(r"\bdloss_dw = ", grad) and re.search(r"\bdloss_db = ", grad)
+    assert re.search(r"\bloss = ", ast.unparse(functions(source)["logistic"]))
+
+
+def test_a_comment_names_the_source_line_of_each_gradient_block():
+    source = symdiff.grad(chain).compile(np.ones(3)).source
+    assert "# gradient of line" in source
+    assert re.search(r"# gradient of line \d+: (z = y\*\*2|y = 2 \* x \+ 3|return np.mean)",
+                     source)
+
+
+def test_static_arguments_are_documented_and_checked():
+    source = long_module()
+    doc = ast.get_docstring(functions(source)["grad_a_function_with_a_rather_long_name"])
+    assert "n: 3 (the value this code was generated for)" in doc
+    assert "third_parameter_name: float32, shape (45,)" in doc
+
+
+# -- input checks ---------------------------------------------------------------------------
+def test_wrong_shape_raises_value_error_naming_argument_expected_and_actual():
+    g = symdiff.grad(logistic, argnums=(0, 1)).compile(np.zeros(3), 0.0, np.ones((10, 3)),
+                                                        np.ones(10)).grad
+    with pytest.raises(ValueError, match=r"^X must have shape \(10, 3\), got \(3, 10\)$"):
+        g(np.zeros(3), 0.0, np.ones((3, 10)), np.ones(10))
+    with pytest.raises(ValueError, match=r"^b must have shape \(\), got \(1,\)$"):
+        g(np.zeros(3), np.zeros(1), np.ones((10, 3)), np.ones(10))
+    g(np.zeros(3), np.float64(0.0), np.ones((10, 3)), np.ones(10))  # a NumPy scalar passes
+
+
+def test_a_float_passes_the_scalar_check_by_its_type():
+    source = symdiff.grad(lambda x: x**3).compile(2.0).source
+    assert "if type(x) is not float and np.shape(x) != ():" in source
+
+
+# -- lines that need wrapping -----------------------------------------------------------------
+@pytest.mark.parametrize("rhs", [
+    " + ".join(f"np.sin(variable_number_{i})*np.cos(variable_number_{i})" for i in range(9)),
+    "*".join(f"np.exp(some_long_variable_name_{i})" for i in range(9)),
+    "np.where(" + ", ".join(f"(long_condition_name_{i} > 0)" for i in range(3)) + ")",
+    "np.array([[1., 0., 0.], [0., 1., 0.], [0., 0., 1.]],\n dtype=np.float64)*" + "x" * 70,
+])
+def test_wrapped_lines_fit_and_mean_the_same(rhs):
+    text = _wrap(f"value = {rhs}", indent=4)
+    lines = ("    " + text).splitlines()
+    assert all(len(line) <= LINE_LENGTH for line in lines)
+    assert ast.dump(ast.parse(text).body[0].value) == ast.dump(ast.parse(rhs.replace(
+        "\n", ""), mode="eval").body)
+
+
+def test_wrapping_breaks_before_operators_outside_parentheses():
+    rhs = " - ".join(f"1/100*y*np.exp(-np.logaddexp(0, logits_{i}))" for i in range(3))
+    lines = _wrap(f"_t2 = {rhs}", indent=4).splitlines()
+    assert lines[2].lstrip().startswith("- 1/100*y")
+    assert all(line.count("(") == line.count(")") for line in lines[1:-1])
+
+
+# -- deterministic -----------------------------------------------------------------------------
+def test_same_input_same_bytes():
+    assert logistic_source() == logistic_source()
+
+
+# -- generated source in tracebacks, inspect and pdb -------------------------------------------
+def test_traceback_shows_the_generated_lines():
+    compiled = symdiff.grad(chain).compile(np.ones(3))
+    linecache.checkcache()  # as pdb and IPython do: the entry must survive
+    with pytest.raises(ValueError) as info:
+        compiled.grad(np.ones(4))
+    text = "".join(traceback.format_exception(info.value))
+    assert 'raise ValueError(f"x must have shape (3,), got {np.shape(x)}")' in text
+    assert "_check_inputs(x)" in text
+    assert "<symdiff-generated" in text
+
+
+def test_inspect_getsource_of_generated_functions():
+    import inspect
+
+    compiled = symdiff.grad(chain).compile(np.ones(3))
+    linecache.checkcache()
+    text = inspect.getsource(compiled.grad)
+    assert text.startswith("def grad_chain(x):")
+    assert "dchain_dx" in text or "return" in text
+    assert inspect.getsource(compiled.module) == compiled.source
+
+
+def test_pdb_lists_generated_source():
+    compiled = symdiff.grad(chain).compile(np.ones(3))
+    out = io.StringIO()
+    debugger = pdb.Pdb(stdin=io.StringIO("list\ncontinue\n"), stdout=out, nosigint=True)
+    debugger.runcall(compiled.grad, np.ones(3))
+    assert "(Pdb)" in out.getvalue() and "grad_chain()" in out.getvalue()
+    assert "_check_inputs(x)" in out.getvalue()
+    assert "return dchain_dx" in out.getvalue()
