@@ -76,8 +76,21 @@ class Compiled:
         """Write the module atomically (a temporary file, then a rename)."""
         write_atomic(path, self.source)
 
+    # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
+    def _repr_latex_(self) -> str:
+        from .display import to_latex
+
+        return to_latex(self)
+
+    def _repr_html_(self) -> str:
+        from .display import to_html
+
+        return to_html(self)
+
     def _repr_markdown_(self) -> str:
-        return f"```python\n{self.source}```"
+        from .display import to_markdown
+
+        return to_markdown(self)
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
