@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
     TraceError,
     UnsupportedOpError,
 )
+from .hand import DerivativeCheck, check_derivative  # noqa: E402
 from .verify import GradcheckReport, gradcheck  # noqa: E402
 
 __all__ = [
@@ -48,4 +49,6 @@ __all__ = [
     "ExpressionError",
     "gradcheck",
     "GradcheckReport",
+    "check_derivative",
+    "DerivativeCheck",
 ]

@@ -1,0 +1,661 @@
+"""Checking a derivative worked out by hand: PROVED, AGREES or REFUTED.
+
+`check_derivative(f, df, *args)` compares symdiff's gradient of `f` with the user's
+`df` (a Python function of the same arguments, or for formulas a string such as
+``'2*x*(w*x + b - y)'``):
+
+1. numerically, at the given point and at random points around it and across a
+   wider range, skipping points where f itself is not finite: a disagreement is a
+   counterexample, and the answer is REFUTED;
+2. symbolically: both derivatives are traced into SymPy expressions over the
+   arguments, array arguments instantiated element by element at their shapes
+   (matmul and sum become explicit sums), and each difference is simplified under
+   a time budget. All zero: PROVED (for these shapes). Otherwise the answer is
+   AGREES, with the number of points and the tolerance that support it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .differentiate import vjp_graph
+from .errors import InputError, TraceError
+from .formula import Formula, parse_formula, symbol
+from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
+from .ops import PRIMITIVES
+from .simplify import optimize
+from .trace import ArgSpec, describe_args, function_location, parameter_names, trace
+from .tracer import Tracer, as_tracer, number
+from .verify import abs_errors
+
+__all__ = ["check_derivative", "DerivativeCheck", "ArgumentVerdict", "Counterexample",
+           "Status", "POINTS", "RTOL", "ATOL", "MAX_SYMBOLIC_ELEMENTS", "PROOF_SECONDS"]
+
+#: Points (the given one first) at which the two derivatives must agree.
+POINTS = 20
+#: Both derivatives are exact formulas evaluated in float64: only rounding separates
+#: them, so the tolerance is tight. ``|mine - yours| <= ATOL*max(1, |mine|) + RTOL*|mine|``.
+RTOL, ATOL = 1e-7, 1e-9
+#: Symbolic proofs instantiate array arguments element by element up to this many
+#: elements in all; larger arguments are checked numerically only.
+MAX_SYMBOLIC_ELEMENTS = 64
+#: Time budget of the symbolic proof (simplification can take long on big expressions).
+PROOF_SECONDS = 10.0
+#: Differences with more operations than this are not simplified.
+PROOF_MAX_OPS = 600
+#: Float64 disagreements re-evaluated in high precision, per argument.
+MAX_CANDIDATES = 5
+#: Digits of the high-precision re-evaluation that tells rounding from a real difference.
+DIGITS = 30
+
+
+class Status(str, Enum):
+    PROVED = "PROVED"
+    AGREES = "AGREES"
+    REFUTED = "REFUTED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Counterexample:
+    """A point where symdiff's derivative and the user's differ."""
+
+    point: dict[str, Any]
+    argument: str
+    component: tuple[int, ...]  # () for a scalar argument
+    symdiff: float
+    yours: float
+
+    @property
+    def where(self) -> str:
+        """`w[1]`, or `w` for a scalar."""
+        return _component_name(self.argument, self.component)
+
+    def __str__(self) -> str:
+        point = ", ".join(f"{k} = {_show(v)}" for k, v in self.point.items())
+        return (f"at {point}: d/d{self.where} is {self.symdiff:.10g} (symdiff) but "
+                f"{self.yours:.10g} (yours)")
+
+
+@dataclass
+class ArgumentVerdict:
+    """The verdict on the derivative with respect to one argument."""
+
+    name: str
+    shape: tuple[int, ...]
+    status: Status
+    difference: sp.Expr | None = None  # symdiff's minus yours, at `component`
+    component: tuple[int, ...] | None = None
+    counterexample: Counterexample | None = None
+    note: str = ""
+
+
+@dataclass
+class DerivativeCheck:
+    """The answer of `check_derivative`: a status per argument and overall."""
+
+    function: str
+    arguments: list[ArgumentVerdict]
+    points: int  # points where the derivatives were compared numerically
+    rtol: float
+    atol: float
+    latex_names: dict[sp.Symbol, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def status(self) -> Status:
+        statuses = {a.status for a in self.arguments}
+        for s in (Status.REFUTED, Status.AGREES):
+            if s in statuses:
+                return s
+        return Status.PROVED
+
+    @property
+    def ok(self) -> bool:
+        """PROVED or AGREES."""
+        return self.status != Status.REFUTED
+
+    @property
+    def refuted(self) -> list[ArgumentVerdict]:
+        return [a for a in self.arguments if a.status == Status.REFUTED]
+
+    @property
+    def difference(self) -> sp.Expr | None:
+        """The symbolic difference (symdiff's minus yours) of the first refuted argument
+        (or the first unproved one); 0 when PROVED."""
+        if self.status == Status.PROVED:
+            return sp.Integer(0)
+        first = (self.refuted or [a for a in self.arguments if a.status == Status.AGREES])[0]
+        return first.difference
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        return self.refuted[0].counterexample if self.refuted else None
+
+    def __str__(self) -> str:
+        lines = [f"check_derivative of {self.function}: {self.status}"]
+        for a in self.arguments:
+            lines += self._lines(a)
+        lines.append(f"  (compared at {self.points} points: |symdiff - yours| <= "
+                     f"{self.atol:g}*max(1, |symdiff|) + {self.rtol:g}*|symdiff|)")
+        return "\n".join(lines)
+
+    def _lines(self, a: ArgumentVerdict) -> list[str]:
+        head = f"  d {self.function} / d {a.name}: {a.status}"
+        detail = {Status.PROVED: " (symdiff's derivative minus yours simplifies to 0)",
+                  Status.AGREES: f" at {self.points} points",
+                  Status.REFUTED: ""}[a.status]
+        lines = [head + detail]
+        if a.difference is not None and a.status != Status.PROVED:
+            where = _component_name(a.name, a.component or ())
+            lines.append(f"      symdiff - yours (d/d{where}) = {a.difference}")
+        if a.counterexample is not None:
+            lines.append(f"      counterexample {a.counterexample}")
+        if a.note:
+            lines.append(f"      {a.note}")
+        return lines
+
+    def latex(self) -> str:
+        """The verdicts and symbolic differences as a LaTeX `aligned` block."""
+        rows = []
+        for a in self.arguments:
+            d = rf"\frac{{\partial\, \mathrm{{{_tex_name(self.function)}}}}}" \
+                rf"{{\partial {_tex_component(a.name, a.component or ())}}}"
+            if a.status == Status.PROVED:
+                rows.append(rf"{d} &: \text{{PROVED}}")
+            elif a.difference is not None:
+                diff = sp.latex(a.difference, symbol_names=self.latex_names)
+                rows.append(rf"{d}\Big|_{{\text{{symdiff}}}} - {d}\Big|_{{\text{{yours}}}} "
+                            rf"&= {diff} \quad \text{{{a.status}}}")
+            else:
+                rows.append(rf"{d} &: \text{{{a.status}}}")
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+
+# -- the checker ------------------------------------------------------------------------
+def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
+                     argnums: int | tuple[int, ...] = 0, points: int = POINTS,
+                     rtol: float = RTOL, atol: float = ATOL, seed: int = 0,
+                     proof_seconds: float = PROOF_SECONDS) -> DerivativeCheck:
+    """Prove or refute a derivative worked out by hand.
+
+    `df` is a Python function of the same arguments as `f` returning the derivative
+    with respect to ``args[argnums]`` (a tuple of them for a tuple `argnums`), or a
+    formula string over the argument names (one per argnum) in the safe language of
+    `symdiff.formula` (numbers, arguments, ``+ - * / **``, exp, log, sqrt, sin, cos,
+    tan, tanh, sigmoid, abs ...). `args` is the point (and fixes the shapes); without
+    it every parameter is the scalar 1.0.
+
+    Returns a `DerivativeCheck`: ``.status`` is PROVED (the symbolic difference
+    simplifies to zero, at these shapes), AGREES (no proof, but agreement at
+    ``points`` points within `rtol`/`atol`) or REFUTED (``.difference``, the symbolic
+    difference, and ``.counterexample``, a point with both values).
+    """
+    args = _default_args(f) if not args else _as_float64(args)
+    nums = _argnums(f, argnums, len(args))
+    names = parameter_names(f, len(args))
+    hand = _Hand(df, names, nums, f)
+    from .api import compile_gradient  # the pipeline's entry; verify is its last stage
+
+    compiled = compile_gradient(f, args, nums)
+    shapes = [np.shape(args[i]) for i in nums]
+    sampler = _Sampler(compiled.forward, args, seed)
+    numeric, n_points = _compare_numerically(compiled.grad, hand, sampler, names, nums,
+                                             shapes, points, rtol, atol)
+    proof = _Proof(f, args, nums, hand, time.monotonic() + proof_seconds, rtol, atol)
+    verdicts = [_verdict(names[i], shapes[k], numeric[k], proof, k)
+                for k, i in enumerate(nums)]
+    return DerivativeCheck(_function_name(f), verdicts, n_points, rtol, atol,
+                           proof.latex_names)
+
+
+def _verdict(name, shape, candidates, proof: _Proof, k: int) -> ArgumentVerdict:
+    confirmed = (proof.confirm(k, cx) for cx in candidates)
+    counterexample = next((cx for cx in confirmed if cx is not None), None)
+    if counterexample is not None:
+        component = counterexample.component
+        return ArgumentVerdict(name, shape, Status.REFUTED, proof.shown_difference(k, component),
+                               component, counterexample, proof.reason)
+    remainder = proof.first_unproved(k)
+    if proof.reason or remainder is not None:
+        note = proof.reason or "symbolic proof inconclusive: the difference did not " \
+            "simplify to 0 within the time budget"
+        component, diff = remainder if remainder is not None else (None, None)
+        return ArgumentVerdict(name, shape, Status.AGREES, diff, component, None, note)
+    return ArgumentVerdict(name, shape, Status.PROVED, sp.Integer(0))
+
+
+# -- the user's derivative ---------------------------------------------------------------
+class _Hand:
+    """The user's derivative: a Python function or formulas, numeric and symbolic."""
+
+    def __init__(self, df, names: list[str], nums: tuple[int, ...], f):
+        self.names, self.nums, self.f = names, nums, f
+        texts = [df] if isinstance(df, str) else df if _all_strings(df) else None
+        if texts is not None:
+            if len(texts) != len(nums):
+                raise InputError(f"{len(texts)} formula(s) for {len(nums)} argument(s) "
+                                 f"({', '.join(names[i] for i in nums)}); give one per "
+                                 "argument differentiated")
+            self.formulas: list[Formula] | None = [parse_formula(t, names) for t in texts]
+            self.fn = None
+        elif callable(df):
+            self.formulas, self.fn = None, df
+        else:
+            raise InputError(f"the derivative must be a function of ({', '.join(names)}) or "
+                             f"a formula string, got {type(df).__name__}")
+
+    def numeric(self, args) -> tuple:
+        if self.formulas is not None:
+            values = dict(zip(self.names, args))
+            with np.errstate(all="ignore"):
+                return tuple(form.numpy(values) for form in self.formulas)
+        with np.errstate(all="ignore"):
+            return self._tuple(self.fn(*args))
+
+    def _tuple(self, result) -> tuple:
+        results = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        if len(results) != len(self.nums):
+            raise InputError(f"{_function_name(self.fn)} returned {len(results)} value(s) for "
+                             f"{len(self.nums)} argument(s) differentiated "
+                             f"({', '.join(self.names[i] for i in self.nums)}); return one "
+                             "derivative per argument, a tuple when there are several",
+                             function_location(self.fn))
+        return results
+
+    def symbolic(self, specs: list[ArgSpec], env: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self.formulas is not None:
+            return [_formula_values(form, env) for form in self.formulas]
+        graph = _trace_outputs(self.fn, specs, self._tuple)
+        inputs = dict(zip(graph.inputs, [env[s.name] for s in specs if s.traced]))
+        values = evaluate(graph, inputs)
+        return [values[v] for v in graph.outputs]
+
+
+def _all_strings(df) -> bool:
+    return isinstance(df, (tuple, list)) and bool(df) and all(isinstance(t, str) for t in df)
+
+
+def _formula_values(form: Formula, env: dict[str, np.ndarray]) -> np.ndarray:
+    """A formula applied elementwise to symbol arrays (NumPy broadcasting)."""
+    used = [n for n in form.names if symbol(n) in form.expr.free_symbols]
+    arrays = np.broadcast_arrays(*[env[n] for n in used]) if used else []
+    shape = arrays[0].shape if arrays else ()
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        out[idx] = form.sympy({n: a[idx] for n, a in zip(used, arrays)})
+    return out
+
+
+def _trace_outputs(fn, specs: list[ArgSpec], split) -> Graph:
+    """Trace `fn` (which may return a tuple) into a graph with one output per value."""
+    graph = Graph()
+    call = [Tracer(graph, graph.add_input(s.shape, s.dtype, s.name)) if s.traced else s.static
+            for s in specs]
+    outs = [as_tracer(graph, r) for r in split(fn(*call))]
+    graph.outputs = [t.var for t in outs]
+    return graph
+
+
+# -- numbers -----------------------------------------------------------------------------
+class _Sampler:
+    """Points to compare at: the given one, then random ones where f is finite."""
+
+    def __init__(self, forward, args, seed: int):
+        self.forward, self.args = forward, args
+        self.rng = np.random.default_rng(seed)
+        self.floats = [i for i, a in enumerate(args) if _is_float(a)]
+
+    def points(self, n: int):
+        """Up to `n` points: the given one, then each value scaled by a factor in
+        [0.5, 1.5], keeping its sign on even draws and taking a random one on odd
+        draws (zeros become uniform in [-1, 1]); magnitudes stay those of the given
+        point, where the float64 evaluation of either formula is well conditioned."""
+        yield list(self.args)
+        found, tries = 1, 0
+        while found < n and tries < 5 * n:
+            tries += 1
+            point = self._draw(flip=tries % 2 == 0)
+            with np.errstate(all="ignore"):
+                finite = np.all(np.isfinite(np.asarray(self.forward(*point), dtype=float)))
+            if finite:
+                found += 1
+                yield point
+
+    def _draw(self, flip: bool) -> list:
+        point = list(self.args)
+        for i in self.floats:
+            v = np.asarray(self.args[i], dtype=np.float64)
+            sign = self.rng.choice([-1.0, 1.0], v.shape) if flip else 1.0
+            new = np.where(v == 0, self.rng.uniform(-1, 1, v.shape),
+                           sign * v * self.rng.uniform(0.5, 1.5, v.shape))
+            point[i] = float(new) if isinstance(self.args[i], float) else new
+        return point
+
+
+def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shapes,
+                         n: int, rtol: float, atol: float):
+    """Candidate counterexamples per argument (float64 disagreements, at most
+    `MAX_CANDIDATES` each), and the number of points compared."""
+    found: list[list[Counterexample]] = [[] for _ in nums]
+    count = 0
+    for point in sampler.points(n):
+        count += 1
+        with np.errstate(all="ignore"):
+            mine = grad(*point)
+        yours = hand.numeric(point)
+        for k, i in enumerate(nums):
+            cx = _disagreement(np.asarray(mine[k], dtype=np.float64),
+                               _shaped(yours[k], shapes[k], names[i], hand),
+                               point, names, names[i], rtol, atol)
+            if cx is not None and len(found[k]) < MAX_CANDIDATES:
+                found[k].append(cx)
+    return found, count
+
+
+def _shaped(value, shape, name: str, hand: _Hand) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise InputError(f"your derivative with respect to {name} has shape {arr.shape}, but "
+                         f"{name} has shape {shape}: a gradient is shaped like its argument",
+                         function_location(hand.fn) if hand.fn else None) from None
+
+
+def _differs(mine, yours, rtol: float, atol: float) -> np.ndarray:
+    """Where |mine - yours| > atol*max(1, max|mine|) + rtol*|mine| (equal nans agree)."""
+    mine, yours = np.asarray(mine, dtype=np.float64), np.asarray(yours, dtype=np.float64)
+    err = abs_errors(mine, yours)
+    with np.errstate(invalid="ignore"):
+        tol = atol * max(1.0, float(np.nanmax(np.abs(mine), initial=0.0))) + rtol * np.abs(mine)
+        return (err > 0) & ~(err <= tol)
+
+
+def _disagreement(mine, yours, point, names, name, rtol, atol) -> Counterexample | None:
+    """The component where the two differ most (relative to the tolerance), or None."""
+    bad = _differs(mine, yours, rtol, atol)
+    if not np.any(bad):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(bad, np.nan_to_num(np.abs(mine - yours) / (np.abs(mine) + atol),
+                                            nan=np.inf), -1.0)
+    idx = np.unravel_index(int(np.argmax(ratio)), mine.shape) if mine.shape else ()
+    return Counterexample(dict(zip(names, point)), name, tuple(int(i) for i in idx),
+                          float(mine[idx]), float(yours[idx]))
+
+
+# -- symbols -----------------------------------------------------------------------------
+class _NoProof(Exception):
+    """The symbolic side cannot be built; the reason is the message."""
+
+
+class _Proof:
+    """Symbolic derivatives (symdiff's and the user's), element by element, and the
+    simplification of their differences within a deadline."""
+
+    def __init__(self, f, args, nums, hand: _Hand, deadline: float, rtol: float,
+                 atol: float):
+        self.deadline, self.rtol, self.atol = deadline, rtol, atol
+        self.reason = ""
+        self.env: dict[str, np.ndarray] = {}
+        self.latex_names: dict[sp.Symbol, str] = {}
+        self.mine: list[np.ndarray] = []
+        self.yours: list[np.ndarray] = []
+        self._unproved: dict[int, tuple | None] = {}
+        try:
+            self._build(f, args, nums, hand)
+        except _NoProof as e:
+            self.reason = f"no symbolic proof: {e}"
+        except TraceError as e:
+            self.reason = f"no symbolic proof: tracing your derivative failed ({e})"
+
+    def _build(self, f, args, nums, hand: _Hand) -> None:
+        specs = describe_args(f, args, nums)
+        size = sum(int(np.prod(s.shape)) for s in specs if s.traced)
+        if size > MAX_SYMBOLIC_ELEMENTS:
+            raise _NoProof(f"the arguments have {size} elements, more than "
+                           f"{MAX_SYMBOLIC_ELEMENTS}; call check_derivative with smaller "
+                           "shapes for a proof")
+        env = self.env = {s.name: self._symbols(s, a) for s, a in zip(specs, args)
+                          if s.traced}
+        forward = optimize(trace(f, specs), simplify=False)
+        traced = [i for i, s in enumerate(specs) if s.traced]
+        full = vjp_graph(forward, [forward.inputs[traced.index(i)] for i in nums])
+        values = evaluate(full, dict(zip(full.inputs, [env[s.name] for s in specs
+                                                       if s.traced])))
+        self.mine = [values[v] for v in full.outputs[1:]]
+        self.yours = [np.broadcast_to(y, m.shape) for y, m in
+                      zip(hand.symbolic(specs, env), self.mine)]
+
+    def _symbols(self, spec: ArgSpec, value) -> np.ndarray:
+        """Real symbols named like the argument (`w`, `X[1, 2]`); integers stay numbers."""
+        if spec.dtype.kind != "f":
+            return _object_array(np.vectorize(number, otypes=[object])(np.asarray(value)))
+        out = np.empty(spec.shape, dtype=object)
+        for idx in np.ndindex(spec.shape):
+            if not idx:
+                out[idx] = symbol(spec.name)
+                continue
+            sym = sp.Symbol(f"{spec.name}[{', '.join(map(str, idx))}]", real=True)
+            self.latex_names[sym] = _tex_component(spec.name, idx)
+            out[idx] = sym
+        return out
+
+    def first_unproved(self, k: int):
+        """(component, difference) of the first component not proved zero, or None."""
+        if self.reason or k >= len(self.mine):
+            return None
+        if k not in self._unproved:
+            self._unproved[k] = None
+            for idx in np.ndindex(self.mine[k].shape):
+                d = _exact(self.mine[k][idx] - self.yours[k][idx])
+                if not _is_zero(d, self.deadline):
+                    self._unproved[k] = (idx, d)
+                    break
+        return self._unproved[k]
+
+    def confirm(self, k: int, cx: Counterexample) -> Counterexample | None:
+        """`cx` re-evaluated from the symbolic derivatives with `DIGITS` digits: None
+        when the float64 disagreement was rounding (an ill-conditioned formula)."""
+        if self.reason or k >= len(self.mine):
+            return cx
+        subs = {}
+        for name, symbols in self.env.items():
+            values = np.broadcast_to(np.asarray(cx.point[name], dtype=np.float64), symbols.shape)
+            subs.update((s, sp.Float(float(v), DIGITS)) for s, v in
+                        zip(symbols.flat, values.flat) if isinstance(s, sp.Symbol))
+        c = cx.component
+        try:
+            mine, yours = (float(e[c].evalf(DIGITS, subs=subs)) for e in
+                           (self.mine[k], self.yours[k]))
+        except (TypeError, ValueError):  # complex, or not a number: keep the float64 verdict
+            return cx
+        if not _differs(mine, yours, self.rtol, self.atol):
+            return None
+        return dataclasses.replace(cx, symdiff=mine, yours=yours)
+
+    def shown_difference(self, k: int, component) -> sp.Expr | None:
+        """The difference at `component`, in its shortest form found in time."""
+        if self.reason or k >= len(self.mine):
+            return None
+        d = _exact(self.mine[k][component] - self.yours[k][component])
+        return _shortest(d, self.deadline)
+
+
+def evaluate(graph: Graph, inputs: dict[Var, np.ndarray]) -> dict[Var, np.ndarray]:
+    """Every node of `graph` as an object array of SymPy expressions, from the inputs'."""
+    values: dict[Var, np.ndarray] = {}
+    for node in graph.nodes:
+        if node.op == INPUT:
+            values[node.out] = inputs[node.out]
+        elif node.op == CONST:
+            values[node.out] = _object_array(np.vectorize(number, otypes=[object])(node.value))
+        elif node.op == ELEMENTWISE:
+            values[node.out] = _elementwise(graph, node, values)
+        else:
+            values[node.out] = _structured(node, values)
+    return values
+
+
+def _elementwise(graph: Graph, node, values) -> np.ndarray:
+    operands = graph.operands(node)
+    shape = node.out.shape
+    arrays = [np.broadcast_to(values[v], shape) for v in operands]
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        out[idx] = node.expr.xreplace({v.symbol: a[idx] for v, a in zip(operands, arrays)})
+    return out
+
+
+def _structured(node, values) -> np.ndarray:
+    """A structured op applied to object arrays by its own NumPy implementation."""
+    try:
+        result = _object_array(PRIMITIVES[node.op].impl(*[values[v] for v in node.inputs],
+                                                        **node.p))
+    except Exception as e:  # noqa: BLE001 - any failure means: no symbolic form
+        raise _NoProof(f"{node.op} has no element-by-element symbolic form "
+                       f"({type(e).__name__})") from None
+    if result.shape != node.out.shape:
+        raise _NoProof(f"{node.op} gave shape {result.shape} on symbols, not {node.out.shape}")
+    return result
+
+
+def _object_array(x) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x.astype(object)
+    out = np.empty((), dtype=object)
+    out[()] = x
+    return out
+
+
+def _exact(expr) -> sp.Expr:
+    """`expr` with floats replaced by the decimal they print as (0.1 -> 1/10), so
+    that a literal in f and the same literal in df cancel exactly."""
+    expr = sp.sympify(expr)
+    floats = {a: sp.Rational(repr(float(a))) for a in expr.atoms(sp.Float)
+              if np.isfinite(float(a))}
+    return expr.xreplace(floats) if floats else expr
+
+
+def _is_zero(d: sp.Expr, deadline: float) -> bool:
+    if d == 0:
+        return True
+    if sp.count_ops(d) > PROOF_MAX_OPS:
+        return False
+    for attempt in (_expand, sp.cancel, lambda e: sp.simplify(sp.expand_func(e))):
+        if time.monotonic() > deadline:
+            return False
+        if attempt(d) == 0:
+            return True
+    return False
+
+
+def _expand(expr: sp.Expr) -> sp.Expr:
+    """`expand`, unless a power of a sum would expand into too many terms."""
+    for p in expr.atoms(sp.Pow):
+        if p.base.is_Add and p.exp.is_Integer and abs(int(p.exp)) > 16:
+            return expr
+    return sp.expand(expr)
+
+
+def _factor_polynomial(expr: sp.Expr) -> sp.Expr:
+    """The factored form of a polynomial (others are returned as they are)."""
+    expanded = _expand(expr)
+    return sp.factor(expanded) if expanded.is_polynomial() else expanded
+
+
+def _collected(expr: sp.Expr) -> sp.Expr:
+    """Terms collected by their symbol factors, each coefficient simplified: a sum
+    over array elements (from matmul or sum) stays a sum of short terms."""
+    parts = sp.collect(_expand(expr), sorted(expr.free_symbols, key=str), evaluate=False)
+    return sp.Add(*[k * sp.factor_terms(sp.simplify(v)) for k, v in parts.items()])
+
+
+def _shortest(d: sp.Expr, deadline: float) -> sp.Expr:
+    """The form of `d` with the fewest operations among a few rewritings tried in time."""
+    best = d
+    if sp.count_ops(d) > PROOF_MAX_OPS:
+        return best
+    for rewrite in (_factor_polynomial, sp.cancel, _collected, sp.simplify):
+        if time.monotonic() > deadline or sp.count_ops(best) <= 1:
+            break
+        try:
+            candidate = rewrite(d)
+        except (sp.PolynomialError, NotImplementedError, TypeError):
+            continue
+        if sp.count_ops(candidate) < sp.count_ops(best):
+            best = candidate
+    return best
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _function_name(f) -> str:
+    name = getattr(f, "__name__", "f")
+    return "f" if name == "<lambda>" else name
+
+
+def _component_name(name: str, component: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(map(str, component))}]" if component else name
+
+
+def _tex_name(name: str) -> str:
+    return name.replace("_", r"\_")
+
+
+def _tex_component(name: str, component: tuple[int, ...]) -> str:
+    """`w_{1}` for w1, `X_{1,2}` for X[1, 2] (as SymPy prints symbols)."""
+    base = sp.latex(sp.Symbol(name))
+    return f"{base}_{{{','.join(map(str, component))}}}" if component else base
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = np.array2string(np.asarray(value), precision=6, threshold=12, separator=", ")
+    return " ".join(text.split())
+
+
+def _is_float(a) -> bool:
+    return isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def _as_float64(args) -> list:
+    """The point in float64: a derivative is checked as mathematics, in full precision."""
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            out.append(a.astype(np.float64))
+        elif isinstance(a, np.floating):
+            out.append(float(a))
+        else:
+            out.append(a)
+    return out
+
+
+def _default_args(f) -> list[float]:
+    """Every positional parameter the scalar 1.0."""
+    params = inspect.signature(f).parameters.values()
+    return [1.0 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _argnums(f, argnums, nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) and -nargs <= i < nargs for i in nums):
+        raise InputError(f"check_derivative of {_function_name(f)}: argnums {argnums!r} does "
+                         f"not name arguments among the {nargs} given; pass an int or a "
+                         "tuple of ints")
+    return tuple(i % nargs for i in nums)
