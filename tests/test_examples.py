@@ -1,0 +1,194 @@
+"""Every example script runs and prints the tutorials' numbers.
+
+The scripts run as subprocesses, all at once; the numbers are parsed from their
+standard output and compared with the numbers the tutorials print, with hand-worked
+closed forms, and with plain-NumPy loops written out here (hand-derived gradients,
+the same optimizers): never with symdiff's own output.
+"""
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+#: script -> extra command-line arguments
+SCRIPTS = {
+    "polynomial.py": [],
+    "chain_rule.py": [],
+    "vector_jacobian.py": [],
+    "accumulation.py": [],
+    "stop_gradient.py": [],
+    "gradient_descent.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """stdout of every script, run in parallel, each in its own directory."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
+    procs = {}
+    for script, args in SCRIPTS.items():
+        cwd = tmp_path_factory.mktemp(script.removesuffix(".py"))
+        procs[script] = (cwd, subprocess.Popen(
+            [sys.executable, os.path.join(EXAMPLES, script), *args], cwd=cwd, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = {}
+    for script, (cwd, proc) in procs.items():
+        out, err = proc.communicate(timeout=120)
+        results[script] = (proc.returncode, out, err, cwd)
+
+    def output(script):
+        code, out, err, cwd = results[script]
+        assert code == 0, f"{script} failed:\n{err}"
+        return out, cwd
+
+    return output
+
+
+def values(out: str, label: str) -> list:
+    """Every value printed as ``label = value`` (numbers and lists of numbers), on a
+    line of its own or after ``epoch N:``."""
+    found = re.findall(rf"^\s*(?:epoch \d+: )?{re.escape(label)} = (.+?)\s*$", out, re.M)
+    assert found, f"{label!r} not printed in:\n{out}"
+    return [ast.literal_eval(v) for v in found]
+
+
+def value(out: str, label: str):
+    return values(out, label)[0]
+
+
+def assignment(out: str, name: str) -> str:
+    """The right-hand side of ``name = ...`` in printed generated code."""
+    match = re.search(rf"^\s+{re.escape(name)} = (.+)$", out, re.M)
+    assert match, f"no assignment to {name} in:\n{out}"
+    return match.group(1)
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}",
+                                                  os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_runnable_example_is_run_here():
+    runnable = {f for f in os.listdir(EXAMPLES) if f.endswith(".py")
+                and '__name__ == "__main__"' in open(os.path.join(EXAMPLES, f)).read()}
+    assert runnable <= set(SCRIPTS), f"not tested: {sorted(runnable - set(SCRIPTS))}"
+
+
+# -- 1 ----------------------------------------------------------------------------------
+def test_polynomial(run):
+    out, _ = run("polynomial.py")
+    assert (value(out, "y"), value(out, "dy/dx")) == (41, 22)  # the tutorial's numbers
+    assert (value(out, "f"), value(out, "df/dx")) == (63, 93)
+    # The printed derivative code is 8x^3 + 3x^2 + 6x + 5, worked by hand.
+    x = np.linspace(-2, 2, 9)
+    np.testing.assert_allclose(eval(assignment(out, "df_dx"), {"x": x, "np": np}),
+                               8 * x**3 + 3 * x**2 + 6 * x + 5)
+    assert r"\frac{\partial f}{\partial x}" in out
+
+
+# -- 2 ----------------------------------------------------------------------------------
+def test_chain_rule(run):
+    out, _ = run("chain_rule.py")
+    assert value(out, "out") == pytest.approx(51.6667, abs=1e-4)
+    np.testing.assert_allclose(value(out, "dout/dx"), [6.6667, 9.3333, 12.0])
+    assert value(out, "out2") == pytest.approx(140.0)
+    np.testing.assert_allclose(value(out, "dout2/dx"), [[10, 16, 22], [22, 16, 10]])
+    x = np.array([1.0, 2.0, 3.0])  # d mean((2x + 3)^2)/dx = 4 (2x + 3) / 3
+    np.testing.assert_allclose(eval(assignment(out, "dout_dx"), {"x": x, "np": np}),
+                               4 * (2 * x + 3) / 3)
+
+
+# -- 3 ----------------------------------------------------------------------------------
+def test_vector_jacobian(run):
+    out, _ = run("vector_jacobian.py")
+    assert value(out, "z") == [25, 49, 81]
+    assert value(out, "v^T J with v = ones") == [20, 28, 36]  # the tutorial's x.grad
+    np.testing.assert_allclose(value(out, "J"), np.diag([20, 28, 36]))
+    # (inp + 1)^2 at eye(5): 2(inp + 1), i.e. 4 on the diagonal and 2 elsewhere, on
+    # every call (PyTorch's second call would show 8 and 4).
+    want = 2 * (np.eye(5) + 1)
+    np.testing.assert_allclose(value(out, "first call"), want)
+    np.testing.assert_allclose(value(out, "second call"), want)
+
+
+# -- 4 ----------------------------------------------------------------------------------
+def test_accumulation(run):
+    out, _ = run("accumulation.py")
+    accumulated = [v[0] for v in values(out, "weights.grad")]
+    assert accumulated == [3, 6, 9]  # PyTorch's tutorial without zero_()
+    assert all(v == [3] * 4 for v in values(out, "weights.grad (zeroed)"))
+    assert values(out, "grad") == [[3.0] * 4] * 3
+    assert value(out, "explicit sum of three") == [9.0] * 4
+
+
+# -- 5 ----------------------------------------------------------------------------------
+def test_stop_gradient(run):
+    out, _ = run("stop_gradient.py")
+    x = np.arange(4.0)
+    # d2l.ai: with u = detach(x*x), d sum(u x)/dx = u; without detach it is 3x^2.
+    np.testing.assert_allclose(value(out, "d/dx sum(detach(x*x) * x)"), x * x)
+    np.testing.assert_allclose(value(out, "d/dx sum(x*x * x)"), 3 * x**2)
+    np.testing.assert_allclose(value(out, "d/dx sum(x*x)"), 2 * x)
+    assert value(out, "sum(x + 2) without a tape") == 14
+    # d sum(frozen * x * trained)/d trained = frozen * x = [1*5, 2*6]
+    assert value(out, "d layer_loss / d trained (frozen not differentiated)") == [5, 12]
+
+
+# -- 7 ----------------------------------------------------------------------------------
+def sgd_no_bias(epochs=40, lr=0.01):
+    """The tutorial's loop with its hand-derived gradient d(wx - y)^2/dw = 2x(wx - y)."""
+    w, rows = 1.0, {}
+    for epoch in range(epochs):
+        grads = []
+        for x, y in zip([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]):
+            g = 2 * x * (w * x - y)
+            w -= lr * g
+            grads.append(g)
+            loss = (w * x - y) ** 2
+        rows[epoch] = (w, loss, grads)
+    return rows
+
+
+def test_gradient_descent(run):
+    out, _ = run("gradient_descent.py")
+    # Residuals 5x + 1 - 2x = 3x + 1 = [4, 7, 10, 13, 16]: mean(2 r x) = 72, mean(2 r) = 20.
+    assert (value(out, "dloss/dw"), value(out, "dloss/db")) == (72, 20)
+    batch = re.search(r"batch step: w = (\S+), b = (\S+)$", out, re.M)
+    assert (float(batch[1]), float(batch[2])) == (4.28, 0.80)  # the tutorial's numbers
+    w, b = 5.0, 1.0
+    for x in range(1, 6):  # per-sample steps on (w x + b - 2x)^2
+        r = w * x + b - 2 * x
+        w, b = w - 0.01 * 2 * r * x, b - 0.01 * 2 * r
+    sample = re.search(r"per-sample pass: w = (\S+), b = (\S+)$", out, re.M)
+    assert float(sample[1]) == pytest.approx(w, abs=5e-5)
+    assert float(sample[2]) == pytest.approx(b, abs=5e-5)
+
+    rows = sgd_no_bias()
+    printed = re.findall(r"^epoch\s+(\d+)\s+w = (\S+)\s+loss = (\S+)\s+grads = (\[.*\])$",
+                         out, re.M)
+    assert [int(p[0]) for p in printed] == list(range(0, 40, 5))
+    for epoch, w_text, loss_text, grads_text in printed:
+        w, loss, grads = rows[int(epoch)]
+        assert float(w_text) == pytest.approx(w, abs=1e-6)
+        assert float(loss_text) == pytest.approx(loss, rel=1e-5, abs=1e-12)
+        np.testing.assert_allclose(ast.literal_eval(grads_text), grads, atol=1e-6)
+    # The tutorial's first epoch: grads -2, -7.84, -16.23, then w = 1.26, loss = 4.92.
+    first = printed[0]
+    assert round(float(first[1]), 2) == 1.26 and round(float(first[2]), 2) == 4.92
+    np.testing.assert_allclose(ast.literal_eval(first[3]), [-2.0, -7.84, -16.2288])
+    assert "predict (before training) x = 4: 4" in out
+    assert "predict (after 10 epochs) x = 4: 7.8049" in out  # the tutorial's number
+    after = float(re.search(r"predict \(after training\) x = 4: (\S+)", out)[1])
+    assert after == pytest.approx(4 * rows[39][0], abs=1e-4) and abs(after - 8) < 1e-3
