@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
+from .reductions import rewrite_reductions
 from .stable import stabilize
 
 __all__ = [
@@ -42,7 +43,11 @@ def optimize(graph: Graph, simplify: bool = True) -> Graph:
     graph = fuse(value_number(dce(graph)))
     stable = stabilize(graph)  # numerically stable forms; may leave values single-use
     graph = fuse(stable) if stable is not graph else graph
-    return simplify_expressions(graph) if simplify else graph
+    if not simplify:
+        return graph
+    reduced = rewrite_reductions(graph)  # scalars out of sums, dot products
+    graph = fuse(value_number(reduced)) if reduced is not graph else graph
+    return simplify_expressions(graph)
 
 
 # -- dead code ---------------------------------------------------------------------------
@@ -73,7 +78,7 @@ def value_number(graph: Graph) -> Graph:
             node = Node(node.out, node.op, tuple(alias.get(v, v) for v in node.inputs),
                         node.params, loc=node.loc)
         key = node.key()
-        if node.op != INPUT and key in seen:
+        if node.op != INPUT and key in seen and node.out not in outputs:
             alias[node.out] = seen[key]
             subs[node.out.symbol] = seen[key].symbol
             continue
@@ -257,6 +262,34 @@ class Program:
     stable_rewrites: list[str] = field(default_factory=list)
 
 
+def _absorb_bare_temporaries(body, temps, reduced):
+    """A statement whose whole expression is a CSE temporary takes the temporary's
+    definition (no `_t1 = _t0`), when it is the temporary's first user."""
+    temp_defs = dict(temps)
+    elementwise = [n for n in body if n.op == ELEMENTWISE]
+    first_use: dict[sp.Symbol, int] = {}
+
+    def mark(sym, i):
+        if sym not in first_use:
+            first_use[sym] = i
+            for dep in temp_defs[sym].free_symbols & temp_defs.keys():
+                mark(dep, i)
+
+    for i, expr in enumerate(reduced):
+        for sym in expr.free_symbols & temp_defs.keys():
+            mark(sym, i)
+    rename = {}
+    for i, (node, expr) in enumerate(zip(elementwise, reduced)):
+        if expr in temp_defs and expr not in rename and first_use.get(expr) == i:
+            rename[expr] = node.out.symbol
+    if not rename:
+        return temps, reduced
+    new_reduced = [temp_defs[e].xreplace(rename) if e in rename and rename[e] == n.out.symbol
+                   else e.xreplace(rename) for n, e in zip(elementwise, reduced)]
+    new_temps = [(t, e.xreplace(rename)) for t, e in temps if t not in rename]
+    return new_temps, new_reduced
+
+
 def to_program(graph: Graph, cse: bool = True) -> Program:
     """Order the nodes as statements, with CSE temporaries placed before first use."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
@@ -265,6 +298,7 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
     if cse and exprs:
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
                                 order="canonical", list=True)
+        temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
         reduced_iter = iter(reduced)
     temp_defs = dict(temps)
     placed: set[sp.Symbol] = set()
@@ -278,17 +312,29 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
         placed.add(sym)
         statements.append(Statement(sym, None, expr=temp_defs[sym], loc=loc))
 
+    alias: dict[sp.Symbol, sp.Symbol] = {}  # values that are just another name
+    outputs = set(graph.outputs)
     for node in body:
         if node.op == ELEMENTWISE:
             expr = next(reduced_iter) if cse and exprs else node.expr
+            expr = expr.xreplace(alias) if alias else expr
+            if expr.is_Symbol and node.out not in outputs and \
+                    graph.by_symbol.get(expr, node.out).dtype == node.out.dtype:
+                alias[node.out.symbol] = expr
+                if expr in temp_defs:
+                    place(expr, node.loc)
+                continue
             for sym in sorted(expr.free_symbols & temp_defs.keys(), key=sp.default_sort_key):
                 place(sym, node.loc)
             statements.append(Statement(node.out.symbol, node.out, expr=expr, loc=node.loc))
         elif node.op == CONST:
             statements.append(Statement(node.out.symbol, node.out, node=node, loc=node.loc))
         else:
-            statements.append(Statement(node.out.symbol, node.out, node=node,
-                                        args=tuple(v.symbol for v in node.inputs), loc=node.loc))
+            args = tuple(alias.get(v.symbol, v.symbol) for v in node.inputs)
+            for sym in sorted(set(args) & temp_defs.keys(), key=sp.default_sort_key):
+                place(sym, node.loc)
+            statements.append(Statement(node.out.symbol, node.out, node=node, args=args,
+                                        loc=node.loc))
     return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                    [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
                    dict(graph.expr_names), temp_defs, list(graph.stable_rewrites))

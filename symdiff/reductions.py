@@ -1,0 +1,95 @@
+"""Cheaper reductions: what an expert writes instead of ``np.sum(c*a*b)``.
+
+Two rewrites of a `sum` whose argument is a single-use elementwise product:
+
+- scalar factors move out: ``np.sum(2/5*r*x)`` -> ``2/5*np.sum(r*x)``, one array pass
+  less;
+- a full sum of the product of two 1-d arrays is their dot product:
+  ``np.sum(r*x)`` -> ``r @ x``, which BLAS does in one pass with no temporary.
+
+Both are exact in real arithmetic; floating-point results differ only by summation
+order, as between any two NumPy reductions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from .ir import ELEMENTWISE, Graph, Node, Var
+
+__all__ = ["rewrite_reductions"]
+
+
+def rewrite_reductions(graph: Graph) -> Graph:
+    """Apply the rewrites above to every eligible `sum` node."""
+    defs = graph.definitions()
+    uses = _use_counts(graph)
+    g = graph.derive([], graph.outputs)
+    changed = False
+    for node in graph.nodes:
+        src = defs.get(node.inputs[0]) if node.op == "sum" and node.inputs else None
+        if src is None or src.op != ELEMENTWISE or uses.get(src.out) != 1 \
+                or node.p["keepdims"] or src.out.dtype.kind != "f":
+            g.nodes.append(node)
+            continue
+        changed |= _rewrite_sum(g, node, src)
+    if not changed:
+        return graph
+    from .simplify import dce
+
+    return dce(g)
+
+
+def _use_counts(graph: Graph) -> dict[Var, int]:
+    counts: dict[Var, int] = {}
+    for node in graph.nodes:
+        for var in graph.operands(node):
+            counts[var] = counts.get(var, 0) + 1
+    for var in graph.outputs:
+        counts[var] = counts.get(var, 0) + 1
+    return counts
+
+
+def _rewrite_sum(g: Graph, node: Node, src: Node) -> bool:
+    """Append the rewritten form of `node` (a sum of `src`) to `g`; False if none."""
+    content, primitive = src.expr.as_content_primitive()  # 2*x/5 + 2*y/5 -> 2/5, x + y
+    scalar, arrays = ([content] if content != 1 else []), []
+    for factor in sp.Mul.make_args(primitive):
+        shapes = [g.by_symbol[s].shape for s in factor.free_symbols]
+        (arrays if any(shapes) else scalar).append(factor)
+    full = len(node.p["axes"]) == src.out.ndim
+    dot = full and src.out.ndim == 1 and len(arrays) == 2 and all(
+        _natural_shape(g, a) == src.out.shape for a in arrays)
+    if not scalar and not dot:
+        g.nodes.append(node)
+        return False
+    dtype = node.out.dtype
+    if dot:
+        left, right = (_elementwise(g, a, src.out.shape, dtype, src.loc) for a in arrays)
+        reduced = _structured(g, "matmul", (left, right), (), node.out.shape, dtype, node.loc)
+    else:
+        inner = _elementwise(g, sp.Mul(*arrays), src.out.shape, dtype, src.loc)
+        reduced = _structured(g, "sum", (inner,), node.params, node.out.shape, dtype, node.loc)
+    g.nodes.append(Node(node.out, ELEMENTWISE, expr=sp.Mul(*scalar) * reduced.symbol,
+                        loc=node.loc))
+    return True
+
+
+def _natural_shape(g: Graph, expr: sp.Expr) -> tuple[int, ...]:
+    shapes = [g.by_symbol[s].shape for s in expr.free_symbols]
+    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+
+
+def _elementwise(g: Graph, expr: sp.Expr, shape, dtype, loc) -> Var:
+    if expr.is_Symbol and g.by_symbol[expr].shape == tuple(shape):
+        return g.by_symbol[expr]
+    var = g.new_var(shape, dtype)
+    g.nodes.append(Node(var, ELEMENTWISE, expr=expr, loc=loc))
+    return var
+
+
+def _structured(g: Graph, op: str, inputs, params, shape, dtype, loc) -> Var:
+    var = g.new_var(shape, dtype)
+    g.nodes.append(Node(var, op, tuple(inputs), params, loc=loc))
+    return var
