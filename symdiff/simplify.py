@@ -68,6 +68,7 @@ def value_number(graph: Graph) -> Graph:
     seen: dict[tuple, Var] = {}
     alias: dict[Var, Var] = {}
     subs: dict[sp.Symbol, sp.Symbol] = {}
+    outputs = set(graph.outputs)  # kept: callers name results by these Vars
     nodes = []
     for node in graph.nodes:
         if node.op == ELEMENTWISE and subs:
