@@ -1,5 +1,9 @@
 """The `symdiff` command line: a thin layer over the public API.
 
+    symdiff emit FILE.py:FUNC [--wrt A,B] [--shape NAME=D0,D1 ...] [--dtype NAME=DTYPE ...]
+                 [--example FUNC] [--emit KINDS] [-o FILE [--check]]
+    symdiff graph FILE.py:FUNC [the same argument options] [--grad] [-o FILE.dot|.svg|.png]
+
 Exit status: 0 on success, 1 on a symdiff error (one line on stderr), 2 on usage
 errors. `--debug` shows the traceback.
 """
@@ -7,32 +11,54 @@ errors. `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
+import inspect
 import os
 import sys
+import sysconfig
 import traceback
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import __version__
-from .api import compile_gradient, write_atomic
-from .errors import SymdiffError
+from .api import KINDS, compile_gradient, write_atomic
+from .emit import DEFAULT_KINDS
+from .errors import InputError, SymdiffError
+from .graphviz import FORMATS, function_graphs, render, to_dot
 
-__all__ = ["main", "load_function", "parse_shape"]
+__all__ = ["main", "build_parser", "load_function", "parse_shape", "UsageError"]
 
 EXAMPLES = """\
 examples:
   symdiff emit examples/polynomial.py:f
-  symdiff emit examples/linear_regression.py:loss --wrt w,b --shape x=5 --shape y=5
-  symdiff emit model.py:loss --wrt W --shape W=3,4 --shape X=10,3 --dtype W=float32 -o grad_model.py
+  symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py
+  symdiff emit model.py:loss --wrt W --shape W=3,4 --shape X=10,3 --dtype W=float32
+  symdiff emit model.py:loss --example make_inputs --emit grad,hessian -o grad_model.py
+  symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py --check
+  symdiff graph examples/computational_graph.py:J --wrt a,b,c --grad -o J.svg
+
+argument shapes and dtypes:
+  --shape NAME=D0,D1 and --dtype NAME=DTYPE per parameter (the others are float64
+  scalars), or --example FUNC naming a function in the same file that returns
+  example arguments: a tuple in parameter order or a dict by name (integers among
+  them stay fixed values). With neither, a function example_inputs_FUNC in the file
+  is used when there is one.
+
+exit status: 0 success, 1 symdiff error (one line; --debug for the traceback),
+2 usage error. With --check, 1 also means the file on disk is stale.
 """
+
+#: Lines of unified diff `emit --check` prints for a stale file.
+MAX_DIFF_LINES = 40
 
 
 class UsageError(Exception):
     """Bad command-line arguments (exit status 2)."""
 
 
+# -- the user's function and its arguments ---------------------------------------------------
 def load_function(target: str):
     """`path/to/file.py:func` -> (function, path as given)."""
     path, sep, name = target.rpartition(":")
@@ -64,14 +90,32 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
         shape = tuple(int(d) for d in dims.split(",") if d.strip())
     except ValueError:
         raise UsageError(f"--shape {text!r}: dimensions must be integers") from None
+    if any(d < 0 for d in shape):
+        raise UsageError(f"--shape {text!r}: dimensions must not be negative")
     return name, shape
 
 
-def _example_args(fn, shapes: dict, dtypes: dict):
-    import inspect
+def parse_dtype(text: str) -> tuple[str, str]:
+    """`W=float32` -> ("W", "float32"), for a dtype NumPy knows."""
+    name, sep, dtype = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise UsageError(f"--dtype takes NAME=DTYPE, got {text!r}")
+    try:
+        return name, np.dtype(dtype.strip()).name
+    except TypeError:
+        raise UsageError(f"--dtype {text!r}: NumPy knows no dtype {dtype!r} (try float32 "
+                         "or float64)") from None
 
-    params = [p.name for p in inspect.signature(fn).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+def _positional_params(fn) -> list[str]:
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _example_args(fn, shapes: dict, dtypes: dict):
+    """Parameter names and stand-in arguments (0.5 everywhere) of the given shapes
+    and dtypes; parameters not mentioned are float64 scalars."""
+    params = _positional_params(fn)
     unknown = (set(shapes) | set(dtypes)) - set(params)
     if unknown:
         raise UsageError(f"--shape/--dtype name(s) {', '.join(sorted(unknown))} are not "
@@ -85,70 +129,278 @@ def _example_args(fn, shapes: dict, dtypes: dict):
     return params, args
 
 
-def _cmd_emit(ns) -> int:
-    fn, path = load_function(ns.target)
+def _conventional_example(fn) -> str | None:
+    name = f"example_inputs_{fn.__name__}"
+    return name if callable(fn.__globals__.get(name)) else None
+
+
+def _call_example(fn, name: str) -> tuple[list[str], list]:
+    """Parameter names and the arguments `name()` (defined beside `fn`) returns."""
+    maker = fn.__globals__.get(name)
+    if not callable(maker):
+        raise UsageError(f"--example {name}: the file of {fn.__name__} defines no "
+                         f"function {name!r}")
+    params = _positional_params(fn)
+    value = maker()
+    if isinstance(value, dict):
+        missing = [p for p in params if p not in value]
+        if missing:
+            raise InputError(f"{name}() returned a dict without {', '.join(missing)}; give "
+                             f"every parameter of {fn.__name__}({', '.join(params)})")
+        return params, [value[p] for p in params]
+    args = list(value) if isinstance(value, tuple) else [value]
+    if len(args) != len(params):
+        raise InputError(f"{name}() returned {len(args)} argument(s) but "
+                         f"{fn.__name__}({', '.join(params)}) takes {len(params)}; return a "
+                         "tuple in parameter order or a dict by name")
+    return params, args
+
+
+def _inputs(fn, ns) -> tuple[list[str], list, list[str]]:
+    """Parameter names, example arguments, and the options that reproduce them."""
     shapes = dict(parse_shape(s) for s in ns.shape)
-    dtypes = {}
-    for item in ns.dtype:
-        name, sep, dt = item.partition("=")
-        if not sep:
-            raise UsageError(f"--dtype takes NAME=DTYPE, got {item!r}")
-        dtypes[name] = dt
+    dtypes = dict(parse_dtype(d) for d in ns.dtype)
+    if ns.example and (shapes or dtypes):
+        raise UsageError("--example gives the arguments; drop --shape/--dtype, or drop "
+                         "--example")
+    example = ns.example or (None if shapes or dtypes else _conventional_example(fn))
+    if example:
+        params, args = _call_example(fn, example)
+        return params, args, ["--example", ns.example] if ns.example else []
     params, args = _example_args(fn, shapes, dtypes)
-    wrt = [w for w in (ns.wrt.split(",") if ns.wrt else params[:1]) if w]
+    words = [w for p in params if shapes.get(p)
+             for w in ("--shape", f"{p}={','.join(map(str, shapes[p]))}")]
+    words += [w for p in params if p in dtypes for w in ("--dtype", f"{p}={dtypes[p]}")]
+    return params, args, words
+
+
+def _wrt(fn, params: list[str], text: str | None) -> list[str]:
+    wrt = list(dict.fromkeys(w.strip() for w in text.split(",") if w.strip())) if text \
+        else params[:1]
     missing = [w for w in wrt if w not in params]
-    if missing:
+    if missing or not wrt:
         raise UsageError(f"--wrt {','.join(missing)}: not parameters of {fn.__name__}"
                          f"({', '.join(params)})")
+    return wrt
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"--emit {text!r}: choose from {', '.join(KINDS)} "
+                         "(comma-separated)")
+    return kinds
+
+
+# -- subcommands ----------------------------------------------------------------------------
+def _cmd_emit(ns) -> int:
+    fn, path = load_function(ns.target)
+    params, args, words = _inputs(fn, ns)
+    wrt = _wrt(fn, params, ns.wrt)
+    kinds = _kinds(ns.emit)
+    if ns.check and not ns.output:
+        raise UsageError("--check compares with the file named by -o; add -o FILE")
+    command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
+    command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
+    command += ["-o", ns.output] if ns.output else []
     argnums = tuple(params.index(w) for w in wrt)
     compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path)
-    if ns.output:
-        write_atomic(ns.output, compiled.source)
-        print(f"wrote {ns.output}", file=sys.stderr)
+                                source_name=path, kinds=kinds, command=command)
+    if ns.check:
+        return _check_file(ns.output, compiled.source)
+    if not ns.no_verify:
+        from .cli_verify import verify_emitted  # cli_verify imports this module
+
+        verify_emitted(compiled, fn)
+    return _deliver(compiled.source, ns.output)
+
+
+def _check_file(path: str, text: str) -> int:
+    """0 when `path` holds exactly `text`; else 1, with a short diff on stderr."""
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        print(f"symdiff emit: {path} does not exist; run without --check to write it",
+              file=sys.stderr)
+        return 1
+    if old == text.encode("utf-8"):
+        print(f"{path} is up to date", file=sys.stderr)
+        return 0
+    diff = list(difflib.unified_diff(old.decode("utf-8", "replace").splitlines(True),
+                                     text.splitlines(True), f"{path} (on disk)",
+                                     f"{path} (generated now)", n=1))
+    changed = sum(1 for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+    print(f"symdiff emit: {path} is stale ({changed} changed lines); run the same command "
+          "without --check to regenerate it", file=sys.stderr)
+    sys.stderr.writelines(line if line.endswith("\n") else line + "\n"
+                          for line in diff[:MAX_DIFF_LINES])
+    if len(diff) > MAX_DIFF_LINES:
+        print(f"... {len(diff) - MAX_DIFF_LINES} more diff lines", file=sys.stderr)
+    return 1
+
+
+def _deliver(data: str | bytes, output: str | None) -> int:
+    if output:
+        write_atomic(output, data)
+        print(f"wrote {output}", file=sys.stderr)
     else:
-        sys.stdout.write(compiled.source)
+        sys.stdout.write(data)
+        sys.stdout.flush()
     return 0
 
 
+def _cmd_graph(ns) -> int:
+    fmt = _graph_format(ns.output)
+    fn, path = load_function(ns.target)
+    params, args, _ = _inputs(fn, ns)
+    wrt = _wrt(fn, params, ns.wrt)
+    graph, first_adjoint = function_graphs(fn, args, [params.index(w) for w in wrt],
+                                           ns.grad)
+    title = f"{path}:{fn.__name__}" + (f", gradient by {', '.join(wrt)}" if ns.grad else "")
+    text = to_dot(graph, first_adjoint, title)
+    return _deliver(text if fmt is None else render(text, fmt), ns.output)
+
+
+def _graph_format(output: str | None) -> str | None:
+    if output is None:
+        return None
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in FORMATS:
+        raise UsageError(f"-o {output}: write {', '.join(FORMATS)} (the extension picks the "
+                         "format)")
+    return FORMATS[ext]
+
+
+# -- parser and main ------------------------------------------------------------------------
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes (as the top-level `--debug`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    return common
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """FILE.py:FUNC and the options giving its arguments' shapes and dtypes."""
+    parser.add_argument("target", metavar="FILE.py:FUNC")
+    parser.add_argument("--wrt", metavar="A,B", help="comma-separated parameters to "
+                        "differentiate with respect to (default: the first)")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1",
+                        help="shape of a parameter (default: a scalar); repeatable")
+    parser.add_argument("--dtype", action="append", default=[], metavar="NAME=DTYPE",
+                        help="dtype of a parameter (default float64); repeatable")
+    parser.add_argument("--example", metavar="FUNC", help="a function in the same file "
+                        "returning example arguments (instead of --shape/--dtype)")
+
+
+def _add_emit(sub, common) -> None:
+    emit = sub.add_parser("emit", parents=[common], epilog=EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          help="write the derivative module of a function",
+                          description="Write a standalone NumPy module with the function "
+                          "and its derivatives.")
+    _add_inputs(emit)
+    emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
+                      help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
+                      f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("-o", "--output", metavar="FILE",
+                      help="write here (atomically) instead of to stdout")
+    emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "
+                      "differs from what would be generated now (for CI)")
+    emit.add_argument("--no-verify", action="store_true", help="write the module even if "
+                      "its gradient fails the numerical check (gradcheck at random inputs)")
+    emit.set_defaults(run=_cmd_emit)
+
+
+def _add_graph(sub, common) -> None:
+    graph = sub.add_parser("graph", parents=[common], epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           help="draw the computational graph (Graphviz DOT, SVG, PNG)",
+                           description="Draw the traced computational graph of a function, "
+                           "and with --grad its gradient graph, as Graphviz DOT; SVG, PNG "
+                           "and PDF need Graphviz's `dot` program.")
+    _add_inputs(graph)
+    graph.add_argument("--grad", action="store_true",
+                       help="add the reverse pass (adjoints d<out>_d<var>, in orange)")
+    graph.add_argument("-o", "--output", metavar="FILE",
+                       help=f"write here; the extension ({', '.join(FORMATS)}) picks the "
+                       "format (default: DOT on stdout)")
+    graph.set_defaults(run=_cmd_graph)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = _common()
     parser = argparse.ArgumentParser(
         prog="symdiff", description="Symbolic differentiation of NumPy functions into "
         "readable NumPy gradient code.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symdiff {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    emit = sub.add_parser("emit", help="write the gradient module of a function",
-                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    emit.add_argument("target", metavar="FILE.py:FUNC")
-    emit.add_argument("--wrt", help="comma-separated parameters to differentiate with "
-                      "respect to (default: the first)")
-    emit.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1",
-                      help="shape of a parameter (default: a scalar); repeatable")
-    emit.add_argument("--dtype", action="append", default=[], metavar="NAME=DTYPE",
-                      help="dtype of a parameter (default float64); repeatable")
-    emit.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
-    emit.set_defaults(run=_cmd_emit)
+    _add_emit(sub, common)
+    _add_graph(sub, common)
+    from .cli_verify import add_commands  # `check` and `gradcheck`; imports this module
+
+    add_commands(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version (0), usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     if not getattr(ns, "command", None):
         parser.print_help(sys.stderr)
         return 2
     try:
         return ns.run(ns)
     except UsageError as e:
-        print(f"symdiff {ns.command}: {e}", file=sys.stderr)
+        print(f"symdiff {ns.command}: error: {e}", file=sys.stderr)
         return 2
     except SymdiffError as e:
-        if ns.debug:
-            traceback.print_exc()
-        print(f"symdiff: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(ns, str(e))
+    except KeyboardInterrupt:
+        print("symdiff: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `symdiff emit ... | head`
+        sys.stderr.close()
+        return 0
+    except Exception as e:  # noqa: BLE001 - the user's code, or a bug: one line either way
+        return _fail(ns, _describe(e))
+
+
+def _fail(ns, message: str) -> int:
+    if ns.debug:
+        traceback.print_exc()
+    print(f"symdiff: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _describe(exc: BaseException) -> str:
+    """`file:line: Type: message` at the innermost frame of the user's code; an error
+    inside symdiff itself is reported as internal."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}: {text}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    user = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)]
+    if user:
+        return f"{user[-1].filename}:{user[-1].lineno}: {text}"
+    return f"internal error: {text} (run with --debug for the traceback, and report it)"
+
+
+_LIBRARY_DIRS = tuple({os.path.dirname(os.path.abspath(__file__)) + os.sep,
+                       *(sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "purelib",
+                                                                      "platlib"))})
+
+
+def _is_library(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_LIBRARY_DIRS) or filename.startswith("<")
 
 
 if __name__ == "__main__":  # pragma: no cover
