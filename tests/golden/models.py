@@ -1,0 +1,63 @@
+"""The functions whose generated modules are pinned byte for byte in this directory.
+
+Regenerate the modules after an intended change to the output with
+
+    SYMDIFF_REGENERATE_GOLDEN=1 python -m pytest tests/test_golden.py
+"""
+
+import numpy as np
+
+
+def polynomial(x):
+    return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
+
+
+def chain(x):
+    y = 2 * x + 3
+    z = y**2
+    out = np.mean(z)
+    return out
+
+
+def example_inputs_chain():
+    return np.array([1.0, 2.0, 3.0])
+
+
+def J(a, b, c):
+    u = b * c
+    v = a + u
+    J = 3 * v
+    return J
+
+
+def mse(w, b, X, y):
+    prediction = X @ w + b
+    residual = prediction - y
+    return np.mean(residual**2)
+
+
+def logistic(w, b, X, y):
+    logits = X @ w + b
+    p = 1 / (1 + np.exp(-logits))
+    loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return loss
+
+
+def example_inputs_logistic():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = (rng.random(20) < 0.5).astype(np.float64)
+    return np.zeros(3), 0.0, X, y
+
+
+def mlp(W1, b1, W2, b2, X, y):
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    return np.mean((prediction - y) ** 2)
+
+
+def mlp_inputs():
+    """Weights for 2 inputs, 4 hidden units and 1 output; a batch of 8 examples."""
+    rng = np.random.default_rng(1)
+    return (rng.normal(size=(2, 4)), rng.normal(size=4), rng.normal(size=4), 0.1,
+            rng.normal(size=(8, 2)), rng.normal(size=8))
