@@ -14,7 +14,14 @@ and to gradients), bottom-up, until none applies:
 ``1 - sigmoid(u)``                           ``sigmoid(-u)``
 ``log(sigmoid(u))``                          ``-np.logaddexp(0, -u)``
 ``sqrt(x**2 + y**2)``                        ``np.hypot(x, y)``
+``log(sum(exp(z)))`` (across nodes)           ``m + log(sum(exp(z - m)))``, m = max(z)
 ==========================================  =============================================
+
+The last spans a structured ``sum``: it is a graph rewrite, ``m`` a ``max``
+reduction behind a ``stop_gradient`` (so its derivative, which cancels exactly, is
+not computed) and replaced by 0 where it is not finite (as in `jax.nn.logsumexp`).
+Since `optimize` runs before differentiation too, the gradient is then the stable
+softmax ``exp(z - m)/sum(exp(z - m))``.
 
 ``sigmoid(u)`` prints as ``np.exp(-np.logaddexp(0, -u))``, which is within a few
 ulps of ``1/(1 + exp(-u))`` everywhere and never overflows. A value that is itself
@@ -37,9 +44,11 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
-from .ir import ELEMENTWISE, Graph, Node
+from .ir import ELEMENTWISE, Graph, Node, Var
+from .ops import PRIMITIVES
 
-__all__ = ["sigmoid", "Rule", "RULES", "stabilize", "stabilize_expr"]
+__all__ = ["sigmoid", "finite_or_zero", "Rule", "RULES", "LOGSUMEXP", "stabilize",
+           "stabilize_expr"]
 
 
 class sigmoid(sp.Function):
@@ -71,6 +80,23 @@ class sigmoid(sp.Function):
         # hook any NumPy printer (symdiff's or SymPy's) calls.
         exp, logaddexp_ = (printer._module_format(f"numpy.{f}") for f in ("exp", "logaddexp"))
         return f"{exp}(-{logaddexp_}(0, {printer._print(-self.args[0])}))"
+
+
+class finite_or_zero(sp.Function):
+    """`x` where it is finite, else 0: the shift of a logsumexp (no derivative: it is
+    only ever used behind a stop_gradient)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _numpycode(self, printer) -> str:
+        x = printer._print(self.args[0])
+        return f"{printer._module_format('numpy.nan_to_num')}({x}, posinf=0, neginf=0)"
 
 
 @dataclass(frozen=True)
@@ -286,30 +312,109 @@ def _rewrite(expr, applied: set[str], memo: dict):
 
 
 # -- the graph pass ----------------------------------------------------------------------
+LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"
+
+
 def stabilize(graph: Graph) -> Graph:
-    """Rewrite every real elementwise expression of `graph` into a stable form."""
+    """Rewrite `graph` into stable forms: logsumexp shifts, then every real
+    elementwise expression by `RULES`. Returns `graph` itself when nothing applies."""
     applied: set[str] = set()
+    shifted = _shift_logsumexp(graph)
+    if shifted is not None:
+        applied.add(LOGSUMEXP)
     sigmoids: dict[sp.Symbol, sp.Expr] = {}  # values that are a sigmoid, to look through
     nodes = []
-    changed = False
-    for node in graph.nodes:
-        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
-            nodes.append(node)
-            continue
-        expr = _look_through(node.expr, sigmoids, graph, node.out.dtype)
-        new = stabilize_expr(expr, applied)
-        if isinstance(new, sigmoid):
-            sigmoids[node.out.symbol] = new
-        if new != node.expr:
-            node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
-            changed = True
+    for node in shifted or graph.nodes:
+        if node.op == ELEMENTWISE and node.out.dtype.kind == "f":
+            expr = _look_through(node.expr, sigmoids, graph, node.out.dtype)
+            new = stabilize_expr(expr, applied)
+            if isinstance(new, sigmoid):
+                sigmoids[node.out.symbol] = new
+            if new != node.expr:
+                node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
         nodes.append(node)
-    if not changed:
+    if not applied:
         return graph
     result = graph.derive(nodes, graph.outputs)
     order = {rule.name: i for i, rule in enumerate(RULES)}
-    result.stable_rewrites = sorted(set(graph.stable_rewrites) | applied, key=order.get)
+    result.stable_rewrites = sorted(set(graph.stable_rewrites) | applied,
+                                    key=lambda name: order.get(name, len(order)))
     return result
+
+
+def _shift_logsumexp(graph: Graph) -> list[Node] | None:
+    """New node list where each ``log(s)``, s = sum(exp(z)), reads the max-shifted
+    sum instead; None when there is no such pattern (or no `max` primitive)."""
+    if "max" not in PRIMITIVES:
+        return None
+    defs = graph.definitions()
+    after: dict[Var, list[Node]] = {}  # new nodes, placed after the sum they replace
+    shifted: dict[sp.Expr, sp.Expr] = {}  # log(s) -> m + log(s')
+    for node in graph.nodes:
+        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
+            continue
+        for log in node.expr.atoms(sp.log):
+            s = graph.by_symbol.get(log.args[0])
+            if log in shifted or s is None or s not in defs:
+                continue
+            new = _shifted_sum(graph, defs, defs[s])
+            if new is not None:
+                after[s], shifted[log] = new
+    if not shifted:
+        return None
+    nodes = []
+    for node in graph.nodes:
+        if node.op == ELEMENTWISE and node.expr.has(sp.log):
+            new_expr = node.expr.xreplace(shifted)
+            if new_expr != node.expr:
+                node = Node(node.out, ELEMENTWISE, expr=new_expr, loc=node.loc)
+        nodes.append(node)
+        nodes.extend(after.get(node.out, ()))
+    return nodes
+
+
+def _is_shifted(graph: Graph, defs: dict, z: sp.Expr) -> bool:
+    """Whether `z` already subtracts a logsumexp shift (the rewrite is idempotent)."""
+    if z.has(finite_or_zero):
+        return True
+    for sym in z.free_symbols:
+        node = defs.get(graph.by_symbol.get(sym))
+        if node is not None and node.op == ELEMENTWISE and node.expr.has(finite_or_zero):
+            return True
+    return False
+
+
+def _shifted_sum(graph: Graph, defs: dict, total: Node):
+    """(new nodes, m + log(s')) for ``total = sum(exp(z))``, or None."""
+    if total.op != "sum":
+        return None
+    e = defs.get(total.inputs[0])
+    if e is None or e.op != ELEMENTWISE or not isinstance(e.expr, sp.exp) or \
+            not e.expr.free_symbols or e.out.dtype.kind != "f":
+        return None
+    z, params, loc = e.expr.args[0], total.p, total.loc
+    if _is_shifted(graph, defs, z):
+        return None
+    shape, dtype = e.out.shape, e.out.dtype
+    kept = tuple(1 if i in params["axes"] else d for i, d in enumerate(shape))
+    new: list[Node] = []
+
+    def add(shape_, op, inputs=(), params_=(), expr=None) -> Var:
+        var = graph.new_var(shape_, dtype)
+        new.append(Node(var, op, tuple(inputs), tuple(params_), expr=expr, loc=loc))
+        return var
+
+    zvar = graph.by_symbol.get(z)
+    if zvar is None or zvar.shape != shape:
+        zvar = add(shape, ELEMENTWISE, expr=z)
+    held = add(shape, "stop_gradient", (zvar,))
+    peak = add(kept, "max", (held,), (("axes", params["axes"]), ("keepdims", True)))
+    m = add(kept, ELEMENTWISE, expr=finite_or_zero(peak.symbol))
+    terms = add(shape, ELEMENTWISE, expr=sp.exp(z - m.symbol))
+    s = add(total.out.shape, "sum", (terms,), total.params)
+    if not params["keepdims"]:
+        m = add(total.out.shape, "reshape", (m,), (("shape", total.out.shape),))
+    return new, m.symbol + sp.log(s.symbol)
 
 
 def _look_through(expr, sigmoids: dict, graph: Graph, dtype) -> sp.Expr:

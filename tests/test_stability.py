@@ -171,3 +171,46 @@ def test_overflowing_value_stays_inf():
 def test_untouched_programs_list_no_rewrites():
     source = symdiff.grad(lambda x: np.sin(x) * x).compile(1.0).source
     assert not any("Stable rewrites" in line for line in header(source))
+
+
+# -- logsumexp across a sum ----------------------------------------------------------------
+def logsumexp(x):
+    return np.log(np.sum(np.exp(x)))
+
+
+def softmax_ref(x):
+    e = [mp.exp(mp.mpf(v)) for v in x]
+    return [float(v / sum(e)) for v in e]
+
+
+def test_logsumexp_near_1000_gives_the_softmax():
+    x = np.array([1000.0, 999.0, 998.5, 1001.0])
+    value, grad, source = value_and_grad(logsumexp, x)
+    assert value == pytest.approx(float(mp.log(sum(mp.exp(mp.mpf(v)) for v in x))), rel=1e-15)
+    np.testing.assert_allclose(grad, softmax_ref(x), rtol=1e-14)
+    assert f"#   {symdiff.stable.LOGSUMEXP}" in header(source)
+
+
+def test_logsumexp_over_an_axis_with_very_negative_entries():
+    def f(x):
+        return np.sum(np.log(np.sum(np.exp(2 * x), axis=1)))
+
+    x = np.array([[-1000.0, -999.0], [3.0, 500.0]])
+    value, grad, _ = value_and_grad(f, x)
+    rows = [float(mp.log(sum(mp.exp(2 * mp.mpf(v)) for v in row))) for row in x]
+    assert value == pytest.approx(sum(rows), rel=1e-15)
+    np.testing.assert_allclose(grad, [[2 * p for p in softmax_ref(2 * row)] for row in x],
+                               rtol=1e-14, atol=1e-300)
+
+
+def test_logsumexp_hessian_is_the_softmax_covariance():
+    x = np.array([1000.0, 999.0, 998.0])
+    p = np.array(softmax_ref(x))
+    np.testing.assert_allclose(symdiff.hessian(logsumexp)(x), np.diag(p) - np.outer(p, p),
+                               rtol=1e-13, atol=1e-16)
+
+
+def test_logsumexp_of_an_infinite_entry_is_inf():
+    with np.errstate(invalid="ignore"):
+        value = symdiff.value_and_grad(logsumexp)(np.array([np.inf, 0.0]))[0]
+    assert value == np.inf
