@@ -103,7 +103,8 @@ class SymdiffPrinter(NumPyPrinter):
             return f"1/{self.parenthesize(inverse, prec, strict=True)}"
         if base is sp.E:
             return f"{self.xp}.exp({self._print(exp)})"
-        return f"{self.parenthesize(base, prec, strict=True)}**{self.parenthesize(exp, prec, strict=True)}"
+        # ** groups to the right: a base that is itself a power needs parentheses
+        return f"{self.parenthesize(base, prec, strict=False)}**{self.parenthesize(exp, prec, strict=True)}"
 
     def _print_Relational(self, expr):
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]

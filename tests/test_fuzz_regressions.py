@@ -1,0 +1,63 @@
+"""Programs the fuzzer (test_fuzz.py) found disagreeing, each reduced to a minimal
+reproducer. Expected values are hand-worked closed forms or finite differences."""
+
+import numpy as np
+import pytest
+from fuzz_strategies import Program, check
+
+import symdiff
+
+
+def test_two_equal_zero_gradients_are_both_returned():
+    # value numbering merged the two zero cotangents into one Var, so the second
+    # result was "not computed" when printing
+    value, (gx, gy) = symdiff.value_and_grad(lambda x, y: x * 0.0, argnums=(0, 1))(1.0, 2.0)
+    assert (value, gx, gy) == (0.0, 0.0, 0.0)
+
+
+def test_piecewise_constant_function_of_two_arguments():
+    grads = symdiff.grad(lambda x, y: np.sum(np.rint(x)), argnums=(0, 1))(
+        np.array([0.2, 1.7]), np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(grads[0], [0.0, 0.0])
+    np.testing.assert_array_equal(grads[1], [0.0, 0.0])
+
+
+def test_arctan2_of_a_value_with_itself():
+    # arctan2(y, y) = pi/4 for y > 0: both partials are zero
+    value, grads = symdiff.value_and_grad(lambda x, y: np.arctan2(y, y), argnums=(0, 1))(1.0, 2.0)
+    assert value == pytest.approx(np.pi / 4) and grads == (0.0, 0.0)
+
+
+def test_new_axis_on_a_python_float_argument():
+    # a 0-d argument given as a Python float was printed as x[None], which floats lack
+    value, grad = symdiff.value_and_grad(lambda x: np.sum(np.cumsum(np.expand_dims(x, 0))))(0.5)
+    assert value == 0.5 and grad == 1.0
+
+
+@pytest.mark.parametrize("program", [
+    Program("def f(x0, x1):\n    t0 = x0 * 0.0\n    return np.sum(t0)\n",
+            (np.array([1.0, 2.0]), np.array([3.0, 4.0])), (0, 1)),
+    Program("def f(x0):\n    t0 = np.expand_dims(x0, 0)\n    t1 = np.average(t0, axis=None)\n"
+            "    return t1\n", (0.17923170543985867,), (0,)),
+])
+def test_fuzz_programs_as_found(program):
+    assert check(program) is None
+
+
+def test_power_of_a_power_keeps_its_parentheses():
+    # (x**y)**1.5 was printed x**y**1.5, which Python reads as x**(y**1.5)
+    def f(x, y):
+        return np.sum(np.float_power(x ** y, 1.5))
+
+    x, y = np.array([1.9, 1.4, 0.98]), np.array([0.3, -0.7, 2.0])
+    value, (gx, gy) = symdiff.value_and_grad(f, argnums=(0, 1))(x, y)
+    assert value == pytest.approx(np.sum(x ** (1.5 * y)), rel=1e-14)
+    np.testing.assert_allclose(gx, 1.5 * y * x ** (1.5 * y - 1), rtol=1e-13)
+    np.testing.assert_allclose(gy, 1.5 * np.log(x) * x ** (1.5 * y), rtol=1e-13)
+    found = Program(
+        "def f(x1):\n    t0 = np.repeat(x1, 2)\n    t1 = np.arccos((t0 / (1 + t0 * t0)))\n"
+        "    t2 = np.expm1(t1)\n    t4 = t0 ** (t2 / (1 + t2 * t2))\n"
+        "    t5 = np.float_power(t4, np.array([[1.391, 0.839, -1.721, -1.542, -1.322, 1.889],"
+        " [1.563, -1.561, -1.899, -0.705, -0.368, -0.948]]))\n    return np.sum(t5)\n",
+        (np.array([[1.9258633955552122], [1.3952781565827785], [0.9845794238495826]]),), (0,))
+    assert check(found) is None
