@@ -27,7 +27,7 @@ import sympy as sp
 from . import __version__
 from .errors import EmitError
 from .ir import CONST, Var
-from .printer import SymdiffPrinter, dtype_name
+from .printer import Block, SymdiffPrinter, dtype_name
 from .simplify import Program, Statement
 from .trace import ArgSpec
 
@@ -403,7 +403,7 @@ def print_function(
     backward = _backward_flags(program, backward_from)
     for stmt, is_backward in zip(program.statements, backward):
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
-        if stmt.target in inlinable and len(rhs) <= _INLINE_MAX:
+        if stmt.target in inlinable and not isinstance(rhs, Block) and len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs
             names[stmt.target] = rhs if _is_atomic(rhs) else f"({rhs})"
             continue
@@ -418,7 +418,8 @@ def print_function(
         if stmt.node is not None and stmt.node.op == "stop_gradient":
             body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
                         "a constant")
-        body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+        body.extend(rhs.statements(names[stmt.target]) if isinstance(rhs, Block)
+                    else [_wrap(f"{names[stmt.target]} = {rhs}", indent=4)])
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:
@@ -519,6 +520,8 @@ def _is_atomic(text: str) -> bool:
         return True
     if text.endswith(".T") and text[:-2].isidentifier():
         return True
+    if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
+        return True  # a subscript: x[1:, None]
     if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
         return True  # a subscript: x[1:, None]
     head = text.split("(", 1)[0]

@@ -1,9 +1,10 @@
 """Structured primitives: what a node can be besides an elementwise SymPy expression.
 
 Each primitive has a shape rule and a NumPy reference implementation (used to
-evaluate graphs directly, in tests and for constant folding). Its derivative rule
-lives in `rules.py` and its printer in `emit.py`; a test checks that every
-primitive has all three. Elementwise math needs no entry here: it is SymPy.
+evaluate graphs directly, in tests and for constant folding). Its derivative rules
+live in `rules.py` (VJP and JVP tables) and its printer in `printer.py`
+(`_print_op_<name>`); a test checks that every primitive has all of them.
+Elementwise math needs no entry here: it is SymPy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .indexing import index_shape, materialize
 
 __all__ = ["Primitive", "PRIMITIVES", "primitive", "normalize_axes"]
 
@@ -122,3 +125,151 @@ primitive(
     lambda dt: dt,
     doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)",
 )
+
+
+# -- reductions beyond sum -----------------------------------------------------------------
+def _reduction(name: str, fn, doc: str) -> Primitive:
+    return primitive(name, lambda x, *, axes, keepdims: fn(x, axis=axes, keepdims=keepdims),
+                     _reduce_shape, doc=doc)
+
+
+_reduction("max", np.max, "largest element over `axes` (ties share the gradient)")
+_reduction("min", np.min, "smallest element over `axes` (ties share the gradient)")
+_reduction("prod", np.prod, "product over `axes`")
+
+
+def _same_shape(s, **_):
+    return tuple(s)
+
+
+def _same_dtype(dt, *_, **__):
+    return dt
+
+
+primitive("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), _same_shape,
+          doc="running sum along `axis`")
+primitive("cumprod", lambda x, *, axis: np.cumprod(x, axis=axis), _same_shape,
+          doc="running product along `axis`")
+
+
+# -- linear algebra ----------------------------------------------------------------------------
+def einsum_letters(subscripts: str) -> tuple[list[str], str]:
+    """``"ij,jk->ik"`` as (["ij", "jk"], "ik")."""
+    ins, out = subscripts.split("->")
+    return ins.split(","), out
+
+
+def _einsum_shape(*shapes, subscripts):
+    ins, out = einsum_letters(subscripts)
+    if len(ins) != len(shapes):
+        raise ValueError(f"{subscripts!r} names {len(ins)} operands, got {len(shapes)}")
+    sizes: dict[str, int] = {}
+    for letters, shape in zip(ins, shapes):
+        if len(letters) != len(shape):
+            raise ValueError(f"subscripts {letters!r} do not match an operand of shape {shape}")
+        for letter, d in zip(letters, shape):
+            if sizes.setdefault(letter, d) != d:
+                raise ValueError(f"index {letter!r} has sizes {sizes[letter]} and {d} "
+                                 "(symdiff does not broadcast inside einsum; use "
+                                 "np.broadcast_to first)")
+    return tuple(sizes[letter] for letter in out)
+
+
+primitive("einsum", lambda *ops, subscripts: np.einsum(subscripts, *ops), _einsum_shape,
+          doc="Einstein summation with explicit subscripts (`ij,jk->ik`)")
+
+
+def _square_matrices(name):
+    def rule(s, **_):
+        if len(s) < 2 or s[-1] != s[-2]:
+            raise ValueError(f"{name} needs square matrices (..., n, n), got shape {s}")
+        return s
+    return rule
+
+
+def _float_dtype(dt, *others, **_):
+    return np.result_type(dt, *others, np.float64) if np.dtype(dt).kind in "biu" else \
+        np.result_type(dt, *others)
+
+
+primitive("inv", np.linalg.inv, _square_matrices("inv"), _float_dtype,
+          doc="matrix inverse over the last two axes")
+primitive("det", np.linalg.det, lambda s: _square_matrices("det")(s)[:-2], _float_dtype,
+          doc="determinant over the last two axes")
+primitive("slogdet", lambda x, *, part: np.linalg.slogdet(x)[part],
+          lambda s, *, part: _square_matrices("slogdet")(s)[:-2], _float_dtype,
+          doc="`part` 0: the sign of the determinant, 1: log |det|")
+
+
+def _solve_shape(a, b):
+    _square_matrices("solve")(a)
+    if len(b) == 1:  # NumPy 2: b is a vector only when it is 1-d
+        if b[0] != a[-1]:
+            raise ValueError(f"solve: a {a} and b {b} do not fit")
+        return a[:-1]
+    if b[-2] != a[-1]:
+        raise ValueError(f"solve: a {a} and b {b} do not fit")
+    return np.broadcast_shapes(a[:-2], b[:-2]) + b[-2:]
+
+
+primitive("solve", np.linalg.solve, _solve_shape, _float_dtype,
+          doc="x with a @ x = b (b a vector when 1-d, else a stack of matrices)")
+
+
+# -- joining and moving ------------------------------------------------------------------------
+def _concatenate_shape(*shapes, axis):
+    first = shapes[0]
+    for s in shapes[1:]:
+        if len(s) != len(first) or any(a != b for i, (a, b) in enumerate(zip(s, first))
+                                       if i != axis):
+            raise ValueError(f"shapes {first} and {s} differ off the joining axis {axis}")
+    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+
+
+primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), _concatenate_shape,
+          doc="join along an existing `axis`")
+primitive("roll", lambda x, *, shift, axis: np.roll(x, shift, axis=axis), _same_shape,
+          _same_dtype, doc="rotate elements by `shift` along `axis`")
+
+
+def _pad_shape(s, *, widths, value):
+    return tuple(d + lo + hi for d, (lo, hi) in zip(s, widths))
+
+
+primitive("pad", lambda x, *, widths, value: np.pad(x, widths, constant_values=value),
+          _pad_shape, _same_dtype,
+          doc="surround with `value`: `widths` is ((before, after), ...) per axis")
+
+
+# -- indexing ----------------------------------------------------------------------------------
+def _index_impl(x, *arrays, index):
+    return x[materialize(index, arrays)]
+
+
+def _scatter_add_impl(values, *arrays, index, shape):
+    out = np.zeros(shape, dtype=values.dtype)
+    np.add.at(out, materialize(index, arrays), values)
+    return out
+
+
+def _index_update_impl(base, values, *arrays, index):
+    out = np.array(base)
+    out[materialize(index, arrays)] = values
+    return out
+
+
+def _index_update_shape(base, values, *arrays, index):
+    target = index_shape(base, arrays, index)
+    if np.broadcast_shapes(values, target) != target:
+        raise ValueError(f"a value of shape {values} does not fit a selection of shape {target}")
+    return tuple(base)
+
+
+primitive("index", _index_impl,
+          lambda s, *arrays, index: index_shape(s, arrays, index),
+          _same_dtype, doc="x[index]: slices, ints, None and integer index arrays")
+primitive("scatter_add", _scatter_add_impl,
+          lambda s, *arrays, index, shape: tuple(shape), _same_dtype,
+          doc="zeros of `shape` with values added at index (repeats accumulate)")
+primitive("index_update", _index_update_impl, _index_update_shape, _same_dtype,
+          doc="a copy of base with base[index] = values (item assignment, functionally)")

@@ -8,6 +8,7 @@ through one `_print_op_<name>` method each.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,15 +18,30 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .errors import EmitError
+from .indexing import IndexArg, is_basic
 from .ir import Node
 
-__all__ = ["SymdiffPrinter", "dtype_name"]
+__all__ = ["SymdiffPrinter", "Block", "dtype_name"]
 
 _ATOM = PRECEDENCE["Atom"]
 
 
 def dtype_name(dtype, xp: str = "np") -> str:
     return f"{xp}.{np.dtype(dtype).name}"
+
+
+class Block:
+    """A value printed as statements rather than one expression (a fresh array filled
+    in place, e.g. by ``np.add.at``). `lines` name the target ``{out}``."""
+
+    def __init__(self, *lines: str):
+        self.lines = lines
+
+    def statements(self, target: str) -> list[str]:
+        return [line.replace("{out}", target) for line in self.lines]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
 
 
 class SymdiffPrinter(NumPyPrinter):
@@ -130,6 +146,18 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_Not(self, expr):
         return "~" + self.parenthesize(expr.args[0], _ATOM, strict=True)
 
+    # -- functions with NumPy semantics (symdiff.functions, register_primitive) ------------
+    def _print_NumPyFunctionBase(self, expr):  # (the "Base" suffix lets SymPy dispatch here)
+        args = [self._print(a) for a in expr.args]
+        text = re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], expr.template)
+        if self.xp != "np":
+            text = re.sub(r"\bnp\.", f"{self.xp}.", text)
+        return text if _balanced_call(text) else f"({text})"
+
+    def _print_np_clip(self, expr):
+        x, lo, hi = (None if a.is_infinite else self._print(a) for a in expr.args)
+        return f"{self.xp}.clip({x}, {lo}, {hi})"
+
     def emptyPrinter(self, expr):
         raise EmitError(f"symdiff cannot print {type(expr).__name__} ({expr}) as NumPy code")
 
@@ -144,22 +172,52 @@ class SymdiffPrinter(NumPyPrinter):
 
     def _print_op_const(self, node):
         value = node.value
+        dtype = dtype_name(value.dtype, self.xp)
         if value.ndim == 0:
-            return f"{dtype_name(value.dtype, self.xp)}({value.item()!r})"
+            return f"{dtype}({value.item()!r})"
+        for pattern in _CONST_PATTERNS:
+            text = pattern(self, value)
+            if text is not None:
+                return text
         body = np.array2string(value, separator=", ", threshold=np.inf, floatmode="unique",
                                max_line_width=10**9)
-        return f"{self.xp}.array({body}, dtype={dtype_name(value.dtype, self.xp)})"
+        return f"{self.xp}.array({body}, dtype={dtype})"
 
-    def _print_op_sum(self, node, x, *, axes, keepdims):
+    def _dtype_arg(self, dtype, default=np.float64) -> str:
+        return "" if np.dtype(dtype) == np.dtype(default) else \
+            f", dtype={dtype_name(dtype, self.xp)}"
+
+    def _reduction(self, fn, node, x, axes, keepdims):
         axis = "" if len(axes) == node.inputs[0].ndim else \
             f", axis={axes[0] if len(axes) == 1 else axes}"
         keep = ", keepdims=True" if keepdims else ""
-        return f"{self.xp}.sum({x}{axis}{keep})"
+        return f"{self.xp}.{fn}({x}{axis}{keep})"
+
+    def _print_op_sum(self, node, x, *, axes, keepdims):
+        return self._reduction("sum", node, x, axes, keepdims)
+
+    def _print_op_max(self, node, x, *, axes, keepdims):
+        return self._reduction("max", node, x, axes, keepdims)
+
+    def _print_op_min(self, node, x, *, axes, keepdims):
+        return self._reduction("min", node, x, axes, keepdims)
+
+    def _print_op_prod(self, node, x, *, axes, keepdims):
+        return self._reduction("prod", node, x, axes, keepdims)
+
+    def _print_op_cumsum(self, node, x, *, axis):
+        return f"{self.xp}.cumsum({x}, axis={axis})"
+
+    def _print_op_cumprod(self, node, x, *, axis):
+        return f"{self.xp}.cumprod({x}, axis={axis})"
 
     def _print_op_matmul(self, node, a, b):
         return f"{_operand(a)} @ {_operand(b)}"
 
     def _print_op_reshape(self, node, x, *, shape):
+        inserted = _unit_axes_inserted(node.inputs[0].shape, tuple(shape))
+        if inserted is not None and node.inputs[0].shape:  # x[:, None]; 0-d may be a float
+            return f"{_operand(x)}[{_format_entries(inserted)}]"
         return f"{self.xp}.reshape({x}, {shape})"
 
     def _print_op_transpose(self, node, x, *, axes):
@@ -170,8 +228,138 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_op_broadcast_to(self, node, x, *, shape):
         return f"{self.xp}.broadcast_to({x}, {shape})"
 
+    def _print_op_einsum(self, node, *ops, subscripts):
+        return f"{self.xp}.einsum('{subscripts}', {', '.join(ops)})"
+
+    def _print_op_inv(self, node, x):
+        return f"{self.xp}.linalg.inv({x})"
+
+    def _print_op_det(self, node, x):
+        return f"{self.xp}.linalg.det({x})"
+
+    def _print_op_slogdet(self, node, x, *, part):
+        return f"{self.xp}.linalg.slogdet({x}).{('sign', 'logabsdet')[part]}"
+
+    def _print_op_solve(self, node, a, b):
+        return f"{self.xp}.linalg.solve({a}, {b})"
+
+    def _print_op_concatenate(self, node, *xs, axis):
+        where = f", axis={axis}" if axis else ""
+        return f"{self.xp}.concatenate([{', '.join(xs)}]{where})"
+
+    def _print_op_roll(self, node, x, *, shift, axis):
+        return f"{self.xp}.roll({x}, {shift}, axis={axis})"
+
+    def _print_op_pad(self, node, x, *, widths, value):
+        fill = f", constant_values={value!r}" if value else ""
+        return f"{self.xp}.pad({x}, {widths}{fill})"
+
+    # -- indexing: x[...] reads; writes fill a fresh array in place --------------------------
+    def _print_op_index(self, node, x, *arrays, index):
+        return f"{_operand(x)}[{_format_index(index, arrays, node.inputs[0].shape)}]"
+
+    def _print_op_scatter_add(self, node, values, *arrays, index, shape):
+        fresh = f"{{out}} = {self.xp}.zeros({tuple(shape)}{self._dtype_arg(node.out.dtype)})"
+        where = _format_index(index, arrays, shape)
+        if is_basic(index):  # each element is selected at most once
+            return Block(fresh, f"{{out}}[{where}] = {values}")
+        if all(isinstance(e, IndexArg) for e in index):
+            where = ", ".join(arrays[e.k] for e in index) + ("," if len(index) == 1 else "")
+            return Block(fresh, f"{self.xp}.add.at({{out}}, ({where}), {values})")
+        return Block(fresh, f"{self.xp}.add.at({{out}}, {self.xp}.s_[{where}], {values})")
+
+    def _print_op_index_update(self, node, base, values, *arrays, index):
+        where = _format_index(index, arrays, node.out.shape)
+        return Block(f"{{out}} = {_operand(base)}.copy()", f"{{out}}[{where}] = {values}")
+
     def _print_op_stop_gradient(self, node, x):
         return x  # emit.py writes a comment line saying no derivative flows here
+
+
+def _format_slice(s: slice, n: int) -> str:
+    """The shortest spelling of a canonical slice over an axis of length n."""
+    step = s.step
+    if step > 0:
+        start = "" if s.start == 0 else str(s.start)
+        stop = "" if s.stop is None or s.stop >= n else str(s.stop)
+    else:
+        start = "" if s.start >= n - 1 else str(s.start)
+        stop = "" if s.stop is None else str(s.stop)
+    text = f"{start}:{stop}"
+    return text if step == 1 else f"{text}:{step}"
+
+
+def _format_entries(entries) -> str:
+    while len(entries) > 1 and entries[-1] == ":":
+        entries = entries[:-1]  # trailing full slices are implied
+    return ", ".join(entries) if entries else "()"
+
+
+def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -> str:
+    """``1:, ::2, None, idx`` for a canonical index (see `symdiff.indexing`)."""
+    entries, axis = [], 0
+    for e in index:
+        if e is None:
+            entries.append("None")
+            continue
+        if isinstance(e, IndexArg):
+            entries.append(arrays[e.k])
+        elif isinstance(e, slice):
+            entries.append(_format_slice(e, shape[axis]))
+        else:
+            entries.append(str(e))
+        axis += 1
+    return _format_entries(entries)
+
+
+def _unit_axes_inserted(old: tuple, new: tuple) -> list[str] | None:
+    """Index entries (":" and "None") when `new` is `old` with size-1 axes added."""
+    entries, i = [], 0
+    for d in new:
+        if i < len(old) and d == old[i]:
+            entries.append(":")
+            i += 1
+        elif d == 1:
+            entries.append("None")
+        else:
+            return None
+    return entries if i == len(old) and len(new) > len(old) else None
+
+
+def _const_uniform(printer, value):
+    first = value.flat[0]
+    if not (value == first).all() or np.isnan(first):
+        return None
+    shape, dtype = value.shape, printer._dtype_arg(value.dtype)
+    if first == 0:
+        return f"{printer.xp}.zeros({shape}{dtype})"
+    if first == 1:
+        return f"{printer.xp}.ones({shape}{dtype})"
+    return f"{printer.xp}.full({shape}, {first.item()!r}{dtype})"
+
+
+def _const_eye(printer, value):
+    if value.ndim == 2 and value.shape[0] == value.shape[1] and value.size > 1 and \
+            np.array_equal(value, np.eye(len(value), dtype=value.dtype)):
+        return f"{printer.xp}.eye({len(value)}{printer._dtype_arg(value.dtype)})"
+    return None
+
+
+def _const_arange(printer, value):
+    if value.dtype.kind not in "iu" or value.size < 2 or \
+            not np.array_equal(value.ravel(), np.arange(value.size)):
+        return None
+    text = f"{printer.xp}.arange({value.size}{printer._dtype_arg(value.dtype, np.int64)})"
+    inserted = _unit_axes_inserted((value.size,), value.shape)
+    if value.ndim == 1:
+        return text
+    if inserted is not None:
+        return f"{text}[{_format_entries(inserted)}]"
+    return f"{text}.reshape({value.shape})"
+
+
+#: Constants a person would write as a call: zeros/ones/full, the identity, a range.
+_CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange)
 
 
 def _operand(text: str) -> str:

@@ -10,15 +10,18 @@ gradient graph is a graph of the same kind.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from .errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from .errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
+from .indexing import IndexArg, canonical
 from .ir import CONST, ELEMENTWISE, Graph, Node, Var
 from .ops import PRIMITIVES, normalize_axes
 
@@ -43,10 +46,32 @@ FUNCTIONS: dict[Any, Callable] = {}
 _WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
 
 
+class _ValueOrVariance:
+    """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
+    ``x.var(...)`` method (the variance) for the user's code. The two names collide;
+    which one is meant is decided by where the attribute is read."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if _internal_file(sys._getframe(1).f_code.co_filename):
+            return obj._var
+        return functools.partial(FUNCTIONS[np.var], obj)
+
+    def __set__(self, obj, value):
+        obj._var = value
+
+
+@functools.cache
+def _internal_file(filename: str) -> bool:
+    return _is_internal(filename)
+
+
 class Tracer:
     """An array under tracing: a `Var` of a `Graph`."""
 
-    __slots__ = ("graph", "var")
+    __slots__ = ("graph", "_var")
+    var = _ValueOrVariance()
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
@@ -92,22 +117,25 @@ class Tracer:
 
     def __array__(self, dtype=None, copy=None):
         raise TraceError(
-            "a traced value was converted to a concrete NumPy array (np.asarray/np.array "
-            "or a library outside NumPy); keep it a NumPy expression, e.g. "
-            + _WHERE_HINT, user_location())
+            "a traced value was converted to a concrete NumPy array (np.asarray/np.array, "
+            "assignment into a NumPy array, or a library outside NumPy); keep it a NumPy "
+            "expression (np.stack to build arrays, y = np.zeros_like(x) then y[i] = ... to "
+            "fill one), e.g. " + _WHERE_HINT, user_location())
 
     # -- values a trace cannot know -------------------------------------------------
     def __bool__(self):
         raise TraceError(
-            "Python control flow (`if`, `while`, `and`, `or`, `not`) on a traced value: "
-            "its truth is only known when the generated code runs; " + _WHERE_HINT
+            "Python control flow (`if`, `while`, `and`, `or`, `not`) or bool() on a traced "
+            "value: its truth is only known when the generated code runs; keep it an array "
+            "expression: " + _WHERE_HINT
             + ", or branch on shapes and Python values instead", user_location())
 
     def _concrete(self, kind: str):
         raise TraceError(
             f"{kind}() of a traced value: the number is only known when the generated "
             "code runs; keep it an array expression (np.where for choices, x.astype(float)"
-            " for casts)", user_location())
+            " for casts; to fill an array with traced values, start from a traced one, "
+            "e.g. y = np.zeros_like(x), or build it with np.stack)", user_location())
 
     def __float__(self):
         self._concrete("float")
@@ -146,11 +174,41 @@ class Tracer:
     def __le__(self, o): return elementwise(sp.LessThan, self, o, kind="bool")
     def __gt__(self, o): return elementwise(sp.StrictGreaterThan, self, o, kind="bool")
     def __ge__(self, o): return elementwise(sp.GreaterThan, self, o, kind="bool")
+    def __eq__(self, o): return elementwise(sp.Eq, self, o, kind="bool")
+    def __ne__(self, o): return elementwise(sp.Ne, self, o, kind="bool")
+    def __abs__(self): return UFUNCS[np.absolute](self)
+    def __floordiv__(self, o): return UFUNCS[np.floor_divide](self, o)
+    def __rfloordiv__(self, o): return UFUNCS[np.floor_divide](o, self)
+    def __mod__(self, o): return UFUNCS[np.remainder](self, o)
+    def __rmod__(self, o): return UFUNCS[np.remainder](o, self)
+    def __and__(self, o): return _logical(sp.And, "&", self, o)
+    def __rand__(self, o): return _logical(sp.And, "&", o, self)
+    def __or__(self, o): return _logical(sp.Or, "|", self, o)
+    def __ror__(self, o): return _logical(sp.Or, "|", o, self)
+    def __xor__(self, o): return _logical(sp.Xor, "^", self, o)
+    def __rxor__(self, o): return _logical(sp.Xor, "^", o, self)
+    def __invert__(self): return _logical(sp.Not, "~", self)
 
     def __iadd__(self, o): return self + o  # rebinding, never in place
     def __isub__(self, o): return self - o
     def __imul__(self, o): return self * o
     def __itruediv__(self, o): return self / o
+    def __ipow__(self, o): return self ** o
+
+    # -- indexing -------------------------------------------------------------------
+    def __getitem__(self, key):
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        """Item assignment, traced functionally: this tracer now stands for a new
+        value (a copy with the selection replaced). Views taken earlier keep the old
+        value, unlike NumPy's."""
+        self.var = setitem(self, key, value).var
+
+    def __iter__(self):
+        if not self.shape:
+            raise TraceError("iteration over a 0-d traced array", user_location())
+        return (getitem(self, i) for i in range(self.shape[0]))
 
     # -- methods --------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
@@ -173,8 +231,32 @@ class Tracer:
     def astype(self, dtype, copy=True):
         return astype(self, dtype)
 
-    def copy(self):
+    def copy(self, order="C"):
         return self
+
+    def flatten(self, order="C"):
+        return FUNCTIONS[np.ravel](self, order=order)
+
+    def conj(self):
+        return self
+
+    conjugate = conj
+    real = property(lambda self: self)
+
+
+def _method(func):
+    """`x.name(...)` as `np.name(x, ...)`, whose tracer implementation is in FUNCTIONS."""
+    def method(self, *args, **kwargs):
+        return FUNCTIONS[func](self, *args, **kwargs)
+
+    method.__name__ = func.__name__
+    method.__doc__ = f"As np.{func.__name__}(self, ...)."
+    return method
+
+
+for _func in (np.max, np.min, np.prod, np.std, np.clip, np.cumsum, np.cumprod,
+              np.squeeze, np.swapaxes, np.repeat, np.round, np.trace, np.diagonal, np.ravel):
+    setattr(Tracer, _func.__name__, _method(_func))
 
 
 # -- helpers for building ---------------------------------------------------------------
@@ -327,6 +409,17 @@ def astype(x, dtype) -> Tracer:
     return expression(x.graph, x.var.symbol, x.shape, dtype)
 
 
+def _logical(fn, symbol: str, *args) -> Tracer:
+    """`&`, `|`, `^`, `~` on boolean masks (logical, as NumPy's on bool arrays)."""
+    for a in args:
+        dtype = a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype
+        if dtype.kind != "b":
+            raise UnsupportedOpError(
+                f"`{symbol}` on a traced array of dtype {dtype}: only boolean masks (from "
+                "comparisons) combine with & | ^ ~ under tracing", user_location())
+    return elementwise(fn, *args, kind="bool")
+
+
 def power(a, b) -> Tracer:
     """`a ** b`; integer exponents stay exact."""
     kind = "float" if isinstance(b, Tracer) and b.dtype.kind == "f" else "arith"
@@ -402,3 +495,138 @@ def broadcast_to(x: Tracer, shape) -> Tracer:
     except ValueError:
         raise ShapeError(f"cannot broadcast {x.shape} to {shape}", user_location()) from None
     return bind("broadcast_to", x, shape=shape)
+
+
+def zeros(graph: Graph, shape, dtype) -> Tracer:
+    """A zero array (a scalar 0 broadcast: it costs nothing until used)."""
+    return expression(graph, sp.Integer(0), tuple(shape), np.dtype(dtype))
+
+
+def concatenate(xs, axis: int = 0) -> Tracer:
+    graph = _graph_of(xs)
+    xs = [as_tracer(graph, x) for x in xs]
+    if not xs[0].ndim:
+        raise ShapeError("zero-dimensional arrays cannot be concatenated", user_location())
+    axis = normalize_axes(axis, xs[0].ndim)[0]
+    if len(xs) == 1:
+        return xs[0]
+    return bind("concatenate", *xs, axis=axis)
+
+
+# -- indexing ---------------------------------------------------------------------------
+_MASK_HINT = ("a boolean mask computed from traced values selects a data-dependent number "
+              "of elements; keep the shape fixed with np.where(mask, x, 0) (and np.sum "
+              "over it) instead of x[mask]")
+
+
+def getitem(x: Tracer, key) -> Tracer:
+    """``x[key]`` for slices, ints, None, Ellipsis, integer arrays (traced or constant)
+    and constant boolean masks."""
+    index, arrays = index_operands(x, key)
+    return index_node(x, index, arrays)
+
+
+def index_node(x: Tracer, index: tuple, arrays=()) -> Tracer:
+    """``x[index]`` for an index already in canonical form (see `indexing`)."""
+    if not arrays and index == tuple(slice(0, n, 1) for n in x.shape[:len(index)]):
+        return x
+    try:
+        return bind("index", x, *arrays, index=index)
+    except IndexError as e:
+        raise ShapeError(f"indexing an array of shape {x.shape}: {e}", user_location()) from None
+
+
+def setitem(x: Tracer, key, value) -> Tracer:
+    """A copy of `x` with ``x[key] = value``."""
+    index, arrays = index_operands(x, key)
+    value = as_tracer(x.graph, value)
+    if value.dtype.kind not in "biuf":
+        raise TraceError(f"cannot assign a value of dtype {value.dtype}", user_location())
+    try:
+        return bind("index_update", x, value, *arrays, index=index)
+    except (ValueError, IndexError) as e:
+        raise ShapeError(f"assignment into an array of shape {x.shape}: {e}",
+                         user_location()) from None
+
+
+def index_operands(x: Tracer, key) -> tuple[tuple, list[Tracer]]:
+    """The canonical index of ``x[key]`` and its index-array operands."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    arrays: list[Tracer] = []
+    masks: dict[int, tuple] = {}  # first array of a constant mask -> the mask's shape
+    constants: dict[int, np.ndarray] = {}  # constant integer index arrays, for bounds
+    flat = []
+    for item in items:
+        if item is None or item is Ellipsis:
+            flat.append(item)
+        elif isinstance(item, slice):
+            flat.append(_static_slice(item))
+        elif isinstance(item, (bool, np.bool_)):
+            raise TraceError("a bool scalar as an index; use None (np.newaxis) to add an "
+                             "axis", user_location())
+        elif isinstance(item, (int, np.integer)):
+            flat.append(int(item))
+        else:
+            flat.extend(_array_entries(x.graph, item, arrays, masks, constants))
+    try:
+        index = canonical(flat, x.shape)
+    except IndexError as e:
+        raise ShapeError(f"indexing an array of shape {x.shape}: {e}", user_location()) from None
+    _check_constant_arrays(x, index, masks, constants)
+    return index, arrays
+
+
+def _static_slice(item: slice) -> slice:
+    for bound in (item.start, item.stop, item.step):
+        if isinstance(bound, Tracer):
+            raise TraceError("a slice bound is a traced value, so the result's shape is "
+                             "only known at run time; slice with Python ints, or select "
+                             "with np.where", user_location())
+    return item
+
+
+def _array_entries(graph: Graph, item, arrays: list, masks: dict, constants: dict):
+    """IndexArg entries for an index array (a constant boolean mask gives one per axis)."""
+    if isinstance(item, Tracer):
+        if item.dtype == bool:
+            raise TraceError(_MASK_HINT, user_location())
+        if item.dtype.kind not in "iu":
+            raise TraceError(f"an index of dtype {item.dtype}: indices must be integers",
+                             user_location())
+        arrays.append(item)
+        return [IndexArg(len(arrays) - 1)]
+    arr = np.asarray(item)
+    if arr.dtype == bool:
+        masks[len(arrays)] = arr.shape
+        parts = np.nonzero(arr)
+    elif arr.dtype.kind in "iu" or arr.size == 0:
+        parts = (arr.astype(np.intp),)
+        constants[len(arrays)] = parts[0]
+    else:
+        raise TraceError(f"an index of type {type(item).__name__} (dtype {arr.dtype}): use "
+                         "ints, slices, None, integer arrays or constant boolean masks",
+                         user_location())
+    entries = []
+    for part in parts:
+        arrays.append(const(graph, part))
+        entries.append(IndexArg(len(arrays) - 1))
+    return entries
+
+
+def _check_constant_arrays(x: Tracer, index: tuple, masks: dict, constants: dict) -> None:
+    """Bounds of constant index arrays, and mask shapes, as NumPy would check them."""
+    axis = 0
+    for entry in index:
+        if isinstance(entry, IndexArg):
+            k = entry.k
+            if k in masks and x.shape[axis:axis + len(masks[k])] != masks[k]:
+                raise ShapeError(f"boolean index of shape {masks[k]} does not match the "
+                                 f"indexed axes {x.shape[axis:axis + len(masks[k])]}",
+                                 user_location())
+            value = constants.get(k)
+            if value is not None and value.size and not (
+                    -x.shape[axis] <= value.min() and value.max() < x.shape[axis]):
+                raise ShapeError(f"index array with values in [{value.min()}, "
+                                 f"{value.max()}] is out of bounds for axis {axis} with "
+                                 f"size {x.shape[axis]}", user_location())
+        axis += entry is not None

@@ -1,0 +1,184 @@
+"""Elementwise functions with NumPy semantics, as SymPy functions.
+
+SymPy's own functions cover most of NumPy's ufuncs (`exp`, `sin`, `atan2`, and
+`log1p`, `expm1`, `exp2`, `log2`, `log10`, `hypot` from `sympy.codegen`). Where
+SymPy has no function with NumPy's meaning, or its derivative does not follow
+symdiff's conventions at kinks, a `NumPyFunctionBase` stands in: it prints as one
+NumPy call and its partial derivatives are given as SymPy expressions.
+
+Conventions at kinks (also in `KINK_CONVENTIONS`, stated in every generated header):
+
+- ``abs'(0) = 0`` (the derivative of ``|x|`` is ``sign(x)``);
+- ``maximum``/``minimum`` (and ``fmax``/``fmin``) give half the gradient to each
+  argument where they are equal;
+- ``clip(x, lo, hi)`` passes the gradient to ``x`` strictly inside ``(lo, hi)``;
+  at or beyond a bound it goes to that bound;
+- ``sign``, ``floor``, ``ceil``, ``trunc``, ``rint``, ``round`` and ``floor_divide``
+  are piecewise constant: their derivative is zero everywhere.
+
+The same class is what `symdiff.register_primitive` creates for a user's function.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import exp2
+
+__all__ = [
+    "NumPyFunctionBase",
+    "numpy_function",
+    "KINK_CONVENTIONS",
+    "Absolute",
+    "Sign",
+    "Floor",
+    "Ceil",
+    "Trunc",
+    "Rint",
+    "Round",
+    "FloorDivide",
+    "Mod",
+    "Cbrt",
+    "Maximum",
+    "Minimum",
+    "Fmax",
+    "Fmin",
+    "Clip",
+    "LogAddExp",
+    "LogAddExp2",
+]
+
+KINK_CONVENTIONS = (
+    "d|x|/dx = sign(x), 0 at x = 0",
+    "maximum/minimum/fmax/fmin and max/min reductions: ties share the gradient equally",
+    "clip(x, lo, hi): gradient to x strictly inside (lo, hi), at or beyond a bound to it",
+    "sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative",
+)
+
+
+class NumPyFunctionBase(sp.Function):
+    """An elementwise function printed from `template` (``{0}``, ``{1}`` are the
+    printed arguments, ``np.`` the array namespace), with one partial derivative per
+    argument in `partials` (functions of the SymPy arguments) and `numeric` to
+    evaluate it on numbers."""
+
+    template: str = ""
+    partials: tuple = ()
+    numeric: Callable | None = None
+
+    @classmethod
+    def eval(cls, *args):
+        if cls.numeric is not None and args and all(a.is_Number for a in args):
+            with np.errstate(all="ignore"):
+                return _number(cls.numeric(*(float(a) for a in args)))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.sympify(self.partials[argindex - 1](*self.args))
+
+    def _eval_is_extended_real(self):
+        return True
+
+
+def _number(value) -> sp.Expr:
+    value = float(value)
+    if math.isnan(value):
+        return sp.nan
+    if math.isinf(value):
+        return sp.oo if value > 0 else -sp.oo
+    if value.is_integer() and abs(value) < 2**53:
+        return sp.Integer(int(value))
+    return sp.Float(value, 17)
+
+
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+
+
+def numpy_function(name: str, template: str, partials: Sequence[Callable],
+                   numeric: Callable | None = None) -> type[NumPyFunctionBase]:
+    """A new `NumPyFunctionBase` class: `name` shows in graph dumps, `template` is the
+    printed NumPy code (``"np.logaddexp({0}, {1})"``), `partials[i](*args)` is the
+    derivative with respect to argument i."""
+    nargs = len(partials)
+    used = {int(i) for i in _PLACEHOLDER.findall(template)}
+    if used != set(range(nargs)):
+        raise ValueError(f"template {template!r} must use each of {{0}} .. {{{nargs - 1}}}")
+    return type(name, (NumPyFunctionBase,), {
+        "nargs": nargs,
+        "template": template,
+        "partials": tuple(partials),
+        "numeric": staticmethod(numeric) if numeric is not None else None,
+        "__module__": __name__,
+    })
+
+
+def _zero(*args):
+    return sp.S.Zero
+
+
+def _piecewise_constant(name: str, ufunc, nargs: int = 1) -> type[NumPyFunctionBase]:
+    """A NumPy function with zero derivative (rounding and friends)."""
+    args = ", ".join(f"{{{i}}}" for i in range(nargs))
+    return numpy_function(name, f"np.{ufunc.__name__}({args})", [_zero] * nargs, ufunc)
+
+
+# -- piecewise constant ----------------------------------------------------------------------
+Sign = _piecewise_constant("np_sign", np.sign)
+Floor = _piecewise_constant("np_floor", np.floor)
+Ceil = _piecewise_constant("np_ceil", np.ceil)
+Trunc = _piecewise_constant("np_trunc", np.trunc)
+Rint = _piecewise_constant("np_rint", np.rint)
+Round = _piecewise_constant("np_round", np.round)
+FloorDivide = _piecewise_constant("np_floor_divide", np.floor_divide, 2)
+
+# -- kinks -------------------------------------------------------------------------------------
+Absolute = numpy_function("np_abs", "np.abs({0})", [lambda x: Sign(x)], np.abs)
+
+
+def _half_step(a, b, sign):
+    """1 where a wins, 0 where it loses, 1/2 at a tie (sign = +1 for max, -1 for min)."""
+    return (1 + sign * Sign(a - b)) / 2
+
+
+Maximum = numpy_function("np_maximum", "np.maximum({0}, {1})",
+                         [lambda a, b: _half_step(a, b, 1), lambda a, b: _half_step(b, a, 1)],
+                         np.maximum)
+Minimum = numpy_function("np_minimum", "np.minimum({0}, {1})",
+                         [lambda a, b: _half_step(a, b, -1), lambda a, b: _half_step(b, a, -1)],
+                         np.minimum)
+Fmax = numpy_function("np_fmax", "np.fmax({0}, {1})", Maximum.partials, np.fmax)
+Fmin = numpy_function("np_fmin", "np.fmin({0}, {1})", Minimum.partials, np.fmin)
+
+
+def _indicator(cond) -> sp.Expr:
+    return sp.Piecewise((1, cond), (0, True))
+
+
+# Gradient to x strictly inside (lo, hi); at or below lo to lo (when lo < hi), else to hi.
+Clip = numpy_function("np_clip", "np.clip({0}, {1}, {2})", [
+    lambda x, lo, hi: _indicator(sp.And(lo < x, x < hi)),
+    lambda x, lo, hi: _indicator(sp.And(x <= lo, lo < hi)),
+    lambda x, lo, hi: _indicator(sp.Or(x >= hi, lo >= hi)),
+], np.clip)
+
+Mod = numpy_function("np_mod", "np.mod({0}, {1})",
+                     [lambda a, b: sp.S.One, lambda a, b: -Floor(a / b)], np.mod)
+
+# -- roots and logs ----------------------------------------------------------------------------
+# NumPy's cbrt is real for negative x (x**(1/3) is not); its derivative 1/(3 cbrt(x)^2).
+Cbrt = numpy_function("np_cbrt", "np.cbrt({0})", [lambda x: 1 / (3 * Cbrt(x) ** 2)], np.cbrt)
+
+
+# d/da logaddexp(a, b) = exp(a - logaddexp(a, b)): never overflows, reuses the value.
+LogAddExp = numpy_function("np_logaddexp", "np.logaddexp({0}, {1})", [
+    lambda a, b: sp.exp(a - LogAddExp(a, b)),
+    lambda a, b: sp.exp(b - LogAddExp(a, b)),
+], np.logaddexp)
+LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
+    lambda a, b: exp2(a - LogAddExp2(a, b)),
+    lambda a, b: exp2(b - LogAddExp2(a, b)),
+], np.logaddexp2)
