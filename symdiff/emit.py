@@ -26,6 +26,7 @@ import sympy as sp
 
 from . import __version__
 from .errors import EmitError
+from .functions import KINK_CONVENTIONS
 from .ir import CONST, Var
 from .printer import Block, SymdiffPrinter, dtype_name
 from .simplify import Program, Statement
@@ -137,8 +138,7 @@ def render_module(module: ModuleCode) -> str:
 
 
 #: Conventions at points where the derivative is not defined, stated in every header.
-CONVENTIONS = (
-    "d|x|/dx = sign(x), 0 at x = 0",
+CONVENTIONS = KINK_CONVENTIONS + (
     "np.where(c, a, b): the derivative of the branch chosen; conditions have none",
 )
 
@@ -274,12 +274,12 @@ def _relative_source(fn) -> str:
 
 
 def shape_check(name: str, shape: tuple[int, ...]) -> list[str]:
-    """`if` + `raise ValueError` lines checking one argument's shape. A Python float
-    passes a scalar check by its type alone, which keeps scalar code fast (`np.shape`
-    of a float costs about a microsecond)."""
+    """`if` + `raise ValueError` lines checking one argument's shape. A float (Python's
+    or np.float64) passes a scalar check by its type alone, which keeps scalar code
+    fast (`np.shape` of a float costs about a microsecond)."""
     test = f"np.shape({name}) != {shape!r}"
     if shape == ():
-        test = f"type({name}) is not float and {test}"
+        test = f"not isinstance({name}, float) and {test}"
     message = f'f"{name} must have shape {shape}, got {{np.shape({name})}}"'
     return [_if(test), *_raise(message)]
 
@@ -338,7 +338,7 @@ def dtype_check(name: str, dtype) -> list[str]:
                    "u": ("iu", "integers"), "b": ("b", "booleans")}[dtype.kind]
     test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
     if dtype.kind == "f":
-        test = f"type({name}) is not float and {test}"
+        test = f"not isinstance({name}, float) and {test}"
     message = (f'f"{name} must be {what} ({dtype.name} when traced), '
                f'got dtype {{np.asarray({name}).dtype}}"')
     return [_if(test), *_raise(message, "TypeError")]
@@ -522,8 +522,6 @@ def _is_atomic(text: str) -> bool:
         return True
     if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
         return True  # a subscript: x[1:, None]
-    if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
-        return True  # a subscript: x[1:, None]
     head = text.split("(", 1)[0]
     if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
         return False
@@ -626,17 +624,22 @@ def _wrap(line: str, indent: int) -> str:
     if indent + len(line) <= LINE_LENGTH:
         return line
     target, rhs = line.split(" = ", 1)
-    pad = " " * (indent + 4)
-    lines = []
-    while len(pad) + len(rhs) > LINE_LENGTH:
-        cut = _break_at(rhs, LINE_LENGTH - len(pad))
+    lines, depth = [], 0  # a line starting inside k brackets is indented 4k further
+    while True:
+        pad = " " * (indent + 4 + 4 * depth)
+        cut = _break_at(rhs, LINE_LENGTH - len(pad)) if len(pad) + len(rhs) > LINE_LENGTH \
+            else None
         if cut is None:
             break
-        lines.append(rhs[:cut].rstrip())
+        lines.append(pad + rhs[:cut].rstrip())
+        depth += _depth_change(rhs[:cut])
         rhs = rhs[cut:].lstrip()
-    lines.append(rhs)
-    body = "\n".join(pad + text for text in lines)
-    return f"{target} = (\n{body}\n{' ' * indent})"
+    lines.append(pad + rhs)
+    return f"{target} = (\n" + "\n".join(lines) + f"\n{' ' * indent})"
+
+
+def _depth_change(text: str) -> int:
+    return sum(text.count(c) for c in _OPENING) - sum(text.count(c) for c in _CLOSING)
 
 
 def _break_at(text: str, limit: int) -> int | None:
@@ -669,9 +672,10 @@ def _break_points(text: str) -> list[tuple[int, int, int]]:
     for left, right in zip(tokens, tokens[1:]):
         depth += (left.string in _OPENING) - (left.string in _CLOSING)
         start, end = left.end[1], right.start[1]
+        before_operator = right.type == tokenize.OP and right.string not in _NO_BREAK_BEFORE
         if start < end:  # a space: best before an operator or after a comma
             after_operator = left.type == tokenize.OP and left.string not in _CLOSING | {","}
-            points.append((start, depth, 1 if after_operator else 2))
+            points.append((start, depth, 2 if after_operator else 3))
         elif left.string not in _NO_BREAK_AFTER and right.string not in _NO_BREAK_BEFORE:
-            points.append((start, depth, 0))
+            points.append((start, depth, 1 if before_operator else 0))
     return points

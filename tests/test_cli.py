@@ -205,9 +205,9 @@ def test_emit_chooses_the_derivatives(model, capsys):
     status, out, _ = run(capsys, "emit", "model.py:J", "--emit", "grad")
     assert status == 0 and "def grad_J(" in out and "value_and_grad_J" not in out
     assert command_in(out) == "symdiff emit model.py:J --wrt a --emit grad"
-    status, out, _ = run(capsys, "emit", "model.py:vector", "--shape", "x=3",
-                         "--emit", "jacobian")
-    assert status == 0 and "def jacobian_vector(x):" in out
+    status, out, _ = run(capsys, "emit", "model.py:J", "--wrt", "a,b", "--emit",
+                         "jacobian,hessian")
+    assert status == 0 and "def jacobian_J(a, b, c):" in out and "def hessian_J(" in out
 
 
 def test_emitted_modules_are_deterministic(model, capsys):

@@ -41,3 +41,31 @@ def test_fresh_venv_non_editable_install_emits(tmp_path):
     check = "import grad_poly; assert grad_poly.grad_f(2.0) == 93.0; print('ok')"
     res = subprocess.run([str(py), "-c", check], capture_output=True, text=True, cwd=tmp_path)
     assert res.stdout.strip() == "ok", res.stderr
+    # The logistic-regression example: shapes from its example_inputs_loss, the user's
+    # names in the module, and the textbook gradient X^T (p - y) / n, (p - y).mean().
+    subprocess.run([str(venv / "bin" / "symdiff"), "emit",
+                    os.path.join(ROOT, "examples", "logistic_regression.py") + ":loss",
+                    "--wrt", "w,b", "-o", "grad_logreg.py"], check=True, cwd=tmp_path)
+    source = (tmp_path / "grad_logreg.py").read_text()
+    assert "logits = " in source and "loss = " in source and "dloss_dw = " in source
+    res = subprocess.run([str(py), "-c", LOGREG_CHECK], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert res.stdout.strip() == "ok", res.stderr
+    version = subprocess.run([str(py), "-m", "symdiff", "--version"], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("symdiff "), version.stderr
+
+
+LOGREG_CHECK = """
+import numpy as np
+import grad_logreg
+
+rng = np.random.default_rng(3)
+w, b, X = rng.normal(size=3), 0.3, rng.normal(size=(100, 3))
+y = (rng.random(100) < 0.5).astype(float)
+dw, db = grad_logreg.grad_loss(w, b, X, y)
+p = 1 / (1 + np.exp(-(X @ w + b)))
+np.testing.assert_allclose(dw, X.T @ (p - y) / 100, rtol=1e-10)
+np.testing.assert_allclose(db, np.mean(p - y), rtol=1e-10)
+print("ok")
+"""

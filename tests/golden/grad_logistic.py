@@ -5,6 +5,9 @@
 # Traced arguments: w: float64[3], b: float64[], X: float64[20, 3], y: float64[20]
 # Conventions at kinks:
 #   d|x|/dx = sign(x), 0 at x = 0
+#   maximum/minimum (fmax/fmin, max/min reductions): ties share the gradient equally
+#   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
+#   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
 #   np.where(c, a, b): the derivative of the branch chosen; conditions have none
 # Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):
 #   log(sigmoid(u)) -> -np.logaddexp(0, -u)
@@ -22,28 +25,28 @@ def _check_inputs(w, b, X, y):
     (TypeError) they had when this module was generated."""
     if np.shape(w) != (3,):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if type(w) is not float and np.asarray(w).dtype.kind not in 'fiu':
+    if not isinstance(w, float) and np.asarray(w).dtype.kind not in 'fiu':
         raise TypeError(
             "w must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(w).dtype}"
         )
-    if type(b) is not float and np.shape(b) != ():
+    if not isinstance(b, float) and np.shape(b) != ():
         raise ValueError(f"b must have shape (), got {np.shape(b)}")
-    if type(b) is not float and np.asarray(b).dtype.kind not in 'fiu':
+    if not isinstance(b, float) and np.asarray(b).dtype.kind not in 'fiu':
         raise TypeError(
             "b must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(b).dtype}"
         )
     if np.shape(X) != (20, 3):
         raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
-    if type(X) is not float and np.asarray(X).dtype.kind not in 'fiu':
+    if not isinstance(X, float) and np.asarray(X).dtype.kind not in 'fiu':
         raise TypeError(
             "X must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(X).dtype}"
         )
     if np.shape(y) != (20,):
         raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
-    if type(y) is not float and np.asarray(y).dtype.kind not in 'fiu':
+    if not isinstance(y, float) and np.asarray(y).dtype.kind not in 'fiu':
         raise TypeError(
             "y must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(y).dtype}"
