@@ -54,8 +54,8 @@ __all__ = [
 
 KINK_CONVENTIONS = (
     "d|x|/dx = sign(x), 0 at x = 0",
-    "maximum/minimum/fmax/fmin and max/min reductions: ties share the gradient equally",
-    "clip(x, lo, hi): gradient to x strictly inside (lo, hi), at or beyond a bound to it",
+    "maximum/minimum (fmax/fmin, max/min reductions): ties share the gradient equally",
+    "clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1",
     "sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative",
 )
 
