@@ -129,6 +129,8 @@ class GradcheckReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = [head] + ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths))
                           + "  " + r[-1] for r in rows]
+        if not self.checks:
+            return f"gradcheck of {self.function}: no gradient function to check"
         lines.append(f"  tolerance: |analytic - numeric| <= {self.atol:g}*max(1, "
                      f"|{self.function}| = {abs(self.value):.3g}) + {self.rtol:g}*|numeric|")
         return "\n".join(lines)
@@ -189,7 +191,8 @@ def verify_compiled(compiled, args: Sequence[Any], fn: Callable | None = None,
                     **options) -> GradcheckReport:
     """Gradcheck every gradient function of a generated module (`grad_<f>` and the
     gradient half of `value_and_grad_<f>`) at `args`, differencing `fn` (default: the
-    module's own forward function). `options` are those of `gradcheck`."""
+    module's own forward function). `options` are those of `gradcheck`. Other kinds
+    (jacobian, hessian, vjp, jvp, hvp) are not checked here."""
     module, name = compiled.module, compiled.name
     functions: dict[str, Callable] = {}
     if hasattr(module, f"grad_{name}"):
@@ -197,6 +200,9 @@ def verify_compiled(compiled, args: Sequence[Any], fn: Callable | None = None,
     if hasattr(module, f"value_and_grad_{name}"):
         functions[f"value_and_grad_{name}"] = lambda *a: compiled.value_and_grad(*a)[1]
     fn = fn or compiled.forward
+    if not functions:  # a module of other kinds only (jacobian, hessian, ...)
+        return GradcheckReport(name, [], np.dtype(np.float64), step_for(np.float64),
+                               *TOLERANCES[np.dtype(np.float64)], float("nan"))
     return check_gradients(fn, args, _argnums(fn, compiled.argnums, len(args)), functions,
                            argnums=compiled.argnums, **options)
 
