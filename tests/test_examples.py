@@ -10,6 +10,7 @@ import ast
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -26,7 +27,9 @@ SCRIPTS = {
     "vector_jacobian.py": [],
     "accumulation.py": [],
     "stop_gradient.py": [],
+    "computational_graph.py": [],
     "gradient_descent.py": [],
+    "hand_derived.py": [],
 }
 
 
@@ -146,6 +149,20 @@ def test_stop_gradient(run):
     assert value(out, "d layer_loss / d trained (frozen not differentiated)") == [5, 12]
 
 
+# -- 6 ----------------------------------------------------------------------------------
+def test_computational_graph(run):
+    out, cwd = run("computational_graph.py")
+    a, b, c = 5.0, 3.0, 2.0
+    assert value(out, "J") == 3 * (a + b * c) == 33
+    assert (value(out, "dJ/da"), value(out, "dJ/db"), value(out, "dJ/dc")) == (3, 3 * c, 3 * b)
+    dot = (cwd / "J.dot").read_text()
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    for name in ("a", "b", "c", "u", "v", "J"):
+        assert re.search(rf'label="{name}\\n', dot), name
+    if shutil.which("dot"):
+        assert "<svg" in (cwd / "J.svg").read_text()
+
+
 # -- 7 ----------------------------------------------------------------------------------
 def sgd_no_bias(epochs=40, lr=0.01):
     """The tutorial's loop with its hand-derived gradient d(wx - y)^2/dw = 2x(wx - y)."""
@@ -192,3 +209,35 @@ def test_gradient_descent(run):
     assert "predict (after 10 epochs) x = 4: 7.8049" in out  # the tutorial's number
     after = float(re.search(r"predict \(after training\) x = 4: (\S+)", out)[1])
     assert after == pytest.approx(4 * rows[39][0], abs=1e-4) and abs(after - 8) < 1e-3
+
+
+# -- 10 ---------------------------------------------------------------------------------
+def central_differences(f, args, i, h=1e-6):
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+def test_hand_derived(run):
+    out, _ = run("hand_derived.py")
+    ex = load_example("hand_derived")
+    # Which hand derivations are right, by finite differences at random points.
+    rng = np.random.default_rng(0)
+    verdicts = {}
+    for label, f, df, n in (("model 1, right", ex.loss1, ex.right1, 4),
+                            ("model 1, wrong", ex.loss1, ex.wrong1, 4),
+                            ("model 2, right", ex.loss2, ex.right2, 5),
+                            ("model 2, wrong", ex.loss2, ex.wrong2, 5)):
+        ok = True
+        for _ in range(5):
+            point = list(rng.uniform(-2, 2, size=n))
+            hand = df(*point)
+            ok &= all(np.isclose(hand[i], central_differences(f, point, i), rtol=1e-5,
+                                 atol=1e-6) for i in range(len(hand)))
+        verdicts[label] = ok
+    assert verdicts == {"model 1, right": True, "model 1, wrong": False,
+                        "model 2, right": True, "model 2, wrong": False}
+    for label, right in verdicts.items():
+        status = re.search(rf"^{label}: (\w+)$", out, re.M)[1]
+        assert status == ("PROVED" if right else "REFUTED"), label
