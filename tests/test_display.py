@@ -120,3 +120,12 @@ def test_markdown_has_the_math_and_a_python_block():
     text = compiled._repr_markdown_()
     assert text.startswith("$$")
     assert f"```python\n{compiled.source}```" in text
+
+
+def test_ipython_finds_every_rich_form():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    compiled = symdiff.grad(poly).compile(2.0)
+    data, _ = formatters.DisplayFormatter().format(compiled)
+    assert {"text/latex", "text/html", "text/markdown", "text/plain"} <= set(data)
+    x = sp.Symbol("x")
+    assert sp.latex(8 * x**3 + 3 * x**2 + 6 * x + 5) in data["text/latex"]
