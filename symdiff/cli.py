@@ -243,7 +243,10 @@ def _check_file(path: str, text: str) -> int:
 
 def _deliver(data: str | bytes, output: str | None) -> int:
     if output:
-        write_atomic(output, data)
+        try:
+            write_atomic(output, data)
+        except OSError as e:
+            raise SymdiffError(f"cannot write {output}: {e.strerror or e}") from e
         print(f"wrote {output}", file=sys.stderr)
     else:
         sys.stdout.write(data)
