@@ -268,8 +268,14 @@ def _index_update_shape(base, values, *arrays, index):
 primitive("index", _index_impl,
           lambda s, *arrays, index: index_shape(s, arrays, index),
           _same_dtype, doc="x[index]: slices, ints, None and integer index arrays")
-primitive("scatter_add", _scatter_add_impl,
-          lambda s, *arrays, index, shape: tuple(shape), _same_dtype,
+def _scatter_add_shape(values, *arrays, index, shape):
+    target = index_shape(tuple(shape), arrays, index)
+    if np.broadcast_shapes(values, target) != target:
+        raise ValueError(f"values of shape {values} do not fit a selection of shape {target}")
+    return tuple(shape)
+
+
+primitive("scatter_add", _scatter_add_impl, _scatter_add_shape, _same_dtype,
           doc="zeros of `shape` with values added at index (repeats accumulate)")
 primitive("index_update", _index_update_impl, _index_update_shape, _same_dtype,
           doc="a copy of base with base[index] = values (item assignment, functionally)")

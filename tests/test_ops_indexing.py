@@ -1,0 +1,175 @@
+"""Indexing and item assignment: hand-worked adjoints, the code they print, and the
+errors for what a trace cannot follow."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff import ShapeError, TraceError, UnsupportedOpError
+
+HERE = __file__
+
+
+def line_of(fn, marker):
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if marker in line)
+
+
+def raises_at(error, fn, marker, *args, match=None):
+    with pytest.raises(error) as info:
+        symdiff.grad(fn)(*args)
+    message = str(info.value)
+    assert f"{HERE}:{line_of(fn, marker)}" in message, message
+    if match is not None:
+        assert match in message, message
+    return message
+
+
+# -- adjoints worked by hand ----------------------------------------------------------------
+def test_repeated_indices_accumulate():
+    def f(x):
+        return np.sum(x[[0, 0, 2, 0]] * np.array([1.0, 2.0, 3.0, 4.0]))
+
+    g = symdiff.grad(f)
+    np.testing.assert_array_equal(g(np.ones(3)), [7.0, 0.0, 3.0])
+    assert "np.add.at(" in g.source  # and the code says so
+
+
+def test_traced_labels_pick_one_entry_per_row():
+    def nll(logp, y):
+        return -np.sum(logp[np.arange(3), y])
+
+    logp, y = np.zeros((3, 2)), np.array([1, 0, 1])
+    np.testing.assert_array_equal(symdiff.grad(nll)(logp, y), [[0, -1], [-1, 0], [0, -1]])
+
+
+def test_slices_scatter_into_zeros():
+    def f(x):
+        return np.sum(x[1:, ::-2] * 2.0)
+
+    g = symdiff.grad(f)
+    np.testing.assert_array_equal(g(np.ones((2, 3))), [[0, 0, 0], [2, 0, 2]])
+    body = g.source.split("def grad_f")[1]
+    assert "= np.zeros((2, 3))" in body and "[1:, ::-2] = " in body
+
+
+def test_assignment_blocks_the_overwritten_entries_and_routes_the_new_value():
+    def f(x, v):
+        y = x * 1.0
+        y[1] = v  # x[1] no longer matters
+        y[:, 0] += v  # adds v once per row
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+    x = np.ones((3, 2))
+    v = 0.5
+    dx, dv = symdiff.grad(f, argnums=(0, 1))(x, v)
+    np.testing.assert_array_equal(dx, [[1, 2], [0, 0], [5, 6]])
+    assert dv == 3 + 4 + (1 + 3 + 5)
+
+
+def test_assignment_leaves_the_callers_array_alone():
+    def f(x):
+        x[0] = 5.0
+        x[1:] *= 2.0
+        return np.sum(x)
+
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(symdiff.grad(f)(x), [0.0, 2.0, 2.0])
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+
+
+def test_filling_a_zeros_like_array_row_by_row():
+    def f(x):
+        y = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            y[i] = x[i] * (i + 1)
+        return np.sum(y)
+
+    np.testing.assert_array_equal(symdiff.grad(f)(np.ones((3, 2))), [[1, 1], [2, 2], [3, 3]])
+
+
+def test_iteration_yields_rows():
+    def f(x):
+        return sum(np.sum(row) * k for k, row in enumerate(x))
+
+    np.testing.assert_array_equal(symdiff.grad(f)(np.ones((3, 2))), [[0, 0], [1, 1], [2, 2]])
+
+
+def test_flip_prints_as_a_slice_and_its_adjoint_too():
+    def f(x):
+        return np.sum(np.flip(x) * np.arange(3.0))
+
+    g = symdiff.grad(f)
+    np.testing.assert_array_equal(g(np.ones(3)), [2.0, 1.0, 0.0])
+    assert "np.zeros" not in g.source and "[::-1]" in g.source
+
+
+# -- what a trace cannot follow -------------------------------------------------------------
+def test_mask_from_traced_values_suggests_where():
+    def f(x):
+        return np.sum(x[x > 0])  # here
+
+    raises_at(TraceError, f, "# here", np.ones(3), match="np.where")
+
+
+def test_assignment_through_a_traced_mask_suggests_where():
+    def f(x):
+        y = x * 1.0
+        y[x < 0] = 0.0  # here
+        return np.sum(y)
+
+    raises_at(TraceError, f, "# here", np.ones(3), match="np.where")
+
+
+def test_slice_bound_from_a_traced_value():
+    def f(x, n):
+        return np.sum(x[:n])  # here
+
+    with pytest.raises(TraceError, match="slice bound") as info:
+        symdiff.grad(f)(np.ones(3), np.array(2))
+    assert f"{HERE}:{line_of(f, '# here')}" in str(info.value)
+
+
+@pytest.mark.parametrize("index, kind", [
+    (lambda x: x[[0, 5]], "out of bounds"),
+    (lambda x: x[7], "out of bounds"),
+    (lambda x: x[0, 0, 0], "too many indices"),
+    (lambda x: x[np.array([True, False])], "boolean index"),
+])
+def test_bad_constant_indices(index, kind):
+    with pytest.raises(ShapeError, match=kind):
+        symdiff.grad(lambda x: np.sum(index(x)))(np.ones((3, 2)))
+
+
+def test_float_index_is_refused():
+    with pytest.raises(TraceError, match="integers"):
+        symdiff.grad(lambda x, i: np.sum(x[i]))(np.ones(3), np.ones(2))
+
+
+def test_assigning_the_wrong_shape():
+    def f(x):
+        y = x * 1.0
+        y[0] = np.ones(5)  # here
+        return np.sum(y)
+
+    raises_at(ShapeError, f, "# here", np.ones((3, 2)), match="(5,)")
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda x: np.pad(x, 1, mode="reflect"), "mode='reflect'"),
+    (lambda x: np.linalg.norm(x, ord="nuc"), "singular values"),
+    (lambda x: np.einsum(x, [0, 1]), "subscripts as a string"),
+    (lambda x: np.sum((x > 0) & 1), "boolean masks"),
+    (lambda x: np.pad(x, 1, constant_values=((1, 2), (3, 4))), "one number"),
+])
+def test_unsupported_forms_are_named(call, what):
+    with pytest.raises(UnsupportedOpError) as info:
+        symdiff.grad(lambda x: np.sum(call(x)))(np.ones((2, 2)))
+    assert what in str(info.value)
+
+
+def test_unequal_split_points_to_array_split():
+    with pytest.raises(ShapeError, match="np.array_split"):
+        symdiff.grad(lambda x: np.sum(np.split(x, 2)[0]))(np.ones(3))
