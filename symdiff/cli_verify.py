@@ -19,8 +19,8 @@ import numpy as np
 from . import cli
 from .errors import ExpressionError, GradcheckError
 from .hand import POINTS, check_derivative
-from .verify import sample_args, verify_compiled
 from .verify import gradcheck as run_gradcheck
+from .verify import sample_args, verify_compiled
 
 __all__ = ["add_commands", "verify_emitted", "SEED"]
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from . import functions as _functions
 from .differentiate import vjp_graph
 from .errors import InputError, TraceError
 from .formula import Formula, parse_formula, symbol
@@ -56,6 +57,17 @@ PROOF_MAX_OPS = 600
 MAX_CANDIDATES = 5
 #: Digits of the high-precision re-evaluation that tells rounding from a real difference.
 DIGITS = 30
+
+
+#: Elementwise functions of symdiff's with NumPy semantics -> their definition, for
+#: proofs (SymPy's own functions, and log1p/expm1 of sympy.codegen, need no entry).
+DEFINITIONS = {
+    cls: definition for cls, definition in (
+        (getattr(_functions, "LogAddExp", None), lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
+        (getattr(_functions, "LogAddExp2", None),
+         lambda a, b: sp.log(2**a + 2**b) / sp.log(2)),
+    ) if cls is not None
+}
 
 
 class Status(str, Enum):
@@ -556,12 +568,22 @@ def _is_zero(d: sp.Expr, deadline: float) -> bool:
         return True
     if sp.count_ops(d) > PROOF_MAX_OPS:
         return False
-    for attempt in (_expand, sp.cancel, lambda e: sp.simplify(sp.expand_func(e))):
+    for attempt in (_expand, sp.cancel, lambda e: sp.simplify(_elementary(e))):
         if time.monotonic() > deadline:
             return False
         if attempt(d) == 0:
             return True
     return False
+
+
+def _elementary(expr: sp.Expr) -> sp.Expr:
+    """NumPy-flavoured functions (logaddexp, log1p, expm1 ...) by their definitions in
+    exp and log, which `simplify` knows."""
+    numpy_like = {a: DEFINITIONS[type(a)](*a.args) for a in expr.atoms(sp.Function)
+                  if type(a) in DEFINITIONS}
+    if numpy_like:
+        expr = expr.xreplace(numpy_like)
+    return sp.expand_func(expr)
 
 
 def _expand(expr: sp.Expr) -> sp.Expr:

@@ -29,6 +29,9 @@ MODEL = textwrap.dedent("""\
 
     def sum_sin(x, v):
         return np.sum(np.sin(x) * v)
+
+    def sq(w):
+        return np.sum(w ** 2)
 """)
 
 
@@ -54,6 +57,8 @@ def run(capsys, *argv):
     (["check", "model.py:poly", "--expect", "6*x"], 1, ["REFUTED", "= 4"]),
     (["check", "model.py:loss", "--wrt", "w,b", "--expect", "2*x*(w*x + b - y)",
       "--expect", "2*(w*x + b - y)"], 0, ["PROVED"]),
+    (["check", "model.py:sq", "--shape", "w=3", "--expect", "2*w"], 0, ["PROVED"]),  # d/dw_i
+    (["check", "model.py:sq", "--shape", "w=3", "--expect", "w"], 1, ["REFUTED", "d/dw["]),
     (["gradcheck", "model.py:sum_sin", "--shape", "x=5", "--shape", "v=5", "--wrt", "x,v"],
      0, ["passed", "grad_sum_sin", "5 elements"]),
 ])

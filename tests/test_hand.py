@@ -122,6 +122,17 @@ def test_logistic_regression_gradient_is_proved_at_small_shapes():
     assert result.status == "PROVED", str(result)
 
 
+def logistic_loss_logaddexp(w, X, y):
+    """The same loss in its stable form: mean(log(1 + exp(z)) - y z), z = X w."""
+    z = X @ w
+    return np.mean(np.logaddexp(0, z) - y * z)
+
+
+def test_logaddexp_form_has_the_same_gradient_proved():
+    result = check_derivative(logistic_loss_logaddexp, logistic_grad, *logistic_data(3, 2))
+    assert result.status == "PROVED", str(result)
+
+
 def test_logistic_regression_gradient_agrees_at_large_shapes():
     w, X, y = logistic_data(50, 3)
     assert X.size > MAX_SYMBOLIC_ELEMENTS

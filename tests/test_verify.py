@@ -6,7 +6,6 @@ the machine epsilon of float32 is 2**-23) or from deliberately wrong gradients."
 import numpy as np
 import pytest
 
-import symdiff
 from symdiff import GradcheckError, InputError, rules
 from symdiff.api import compile_gradient
 from symdiff.tracer import broadcast_to
