@@ -232,15 +232,10 @@ def check_gradients(f: Callable, args: Sequence[Any], nums: tuple[int, ...],
     """The shared engine: difference `f` once per argument, compare every function."""
     argnums = nums if argnums is None else argnums
     names = _parameter_names(f, len(args))
-    value, out_dtype = _scalar_value(f, args)
-    # The step follows the dtype f computes in on float64 inputs; the tolerances also
-    # the dtypes of the arguments and the value, in which the analytic gradient runs.
-    fd_dtype = _least_precise([_scalar_value(f, _float64_at(args, nums))[1]])
-    dtype = _least_precise([_dtype_of(args[i]) for i in nums] + [out_dtype, fd_dtype])
+    value, dtype, step = _precision(f, args, nums)
     default_rtol, default_atol = TOLERANCES.get(dtype, TOLERANCES[np.dtype(np.float64)])
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
-    step = step_for(fd_dtype)
     tol_abs = atol * max(1.0, abs(value)) if np.isfinite(value) else atol
     grads = {label: _as_tuple(g(*args), argnums, label) for label, g in functions.items()}
     rng = np.random.default_rng(seed)
@@ -253,6 +248,16 @@ def check_gradients(f: Callable, args: Sequence[Any], nums: tuple[int, ...],
             checks.append(probe.compare(label, names[i], g, numeric, rtol, tol_abs))
     return GradcheckReport(_name(f), checks, dtype, step, rtol, atol, value,
                            dict(zip(names, args)))
+
+
+def _precision(f, args, nums) -> tuple[float, np.dtype, float]:
+    """f's value, the dtype the tolerances follow, and the step. The step follows the
+    dtype f computes in on float64 inputs; the tolerances also the dtypes of the
+    arguments and of the value, in which the analytic gradient runs."""
+    value, out_dtype = _scalar_value(f, args)
+    fd_dtype = _least_precise([_scalar_value(f, _float64_at(args, nums))[1]])
+    dtype = _least_precise([_dtype_of(args[i]) for i in nums] + [out_dtype, fd_dtype])
+    return value, dtype, step_for(fd_dtype)
 
 
 class _Probe:

@@ -190,7 +190,23 @@ def test_string_derivative_refuted_at_the_given_point():
     assert result.difference == 4
 
 
-def test_wide_points_find_a_sign_error():
+def test_float64_rounding_is_not_a_counterexample():
+    # (x + 1)^2 - x^2 - 1 = 2x exactly, but at x = 1e10 float64 loses ~1e-6 of it to
+    # cancellation: re-evaluated with 30 digits the two agree, and the proof stands
+    x = 1e10
+    assert abs(((x + 1)**2 - x**2 - 1) - 2 * x) > 1e-7 * 2 * x
+    assert check_derivative(lambda x: x**2, "(x + 1)**2 - x**2 - 1", x).status == "PROVED"
+
+
+def test_formula_may_use_a_fixed_integer_argument():
+    def power(x, n):
+        return x**n
+
+    assert check_derivative(power, "n*x**(n - 1)", 1.5, 3).status == "PROVED"  # power rule
+    assert check_derivative(power, "n*x**n", 1.5, 3).status == "REFUTED"
+
+
+def test_points_with_flipped_signs_find_a_sign_error():
     # 2|x| equals the derivative 2x of x^2 only for x >= 0; the given point is positive
     result = check_derivative(lambda x: x**2, "2*sqrt(x**2)", 1.0)
     assert result.status == "REFUTED"
