@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
     TraceError,
     UnsupportedOpError,
 )
+from .extend import register_primitive  # noqa: E402
 from .hand import DerivativeCheck, check_derivative  # noqa: E402
 from .verify import GradcheckReport, gradcheck  # noqa: E402
 
@@ -51,4 +52,5 @@ __all__ = [
     "GradcheckReport",
     "check_derivative",
     "DerivativeCheck",
+    "register_primitive",
 ]
