@@ -7,7 +7,9 @@ Two rewrites of a `sum` whose argument is a single-use elementwise product:
 - a full sum of the product of two 1-d arrays is their dot product:
   ``np.sum(r*x)`` -> ``r @ x``, which BLAS does in one pass with no temporary.
 
-Both are exact in real arithmetic; floating-point results differ only by summation
+A sum of a single-use sum is one sum over both sets of axes.
+
+All are exact in real arithmetic; floating-point results differ only by summation
 order, as between any two NumPy reductions.
 """
 
@@ -29,6 +31,10 @@ def rewrite_reductions(graph: Graph) -> Graph:
     changed = False
     for node in graph.nodes:
         src = defs.get(node.inputs[0]) if node.op == "sum" and node.inputs else None
+        if src is not None and src.op == "sum" and uses.get(src.out) == 1 \
+                and not node.p["keepdims"] and not src.p["keepdims"]:
+            node, changed = _merge_sums(node, src), True
+            src = defs.get(node.inputs[0])
         if src is None or src.op != ELEMENTWISE or uses.get(src.out) != 1 \
                 or node.p["keepdims"] or src.out.dtype.kind != "f":
             g.nodes.append(node)
@@ -39,6 +45,14 @@ def rewrite_reductions(graph: Graph) -> Graph:
     from .simplify import dce
 
     return dce(g)
+
+
+def _merge_sums(outer: Node, inner: Node) -> Node:
+    """sum(sum(x, a1), a2) -> sum(x, a1 + a2 renumbered in x's axes)."""
+    x = inner.inputs[0]
+    remaining = [i for i in range(x.ndim) if i not in inner.p["axes"]]
+    axes = tuple(sorted(inner.p["axes"] + tuple(remaining[j] for j in outer.p["axes"])))
+    return Node(outer.out, "sum", (x,), (("axes", axes), ("keepdims", False)), loc=outer.loc)
 
 
 def _use_counts(graph: Graph) -> dict[Var, int]:

@@ -40,7 +40,7 @@ SIMPLIFY_MAX_OPS = 40
 
 def optimize(graph: Graph, simplify: bool = True) -> Graph:
     """All graph passes, in order."""
-    graph = fuse(value_number(dce(graph)))
+    graph = fuse(value_number(collapse_scalar_broadcasts(dce(graph))))
     stable = stabilize(graph)  # numerically stable forms; may leave values single-use
     graph = fuse(stable) if stable is not graph else graph
     if not simplify:
@@ -60,6 +60,30 @@ def dce(graph: Graph) -> Graph:
             kept.append(node)
             live.update(graph.operands(node))
     return graph.derive(kept[::-1], graph.outputs)
+
+
+# -- shapes of broadcast scalars -----------------------------------------------------------
+_SHAPE_OPS = ("broadcast_to", "reshape")
+
+
+def collapse_scalar_broadcasts(graph: Graph) -> Graph:
+    """A reshape or broadcast of a broadcast scalar is that scalar broadcast once
+    (adjoints of means arrive as such chains); fusion can then inline the scalar."""
+    scalar_source: dict[Var, Var] = {}
+    nodes = []
+    changed = False
+    for node in graph.nodes:
+        if node.op in _SHAPE_OPS:
+            (x,) = node.inputs
+            src = scalar_source.get(x, x if x.shape == () and node.op == "broadcast_to" else None)
+            if src is not None:
+                scalar_source[node.out] = src
+                if x is not src or node.op != "broadcast_to":
+                    node = Node(node.out, "broadcast_to", (src,), (("shape", node.out.shape),),
+                                loc=node.loc)
+                    changed = True
+        nodes.append(node)
+    return dce(graph.derive(nodes, graph.outputs)) if changed else graph
 
 
 # -- value numbering ---------------------------------------------------------------------
