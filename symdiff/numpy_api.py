@@ -618,7 +618,7 @@ def _hstack(tup, **kwargs):
     return concatenate(arrays, 0 if arrays[0].ndim == 1 else 1)
 
 
-@implements(np.vstack, getattr(np, "row_stack", np.vstack), group="shapes")
+@implements(np.vstack, group="shapes")
 def _vstack(tup, **kwargs):
     _no_kwargs("np.vstack", kwargs)
     return concatenate([_atleast_2d(a) for a in _tracers(*tup)], 0)

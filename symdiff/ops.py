@@ -198,7 +198,7 @@ primitive("det", np.linalg.det, lambda s: _square_matrices("det")(s)[:-2], _floa
           doc="determinant over the last two axes")
 primitive("slogdet", lambda x, *, part: np.linalg.slogdet(x)[part],
           lambda s, *, part: _square_matrices("slogdet")(s)[:-2], _float_dtype,
-          doc="`part` 0: the sign of the determinant, 1: log |det|")
+          doc="`part` 0: the sign of the determinant, 1: log(abs(det))")
 
 
 def _solve_shape(a, b):

@@ -154,6 +154,10 @@ case("np.where with logic", lambda x, y: wsum(
     + np.where(np.logical_and(x > 0, np.logical_not(y > 1)), x, 2 * y)
     + np.where(np.logical_or(x == y, np.logical_xor(x > 0, y > 0)), y, x)
     + np.where(np.equal(x, 0.5) | np.not_equal(y, y), 0.0, x)), (normal, M), (normal, M))
+case("comparison ufuncs", lambda x, y: wsum(
+    np.where(np.greater(x, y), x, 0.0) + np.where(np.greater_equal(x, 0.5), y, x)
+    + np.where(np.less(y, x), y * x, 1.0) + np.where(np.less_equal(x, y), x, y)),
+    (normal, M), (normal, M))
 case("np.where(mask as number)", lambda x: wsum(np.where(x, x, 1.0)), (nonzero, M))
 case("np.clip(x, -0.5, 0.5)", lambda x: wsum(np.clip(x, -0.5, 0.5)), (distinct, M))
 case("np.clip(x, None, 0.2)", lambda x: wsum(np.clip(x, None, 0.2)), (distinct, M))
@@ -367,7 +371,7 @@ METHODS = {
     "x.cumprod(axis=2)": lambda x: x.cumprod(axis=2),
     "x.dot(w)": lambda x: x.dot(np.ones(4)),
     "x.astype(float)": lambda x: x.astype(float) * x.astype(np.float64),
-    "x.copy()": lambda x: x.copy(),
+    "x.copy(), np.copy": lambda x: x.copy() * np.copy(x),
     "x.round() (zero derivative)": lambda x: x.round() * x,
     "x.trace()": lambda x: x[0].trace(),
     "x.diagonal()": lambda x: x[0].diagonal(),
