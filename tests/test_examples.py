@@ -9,6 +9,7 @@ the same optimizers): never with symdiff's own output.
 import ast
 import importlib.util
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ SCRIPTS = {
     "stop_gradient.py": [],
     "computational_graph.py": [],
     "gradient_descent.py": [],
+    "logistic_newton.py": [],
+    "two_moons_mlp.py": ["--plot", "loss.png"],
     "hand_derived.py": [],
     "custom_primitive.py": [],  # its numbers: tests/test_ops_extend.py
 }
@@ -85,8 +88,8 @@ def load_example(name: str):
 
 
 def test_every_runnable_example_is_run_here():
-    runnable = {f for f in os.listdir(EXAMPLES) if f.endswith(".py")
-                and '__name__ == "__main__"' in open(os.path.join(EXAMPLES, f)).read()}
+    runnable = {p.name for p in pathlib.Path(EXAMPLES).glob("*.py")
+                if '__name__ == "__main__"' in p.read_text()}
     assert runnable <= set(SCRIPTS), f"not tested: {sorted(runnable - set(SCRIPTS))}"
 
 
@@ -210,6 +213,73 @@ def test_gradient_descent(run):
     assert "predict (after 10 epochs) x = 4: 7.8049" in out  # the tutorial's number
     after = float(re.search(r"predict \(after training\) x = 4: (\S+)", out)[1])
     assert after == pytest.approx(4 * rows[39][0], abs=1e-4) and abs(after - 8) < 1e-3
+
+
+# -- 8 ----------------------------------------------------------------------------------
+def test_logistic_newton(run):
+    out, _ = run("logistic_newton.py")
+    X, y = load_example("logistic_newton").make_data()
+    n = len(y)
+    theta = np.zeros(3)
+    printed = re.findall(r"^step (\d+)\s+loss = (\S+)\s+\|grad\| = (\S+)\s+theta = (\[.*\])$",
+                         out, re.M)
+    assert len(printed) >= 4
+    for _, loss_text, _, theta_text in printed:
+        p = 1 / (1 + np.exp(-(X @ theta)))
+        g = X.T @ (p - y) / n  # the textbook gradient and Hessian of the mean BCE
+        H = X.T @ (X * (p * (1 - p))[:, None]) / n
+        theta = theta - np.linalg.solve(H, g)
+        z = X @ theta
+        loss = np.mean(np.log1p(np.exp(z)) - y * z)
+        np.testing.assert_allclose(ast.literal_eval(theta_text), theta, atol=1e-7)
+        assert float(loss_text) == pytest.approx(loss, abs=1e-9)
+    assert float(printed[-1][2]) < 1e-6  # Newton has converged quadratically
+    accuracy = np.mean((X @ theta > 0) == (y == 1))
+    assert value(out, "training accuracy") == pytest.approx(accuracy, abs=1e-4)
+    assert "def grad_bce_with_logits" in out and "def hessian_bce_with_logits" in out
+
+
+# -- 9 ----------------------------------------------------------------------------------
+def hand_backprop(W1, b1, W2, b2, X, y):
+    """Loss and gradients of the example's MLP, by the chain rule worked by hand."""
+    hidden = np.tanh(X @ W1 + b1)
+    logits = hidden @ W2 + b2
+    loss = np.mean(np.logaddexp(0, logits) - y * logits)
+    dlogits = (1 / (1 + np.exp(-logits)) - y) / len(y)
+    dhidden = np.outer(dlogits, W2) * (1 - hidden**2)
+    return loss, (X.T @ dhidden, dhidden.sum(0), hidden.T @ dlogits, dlogits.sum())
+
+
+def test_two_moons_mlp(run):
+    out, cwd = run("two_moons_mlp.py")
+    ex = load_example("two_moons_mlp")
+    X, y = ex.make_moons()
+    params = ex.init_params()
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    history = []
+    for t in range(1, 301):  # Adam, as written in any textbook
+        loss, grads = hand_backprop(*params, X, y)
+        history.append(loss)
+        for i, g in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            params[i] = params[i] - 0.05 * (m[i] / (1 - 0.9**t)) / (
+                np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+    printed = re.findall(r"^epoch\s+(\d+)\s+loss = (\S+)$", out, re.M)
+    assert [int(e) for e, _ in printed] == [1, 50, 100, 150, 200, 250, 300]
+    for epoch, loss_text in printed:
+        assert float(loss_text) == pytest.approx(history[int(epoch) - 1], abs=2e-6)
+    W1, b1, W2, b2 = params
+    accuracy = np.mean(((np.tanh(X @ W1 + b1) @ W2 + b2) > 0) == (y == 1))
+    assert value(out, "accuracy") == pytest.approx(accuracy, abs=1e-4)
+    assert accuracy >= 0.97  # two moons is separable by a small MLP
+    assert value(out, "test accuracy") >= 0.95
+    assert "gradcheck of loss: passed" in out
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (cwd / "loss.png").stat().st_size > 0
+    else:
+        assert not (cwd / "loss.png").exists()
 
 
 # -- 10 ---------------------------------------------------------------------------------
