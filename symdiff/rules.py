@@ -24,6 +24,7 @@ from .indexing import is_full
 from .ops import einsum_letters
 from .tracer import (
     Tracer,
+    astype,
     bind,
     broadcast_to,
     concatenate,
@@ -107,8 +108,8 @@ def _move_last(x: Tracer, axis: int) -> tuple[Tracer, tuple[int, ...]]:
 # -- reductions ------------------------------------------------------------------------------
 def _share(x, out, axes, keepdims) -> Tracer:
     """1/k at each of the k elements equal to the extremum, 0 elsewhere (ties share)."""
-    tie = elementwise(lambda a, m: sp.Piecewise((1, sp.Eq(a, m)), (0, True)), x,
-                      _restore(out, x.shape, axes, keepdims), kind="float")
+    # a cast of the mask, not np.where(.., 1, 0), so that float32 stays float32
+    tie = astype(x == _restore(out, x.shape, axes, keepdims), x.dtype)
     return tie / reduce_sum(tie, axes, keepdims=True)
 
 

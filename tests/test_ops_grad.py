@@ -41,3 +41,24 @@ def test_op(case):
         want = directional_fd(case.fn, args, wrt, tangents)
         np.testing.assert_allclose(tangent_out, want, rtol=case.rtol, atol=case.atol,
                                    err_msg=f"{case.name}: jvp")
+
+
+FLOAT32 = {
+    "max": lambda x: np.sum(np.max(x, axis=0)),
+    "prod": lambda x: np.sum(np.prod(x, axis=1)),
+    "cumprod": lambda x: np.sum(np.cumprod(x, axis=1)),
+    "index": lambda x: np.sum(x[[0, 0, 2], 1:]),
+    "einsum": lambda x: np.einsum("ij,ij->", x, x),
+    "norm": lambda x: np.linalg.norm(x),
+    "pad": lambda x: np.sum(np.pad(x, 1) ** 2),
+    "logaddexp": lambda x: np.sum(np.logaddexp(x, 0)),
+    "maximum": lambda x: np.sum(np.maximum(x, 0)),
+    "inv": lambda x: np.sum(np.linalg.inv(x[:, :3] + 3 * np.eye(3, dtype=np.float32))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32))
+def test_float32_stays_float32(name):
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    g = compile_gradient(FLOAT32[name], [x]).grad(x)
+    assert g.dtype == np.float32
