@@ -93,6 +93,12 @@ def test_every_runnable_example_is_run_here():
     assert runnable <= set(SCRIPTS), f"not tested: {sorted(runnable - set(SCRIPTS))}"
 
 
+def test_every_script_exits_cleanly(run):
+    for script in SCRIPTS:
+        out, _ = run(script)
+        assert out.strip(), f"{script} printed nothing"
+
+
 # -- 1 ----------------------------------------------------------------------------------
 def test_polynomial(run):
     out, _ = run("polynomial.py")
@@ -312,3 +318,17 @@ def test_hand_derived(run):
     for label, right in verdicts.items():
         status = re.search(rf"^{label}: (\w+)$", out, re.M)[1]
         assert status == ("PROVED" if right else "REFUTED"), label
+
+
+# -- the README -------------------------------------------------------------------------
+def test_readme_first_example_runs_and_gives_the_textbook_gradient():
+    """The README's opening snippet, run as written; at w = 0, b = 0 every p is 1/2,
+    so the cross-entropy gradient is X^T (1/2 - y) / n and mean(1/2 - y)."""
+    readme = pathlib.Path(ROOT, "README.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", readme, re.S)[1]
+    namespace = {"__name__": "readme"}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    X, y = namespace["X"], namespace["y"]
+    np.testing.assert_allclose(namespace["dw"], X.T @ (0.5 - y) / len(y), atol=1e-12)
+    assert namespace["db"] == pytest.approx(np.mean(0.5 - y), abs=1e-12)
+    assert "def grad_loss(w, b, X, y):" in namespace["grad_loss"].source
