@@ -5,8 +5,8 @@ and one argument, because it differentiates code rather than recording a tape:
 
 * `y.detach()`: use y's value but treat it as a constant.
   symdiff: `symdiff.stop_gradient(y)`, inside the traced function (as JAX's
-  `jax.lax.stop_gradient`). The "Dive into Deep Learning" example: u = detach(x * x), z = u * x, so
-  dz/dx = u, while d(x * x)/dx = 2x.
+  `jax.lax.stop_gradient`). The "Dive into Deep Learning" example:
+  u = detach(x * x), z = u * x, so dz/dx = u, while d(x * x)/dx = 2x.
 * `with torch.no_grad(): ...`: compute without recording, e.g. for evaluation or a
   parameter update. symdiff records nothing at run time: calling your function, or
   the generated forward function, is plain NumPy. Nothing to switch off.

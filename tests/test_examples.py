@@ -150,7 +150,8 @@ def test_accumulation(run):
 def test_stop_gradient(run):
     out, _ = run("stop_gradient.py")
     x = np.arange(4.0)
-    # Dive into Deep Learning: with u = detach(x*x), d sum(u x)/dx = u; without detach it is 3x^2.
+    # Dive into Deep Learning: with u = detach(x*x), d sum(u x)/dx = u; without detach,
+    # it is 3x^2.
     np.testing.assert_allclose(value(out, "d/dx sum(detach(x*x) * x)"), x * x)
     np.testing.assert_allclose(value(out, "d/dx sum(x*x * x)"), 3 * x**2)
     np.testing.assert_allclose(value(out, "d/dx sum(x*x)"), 2 * x)
