@@ -234,6 +234,15 @@ class Tracer:
     def copy(self, order="C"):
         return self
 
+    def __round__(self, ndigits=None):
+        return FUNCTIONS[np.round](self, ndigits or 0)
+
+    def __getattr__(self, name):
+        """An ndarray attribute symdiff does not trace gets a typed error, not AttributeError."""
+        if not name.startswith("__") and hasattr(np.ndarray, name):
+            raise _unsupported(f"the array method .{name}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def flatten(self, order="C"):
         return FUNCTIONS[np.ravel](self, order=order)
 
