@@ -481,7 +481,9 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return f"{printer.xp}.full({var.shape}, {printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
         return f"{dtype_name(var.dtype)}({printer.doprint(expr)})"
     text = printer.doprint(expr)
-    if is_output and expr.is_Symbol:
+    if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
+        if not var.shape:
+            return f"{dtype_name(var.dtype)}({text})"
         return f"{printer.xp}.array({text}, dtype={dtype_name(var.dtype)})"
     return text
 
