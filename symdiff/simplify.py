@@ -335,7 +335,8 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
         for dep in sorted(temp_defs[sym].free_symbols & temp_defs.keys(), key=sp.default_sort_key):
             place(dep, loc)
         placed.add(sym)
-        statements.append(Statement(sym, None, expr=temp_defs[sym], loc=loc))
+        expr = temp_defs[sym].xreplace(alias) if alias else temp_defs[sym]  # aliases too
+        statements.append(Statement(sym, None, expr=expr, loc=loc))
 
     alias: dict[sp.Symbol, sp.Symbol] = {}  # values that are just another name
     outputs = set(graph.outputs)

@@ -6,16 +6,17 @@ where the true value is 1. This pass rewrites each elementwise expression with a
 small table of rules (after the ones of `sympy.codegen.rewriting`, adapted to NumPy
 and to gradients), bottom-up, until none applies:
 
-==========================================  =============================================
-``log(exp(a) + exp(b))``, ``log(1 + exp(u))`` ``np.logaddexp(a, b)``, ``np.logaddexp(0, u)``
-``log(1 + u)``                               ``np.log1p(u)``
-``exp(u) - 1``                               ``np.expm1(u)``
-``exp(k*u) / (1 + exp(u))**m`` (0 <= k <= m)  ``sigmoid(u)**k * sigmoid(-u)**(m-k)``
-``1 - sigmoid(u)``                           ``sigmoid(-u)``
-``log(sigmoid(u))``                          ``-np.logaddexp(0, -u)``
-``sqrt(x**2 + y**2)``                        ``np.hypot(x, y)``
-``log(sum(exp(z)))`` (across nodes)           ``m + log(sum(exp(z - m)))``, m = max(z)
-==========================================  =============================================
+    log(1 + exp(u))                  ->  np.logaddexp(0, u)          (softplus)
+    log(exp(a) + exp(b))             ->  np.logaddexp(a, b)
+    log(sigmoid(u))                  ->  -np.logaddexp(0, -u)
+    log(1 + u)                       ->  np.log1p(u)
+    exp(u) - 1                       ->  np.expm1(u)
+    1/(1 + exp(-u))                  ->  sigmoid(u)
+    exp(k*u)/(1 + exp(u))**m         ->  sigmoid(u)**k * sigmoid(-u)**(m-k), 0 <= k <= m
+    exp(u)*sigmoid(-u)               ->  sigmoid(u)
+    1 - sigmoid(u)                   ->  sigmoid(-u)
+    sqrt(x**2 + y**2)                ->  np.hypot(x, y)
+    log(sum(exp(z))), across nodes   ->  m + log(sum(exp(z - m))), m = max(z)
 
 The last spans a structured ``sum``: it is a graph rewrite, ``m`` a ``max``
 reduction behind a ``stop_gradient`` (so its derivative, which cancels exactly, is

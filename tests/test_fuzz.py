@@ -74,8 +74,8 @@ def _record(outcomes, failures, elapsed: float) -> None:
         "`symdiff.value_and_grad`; the value is compared with NumPy running the original",
         "function, the gradient with 4-point central differences. Reproduce with:",
         "",
-        "    SYMDIFF_FUZZ_PROFILE=long SYMDIFF_FUZZ_SEED=%d python -m pytest tests/test_fuzz.py -q"
-        % SEED,
+        f"    SYMDIFF_FUZZ_PROFILE=long SYMDIFF_FUZZ_SEED={SEED} python -m pytest "
+        "tests/test_fuzz.py -q",
         "",
         f"- programs checked: {len(outcomes)} ({distinct} distinct sources)",
         f"- failures: {len(failures)}",

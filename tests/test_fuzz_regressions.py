@@ -61,3 +61,27 @@ def test_power_of_a_power_keeps_its_parentheses():
         " [1.563, -1.561, -1.899, -0.705, -0.368, -0.948]]))\n    return np.sum(t5)\n",
         (np.array([[1.9258633955552122], [1.3952781565827785], [0.9845794238495826]]),), (0,))
     assert check(found) is None
+
+
+def test_value_that_simplifies_to_another_name_inside_a_shared_subexpression():
+    # t2 = (t0 - y) + y is just t0: the program printed it as an alias of t0 but a
+    # common subexpression still read the dropped name ("symbol v4 has no name")
+    def f(x, y):
+        t0 = np.remainder(x, 0.371)
+        t2 = (t0 - y) + y
+        return np.arccosh(t2 * t2 + 1.5) + np.log1p(t0) + np.exp(t2)
+
+    x, y = 0.6366086747658222, 1.298999789907913
+    m = x % 0.371
+    value, grad = symdiff.value_and_grad(f)(x, y)
+    assert value == pytest.approx(np.exp(m) + np.arccosh(m * m + 1.5) + np.log1p(m), rel=1e-14)
+    # d/dx: exp(m) + 2m / sqrt((m^2 + 1.5)^2 - 1) + 1/(1 + m), as dm/dx = 1
+    assert grad == pytest.approx(np.exp(m) + 2 * m / np.sqrt((m * m + 1.5) ** 2 - 1)
+                                 + 1 / (1 + m), rel=1e-13)
+    found = Program(
+        "def f(x0):\n    t0 = np.deg2rad(x0)\n    t1 = np.rad2deg(t0)\n    t2 = np.exp(t1)\n"
+        "    t4 = np.flip(t0, axis=0)\n    t5 = np.ravel(t1)\n"
+        "    return np.sum(t2 * t2) + np.mean(t4) + np.sum(t5 * t5)\n",
+        (np.array([-0.9535514630027344, -0.8060354263435068, 1.2569029623771213,
+                   -1.6323362314596124]),), (0,))
+    assert check(found) is None
