@@ -558,6 +558,39 @@ def _diag(b: _Builder, name: str) -> bool:
     return t is not None and b.value(t).ndim in (1, 2) and b.assign(f"np.diag({t})", name)
 
 
+def _pair(b: _Builder, name: str) -> bool:
+    """Functions of two arrays of one shape: vdot, tensordot over the last axis."""
+    t = b.pick(ndim_min=1)
+    if t is None:
+        return False
+    shape = b.value(t).shape
+    same = [n for n in b.pool if b.value(n).shape == shape]
+    other = same[-1 - b.draw(st.integers(0, len(same) - 1))]
+    if name == "tensordot":
+        matrix = b.constant((shape[-1], 2))
+        return b.assign(f"np.tensordot({t}, {matrix}, axes=1)", name)
+    return b.assign(f"np.{name}({t}, {other})", name)
+
+
+def _rearrange(b: _Builder, name: str) -> bool:
+    """Value-preserving rearrangements: pad, flips, splits, copies, promotions."""
+    t = b.pick()
+    value = b.value(t)
+    if name == "fliplr" and value.ndim < 2 or name == "flipud" and value.ndim < 1:
+        return False
+    if name == "pad":
+        return value.ndim > 0 and b.assign(f"np.pad({t}, 1)", name)
+    if name in ("split", "array_split"):
+        return value.ndim > 0 and value.shape[0] % 2 == 0 and \
+            b.assign(f"np.{name}({t}, 2)[1]", name)
+    if name == "column_stack":
+        return value.ndim == 1 and b.assign(f"np.column_stack([{t}, {t}])", name)
+    if name in ("ones_like", "zeros_like", "full_like"):
+        extra = ", 2.5" if name == "full_like" else ""
+        return b.assign(f"{t} * np.{name}({t}{extra})", name)
+    return b.assign(f"np.{name}({t})", name)
+
+
 def _index(b: _Builder) -> bool:
     t = b.pick(ndim_min=1)
     if t is None:
@@ -599,6 +632,10 @@ _register([np.fix], _piecewise, "nonint")
 _register([np.einsum], _einsum)
 _register([np.diag], _diag)
 _register([np.trace], _trace)
+_register([np.vdot, np.tensordot], _pair)
+_register([np.pad, np.fliplr, np.flipud, np.split, np.array_split, np.column_stack,
+           np.atleast_1d, np.atleast_2d, np.copy, np.ones_like, np.zeros_like, np.full_like],
+          _rearrange)
 FUNCTION_BUILDERS[np.where] = _where
 
 
