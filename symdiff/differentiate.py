@@ -23,7 +23,7 @@ from .batching import BATCHED_JVP
 from .errors import UnsupportedOpError, located
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
 from .rules import JVP, VJP, unbroadcast
-from .tracer import Tracer, broadcast_to, elementwise, expression, reshape
+from .tracer import Tracer, broadcast_to, concatenate, elementwise, expression, reshape
 
 __all__ = ["vjp_graph", "jvp_graph", "differentiable", "active_vars"]
 
@@ -71,10 +71,11 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) ->
     results = []
     for var in wrt:
         contributions = adjoints.get(var)
-        if contributions:
-            result = _accumulate(contributions).var
-        else:
-            result = expression(g, sp.Integer(0), var.shape, var.dtype).var
+        with located(None):  # a sum of contributions from several lines belongs to none
+            if contributions:
+                result = _accumulate(contributions).var
+            else:
+                result = expression(g, sp.Integer(0), var.shape, var.dtype).var
         g.adjoint_of[result] = var
         results.append(result)
     g.outputs = [out] + results
@@ -157,15 +158,36 @@ def _node_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         return _elementwise_jvp(g, node, known, ctx)
     inputs = [Tracer(g, v) for v in node.inputs]
     tangents = [known.get(v) for v in node.inputs]
-    table = JVP if ctx.size is None else BATCHED_JVP
-    rule = table.get(node.op)
-    if rule is None:
-        raise UnsupportedOpError(
-            f"{node.op} has no {'batched ' if ctx.size else ''}forward-mode rule, needed "
-            "for jacobian/hessian/jvp; use grad or vjp (reverse mode) for this function")
+    out = Tracer(g, node.out)
     if ctx.size is None:
-        return rule(tangents, Tracer(g, node.out), *inputs, **node.p)
-    return rule(tangents, Tracer(g, node.out), *inputs, identity=ctx.identity, **node.p)
+        return JVP[node.op](tangents, out, *inputs, **node.p)
+    rule = BATCHED_JVP.get(node.op)
+    if rule is not None:
+        return rule(tangents, out, *inputs, identity=ctx.identity, **node.p)
+    return _column_by_column(JVP[node.op], tangents, out, inputs, node.p, ctx.size)
+
+
+#: Above this many directions, an op without a batched rule is an error rather than
+#: that many copies of its forward-mode rule in the generated code.
+MAX_UNBATCHED_COLUMNS = 64
+
+
+def _column_by_column(rule, tangents, out: Tracer, inputs, params, size: int) -> Tracer | None:
+    """A batched tangent from the plain JVP rule applied to each direction in turn."""
+    if size > MAX_UNBATCHED_COLUMNS:
+        raise UnsupportedOpError(
+            f"jacobian/hessian through {out.graph.definitions()[out.var].op} with "
+            f"{size} input elements: this op has no batched forward rule and "
+            f"more than {MAX_UNBATCHED_COLUMNS} columns would be unrolled; use vjp or jvp "
+            "for directional derivatives instead")
+    columns = []
+    for k in range(size):
+        column = rule([t[..., k] if t is not None else None for t in tangents], out, *inputs,
+                      **params)
+        if column is None:
+            column = expression(out.graph, sp.Integer(0), out.shape, out.dtype)
+        columns.append(reshape(broadcast_to(column, out.shape), out.shape + (1,)))
+    return concatenate(columns, axis=len(out.shape))
 
 
 def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:

@@ -402,6 +402,7 @@ def print_function(
     temp_count = 0
     backward = _backward_flags(program, backward_from)
     for stmt, is_backward in zip(program.statements, backward):
+        printer.dtype = stmt.var.dtype if stmt.var is not None else None
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
         if stmt.target in inlinable and not isinstance(rhs, Block) and len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs

@@ -58,6 +58,7 @@ class SymdiffPrinter(NumPyPrinter):
         super().__init__(settings or {})
         self.names = names or {}
         self.xp = xp
+        self.dtype = None  # of the statement being printed, when known
 
     # -- modules: `np.exp`, never `numpy.exp` ----------------------------------------
     def _module_format(self, fqn, register=True):
@@ -100,7 +101,7 @@ class SymdiffPrinter(NumPyPrinter):
             return "-" + self._print_Mul(_keep_coeff(-coeff, rest))
         if coeff.is_Rational and coeff.q != 1 and rest is not sp.S.One:
             # `8/3*x`: Python folds the scalar first, so arrays are touched once
-            if rest.is_Pow and rest.exp.is_Integer and rest.exp < 0:  # 1/(3*y), not 1/3*1/y
+            if rest.is_Pow and rest.exp.is_Rational and rest.exp < 0:  # 1/(3*y), not 1/3*1/y
                 denominator = sp.Mul(coeff.q, sp.Pow(rest.base, -rest.exp), evaluate=False)
                 return f"{coeff.p}/({self._print(denominator)})"
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
@@ -132,10 +133,23 @@ class SymdiffPrinter(NumPyPrinter):
         *branches, (last, last_cond) = expr.args
         if last_cond is not sp.true:
             raise EmitError(f"internal: Piecewise without a default branch: {expr}")
-        text = self._print(last)
+        values = [v for v, _ in branches] + [last]
+        if all(v.is_Number for v in values):  # np.where(c, 1, 0) would be an int array
+            show = self._typed_number
+        else:
+            show = self._print
+        text = show(last)
         for value, cond in reversed(branches):
-            text = f"{self.xp}.where({self._print(cond)}, {self._print(value)}, {text})"
+            text = f"{self.xp}.where({self._print(cond)}, {show(value)}, {text})"
         return text
+
+    def _typed_number(self, value) -> str:
+        """A number as a literal of the statement's float dtype (`1.0`, `np.float32(1.0)`)."""
+        dtype = np.dtype(self.dtype if self.dtype is not None else np.float64)
+        if dtype.kind != "f":
+            return self._print(value)
+        literal = repr(float(value))
+        return literal if dtype == np.float64 else f"{dtype_name(dtype, self.xp)}({literal})"
 
     def _print_And(self, expr):
         return " & ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)

@@ -201,3 +201,24 @@ def test_modules_hold_each_function():
         assert f"def {name}(" in compiled.source
     assert compiled.function("hessian")(2.0) == pytest.approx(114.0)
     assert numerical_gradient(quartic, [2.0]) == pytest.approx(compiled.function("jacobian")(2.0))
+
+
+def test_hessian_through_ops_without_batched_rules():
+    """max reductions and slices have only plain forward rules: columns are unrolled."""
+    def g(x):
+        return np.sum(np.max(x, axis=1) ** 2) + np.sum(x[1:] ** 3)
+
+    x = np.array([[1.0, 2.0], [3.0, 5.0], [0.5, 4.0]])
+    H = symdiff.hessian(g)(x)
+    grad = symdiff.grad(g)
+    np.testing.assert_allclose(H, fd_jacobian(lambda x: grad(x), [x]), rtol=1e-6, atol=1e-8)
+
+
+def test_where_gradient_keeps_the_input_dtype():
+    def relu_sum(x):
+        return np.sum(np.where(x > 0, x, 0))
+
+    for dtype in (np.float64, np.float32):
+        g = symdiff.grad(relu_sum)(np.array([-1.0, 2.0], dtype=dtype))
+        assert g.dtype == dtype
+        np.testing.assert_array_equal(g, [0.0, 1.0])
