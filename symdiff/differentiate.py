@@ -21,9 +21,10 @@ import sympy as sp
 
 from .batching import BATCHED_JVP
 from .errors import UnsupportedOpError, located
+from .indexing import is_basic
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
 from .rules import JVP, VJP, unbroadcast
-from .tracer import Tracer, broadcast_to, concatenate, elementwise, expression, reshape
+from .tracer import Tracer, bind, broadcast_to, concatenate, elementwise, expression, reshape
 
 __all__ = ["vjp_graph", "jvp_graph", "differentiable", "active_vars"]
 
@@ -83,9 +84,35 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) ->
 
 
 def _accumulate(contributions: list[Tracer]) -> Tracer:
+    """Sum cotangent contributions; those scattered into zeros by slices (x[1:] and
+    x[:-1] in one formula) go into one buffer instead of one zero array each."""
     if len(contributions) == 1:
         return contributions[0]
-    return elementwise(sp.Add, *contributions)
+    scattered, others = [], []
+    for c in contributions:
+        node = _recent_definition(c)
+        if node is not None and node.op == "scatter_add" and len(node.inputs) == 1 \
+                and is_basic(node.p["index"]):
+            scattered.append((c, node))
+        else:
+            others.append(c)
+    if len(scattered) > 1:
+        total = scattered[0][0]
+        for _, node in scattered[1:]:
+            total = bind("add_at", total, Tracer(total.graph, node.inputs[0]),
+                         index=node.p["index"], inplace=False)
+        others.append(total)
+    else:
+        others.extend(c for c, _ in scattered)
+    return others[0] if len(others) == 1 else elementwise(sp.Add, *others)
+
+
+def _recent_definition(t: Tracer, window: int = 64):
+    """The node defining `t` if it is among the last `window` nodes (rules just made it)."""
+    for node in reversed(t.graph.nodes[-window:]):
+        if node.out is t.var:
+            return node
+    return None
 
 
 def _node_vjp(g: Graph, node, ct: Tracer):

@@ -279,3 +279,21 @@ primitive("scatter_add", _scatter_add_impl, _scatter_add_shape, _same_dtype,
           doc="zeros of `shape` with values added at index (repeats accumulate)")
 primitive("index_update", _index_update_impl, _index_update_shape, _same_dtype,
           doc="a copy of base with base[index] = values (item assignment, functionally)")
+
+
+def _add_at_impl(base, values, *, index, inplace):
+    out = np.array(base)
+    out[materialize(index, ())] += values
+    return out
+
+
+def _add_at_shape(base, values, *, index, inplace):
+    target = index_shape(base, (), index)
+    if np.broadcast_shapes(values, target) != target:
+        raise ValueError(f"values of shape {values} do not fit a selection of shape {target}")
+    return tuple(base)
+
+
+primitive("add_at", _add_at_impl, _add_at_shape, _same_dtype,
+          doc="base with values added at a basic index (no repeats); `inplace` when base is "
+              "a fresh array read by nothing else, so its buffer can be reused")

@@ -286,6 +286,11 @@ class SymdiffPrinter(NumPyPrinter):
         where = _format_index(index, arrays, node.out.shape)
         return Block(f"{{out}} = {_operand(base)}.copy()", f"{{out}}[{where}] = {values}")
 
+    def _print_op_add_at(self, node, base, values, *, index, inplace):
+        where = _format_index(index, (), node.out.shape)
+        start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
+        return Block(start, f"{{out}}[{where}] += {values}")
+
     def _print_op_stop_gradient(self, node, x):
         return x  # emit.py writes a comment line saying no derivative flows here
 

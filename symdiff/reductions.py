@@ -7,7 +7,8 @@ Two rewrites of a `sum` whose argument is a single-use elementwise product:
 - a full sum of the product of two 1-d arrays is their dot product:
   ``np.sum(r*x)`` -> ``r @ x``, which BLAS does in one pass with no temporary.
 
-A sum of a single-use sum is one sum over both sets of axes.
+A sum of a single-use sum is one sum over both sets of axes. And an `add_at` into
+a fresh buffer that nothing else reads updates it in place.
 
 All are exact in real arithmetic; floating-point results differ only by summation
 order, as between any two NumPy reductions.
@@ -30,6 +31,12 @@ def rewrite_reductions(graph: Graph) -> Graph:
     g = graph.derive([], graph.outputs)
     changed = False
     for node in graph.nodes:
+        if node.op == "add_at" and not node.p["inplace"]:
+            base = defs.get(node.inputs[0])
+            if base is not None and base.op in ("scatter_add", "add_at") \
+                    and uses.get(base.out) == 1 and base.out not in graph.outputs:
+                params = tuple((k, True if k == "inplace" else v) for k, v in node.params)
+                node, changed = Node(node.out, node.op, node.inputs, params, loc=node.loc), True
         src = defs.get(node.inputs[0]) if node.op == "sum" and node.inputs else None
         if src is not None and src.op == "sum" and uses.get(src.out) == 1 \
                 and not node.p["keepdims"] and not src.p["keepdims"]:

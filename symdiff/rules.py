@@ -293,6 +293,10 @@ def _scatter_add_vjp(g, out, values, *arrays, index, shape):
     return (index_node(g, index, arrays),) + (None,) * len(arrays)
 
 
+def _add_at_vjp(g, out, base, values, *, index, inplace):
+    return g, unbroadcast(index_node(g, index), values.shape)
+
+
 def _index_update_vjp(g, out, base, values, *arrays, index):
     kept = bind("index_update", g, zeros(g.graph, (), g.dtype), *arrays, index=index)
     written = unbroadcast(index_node(g, index, arrays), values.shape) \
@@ -327,6 +331,7 @@ VJP = {
     "index": _index_vjp,
     "scatter_add": _scatter_add_vjp,
     "index_update": _index_update_vjp,
+    "add_at": _add_at_vjp,
     # -- control of differentiation ------------------------------------------------------
     "stop_gradient": lambda g, out, x: (None,),
 }
@@ -386,5 +391,6 @@ JVP.update({
     "pad": lambda tangents, out, x, *, widths, value: bind("pad", tangents[0], widths=widths,
                                                            value=0),
     "index_update": joint_linear_jvp("index_update", data=2),
+    "add_at": joint_linear_jvp("add_at", data=2),
 })
 JVP["stop_gradient"] = lambda tangents, out, x: None

@@ -293,3 +293,19 @@ def test_generated_source_is_visible_to_inspect():
 
     compiled = symdiff.grad(quartic).compile(1.0)
     assert "8*x**3" in inspect.getsource(compiled.grad)
+
+
+def test_slice_adjoints_accumulate_into_one_buffer(rng):
+    def rosenbrock(x):
+        return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    x = rng.normal(size=12)
+    compiled = symdiff.grad(rosenbrock).compile(x)
+    a, b = x[:-1], x[1:]
+    want = np.zeros_like(x)  # the gradient worked by hand
+    want[:-1] = -400 * a * (b - a**2) - 2 * (1 - a)
+    want[1:] += 200 * (b - a**2)
+    np.testing.assert_allclose(compiled.grad(x), want, rtol=1e-12)
+    body = body_of(compiled.source, "grad_rosenbrock")
+    assert sum("np.zeros" in line for line in body) == 1, body
+    assert_matches_fd(rosenbrock, [x], rtol=1e-5, atol=1e-6)

@@ -54,6 +54,8 @@ SAMPLES = {
                     ([((2,), F)], dict(index=(S(1, 4, 2), 0), shape=(4, 3)))],
     "index_update": [([((3, 4), F), ((3,), F)], dict(index=(S(0, 3, 1), 1))),
                       ([((3, 4), F), ((), F), np.array([0, 2])], dict(index=(IndexArg(0),)))],
+    "add_at": [([((3, 4), F), ((2, 4), F)], dict(index=(S(1, 3, 1),), inplace=False)),
+               ([((5,), F), ((), F)], dict(index=(S(0, 5, 2),), inplace=True))],
     "stop_gradient": [([((3,), F)], {})],
 }
 
