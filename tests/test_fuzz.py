@@ -3,7 +3,7 @@ differences (programs and checks in fuzz_strategies.py).
 
 Two Hypothesis profiles, chosen by the environment variable SYMDIFF_FUZZ_PROFILE:
 
-- ``ci`` (default): 200 programs, derandomized (the same programs every run),
+- ``ci`` (default): 300 programs, derandomized (the same programs every run),
   stopping at the first disagreement and shrinking it to a minimal program;
 - ``long``: 10,000 programs from seed SYMDIFF_FUZZ_SEED (default 0); every
   disagreement is collected rather than raised, and the run is recorded in
@@ -30,7 +30,7 @@ SEED = int(os.environ.get("SYMDIFF_FUZZ_SEED", "0"))
 RESULT_FILE = os.path.join(os.path.dirname(__file__), "fuzz_long_result.md")
 
 settings.register_profile(
-    "symdiff-fuzz-ci", max_examples=200, deadline=None, derandomize=True, database=None,
+    "symdiff-fuzz-ci", max_examples=300, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile(
     "symdiff-fuzz-long", max_examples=10_000, deadline=None, database=None,
