@@ -347,13 +347,20 @@ def _check_scalar_output(fn, out: Var) -> None:
 
 
 # -- the decorator surface ---------------------------------------------------------------
-def _cache_key(args) -> tuple:
+def _cache_key(args) -> tuple | None:
+    """What compiled code depends on: shapes and dtypes, static values; None when an
+    argument is a tracer (the call is inside another transform)."""
     key = []
     for a in args:
-        if isinstance(a, float):
+        kind = type(a)
+        if kind is float:  # the hot path first: this runs on every call
             key.append(float)
-        elif isinstance(a, np.ndarray):
-            key.append((a.shape, a.dtype.str))
+        elif kind is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif isinstance(a, Tracer):
+            return None
+        elif isinstance(a, float):
+            key.append(float)
         elif isinstance(a, (bool, int, str)) or a is None:  # static: keyed by value
             key.append((type(a), a))
         else:
@@ -378,6 +385,7 @@ class _Transformed:
         self.argnums = argnums
         self.kind = kind
         self._cache: dict[tuple, Compiled] = {}
+        self._functions: dict[tuple, Callable] = {}  # key -> generated function, for __call__
         functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
     def compile(self, *args) -> Compiled:
@@ -399,9 +407,13 @@ class _Transformed:
         return next(reversed(self._cache.values())).source
 
     def __call__(self, *args):
-        if any(isinstance(a, Tracer) for a in args):
-            return inline(self.fn, args, self.argnums, self.kind)
-        return self.compile(*args).function(self.kind)(*args)
+        key = _cache_key(args)
+        run = self._functions.get(key)
+        if run is None:
+            if key is None:
+                return inline(self.fn, args, self.argnums, self.kind)
+            run = self._functions[key] = self.compile(*args).function(self.kind)
+        return run(*args)
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
