@@ -383,7 +383,9 @@ _CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange)
 
 def _operand(text: str) -> str:
     """Parenthesize a printed argument unless it is a name or a call."""
-    if text.isidentifier() or (text.endswith(")") and _balanced_call(text)) or text.endswith(".T"):
+    if text.isidentifier() or (text.endswith(")") and _balanced_call(text)):
+        return text
+    if text.endswith(".T") and _operand(text[:-2]) == text[:-2]:  # X.T, f(x).T; not a @ b.T
         return text
     return f"({text})"
 

@@ -85,3 +85,25 @@ def test_value_that_simplifies_to_another_name_inside_a_shared_subexpression():
         (np.array([-0.9535514630027344, -0.8060354263435068, 1.2569029623771213,
                    -1.6323362314596124]),), (0,))
     assert check(found) is None
+
+
+def test_transpose_of_a_product_is_parenthesized():
+    # the cotangent (g @ C.T).T was printed g @ C.T.T, which transposes C twice
+    C = np.array([[-1.232], [0.132], [-0.979]])
+
+    def f(x):
+        t = np.hstack([x, x])
+        return np.sum(np.dot(t.T, np.array([[-1.232], [0.132], [-0.979]])) ** 2)
+
+    x = np.array([[1.02], [0.33], [0.84]])
+    value, grad = symdiff.value_and_grad(f)(x)
+    u = x[:, 0] @ C[:, 0]  # both rows of t.T @ C equal x . C
+    assert value == pytest.approx(2 * u**2, rel=1e-14)
+    np.testing.assert_allclose(grad, 4 * u * C, rtol=1e-13)  # d/dx 2 (x . C)^2
+    found = Program(
+        "def f(x0):\n    t0 = np.transpose(x0, (0, 1))\n    t1 = np.cos(t0)\n"
+        "    t3 = np.hstack([t1, t1])\n    t4 = t3.T\n"
+        "    t6 = np.dot(t4, np.array([[-1.232], [0.132], [-0.979]]))\n"
+        "    t7 = np.stack([t6, t6])\n    return np.mean(t7)\n",
+        (np.array([[1.025218074476986], [0.33269912761333265], [0.8483793917533693]]),), (0,))
+    assert check(found) is None
