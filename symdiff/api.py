@@ -28,12 +28,14 @@ from .ir import ELEMENTWISE, INPUT, Graph, Node, Var
 from .load import load_module
 from .simplify import optimize, to_program
 from .trace import ArgSpec, describe_args, function_location, trace
-from .tracer import Tracer, as_tracer, bind, const, expression, reshape
+from .tracer import Tracer, as_tracer, bind, concatenate, const, expression, reshape
 
 __all__ = [
     "grad",
     "value_and_grad",
     "jacobian",
+    "jacfwd",
+    "jacrev",
     "hessian",
     "vjp",
     "jvp",
@@ -281,18 +283,69 @@ def _jacobian_columns(g: Graph, outputs: list[Var], w: Var, upto: int) -> tuple[
     return jg, cols
 
 
-def _d_jacobian(ctx: _Context) -> Derivation:
+#: Reverse accumulation unrolls one backward pass per output element; past this many,
+#: a reverse-mode Jacobian is refused (forward accumulation batches instead).
+MAX_REVERSE_ROWS = 64
+
+
+def _jacobian_forward(ctx: _Context) -> tuple[Graph, list[Var]]:
     g = ctx.forward.derive(ctx.forward.nodes, ctx.forward.outputs)
-    upto = len(ctx.forward.nodes)
-    jacs = []
-    for i, w in zip(ctx.nums, ctx.wrt):
+    upto, jacs = len(ctx.forward.nodes), []
+    for w in ctx.wrt:
         g, cols = _jacobian_columns(g, [ctx.out], w, upto)
-        g.names.setdefault(cols[0], f"d{ctx.out_name}_d{ctx.specs[i].name}")
         jacs.append(cols[0])
+    return g, jacs
+
+
+def _jacobian_reverse(ctx: _Context) -> tuple[Graph, list[Var]]:
+    """One vector-Jacobian product per output element (a one-hot cotangent), stacked."""
+    out = ctx.out
+    if out.size > MAX_REVERSE_ROWS:
+        raise InputError(f"a reverse-mode Jacobian of {ctx.name} would unroll {out.size} "
+                         f"backward passes (more than {MAX_REVERSE_ROWS}); use "
+                         "mode='forward' (or symdiff.jacfwd)", function_location(ctx.fn))
+    g = ctx.forward.derive(ctx.forward.nodes, ctx.forward.outputs)
+    rows: list[list[Var]] = [[] for _ in ctx.wrt]
+    for m in range(out.size):
+        onehot = np.zeros(out.shape, dtype=out.dtype)
+        onehot.flat[m] = 1
+        seed = const(g, onehot) if out.shape else expression(g, sp.Integer(1), (), out.dtype)
+        g.outputs = [out]
+        g = vjp_graph(g, ctx.wrt, cotangent=seed.var)
+        for row, grad in zip(rows, g.outputs[1:]):
+            row.append(grad)
+    jacs = []
+    for w, row in zip(ctx.wrt, rows):
+        stacked = concatenate([reshape(Tracer(g, v), (1,) + w.shape) for v in row], axis=0)
+        jacs.append(reshape(stacked, out.shape + w.shape).var)
+    return g, jacs
+
+
+def _jacobian_derivation(ctx: _Context, mode: str, fname: str) -> Derivation:
+    if mode == "auto":
+        inputs = sum(w.size for w in ctx.wrt)
+        reverse = ctx.out.size < inputs and ctx.out.size <= MAX_REVERSE_ROWS
+        mode = "reverse" if reverse else "forward"
+    g, jacs = (_jacobian_reverse if mode == "reverse" else _jacobian_forward)(ctx)
+    for i, v in zip(ctx.nums, jacs):
+        g.names.setdefault(v, f"d{ctx.out_name}_d{ctx.specs[i].name}")
     g.outputs = list(jacs)
     doc = (f"Jacobian of {ctx.name} with respect to "
-           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape out.shape + arg.shape.")
-    return Derivation(f"jacobian_{ctx.name}", g, [ctx.pack(jacs)], doc, ctx.forward._next_id)
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)} ({mode} accumulation): "
+           "shape out.shape + arg.shape.")
+    return Derivation(f"{fname}_{ctx.name}", g, [ctx.pack(jacs)], doc, ctx.forward._next_id)
+
+
+def _d_jacobian(ctx: _Context) -> Derivation:
+    return _jacobian_derivation(ctx, "auto", "jacobian")
+
+
+def _d_jacfwd(ctx: _Context) -> Derivation:
+    return _jacobian_derivation(ctx, "forward", "jacfwd")
+
+
+def _d_jacrev(ctx: _Context) -> Derivation:
+    return _jacobian_derivation(ctx, "reverse", "jacrev")
 
 
 def _d_hessian(ctx: _Context) -> Derivation:
@@ -321,6 +374,8 @@ KINDS: dict[str, Callable[[_Context], Derivation]] = {
     "vjp": _d_vjp,
     "jvp": _d_jvp,
     "jacobian": _d_jacobian,
+    "jacfwd": _d_jacfwd,
+    "jacrev": _d_jacrev,
     "hessian": _d_hessian,
     "hvp": _d_hvp,
 }
@@ -442,12 +497,28 @@ grad = _transform("grad", """Gradient of a scalar-valued NumPy function, as `jax
 value_and_grad = _transform("value_and_grad", """Like `grad`, returning ``(value, gradient)``,
     as `jax.value_and_grad`.""")
 
-jacobian = _transform("jacobian", """Jacobian of a NumPy function, as `jax.jacobian`.
+_JACOBIAN_DOC = """Jacobian of a NumPy function, as `jax.jacobian`.
 
     The result has shape ``out.shape + arg.shape`` (a tuple of such for a tuple
-    `argnums`). Computed by forward accumulation batched over the input's
-    elements, which keeps products like ``X @ I`` in closed form.
-    """)
+    `argnums`). `mode` picks the accumulation: "forward" batches one direction per
+    input element (products like ``X @ I`` stay in closed form), "reverse" runs one
+    backward pass per output element (at most 64), "auto" takes reverse when the
+    output is the smaller side. `jacfwd` and `jacrev` name the two modes.
+    """
+_jacobian_auto = _transform("jacobian", _JACOBIAN_DOC)
+jacfwd = _transform("jacfwd", "Forward-accumulation Jacobian, as `jax.jacfwd`.")
+jacrev = _transform("jacrev", "Reverse-accumulation Jacobian, as `jax.jacrev`.")
+_JACOBIAN_MODES = {"auto": _jacobian_auto, "forward": jacfwd, "reverse": jacrev}
+
+
+def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mode: str = "auto"):
+    if mode not in _JACOBIAN_MODES:
+        raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'")
+    return _JACOBIAN_MODES[mode](fn, argnums)
+
+
+jacobian.__doc__ = _JACOBIAN_DOC
+
 
 hessian = _transform("hessian", """Hessian of a scalar-valued function, as `jax.hessian`:
     the Jacobian of its gradient, shape ``arg.shape + arg.shape`` (nested tuples for

@@ -222,3 +222,25 @@ def test_where_gradient_keeps_the_input_dtype():
         g = symdiff.grad(relu_sum)(np.array([-1.0, 2.0], dtype=dtype))
         assert g.dtype == dtype
         np.testing.assert_array_equal(g, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_modes_agree_with_finite_differences(mode):
+    rng = np.random.default_rng(5)
+    W, b, x = rng.normal(size=(2, 5)), rng.normal(size=2), rng.normal(size=5)
+    JW, Jx = symdiff.jacobian(layer, argnums=(0, 2), mode=mode)(W, b, x)
+    np.testing.assert_allclose(JW, fd_jacobian(layer, [W, b, x], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(Jx, fd_jacobian(layer, [W, b, x], 2), rtol=1e-6, atol=1e-9)
+
+
+def test_jacfwd_jacrev_names_and_reverse_limit():
+    z = np.array([0.3, -1.0, 2.0])
+    p = softmax(z)
+    for transform in (symdiff.jacfwd, symdiff.jacrev):
+        np.testing.assert_allclose(transform(softmax)(z), np.diag(p) - np.outer(p, p),
+                                   rtol=1e-10, atol=1e-14)
+    big = symdiff.jacrev(lambda x: np.tanh(x))
+    with pytest.raises(symdiff.InputError, match="mode='forward'"):
+        big(np.ones(100))
+    with pytest.raises(symdiff.InputError, match="choose 'auto'"):
+        symdiff.jacobian(softmax, mode="sideways")
