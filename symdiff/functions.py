@@ -173,10 +173,16 @@ Mod = numpy_function("np_mod", "np.mod({0}, {1})",
 Cbrt = numpy_function("np_cbrt", "np.cbrt({0})", [lambda x: 1 / (3 * Cbrt(x) ** 2)], np.cbrt)
 
 
-# d/da logaddexp(a, b) = exp(a - logaddexp(a, b)): never overflows, reuses the value.
+def _sigmoid(x):
+    from .stable import sigmoid  # stable.py rewrites in terms of it; imported late
+
+    return sigmoid(x)
+
+
+# d/da logaddexp(a, b) = sigmoid(a - b): never overflows, and as cheap as one exp.
 LogAddExp = numpy_function("np_logaddexp", "np.logaddexp({0}, {1})", [
-    lambda a, b: sp.exp(a - LogAddExp(a, b)),
-    lambda a, b: sp.exp(b - LogAddExp(a, b)),
+    lambda a, b: _sigmoid(a - b),
+    lambda a, b: _sigmoid(b - a),
 ], np.logaddexp)
 LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
     lambda a, b: exp2(a - LogAddExp2(a, b)),

@@ -35,6 +35,7 @@ from .formula import Formula, parse_formula, symbol
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
 from .ops import PRIMITIVES
 from .simplify import optimize
+from .stable import sigmoid
 from .trace import ArgSpec, describe_args, function_location, parameter_names, trace
 from .tracer import Tracer, as_tracer, number
 from .verify import abs_errors
@@ -67,6 +68,7 @@ DEFINITIONS = {
         (getattr(_functions, "LogAddExp", None), lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
         (getattr(_functions, "LogAddExp2", None),
          lambda a, b: sp.log(2**a + 2**b) / sp.log(2)),
+        (sigmoid, lambda x: 1 / (1 + sp.exp(-x))),
     ) if cls is not None
 }
 

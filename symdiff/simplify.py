@@ -18,7 +18,7 @@ import sympy as sp
 
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from .reductions import rewrite_reductions
-from .stable import stabilize
+from .stable import lower_sigmoid, stabilize
 
 __all__ = [
     "Program",
@@ -318,7 +318,7 @@ def _absorb_bare_temporaries(body, temps, reduced):
 def to_program(graph: Graph, cse: bool = True) -> Program:
     """Order the nodes as statements, with CSE temporaries placed before first use."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
-    exprs = [n.expr for n in body if n.op == ELEMENTWISE]
+    exprs = [lower_sigmoid(n.expr) for n in body if n.op == ELEMENTWISE]
     temps: list[tuple[sp.Symbol, sp.Expr]] = []
     if cse and exprs:
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),

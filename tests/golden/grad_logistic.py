@@ -89,13 +89,14 @@ def grad_logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + (X @ w)
-    _t0 = (
-        -1/20*y*np.exp(-np.logaddexp(0, logits))
-        + 1/20*(1 - y)*np.exp(-np.logaddexp(0, -logits))
+    _t0 = -logits
+    _t1 = (
+        -1/20*y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
+        + 1/20*(1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
     )
-    dloss_db = np.sum(_t0)
+    dloss_db = np.sum(_t1)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t0
+    dloss_dw = X.T @ _t1
     return (dloss_dw, dloss_db)
 
 
@@ -122,8 +123,8 @@ def value_and_grad_logistic(w, b, X, y):
     loss = -1/20*_t2
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t3 = (
-        1/20*_t1*np.exp(-np.logaddexp(0, -logits))
-        - 1/20*y*np.exp(-np.logaddexp(0, -_t0))
+        1/20*_t1*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
+        - 1/20*y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
     )
     dloss_db = np.sum(_t3)
     # gradient of line 40: logits = X @ w + b
