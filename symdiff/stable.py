@@ -24,11 +24,12 @@ not computed) and replaced by 0 where it is not finite (as in `jax.nn.logsumexp`
 Since `optimize` runs before differentiation too, the gradient is then the stable
 softmax ``exp(z - m)/sum(exp(z - m))``.
 
-``sigmoid(u)`` prints as ``np.exp(-np.logaddexp(0, -u))``, which is within a few
-ulps of ``1/(1 + exp(-u))`` everywhere and never overflows. A value that is itself
-a sigmoid and is read through ``log``, ``1 - s`` or a division elsewhere is looked
-through, so the two-line binary cross-entropy ``s = 1/(1 + exp(-z));
--y*log(s) - (1-y)*log(1-s)`` becomes ``y*logaddexp(0, -z) + (1-y)*logaddexp(0, z)``.
+``sigmoid(u)`` is written out before CSE as ``exp(min(u, 0))/(1 + exp(-|u|))``,
+within an ulp or two of ``1/(1 + exp(-u))`` in relative terms everywhere; it never
+overflows. A value that is itself a sigmoid and is read through ``log``, ``1 - s``
+or a division elsewhere is looked through, so the two-line binary cross-entropy
+``s = 1/(1 + exp(-z)); -y*log(s) - (1-y)*log(1-s)`` becomes
+``y*logaddexp(0, -z) + (1-y)*logaddexp(0, z)``.
 
 Rules keep NaN and inf where the true value has them (``np.log1p(-2)`` is NaN like
 ``np.log(-1)``); they only remove the ones rounding introduced. Each rule applied is
@@ -285,7 +286,7 @@ RULES: tuple[Rule, ...] = (
     Rule("log(sigmoid(u)) -> -np.logaddexp(0, -u)", _log_sigmoid),
     Rule("log(1 + u) -> np.log1p(u)", _log1p),
     Rule("exp(u) - 1 -> np.expm1(u)", _expm1),
-    Rule("1/(1 + exp(-u)) -> sigmoid(u) = np.exp(-np.logaddexp(0, -u))",
+    Rule("1/(1 + exp(-u)) -> sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))",
          lambda e: _sigmoid_factors(e, (1,))),
     Rule("exp(k*u)/(1 + exp(u))**m -> sigmoid(u)**k*sigmoid(-u)**(m-k)",
          lambda e: _sigmoid_factors(e, range(2, 9))),
