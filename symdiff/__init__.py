@@ -28,6 +28,7 @@ from .errors import (  # noqa: E402
 )
 from .extend import register_primitive  # noqa: E402
 from .hand import DerivativeCheck, check_derivative  # noqa: E402
+from .trace import CapturedArrayWarning  # noqa: E402
 from .verify import GradcheckReport, gradcheck  # noqa: E402
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "stop_gradient",
     "compile_gradient",
     "Compiled",
+    "CapturedArrayWarning",
     "SymdiffError",
     "TraceError",
     "UnsupportedOpError",
