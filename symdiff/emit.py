@@ -273,12 +273,13 @@ def _relative_source(fn) -> str:
     return path if rel.startswith(os.pardir) else rel
 
 
-def shape_check(name: str, shape: tuple[int, ...]) -> list[str]:
+def shape_check(name: str, shape: tuple[int, ...], guard: bool = True) -> list[str]:
     """`if` + `raise ValueError` lines checking one argument's shape. A float (Python's
     or np.float64) passes a scalar check by its type alone, which keeps scalar code
-    fast (`np.shape` of a float costs about a microsecond)."""
+    fast (`np.shape` of a float costs about a microsecond); `guard=False` leaves that
+    test to the caller."""
     test = f"np.shape({name}) != {shape!r}"
-    if shape == ():
+    if shape == () and guard:
         test = f"not isinstance({name}, float) and {test}"
     message = f'f"{name} must have shape {shape}, got {{np.shape({name})}}"'
     return [_if(test), *_raise(message)]
@@ -329,7 +330,7 @@ def _split_fstring(body: str, width: int) -> list[str]:
     return parts
 
 
-def dtype_check(name: str, dtype) -> list[str]:
+def dtype_check(name: str, dtype, guard: bool = True) -> list[str]:
     """Lines raising TypeError for an argument of a dtype NumPy would silently compute
     with (bool, complex, object, strings where real numbers were traced). Integers pass
     where floats were traced: NumPy promotes them."""
@@ -337,7 +338,7 @@ def dtype_check(name: str, dtype) -> list[str]:
     kinds, what = {"f": ("fiu", "real numbers"), "i": ("iu", "integers"),
                    "u": ("iu", "integers"), "b": ("b", "booleans")}[dtype.kind]
     test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
-    if dtype.kind == "f":
+    if dtype.kind == "f" and guard:
         test = f"not isinstance({name}, float) and {test}"
     message = (f'f"{name} must be {what} ({dtype.name} when traced), '
                f'got dtype {{np.asarray({name}).dtype}}"')
@@ -348,8 +349,13 @@ def input_checks(specs) -> list[str]:
     """Body of `_check_inputs`: one shape and dtype (or static value) check per argument."""
     lines = []
     for s in specs:
-        lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype) if s.traced \
-            else static_check(s.name, s.static)
+        if not s.traced:
+            lines += static_check(s.name, s.static)
+        elif s.shape == () and s.dtype.kind == "f":  # one type test on the hot path
+            nested = shape_check(s.name, (), guard=False) + dtype_check(s.name, s.dtype, False)
+            lines += [f"if not isinstance({s.name}, float):", *("    " + x for x in nested)]
+        else:
+            lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype)
     return lines or ["pass"]
 
 

@@ -18,27 +18,30 @@ __all__ = ["J", "grad_J", "value_and_grad_J"]
 def _check_inputs(a, b, c):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if not isinstance(a, float) and np.shape(a) != ():
-        raise ValueError(f"a must have shape (), got {np.shape(a)}")
-    if not isinstance(a, float) and np.asarray(a).dtype.kind not in 'fiu':
-        raise TypeError(
-            "a must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(a).dtype}"
-        )
-    if not isinstance(b, float) and np.shape(b) != ():
-        raise ValueError(f"b must have shape (), got {np.shape(b)}")
-    if not isinstance(b, float) and np.asarray(b).dtype.kind not in 'fiu':
-        raise TypeError(
-            "b must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(b).dtype}"
-        )
-    if not isinstance(c, float) and np.shape(c) != ():
-        raise ValueError(f"c must have shape (), got {np.shape(c)}")
-    if not isinstance(c, float) and np.asarray(c).dtype.kind not in 'fiu':
-        raise TypeError(
-            "c must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(c).dtype}"
-        )
+    if not isinstance(a, float):
+        if np.shape(a) != ():
+            raise ValueError(f"a must have shape (), got {np.shape(a)}")
+        if np.asarray(a).dtype.kind not in 'fiu':
+            raise TypeError(
+                "a must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(a).dtype}"
+            )
+    if not isinstance(b, float):
+        if np.shape(b) != ():
+            raise ValueError(f"b must have shape (), got {np.shape(b)}")
+        if np.asarray(b).dtype.kind not in 'fiu':
+            raise TypeError(
+                "b must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(b).dtype}"
+            )
+    if not isinstance(c, float):
+        if np.shape(c) != ():
+            raise ValueError(f"c must have shape (), got {np.shape(c)}")
+        if np.asarray(c).dtype.kind not in 'fiu':
+            raise TypeError(
+                "c must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(c).dtype}"
+            )
 
 
 def J(a, b, c):

@@ -41,13 +41,14 @@ def _check_inputs(W1, b1, W2, b2, X, y):
             "W2 must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(W2).dtype}"
         )
-    if not isinstance(b2, float) and np.shape(b2) != ():
-        raise ValueError(f"b2 must have shape (), got {np.shape(b2)}")
-    if not isinstance(b2, float) and np.asarray(b2).dtype.kind not in 'fiu':
-        raise TypeError(
-            "b2 must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(b2).dtype}"
-        )
+    if not isinstance(b2, float):
+        if np.shape(b2) != ():
+            raise ValueError(f"b2 must have shape (), got {np.shape(b2)}")
+        if np.asarray(b2).dtype.kind not in 'fiu':
+            raise TypeError(
+                "b2 must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(b2).dtype}"
+            )
     if np.shape(X) != (8, 2):
         raise ValueError(f"X must have shape (8, 2), got {np.shape(X)}")
     if not isinstance(X, float) and np.asarray(X).dtype.kind not in 'fiu':

@@ -26,13 +26,14 @@ def _check_inputs(w, b, X, y):
             "w must be real numbers (float64 when traced), got dtype "
             f"{np.asarray(w).dtype}"
         )
-    if not isinstance(b, float) and np.shape(b) != ():
-        raise ValueError(f"b must have shape (), got {np.shape(b)}")
-    if not isinstance(b, float) and np.asarray(b).dtype.kind not in 'fiu':
-        raise TypeError(
-            "b must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(b).dtype}"
-        )
+    if not isinstance(b, float):
+        if np.shape(b) != ():
+            raise ValueError(f"b must have shape (), got {np.shape(b)}")
+        if np.asarray(b).dtype.kind not in 'fiu':
+            raise TypeError(
+                "b must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(b).dtype}"
+            )
     if np.shape(X) != (12, 3):
         raise ValueError(f"X must have shape (12, 3), got {np.shape(X)}")
     if not isinstance(X, float) and np.asarray(X).dtype.kind not in 'fiu':

@@ -19,13 +19,14 @@ __all__ = ["polynomial", "grad_polynomial", "value_and_grad_polynomial"]
 def _check_inputs(x):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if not isinstance(x, float) and np.shape(x) != ():
-        raise ValueError(f"x must have shape (), got {np.shape(x)}")
-    if not isinstance(x, float) and np.asarray(x).dtype.kind not in 'fiu':
-        raise TypeError(
-            "x must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(x).dtype}"
-        )
+    if not isinstance(x, float):
+        if np.shape(x) != ():
+            raise ValueError(f"x must have shape (), got {np.shape(x)}")
+        if np.asarray(x).dtype.kind not in 'fiu':
+            raise TypeError(
+                "x must be real numbers (float64 when traced), got dtype "
+                f"{np.asarray(x).dtype}"
+            )
 
 
 def polynomial(x):
