@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .differentiate import jvp_graph, vjp_graph
+from .differentiate import diagonal_grad_graph, jvp_graph, vjp_graph
 from .emit import (
     forward_doc,
     grad_doc,
@@ -160,7 +160,8 @@ class _Context:
         """The reverse-mode graph: outputs are the value, then one gradient per wrt."""
         if self._full is None:
             _check_scalar_output(self.fn, self.out)
-            self._full = vjp_graph(self.forward, self.wrt)
+            self._full = diagonal_grad_graph(self.forward, self.wrt) or \
+                vjp_graph(self.forward, self.wrt)
         return self._full
 
     def pack(self, values: Sequence[Var]):

@@ -22,11 +22,11 @@ import sympy as sp
 from .batching import BATCHED_JVP
 from .errors import UnsupportedOpError, located
 from .indexing import is_basic
-from .ir import CONST, ELEMENTWISE, INPUT, Graph, Var
+from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from .rules import JVP, VJP, unbroadcast
 from .tracer import Tracer, bind, broadcast_to, concatenate, elementwise, expression, reshape
 
-__all__ = ["vjp_graph", "jvp_graph", "differentiable", "active_vars"]
+__all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
 
 
 def differentiable(var: Var) -> bool:
@@ -136,6 +136,80 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
             partial = partial.xreplace({expr: out.symbol})  # reuse the forward value
         contribution = expression(g, ct.var.symbol * partial, out.shape, var.dtype)
         yield var, unbroadcast(contribution, var.shape)
+
+
+# -- diagonal chains ---------------------------------------------------------------------
+#: Diagonal chains longer than this are differentiated in forward mode, step by step
+#: (each tangent materialized next to its value); shorter ones go through reverse mode.
+LONG_CHAIN = 8
+
+def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
+    """Gradient of ``out = h(sum(E))`` when E depends on the one `wrt` array only
+    through elementwise operations of its own shape (a diagonal Jacobian).
+
+    Forward accumulation with a tangent of ones then gives the whole gradient, and
+    its nodes interleave with the forward ones, so each intermediate is dead soon
+    after it is made; reverse mode would keep every one alive for the backward pass.
+    None when the graph is not of that form, is short (at most LONG_CHAIN steps), or
+    a scalar is differentiated."""
+    if len(wrt) != 1 or not wrt[0].shape:
+        return None
+    x, out = wrt[0], graph.outputs[0]
+    active = active_vars(graph, wrt)
+    defs = graph.definitions()
+    tail, total = _scalar_tail(defs, out, active)
+    if total is None:
+        return None
+    reduction = defs[total]
+    if reduction.op != "sum" or reduction.inputs[0].shape != x.shape \
+            or reduction.inputs[0] not in active or reduction.inputs[0] is x:
+        return None
+    for node in graph.nodes:
+        if node.out in active and node.out not in (x, total, out) and not (
+                node.op == ELEMENTWISE and node.out.shape == x.shape
+                and all(v.shape == x.shape for v in graph.operands(node) if v in active)):
+            return None
+    chain = [n for n in graph.nodes if n.out in active and n.out not in (x, total, out)]
+    if len(chain) <= LONG_CHAIN:  # reverse mode fuses a short chain into a closed form
+        return None
+    g = graph.derive([], graph.outputs)
+    known = {x: expression(g, sp.Integer(1), x.shape, x.dtype)}
+    forward_only = _Batch(None, set())
+    for node in graph.nodes:
+        g.nodes.append(node)
+        if node.out in active and node.out not in (x, total, out):
+            with located(node.loc):
+                t = _elementwise_jvp(g, node, known, forward_only)
+            if t is not None:  # None: a zero derivative (sign, floor, ...)
+                known[node.out] = _materialized(g, t)
+    partial = sp.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
+    tangent = known.get(reduction.inputs[0])
+    with located(reduction.loc):
+        grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
+                          x.shape, x.dtype)
+    g.adjoint_of[grad.var] = x
+    g.outputs = [out, grad.var]
+    return g
+
+
+def _materialized(g: Graph, t: Tracer) -> Tracer:
+    """Mark the node defining `t` to be computed where it stands, not fused later."""
+    node = g.nodes[-1]
+    if node.out is t.var and node.op == ELEMENTWISE:
+        g.nodes[-1] = Node(node.out, ELEMENTWISE, params=(("materialize", True),),
+                           expr=node.expr, loc=node.loc)
+    return t
+
+
+def _scalar_tail(defs, out: Var, active: set[Var]):
+    """(elementwise node h, the sum it reads) for out = h(sum), or (None, out)."""
+    node = defs[out]
+    if node.op != ELEMENTWISE:
+        return None, out
+    reads = [defs[v] for v in defs if v.symbol in node.expr.free_symbols and v in active]
+    if len(reads) != 1 or node.out.shape != ():
+        return None, None
+    return node, reads[0].out
 
 
 # -- forward mode ------------------------------------------------------------------------

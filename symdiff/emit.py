@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import heapq
 import io
 import keyword
 import linecache
@@ -405,9 +406,9 @@ def print_function(
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
-    temp_count = 0
+    temps = _TempNames(program, inlinable, output_vars)
     backward = _backward_flags(program, backward_from)
-    for stmt, is_backward in zip(program.statements, backward):
+    for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else None
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
         if stmt.target in inlinable and not isinstance(rhs, Block) and len(rhs) <= _INLINE_MAX:
@@ -420,8 +421,7 @@ def print_function(
                 body.append(comment)
             last_comment = stmt.loc
         if stmt.target not in names:
-            names[stmt.target] = f"{_TEMP_PREFIX}{temp_count}"
-            temp_count += 1
+            names[stmt.target] = temps.take(stmt.target, index)
         if stmt.node is not None and stmt.node.op == "stop_gradient":
             body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
                         "a constant")
@@ -439,6 +439,53 @@ def print_function(
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
                         program.stable_rewrites)
+
+
+class _TempNames:
+    """`_t<k>` names for temporaries, a name reused once its value is dead, so that
+    NumPy can free an intermediate array as soon as the code no longer needs it (a
+    long chain otherwise keeps every one alive until the function returns)."""
+
+    def __init__(self, program: Program, inlinable: set, outputs: set):
+        statements = program.statements
+        reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
+                 for s in statements]
+        first_reader: dict[sp.Symbol, int] = {}
+        for i, symbols in enumerate(reads):
+            for sym in symbols:
+                first_reader.setdefault(sym, i)
+        # An inlined statement is evaluated where its reader is (transitively).
+        where = list(range(len(statements)))
+        for i in reversed(range(len(statements))):
+            reader = first_reader.get(statements[i].target)
+            if statements[i].target in inlinable and reader is not None:
+                where[i] = where[reader]
+        self.last_use: dict[sp.Symbol, float] = {}
+        for i, symbols in enumerate(reads):
+            for sym in symbols:
+                self.last_use[sym] = max(self.last_use.get(sym, -1), where[i])
+        for var in outputs:
+            self.last_use[var.symbol] = float("inf")
+        self.holders: list[tuple[sp.Symbol, str]] = []
+        self.free: list[int] = []
+        self.count = 0
+
+    def take(self, sym: sp.Symbol, index: int) -> str:
+        """A name for `sym`, defined by statement `index`."""
+        still = []
+        for holder, name in self.holders:
+            if self.last_use.get(holder, -1) < index:
+                heapq.heappush(self.free, int(name[len(_TEMP_PREFIX):]))
+            else:
+                still.append((holder, name))
+        self.holders = still
+        if self.free:
+            number = heapq.heappop(self.free)
+        else:
+            number, self.count = self.count, self.count + 1
+        name = f"{_TEMP_PREFIX}{number}"
+        self.holders.append((sym, name))
+        return name
 
 
 def _return_types(returns, names) -> list[tuple[str, str]]:

@@ -98,7 +98,7 @@ def value_number(graph: Graph) -> Graph:
         if node.op == ELEMENTWISE and subs:
             new_expr = node.expr.xreplace(subs)
             if new_expr is not node.expr:
-                node = Node(node.out, node.op, expr=new_expr, loc=node.loc)
+                node = Node(node.out, node.op, params=node.params, expr=new_expr, loc=node.loc)
         elif node.inputs and any(v in alias for v in node.inputs):
             node = Node(node.out, node.op, tuple(alias.get(v, v) for v in node.inputs),
                         node.params, loc=node.loc)
@@ -176,13 +176,14 @@ def _fuse_once(graph: Graph) -> Graph:
         only_elementwise = all(c.op == ELEMENTWISE and c.out.dtype == var.dtype
                                for c in consumers.get(var, ()))
         constant = not expr.free_symbols and var.shape == () and var.dtype.kind != "b"
-        small = sizes[var] <= MAX_FUSED_SIZE
+        small = sizes[var] <= MAX_FUSED_SIZE and not node.p.get("materialize")
         if var not in outputs and only_elementwise and (constant or uses[var] == 1 and small):
             inline[var] = expr
             if var in graph.names and expr.free_symbols:
                 expr_names.setdefault(expr, graph.names[var])
             continue
-        nodes.append(Node(var, ELEMENTWISE, expr=expr, loc=node.loc) if expr is not node.expr else node)
+        nodes.append(Node(var, ELEMENTWISE, node.inputs, node.params, expr=expr, loc=node.loc)
+                     if expr is not node.expr else node)
     fused = graph.derive(nodes, graph.outputs)
     fused.expr_names = expr_names
     return dce(fused)
@@ -220,7 +221,7 @@ def simplify_expressions(graph: Graph) -> Graph:
         if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
             new = simplify_expr(node.expr)
             if new is not node.expr:
-                node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
+                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
     return graph.derive(nodes, graph.outputs)
 

@@ -347,7 +347,7 @@ def stabilize(graph: Graph) -> Graph:
             if isinstance(new, sigmoid):
                 sigmoids[node.out.symbol] = new
             if new != node.expr:
-                node = Node(node.out, ELEMENTWISE, expr=new, loc=node.loc)
+                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
     if not applied:
         return graph
@@ -383,7 +383,7 @@ def _shift_logsumexp(graph: Graph) -> list[Node] | None:
         if node.op == ELEMENTWISE and node.expr.has(sp.log):
             new_expr = node.expr.xreplace(shifted)
             if new_expr != node.expr:
-                node = Node(node.out, ELEMENTWISE, expr=new_expr, loc=node.loc)
+                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new_expr, loc=node.loc)
         nodes.append(node)
         nodes.extend(after.get(node.out, ()))
     return nodes

@@ -123,11 +123,11 @@ def value_and_grad_logistic(w, b, X, y):
     _t2 = np.sum(-_t1*np.logaddexp(0, logits) - y*np.logaddexp(0, _t0))
     loss = -1/20*_t2
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t3 = (
+    _t2 = (
         1/20*_t1*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
         - 1/20*y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
     )
-    dloss_db = np.sum(_t3)
+    dloss_db = np.sum(_t2)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t3
+    dloss_dw = X.T @ _t2
     return loss, (dloss_dw, dloss_db)
