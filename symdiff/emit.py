@@ -92,6 +92,7 @@ class ModuleCode:
     params: str
     checks: list[str]
     functions: list[FunctionCode] = field(default_factory=list)
+    scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
 
     @property
     def exports(self) -> str:
@@ -107,7 +108,18 @@ class ModuleCode:
 
     @property
     def check_call(self) -> str:
-        return call_text("_check_inputs", self.params, 4)
+        """The call of `_check_inputs` that opens each function. When every argument
+        was a traced float scalar, an inline type test skips the call for Python floats:
+        a function call costs as much as a small polynomial."""
+        call = call_text("_check_inputs", self.params, 4)
+        if not self.scalar_params:
+            return call
+        tests = [f"isinstance({p}, float)" for p in self.scalar_params]
+        test = tests[0] if len(tests) == 1 else "(" + " and ".join(tests) + ")"
+        guard = _if(f"not {test}")
+        if guard.startswith("if (\n"):  # too long for one line: always call
+            return call
+        return guard + "\n        " + call_text("_check_inputs", self.params, 8)
 
 
 def _environment() -> jinja2.Environment:
@@ -383,7 +395,12 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         params=params,
         checks=input_checks(specs),
         functions=functions,
+        scalar_params=[s.name for s in specs] if all(_float_scalar(s) for s in specs) else [],
     )
+
+
+def _float_scalar(spec: ArgSpec) -> bool:
+    return spec.traced and spec.shape == () and spec.dtype.kind == "f"
 
 
 # -- one function ------------------------------------------------------------------------

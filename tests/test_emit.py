@@ -161,6 +161,17 @@ def test_a_float_passes_the_scalar_check_by_its_type():
         compiled.grad(np.array("a"))
 
 
+def test_several_float_scalars_skip_the_check_call_but_still_raise():
+    compiled = symdiff.grad(lambda a, b, c: 3 * (a + b * c), argnums=(0, 1, 2)).compile(
+        5.0, 3.0, 2.0)
+    assert "if not (isinstance(a, float) and isinstance(b, float)" in compiled.source
+    assert compiled.grad(5.0, 3.0, 2.0) == (3.0, 6.0, 9.0)  # 3, 3c, 3b by hand
+    with pytest.raises(ValueError, match=r"^c must have shape \(\), got \(2,\)$"):
+        compiled.grad(5.0, 3.0, np.ones(2))
+    with pytest.raises(TypeError, match="b must be real numbers"):
+        compiled.grad(5.0, np.array(1 + 2j), 2.0)
+
+
 # -- lines that need wrapping -----------------------------------------------------------------
 @pytest.mark.parametrize("rhs", [
     " + ".join(f"np.sin(variable_number_{i})*np.cos(variable_number_{i})" for i in range(9)),

@@ -55,7 +55,8 @@ def J(a, b, c):
     Returns:
         J: float64, shape ()
     """
-    _check_inputs(a, b, c)
+    if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
+        _check_inputs(a, b, c)
     J = 3*(a + b*c)
     return J
 
@@ -74,7 +75,8 @@ def grad_J(a, b, c):
             dJ_db: float64, shape ()
             dJ_dc: float64, shape ()
     """
-    _check_inputs(a, b, c)
+    if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
+        _check_inputs(a, b, c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
     dJ_db = 3*c
@@ -97,7 +99,8 @@ def value_and_grad_J(a, b, c):
             dJ_db: float64, shape ()
             dJ_dc: float64, shape ()
     """
-    _check_inputs(a, b, c)
+    if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
+        _check_inputs(a, b, c)
     J = 3*(a + b*c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)

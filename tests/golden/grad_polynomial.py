@@ -38,7 +38,8 @@ def polynomial(x):
     Returns:
         value: float64, shape ()
     """
-    _check_inputs(x)
+    if not isinstance(x, float):
+        _check_inputs(x)
     value = 2*x**4 + x**3 + 3*x**2 + 5*x + 1
     return value
 
@@ -52,7 +53,8 @@ def grad_polynomial(x):
     Returns:
         dpolynomial_dx: float64, shape ()
     """
-    _check_inputs(x)
+    if not isinstance(x, float):
+        _check_inputs(x)
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
     dpolynomial_dx = 8*x**3 + 3*x**2 + 6*x + 5
     return dpolynomial_dx
@@ -69,7 +71,8 @@ def value_and_grad_polynomial(x):
             value: float64, shape ()
             dpolynomial_dx: float64, shape ()
     """
-    _check_inputs(x)
+    if not isinstance(x, float):
+        _check_inputs(x)
     _t0 = x**3
     _t1 = 3*x**2
     value = _t0 + _t1 + 2*x**4 + 5*x + 1
