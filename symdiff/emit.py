@@ -428,7 +428,9 @@ def print_function(
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else None
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
-        if stmt.target in inlinable and not isinstance(rhs, Block) and len(rhs) <= _INLINE_MAX:
+        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
+        if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
+                len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs
             names[stmt.target] = rhs if _is_atomic(rhs) else f"({rhs})"
             continue

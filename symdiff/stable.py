@@ -424,6 +424,7 @@ def _shifted_sum(graph: Graph, defs: dict, total: Node):
     if zvar is None or zvar.shape != shape:
         zvar = add(shape, ELEMENTWISE, expr=z)
     held = add(shape, "stop_gradient", (zvar,))
+    new[-1] = Node(held, "stop_gradient", (zvar,))  # no source line: not the user's call
     peak = add(kept, "max", (held,), (("axes", params["axes"]), ("keepdims", True)))
     m = add(kept, ELEMENTWISE, expr=finite_or_zero(peak.symbol))
     terms = add(shape, ELEMENTWISE, expr=sp.exp(z - m.symbol))

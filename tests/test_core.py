@@ -1,8 +1,8 @@
 """Core compiler: closed forms, no expression swell, determinism, standalone modules."""
 
 import ast
-import re
 import os
+import re
 import subprocess
 import sys
 import textwrap

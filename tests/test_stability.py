@@ -191,6 +191,12 @@ def test_logsumexp_near_1000_gives_the_softmax():
     assert f"#   {symdiff.stable.LOGSUMEXP}" in header(source)
 
 
+def test_the_logsumexp_shift_is_not_presented_as_the_users_stop_gradient():
+    _, _, source = value_and_grad(logsumexp, np.array([1.0, 2.0]))
+    assert "stop_gradient" not in source.split('"""', 2)[2]  # below the header
+    assert "np.max(x, keepdims=True)" in source  # reads the argument, not an alias
+
+
 def test_logsumexp_over_an_axis_with_very_negative_entries():
     def f(x):
         return np.sum(np.log(np.sum(np.exp(2 * x), axis=1)))
