@@ -427,6 +427,7 @@ def print_function(
     backward = _backward_flags(program, backward_from)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else None
+        printer.large = _large(program, stmt)
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
@@ -458,6 +459,19 @@ def print_function(
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
                         program.stable_rewrites)
+
+
+#: NumPy computes `a + b` in place when `a` is a temporary of at least this many bytes
+#: (NPY_MIN_ELIDE_BYTES); below it, term order does not change what is allocated.
+_ELIDE_BYTES = 1 << 18
+
+
+def _large(program: Program, stmt: Statement) -> bool:
+    """Whether the statement's result is an array NumPy may update in place."""
+    if stmt.var is not None:
+        return stmt.var.size * stmt.var.dtype.itemsize >= _ELIDE_BYTES
+    vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
+    return any(v.size * v.dtype.itemsize >= _ELIDE_BYTES for v in vars_)
 
 
 class _TempNames:

@@ -59,6 +59,8 @@ class SymdiffPrinter(NumPyPrinter):
         self.names = names or {}
         self.xp = xp
         self.dtype = None  # of the statement being printed, when known
+        self.large = False  # whether that statement's array is big enough for NumPy to
+        # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
     # -- modules: `np.exp`, never `numpy.exp` ----------------------------------------
     def _module_format(self, fqn, register=True):
@@ -107,6 +109,10 @@ class SymdiffPrinter(NumPyPrinter):
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
             return f"{coeff.p}/{coeff.q}*{text}"
         return super()._print_Mul(expr)
+
+    def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
+        terms = super()._as_ordered_terms(expr, order=order)
+        return numbers_last(terms) if self.large else terms
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.base, expr.exp
@@ -293,6 +299,19 @@ class SymdiffPrinter(NumPyPrinter):
 
     def _print_op_stop_gradient(self, node, x):
         return x  # emit.py writes a comment line saying no derivative flows here
+
+
+def numbers_last(terms: list) -> list:
+    """`-400*t + 2` rather than `2 - 400*t` for large arrays: NumPy reuses the temporary
+    `-400*t` for the sum (it computes `temporary + 2` in place), but `2 - temporary`
+    needs a new array, and allocating large arrays costs as much as a pass over them.
+    Only when that term has a number factor of its own, so no negation is added."""
+    if len(terms) < 2 or not terms[0].is_Number:
+        return terms
+    coeff, _ = terms[1].as_coeff_Mul()
+    if coeff in (1, -1):
+        return terms
+    return [*terms[1:], terms[0]]
 
 
 def _format_slice(s: slice, n: int) -> str:

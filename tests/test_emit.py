@@ -252,3 +252,21 @@ def test_a_module_of_every_derivative_kind_is_lint_clean():
 def test_long_names_and_static_arguments_are_lint_clean():
     proc = ruff_check(long_module())
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- term order for NumPy's in-place temporaries ---------------------------------------------
+def rosenbrock(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def rosenbrock_grad_by_hand(x):
+    a, t = x[:-1], x[1:] - x[:-1] ** 2
+    return np.concatenate([-400 * a * t - 2 * (1 - a), [0.0]]) + np.concatenate([[0.0], 200 * t])
+
+
+@pytest.mark.parametrize("n, form", [(5, "2 - 400*"), (40000, "-400*_t1 + 2")])
+def test_large_arrays_put_numbers_last_so_numpy_reuses_temporaries(n, form):
+    x = np.random.default_rng(0).standard_normal(n)
+    compiled = symdiff.grad(rosenbrock).compile(x)
+    assert form in compiled.source.split("def grad_rosenbrock")[1]
+    np.testing.assert_allclose(compiled.grad(x), rosenbrock_grad_by_hand(x), rtol=1e-12)
