@@ -344,7 +344,10 @@ def _absorb_bare_temporaries(body, temps, reduced):
 def to_program(graph: Graph, cse: bool = True) -> Program:
     """Order the nodes as statements, with CSE temporaries placed before first use."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
-    exprs = [lower_sigmoid(n.expr) for n in body if n.op == ELEMENTWISE]
+    forms: set[str] = set()
+    exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
+    rewrites = list(graph.stable_rewrites)
+    rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
     temps: list[tuple[sp.Symbol, sp.Expr]] = []
     if cse and exprs:
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
@@ -389,4 +392,4 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
                                         loc=node.loc))
     return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                    [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                   dict(graph.expr_names), temp_defs, list(graph.stable_rewrites))
+                   dict(graph.expr_names), temp_defs, rewrites)

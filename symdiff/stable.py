@@ -49,7 +49,8 @@ from sympy.codegen.numpy_nodes import logaddexp
 from .ir import ELEMENTWISE, Graph, Node, Var
 from .ops import PRIMITIVES
 
-__all__ = ["sigmoid", "lower_sigmoid", "finite_or_zero", "Rule", "RULES", "LOGSUMEXP", "stabilize",
+__all__ = ["sigmoid", "lower_sigmoid", "SIGMOID_FORM", "SIGMOID_PAIR_FORM", "finite_or_zero",
+           "Rule", "RULES", "LOGSUMEXP", "stabilize",
            "stabilize_expr"]
 
 
@@ -93,9 +94,51 @@ def _sigmoid_formula(x):
     return sp.exp(Minimum(x, 0)) / (1 + sp.exp(-Absolute(x)))
 
 
-def lower_sigmoid(expr: sp.Expr) -> sp.Expr:
-    """`expr` with every sigmoid written out in NumPy functions (before CSE)."""
-    return expr.replace(sigmoid, _sigmoid_formula) if expr.has(sigmoid) else expr
+#: Header lines for how sigmoids are printed (`lower_sigmoid`).
+SIGMOID_FORM = "sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))"
+SIGMOID_PAIR_FORM = "sigmoid(u)*sigmoid(-u) = np.exp(-np.abs(u))/(1 + np.exp(-np.abs(u)))**2"
+
+
+def lower_sigmoid(expr: sp.Expr, forms: set[str] | None = None) -> sp.Expr:
+    """`expr` with every sigmoid written out in NumPy functions (before CSE); the
+    header lines of the forms used are added to `forms`. The logistic function's
+    derivative s(u)*s(-u) becomes one exp of -|u| (s(u)*s(-u) = e^-|u|/(1 + e^-|u|)^2
+    for either sign of u) instead of four exps."""
+    if not expr.has(sigmoid):
+        return expr
+    paired = expr.replace(lambda e: e.is_Mul and _sigmoid_pair(e) is not None, _lower_pair)
+    if forms is not None:
+        forms.update([SIGMOID_PAIR_FORM] * (paired != expr) + [SIGMOID_FORM] * paired.has(sigmoid))
+    return paired.replace(sigmoid, _sigmoid_formula)
+
+
+def _sigmoid_powers(mul: sp.Expr) -> dict[sp.Expr, int]:
+    """u -> k for each factor sigmoid(u)**k (k a positive integer) of a product."""
+    powers = {}
+    for f in mul.args:
+        base, k = f.as_base_exp()
+        if isinstance(base, sigmoid) and k.is_Integer and k > 0:
+            powers[base.args[0]] = int(k)
+    return powers
+
+
+def _sigmoid_pair(mul: sp.Expr) -> sp.Expr | None:
+    """The u (not -u) of a product holding both sigmoid(u) and sigmoid(-u), or None."""
+    powers = _sigmoid_powers(mul)
+    for u in sorted(powers, key=sp.default_sort_key):
+        if -u in powers and not u.could_extract_minus_sign():
+            return u
+    return None
+
+
+def _lower_pair(mul: sp.Expr) -> sp.Expr:
+    u = _sigmoid_pair(mul)
+    powers = _sigmoid_powers(mul)
+    m = min(powers[u], powers[-u])
+    from .functions import Absolute
+
+    t = sp.exp(-Absolute(u))
+    return mul / (sigmoid(u) * sigmoid(-u)) ** m * (t / (1 + t) ** 2) ** m
 
 
 class finite_or_zero(sp.Function):

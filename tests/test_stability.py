@@ -77,6 +77,17 @@ def test_softplus_second_derivative_stays_finite():
         assert h(x) == pytest.approx(sigmoid_ref(x) * sigmoid_ref(-x), rel=1e-14, abs=0)
 
 
+def test_sigmoid_derivative_is_one_exp_of_minus_abs():
+    hess = symdiff.hessian(lambda x: np.sum(np.logaddexp(0, x)))
+    x = np.array([-800.0, -30.0, -1e-3, 0.0, 2.5, 800.0])
+    want = [sigmoid_ref(v) * sigmoid_ref(-v) for v in x]  # s(x)(1 - s(x)), 60 digits
+    np.testing.assert_allclose(np.diag(hess(x)), want, rtol=1e-14, atol=0)
+    source = hess.compile(x).source
+    assert f"#   {symdiff.stable.SIGMOID_PAIR_FORM}" in header(source)
+    body = source.split("def hessian_")[1]
+    assert body.count("np.exp(") == 1 and "np.exp(-np.abs(x))" in body
+
+
 # -- binary cross-entropy with logits ------------------------------------------------------
 def bce_logits(z, y):
     return np.sum(np.log(1 + np.exp(z)) - y * z)
