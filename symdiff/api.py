@@ -359,7 +359,9 @@ def _d_hessian(ctx: _Context) -> Derivation:
         g, cols = _jacobian_columns(g, grads, w, upto)
         for i, (row, col) in enumerate(zip(rows, cols)):
             row.append(col)
-            second = f"{names[i]}2" if i == j else f"{names[i]}_d{names[j]}"
+            # d2f_dx2, but d2f_dW1_dW1: "dW12" would read as a variable W12
+            square = i == j and not names[i][-1].isdigit()
+            second = f"{names[i]}2" if square else f"{names[i]}_d{names[j]}"
             g.names.setdefault(col, f"d2{ctx.out_name}_d{second}")
     g.outputs = [v for row in rows for v in row]
     ret = rows[0][0] if isinstance(ctx.argnums, int) else tuple(tuple(r) for r in rows)

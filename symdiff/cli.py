@@ -34,8 +34,10 @@ EXAMPLES = """\
 examples:
   symdiff emit examples/polynomial.py:f
   symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py
-  symdiff emit model.py:loss --wrt W --shape W=3,4 --shape X=10,3 --dtype W=float32
-  symdiff emit model.py:loss --example make_inputs --emit grad,hessian -o grad_model.py
+  symdiff emit examples/linear_regression.py:mse --wrt w --shape w=3 --shape X=10,3 \\
+      --shape y=10 --dtype w=float32
+  symdiff emit examples/mlp.py:loss --wrt W1,b1 --example make_inputs \\
+      --emit grad,hessian -o grad_mlp.py
   symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py --check
   symdiff graph examples/computational_graph.py:J --wrt a,b,c --grad -o J.svg
 

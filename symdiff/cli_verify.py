@@ -31,7 +31,7 @@ CHECK_EXAMPLES = """\
 examples:
   symdiff check examples/hand_derived.py:loss1 examples/hand_derived.py:right1 --wrt w,b
   symdiff check examples/polynomial.py:y --expect '6*x + 4'
-  symdiff check model.py:loss model.py:grad_by_hand --wrt w --shape w=3 --shape X=10,3
+  symdiff check examples/hand_derived.py:loss2 wrong2 --wrt w2,w1,b   # exit 1
 
 exit status: 0 PROVED or AGREES, 1 REFUTED (or a symdiff error), 2 usage error.
 """
@@ -39,7 +39,8 @@ exit status: 0 PROVED or AGREES, 1 REFUTED (or a symdiff error), 2 usage error.
 GRADCHECK_EXAMPLES = """\
 examples:
   symdiff gradcheck examples/polynomial.py:f
-  symdiff gradcheck model.py:loss --wrt w,b --shape w=3 --shape X=100,3 --shape y=100
+  symdiff gradcheck examples/logistic_regression.py:loss --wrt w,b --shape w=3 \\
+      --shape X=100,3 --shape y=100
 
 exit status: 0 passed, 1 failed (or a symdiff error), 2 usage error.
 """

@@ -71,6 +71,12 @@ class FunctionCode:
         """`name(params)` after `def `, wrapped to fit."""
         return call_text(self.name, self.params or "", 0)
 
+    @property
+    def return_statement(self) -> str:
+        """`return ...`, wrapped to fit (a Hessian of several arguments returns a tuple of
+        tuples)."""
+        return "return " + _wrap(f"_ = {self.returns}", indent=4)[len("_ = "):]
+
 
 def call_text(name: str, params: str, indent: int) -> str:
     """`name(params)` on one line at `indent`, or the parameters on lines of their own
@@ -96,8 +102,9 @@ class ModuleCode:
 
     @property
     def exports(self) -> str:
-        """The list literal of `__all__`, one name per line when they do not fit."""
-        names = [f'"{f.name}"' for f in self.functions]
+        """The list literal of `__all__`, one name per line when they do not fit, in
+        isort order (what ruff's default rule RUF022 asks for)."""
+        names = [f'"{n}"' for n in sorted((f.name for f in self.functions), key=_isort_key)]
         if len("__all__ = []") + len(", ".join(names)) <= LINE_LENGTH:
             return "[" + ", ".join(names) + "]"
         return "[\n" + "".join(f"    {n},\n" for n in names) + "]"
@@ -120,6 +127,16 @@ class ModuleCode:
         if guard.startswith("if (\n"):  # too long for one line: always call
             return call
         return guard + "\n        " + call_text("_check_inputs", self.params, 8)
+
+
+def _isort_key(name: str) -> tuple:
+    """Constants (UPPER_CASE) first, then classes (Capitalized), then the rest, each in
+    natural order (digit runs compared as numbers)."""
+    if len(name) > 1 and name.upper() == name != name.lower():
+        kind = 0
+    else:
+        kind = 1 if name[0].isupper() else 2
+    return kind, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
 def _environment() -> jinja2.Environment:
@@ -205,7 +222,9 @@ def _docstring(fn: FunctionCode, specs: Sequence[ArgSpec]) -> str:
     if len(fn.return_types) == 1 and fn.returns == fn.return_types[0][0]:
         lines.append(f"    {fn.returns}: {fn.return_types[0][1]}")
     else:
-        lines.append(f"    {fn.returns}, where")
+        lines += textwrap.wrap(f"{fn.returns}, where", LINE_LENGTH - len(pad) - 4,
+                               initial_indent="    ", subsequent_indent="        ",
+                               break_on_hyphens=False)
         lines += [f"        {n}: {t}" for n, t in fn.return_types]
     return "\n".join((pad + line).rstrip() if i else line for i, line in enumerate(lines)) \
         + "\n" + pad

@@ -8,9 +8,10 @@ the same check for a generated module; `symdiff emit` runs it before writing.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -189,22 +190,131 @@ def gradcheck(f: Callable, *args, argnums: int | tuple[int, ...] = 0,
 
 def verify_compiled(compiled, args: Sequence[Any], fn: Callable | None = None,
                     **options) -> GradcheckReport:
-    """Gradcheck every gradient function of a generated module (`grad_<f>` and the
-    gradient half of `value_and_grad_<f>`) at `args`, differencing `fn` (default: the
-    module's own forward function). `options` are those of `gradcheck`. Other kinds
-    (jacobian, hessian, vjp, jvp, hvp) are not checked here."""
+    """Check every derivative function of a generated module at `args` against central
+    differences of `fn` (default: the module's own forward function): `grad_<f>` and
+    the gradient half of `value_and_grad_<f>` directly; Jacobians and VJPs contracted
+    with a fixed random cotangent (the gradient of sum(cotangent * f)); a JVP as the
+    derivative of that sum along its tangents; a Hessian or HVP as the derivative of
+    the gradient along fixed random tangents, the gradient being checked too.
+    `options` are those of `gradcheck`."""
     module, name = compiled.module, compiled.name
-    functions: dict[str, Callable] = {}
-    if hasattr(module, f"grad_{name}"):
-        functions[f"grad_{name}"] = compiled.grad
-    if hasattr(module, f"value_and_grad_{name}"):
-        functions[f"value_and_grad_{name}"] = lambda *a: compiled.value_and_grad(*a)[1]
     fn = fn or compiled.forward
-    if not functions:  # a module of other kinds only (jacobian, hessian, ...)
+    argnums = compiled.argnums
+    nums = _argnums(fn, argnums, len(args))
+    rng = np.random.default_rng(options.get("seed", 0) + 1)
+
+    def get(kind: str):
+        return getattr(module, f"{kind}_{name}", None)
+
+    grad = get("grad")
+    grads = {f"grad_{name}": grad} if grad else {}
+    if get("value_and_grad"):
+        grads[f"value_and_grad_{name}"] = lambda *a: get("value_and_grad")(*a)[1]
+    if (get("hessian") or get("hvp")) and grad is None:
+        from .api import compile_gradient  # the pipeline's entry; verify is its last stage
+
+        grad = compile_gradient(fn, args, argnums).grad
+        grads[f"grad_{name} (for the Hessian)"] = grad
+    reports = [check_gradients(fn, args, nums, grads, argnums, **options)] if grads else []
+
+    out = np.asarray(fn(*args))
+    cotangent = rng.uniform(0.5, 1.5, out.shape).astype(_float_dtype(out))
+    firsts = {f"{kind}_{name}": _contract_jacobian(get(kind), cotangent, argnums)
+              for kind in ("jacobian", "jacfwd", "jacrev") if get(kind)}
+    if get("vjp"):
+        firsts[f"vjp_{name}"] = _unpack_vjp(get("vjp"), cotangent, argnums)
+    if firsts:
+        reports.append(check_gradients(_contracted(fn, cotangent), args, nums, firsts,
+                                       argnums, **options))
+    tangents = [rng.uniform(0.5, 1.5, np.shape(args[i])).astype(_dtype_of(args[i]))
+                for i in nums]
+    if get("jvp"):
+        reports.append(_check_jvp(fn, get("jvp"), f"jvp_{name}", args, nums, cotangent,
+                                  tangents, options))
+    seconds = {}
+    if get("hessian"):
+        seconds[f"hessian_{name}"] = _contract_hessian(get("hessian"), tangents, argnums)
+    if get("hvp"):
+        seconds[f"hvp_{name}"] = lambda *a: get("hvp")(*a, *tangents)
+    if seconds:
+        reports.append(check_gradients(_gradient_along(grad, tangents, argnums, fn), args,
+                                       nums, seconds, argnums, **options))
+    if not reports:
         return GradcheckReport(name, [], np.dtype(np.float64), step_for(np.float64),
                                *TOLERANCES[np.dtype(np.float64)], float("nan"))
-    return check_gradients(fn, args, _argnums(fn, compiled.argnums, len(args)), functions,
-                           argnums=compiled.argnums, **options)
+    return replace(reports[0], function=name, checks=[c for r in reports for c in r.checks])
+
+
+def _float_dtype(out: np.ndarray) -> np.dtype:
+    return out.dtype if out.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _contracted(fn: Callable, cotangent: np.ndarray) -> Callable:
+    """sum(cotangent * fn(...)): a scalar whose gradient is the VJP with `cotangent`."""
+
+    @functools.wraps(fn)
+    def contracted(*args):
+        return np.sum(cotangent * np.asarray(fn(*args)))
+
+    return contracted
+
+
+def _contract_jacobian(jacobian: Callable, cotangent: np.ndarray, argnums) -> Callable:
+    def vjp(*args):
+        jacs = _as_tuple(jacobian(*args), argnums, "the Jacobian")
+        result = tuple(np.tensordot(cotangent, np.asarray(j), axes=cotangent.ndim)
+                       for j in jacs)
+        return result[0] if isinstance(argnums, int) else result
+
+    return vjp
+
+
+def _unpack_vjp(vjp: Callable, cotangent: np.ndarray, argnums) -> Callable:
+    def unpacked(*args):
+        result = vjp(*args, cotangent)
+        return result[0] if isinstance(argnums, int) else result
+
+    return unpacked
+
+
+def _check_jvp(fn, jvp, label, args, nums, cotangent, tangents, options) -> GradcheckReport:
+    """d/ds sum(cotangent * fn(args + s tangents)) at s = 0 against the JVP."""
+
+    def along_tangents(s):
+        moved = list(args)
+        for i, t in zip(nums, tangents):
+            moved[i] = args[i] + s * t
+        return np.sum(cotangent * np.asarray(fn(*moved)))
+
+    def analytic(s):
+        return np.sum(cotangent * np.asarray(jvp(*args, *tangents)[1]))
+
+    along_tangents.__name__ = _name(fn)
+    report = check_gradients(along_tangents, [0.0], (0,), {label: analytic}, 0, **options)
+    where = "along tangents"
+    return replace(report, checks=[replace(c, name=where, worst=where) for c in report.checks])
+
+
+def _gradient_along(grad: Callable, tangents, argnums, fn: Callable) -> Callable:
+    """sum_i <tangents[i], grad_i(...)>: its gradient is the Hessian times the tangents."""
+
+    @functools.wraps(fn)
+    def along(*args):
+        grads = _as_tuple(grad(*args), argnums, "the gradient")
+        return sum(np.sum(t * np.asarray(g)) for t, g in zip(tangents, grads))
+
+    return along
+
+
+def _contract_hessian(hessian: Callable, tangents, argnums) -> Callable:
+    def hvp(*args):
+        h = hessian(*args)
+        rows = ((h,),) if isinstance(argnums, int) else h
+        result = tuple(sum(np.tensordot(t, np.asarray(row[j]), axes=np.ndim(t))
+                           for t, row in zip(tangents, rows)) for j in range(len(tangents)))
+        return result[0] if isinstance(argnums, int) else result
+
+    return hvp
 
 
 def sample_args(specs, seed: int = 0, low: float = 0.5, high: float = 1.5) -> list[Any]:

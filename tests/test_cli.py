@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -374,3 +375,39 @@ def test_graph_without_graphviz_says_what_to_install(model, capsys, monkeypatch)
     assert status == 1 and "apt-get install graphviz" in err and "-o FILE.dot" in err
     assert (model / "J.svg").read_text() == "previous"
 
+
+
+# -- every command the docs and --help show --------------------------------------------------
+def documented_commands():
+    """(where, argv, expected exit status) of every `symdiff ...` line in the docs' shell
+    blocks and in the --help examples, continuation lines joined; `# exit 1` marks
+    a command that is meant to fail."""
+    from symdiff import cli_verify
+
+    sources = []
+    for doc in ("README.md", os.path.join("docs", "cli.md"), os.path.join("docs", "tutorial.md")):
+        with open(os.path.join(ROOT, doc), encoding="utf-8") as fh:
+            text = fh.read()
+        sources += [(doc, block) for block in re.findall(r"^ *```sh\n(.*?)^ *```", text,
+                                                         re.S | re.M)]
+    sources += [("--help", text) for text in (symdiff.cli.EXAMPLES, cli_verify.CHECK_EXAMPLES,
+                                               cli_verify.GRADCHECK_EXAMPLES)]
+    for where, text in sources:
+        for line in re.sub(r"\\\n\s*", "", text).splitlines():
+            line = line.strip()
+            if line.startswith("symdiff "):
+                status = 1 if re.search(r"#\s*exit 1", line) else 0
+                yield where, shlex.split(line, comments=True)[1:], status
+
+
+def test_every_documented_command_runs_as_written(tmp_path, monkeypatch, capsys):
+    shutil.copytree(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    commands = list(documented_commands())
+    assert len(commands) >= 20
+    for where, argv, expected in commands:
+        if shutil.which("dot") is None and re.search(r"\.(svg|png|pdf)$", argv[-1]):
+            continue  # rendering needs Graphviz (tested above)
+        status = main(argv)
+        err = capsys.readouterr().err
+        assert status == expected, f"{where}: symdiff {shlex.join(argv)}\n{err}"

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from symdiff import cli, rules
+from symdiff import batching, cli, rules
 from symdiff.tracer import broadcast_to
 
 MODEL = textwrap.dedent("""\
@@ -32,6 +32,9 @@ MODEL = textwrap.dedent("""\
 
     def sq(w):
         return np.sum(w ** 2)
+
+    def sin_layer(x, W):
+        return np.sum(np.sin(W @ x))
 """)
 
 
@@ -123,3 +126,14 @@ def test_emit_no_verify_writes_anyway(model, capsys, monkeypatch):
     monkeypatch.setitem(rules.VJP, "sum", _sum_vjp_doubled)
     status, _, err = run(capsys, *EMIT, "--no-verify")
     assert status == 0 and (model / "grad.py").exists()
+
+
+def test_emit_checks_the_hessian_it_writes(model, capsys, monkeypatch):
+    right = batching.BATCHED_JVP["matmul"]
+    # batched forward mode builds Hessians, not gradients
+    monkeypatch.setitem(batching.BATCHED_JVP, "matmul", lambda *a, **k: 2.0 * right(*a, **k))
+    argv = ["emit", "model.py:sin_layer", "--shape", "x=3", "--shape", "W=2,3", "--wrt", "x,W"]
+    assert run(capsys, *argv, "-o", "grad.py")[0] == 0  # the gradient is right
+    status, _, err = run(capsys, *argv, "--emit", "hessian", "-o", "hess.py")
+    assert status == 1 and not (model / "hess.py").exists()
+    assert "hessian_sin_layer" in err and "Nothing was written" in err

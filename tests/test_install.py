@@ -1,6 +1,7 @@
 """A non-editable install in a fresh virtual environment runs `symdiff emit`."""
 
 import os
+import re
 import site
 import subprocess
 import sys
@@ -47,7 +48,9 @@ def test_fresh_venv_non_editable_install_emits(tmp_path):
                     os.path.join(ROOT, "examples", "logistic_regression.py") + ":loss",
                     "--wrt", "w,b", "-o", "grad_logreg.py"], check=True, cwd=tmp_path)
     source = (tmp_path / "grad_logreg.py").read_text()
-    assert "logits = " in source and "loss = " in source and "dloss_dw = " in source
+    # assignments, not the "# gradient of line 16: loss = ..." comments
+    for name in ("logits", "loss", "dloss_dw", "dloss_db"):
+        assert re.search(rf"^    {name} = ", source, re.M), name
     res = subprocess.run([str(py), "-c", LOGREG_CHECK], capture_output=True, text=True,
                          cwd=tmp_path)
     assert res.stdout.strip() == "ok", res.stderr

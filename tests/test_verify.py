@@ -6,8 +6,8 @@ the machine epsilon of float32 is 2**-23) or from deliberately wrong gradients."
 import numpy as np
 import pytest
 
-from symdiff import GradcheckError, InputError, rules
-from symdiff.api import compile_gradient
+from symdiff import GradcheckError, InputError, batching, rules
+from symdiff.api import KINDS, compile_gradient
 from symdiff.tracer import broadcast_to
 from symdiff.verify import (
     MAX_ELEMENTS,
@@ -165,3 +165,71 @@ def test_a_nan_element_fails_only_where_it_is():
 
     report = gradcheck(sum_sin, np.ones(3), grad_fn=grad_nan_at_1)
     assert not report.passed and report.checks[0].worst.startswith("x[1]")
+
+
+# -- every kind of derivative a module holds is checked ------------------------------------
+def sin_layer(x, W):
+    return np.sum(np.sin(W @ x))
+
+
+def sin_layer_args():
+    return [np.linspace(0.1, 0.9, 3), np.linspace(-1, 1, 6).reshape(2, 3)]
+
+
+def test_verify_compiled_checks_every_kind_of_derivative():
+    compiled = compile_gradient(sin_layer, sin_layer_args(), (0, 1), kinds=list(KINDS))
+    report = verify_compiled(compiled, sample_args(compiled.specs), fn=sin_layer)
+    assert report.passed, str(report)
+    checked = {c.function for c in report.checks}
+    assert checked == {f"{kind}_sin_layer" for kind in KINDS}
+    assert {c.name for c in report.checks if c.function == "hessian_sin_layer"} == {"x", "W"}
+    x, W = sample_args(compiled.specs)
+    np.testing.assert_allclose(compiled.function("hessian")(x, W)[0][0], hand_hessian_x(x, W),
+                               rtol=1e-12)
+
+
+def hand_hessian_x(x, W):
+    """d2/dx2 sum(sin(W x)) = -W^T diag(sin(W x)) W, by hand."""
+    return -W.T @ (np.sin(W @ x)[:, None] * W)
+
+
+def test_verify_compiled_checks_jacobians_of_an_array_output():
+    def vector(x):
+        return 2 * np.sin(x)
+
+    compiled = compile_gradient(vector, [np.ones(3)], 0, kinds=["jacobian", "vjp", "jvp"])
+    report = verify_compiled(compiled, sample_args(compiled.specs), fn=vector)
+    assert report.passed and len(report.checks) == 3, str(report)
+
+
+_RIGHT_BATCHED_MATMUL = batching.BATCHED_JVP["matmul"]
+
+
+def _batched_matmul_doubled(*args, **params):
+    """Batched forward mode's rule for matmul (Hessians, forward Jacobians), doubled."""
+    return 2.0 * _RIGHT_BATCHED_MATMUL(*args, **params)
+
+
+def test_a_wrong_second_order_rule_is_caught_where_the_gradient_is_right(monkeypatch):
+    monkeypatch.setitem(batching.BATCHED_JVP, "matmul", _batched_matmul_doubled)
+    compiled = compile_gradient(sin_layer, sin_layer_args(), (0, 1), kinds=list(KINDS))
+    report = verify_compiled(compiled, sample_args(compiled.specs), fn=sin_layer)
+    assert {c.function for c in report.failures} == {"hessian_sin_layer", "jacfwd_sin_layer"}
+    x, W = sample_args(compiled.specs)
+    assert not np.allclose(compiled.function("hessian")(x, W)[0][0], hand_hessian_x(x, W))
+
+
+def test_a_wrong_jacobian_function_is_caught():
+    compiled = compile_gradient(sin_layer, sin_layer_args(), (0, 1), kinds=["jacobian", "vjp"])
+    right = compiled.module.jacobian_sin_layer
+    compiled.module.jacobian_sin_layer = lambda x, W: (right(x, W)[0], 0 * W)
+    report = verify_compiled(compiled, sample_args(compiled.specs), fn=sin_layer)
+    assert [(c.function, c.name) for c in report.failures] == [("jacobian_sin_layer", "W")]
+
+
+def test_a_module_holding_only_a_hessian_is_checked(wrong_sum_rule):
+    x = np.linspace(0, 1, 4)
+    compiled = compile_gradient(sum_sin, [x], 0, kinds=["hessian"])
+    report = verify_compiled(compiled, [x], fn=sum_sin)
+    assert not report.passed
+    assert {c.function for c in report.failures} >= {"grad_sum_sin (for the Hessian)"}

@@ -17,7 +17,7 @@
 
 import numpy as np
 
-__all__ = ["logistic", "grad_logistic", "value_and_grad_logistic"]
+__all__ = ["grad_logistic", "logistic", "value_and_grad_logistic"]
 
 
 def _check_inputs(w, b, X, y):

@@ -14,7 +14,7 @@
 
 import numpy as np
 
-__all__ = ["mlp", "grad_mlp", "value_and_grad_mlp"]
+__all__ = ["grad_mlp", "mlp", "value_and_grad_mlp"]
 
 
 def _check_inputs(W1, b1, W2, b2, X, y):

@@ -13,7 +13,7 @@
 
 import numpy as np
 
-__all__ = ["mse", "grad_mse", "value_and_grad_mse"]
+__all__ = ["grad_mse", "mse", "value_and_grad_mse"]
 
 
 def _check_inputs(w, b, X, y):

@@ -13,7 +13,7 @@
 
 import numpy as np
 
-__all__ = ["polynomial", "grad_polynomial", "value_and_grad_polynomial"]
+__all__ = ["grad_polynomial", "polynomial", "value_and_grad_polynomial"]
 
 
 def _check_inputs(x):
