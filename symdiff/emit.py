@@ -464,8 +464,11 @@ def print_function(
         if stmt.node is not None and stmt.node.op == "stop_gradient":
             body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
                         "a constant")
-        body.extend(rhs.statements(names[stmt.target]) if isinstance(rhs, Block)
-                    else [_wrap(f"{names[stmt.target]} = {rhs}", indent=4)])
+        if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
+            target = names[stmt.target]
+            body.extend(line for line in rhs.statements(target) if line != f"{target} = {target}")
+        else:
+            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:
@@ -704,7 +707,18 @@ def _assign_names(program: Program, out_name: str) -> dict[sp.Symbol, str]:
                 claim(stmt.target, f"d{out_name}_d{primal_name}")
         elif stmt.var is not None and stmt.var is value:
             claim(stmt.target, "value")
+    _share_buffer_names(program, names)
     return names
+
+
+def _share_buffer_names(program: Program, names: dict[sp.Symbol, str]) -> None:
+    """A fresh buffer that an in-place `add_at` updates takes the updated value's
+    name, so the code reads `g = zeros; g[:-1] = ...; g[1:] += ...` with no `g = _t2`."""
+    for stmt in reversed(program.statements):
+        node = stmt.node
+        if node is not None and node.op == "add_at" and node.p["inplace"] and \
+                stmt.target in names and stmt.args[0] not in names:
+            names[stmt.args[0]] = names[stmt.target]
 
 
 def _full_expressions(program: Program):

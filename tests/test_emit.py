@@ -309,3 +309,14 @@ def test_large_arrays_put_numbers_last_so_numpy_reuses_temporaries(n, form):
     compiled = symdiff.grad(rosenbrock).compile(x)
     assert form in compiled.source.split("def grad_rosenbrock")[1]
     np.testing.assert_allclose(compiled.grad(x), rosenbrock_grad_by_hand(x), rtol=1e-12)
+
+
+def test_a_buffer_updated_in_place_is_named_after_the_gradient():
+    source = symdiff.grad(rosenbrock).compile(np.zeros(6)).source.split("def grad_")[1]
+    body = [line.strip() for line in source.split('"""')[2].splitlines() if line.strip()]
+    assert body[-4:] == [
+        "drosenbrock_dx = np.zeros((6,))",
+        "drosenbrock_dx[:5] = _t0*(2 - 400*_t1) - 2",
+        "drosenbrock_dx[1:] += 200*_t1",
+        "return drosenbrock_dx",
+    ]
