@@ -107,13 +107,14 @@ class Tracer:
         _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
         result = impl(*inputs)
         dtype = kwargs.get("dtype")
-        return astype(result, dtype) if dtype is not None else result
+        return _new_array(astype(result, dtype) if dtype is not None else result)
 
     def __array_function__(self, func, types, args, kwargs):
         impl = FUNCTIONS.get(func)
         if impl is None:
             raise _unsupported(f"np.{_public_name(func)}")
-        return impl(*args, **kwargs)
+        result = impl(*args, **kwargs)
+        return result if func in VIEW_FUNCTIONS else _new_array(result)
 
     def __array__(self, dtype=None, copy=None):
         raise TraceError(
@@ -167,7 +168,7 @@ class Tracer:
     def __pow__(self, o): return power(self, o)
     def __rpow__(self, o): return power(o, self)
     def __neg__(self): return elementwise(lambda a: -a, self)
-    def __pos__(self): return self
+    def __pos__(self): return _new_array(self)
     def __matmul__(self, o): return matmul(self, o)
     def __rmatmul__(self, o): return matmul(o, self)
     def __lt__(self, o): return elementwise(sp.StrictLessThan, self, o, kind="bool")
@@ -212,10 +213,12 @@ class Tracer:
 
     # -- methods --------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
-        return FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _new_array(FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out,
+                                            keepdims=keepdims))
 
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
-        return FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _new_array(FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out,
+                                             keepdims=keepdims))
 
     def reshape(self, *shape, order="C"):
         shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
@@ -229,10 +232,11 @@ class Tracer:
         return FUNCTIONS[np.dot](self, other)
 
     def astype(self, dtype, copy=True):
-        return astype(self, dtype)
+        result = astype(self, dtype)
+        return _new_array(result) if copy else result
 
     def copy(self, order="C"):
-        return self
+        return _new_array(self)
 
     def __round__(self, ndigits=None):
         return FUNCTIONS[np.round](self, ndigits or 0)
@@ -244,10 +248,10 @@ class Tracer:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def flatten(self, order="C"):
-        return FUNCTIONS[np.ravel](self, order=order)
+        return _new_array(FUNCTIONS[np.ravel](self, order=order))
 
     def conj(self):
-        return self
+        return _new_array(self)
 
     conjugate = conj
     real = property(lambda self: self)
@@ -256,7 +260,8 @@ class Tracer:
 def _method(func):
     """`x.name(...)` as `np.name(x, ...)`, whose tracer implementation is in FUNCTIONS."""
     def method(self, *args, **kwargs):
-        return FUNCTIONS[func](self, *args, **kwargs)
+        result = FUNCTIONS[func](self, *args, **kwargs)
+        return result if func in VIEW_FUNCTIONS else _new_array(result)
 
     method.__name__ = func.__name__
     method.__doc__ = f"As np.{func.__name__}(self, ...)."
@@ -266,6 +271,22 @@ def _method(func):
 for _func in (np.max, np.min, np.prod, np.std, np.clip, np.cumsum, np.cumprod,
               np.squeeze, np.swapaxes, np.repeat, np.round, np.trace, np.diagonal, np.ravel):
     setattr(Tracer, _func.__name__, _method(_func))
+
+
+#: NumPy functions whose result is a view of their argument. Item assignment rebinds
+#: the tracer assigned into (`Tracer.__setitem__`), so when one of these is a no-op and
+#: returns its argument, the two names share one tracer and see each other's writes, as
+#: a NumPy view and its base do. Every other function returns a new array, and so a new
+#: tracer (`_new_array`): `y = x.copy(); y[0] = 0` must leave `x` alone.
+VIEW_FUNCTIONS = {np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis,
+                  np.expand_dims, np.squeeze, np.atleast_1d, np.atleast_2d, np.atleast_3d,
+                  np.broadcast_to, np.real, np.diagonal, np.flip, np.fliplr, np.flipud,
+                  np.split, np.array_split}
+
+
+def _new_array(result):
+    """`result` as a tracer object of its own (a new array, never an alias of an operand)."""
+    return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
 
 
 # -- helpers for building ---------------------------------------------------------------

@@ -80,6 +80,40 @@ def test_assignment_leaves_the_callers_array_alone():
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize("copy", [
+    lambda x: x.copy(), np.copy, lambda x: x.astype(float), lambda x: +x, np.positive,
+    lambda x: np.concatenate([x]), lambda x: np.sum(x, axis=()), lambda x: x.sum(axis=()),
+    lambda x: x.max(axis=()), lambda x: x.conj(), lambda x: x.flatten(),
+], ids=["x.copy()", "np.copy", "astype", "+x", "np.positive", "concatenate([x])",
+        "np.sum(axis=())", "x.sum(axis=())", "x.max(axis=())", "x.conj()", "x.flatten()"])
+def test_assigning_into_a_copy_leaves_the_original_alone(copy):
+    # these returned the argument's own tracer, so y[0] = 0 also zeroed x
+    def f(x):
+        y = copy(x)
+        y[0] = 0.0
+        return np.sum(x**3) + np.sum(y)
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == 1 + 8 + 27 + 2 + 3
+    np.testing.assert_array_equal(grad, 3 * x**2 + [0.0, 1.0, 1.0])
+
+
+def test_assigning_through_a_whole_view_changes_the_base_too():
+    # as in NumPy: x[:] and a same-shape reshape are views of x
+    def f(x):
+        y = x * 1.0
+        y[:][0] = 0.0
+        z = np.reshape(y, (3,))
+        z[1] = 5.0
+        return np.sum(y * x)
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == f(x.copy()) == 5 * 2 + 9
+    np.testing.assert_array_equal(grad, [0.0, 5.0, 6.0])
+
+
 def test_filling_a_zeros_like_array_row_by_row():
     def f(x):
         y = np.zeros_like(x)
