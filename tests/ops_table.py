@@ -352,8 +352,18 @@ def _assign_traced_index(x, v, idx):
     return y
 
 
+def _assign_repeats(x, v, idx):
+    y = x * 1.0
+    y[[0, 0, 2]] += v[0]
+    y[[1, 1], [3, 3]] = v[1, :2]
+    y[idx] = v[0] * x[2]
+    return y
+
+
 case("y[i] = v, y[:, j] += w", lambda x, v: wsum(_assign(x, v)), (normal, M), (normal, (4,)))
 case("y[mask] = v", lambda x, v: wsum(_assign_mask(x, v)), (normal, M), (normal, (2,)))
+case("y[repeated idx] = v", lambda x, v, idx: wsum(_assign_repeats(x, v, idx)), (normal, M),
+     (normal, (2, 4)), (lambda rng, s: np.array([1, 0, 1]), ()))
 case("y[traced idx] = v", lambda x, v, idx: wsum(_assign_traced_index(x, v, idx)), (normal, M),
      (normal, (2, 4)), (lambda rng, s: np.array([1, 2]), ()))
 

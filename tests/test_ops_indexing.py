@@ -69,6 +69,52 @@ def test_assignment_blocks_the_overwritten_entries_and_routes_the_new_value():
     assert dv == 3 + 4 + (1 + 3 + 5)
 
 
+def test_assignment_through_repeated_indices_counts_each_element_once():
+    # NumPy writes y[0] twice and keeps one write: y = [x0 + w, x1 + w, x2], so
+    # df/dw = c0 + c1 (the gradient gathered at [0, 0, 1] counted row 0 twice)
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, w):
+        y = x * 1.0
+        y[[0, 0, 1]] += w
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    dx, dw = symdiff.grad(f, argnums=(0, 1))(np.ones((3, 2)), np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(dx, c)
+    np.testing.assert_array_equal(dw, c[0] + c[1])
+
+
+def test_assignment_of_different_values_to_one_element_keeps_the_last():
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, v):
+        y = x * 1.0
+        y[[0, 0]] = v * np.array([[1.0], [2.0]])  # y[0] = 2 v, as NumPy leaves it
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    dx, dv = symdiff.grad(f, argnums=(0, 1))(np.ones((3, 2)), np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(dx, [[0, 0], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(dv, 2 * c[0])
+
+
+def test_assignment_through_repeated_traced_indices():
+    # i = [2, 2, 0]: y[2] = v[1] (the last write to row 2), y[0] = v[2]; the repeats
+    # are only known when the generated code runs
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, v, i):
+        y = x * 1.0
+        y[i] = v
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    x, v, i = np.ones((3, 2)), np.zeros((3, 2)), np.array([2, 2, 0])
+    dx, dv = symdiff.grad(f, argnums=(0, 1))(x, v, i)
+    np.testing.assert_array_equal(dx, [[0, 0], [3, 4], [0, 0]])
+    np.testing.assert_array_equal(dv, [[0, 0], c[2], c[0]])
+    dv = symdiff.grad(f, argnums=1)(x, v, np.array([1, 0, 2]))  # no repeats
+    np.testing.assert_array_equal(dv, [c[1], c[0], c[2]])
+
+
 def test_assignment_leaves_the_callers_array_alone():
     def f(x):
         x[0] = 5.0
