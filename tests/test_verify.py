@@ -11,6 +11,7 @@ from symdiff.api import compile_gradient
 from symdiff.tracer import broadcast_to
 from symdiff.verify import (
     MAX_ELEMENTS,
+    numerical_gradient,
     gradcheck,
     sample_args,
     step_for,
@@ -165,3 +166,11 @@ def test_a_nan_element_fails_only_where_it_is():
 
     report = gradcheck(sum_sin, np.ones(3), grad_fn=grad_nan_at_1)
     assert not report.passed and report.checks[0].worst.startswith("x[1]")
+
+
+@pytest.mark.parametrize("layout", [lambda a: a.T, np.asfortranarray, lambda a: a[:, ::2]])
+def test_numerical_gradient_of_a_non_contiguous_array(layout):
+    # the differences were written into a copy and lost: all zeros for a transposed input
+    x = layout(np.arange(1.0, 13.0).reshape(3, 4))
+    np.testing.assert_allclose(numerical_gradient(lambda x: np.sum(x**3), [x]), 3 * x**2,
+                               rtol=1e-6)
