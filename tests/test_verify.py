@@ -11,8 +11,8 @@ from symdiff.api import compile_gradient
 from symdiff.tracer import broadcast_to
 from symdiff.verify import (
     MAX_ELEMENTS,
-    numerical_gradient,
     gradcheck,
+    numerical_gradient,
     sample_args,
     step_for,
     verify_compiled,
