@@ -8,6 +8,7 @@ import pytest
 
 import symdiff
 from symdiff import ShapeError, TraceError, UnsupportedOpError
+from symdiff.verify import numerical_gradient
 
 HERE = __file__
 
@@ -201,6 +202,52 @@ def test_assignment_through_a_traced_mask_suggests_where():
         return np.sum(y)
 
     raises_at(TraceError, f, "# here", np.ones(3), match="np.where")
+
+
+def test_reading_a_view_after_its_array_was_assigned_into():
+    # NumPy's row shows the new y[0]; the trace kept the old one (a wrong value, silently)
+    def f(x):
+        y = x * 1.0
+        row = y[0]
+        y[:, 1] = 0.0  # written
+        return np.sum(row * x[0])  # here
+
+    message = raises_at(TraceError, f, "# here", np.ones((2, 3)), match=".copy()")
+    assert f"{HERE}:{line_of(f, '# written')}" in message
+
+
+@pytest.mark.parametrize("view", [lambda y: y[0], lambda y: y.reshape(-1), lambda y: y.T,
+                                  lambda y: y[::-1, 1:], lambda y: np.transpose(y)],
+                         ids=["y[0]", "reshape", ".T", "slices", "np.transpose"])
+def test_reading_an_array_changed_through_a_view(view):
+    def f(x):
+        y = x * 1.0
+        v = view(y)
+        v[0] = 5.0  # written
+        return np.sum(y * x)  # here
+
+    message = raises_at(TraceError, f, "# here", np.ones((2, 3)), match="assign into the array")
+    assert f"{HERE}:{line_of(f, '# written')}" in message
+
+
+def test_views_the_assignment_does_not_touch_stay_readable():
+    def f(x):
+        y = np.zeros_like(x)
+        prev = y[0]
+        for t in range(1, 3):
+            y[t] = np.tanh(prev + x[t])  # writes row t; prev is row t - 1
+            prev = y[t]
+        col = y[:, 0]
+        y[:, 1] = x[:, 2]
+        total = np.sum(y[:, :2] * col[:, None])
+        row = y[0]
+        row[2] = 1.0  # y is not read after this
+        return total + np.sum(row)
+
+    x = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == pytest.approx(f(x.copy()), rel=1e-14)
+    np.testing.assert_allclose(grad, numerical_gradient(f, [x]), rtol=1e-6, atol=1e-8)
 
 
 def test_slice_bound_from_a_traced_value():
