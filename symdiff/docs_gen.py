@@ -65,11 +65,14 @@ _INDEXING = """\
 
 A boolean mask computed from traced values (`x[x > 0]`) selects a data-dependent
 number of elements and raises `TraceError` suggesting `np.where`; so does a slice
-bound that is a traced value. Item assignment makes the array a new value: views
-taken before the assignment keep the old one (unlike NumPy), and an argument
-assigned into is copied, never changed for the caller. Repeated indices in an
-assignment keep NumPy's (unspecified) winner in the value, but every written
-position receives the assigned value's gradient.
+bound that is a traced value. Item assignment makes the array a new value, and an
+argument assigned into is copied, never changed for the caller. NumPy would also
+change the views (slices, reshapes, transposes) sharing the written elements, and
+through a view the array it views; symdiff does not follow that, so reading such a
+view, or an array changed through a view, afterwards raises `TraceError` (take the
+view after the assignment, or with `.copy()`). Where an assignment's index repeats an
+element, the value is NumPy's (one write wins) and so is the gradient: only the write
+left in place receives it.
 """
 
 _CONSTANTS = """\

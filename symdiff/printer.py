@@ -27,7 +27,8 @@ _ATOM = PRECEDENCE["Atom"]
 
 
 def dtype_name(dtype, xp: str = "np") -> str:
-    return f"{xp}.{np.dtype(dtype).name}"
+    name = np.dtype(dtype).name
+    return f"{xp}.bool_" if name == "bool" else f"{xp}.{name}"  # np.bool is NumPy 2 only
 
 
 class Block:

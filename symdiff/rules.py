@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .indexing import is_full
+from .indexing import is_full, materialize
+from .ir import CONST
 from .ops import einsum_letters
 from .tracer import (
     Tracer,
@@ -299,9 +300,43 @@ def _add_at_vjp(g, out, base, values, *, index, inplace):
 
 def _index_update_vjp(g, out, base, values, *arrays, index):
     kept = bind("index_update", g, zeros(g.graph, (), g.dtype), *arrays, index=index)
-    written = unbroadcast(index_node(g, index, arrays), values.shape) \
-        if _differentiable(values) else None
+    written = None
+    if _differentiable(values):
+        selected = index_node(g, index, arrays)
+        won = _last_writes(base, arrays, index, selected.shape)
+        if won is not None:  # an element written twice gets the gradient once
+            selected = elementwise(lambda c, a: sp.Piecewise((a, c), (0, True)), won,
+                                   selected)
+        written = unbroadcast(selected, values.shape)
     return (kept, written) + (None,) * len(arrays)
+
+
+def _last_writes(base, arrays, index, shape):
+    """Where an index array repeats an element, which entries of the selection
+    `base[index]` (of `shape`) are the ones left in place by ``base[index] = values``:
+    a boolean mask, found by assigning the entries' own positions the same way (the
+    order NumPy writes in, whatever it is); None when no element repeats."""
+    if not arrays:
+        return None
+    ids = np.arange(int(np.prod(shape, dtype=int)), dtype=np.float64).reshape(shape)
+    known = [_constant_value(a) for a in arrays]
+    if all(k is not None for k in known):
+        probe = np.full(base.shape, -1.0)
+        probe[materialize(index, known)] = ids
+        won = probe[materialize(index, known)] == ids
+        return None if won.all() else const(base.graph, won)
+    ids = const(base.graph, ids)
+    probe = bind("index_update", expression(base.graph, sp.Integer(-1), base.shape, ids.dtype),
+                 ids, *arrays, index=index)
+    return elementwise(sp.Eq, index_node(probe, index, arrays), ids, kind="bool")
+
+
+def _constant_value(t):
+    """The value of a constant node, or None."""
+    for node in reversed(t.graph.nodes):
+        if node.out == t.var:
+            return node.value if node.op == CONST else None
+    return None
 
 
 VJP = {

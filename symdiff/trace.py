@@ -189,8 +189,9 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     for name, value in local_names.items():
-        if isinstance(value, Tracer) and value.graph is graph and value.var not in graph.names:
-            graph.names[value.var] = name
+        # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
+        if isinstance(value, Tracer) and value.graph is graph and value._var not in graph.names:
+            graph.names[value._var] = name
     return graph
 
 

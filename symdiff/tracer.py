@@ -14,6 +14,7 @@ import functools
 import math
 import numbers
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
-from .indexing import IndexArg, canonical
+from .indexing import IndexArg, canonical, materialize
 from .ir import CONST, ELEMENTWISE, Graph, Node, Var
 from .ops import PRIMITIVES, normalize_axes
 
@@ -55,6 +56,8 @@ class _ValueOrVariance:
         if obj is None:
             return self
         if _internal_file(sys._getframe(1).f_code.co_filename):
+            if obj._stale is not None:
+                raise TraceError(obj._stale, user_location())
             return obj._var
         return functools.partial(FUNCTIONS[np.var], obj)
 
@@ -70,25 +73,29 @@ def _internal_file(filename: str) -> bool:
 class Tracer:
     """An array under tracing: a `Var` of a `Graph`."""
 
-    __slots__ = ("graph", "_var")
+    __slots__ = ("graph", "_var", "_view", "_views", "_stale", "__weakref__")
     var = _ValueOrVariance()
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
     def __init__(self, graph: Graph, var: Var):
         self.graph = graph
+        self._view = None  # (root tracer, its flat positions) when a NumPy view of root
+        self._views = None  # weak references to the views taken of this tracer
+        self._stale = None  # why this value may no longer be read (see _note_write)
         self.var = var
 
     # -- array attributes -----------------------------------------------------------
-    shape = property(lambda self: self.var.shape)
-    dtype = property(lambda self: self.var.dtype)
-    ndim = property(lambda self: len(self.var.shape))
-    size = property(lambda self: self.var.size)
-    T = property(lambda self: transpose(self))
-    mT = property(lambda self: transpose(self, _swap_last(self.ndim)))
+    shape = property(lambda self: self._var.shape)
+    dtype = property(lambda self: self._var.dtype)
+    ndim = property(lambda self: len(self._var.shape))
+    size = property(lambda self: self._var.size)
+    T = property(lambda self: _viewed(self, transpose(self), np.transpose))
+    mT = property(lambda self: _viewed(self, transpose(self, _swap_last(self.ndim)),
+                                       lambda p: np.swapaxes(p, -1, -2)))
 
     def __repr__(self) -> str:
-        return f"Tracer<{self.var.type_str()}>"
+        return f"Tracer<{self._var.type_str()}>"
 
     def __len__(self) -> int:
         if not self.shape:
@@ -107,13 +114,16 @@ class Tracer:
         _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
         result = impl(*inputs)
         dtype = kwargs.get("dtype")
-        return astype(result, dtype) if dtype is not None else result
+        return _new_array(astype(result, dtype) if dtype is not None else result)
 
     def __array_function__(self, func, types, args, kwargs):
         impl = FUNCTIONS.get(func)
         if impl is None:
             raise _unsupported(f"np.{_public_name(func)}")
-        return impl(*args, **kwargs)
+        result = impl(*args, **kwargs)
+        if func not in VIEW_FUNCTIONS:
+            return _new_array(result)
+        return _viewed(args[0], result, lambda p: func(p, *args[1:], **kwargs))
 
     def __array__(self, dtype=None, copy=None):
         raise TraceError(
@@ -167,7 +177,7 @@ class Tracer:
     def __pow__(self, o): return power(self, o)
     def __rpow__(self, o): return power(o, self)
     def __neg__(self): return elementwise(lambda a: -a, self)
-    def __pos__(self): return self
+    def __pos__(self): return _new_array(self)
     def __matmul__(self, o): return matmul(self, o)
     def __rmatmul__(self, o): return matmul(o, self)
     def __lt__(self, o): return elementwise(sp.StrictLessThan, self, o, kind="bool")
@@ -197,13 +207,19 @@ class Tracer:
 
     # -- indexing -------------------------------------------------------------------
     def __getitem__(self, key):
-        return getitem(self, key)
+        index, arrays = index_operands(self, key)
+        result = index_node(self, index, arrays)
+        return result if arrays else _viewed(self, result, lambda p: p[index])
 
     def __setitem__(self, key, value):
         """Item assignment, traced functionally: this tracer now stands for a new
-        value (a copy with the selection replaced). Views taken earlier keep the old
-        value, unlike NumPy's."""
-        self.var = setitem(self, key, value).var
+        value (a copy with the selection replaced). NumPy would also change the views
+        that share the written elements; since the trace cannot, reading such a view
+        afterwards is an error (`_note_write`)."""
+        new = setitem(self, key, value)
+        node = self.graph.nodes[-1]
+        _note_write(self, node.p["index"], node.inputs[2:])
+        self.var = new.var
 
     def __iter__(self):
         if not self.shape:
@@ -212,27 +228,32 @@ class Tracer:
 
     # -- methods --------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
-        return FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _new_array(FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out,
+                                            keepdims=keepdims))
 
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
-        return FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _new_array(FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out,
+                                             keepdims=keepdims))
 
     def reshape(self, *shape, order="C"):
         shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
-        return FUNCTIONS[np.reshape](self, shape, order=order)
+        return _viewed(self, FUNCTIONS[np.reshape](self, shape, order=order),
+                       lambda p: np.reshape(p, shape, order=order))
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
-        return transpose(self, tuple(axes) if axes else None)
+        axes = tuple(axes) if axes else None
+        return _viewed(self, transpose(self, axes), lambda p: np.transpose(p, axes))
 
     def dot(self, other):
         return FUNCTIONS[np.dot](self, other)
 
     def astype(self, dtype, copy=True):
-        return astype(self, dtype)
+        result = astype(self, dtype)
+        return _new_array(result) if copy else result
 
     def copy(self, order="C"):
-        return self
+        return _new_array(self)
 
     def __round__(self, ndigits=None):
         return FUNCTIONS[np.round](self, ndigits or 0)
@@ -244,10 +265,10 @@ class Tracer:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def flatten(self, order="C"):
-        return FUNCTIONS[np.ravel](self, order=order)
+        return _new_array(FUNCTIONS[np.ravel](self, order=order))
 
     def conj(self):
-        return self
+        return _new_array(self)
 
     conjugate = conj
     real = property(lambda self: self)
@@ -256,7 +277,10 @@ class Tracer:
 def _method(func):
     """`x.name(...)` as `np.name(x, ...)`, whose tracer implementation is in FUNCTIONS."""
     def method(self, *args, **kwargs):
-        return FUNCTIONS[func](self, *args, **kwargs)
+        result = FUNCTIONS[func](self, *args, **kwargs)
+        if func not in VIEW_FUNCTIONS:
+            return _new_array(result)
+        return _viewed(self, result, lambda p: func(p, *args, **kwargs))
 
     method.__name__ = func.__name__
     method.__doc__ = f"As np.{func.__name__}(self, ...)."
@@ -266,6 +290,78 @@ def _method(func):
 for _func in (np.max, np.min, np.prod, np.std, np.clip, np.cumsum, np.cumprod,
               np.squeeze, np.swapaxes, np.repeat, np.round, np.trace, np.diagonal, np.ravel):
     setattr(Tracer, _func.__name__, _method(_func))
+
+
+#: NumPy functions whose result is a view of their argument. Item assignment rebinds
+#: the tracer assigned into (`Tracer.__setitem__`), so when one of these is a no-op and
+#: returns its argument, the two names share one tracer and see each other's writes, as
+#: a NumPy view and its base do. Every other function returns a new array, and so a new
+#: tracer (`_new_array`): `y = x.copy(); y[0] = 0` must leave `x` alone.
+VIEW_FUNCTIONS = {np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis,
+                  np.expand_dims, np.squeeze, np.atleast_1d, np.atleast_2d, np.atleast_3d,
+                  np.broadcast_to, np.real, np.diagonal, np.flip, np.fliplr, np.flipud,
+                  np.split, np.array_split}
+
+
+def _new_array(result):
+    """`result` as a tracer object of its own (a new array, never an alias of an operand)."""
+    return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
+
+
+def _viewed(base, result, positions):
+    """Record that `result` is a NumPy view of `base`: which elements of their root
+    (the array that is no one's view) it shows, `positions(p)` applied to base's."""
+    if not isinstance(result, Tracer) or not isinstance(base, Tracer) or result is base:
+        return result
+    root, pos = base._view or (base, None)
+    if pos is None:
+        pos = np.arange(root.size).reshape(root.shape)
+    result._view = (root, np.asarray(positions(pos)))
+    root._views = (root._views or []) + [weakref.ref(result)]
+    return result
+
+
+def _note_write(t, index: tuple, arrays) -> None:
+    """`t[index] = ...` was traced as a new value of `t`. In NumPy the write also shows
+    in every view sharing the written elements, and through a view it changes the
+    root array; the trace cannot follow either, so those tracers become unreadable."""
+    root, pos = t._view or (t, None)
+    if t._view is None and not root._views:
+        return
+    if pos is None:
+        pos = np.arange(root.size).reshape(root.shape)
+    known = [_constant(t.graph, a) for a in arrays]
+    written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
+    hit = np.zeros(root.size, dtype=bool)
+    hit[np.ravel(written)] = True
+    where = user_location()
+    live = []
+    for ref in root._views or ():
+        view = ref()
+        if view is None:
+            continue
+        live.append(ref)
+        if view is not t and view._stale is None and hit[np.ravel(view._view[1])].any():
+            view._stale = (
+                f"this array is a view (a slice, reshape or transpose) of an array that "
+                f"was assigned into after the view was taken, at {where}: NumPy's view "
+                "would show the new values, which symdiff does not follow; take the view "
+                "after the assignment, or take it with .copy() to keep the old values")
+    root._views = live
+    if t._view is not None and root._stale is None:
+        root._stale = (
+            f"this array was changed through a view of it (a slice, reshape or transpose "
+            f"assigned into) at {where}, which symdiff does not follow; assign into the "
+            "array itself (e.g. y[0, 1:] = v rather than row = y[0]; row[1:] = v), or "
+            "take the view with .copy() if the array should keep its values")
+
+
+def _constant(graph: Graph, var: Var):
+    """The value of a constant index array, or None."""
+    for node in reversed(graph.nodes):
+        if node.out == var:
+            return node.value if node.op == CONST else None
+    return None
 
 
 # -- helpers for building ---------------------------------------------------------------

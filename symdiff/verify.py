@@ -57,7 +57,7 @@ def numerical_gradient(f: Callable, args: Sequence[Any], argnum: int = 0,
     args = list(args)
     x0 = np.array(args[argnum], dtype=np.float64)
     scalar_input = np.ndim(args[argnum]) == 0 and not isinstance(args[argnum], np.ndarray)
-    out = np.zeros_like(x0)
+    out = np.zeros(x0.shape)  # C order: `flat` below must be a view of it
     flat = out.reshape(-1)
     for i in range(x0.size):
         h = (step or step_for(np.float64)) * max(1.0, abs(x0.flat[i]))

@@ -131,8 +131,7 @@ BINARY = [
 BROADCASTS = [(M, M), (M, (4,)), ((3, 1), (1, 4)), ((), M)]
 for op, sa, sb in BINARY:
     for shape_a, shape_b in BROADCASTS:
-        # (the extra terms keep the two gradients apart: equal gradient arrays currently
-        # trip the emitter, a known issue outside this table)
+        # (the extra terms keep the two gradients apart, so swapping them is caught)
         case(f"np.{op.__name__} {shape_a} {shape_b}",
              lambda a, b, op=op: wsum(op(a, b)) + np.sum(a**2) / 10 + np.sum(b**4) / 10,
              (sa, shape_a), (sb, shape_b))
@@ -352,8 +351,18 @@ def _assign_traced_index(x, v, idx):
     return y
 
 
+def _assign_repeats(x, v, idx):
+    y = x * 1.0
+    y[[0, 0, 2]] += v[0]
+    y[[1, 1], [3, 3]] = v[1, :2]
+    y[idx] = v[0] * x[2]
+    return y
+
+
 case("y[i] = v, y[:, j] += w", lambda x, v: wsum(_assign(x, v)), (normal, M), (normal, (4,)))
 case("y[mask] = v", lambda x, v: wsum(_assign_mask(x, v)), (normal, M), (normal, (2,)))
+case("y[repeated idx] = v", lambda x, v, idx: wsum(_assign_repeats(x, v, idx)), (normal, M),
+     (normal, (2, 4)), (lambda rng, s: np.array([1, 0, 1]), ()))
 case("y[traced idx] = v", lambda x, v, idx: wsum(_assign_traced_index(x, v, idx)), (normal, M),
      (normal, (2, 4)), (lambda rng, s: np.array([1, 2]), ()))
 

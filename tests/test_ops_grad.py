@@ -62,3 +62,6 @@ def test_float32_stays_float32(name):
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     g = compile_gradient(FLOAT32[name], [x]).grad(x)
     assert g.dtype == np.float32
+    # against central differences of the same function run in float64
+    np.testing.assert_allclose(g, numerical_gradient(FLOAT32[name], [x.astype(np.float64)]),
+                               rtol=2e-3, atol=1e-3)

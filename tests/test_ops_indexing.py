@@ -8,6 +8,7 @@ import pytest
 
 import symdiff
 from symdiff import ShapeError, TraceError, UnsupportedOpError
+from symdiff.verify import numerical_gradient
 
 HERE = __file__
 
@@ -69,6 +70,52 @@ def test_assignment_blocks_the_overwritten_entries_and_routes_the_new_value():
     assert dv == 3 + 4 + (1 + 3 + 5)
 
 
+def test_assignment_through_repeated_indices_counts_each_element_once():
+    # NumPy writes y[0] twice and keeps one write: y = [x0 + w, x1 + w, x2], so
+    # df/dw = c0 + c1 (the gradient gathered at [0, 0, 1] counted row 0 twice)
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, w):
+        y = x * 1.0
+        y[[0, 0, 1]] += w
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    dx, dw = symdiff.grad(f, argnums=(0, 1))(np.ones((3, 2)), np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(dx, c)
+    np.testing.assert_array_equal(dw, c[0] + c[1])
+
+
+def test_assignment_of_different_values_to_one_element_keeps_the_last():
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, v):
+        y = x * 1.0
+        y[[0, 0]] = v * np.array([[1.0], [2.0]])  # y[0] = 2 v, as NumPy leaves it
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    dx, dv = symdiff.grad(f, argnums=(0, 1))(np.ones((3, 2)), np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(dx, [[0, 0], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(dv, 2 * c[0])
+
+
+def test_assignment_through_repeated_traced_indices():
+    # i = [2, 2, 0]: y[2] = v[1] (the last write to row 2), y[0] = v[2]; the repeats
+    # are only known when the generated code runs
+    c = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+
+    def f(x, v, i):
+        y = x * 1.0
+        y[i] = v
+        return np.sum(y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # c
+
+    x, v, i = np.ones((3, 2)), np.zeros((3, 2)), np.array([2, 2, 0])
+    dx, dv = symdiff.grad(f, argnums=(0, 1))(x, v, i)
+    np.testing.assert_array_equal(dx, [[0, 0], [3, 4], [0, 0]])
+    np.testing.assert_array_equal(dv, [[0, 0], c[2], c[0]])
+    dv = symdiff.grad(f, argnums=1)(x, v, np.array([1, 0, 2]))  # no repeats
+    np.testing.assert_array_equal(dv, [c[1], c[0], c[2]])
+
+
 def test_assignment_leaves_the_callers_array_alone():
     def f(x):
         x[0] = 5.0
@@ -78,6 +125,40 @@ def test_assignment_leaves_the_callers_array_alone():
     x = np.array([1.0, 2.0, 3.0])
     np.testing.assert_array_equal(symdiff.grad(f)(x), [0.0, 2.0, 2.0])
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("copy", [
+    lambda x: x.copy(), np.copy, lambda x: x.astype(float), lambda x: +x, np.positive,
+    lambda x: np.concatenate([x]), lambda x: np.sum(x, axis=()), lambda x: x.sum(axis=()),
+    lambda x: x.max(axis=()), lambda x: x.conj(), lambda x: x.flatten(),
+], ids=["x.copy()", "np.copy", "astype", "+x", "np.positive", "concatenate([x])",
+        "np.sum(axis=())", "x.sum(axis=())", "x.max(axis=())", "x.conj()", "x.flatten()"])
+def test_assigning_into_a_copy_leaves_the_original_alone(copy):
+    # these returned the argument's own tracer, so y[0] = 0 also zeroed x
+    def f(x):
+        y = copy(x)
+        y[0] = 0.0
+        return np.sum(x**3) + np.sum(y)
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == 1 + 8 + 27 + 2 + 3
+    np.testing.assert_array_equal(grad, 3 * x**2 + [0.0, 1.0, 1.0])
+
+
+def test_assigning_through_a_whole_view_changes_the_base_too():
+    # as in NumPy: x[:] and a same-shape reshape are views of x
+    def f(x):
+        y = x * 1.0
+        y[:][0] = 0.0
+        z = np.reshape(y, (3,))
+        z[1] = 5.0
+        return np.sum(y * x)
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == f(x.copy()) == 5 * 2 + 9
+    np.testing.assert_array_equal(grad, [0.0, 5.0, 6.0])
 
 
 def test_filling_a_zeros_like_array_row_by_row():
@@ -121,6 +202,52 @@ def test_assignment_through_a_traced_mask_suggests_where():
         return np.sum(y)
 
     raises_at(TraceError, f, "# here", np.ones(3), match="np.where")
+
+
+def test_reading_a_view_after_its_array_was_assigned_into():
+    # NumPy's row shows the new y[0]; the trace kept the old one (a wrong value, silently)
+    def f(x):
+        y = x * 1.0
+        row = y[0]
+        y[:, 1] = 0.0  # written
+        return np.sum(row * x[0])  # here
+
+    message = raises_at(TraceError, f, "# here", np.ones((2, 3)), match=".copy()")
+    assert f"{HERE}:{line_of(f, '# written')}" in message
+
+
+@pytest.mark.parametrize("view", [lambda y: y[0], lambda y: y.reshape(-1), lambda y: y.T,
+                                  lambda y: y[::-1, 1:], lambda y: np.transpose(y)],
+                         ids=["y[0]", "reshape", ".T", "slices", "np.transpose"])
+def test_reading_an_array_changed_through_a_view(view):
+    def f(x):
+        y = x * 1.0
+        v = view(y)
+        v[0] = 5.0  # written
+        return np.sum(y * x)  # here
+
+    message = raises_at(TraceError, f, "# here", np.ones((2, 3)), match="assign into the array")
+    assert f"{HERE}:{line_of(f, '# written')}" in message
+
+
+def test_views_the_assignment_does_not_touch_stay_readable():
+    def f(x):
+        y = np.zeros_like(x)
+        prev = y[0]
+        for t in range(1, 3):
+            y[t] = np.tanh(prev + x[t])  # writes row t; prev is row t - 1
+            prev = y[t]
+        col = y[:, 0]
+        y[:, 1] = x[:, 2]
+        total = np.sum(y[:, :2] * col[:, None])
+        row = y[0]
+        row[2] = 1.0  # y is not read after this
+        return total + np.sum(row)
+
+    x = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
+    value, grad = symdiff.value_and_grad(f)(x)
+    assert value == pytest.approx(f(x.copy()), rel=1e-14)
+    np.testing.assert_allclose(grad, numerical_gradient(f, [x]), rtol=1e-6, atol=1e-8)
 
 
 def test_slice_bound_from_a_traced_value():

@@ -12,6 +12,7 @@ from symdiff.tracer import broadcast_to
 from symdiff.verify import (
     MAX_ELEMENTS,
     gradcheck,
+    numerical_gradient,
     sample_args,
     step_for,
     verify_compiled,
@@ -233,3 +234,11 @@ def test_a_module_holding_only_a_hessian_is_checked(wrong_sum_rule):
     report = verify_compiled(compiled, [x], fn=sum_sin)
     assert not report.passed
     assert {c.function for c in report.failures} >= {"grad_sum_sin (for the Hessian)"}
+
+
+@pytest.mark.parametrize("layout", [lambda a: a.T, np.asfortranarray, lambda a: a[:, ::2]])
+def test_numerical_gradient_of_a_non_contiguous_array(layout):
+    # the differences were written into a copy and lost: all zeros for a transposed input
+    x = layout(np.arange(1.0, 13.0).reshape(3, 4))
+    np.testing.assert_allclose(numerical_gradient(lambda x: np.sum(x**3), [x]), 3 * x**2,
+                               rtol=1e-6)
