@@ -339,7 +339,7 @@ def _raise(message: str, error: str = "ValueError") -> list[str]:
     line = f"    raise {error}({message})"
     if 4 + len(line) <= LINE_LENGTH:
         return [line]
-    parts = _split_fstring(message[2:-1], LINE_LENGTH - 12 - 3)
+    parts = _split_fstring(message[2:-1], LINE_LENGTH - 19)  # room for a nested `if`
     literals = [("f" if "{" in part else "") + f'"{part}"' for part in parts]
     return [f"    raise {error}(", *(f"        {lit}" for lit in literals), "    )"]
 
@@ -363,15 +363,22 @@ def _split_fstring(body: str, width: int) -> list[str]:
 
 
 def dtype_check(name: str, dtype, guard: bool = True) -> list[str]:
-    """Lines raising TypeError for an argument of a dtype NumPy would silently compute
-    with (bool, complex, object, strings where real numbers were traced). Integers pass
-    where floats were traced: NumPy promotes them."""
+    """Lines raising TypeError for an argument of a dtype the code was not generated
+    for: bool, complex, object or strings where real numbers were traced, and a float of
+    another width (float32 code would silently compute in float64, and float64 code in
+    float32). Integers pass where floats were traced: NumPy promotes them."""
     dtype = np.dtype(dtype)
-    kinds, what = {"f": ("fiu", "real numbers"), "i": ("iu", "integers"),
-                   "u": ("iu", "integers"), "b": ("b", "booleans")}[dtype.kind]
+    if dtype.kind == "f":
+        test = (f"np.asarray({name}).dtype != {dtype_name(dtype)} and "
+                f"np.asarray({name}).dtype.kind not in 'iu'")
+        if guard:
+            test = f"not isinstance({name}, float) and {test}"
+        message = (f'f"{name} must be {dtype.name} as traced (or integers), got dtype '
+                   f'{{np.asarray({name}).dtype}}; convert it with .astype({dtype_name(dtype)})"')
+        return [_if(test), *_raise(message, "TypeError")]
+    kinds, what = {"i": ("iu", "integers"), "u": ("iu", "integers"),
+                   "b": ("b", "booleans")}[dtype.kind]
     test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
-    if dtype.kind == "f" and guard:
-        test = f"not isinstance({name}, float) and {test}"
     message = (f'f"{name} must be {what} ({dtype.name} when traced), '
                f'got dtype {{np.asarray({name}).dtype}}"')
     return [_if(test), *_raise(message, "TypeError")]
@@ -387,7 +394,7 @@ def input_checks(specs) -> list[str]:
             nested = shape_check(s.name, (), guard=False) + dtype_check(s.name, s.dtype, False)
             lines += [f"if not isinstance({s.name}, float):", *("    " + x for x in nested)]
         else:
-            lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype)
+            lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())
     return lines or ["pass"]
 
 

@@ -420,9 +420,21 @@ def test_generated_module_rejects_a_wrong_static_value(compiled):
     np.array(["a", "b", "c"]),
 ])
 def test_generated_module_rejects_a_wrong_dtype(compiled, bad):
-    with pytest.raises(TypeError, match="x must be real numbers"):
+    with pytest.raises(TypeError, match="x must be float64 as traced"):
         compiled.grad(bad, 2)
 
 
 def test_generated_module_accepts_integers_for_floats(compiled):
     np.testing.assert_allclose(compiled.grad(np.arange(3), 2), [0.0, 4.0, 8.0])
+
+
+@pytest.mark.parametrize("traced, given", [(np.float64, np.float32), (np.float32, np.float64),
+                                           (np.float64, np.float16)])
+def test_generated_module_rejects_a_float_of_another_width(traced, given):
+    # float32 code fed float64 would silently compute in float64, and the reverse in float32
+    compiled = symdiff.grad(lambda x: np.sum(x**2)).compile(np.ones(3, dtype=traced))
+    with pytest.raises(TypeError, match=rf"x must be {np.dtype(traced).name} as traced "
+                                        rf"\(or integers\), got dtype {np.dtype(given).name}; "
+                                        rf"convert it with \.astype"):
+        compiled.grad(np.ones(3, dtype=given))
+    assert compiled.grad(np.ones(3, dtype=traced)).dtype == traced

@@ -171,7 +171,7 @@ def test_a_float_passes_the_scalar_check_by_its_type():
         compiled.module.np = np
     with pytest.raises(ValueError, match=r"x must have shape \(\)"):
         compiled.grad(np.ones(1))
-    with pytest.raises(TypeError, match="x must be real numbers"):
+    with pytest.raises(TypeError, match="x must be float64 as traced"):
         compiled.grad(np.array("a"))
 
 
@@ -182,7 +182,7 @@ def test_several_float_scalars_skip_the_check_call_but_still_raise():
     assert compiled.grad(5.0, 3.0, 2.0) == (3.0, 6.0, 9.0)  # 3, 3c, 3b by hand
     with pytest.raises(ValueError, match=r"^c must have shape \(\), got \(2,\)$"):
         compiled.grad(5.0, 3.0, np.ones(2))
-    with pytest.raises(TypeError, match="b must be real numbers"):
+    with pytest.raises(TypeError, match="b must be float64 as traced"):
         compiled.grad(5.0, np.array(1 + 2j), 2.0)
 
 

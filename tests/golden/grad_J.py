@@ -21,26 +21,26 @@ def _check_inputs(a, b, c):
     if not isinstance(a, float):
         if np.shape(a) != ():
             raise ValueError(f"a must have shape (), got {np.shape(a)}")
-        if np.asarray(a).dtype.kind not in 'fiu':
+        if np.asarray(a).dtype != np.float64 and np.asarray(a).dtype.kind not in 'iu':
             raise TypeError(
-                "a must be real numbers (float64 when traced), got dtype "
-                f"{np.asarray(a).dtype}"
+                "a must be float64 as traced (or integers), got dtype "
+                f"{np.asarray(a).dtype}; convert it with .astype(np.float64)"
             )
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype.kind not in 'fiu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
             raise TypeError(
-                "b must be real numbers (float64 when traced), got dtype "
-                f"{np.asarray(b).dtype}"
+                "b must be float64 as traced (or integers), got dtype "
+                f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
             )
     if not isinstance(c, float):
         if np.shape(c) != ():
             raise ValueError(f"c must have shape (), got {np.shape(c)}")
-        if np.asarray(c).dtype.kind not in 'fiu':
+        if np.asarray(c).dtype != np.float64 and np.asarray(c).dtype.kind not in 'iu':
             raise TypeError(
-                "c must be real numbers (float64 when traced), got dtype "
-                f"{np.asarray(c).dtype}"
+                "c must be float64 as traced (or integers), got dtype "
+                f"{np.asarray(c).dtype}; convert it with .astype(np.float64)"
             )
 
 

@@ -25,32 +25,32 @@ def _check_inputs(w, b, X, y):
     (TypeError) they had when this module was generated."""
     if np.shape(w) != (3,):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if not isinstance(w, float) and np.asarray(w).dtype.kind not in 'fiu':
+    if np.asarray(w).dtype != np.float64 and np.asarray(w).dtype.kind not in 'iu':
         raise TypeError(
-            "w must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(w).dtype}"
+            "w must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(w).dtype}; convert it with .astype(np.float64)"
         )
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype.kind not in 'fiu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
             raise TypeError(
-                "b must be real numbers (float64 when traced), got dtype "
-                f"{np.asarray(b).dtype}"
+                "b must be float64 as traced (or integers), got dtype "
+                f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
             )
     if np.shape(X) != (20, 3):
         raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
-    if not isinstance(X, float) and np.asarray(X).dtype.kind not in 'fiu':
+    if np.asarray(X).dtype != np.float64 and np.asarray(X).dtype.kind not in 'iu':
         raise TypeError(
-            "X must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(X).dtype}"
+            "X must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(X).dtype}; convert it with .astype(np.float64)"
         )
     if np.shape(y) != (20,):
         raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
-    if not isinstance(y, float) and np.asarray(y).dtype.kind not in 'fiu':
+    if np.asarray(y).dtype != np.float64 and np.asarray(y).dtype.kind not in 'iu':
         raise TypeError(
-            "y must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(y).dtype}"
+            "y must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(y).dtype}; convert it with .astype(np.float64)"
         )
 
 

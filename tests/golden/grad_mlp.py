@@ -22,46 +22,46 @@ def _check_inputs(W1, b1, W2, b2, X, y):
     (TypeError) they had when this module was generated."""
     if np.shape(W1) != (2, 4):
         raise ValueError(f"W1 must have shape (2, 4), got {np.shape(W1)}")
-    if not isinstance(W1, float) and np.asarray(W1).dtype.kind not in 'fiu':
+    if np.asarray(W1).dtype != np.float64 and np.asarray(W1).dtype.kind not in 'iu':
         raise TypeError(
-            "W1 must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(W1).dtype}"
+            "W1 must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(W1).dtype}; convert it with .astype(np.float64)"
         )
     if np.shape(b1) != (4,):
         raise ValueError(f"b1 must have shape (4,), got {np.shape(b1)}")
-    if not isinstance(b1, float) and np.asarray(b1).dtype.kind not in 'fiu':
+    if np.asarray(b1).dtype != np.float64 and np.asarray(b1).dtype.kind not in 'iu':
         raise TypeError(
-            "b1 must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(b1).dtype}"
+            "b1 must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(b1).dtype}; convert it with .astype(np.float64)"
         )
     if np.shape(W2) != (4,):
         raise ValueError(f"W2 must have shape (4,), got {np.shape(W2)}")
-    if not isinstance(W2, float) and np.asarray(W2).dtype.kind not in 'fiu':
+    if np.asarray(W2).dtype != np.float64 and np.asarray(W2).dtype.kind not in 'iu':
         raise TypeError(
-            "W2 must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(W2).dtype}"
+            "W2 must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(W2).dtype}; convert it with .astype(np.float64)"
         )
     if not isinstance(b2, float):
         if np.shape(b2) != ():
             raise ValueError(f"b2 must have shape (), got {np.shape(b2)}")
-        if np.asarray(b2).dtype.kind not in 'fiu':
+        if np.asarray(b2).dtype != np.float64 and np.asarray(b2).dtype.kind not in 'iu':
             raise TypeError(
-                "b2 must be real numbers (float64 when traced), got dtype "
-                f"{np.asarray(b2).dtype}"
+                "b2 must be float64 as traced (or integers), got dtype "
+                f"{np.asarray(b2).dtype}; convert it with .astype(np.float64)"
             )
     if np.shape(X) != (8, 2):
         raise ValueError(f"X must have shape (8, 2), got {np.shape(X)}")
-    if not isinstance(X, float) and np.asarray(X).dtype.kind not in 'fiu':
+    if np.asarray(X).dtype != np.float64 and np.asarray(X).dtype.kind not in 'iu':
         raise TypeError(
-            "X must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(X).dtype}"
+            "X must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(X).dtype}; convert it with .astype(np.float64)"
         )
     if np.shape(y) != (8,):
         raise ValueError(f"y must have shape (8,), got {np.shape(y)}")
-    if not isinstance(y, float) and np.asarray(y).dtype.kind not in 'fiu':
+    if np.asarray(y).dtype != np.float64 and np.asarray(y).dtype.kind not in 'iu':
         raise TypeError(
-            "y must be real numbers (float64 when traced), got dtype "
-            f"{np.asarray(y).dtype}"
+            "y must be float64 as traced (or integers), got dtype "
+            f"{np.asarray(y).dtype}; convert it with .astype(np.float64)"
         )
 
 
