@@ -244,3 +244,103 @@ def test_jacfwd_jacrev_names_and_reverse_limit():
         big(np.ones(100))
     with pytest.raises(symdiff.InputError, match="choose 'auto'"):
         symdiff.jacobian(softmax, mode="sideways")
+
+
+# -- every transform composes with every other -------------------------------------------
+def fd_grad(f, x, h=1e-6):
+    """Central differences of a scalar function of one array (independent of symdiff)."""
+    x = np.asarray(x, dtype=float)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+X0 = np.array([0.3, -0.7, 1.1])
+T0 = np.array([1.0, 0.5, -2.0])
+
+
+def wave(x):
+    return np.sin(x) * x
+
+
+def scalar_wave(x):
+    return np.sum(np.sin(x) ** 2 * x)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("grad of jvp", lambda x, t: np.sum(symdiff.jvp(wave, (x,), (t,))[1] ** 2)),
+    ("grad of vjp", lambda x, t: np.sum(symdiff.vjp(wave, x)[1](t)[0] ** 2)),
+    ("grad of hvp", lambda x, t: np.sum(symdiff.hvp(scalar_wave, (x,), (t,)) ** 2)),
+    ("grad of jacobian", lambda x, t: t @ symdiff.jacobian(wave)(x) @ t),
+    ("grad of hessian", lambda x, t: t @ symdiff.hessian(scalar_wave)(x) @ t),
+    ("grad of value_and_grad", lambda x, t: symdiff.value_and_grad(scalar_wave)(x)[1] @ t),
+    ("grad of jvp of grad", lambda x, t: np.sum(
+        symdiff.jvp(symdiff.grad(scalar_wave), (x,), (t,))[1] * x)),
+])
+def test_grad_composes_with_every_transform(name, fn):
+    at = [X0, T0]
+    for argnum in (0, 1):  # through the primal and through the tangent/cotangent
+        g = symdiff.grad(fn, argnums=argnum)(X0, T0)
+
+        def partial(v, argnum=argnum):
+            args = list(at)
+            args[argnum] = v
+            return fn(*args)
+
+        np.testing.assert_allclose(g, fd_grad(partial, at[argnum]), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"{name}, d/d arg {argnum}")
+
+
+@pytest.mark.filterwarnings("ignore::symdiff.CapturedArrayWarning")  # T0, a constant here
+def test_transforms_of_gradient_programs_agree_with_finite_differences():
+    grad_f = symdiff.grad(scalar_wave)
+    H = fd_jacobian(grad_f, [X0])
+    # jvp and vjp of a gradient are H t and H^T t (H symmetric)
+    out, ht = symdiff.jvp(grad_f, (X0,), (T0,))
+    np.testing.assert_allclose(out, fd_grad(scalar_wave, X0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ht, H @ T0, rtol=1e-6, atol=1e-8)
+    (vh,) = symdiff.vjp(grad_f, X0)[1](T0)
+    np.testing.assert_allclose(vh, T0 @ H, rtol=1e-6, atol=1e-8)
+    # a jvp of a jvp is a second directional derivative: d2/ds2 f(x + s t) at s = 0
+    _, second = symdiff.jvp(lambda x: symdiff.jvp(scalar_wave, (x,), (T0,))[1], (X0,), (T0,))
+    h = 1e-4
+    want = (scalar_wave(X0 + h * T0) - 2 * scalar_wave(X0) + scalar_wave(X0 - h * T0)) / h**2
+    assert second == pytest.approx(want, rel=1e-5)
+    # a Jacobian of a vjp (the transpose of the Jacobian, row by row)
+    J = symdiff.jacobian(lambda x: symdiff.vjp(wave, x)[1](T0)[0])(X0)
+    np.testing.assert_allclose(J, fd_jacobian(lambda x: fd_jacobian(wave, [x]).T @ T0, [X0],
+                                              h=1e-4), rtol=1e-5, atol=1e-6)
+
+
+def test_a_nested_cotangent_of_the_wrong_shape_names_the_callers_line():
+    def f(x):
+        return np.sum(symdiff.vjp(wave, x)[1](np.ones(2))[0])  # wrong cotangent
+
+    with pytest.raises(symdiff.ShapeError, match=r"cotangent must have shape \(3,\), got \(2,\)") \
+            as info:
+        symdiff.grad(f)(X0)
+    lines, start = __import__("inspect").getsourcelines(f)
+    assert f"{__file__}:{start + 1}:" in str(info.value)
+
+
+def test_tangent_and_cotangent_errors_are_typed_and_located():
+    line = None
+    try:
+        line = __import__("inspect").currentframe().f_lineno + 1
+        symdiff.jvp(wave, (X0,), (np.ones(2),))
+    except symdiff.ShapeError as err:
+        assert f"{__file__}:{line}:" in str(err) and "tangent_x must have shape (3,)" in str(err)
+    else:
+        pytest.fail("no ShapeError")
+    _, vjp_fn = symdiff.vjp(wave, X0)
+    with pytest.raises(symdiff.ShapeError, match=r"cotangent must have shape \(3,\), got \(\)"):
+        vjp_fn(1.0)
+    with pytest.raises(symdiff.ShapeError, match=r"tangent_x must have shape \(3,\)"):
+        symdiff.hvp(scalar_wave, (X0,), (np.ones(4),))
+    with pytest.raises(symdiff.InputError, match="got dtype complex128"):
+        vjp_fn(np.ones(3, dtype=complex))
+    with pytest.raises(symdiff.InputError, match=r"primals must be a tuple.*jvp\(f, \(x,\), \(t,\)\)"):
+        symdiff.jvp(wave, X0, T0)
