@@ -350,8 +350,12 @@ def _d_jacrev(ctx: _Context) -> Derivation:
 
 
 def _d_hessian(ctx: _Context) -> Derivation:
-    full = ctx.full()
-    grads = list(full.outputs[1:])
+    if ctx.out.shape == ():
+        full = ctx.full()
+        grads = list(full.outputs[1:])
+    else:  # as jax.hessian, jacfwd of jacrev: shape out.shape + arg.shape + arg.shape
+        first = _jacobian_reverse if ctx.out.size <= MAX_REVERSE_ROWS else _jacobian_forward
+        full, grads = first(ctx)
     g, upto = full.derive(full.nodes, grads), len(full.nodes)
     rows: list[list[Var]] = [[] for _ in grads]
     names = [ctx.specs[i].name for i in ctx.nums]
@@ -364,7 +368,8 @@ def _d_hessian(ctx: _Context) -> Derivation:
     g.outputs = [v for row in rows for v in row]
     ret = rows[0][0] if isinstance(ctx.argnums, int) else tuple(tuple(r) for r in rows)
     doc = (f"Hessian of {ctx.name} with respect to "
-           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape arg.shape + arg.shape.")
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape "
+           f"{'out.shape + ' if ctx.out.shape else ''}arg.shape + arg.shape.")
     return Derivation(f"hessian_{ctx.name}", g, [ret], doc, ctx.forward._next_id)
 
 
@@ -521,10 +526,11 @@ def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mod
 jacobian.__doc__ = _JACOBIAN_DOC
 
 
-hessian = _transform("hessian", """Hessian of a scalar-valued function, as `jax.hessian`:
-    the Jacobian of its gradient, shape ``arg.shape + arg.shape`` (nested tuples for
-    a tuple `argnums`). Emitted in closed form where the algebra allows, e.g.
-    ``X.T @ (d[:, None] * X)`` for a generalized linear model.
+hessian = _transform("hessian", """Hessian of a function, as `jax.hessian`: the Jacobian
+    of its gradient (of its Jacobian for an array output), shape
+    ``out.shape + arg.shape + arg.shape`` (nested tuples for a tuple `argnums`).
+    Emitted in closed form where the algebra allows, e.g. ``X.T @ (d[:, None] * X)``
+    for a generalized linear model.
     """)
 
 

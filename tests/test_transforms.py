@@ -344,3 +344,23 @@ def test_tangent_and_cotangent_errors_are_typed_and_located():
         vjp_fn(np.ones(3, dtype=complex))
     with pytest.raises(symdiff.InputError, match=r"primals must be a tuple.*jvp\(f, \(x,\), \(t,\)\)"):
         symdiff.jvp(wave, X0, T0)
+
+
+def test_hessian_of_a_vector_output_is_out_shape_plus_arg_shape_twice():
+    """As jax.hessian (jacfwd of jacrev): every output element's Hessian."""
+    rng = np.random.default_rng(6)
+    W, x = rng.normal(size=(2, 3)), rng.normal(size=3)
+
+    def f(x, W):
+        return np.tanh(W @ x) * x[:2]
+
+    (hxx, hxw), (hwx, hww) = symdiff.hessian(f, argnums=(0, 1))(x, W)
+    assert hxx.shape == (2, 3, 3) and hxw.shape == (2, 3, 2, 3) and hww.shape == (2, 2, 3, 2, 3)
+    jx, jw = (symdiff.jacobian(f, argnums=i) for i in (0, 1))
+    np.testing.assert_allclose(hxx, fd_jacobian(lambda x: jx(x, W), [x]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hxw, fd_jacobian(lambda W: jx(x, W), [W]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hwx, fd_jacobian(lambda x: jw(x, W), [x]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hww, fd_jacobian(lambda W: jw(x, W), [W]), rtol=1e-6, atol=1e-8)
+    # by hand for x0 * x**2: f0 = x0**3, f1 = x0 * x1**2
+    np.testing.assert_allclose(symdiff.hessian(lambda x: x[0] * x**2)(np.array([1.0, 3.0])),
+                               [[[6, 0], [0, 0]], [[0, 6], [6, 2]]])
