@@ -434,6 +434,18 @@ def _cache_key(args) -> tuple | None:
     return tuple(key)
 
 
+def call(run: Callable, args: Sequence[Any]):
+    """Run generated code. Python floats take the fast scalar path, but their arithmetic
+    raises where NumPy's gives inf or nan (1/0.0, 10.0**400: a derivative such as 1/x
+    of log at 0); then the call is repeated with them as np.float64, as NumPy would."""
+    try:
+        return run(*args)
+    except ArithmeticError:
+        if not any(type(a) is float for a in args):
+            raise
+    return run(*(np.float64(a) if type(a) is float else a for a in args))
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument shapes/dtypes.
 
@@ -474,7 +486,7 @@ class _Transformed:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
             run = self._functions[key] = self.compile(*args).function(self.kind)
-        return run(*args)
+        return call(run, args)
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
@@ -598,7 +610,7 @@ def vjp(fn: Callable, *primals):
         _direction(fn, "cotangent", cotangent, out_shape, "the output")
         if run is None or isinstance(cotangent, Tracer):
             return inline(fn, primals, argnums, "vjp", (cotangent,))
-        return run(*primals, cotangent)
+        return call(run, (*primals, cotangent))
 
     return out, vjp_fn
 
@@ -609,7 +621,7 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     if _traced(*primals, *tangents):
         return inline(fn, primals, _all_argnums(primals), "jvp", tangents)
     compiled = _Transformed(fn, _all_argnums(primals), "jvp").compile(*primals)
-    return compiled.function("jvp")(*primals, *tangents)
+    return call(compiled.function("jvp"), (*primals, *tangents))
 
 
 def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
@@ -620,7 +632,7 @@ def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     if _traced(*primals, *tangents):
         return inline(fn, primals, argnums, "hvp", tangents)
     compiled = _Transformed(fn, argnums, "hvp").compile(*primals)
-    return compiled.function("hvp")(*primals, *tangents)
+    return call(compiled.function("hvp"), (*primals, *tangents))
 
 
 def stop_gradient(x):

@@ -1,8 +1,8 @@
 """Core compiler: closed forms, no expression swell, determinism, standalone modules."""
 
 import ast
-import re
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -325,3 +325,15 @@ def test_long_elementwise_chain_runs_in_constant_memory():
     assert len(names) <= 6, (names, body)
     np.testing.assert_allclose(compiled.grad(x), numerical_gradient(f, [x]), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(compiled.value_and_grad(x)[0], f(x))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero", "ignore:overflow")
+def test_python_float_at_a_pole_gives_numpys_inf_not_an_exception():
+    """d/dx log(x) = 1/x is +inf at 0.0 (as NumPy, and jax.grad, give), never a
+    ZeroDivisionError from Python float arithmetic in the generated code."""
+    assert symdiff.grad(np.log)(0.0) == np.inf
+    assert symdiff.grad(lambda x: 1 / x)(0.0) == -np.inf  # -1/x**2
+    value, slope = symdiff.value_and_grad(lambda x: x**3)(1e200)
+    assert value == np.inf and slope == np.inf
+    _, vjp_fn = symdiff.vjp(np.log, 0.0)
+    assert vjp_fn(1.0) == (np.inf,)
