@@ -364,3 +364,84 @@ def test_hessian_of_a_vector_output_is_out_shape_plus_arg_shape_twice():
     # by hand for x0 * x**2: f0 = x0**3, f1 = x0 * x1**2
     np.testing.assert_allclose(symdiff.hessian(lambda x: x[0] * x**2)(np.array([1.0, 3.0])),
                                [[[6, 0], [0, 0]], [[0, 6], [6, 2]]])
+
+
+def test_logistic_hessian_in_logaddexp_form_is_one_weighted_gram_matrix(logistic_data):
+    """The loss as the issue writes it, mean(logaddexp(0, X@w + b) - y*(X@w + b)): its
+    Hessian is X.T @ ((s*(1-s)/n)[:, None] * X), s the sigmoid of the logits."""
+    w, b, X, y = logistic_data
+
+    def loss(w, b, X, y):
+        return np.mean(np.logaddexp(0, X @ w + b) - y * (X @ w + b))
+
+    compiled = symdiff.hessian(loss).compile(w, b, X, y)
+    H = compiled.function("hessian")(w, b, X, y)
+    s = 1 / (1 + np.exp(-(X @ w + b)))
+    np.testing.assert_allclose(H, X.T @ ((s * (1 - s) / len(y))[:, None] * X), rtol=1e-10)
+    grad = symdiff.grad(loss)
+    np.testing.assert_allclose(H, fd_jacobian(lambda w: grad(w, b, X, y), [w]), rtol=1e-5,
+                               atol=1e-8)
+    fn = next(n for n in ast.parse(compiled.source).body
+              if isinstance(n, ast.FunctionDef) and n.name == "hessian_loss")
+    products = [n for n in ast.walk(fn) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)]
+    assert len(products) == 2  # X @ w for the logits, one product for the Hessian
+    gram = next(p for p in products if ast.unparse(p.left) == "X.T")
+    # the right factor is X scaled row-wise by one weight vector d: X * d[:, None]
+    right = gram.right
+    assert isinstance(right, ast.BinOp) and isinstance(right.op, ast.Mult)
+    scaled = [ast.unparse(o) for o in (right.left, right.right)]
+    assert "X" in scaled, scaled
+    weight = next(o for o in (right.left, right.right) if ast.unparse(o) != "X")
+    assert ast.unparse(weight).endswith("[:, None]"), ast.unparse(weight)
+    assert not any(isinstance(n, (ast.For, ast.While, ast.ListComp)) for n in ast.walk(fn))
+
+
+def test_the_module_holds_every_derivative_as_a_function():
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    kinds = ("grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp")
+    compiled = symdiff.compile_gradient(f, [x], 0, kinds=kinds)
+    for kind in kinds:
+        assert f"def {kind}_f(" in compiled.source
+    g = np.sin(x) + x * np.cos(x)  # by hand
+    H = np.diag(2 * np.cos(x) - x * np.sin(x))
+    t = np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(compiled.function("vjp")(x, 2.0), (2 * g,))
+    np.testing.assert_allclose(compiled.function("jvp")(x, t)[1], g @ t)
+    np.testing.assert_allclose(compiled.function("jacobian")(x), g)
+    np.testing.assert_allclose(compiled.function("hessian")(x), H, atol=1e-15)
+    np.testing.assert_allclose(compiled.function("hvp")(x, t), H @ t)
+    np.testing.assert_allclose(g, numerical_gradient(f, [x]), rtol=1e-8)
+
+
+def test_stop_gradient_shows_in_the_gradient_code_and_blocks_array_gradients():
+    def f(x):
+        return np.sum(x * symdiff.stop_gradient(x))
+
+    g = symdiff.grad(f)
+    x = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(g(x), x)  # not 2x: the second factor is held fixed
+    fn = next(n for n in ast.parse(g.source).body
+              if isinstance(n, ast.FunctionDef) and n.name == "grad_f")
+    body = ast.get_source_segment(g.source, fn)
+    assert "# stop_gradient(x): derivatives treat" in body
+    # and it composes: second derivative of x**2 * stop_gradient(x) is 2 * x
+    assert symdiff.grad(symdiff.grad(lambda x: x**2 * symdiff.stop_gradient(x)))(3.0) == 6.0
+
+
+@pytest.mark.parametrize("n_in, n_out, mode", [(6, 2, "reverse"), (2, 6, "forward"),
+                                               (200, 100, "forward")])
+def test_jacobian_auto_mode_is_chosen_by_shape(n_in, n_out, mode):
+    W = np.random.default_rng(7).normal(size=(n_out, n_in))
+
+    def f(x, W):
+        return np.tanh(W @ x)
+
+    x = np.linspace(-1, 1, n_in)
+    jac = symdiff.jacobian(f)
+    J = jac(x, W)
+    assert f"({mode} accumulation)" in jac.source
+    np.testing.assert_allclose(J, (1 - np.tanh(W @ x) ** 2)[:, None] * W, rtol=1e-10)
