@@ -23,11 +23,11 @@ from .emit import (
     render_module,
     value_and_grad_doc,
 )
-from .errors import InputError, SymdiffError, TraceError
+from .errors import InputError, ShapeError, SymdiffError, TraceError, user_location
 from .ir import ELEMENTWISE, INPUT, Graph, Node, Var
 from .load import load_module
 from .simplify import optimize, to_program
-from .trace import ArgSpec, describe_args, function_location, trace
+from .trace import ArgSpec, describe_args, function_location, parameter_names, trace
 from .tracer import Tracer, as_tracer, bind, concatenate, const, expression, reshape
 
 __all__ = [
@@ -350,8 +350,12 @@ def _d_jacrev(ctx: _Context) -> Derivation:
 
 
 def _d_hessian(ctx: _Context) -> Derivation:
-    full = ctx.full()
-    grads = list(full.outputs[1:])
+    if ctx.out.shape == ():
+        full = ctx.full()
+        grads = list(full.outputs[1:])
+    else:  # as jax.hessian, jacfwd of jacrev: shape out.shape + arg.shape + arg.shape
+        first = _jacobian_reverse if ctx.out.size <= MAX_REVERSE_ROWS else _jacobian_forward
+        full, grads = first(ctx)
     g, upto = full.derive(full.nodes, grads), len(full.nodes)
     rows: list[list[Var]] = [[] for _ in grads]
     names = [ctx.specs[i].name for i in ctx.nums]
@@ -366,7 +370,8 @@ def _d_hessian(ctx: _Context) -> Derivation:
     g.outputs = [v for row in rows for v in row]
     ret = rows[0][0] if isinstance(ctx.argnums, int) else tuple(tuple(r) for r in rows)
     doc = (f"Hessian of {ctx.name} with respect to "
-           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape arg.shape + arg.shape.")
+           f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape "
+           f"{'out.shape + ' if ctx.out.shape else ''}arg.shape + arg.shape.")
     return Derivation(f"hessian_{ctx.name}", g, [ret], doc, ctx.forward._next_id)
 
 
@@ -431,6 +436,18 @@ def _cache_key(args) -> tuple | None:
     return tuple(key)
 
 
+def call(run: Callable, args: Sequence[Any]):
+    """Run generated code. Python floats take the fast scalar path, but their arithmetic
+    raises where NumPy's gives inf or nan (1/0.0, 10.0**400: a derivative such as 1/x
+    of log at 0); then the call is repeated with them as np.float64, as NumPy would."""
+    try:
+        return run(*args)
+    except ArithmeticError:
+        if not any(type(a) is float for a in args):
+            raise
+    return run(*(np.float64(a) if type(a) is float else a for a in args))
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument shapes/dtypes.
 
@@ -471,7 +488,7 @@ class _Transformed:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
             run = self._functions[key] = self.compile(*args).function(self.kind)
-        return run(*args)
+        return call(run, args)
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
@@ -523,10 +540,11 @@ def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mod
 jacobian.__doc__ = _JACOBIAN_DOC
 
 
-hessian = _transform("hessian", """Hessian of a scalar-valued function, as `jax.hessian`:
-    the Jacobian of its gradient, shape ``arg.shape + arg.shape`` (nested tuples for
-    a tuple `argnums`). Emitted in closed form where the algebra allows, e.g.
-    ``X.T @ (d[:, None] * X)`` for a generalized linear model.
+hessian = _transform("hessian", """Hessian of a function, as `jax.hessian`: the Jacobian
+    of its gradient (of its Jacobian for an array output), shape
+    ``out.shape + arg.shape + arg.shape`` (nested tuples for a tuple `argnums`).
+    Emitted in closed form where the algebra allows, e.g. ``X.T @ (d[:, None] * X)``
+    for a generalized linear model.
     """)
 
 
@@ -534,36 +552,89 @@ def _all_argnums(primals) -> tuple[int, ...]:
     return tuple(range(len(primals)))
 
 
+def _traced(*values) -> bool:
+    return any(isinstance(v, Tracer) for v in values)
+
+
+def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str):
+    """Check a tangent or cotangent before it reaches generated code: real numbers,
+    shaped exactly like `of` (a primal or the output). Errors point at the caller."""
+    if isinstance(value, Tracer):
+        got, dtype = value.shape, value.dtype
+    else:
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged
+            arr = np.asarray(None)
+        got, dtype = arr.shape, arr.dtype
+    name = getattr(fn, "__qualname__", "f")
+    if dtype.kind not in "fiu":
+        raise InputError(f"{label} of {name} must be real floating point like {of}, got "
+                         f"dtype {dtype}; pass a float array of shape {shape}",
+                         user_location())
+    if tuple(got) != tuple(shape):
+        raise ShapeError(f"{label} must have shape {shape}, got {tuple(got)}: it pairs with "
+                         f"{of} of {name}, so pass an array of the same shape",
+                         user_location())
+    return value
+
+
+def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]:
+    for given, role in ((primals, "primals"), (tangents, "tangents")):
+        if not isinstance(given, (tuple, list)):
+            raise InputError(f"{what}: {role} must be a tuple with one entry per argument, "
+                             f"got {type(given).__name__}; write {what}(f, (x,), (t,))",
+                             user_location())
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents; give "
+                         "one tangent per primal", user_location())
+    names = parameter_names(fn, len(primals))
+    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}")
+                          for n, p, t in zip(names, primals, tangents))
+
+
 def vjp(fn: Callable, *primals):
     """``(fn(*primals), vjp_fn)`` as `jax.vjp`: ``vjp_fn(cotangent)`` returns one
-    cotangent per primal, as a tuple."""
-    compiled = _Transformed(fn, _all_argnums(primals), "vjp").compile(*primals)
-    out = compiled.forward(*primals)
-    run = compiled.function("vjp")
+    cotangent per primal, as a tuple. Inside another transform (primals or cotangent
+    traced) both inline into the enclosing trace, so vjp composes with every transform."""
+    argnums = _all_argnums(primals)
+    if _traced(*primals):
+        out = inline(fn, primals, argnums, "forward")
+        run = None
+    else:
+        compiled = _Transformed(fn, argnums, "vjp").compile(*primals)
+        out = compiled.forward(*primals)
+        run = compiled.function("vjp")
+    out_shape = np.shape(out)
 
     def vjp_fn(cotangent):
-        return run(*primals, cotangent)
+        _direction(fn, "cotangent", cotangent, out_shape, "the output")
+        if run is None or isinstance(cotangent, Tracer):
+            return inline(fn, primals, argnums, "vjp", (cotangent,))
+        return call(run, (*primals, cotangent))
 
     return out, vjp_fn
 
 
 def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     """``(fn(*primals), J @ tangents)`` as `jax.jvp`."""
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise InputError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; give one "
-                         "tangent per primal")
+    primals, tangents = _tangents(fn, primals, tangents, "jvp")
+    if _traced(*primals, *tangents):
+        return inline(fn, primals, _all_argnums(primals), "jvp", tangents)
     compiled = _Transformed(fn, _all_argnums(primals), "jvp").compile(*primals)
-    return compiled.function("jvp")(*primals, *tangents)
+    return call(compiled.function("jvp"), (*primals, *tangents))
 
 
 def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     """Hessian-vector product ``H(primals) @ tangents`` of a scalar function, by
     forward mode over its gradient (one tuple entry per primal when several)."""
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals, tangents = _tangents(fn, primals, tangents, "hvp")
     argnums = 0 if len(primals) == 1 else _all_argnums(primals)
+    if _traced(*primals, *tangents):
+        return inline(fn, primals, argnums, "hvp", tangents)
     compiled = _Transformed(fn, argnums, "hvp").compile(*primals)
-    return compiled.function("hvp")(*primals, *tangents)
+    return call(compiled.function("hvp"), (*primals, *tangents))
 
 
 def stop_gradient(x):
@@ -575,19 +646,17 @@ def stop_gradient(x):
 
 
 # -- composition: a transform called inside another one -------------------------------------
-def inline(fn: Callable, args: Sequence[Any], argnums, kind: str):
+def inline(fn: Callable, args: Sequence[Any], argnums, kind: str, extras: Sequence[Any] = ()):
     """Build `kind` of `fn` as a graph and splice it into the trace the tracers in
-    `args` belong to; returns tracers shaped like the generated function's result."""
-    outer = next(a for a in args if isinstance(a, Tracer)).graph
+    `args` and `extras` (the tangents or cotangent of jvp, hvp, vjp) belong to; returns
+    tracers shaped like the generated function's result."""
+    outer = next(a for a in (*args, *extras) if isinstance(a, Tracer)).graph
     ctx = _prepare(fn, args, argnums)
     d = KINDS[kind](ctx) if kind in KINDS else _d_forward(ctx)
-    if d.extra_params:
-        raise TraceError(f"{kind} cannot be nested inside another transform yet; use grad, "
-                         "value_and_grad, jacobian or hessian", function_location(fn))
     inner = optimize(d.graph, simplify=False)
     mapping: dict[Var, Var] = {}
-    traced_args = [a for a, s in zip(args, ctx.specs) if s.traced]
-    for var, arg in zip(inner.inputs, traced_args):
+    traced_args = [a for a, s in zip(args, ctx.specs) if s.traced] + list(extras)
+    for var, arg in zip(inner.inputs, traced_args, strict=True):
         mapping[var] = as_tracer(outer, arg).var
     splice(outer, inner, mapping)
 

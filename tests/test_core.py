@@ -325,3 +325,74 @@ def test_long_elementwise_chain_runs_in_constant_memory():
     assert len(names) <= 6, (names, body)
     np.testing.assert_allclose(compiled.grad(x), numerical_gradient(f, [x]), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(compiled.value_and_grad(x)[0], f(x))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero", "ignore:overflow")
+def test_python_float_at_a_pole_gives_numpys_inf_not_an_exception():
+    """d/dx log(x) = 1/x is +inf at 0.0 (as NumPy, and jax.grad, give), never a
+    ZeroDivisionError from Python float arithmetic in the generated code."""
+    assert symdiff.grad(np.log)(0.0) == np.inf
+    assert symdiff.grad(lambda x: 1 / x)(0.0) == -np.inf  # -1/x**2
+    value, slope = symdiff.value_and_grad(lambda x: x**3)(1e200)
+    assert value == np.inf and slope == np.inf
+    _, vjp_fn = symdiff.vjp(np.log, 0.0)
+    assert vjp_fn(1.0) == (np.inf,)
+
+
+# -- the IR: fusion of single-use chains; shared values keep their symbol -------------------
+def test_single_use_chains_fuse_and_shared_values_keep_their_symbol():
+    from symdiff.api import _prepare
+    from symdiff.ir import ELEMENTWISE, check_graph
+
+    def f(x, W):
+        a = np.exp(np.sin(2 * x) + 1)  # a single-use chain: one expression
+        h = np.tanh(W @ a)  # used twice: its own symbol
+        return np.sum(h * h + np.cos(h))
+
+    ctx = _prepare(f, [np.ones(3), np.ones((2, 3))], 0)
+    check_graph(ctx.forward)
+    elementwise = [n for n in ctx.forward.nodes if n.op == ELEMENTWISE]
+    traced = [n for n in ctx.graph.nodes if n.op == ELEMENTWISE]
+    assert len(traced) == 8 and len(elementwise) == 3, [str(n.expr) for n in elementwise]
+    chain, tanh_h, combine = elementwise
+    (x,) = [ctx.forward.by_symbol[s] for s in chain.expr.free_symbols]
+    assert x is ctx.forward.inputs[0]
+    assert chain.expr.count(sp.exp) == 1 and chain.expr.count(sp.sin) == 1
+    h = tanh_h.out.symbol
+    assert combine.expr.free_symbols == {h}  # h**2 + cos(h): h stays a symbol
+    assert sp.simplify(combine.expr - (h**2 + sp.cos(h))) == 0
+    assert_matches_fd(f, [np.array([0.1, -0.4, 0.3]), np.full((2, 3), 0.2)], argnums=(0, 1))
+
+
+def test_simplification_leaves_expressions_past_its_budget_alone():
+    from symdiff.simplify import SIMPLIFY_MAX_OPS, simplify_expr
+
+    x, y = sp.symbols("x y", real=True)
+    small = x * y + x * 2  # factors to x*(y + 2)
+    assert sp.count_ops(simplify_expr(small)) < sp.count_ops(small)
+    big = sum((x + k) * (y - k) for k in range(1, 12))
+    assert sp.count_ops(big) > SIMPLIFY_MAX_OPS
+    assert simplify_expr(big) is big
+
+
+# -- the cache: one compilation per argnums, shapes and dtypes ----------------------------
+def test_cache_is_keyed_by_shape_and_dtype():
+    g = symdiff.grad(lambda x: np.sum(x**3))
+    x32, x64 = np.arange(3, dtype=np.float32), np.arange(3.0)
+    assert g(x32).dtype == np.float32 and g(x64).dtype == np.float64
+    assert len(g._cache) == 2
+    g(np.arange(3.0) + 1)  # same shape and dtype: no new compilation
+    assert len(g._cache) == 2
+    np.testing.assert_allclose(g(x64), 3 * x64**2)
+
+
+def test_ci_script_runs_exactly_the_readme_test_command():
+    import pathlib
+
+    readme = pathlib.Path(ROOT, "README.md").read_text()
+    block = readme.split("**Run the tests:**", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    command = block.strip()
+    ci = pathlib.Path(ROOT, ".ci", "run").read_text().splitlines()
+    assert command == "pip install '.[test]' && python -m pytest -q"
+    assert ci[-1] == command
+    assert os.access(os.path.join(ROOT, ".ci", "run"), os.X_OK)

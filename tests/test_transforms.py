@@ -244,3 +244,204 @@ def test_jacfwd_jacrev_names_and_reverse_limit():
         big(np.ones(100))
     with pytest.raises(symdiff.InputError, match="choose 'auto'"):
         symdiff.jacobian(softmax, mode="sideways")
+
+
+# -- every transform composes with every other -------------------------------------------
+def fd_grad(f, x, h=1e-6):
+    """Central differences of a scalar function of one array (independent of symdiff)."""
+    x = np.asarray(x, dtype=float)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+X0 = np.array([0.3, -0.7, 1.1])
+T0 = np.array([1.0, 0.5, -2.0])
+
+
+def wave(x):
+    return np.sin(x) * x
+
+
+def scalar_wave(x):
+    return np.sum(np.sin(x) ** 2 * x)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("grad of jvp", lambda x, t: np.sum(symdiff.jvp(wave, (x,), (t,))[1] ** 2)),
+    ("grad of vjp", lambda x, t: np.sum(symdiff.vjp(wave, x)[1](t)[0] ** 2)),
+    ("grad of hvp", lambda x, t: np.sum(symdiff.hvp(scalar_wave, (x,), (t,)) ** 2)),
+    ("grad of jacobian", lambda x, t: t @ symdiff.jacobian(wave)(x) @ t),
+    ("grad of hessian", lambda x, t: t @ symdiff.hessian(scalar_wave)(x) @ t),
+    ("grad of value_and_grad", lambda x, t: symdiff.value_and_grad(scalar_wave)(x)[1] @ t),
+    ("grad of jvp of grad", lambda x, t: np.sum(
+        symdiff.jvp(symdiff.grad(scalar_wave), (x,), (t,))[1] * x)),
+])
+def test_grad_composes_with_every_transform(name, fn):
+    at = [X0, T0]
+    for argnum in (0, 1):  # through the primal and through the tangent/cotangent
+        g = symdiff.grad(fn, argnums=argnum)(X0, T0)
+
+        def partial(v, argnum=argnum):
+            args = list(at)
+            args[argnum] = v
+            return fn(*args)
+
+        np.testing.assert_allclose(g, fd_grad(partial, at[argnum]), rtol=1e-6, atol=1e-8,
+                                   err_msg=f"{name}, d/d arg {argnum}")
+
+
+@pytest.mark.filterwarnings("ignore::symdiff.CapturedArrayWarning")  # T0, a constant here
+def test_transforms_of_gradient_programs_agree_with_finite_differences():
+    grad_f = symdiff.grad(scalar_wave)
+    H = fd_jacobian(grad_f, [X0])
+    # jvp and vjp of a gradient are H t and H^T t (H symmetric)
+    out, ht = symdiff.jvp(grad_f, (X0,), (T0,))
+    np.testing.assert_allclose(out, fd_grad(scalar_wave, X0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ht, H @ T0, rtol=1e-6, atol=1e-8)
+    (vh,) = symdiff.vjp(grad_f, X0)[1](T0)
+    np.testing.assert_allclose(vh, T0 @ H, rtol=1e-6, atol=1e-8)
+    # a jvp of a jvp is a second directional derivative: d2/ds2 f(x + s t) at s = 0
+    _, second = symdiff.jvp(lambda x: symdiff.jvp(scalar_wave, (x,), (T0,))[1], (X0,), (T0,))
+    h = 1e-4
+    want = (scalar_wave(X0 + h * T0) - 2 * scalar_wave(X0) + scalar_wave(X0 - h * T0)) / h**2
+    assert second == pytest.approx(want, rel=1e-5)
+    # a Jacobian of a vjp (the transpose of the Jacobian, row by row)
+    J = symdiff.jacobian(lambda x: symdiff.vjp(wave, x)[1](T0)[0])(X0)
+    np.testing.assert_allclose(J, fd_jacobian(lambda x: fd_jacobian(wave, [x]).T @ T0, [X0],
+                                              h=1e-4), rtol=1e-5, atol=1e-6)
+
+
+def test_a_nested_cotangent_of_the_wrong_shape_names_the_callers_line():
+    def f(x):
+        return np.sum(symdiff.vjp(wave, x)[1](np.ones(2))[0])  # wrong cotangent
+
+    with pytest.raises(symdiff.ShapeError, match=r"cotangent must have shape \(3,\), got \(2,\)") \
+            as info:
+        symdiff.grad(f)(X0)
+    lines, start = __import__("inspect").getsourcelines(f)
+    assert f"{__file__}:{start + 1}:" in str(info.value)
+
+
+def test_tangent_and_cotangent_errors_are_typed_and_located():
+    line = None
+    try:
+        line = __import__("inspect").currentframe().f_lineno + 1
+        symdiff.jvp(wave, (X0,), (np.ones(2),))
+    except symdiff.ShapeError as err:
+        assert f"{__file__}:{line}:" in str(err) and "tangent_x must have shape (3,)" in str(err)
+    else:
+        pytest.fail("no ShapeError")
+    _, vjp_fn = symdiff.vjp(wave, X0)
+    with pytest.raises(symdiff.ShapeError, match=r"cotangent must have shape \(3,\), got \(\)"):
+        vjp_fn(1.0)
+    with pytest.raises(symdiff.ShapeError, match=r"tangent_x must have shape \(3,\)"):
+        symdiff.hvp(scalar_wave, (X0,), (np.ones(4),))
+    with pytest.raises(symdiff.InputError, match="got dtype complex128"):
+        vjp_fn(np.ones(3, dtype=complex))
+    with pytest.raises(symdiff.InputError, match=r"primals must be a tuple.*jvp\(f, \(x,\), \(t,\)\)"):
+        symdiff.jvp(wave, X0, T0)
+
+
+def test_hessian_of_a_vector_output_is_out_shape_plus_arg_shape_twice():
+    """As jax.hessian (jacfwd of jacrev): every output element's Hessian."""
+    rng = np.random.default_rng(6)
+    W, x = rng.normal(size=(2, 3)), rng.normal(size=3)
+
+    def f(x, W):
+        return np.tanh(W @ x) * x[:2]
+
+    (hxx, hxw), (hwx, hww) = symdiff.hessian(f, argnums=(0, 1))(x, W)
+    assert hxx.shape == (2, 3, 3) and hxw.shape == (2, 3, 2, 3) and hww.shape == (2, 2, 3, 2, 3)
+    jx, jw = (symdiff.jacobian(f, argnums=i) for i in (0, 1))
+    np.testing.assert_allclose(hxx, fd_jacobian(lambda x: jx(x, W), [x]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hxw, fd_jacobian(lambda W: jx(x, W), [W]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hwx, fd_jacobian(lambda x: jw(x, W), [x]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hww, fd_jacobian(lambda W: jw(x, W), [W]), rtol=1e-6, atol=1e-8)
+    # by hand for x0 * x**2: f0 = x0**3, f1 = x0 * x1**2
+    np.testing.assert_allclose(symdiff.hessian(lambda x: x[0] * x**2)(np.array([1.0, 3.0])),
+                               [[[6, 0], [0, 0]], [[0, 6], [6, 2]]])
+
+
+def test_logistic_hessian_in_logaddexp_form_is_one_weighted_gram_matrix(logistic_data):
+    """The loss as the issue writes it, mean(logaddexp(0, X@w + b) - y*(X@w + b)): its
+    Hessian is X.T @ ((s*(1-s)/n)[:, None] * X), s the sigmoid of the logits."""
+    w, b, X, y = logistic_data
+
+    def loss(w, b, X, y):
+        return np.mean(np.logaddexp(0, X @ w + b) - y * (X @ w + b))
+
+    compiled = symdiff.hessian(loss).compile(w, b, X, y)
+    H = compiled.function("hessian")(w, b, X, y)
+    s = 1 / (1 + np.exp(-(X @ w + b)))
+    np.testing.assert_allclose(H, X.T @ ((s * (1 - s) / len(y))[:, None] * X), rtol=1e-10)
+    grad = symdiff.grad(loss)
+    np.testing.assert_allclose(H, fd_jacobian(lambda w: grad(w, b, X, y), [w]), rtol=1e-5,
+                               atol=1e-8)
+    fn = next(n for n in ast.parse(compiled.source).body
+              if isinstance(n, ast.FunctionDef) and n.name == "hessian_loss")
+    products = [n for n in ast.walk(fn) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)]
+    assert len(products) == 2  # X @ w for the logits, one product for the Hessian
+    gram = next(p for p in products if ast.unparse(p.left) == "X.T")
+    # the right factor is X scaled row-wise by one weight vector d: X * d[:, None]
+    right = gram.right
+    assert isinstance(right, ast.BinOp) and isinstance(right.op, ast.Mult)
+    scaled = [ast.unparse(o) for o in (right.left, right.right)]
+    assert "X" in scaled, scaled
+    weight = next(o for o in (right.left, right.right) if ast.unparse(o) != "X")
+    assert ast.unparse(weight).endswith("[:, None]"), ast.unparse(weight)
+    assert not any(isinstance(n, (ast.For, ast.While, ast.ListComp)) for n in ast.walk(fn))
+
+
+def test_the_module_holds_every_derivative_as_a_function():
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    kinds = ("grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp")
+    compiled = symdiff.compile_gradient(f, [x], 0, kinds=kinds)
+    for kind in kinds:
+        assert f"def {kind}_f(" in compiled.source
+    g = np.sin(x) + x * np.cos(x)  # by hand
+    H = np.diag(2 * np.cos(x) - x * np.sin(x))
+    t = np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(compiled.function("vjp")(x, 2.0), (2 * g,))
+    np.testing.assert_allclose(compiled.function("jvp")(x, t)[1], g @ t)
+    np.testing.assert_allclose(compiled.function("jacobian")(x), g)
+    np.testing.assert_allclose(compiled.function("hessian")(x), H, atol=1e-15)
+    np.testing.assert_allclose(compiled.function("hvp")(x, t), H @ t)
+    np.testing.assert_allclose(g, numerical_gradient(f, [x]), rtol=1e-8)
+
+
+def test_stop_gradient_shows_in_the_gradient_code_and_blocks_array_gradients():
+    def f(x):
+        return np.sum(x * symdiff.stop_gradient(x))
+
+    g = symdiff.grad(f)
+    x = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(g(x), x)  # not 2x: the second factor is held fixed
+    fn = next(n for n in ast.parse(g.source).body
+              if isinstance(n, ast.FunctionDef) and n.name == "grad_f")
+    body = ast.get_source_segment(g.source, fn)
+    assert "# stop_gradient(x): derivatives treat" in body
+    # and it composes: second derivative of x**2 * stop_gradient(x) is 2 * x
+    assert symdiff.grad(symdiff.grad(lambda x: x**2 * symdiff.stop_gradient(x)))(3.0) == 6.0
+
+
+@pytest.mark.parametrize("n_in, n_out, mode", [(6, 2, "reverse"), (2, 6, "forward"),
+                                               (200, 100, "forward")])
+def test_jacobian_auto_mode_is_chosen_by_shape(n_in, n_out, mode):
+    W = np.random.default_rng(7).normal(size=(n_out, n_in))
+
+    def f(x, W):
+        return np.tanh(W @ x)
+
+    x = np.linspace(-1, 1, n_in)
+    jac = symdiff.jacobian(f)
+    J = jac(x, W)
+    assert f"({mode} accumulation)" in jac.source
+    np.testing.assert_allclose(J, (1 - np.tanh(W @ x) ** 2)[:, None] * W, rtol=1e-10)

@@ -15,6 +15,7 @@ def test_quadratic_at_3():
     value, slope = symdiff.value_and_grad(y)(3.0)
     assert value == pytest.approx(41.0)
     assert slope == pytest.approx(22.0)  # 6x + 4 at 3
+    assert_matches_fd(y, [3.0])
 
 
 def test_mean_of_square_chain():
@@ -37,6 +38,7 @@ def test_quartic_at_2():
     value, slope = symdiff.value_and_grad(f)(2.0)
     assert value == pytest.approx(63.0)
     assert slope == pytest.approx(93.0)
+    assert_matches_fd(f, [2.0])
 
 
 def test_matrix_chain():
@@ -62,6 +64,7 @@ def test_computational_graph_J():
     assert isinstance(grads, tuple)
     np.testing.assert_allclose(grads, (3.0, 6.0, 9.0))
     assert symdiff.value_and_grad(J)(5.0, 3.0, 2.0)[0] == pytest.approx(33.0)
+    assert_matches_fd(J, [5.0, 3.0, 2.0], argnums=(0, 1, 2))
 
 
 def test_squared_error_wrt_w():
