@@ -16,6 +16,7 @@ import sympy as sp
 
 from .differentiate import diagonal_grad_graph, jvp_graph, vjp_graph
 from .emit import (
+    ConstantPool,
     forward_doc,
     grad_doc,
     module_code,
@@ -128,8 +129,10 @@ def compile_gradient(
     respect to `argnums`, emit one module holding them all, and load it. `command`
     (the words of a `symdiff emit` command line) is recorded in the header."""
     ctx = _prepare(fn, args, argnums)
+    constants = ConstantPool()
     functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params)
+                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
+                                constants=constants)
                  for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))

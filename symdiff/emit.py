@@ -28,8 +28,8 @@ import sympy as sp
 from . import __version__
 from .errors import EmitError
 from .functions import KINK_CONVENTIONS
-from .ir import CONST, Var
-from .printer import Block, SymdiffPrinter, dtype_name
+from .ir import CONST, Node, Var
+from .printer import Block, SymdiffPrinter, array_literal, dtype_name
 from .simplify import Program, Statement
 from .trace import ArgSpec
 
@@ -64,6 +64,7 @@ class FunctionCode:
     arg_types: list[tuple[str, str]] = field(default_factory=list)  # of those extra ones
     return_types: list[tuple[str, str]] = field(default_factory=list)
     stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
+    constants: list[str] = field(default_factory=list)  # module-level definitions it reads
 
 
     @property
@@ -99,6 +100,7 @@ class ModuleCode:
     checks: list[str]
     functions: list[FunctionCode] = field(default_factory=list)
     scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
+    constants: list[str] = field(default_factory=list)  # lines defining module constants
 
     @property
     def exports(self) -> str:
@@ -422,6 +424,8 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         checks=input_checks(specs),
         functions=functions,
         scalar_params=[s.name for s in specs] if all(_float_scalar(s) for s in specs) else [],
+        constants=[line for text in dict.fromkeys(c for f in functions for c in f.constants)
+                   for line in text.splitlines()],
     )
 
 
@@ -439,9 +443,12 @@ def print_function(
     backward_from: int | None = None,
     xp: str = "np",
     extra_params: Sequence[tuple[str, tuple]] = (),
+    constants: ConstantPool | None = None,
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
-    (a Var, or a tuple of Vars for a tuple result)."""
+    (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
+    `constants`, shared by the functions of one module."""
+    constants = constants if constants is not None else ConstantPool()
     names = _assign_names(program, out_name)
     output_vars = set(_flatten(returns))
     inlinable = _inlinable(program, output_vars)
@@ -451,9 +458,15 @@ def print_function(
     last_comment = None
     temps = _TempNames(program, inlinable, output_vars)
     backward = _backward_flags(program, backward_from)
+    used_constants: list[str] = []
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else None
         printer.large = _large(program, stmt)
+        if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
+                and constants.wants(stmt.node.value, names.get(stmt.target), xp):
+            names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
+            used_constants.append(constants.lines[names[stmt.target]])
+            continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
@@ -480,14 +493,45 @@ def print_function(
     types = _return_types(returns, names)
     if not extra_params:
         return FunctionCode(name, docstring, body, ret, return_types=types,
-                            stable_rewrites=program.stable_rewrites)
+                            stable_rewrites=program.stable_rewrites, constants=used_constants)
     checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
     extra = {pname for pname, _ in extra_params}
     arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
-                        program.stable_rewrites)
+                        program.stable_rewrites, used_constants)
+
+
+class ConstantPool:
+    """Literal arrays defined once at module level, where a function reads them: an
+    array the traced function captured (under its own name) or any literal too long to
+    stand in an expression (`_c<k>`). Equal arrays share one definition."""
+
+    #: A literal with more elements than this is never printed inside a function.
+    MAX_INLINE_SIZE = 8
+
+    def __init__(self) -> None:
+        self.names: dict[tuple, str] = {}  # (dtype, shape, bytes) -> name
+        self.lines: dict[str, str] = {}  # name -> its definition
+
+    def wants(self, value: np.ndarray, hint: str | None, xp: str) -> bool:
+        literal = SymdiffPrinter(xp=xp)._print_op_const(Node(None, CONST, value=value))
+        return literal.startswith(f"{xp}.array(") and (hint or value.size > self.MAX_INLINE_SIZE)
+
+    def add(self, value: np.ndarray, hint: str | None, xp: str) -> str:
+        key = (value.dtype.str, value.shape, value.tobytes())
+        if key not in self.names:
+            name = hint if _constant_name_ok(hint) and hint not in self.lines else \
+                f"_c{len(self.names)}"
+            self.names[key] = name
+            self.lines[name] = f"{name} = " + array_literal(value, xp, f"{name} = ", LINE_LENGTH)
+        return self.names[key]
+
+
+def _constant_name_ok(name: str | None) -> bool:
+    return bool(name) and name.isidentifier() and name not in _RESERVED and \
+        not name.startswith(_TEMP_PREFIX) and not name.startswith("_c")
 
 
 #: NumPy computes `a + b` in place when `a` is a temporary of at least this many bytes

@@ -9,6 +9,7 @@ through one `_print_op_<name>` method each.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ from .errors import EmitError
 from .indexing import IndexArg, is_basic
 from .ir import Node
 
-__all__ = ["SymdiffPrinter", "Block", "dtype_name"]
+__all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
 
 _ATOM = PRECEDENCE["Atom"]
 
@@ -200,9 +201,7 @@ class SymdiffPrinter(NumPyPrinter):
             text = pattern(self, value)
             if text is not None:
                 return text
-        body = np.array2string(value, separator=", ", threshold=np.inf, floatmode="unique",
-                               max_line_width=10**9)
-        return f"{self.xp}.array({body}, dtype={dtype})"
+        return array_literal(value, self.xp)
 
     def _dtype_arg(self, dtype, default=np.float64) -> str:
         return "" if np.dtype(dtype) == np.dtype(default) else \
@@ -313,6 +312,27 @@ def numbers_last(terms: list) -> list:
     if coeff in (1, -1):
         return terms
     return [*terms[1:], terms[0]]
+
+
+def array_literal(value: np.ndarray, xp: str = "np", prefix: str = "",
+                  width: int | None = None) -> str:
+    """`np.array([...], dtype=...)` that evaluates to `value` exactly (shortest round-trip
+    digits, unpadded; nan and inf as `np.nan`, `np.inf`), on one line or, given a
+    `width`, wrapped with continuation lines aligned after `prefix` (the text before it)."""
+    head, tail = f"{xp}.array(", f", dtype={dtype_name(value.dtype, xp)})"
+    formatter = {"float_kind": lambda v: _float_literal(v, xp), "int_kind": str, "bool": str}
+    body = np.array2string(value, separator=", ", threshold=sys.maxsize, formatter=formatter,
+                           max_line_width=width or sys.maxsize, prefix=prefix + head,
+                           suffix=tail)
+    return head + body + tail
+
+
+def _float_literal(v, xp: str) -> str:
+    if np.isnan(v):
+        return f"{xp}.nan"
+    if np.isinf(v):
+        return f"{xp}.inf" if v > 0 else f"-{xp}.inf"
+    return str(v)  # NumPy's shortest round-trip digits
 
 
 def _format_slice(s: slice, n: int) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import numpy_api  # noqa: F401  (registers the NumPy surface on tracers)
 from .errors import InputError, SymdiffError, TraceError, _is_internal, user_location
-from .ir import Graph
+from .ir import CONST, Graph
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -188,6 +188,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
     with _random_forbidden():
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
+    _name_captured_constants(fn, graph)
     for name, value in local_names.items():
         # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
         if isinstance(value, Tracer) and value.graph is graph and value._var not in graph.names:
@@ -286,6 +287,18 @@ def _traceback_location(tb) -> str | None:
 
 # -- values a function reads from outside its arguments ------------------------------------
 _RANDOM_TYPES = (np.random.Generator, np.random.RandomState)
+
+
+def _name_captured_constants(fn, graph: Graph) -> None:
+    """A constant equal to an array `fn` read from a global or closure takes its name."""
+    arrays = [(name, v) for name, _, v, _ in _captured(fn) if isinstance(v, np.ndarray)]
+    for node in graph.nodes:
+        if node.op == CONST and node.out not in graph.names:
+            for name, value in arrays:
+                if value.shape == node.value.shape and value.dtype == node.value.dtype and \
+                        np.array_equal(value, node.value, equal_nan=value.dtype.kind == "f"):
+                    graph.names[node.out] = name
+                    break
 
 
 def _check_captured(fn) -> None:

@@ -320,3 +320,36 @@ def test_a_buffer_updated_in_place_is_named_after_the_gradient():
         "drosenbrock_dx[1:] += 200*_t1",
         "return drosenbrock_dx",
     ]
+
+
+# -- arrays fixed at trace time ----------------------------------------------------------------
+def test_a_captured_array_is_defined_once_at_module_level_under_its_name():
+    W = np.linspace(-1.0, 1.0, 60 * 60).reshape(60, 60) / 7  # a closure, as users write
+    C = np.array([1.0, np.nan, np.inf, 2.0])  # non-finite entries must print as np.nan/np.inf
+
+    def f(x):
+        return np.sum(np.tanh(W @ x)) + np.sum(np.where(np.isfinite(C), x[:4] * C, 0.0))
+
+    with pytest.warns(symdiff.CapturedArrayWarning):
+        compiled = symdiff.grad(f).compile(np.ones(60))
+    source = compiled.source
+    tree = ast.parse(source)
+    module_names = [t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+    assert "W" in module_names and "C" in module_names
+    assert source.count("W = np.array(") == 1 and "np.nan, np.inf" in source
+    assert max(len(line) for line in source.splitlines()) <= LINE_LENGTH
+    assert np.array_equal(compiled.module.W, W)
+    x = np.linspace(0.1, 0.9, 60)
+    want = W.T @ (1 - np.tanh(W @ x) ** 2)  # d/dx sum(tanh(Wx)), by hand
+    want[:4] += np.where(np.isfinite(C), C, 0.0)
+    np.testing.assert_allclose(compiled.grad(x), want, rtol=1e-12)
+
+
+def test_a_long_literal_made_inside_the_function_moves_to_module_level():
+    def f(x):
+        return np.sum(x * np.linspace(0.0, 1.0, 12) ** 2)
+
+    source = symdiff.grad(f).compile(np.ones(12)).source
+    body = source.split("def grad_f")[1]
+    assert "np.array([" not in body and "_c0" in body and "\n_c0 = np.array([" in source
