@@ -472,7 +472,9 @@ def print_function(
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs
-            names[stmt.target] = rhs if _is_atomic(rhs) else f"({rhs})"
+            names[stmt.target] = rhs
+            if not _is_atomic(rhs):
+                printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if is_backward and stmt.loc and stmt.loc != last_comment:
             comment = _source_comment(stmt.loc)

@@ -61,6 +61,7 @@ class SymdiffPrinter(NumPyPrinter):
         self.names = names or {}
         self.xp = xp
         self.dtype = None  # of the statement being printed, when known
+        self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
@@ -76,6 +77,11 @@ class SymdiffPrinter(NumPyPrinter):
             return self.names[expr]
         except KeyError:
             raise EmitError(f"internal: symbol {expr} has no name in the generated code") from None
+
+    def parenthesize(self, item, level, strict=False):
+        if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
 
     def _print_Float(self, expr):
         return repr(float(expr))
@@ -171,7 +177,15 @@ class SymdiffPrinter(NumPyPrinter):
     # -- functions with NumPy semantics (symdiff.functions, register_primitive) ------------
     def _print_NumPyFunctionBase(self, expr):  # (the "Base" suffix lets SymPy dispatch here)
         args = [self._print(a) for a in expr.args]
-        text = re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], expr.template)
+
+        def argument(m):  # parenthesized unless it is a whole argument of a call
+            text = args[int(m.group(1))]
+            before = expr.template[:m.start()].rstrip()[-1:]
+            after = expr.template[m.end():].lstrip()[:1]
+            whole = before in ("(", ",") and after in (")", ",")
+            return text if whole else self.parenthesize(expr.args[int(m.group(1))], _ATOM, True)
+
+        text = re.sub(r"\{(\d+)\}", argument, expr.template)
         if self.xp != "np":
             text = re.sub(r"\bnp\.", f"{self.xp}.", text)
         return text if _balanced_call(text) else f"({text})"

@@ -145,3 +145,19 @@ def test_the_example_prints_the_gradient_of_its_loss():
     # The function itself runs on NumPy arrays: its differences are symdiff-free.
     np.testing.assert_allclose(printed, numerical_gradient(module.loss, args, 0), rtol=1e-7)
     assert "np.logaddexp(0," in out and "np.sinc(" in out
+
+
+def test_a_template_with_operators_parenthesizes_compound_arguments():
+    # numpy="2*{x} + 1" must print 2*(a + b) + 1 for the argument a + b, not 2*a + b + 1
+    affine = symdiff.register_primitive(lambda x: 2 * x + 1, derivatives=[lambda x: 2.0 + 0 * x],
+                                        numpy="2*{x} + 1")
+
+    def f(a, b):
+        return np.sum(affine(a + b) ** 2)
+
+    a, b = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    compiled = symdiff.grad(f, argnums=(0, 1)).compile(a, b)
+    value = compiled.forward(a, b)
+    assert value == pytest.approx(np.sum((2 * (a + b) + 1) ** 2))  # by hand
+    for g in compiled.grad(a, b):
+        np.testing.assert_allclose(g, 4 * (2 * (a + b) + 1))  # 2*(2s + 1)*2, by hand

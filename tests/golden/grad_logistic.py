@@ -67,7 +67,7 @@ def logistic(w, b, X, y):
         loss: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + (X @ w)
+    logits = b + X @ w
     _t0 = -y*np.logaddexp(0, -logits) - (1 - y)*np.logaddexp(0, logits)
     loss = -1/20*np.sum(_t0)
     return loss
@@ -89,7 +89,7 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    logits = b + (X @ w)
+    logits = b + X @ w
     _t0 = -logits
     _t1 = (
         -1/20*y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
@@ -117,7 +117,7 @@ def value_and_grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + (X @ w)
+    logits = b + X @ w
     _t0 = -logits
     _t1 = 1 - y
     _t2 = np.sum(-_t1*np.logaddexp(0, logits) - y*np.logaddexp(0, _t0))

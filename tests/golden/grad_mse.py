@@ -63,7 +63,7 @@ def mse(w, b, X, y):
         value: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    value = 1/12*np.sum((b - y + (X @ w))**2)
+    value = 1/12*np.sum((b - y + X @ w)**2)
     return value
 
 
@@ -83,7 +83,7 @@ def grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 1/6*(b - y + (X @ w))
+    _t0 = 1/6*(b - y + X @ w)
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
@@ -106,7 +106,7 @@ def value_and_grad_mse(w, b, X, y):
             dmse_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + (X @ w)
+    residual = b - y + X @ w
     value = 1/12*np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1/6*residual
