@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -451,6 +452,35 @@ def call(run: Callable, args: Sequence[Any]):
     return run(*(np.float64(a) if type(a) is float else a for a in args))
 
 
+def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
+                    argnums, kind: str) -> Compiled:
+    """The module holding `kind` of `fn` for these argument shapes, from `cache` (keyed
+    by `_cache_key`) or compiled into it."""
+    key = _cache_key(args)
+    compiled = cache.get(key)
+    if compiled is None:
+        kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
+        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds)
+    return compiled
+
+
+#: The caches of vjp, jvp and hvp, which return no transformed function to hold one:
+#: per function (weakly, so a cache dies with its function), then per (kind, argnums).
+#: The values hold only generated modules, never the function itself.
+_PRODUCT_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compile_product(fn: Callable, args: Sequence[Any], argnums, kind: str) -> Compiled:
+    try:
+        per_fn = _PRODUCT_CACHES.get(fn)
+        if per_fn is None:
+            per_fn = _PRODUCT_CACHES[fn] = {}
+    except TypeError:  # not weakly referenceable (or unhashable): compile every call
+        per_fn = {}
+    cache = per_fn.setdefault((kind, argnums), {})
+    return _compile_cached(cache, fn, args, argnums, kind)
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument shapes/dtypes.
 
@@ -468,14 +498,7 @@ class _Transformed:
 
     def compile(self, *args) -> Compiled:
         """The generated module for these argument shapes (cached)."""
-        key = _cache_key(args)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
-                else (self.kind,)
-            compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds)
-            self._cache[key] = compiled
-        return compiled
+        return _compile_cached(self._cache, self.fn, args, self.argnums, self.kind)
 
     @property
     def source(self) -> str:
@@ -606,7 +629,7 @@ def vjp(fn: Callable, *primals):
         out = inline(fn, primals, argnums, "forward")
         run = None
     else:
-        compiled = _Transformed(fn, argnums, "vjp").compile(*primals)
+        compiled = _compile_product(fn, primals, argnums, "vjp")
         out = compiled.forward(*primals)
         run = compiled.function("vjp")
     out_shape = np.shape(out)
@@ -625,7 +648,7 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     primals, tangents = _tangents(fn, primals, tangents, "jvp")
     if _traced(*primals, *tangents):
         return inline(fn, primals, _all_argnums(primals), "jvp", tangents)
-    compiled = _Transformed(fn, _all_argnums(primals), "jvp").compile(*primals)
+    compiled = _compile_product(fn, primals, _all_argnums(primals), "jvp")
     return call(compiled.function("jvp"), (*primals, *tangents))
 
 
@@ -636,7 +659,7 @@ def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     argnums = 0 if len(primals) == 1 else _all_argnums(primals)
     if _traced(*primals, *tangents):
         return inline(fn, primals, argnums, "hvp", tangents)
-    compiled = _Transformed(fn, argnums, "hvp").compile(*primals)
+    compiled = _compile_product(fn, primals, argnums, "hvp")
     return call(compiled.function("hvp"), (*primals, *tangents))
 
 
