@@ -582,27 +582,48 @@ def _traced(*values) -> bool:
     return any(isinstance(v, Tracer) for v in values)
 
 
-def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str):
-    """Check a tangent or cotangent before it reaches generated code: real numbers,
-    shaped exactly like `of` (a primal or the output). Errors point at the caller."""
+def _dtype(value) -> np.dtype | None:
+    """The dtype `value` would have as an array; None when it cannot be one (ragged)."""
     if isinstance(value, Tracer):
-        got, dtype = value.shape, value.dtype
+        return value.dtype
+    try:
+        return np.asarray(value).dtype
+    except ValueError:
+        return None
+
+
+def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str,
+               dtype: np.dtype | None, what: str):
+    """Check a tangent or cotangent of `what` (jvp, vjp, hvp) before it reaches generated
+    code: real numbers, shaped exactly like `of` (a primal or the output), and a float
+    array must have `of`'s float `dtype`, as JAX requires. Python numbers, lists and
+    integers have no float width of their own: they are converted to `dtype`. Errors
+    point at the caller."""
+    if isinstance(value, Tracer):
+        got, got_dtype = value.shape, value.dtype
     else:
         try:
             arr = np.asarray(value)
         except ValueError:  # ragged
             arr = np.asarray(None)
-        got, dtype = arr.shape, arr.dtype
+        got, got_dtype = arr.shape, arr.dtype
     name = getattr(fn, "__qualname__", "f")
-    if dtype.kind not in "fiu":
+    if got_dtype.kind not in "fiu":
         raise InputError(f"{label} of {name} must be real floating point like {of}, got "
-                         f"dtype {dtype}; pass a float array of shape {shape}",
+                         f"dtype {got_dtype}; pass a float array of shape {shape}",
                          user_location())
     if tuple(got) != tuple(shape):
         raise ShapeError(f"{label} must have shape {shape}, got {tuple(got)}: it pairs with "
                          f"{of} of {name}, so pass an array of the same shape",
                          user_location())
-    return value
+    if dtype is None or dtype.kind != "f" or got_dtype == dtype:
+        return value
+    typed = isinstance(value, (np.ndarray, np.generic, Tracer))
+    if typed and got_dtype.kind == "f":
+        raise InputError(f"{label} has dtype {got_dtype}, but {of} of {name} is {dtype}; {what} "
+                         f"needs the same dtype for both (as JAX does): convert it with "
+                         f".astype(np.{dtype.name})", user_location())
+    return value if isinstance(value, Tracer) else np.asarray(value, dtype=dtype)
 
 
 def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]:
@@ -616,7 +637,8 @@ def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]
         raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents; give "
                          "one tangent per primal", user_location())
     names = parameter_names(fn, len(primals))
-    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}")
+    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}",
+                                     _dtype(p), what)
                           for n, p, t in zip(names, primals, tangents))
 
 
@@ -633,9 +655,11 @@ def vjp(fn: Callable, *primals):
         out = compiled.forward(*primals)
         run = compiled.function("vjp")
     out_shape = np.shape(out)
+    out_dtype = _dtype(out) if run is None else compiled.graph.outputs[0].dtype
 
     def vjp_fn(cotangent):
-        _direction(fn, "cotangent", cotangent, out_shape, "the output")
+        cotangent = _direction(fn, "cotangent", cotangent, out_shape, "the output", out_dtype,
+                               "vjp")
         if run is None or isinstance(cotangent, Tracer):
             return inline(fn, primals, argnums, "vjp", (cotangent,))
         return call(run, (*primals, cotangent))
