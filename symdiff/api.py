@@ -262,6 +262,7 @@ def _d_jvp(ctx: _Context) -> Derivation:
 
 
 def _d_hvp(ctx: _Context) -> Derivation:
+    _check_scalar_output(ctx.fn, ctx.out, "hvp")
     full = ctx.full()
     base = full.derive(full.nodes, full.outputs[1:])
     tangents = _tangent_inputs(base, ctx)
@@ -402,14 +403,23 @@ def derivations(ctx: _Context, kinds: Sequence[str]) -> list[Derivation]:
     return [_d_forward(ctx)] + [KINDS[k](ctx) for k in kinds]
 
 
-def _check_scalar_output(fn, out: Var) -> None:
+#: What to use instead of a transform that needs a scalar output, for an array output.
+_INSTEAD_OF_SCALAR = {
+    "grad": "use symdiff.jacobian for the full derivative or symdiff.vjp for a "
+            "vector-Jacobian product",
+    "hvp": "use symdiff.jvp(symdiff.jacobian(f), primals, tangents)[1] for every output "
+           "element's Hessian times the tangents, symdiff.hessian for the full Hessians, or "
+           "a jvp of a vjp for the Hessian of a weighted sum of the outputs",
+}
+
+
+def _check_scalar_output(fn, out: Var, what: str = "grad") -> None:
     if out.shape != ():
-        raise TraceError(f"grad needs a scalar output, but {fn.__qualname__} returns an array "
-                         f"of shape {out.shape}; use symdiff.jacobian for the full derivative "
-                         "or symdiff.vjp for a vector-Jacobian product (or reduce the output, "
-                         "e.g. with np.sum)", function_location(fn))
+        raise TraceError(f"{what} needs a scalar output, but {fn.__qualname__} returns an "
+                         f"array of shape {out.shape}; {_INSTEAD_OF_SCALAR[what]} (or reduce "
+                         "the output, e.g. with np.sum)", function_location(fn))
     if out.dtype.kind != "f":
-        raise TraceError(f"grad needs a real floating-point output, but {fn.__qualname__} "
+        raise TraceError(f"{what} needs a real floating-point output, but {fn.__qualname__} "
                          f"returns dtype {out.dtype}", function_location(fn))
 
 

@@ -419,6 +419,28 @@ def test_python_numbers_and_integer_directions_take_the_primals_dtype():
     assert tangent.dtype == np.float32 and tangent == pytest.approx(12.0)  # 3x^2
 
 
+def test_hvp_of_a_vector_output_says_hvp_and_what_to_use_instead():
+    start = __import__("inspect").getsourcelines(wave)[1]
+    for call in (lambda: symdiff.hvp(wave, (X0,), (T0,)),
+                 lambda: symdiff.grad(lambda x, t: np.sum(symdiff.hvp(wave, (x,), (t,))))(X0, T0)):
+        with pytest.raises(symdiff.TraceError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"{__file__}:{start}: hvp needs a scalar output, but wave "
+                                  "returns an array of shape (3,)"), message
+        assert "grad needs" not in message
+        assert "symdiff.jvp(symdiff.jacobian(f), primals, tangents)" in message
+        assert "np.sum" in message
+
+
+def test_the_suggested_replacement_for_hvp_of_a_vector_output():
+    """d/dt J(x + t v) at t = 0; for x sin x, J = diag(sin x + x cos x), so the result
+    is diag((2 cos x - x sin x) v) by hand."""
+    _, got = symdiff.jvp(symdiff.jacobian(wave), (X0,), (T0,))
+    np.testing.assert_allclose(got, np.diag((2 * np.cos(X0) - X0 * np.sin(X0)) * T0),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_hessian_of_a_vector_output_is_out_shape_plus_arg_shape_twice():
     """As jax.hessian (jacfwd of jacrev): every output element's Hessian."""
     rng = np.random.default_rng(6)
