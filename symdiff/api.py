@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,6 +262,7 @@ def _d_jvp(ctx: _Context) -> Derivation:
 
 
 def _d_hvp(ctx: _Context) -> Derivation:
+    _check_scalar_output(ctx.fn, ctx.out, "hvp")
     full = ctx.full()
     base = full.derive(full.nodes, full.outputs[1:])
     tangents = _tangent_inputs(base, ctx)
@@ -401,14 +403,23 @@ def derivations(ctx: _Context, kinds: Sequence[str]) -> list[Derivation]:
     return [_d_forward(ctx)] + [KINDS[k](ctx) for k in kinds]
 
 
-def _check_scalar_output(fn, out: Var) -> None:
+#: What to use instead of a transform that needs a scalar output, for an array output.
+_INSTEAD_OF_SCALAR = {
+    "grad": "use symdiff.jacobian for the full derivative or symdiff.vjp for a "
+            "vector-Jacobian product",
+    "hvp": "use symdiff.jvp(symdiff.jacobian(f), primals, tangents)[1] for every output "
+           "element's Hessian times the tangents, symdiff.hessian for the full Hessians, or "
+           "a jvp of a vjp for the Hessian of a weighted sum of the outputs",
+}
+
+
+def _check_scalar_output(fn, out: Var, what: str = "grad") -> None:
     if out.shape != ():
-        raise TraceError(f"grad needs a scalar output, but {fn.__qualname__} returns an array "
-                         f"of shape {out.shape}; use symdiff.jacobian for the full derivative "
-                         "or symdiff.vjp for a vector-Jacobian product (or reduce the output, "
-                         "e.g. with np.sum)", function_location(fn))
+        raise TraceError(f"{what} needs a scalar output, but {fn.__qualname__} returns an "
+                         f"array of shape {out.shape}; {_INSTEAD_OF_SCALAR[what]} (or reduce "
+                         "the output, e.g. with np.sum)", function_location(fn))
     if out.dtype.kind != "f":
-        raise TraceError(f"grad needs a real floating-point output, but {fn.__qualname__} "
+        raise TraceError(f"{what} needs a real floating-point output, but {fn.__qualname__} "
                          f"returns dtype {out.dtype}", function_location(fn))
 
 
@@ -451,6 +462,35 @@ def call(run: Callable, args: Sequence[Any]):
     return run(*(np.float64(a) if type(a) is float else a for a in args))
 
 
+def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
+                    argnums, kind: str) -> Compiled:
+    """The module holding `kind` of `fn` for these argument shapes, from `cache` (keyed
+    by `_cache_key`) or compiled into it."""
+    key = _cache_key(args)
+    compiled = cache.get(key)
+    if compiled is None:
+        kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
+        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds)
+    return compiled
+
+
+#: The caches of vjp, jvp and hvp, which return no transformed function to hold one:
+#: per function (weakly, so a cache dies with its function), then per (kind, argnums).
+#: The values hold only generated modules, never the function itself.
+_PRODUCT_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compile_product(fn: Callable, args: Sequence[Any], argnums, kind: str) -> Compiled:
+    try:
+        per_fn = _PRODUCT_CACHES.get(fn)
+        if per_fn is None:
+            per_fn = _PRODUCT_CACHES[fn] = {}
+    except TypeError:  # not weakly referenceable (or unhashable): compile every call
+        per_fn = {}
+    cache = per_fn.setdefault((kind, argnums), {})
+    return _compile_cached(cache, fn, args, argnums, kind)
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument shapes/dtypes.
 
@@ -468,14 +508,7 @@ class _Transformed:
 
     def compile(self, *args) -> Compiled:
         """The generated module for these argument shapes (cached)."""
-        key = _cache_key(args)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
-                else (self.kind,)
-            compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds)
-            self._cache[key] = compiled
-        return compiled
+        return _compile_cached(self._cache, self.fn, args, self.argnums, self.kind)
 
     @property
     def source(self) -> str:
@@ -559,27 +592,48 @@ def _traced(*values) -> bool:
     return any(isinstance(v, Tracer) for v in values)
 
 
-def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str):
-    """Check a tangent or cotangent before it reaches generated code: real numbers,
-    shaped exactly like `of` (a primal or the output). Errors point at the caller."""
+def _dtype(value) -> np.dtype | None:
+    """The dtype `value` would have as an array; None when it cannot be one (ragged)."""
     if isinstance(value, Tracer):
-        got, dtype = value.shape, value.dtype
+        return value.dtype
+    try:
+        return np.asarray(value).dtype
+    except ValueError:
+        return None
+
+
+def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str,
+               dtype: np.dtype | None, what: str):
+    """Check a tangent or cotangent of `what` (jvp, vjp, hvp) before it reaches generated
+    code: real numbers, shaped exactly like `of` (a primal or the output), and a float
+    array must have `of`'s float `dtype`, as JAX requires. Python numbers, lists and
+    integers have no float width of their own: they are converted to `dtype`. Errors
+    point at the caller."""
+    if isinstance(value, Tracer):
+        got, got_dtype = value.shape, value.dtype
     else:
         try:
             arr = np.asarray(value)
         except ValueError:  # ragged
             arr = np.asarray(None)
-        got, dtype = arr.shape, arr.dtype
+        got, got_dtype = arr.shape, arr.dtype
     name = getattr(fn, "__qualname__", "f")
-    if dtype.kind not in "fiu":
+    if got_dtype.kind not in "fiu":
         raise InputError(f"{label} of {name} must be real floating point like {of}, got "
-                         f"dtype {dtype}; pass a float array of shape {shape}",
+                         f"dtype {got_dtype}; pass a float array of shape {shape}",
                          user_location())
     if tuple(got) != tuple(shape):
         raise ShapeError(f"{label} must have shape {shape}, got {tuple(got)}: it pairs with "
                          f"{of} of {name}, so pass an array of the same shape",
                          user_location())
-    return value
+    if dtype is None or dtype.kind != "f" or got_dtype == dtype:
+        return value
+    typed = isinstance(value, (np.ndarray, np.generic, Tracer))
+    if typed and got_dtype.kind == "f":
+        raise InputError(f"{label} has dtype {got_dtype}, but {of} of {name} is {dtype}; {what} "
+                         f"needs the same dtype for both (as JAX does): convert it with "
+                         f".astype(np.{dtype.name})", user_location())
+    return value if isinstance(value, Tracer) else np.asarray(value, dtype=dtype)
 
 
 def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]:
@@ -593,7 +647,8 @@ def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]
         raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents; give "
                          "one tangent per primal", user_location())
     names = parameter_names(fn, len(primals))
-    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}")
+    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}",
+                                     _dtype(p), what)
                           for n, p, t in zip(names, primals, tangents))
 
 
@@ -606,13 +661,15 @@ def vjp(fn: Callable, *primals):
         out = inline(fn, primals, argnums, "forward")
         run = None
     else:
-        compiled = _Transformed(fn, argnums, "vjp").compile(*primals)
+        compiled = _compile_product(fn, primals, argnums, "vjp")
         out = compiled.forward(*primals)
         run = compiled.function("vjp")
     out_shape = np.shape(out)
+    out_dtype = _dtype(out) if run is None else compiled.graph.outputs[0].dtype
 
     def vjp_fn(cotangent):
-        _direction(fn, "cotangent", cotangent, out_shape, "the output")
+        cotangent = _direction(fn, "cotangent", cotangent, out_shape, "the output", out_dtype,
+                               "vjp")
         if run is None or isinstance(cotangent, Tracer):
             return inline(fn, primals, argnums, "vjp", (cotangent,))
         return call(run, (*primals, cotangent))
@@ -625,7 +682,7 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     primals, tangents = _tangents(fn, primals, tangents, "jvp")
     if _traced(*primals, *tangents):
         return inline(fn, primals, _all_argnums(primals), "jvp", tangents)
-    compiled = _Transformed(fn, _all_argnums(primals), "jvp").compile(*primals)
+    compiled = _compile_product(fn, primals, _all_argnums(primals), "jvp")
     return call(compiled.function("jvp"), (*primals, *tangents))
 
 
@@ -636,7 +693,7 @@ def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     argnums = 0 if len(primals) == 1 else _all_argnums(primals)
     if _traced(*primals, *tangents):
         return inline(fn, primals, argnums, "hvp", tangents)
-    compiled = _Transformed(fn, argnums, "hvp").compile(*primals)
+    compiled = _compile_product(fn, primals, argnums, "hvp")
     return call(compiled.function("hvp"), (*primals, *tangents))
 
 

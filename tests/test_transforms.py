@@ -346,6 +346,101 @@ def test_tangent_and_cotangent_errors_are_typed_and_located():
         symdiff.jvp(wave, X0, T0)
 
 
+def _raises_at_next_line(error, match):
+    """pytest.raises that also checks the message names the line after the caller's."""
+    import contextlib
+    import inspect
+    import re
+
+    line = inspect.currentframe().f_back.f_lineno + 1
+
+    @contextlib.contextmanager
+    def check():
+        with pytest.raises(error) as info:
+            yield info
+        message = str(info.value)
+        assert f"{__file__}:{line}:" in message, message
+        assert re.search(match, message), message
+
+    return check()
+
+
+def test_a_tangent_of_another_float_width_is_refused_as_jax_does():
+    """jax.jvp raises when a tangent's dtype differs from its primal's."""
+    t32, x32 = T0.astype(np.float32), X0.astype(np.float32)
+    want = (r"tangent_x has dtype float32, but the primal x of wave is float64; jvp .*"
+            r"\.astype\(np\.float64\)")
+    with _raises_at_next_line(symdiff.InputError, want):
+        symdiff.jvp(wave, (X0,), (t32,))
+    want = r"tangent_x has dtype float64, but the primal x of wave is float32; .*np\.float32"
+    with _raises_at_next_line(symdiff.InputError, want):
+        symdiff.jvp(wave, (x32,), (T0,))
+    with _raises_at_next_line(symdiff.InputError, r"tangent_x has dtype float32.*64; hvp"):
+        symdiff.hvp(scalar_wave, (X0,), (t32,))
+    with _raises_at_next_line(symdiff.InputError, r"float64, but the primal x .* float32"):
+        symdiff.jvp(wave, (np.float32(0.5),), (np.float64(1.0),))
+
+
+def test_a_cotangent_of_another_float_width_than_the_output_is_refused():
+    """jax.vjp's pullback raises when the cotangent's dtype differs from the output's."""
+    _, vjp64 = symdiff.vjp(wave, X0)
+    _, vjp32 = symdiff.vjp(wave, X0.astype(np.float32))
+    want = (r"cotangent has dtype float32, but the output of wave is float64; vjp .*"
+            r"\.astype\(np\.float64\)")
+    with _raises_at_next_line(symdiff.InputError, want):
+        vjp64(T0.astype(np.float32))
+    want = r"cotangent has dtype float64, but the output of wave is float32"
+    with _raises_at_next_line(symdiff.InputError, want):
+        vjp32(T0)
+
+
+def test_a_nested_tangent_of_another_float_width_names_the_callers_line():
+    def f(x, t):
+        return np.sum(symdiff.jvp(wave, (x,), (t,))[1])
+
+    with pytest.raises(symdiff.InputError, match="tangent_x has dtype float32") as info:
+        symdiff.grad(f)(X0, T0.astype(np.float32))
+    start = __import__("inspect").getsourcelines(f)[1]
+    assert f"{__file__}:{start + 1}:" in str(info.value)
+
+
+def test_python_numbers_and_integer_directions_take_the_primals_dtype():
+    """They have no float width of their own (JAX's weak types): no upcast, no error."""
+    x32 = X0.astype(np.float32)
+    slope = np.sin(X0) + X0 * np.cos(X0)  # d/dx x sin x, by hand
+    for t in ([1, 2, 3], np.array([1, 2, 3]), [1.0, 2.0, 3.0]):
+        out, tangent = symdiff.jvp(wave, (x32,), (t,))
+        assert out.dtype == tangent.dtype == np.float32
+        np.testing.assert_allclose(tangent, slope * [1, 2, 3], rtol=1e-6)
+    (ct,) = symdiff.vjp(wave, x32)[1]([1, 2, 3])
+    assert ct.dtype == np.float32
+    np.testing.assert_allclose(ct, slope * [1, 2, 3], rtol=1e-6)
+    out, tangent = symdiff.jvp(lambda x: x**3, (np.float32(2.0),), (1.0,))
+    assert tangent.dtype == np.float32 and tangent == pytest.approx(12.0)  # 3x^2
+
+
+def test_hvp_of_a_vector_output_says_hvp_and_what_to_use_instead():
+    start = __import__("inspect").getsourcelines(wave)[1]
+    for call in (lambda: symdiff.hvp(wave, (X0,), (T0,)),
+                 lambda: symdiff.grad(lambda x, t: np.sum(symdiff.hvp(wave, (x,), (t,))))(X0, T0)):
+        with pytest.raises(symdiff.TraceError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"{__file__}:{start}: hvp needs a scalar output, but wave "
+                                  "returns an array of shape (3,)"), message
+        assert "grad needs" not in message
+        assert "symdiff.jvp(symdiff.jacobian(f), primals, tangents)" in message
+        assert "np.sum" in message
+
+
+def test_the_suggested_replacement_for_hvp_of_a_vector_output():
+    """d/dt J(x + t v) at t = 0; for x sin x, J = diag(sin x + x cos x), so the result
+    is diag((2 cos x - x sin x) v) by hand."""
+    _, got = symdiff.jvp(symdiff.jacobian(wave), (X0,), (T0,))
+    np.testing.assert_allclose(got, np.diag((2 * np.cos(X0) - X0 * np.sin(X0)) * T0),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_hessian_of_a_vector_output_is_out_shape_plus_arg_shape_twice():
     """As jax.hessian (jacfwd of jacrev): every output element's Hessian."""
     rng = np.random.default_rng(6)

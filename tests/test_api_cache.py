@@ -1,0 +1,121 @@
+"""vjp, jvp and hvp compile once per function, argument shapes and dtypes, as grad does."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff import api
+
+
+@pytest.fixture
+def compilations(monkeypatch):
+    """The number of modules compiled so far, counted at the pipeline's entry."""
+    calls = []
+    real = api.compile_gradient
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("kinds"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "compile_gradient", counting)
+    return calls
+
+
+def test_jvp_compiles_once_per_shape_and_dtype(compilations):
+    def cube(x):
+        return x**3
+
+    x, t = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    for _ in range(3):
+        out, tangent = symdiff.jvp(cube, (x,), (t,))
+        np.testing.assert_allclose(out, x**3)
+        np.testing.assert_allclose(tangent, 3 * x**2 * t)  # d/dx x^3 = 3x^2
+    assert compilations == [("jvp",)]
+    symdiff.jvp(cube, (np.ones(4),), (np.ones(4),))  # another shape
+    assert len(compilations) == 2
+    x32 = x.astype(np.float32)
+    _, tangent = symdiff.jvp(cube, (x32,), (t.astype(np.float32),))  # another dtype
+    assert len(compilations) == 3 and tangent.dtype == np.float32
+    symdiff.jvp(cube, (x32,), (t.astype(np.float32),))
+    symdiff.jvp(cube, (x,), (t,))
+    assert len(compilations) == 3
+
+
+def test_vjp_compiles_once_per_shape(compilations):
+    def weighted(w, x):
+        return np.sin(w * x)
+
+    w, x, v = np.array([0.3, -1.2]), np.array([2.0, 0.5]), np.array([1.0, 3.0])
+    for _ in range(3):
+        out, vjp_fn = symdiff.vjp(weighted, w, x)
+        dw, dx = vjp_fn(v)
+        np.testing.assert_allclose(out, np.sin(w * x))
+        np.testing.assert_allclose(dw, v * np.cos(w * x) * x)
+        np.testing.assert_allclose(dx, v * np.cos(w * x) * w)
+    assert compilations == [("vjp",)]
+    symdiff.vjp(weighted, np.ones(3), np.ones(3))[1](np.ones(3))
+    assert len(compilations) == 2
+    symdiff.vjp(weighted, 0.3, 2.0)[1](1.0)  # Python floats: a third signature
+    symdiff.vjp(weighted, 0.7, -1.0)[1](2.0)
+    assert len(compilations) == 3
+
+
+def test_hvp_compiles_once_per_shape(compilations):
+    def quartic_sum(x):
+        return np.sum(x**4)
+
+    x, t = np.array([1.0, -2.0]), np.array([1.0, 0.5])
+    for _ in range(3):
+        np.testing.assert_allclose(symdiff.hvp(quartic_sum, (x,), (t,)), 12 * x**2 * t)
+    assert compilations == [("hvp",)]
+    symdiff.hvp(quartic_sum, (np.ones(3),), (np.ones(3),))
+    assert len(compilations) == 2
+    # two primals make a tuple argnums: a separate entry, not a stale single-argnum module
+    assert symdiff.hvp(lambda a, b: a**2 * b, (2.0, 3.0), (1.0, 0.0)) == \
+        pytest.approx((6.0, 4.0))  # H = [[2b, 2a], [2a, 0]] at (2, 3), times (1, 0)
+
+
+def test_each_product_has_its_own_entry(compilations):
+    def f(x):
+        return np.sum(np.exp(x))
+
+    x = np.zeros(2)
+    symdiff.jvp(f, (x,), (x,))
+    symdiff.vjp(f, x)[1](1.0)
+    symdiff.hvp(f, (x,), (x,))
+    symdiff.jvp(f, (x,), (x,))
+    symdiff.vjp(f, x)[1](1.0)
+    symdiff.hvp(f, (x,), (x,))
+    assert compilations == [("jvp",), ("vjp",), ("hvp",)]
+
+
+def test_the_cache_does_not_keep_a_function_alive():
+    def square(x):
+        return x * x
+
+    def total(x):
+        return np.sum(x * x)
+
+    symdiff.jvp(square, (np.ones(2),), (np.ones(2),))
+    symdiff.vjp(square, np.ones(2))
+    symdiff.hvp(total, (np.ones(2),), (np.ones(2),))
+    refs = [weakref.ref(square), weakref.ref(total)]
+    del square, total
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+
+
+def test_a_callable_that_cannot_be_weakly_referenced_still_works(compilations):
+    class Scale:
+        __slots__ = ()
+
+        def __call__(self, x):
+            return 3.0 * x
+
+    scale = Scale()
+    for _ in range(2):
+        assert symdiff.jvp(scale, (1.0,), (2.0,)) == pytest.approx((3.0, 6.0))
+    assert len(compilations) == 2  # no cache to hold it in: compiled per call
