@@ -550,6 +550,16 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
     if expr.is_Boolean and not expr.free_symbols and not isinstance(expr, sp.Symbol):
         expr = sp.Integer(1 if expr == sp.true else 0)
         dtype = np.dtype(bool)
+    if dtype.kind == "f":
+        # Integer and boolean values are converted to the float dtype, as NumPy would,
+        # before fusion changes what they meet: `0.5*n` is float64 for an integer n
+        # but float32 within `0.5*n*x` for a float32 x, and `ct*(n + 1)` is an integer
+        # array once a constant cotangent ct is inlined as 1.
+        ints = [graph.by_symbol[s] for s in _value_symbols(expr)
+                if graph.by_symbol[s].dtype.kind in "biu"]
+        if ints:
+            expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
+                                  for v in ints})
     syms = [graph.by_symbol[s] for s in expr.free_symbols]
     natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
     computed = _printed_dtype(graph, expr)
@@ -645,11 +655,8 @@ def bind(name: str, *args, **params) -> Tracer:
 def as_tracer(graph: Graph, a) -> Tracer:
     if isinstance(a, Tracer):
         return a
-    arr = np.asarray(a)
-    if arr.ndim == 0:
-        return expression(graph, number(arr.item()), (), arr.dtype if isinstance(
-            a, np.generic) else np.result_type(a))
-    return const(graph, arr)
+    # (a 0-d array too: as a number, fusion would inline it where it prints weak)
+    return const(graph, np.asarray(a))
 
 
 def reduce_sum(x: Tracer, axis=None, keepdims: bool = False) -> Tracer:
