@@ -21,7 +21,7 @@ F16, F32, F64 = np.float16, np.float32, np.float64
 class Case:
     name: str
     fn: Callable
-    dtypes: tuple  # of the arguments; every argument is differentiated
+    dtypes: tuple  # of the arguments; the float ones are differentiated
     shape: tuple = (3,)
     step: float | None = None  # of the central differences, when the function rounds
 
@@ -93,6 +93,20 @@ CASES = [
          (F32, F64)),
     Case("float64_and_float32_arguments", lambda x, y: np.sum((x - y) ** 2),
          (F64, F32)),
+    Case("int8_argument_weak_float", lambda x, n: np.sum(x * (n * 0.5)), (F32, np.int8)),
+    Case("int8_argument_float64_scalar",
+         lambda x, n: np.sum(x * (n * np.float64(0.5))), (F32, np.int8)),
+    Case("int16_argument_times_f32", lambda x, n: np.sum(x * n + x), (F32, np.int16)),
+    Case("mask_times_weak_float", lambda x: np.sum((x > 0.3) * 0.5 * x), (F32,)),
+    Case("mask_times_float32_scalar", lambda x: np.sum((x > 0.3) * np.float32(0.5) * x),
+         (F32,)),
+    Case("comparison_with_float64_scalar",
+         lambda x: np.sum(np.where(x > np.float64(0.5), x, 0.0)), (F32,)),
+    Case("dot_with_float64_scalar", lambda x: np.sum(np.dot(x, np.float64(2))), (F32,)),
+    Case("stack_with_float64_scalar",
+         lambda x: np.sum(np.stack([x[0], np.float64(2.0)]) ** 2), (F32,)),
+    Case("concatenate_with_python_float",
+         lambda x: np.sum(np.concatenate([x, [0.5]]) ** 2), (F32,)),
     Case("float32_arguments_float64_scalar",
          lambda x, y: np.sum(np.log1p(x * x) * y * np.float64(0.5)), (F32, F32)),
 ]
@@ -100,7 +114,12 @@ CASES = [
 
 def _sample(case: Case) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [rng.uniform(0.1, 0.9, size=case.shape).astype(dt) for dt in case.dtypes]
+    return [rng.uniform(0.1, 0.9, size=case.shape).astype(dt) if np.dtype(dt).kind == "f"
+            else rng.integers(1, 4, size=case.shape).astype(dt) for dt in case.dtypes]
+
+
+def _wrt(case: Case) -> tuple[int, ...]:
+    return tuple(i for i, dt in enumerate(case.dtypes) if np.dtype(dt).kind == "f")
 
 
 def _tolerance(*dtypes, step=None) -> dict:
@@ -113,7 +132,7 @@ def _tolerance(*dtypes, step=None) -> dict:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_dtype_follows_numpy(case):
     args = _sample(case)
-    argnums = tuple(range(len(args)))
+    argnums = _wrt(case)
     compiled = compile_gradient(case.fn, args, argnums)
     want = case.fn(*args)
     got = compiled.forward(*args)
@@ -127,7 +146,7 @@ def test_dtype_follows_numpy(case):
         assert np.asarray(g).dtype == args[i].dtype, (
             f"{case.name}: d/d arg {i} has dtype {np.asarray(g).dtype}, the argument "
             f"{args[i].dtype}")
-        wide = [a.astype(np.float64) for a in args]
+        wide = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in args]
         np.testing.assert_allclose(g, numerical_gradient(case.fn, wide, i, case.step),
                                    **_tolerance(*case.dtypes, step=case.step),
                                    err_msg=f"{case.name}: d/d arg {i}")
