@@ -24,7 +24,16 @@ from .errors import UnsupportedOpError, located
 from .indexing import is_basic
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from .rules import JVP, VJP, unbroadcast
-from .tracer import Tracer, bind, broadcast_to, concatenate, elementwise, expression, reshape
+from .tracer import (
+    Tracer,
+    bind,
+    broadcast_to,
+    cast,
+    concatenate,
+    elementwise,
+    expression,
+    reshape,
+)
 
 __all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
 
@@ -68,7 +77,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) ->
             g.adjoint_of.setdefault(cotangent_out.var, node.out)
             for var, ct in _node_vjp(g, node, cotangent_out):
                 if ct is not None and var in active:
-                    adjoints.setdefault(var, []).append(ct)
+                    adjoints.setdefault(var, []).append(cast(ct, var.dtype))
     results = []
     for var in wrt:
         contributions = adjoints.get(var)
@@ -235,7 +244,7 @@ def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
         with located(node.loc):
             t = _node_jvp(g, node, known, ctx)
         if t is not None:
-            known[node.out] = t
+            known[node.out] = cast(t, node.out.dtype)
     tail = (batch,) if batch is not None else ()
     outs = []
     for out in graph.outputs:

@@ -751,7 +751,7 @@ def _where(condition, x=None, y=None):
 
     if not isinstance(cond, Tracer):
         cond = as_tracer(_graph(x, y), cond)
-    return elementwise(choose, cond, x, y)
+    return elementwise(choose, cond, x, y, conditions=1)
 
 
 @implements(np.clip, group="choosing and rounding")

@@ -71,6 +71,20 @@ class SymdiffPrinter(NumPyPrinter):
             fqn = self.xp + fqn[len("numpy"):]
         return super()._module_format(fqn, register=False)
 
+    def _print(self, expr, **kwargs):
+        """A constant such as `log(2)` prints as a call that returns a float64 NumPy
+        scalar, strong under NEP 50, which would widen float32 code: in a statement
+        of a narrower float it is converted to that dtype."""
+        dtype = self.dtype
+        if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype) == np.float64 \
+                or not isinstance(expr, sp.Expr) or expr.is_Atom or not expr.is_number:
+            return super()._print(expr, **kwargs)
+        self.dtype = None  # (the parts of the constant print as they are)
+        try:
+            return f"{dtype_name(dtype, self.xp)}({super()._print(expr, **kwargs)})"
+        finally:
+            self.dtype = dtype
+
     # -- atoms --------------------------------------------------------------------------
     def _print_Symbol(self, expr):
         try:

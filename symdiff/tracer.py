@@ -31,6 +31,8 @@ __all__ = [
     "elementwise",
     "bind",
     "const",
+    "cast",
+    "promote",
     "reduce_sum",
     "matmul",
     "reshape",
@@ -444,63 +446,164 @@ def const(graph: Graph, value) -> Tracer:
     return Tracer(graph, var)
 
 
+#: NumPy's default dtype for a Python scalar that meets no array (NEP 50).
+_DEFAULT_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64)}
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def promote(*operands) -> np.dtype:
+    """The dtype of an operation on `operands` by NumPy's promotion rules (NEP 50), on
+    every NumPy version: a `np.dtype` stands for an array, a NumPy scalar or a 0-d
+    array (strong); a Python bool, int or float (weak) takes the dtype of the strong
+    operands when it is of a lower or equal kind, and NumPy's default dtype otherwise
+    (`int8_array + 1.5` is float64, `float32_array + 1.5` is float32)."""
+    strong = [o for o in operands if isinstance(o, np.dtype)]
+    weak = [_DEFAULT_DTYPE[_python_type(o)] for o in operands if not isinstance(o, np.dtype)]
+    if not strong:
+        return np.result_type(*weak)
+    dt = np.result_type(*strong)
+    for w in weak:
+        if _KIND_ORDER.get(w.kind, 3) > _KIND_ORDER.get(dt.kind, 3):
+            dt = np.result_type(dt, w)
+    return dt
+
+
+def _python_type(value) -> type:
+    for t in (bool, int, float):
+        if isinstance(value, t):
+            return t
+    raise TypeError(value)
+
+
+def _weak(dtype: np.dtype):
+    """A Python scalar of `dtype`'s kind: how a number reads once printed as a literal."""
+    return {"b": False, "u": 0, "i": 0}.get(dtype.kind, 0.0)
+
+
 def _atom(graph: Graph, a):
-    """(SymPy atom, shape, dtype-or-weak-scalar) for one elementwise operand."""
+    """(SymPy atom, shape, dtype or weak Python scalar, whether it becomes a literal)
+    for one elementwise operand. NumPy scalars and 0-d arrays are strong (NEP 50)."""
     if isinstance(a, Tracer):
-        return a.var.symbol, a.shape, a.dtype
+        return a.var.symbol, a.shape, a.dtype, False
     if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
-        return number(a), (), a
+        return number(a), (), a, True
     if isinstance(a, np.generic) or (isinstance(a, np.ndarray) and a.ndim == 0):
         a = np.asarray(a)
         if a.dtype.kind not in "biuf":
             raise TraceError(f"scalar of dtype {a.dtype} in traced arithmetic", user_location())
-        return number(a.item()), (), a.dtype
+        return number(a.item()), (), a.dtype, True
     if isinstance(a, (np.ndarray, list, tuple)):
         t = const(graph, a)
-        return t.var.symbol, t.shape, t.dtype
+        return t.var.symbol, t.shape, t.dtype, False
     raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
                      "use floats or NumPy arrays", user_location())
 
 
-def _result_dtype(dtypes, kind: str) -> np.dtype:
+def _result_dtype(common: np.dtype, kind: str) -> np.dtype:
     if kind == "bool":
         return np.dtype(bool)
-    dt = np.result_type(*dtypes)
-    if kind == "float" and dt.kind in "biu":
+    if kind == "float" and common.kind in "biu":
         return np.dtype(np.float64)
-    if kind == "arith" and dt.kind == "b":
-        return np.result_type(*dtypes, 0)
-    return dt
+    if kind == "arith" and common.kind == "b":
+        return promote(common, 0)
+    return common
 
 
-def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith") -> Tracer:
+def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
+                conditions: int = 0) -> Tracer:
     """Apply a SymPy function elementwise; `kind` is arith, float (true division,
-    transcendental) or bool (comparisons, logic)."""
+    transcendental) or bool (comparisons, logic). The first `conditions` operands
+    are boolean conditions (of np.where): they take no part in dtype promotion.
+
+    The operation runs in the dtype NumPy would use. A NumPy scalar operand becomes
+    a literal in the generated code, where NumPy would read it as a weak Python
+    number; when it is what widens the result (a float32 array times
+    np.float64(0.1) is float64), the arrays are cast to that dtype first."""
     graph = _graph_of(args)
-    atoms, shapes, dtypes = zip(*(_atom(graph, a) for a in args))
+    atoms, shapes, dtypes, literal = (list(c) for c in zip(*(_atom(graph, a) for a in args)))
     try:
         shape = np.broadcast_shapes(*shapes)
     except ValueError:
         raise ShapeError("operands could not be broadcast together with shapes "
                          + " ".join(map(str, shapes)), user_location()) from None
-    return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(dtypes, kind))
+    values = range(conditions, len(args))
+    common = promote(*(dtypes[i] for i in values))
+    printed = promote(*(_weak(dtypes[i]) if literal[i] and isinstance(dtypes[i], np.dtype)
+                        else dtypes[i] for i in values))
+    if printed != common:
+        for i in values:
+            if not literal[i] and dtypes[i] != common:
+                atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).var.symbol
+    return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(common, kind))
 
 
 def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
-    """A node for `expr` of the given shape (broadcast when the symbols are smaller)."""
-    shape = tuple(shape)
+    """A node for `expr` of the given shape (broadcast when the symbols are smaller)
+    and dtype: when the printed expression would compute another float dtype (a
+    float64 adjoint of a float32 value), a cast follows it."""
+    shape, dtype = tuple(shape), np.dtype(dtype)
     if isinstance(expr, sp.Symbol) and expr in graph.by_symbol:
         var = graph.by_symbol[expr]
         if var.dtype == dtype:
             return broadcast_to(Tracer(graph, var), shape)
+        return broadcast_to(_cast_node(graph, var, dtype), shape)
     if expr.is_Boolean and not expr.free_symbols and not isinstance(expr, sp.Symbol):
         expr = sp.Integer(1 if expr == sp.true else 0)
         dtype = np.dtype(bool)
+    if dtype.kind == "f":
+        # Integer and boolean values are converted to the float dtype, as NumPy would,
+        # before fusion changes what they meet: `0.5*n` is float64 for an integer n
+        # but float32 within `0.5*n*x` for a float32 x, and `ct*(n + 1)` is an integer
+        # array once a constant cotangent ct is inlined as 1.
+        ints = [graph.by_symbol[s] for s in _value_symbols(expr)
+                if graph.by_symbol[s].dtype.kind in "biu"]
+        if ints:
+            expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
+                                  for v in ints})
     syms = [graph.by_symbol[s] for s in expr.free_symbols]
     natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
+    computed = _printed_dtype(graph, expr)
+    if dtype.kind == "f" and computed is not None and computed != dtype:
+        inner = graph.new_var(natural, computed)
+        graph.add(Node(inner, ELEMENTWISE, expr=expr, loc=user_location()))
+        return broadcast_to(_cast_node(graph, inner, dtype), shape)
     var = graph.new_var(natural, dtype)
     graph.add(Node(var, ELEMENTWISE, expr=expr, loc=user_location()))
     return broadcast_to(Tracer(graph, var), shape)
+
+
+def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
+    """The float dtype NumPy computes `expr` in once printed: the promotion of the
+    arrays it reads as values (numbers print as weak literals). None when unknown
+    (only integer or boolean values, which a float function may widen either way)."""
+    dtypes = [graph.by_symbol[s].dtype for s in _value_symbols(expr)]
+    dt = np.result_type(*dtypes) if dtypes else None
+    return dt if dt is not None and dt.kind == "f" else None
+
+
+def _value_symbols(expr: sp.Expr) -> set:
+    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
+    if isinstance(expr, sp.Symbol):
+        return {expr}
+    if isinstance(expr, (sp.Piecewise)):
+        return set().union(*(_value_symbols(v) for v, _ in expr.args))
+    if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+        return set()
+    return set().union(set(), *(_value_symbols(a) for a in expr.args))
+
+
+def _cast_node(graph: Graph, var: Var, dtype: np.dtype) -> Tracer:
+    """`var` converted to `dtype`, as a value of its own: fusing it into its readers
+    would drop the conversion from the printed code."""
+    out = graph.new_var(var.shape, dtype)
+    graph.add(Node(out, ELEMENTWISE, params=(("materialize", True),), expr=var.symbol,
+                   loc=user_location()))
+    return Tracer(graph, out)
+
+
+def cast(x: Tracer, dtype) -> Tracer:
+    """`x` in `dtype` (any numeric dtype; symdiff's own conversions)."""
+    return expression(x.graph, x.var.symbol, x.shape, dtype)
 
 
 def astype(x, dtype) -> Tracer:
@@ -511,7 +614,7 @@ def astype(x, dtype) -> Tracer:
     if dtype.kind != "f":
         raise TraceError(f"cast of a traced value to {dtype}: only casts to float can be "
                          "traced", user_location())
-    return expression(x.graph, x.var.symbol, x.shape, dtype)
+    return cast(x, dtype)
 
 
 def _logical(fn, symbol: str, *args) -> Tracer:
@@ -552,11 +655,8 @@ def bind(name: str, *args, **params) -> Tracer:
 def as_tracer(graph: Graph, a) -> Tracer:
     if isinstance(a, Tracer):
         return a
-    arr = np.asarray(a)
-    if arr.ndim == 0:
-        return expression(graph, number(arr.item()), (), arr.dtype if isinstance(
-            a, np.generic) else np.result_type(a))
-    return const(graph, arr)
+    # (a 0-d array too: as a number, fusion would inline it where it prints weak)
+    return const(graph, np.asarray(a))
 
 
 def reduce_sum(x: Tracer, axis=None, keepdims: bool = False) -> Tracer:
