@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import exp2
+from sympy.logic.boolalg import BooleanFunction
 
 __all__ = [
     "NumPyFunctionBase",
@@ -48,6 +49,7 @@ __all__ = [
     "Fmax",
     "Fmin",
     "Clip",
+    "IsNan",
     "LogAddExp",
     "LogAddExp2",
 ]
@@ -154,15 +156,26 @@ Fmax = numpy_function("np_fmax", "np.fmax({0}, {1})", Maximum.partials, np.fmax)
 Fmin = numpy_function("np_fmin", "np.fmin({0}, {1})", Minimum.partials, np.fmin)
 
 
-def _indicator(cond) -> sp.Expr:
-    return sp.Piecewise((1, cond), (0, True))
+class IsNan(BooleanFunction):
+    """NumPy's isnan as a condition: opaque to SymPy, whose real symbols are never nan
+    (so that it cannot fold away the branch a nan operand takes)."""
+
+    nargs = 1
+
+
+def _indicator(cond, *operands) -> sp.Expr:
+    """1 where `cond`, else 0; nan where an operand is nan, as the value is: a nan
+    fails every comparison, and its derivative must not be a silent 0."""
+    nan = [IsNan(a) for a in operands if not a.is_Number]
+    guard = [(sp.nan, sp.Or(*nan))] if nan else []
+    return sp.Piecewise(*guard, (1, cond), (0, True))
 
 
 # Gradient to x strictly inside (lo, hi); at or below lo to lo (when lo < hi), else to hi.
 Clip = numpy_function("np_clip", "np.clip({0}, {1}, {2})", [
-    lambda x, lo, hi: _indicator(sp.And(lo < x, x < hi)),
-    lambda x, lo, hi: _indicator(sp.And(x <= lo, lo < hi)),
-    lambda x, lo, hi: _indicator(sp.Or(x >= hi, lo >= hi)),
+    lambda x, lo, hi: _indicator(sp.And(lo < x, x < hi), x, lo, hi),
+    lambda x, lo, hi: _indicator(sp.And(x <= lo, lo < hi), x, lo, hi),
+    lambda x, lo, hi: _indicator(sp.Or(x >= hi, lo >= hi), x, lo, hi),
 ], np.clip)
 
 Mod = numpy_function("np_mod", "np.mod({0}, {1})",

@@ -177,7 +177,12 @@ class SymdiffPrinter(NumPyPrinter):
         if dtype.kind != "f":
             return self._print(value)
         literal = repr(float(value))
+        if not np.isfinite(float(value)):  # nan, inf: names, not literals
+            literal = self._print(value)
         return literal if dtype == np.float64 else f"{dtype_name(dtype, self.xp)}({literal})"
+
+    def _print_IsNan(self, expr):
+        return f"{self.xp}.isnan({self._print(expr.args[0])})"
 
     def _print_And(self, expr):
         return " & ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)
@@ -224,12 +229,19 @@ class SymdiffPrinter(NumPyPrinter):
         value = node.value
         dtype = dtype_name(value.dtype, self.xp)
         if value.ndim == 0:
-            return f"{dtype}({value.item()!r})"
+            return f"{dtype}({self._item(value.item())})"
         for pattern in _CONST_PATTERNS:
             text = pattern(self, value)
             if text is not None:
                 return text
         return array_literal(value, self.xp)
+
+    def _item(self, item) -> str:
+        """A Python scalar as source: nan and inf by their NumPy names."""
+        if isinstance(item, float) and not np.isfinite(item):
+            return f"{self.xp}.nan" if np.isnan(item) else \
+                f"{'-' if item < 0 else ''}{self.xp}.inf"
+        return repr(item)
 
     def _dtype_arg(self, dtype, default=np.float64) -> str:
         return "" if np.dtype(dtype) == np.dtype(default) else \
@@ -422,7 +434,7 @@ def _const_uniform(printer, value):
         return f"{printer.xp}.zeros({shape}{dtype})"
     if first == 1:
         return f"{printer.xp}.ones({shape}{dtype})"
-    return f"{printer.xp}.full({shape}, {first.item()!r}{dtype})"
+    return f"{printer.xp}.full({shape}, {printer._item(first.item())}{dtype})"
 
 
 def _const_eye(printer, value):

@@ -509,6 +509,12 @@ def _result_dtype(common: np.dtype, kind: str) -> np.dtype:
     return common
 
 
+#: nan and +-inf constants become `const` nodes, not SymPy numbers: SymPy folds
+#: x*nan to nan and x + inf to oo, whose derivatives are then a silent 0, where NumPy's
+#: would be nan (and x*inf's inf).
+_NONFINITE = (sp.nan, sp.oo, -sp.oo)
+
+
 def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
                 conditions: int = 0) -> Tracer:
     """Apply a SymPy function elementwise; `kind` is arith, float (true division,
@@ -530,6 +536,9 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
     common = promote(*(dtypes[i] for i in values))
     printed = promote(*(_weak(dtypes[i]) if literal[i] and isinstance(dtypes[i], np.dtype)
                         else dtypes[i] for i in values))
+    for i in values:  # see _opaque_nonfinite
+        if literal[i] and atoms[i] in _NONFINITE and common.kind == "f":
+            atoms[i] = const(graph, np.asarray(float(atoms[i]), common)).var.symbol
     if printed != common:
         for i in values:
             if not literal[i] and dtypes[i] != common:
@@ -542,6 +551,11 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
     and dtype: when the printed expression would compute another float dtype (a
     float64 adjoint of a float32 value), a cast follows it."""
     shape, dtype = tuple(shape), np.dtype(dtype)
+    if expr.has(sp.zoo):  # SymPy's 1/0: neither inf nor nan, and no code prints it
+        raise TraceError(
+            "division by zero: the divisor is 0 whatever the inputs (x / (x - x), "
+            "np.var with ddof equal to the number of elements, ...), so NumPy would give "
+            "inf or nan everywhere; divide by a nonzero expression", user_location())
     if isinstance(expr, sp.Symbol) and expr in graph.by_symbol:
         var = graph.by_symbol[expr]
         if var.dtype == dtype:
