@@ -220,7 +220,16 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     axes = _axes(axis, a.ndim)
     total = reduce_sum(a, axes, keepdims)
     count = _count(a, axes)
+    if count == 0:  # NumPy's 0/0 (with "Mean of empty slice"); nothing to differentiate
+        return _cast(_empty_reduction(total, np.nan), dtype)
     return _cast(elementwise(lambda s: s / count, total, kind=FLOAT), dtype)
+
+
+def _empty_reduction(total: Tracer, value: float) -> Tracer:
+    """A reduction over no elements: `value` in every place of `total`, as a constant
+    (its input has no elements, so no derivative flows through it)."""
+    dtype = total.dtype if total.dtype.kind == "f" else np.dtype(np.float64)
+    return as_tracer(total.graph, np.full(total.shape, value, dtype=dtype))
 
 
 @implements(np.average, group="reductions")
@@ -243,6 +252,11 @@ def _extremum(name: str):
         axes = _axes(axis, a.ndim)
         if not axes:
             return a
+        if _count(a, axes) == 0:
+            raise ShapeError(f"np.{name} over an empty axis (shape {a.shape}, axis={axis}): "
+                             "a zero-size reduction has no identity (NumPy raises "
+                             "ValueError); check the shape before reducing, or reduce a "
+                             "non-empty slice", user_location())
         return bind(name, a, axes=axes, keepdims=bool(keepdims))
     return impl
 
@@ -259,6 +273,8 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     axes = _axes(axis, a.ndim)
     if not axes:
         return _cast(a, dtype)
+    if a.size == 0:  # the empty product is 1; the input has no elements to differentiate
+        return _cast(_empty_reduction(reduce_sum(a, axes, keepdims), 1.0), dtype)
     return _cast(bind("prod", a, axes=axes, keepdims=bool(keepdims)), dtype)
 
 
