@@ -112,6 +112,8 @@ def write_atomic(path: str, text: str | bytes) -> None:
 
 
 def _normalize_argnums(argnums) -> tuple[int, ...]:
+    if not isinstance(argnums, (int, tuple, list)):
+        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums or not all(isinstance(i, int) for i in nums):
         raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
@@ -455,11 +457,19 @@ def call(run: Callable, args: Sequence[Any]):
     raises where NumPy's gives inf or nan (1/0.0, 10.0**400: a derivative such as 1/x
     of log at 0); then the call is repeated with them as np.float64, as NumPy would."""
     try:
-        return run(*args)
+        result = run(*args)
+        if not _has_complex(result):  # (-2.0)**0.5 is complex in Python, nan in NumPy
+            return result
     except ArithmeticError:
         if not any(type(a) is float for a in args):
             raise
     return run(*(np.float64(a) if type(a) is float else a for a in args))
+
+
+def _has_complex(result) -> bool:
+    if isinstance(result, tuple):
+        return any(_has_complex(r) for r in result)
+    return type(result) is complex
 
 
 def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
@@ -517,7 +527,12 @@ class _Transformed:
             raise SymdiffError("nothing compiled yet: call the function (or .compile) first")
         return next(reversed(self._cache.values())).source
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise InputError(
+                f"{self!r} called with keyword arguments ({', '.join(kwargs)}): the "
+                "generated code takes its arguments by position; pass them positionally, "
+                "or fix them first with functools.partial(f, name=value)")
         key = _cache_key(args)
         run = self._functions.get(key)
         if run is None:
