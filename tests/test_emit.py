@@ -99,7 +99,30 @@ def hessian_of_four_arguments():
                                     kinds=("hessian", "hvp")).source
 
 
-@pytest.mark.parametrize("make", [logistic_source, long_module, hessian_of_four_arguments])
+def mlp_weight_decay(W1, b1, W2, b2, X, y, lam):
+    return mlp(W1, b1, W2, b2, X, y) + lam * (np.sum(W1**2) + np.sum(W2**2))
+
+
+def attn_einsum(X, Wq, Wk, Wv):
+    return np.sum((X @ Wq) * (X @ Wk) * (X @ Wv))
+
+
+def lines_at_the_margin():
+    """Once three lines of 89 columns: a header line of traced arguments broken after a
+    comma, a float scalar's dtype test nested in its `isinstance` test, and a `return`
+    of a value and four gradients (in the second module)."""
+    rng = np.random.default_rng(2)
+    args = (rng.normal(size=(3, 5)), rng.normal(size=5), rng.normal(size=(5, 1)),
+            rng.normal(size=1), rng.normal(size=(8, 3)), rng.normal(size=(8, 1)), 0.01)
+    four = (rng.normal(size=(5, 4)), *(rng.normal(size=(4, 3)) for _ in range(3)))
+    return symdiff.compile_gradient(mlp_weight_decay, args, argnums=(0, 1, 2, 3),
+                                    kinds=("value_and_grad",)).source \
+        + symdiff.compile_gradient(attn_einsum, four, argnums=(0, 1, 2, 3),
+                                   kinds=("value_and_grad",)).source
+
+
+@pytest.mark.parametrize("make", [logistic_source, long_module, hessian_of_four_arguments,
+                                  lines_at_the_margin])
 def test_every_line_fits_88_columns(make):
     source = make()
     too_long = [line for line in source.splitlines() if len(line) > LINE_LENGTH]
