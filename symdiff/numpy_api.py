@@ -88,7 +88,7 @@ ELEMENTWISE_UFUNCS = {
     np.true_divide: (_div, FLOAT, "arithmetic"),
     np.negative: (lambda a: -a, ARITH, "arithmetic"),
     np.positive: (lambda a: a, ARITH, "arithmetic"),
-    np.float_power: (sp.Pow, FLOAT, "arithmetic"),
+    np.float_power: (F.Power, FLOAT, "arithmetic"),
     np.square: (lambda a: a**2, ARITH, "arithmetic"),
     np.reciprocal: (lambda a: 1 / a, FLOAT, "arithmetic"),
     np.remainder: (F.Mod, ARITH, "arithmetic"),

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from . import functions as F
 from .errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
 from .indexing import IndexArg, canonical, materialize
 from .ir import CONST, ELEMENTWISE, Graph, Node, Var
@@ -631,7 +632,7 @@ def _logical(fn, symbol: str, *args) -> Tracer:
 def power(a, b) -> Tracer:
     """`a ** b`; integer exponents stay exact."""
     kind = "float" if isinstance(b, Tracer) and b.dtype.kind == "f" else "arith"
-    return elementwise(sp.Pow, a, b, kind=kind)
+    return elementwise(F.Power, a, b, kind=kind)
 
 
 # -- structured primitives ------------------------------------------------------------------
