@@ -205,3 +205,14 @@ def test_a_traced_exponent_has_the_limits_of_its_derivatives_at_zero():
     np.testing.assert_allclose(symdiff.grad(f)(x, k), numerical_gradient(f, (x, k)),
                                rtol=1e-8)
 
+
+def test_the_adjoint_of_a_new_axis_is_not_a_scatter():
+    # x[:, None] only reshapes; its adjoint sums and drops the axis, with no zeros buffer
+    def f(w, x):
+        return np.sum(np.sin(x[:, None] * w))
+
+    w, x = np.array([1.0, 2.0]), np.array([0.5, -1.0, 2.0])
+    compiled = symdiff.grad(f, argnums=1).compile(w, x)
+    np.testing.assert_allclose(compiled.grad(w, x), np.cos(x[:, None] * w) @ w)
+    body = compiled.source.split("def grad_f")[1].split("def value_and_grad_f")[0]
+    assert "np.zeros" not in body and "[:, None] =" not in body
