@@ -23,7 +23,7 @@ from .batching import BATCHED_JVP
 from .errors import UnsupportedOpError, located
 from .indexing import is_basic
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
-from .rules import JVP, VJP, recent_definition as _recent_definition, unbroadcast
+from .rules import JVP, VJP, recent_definition, unbroadcast
 from .tracer import (
     Tracer,
     bind,
@@ -99,7 +99,7 @@ def _accumulate(contributions: list[Tracer]) -> Tracer:
         return contributions[0]
     scattered, others = [], []
     for c in contributions:
-        node = _recent_definition(c)
+        node = recent_definition(c)
         if node is not None and node.op == "scatter_add" and len(node.inputs) == 1 \
                 and is_basic(node.p["index"]):
             scattered.append((c, node))

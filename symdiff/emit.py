@@ -492,7 +492,8 @@ def print_function(
                         "a constant")
         if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
             target = names[stmt.target]
-            body.extend(line for line in rhs.statements(target) if line != f"{target} = {target}")
+            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
+                        if line != f"{target} = {target}")
         else:
             body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
@@ -815,6 +816,20 @@ def _wrap(line: str, indent: int) -> str:
         rhs = rhs[cut:].lstrip()
     lines.append(pad + rhs)
     return f"{target} = (\n" + "\n".join(lines) + f"\n{' ' * indent})"
+
+
+def _wrap_statement(line: str, indent: int) -> str:
+    """`_wrap` for the statements of a Block: an assignment, an augmented assignment
+    (``x[i] += v``) or a call (``np.add.at(x, i, v)``, its arguments wrapped)."""
+    if indent + len(line) <= LINE_LENGTH:
+        return line
+    if " += " in line:
+        target, rhs = line.split(" += ", 1)
+        return _wrap(f"{target}  = {rhs}", indent).replace("  = ", " += ", 1)
+    if " = " in line:
+        return _wrap(line, indent)
+    callee, args = line[:-1].split("(", 1)
+    return callee + "(" + _wrap(f"{callee} = {args}", indent)[len(f"{callee} = ("):]
 
 
 def _depth_change(text: str) -> int:

@@ -111,7 +111,14 @@ class Tracer:
         if method != "__call__" or impl is None:
             name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
             raise _unsupported(name)
-        if kwargs.pop("out", None) is not None:
+        out = kwargs.pop("out", None)
+        if out is not None:
+            if not any(isinstance(o, Tracer) for o in out):  # y = np.zeros(n); y[i] += x
+                raise TraceError(
+                    f"np.{ufunc.__name__} writes a traced value in place into a NumPy array "
+                    "(y[...] += ... on y = np.zeros(...)); make y a traced array, "
+                    "y = np.zeros_like(x, shape=...), whose writes symdiff follows",
+                    user_location())
             raise TraceError(f"np.{ufunc.__name__}(..., out=...) writes in place; "
                              "assign the result to a new variable instead", user_location())
         _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
@@ -131,9 +138,11 @@ class Tracer:
     def __array__(self, dtype=None, copy=None):
         raise TraceError(
             "a traced value was converted to a concrete NumPy array (np.asarray/np.array, "
-            "assignment into a NumPy array, or a library outside NumPy); keep it a NumPy "
-            "expression (np.stack to build arrays, y = np.zeros_like(x) then y[i] = ... to "
-            "fill one), e.g. " + _WHERE_HINT, user_location())
+            "assignment into a NumPy array, a NumPy array indexed by a traced index, or a "
+            "library outside NumPy); keep it a NumPy expression (np.stack to build arrays, "
+            "y = np.zeros_like(x, shape=...) then y[i] = ... to fill one, one-hot rows "
+            "np.eye(k)[labels] as labels[:, None] == np.arange(k)), e.g. " + _WHERE_HINT,
+            user_location())
 
     # -- values a trace cannot know -------------------------------------------------
     def __bool__(self):

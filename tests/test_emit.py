@@ -121,8 +121,34 @@ def lines_at_the_margin():
                                    kinds=("value_and_grad",)).source
 
 
+def clipped_pick(W, X, labels):
+    probabilities = np.exp(X @ W)
+    picked = probabilities[np.arange(6), labels]
+    return np.sum(np.log(np.clip(picked, 1e-12, 1.0)) * np.arange(6.0))
+
+
+def scatter_statements():
+    """Statements that fill a buffer in place: once `np.add.at(...)` on one line of
+    119 columns, with the adjoint of a clipped fancy-indexed pick as its values."""
+    rng = np.random.default_rng(3)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(6, 3)), rng.integers(0, 4, 6))
+    return symdiff.compile_gradient(clipped_pick, args, argnums=0).source
+
+
+def test_a_long_statement_filling_a_buffer_is_wrapped():
+    from symdiff.emit import _wrap_statement
+
+    values = " + ".join(f"a_rather_long_name_{i}" for i in range(5))
+    for line in (f"np.add.at(out, (i, j), {values})", f"out[1:3] += {values}",
+                 f"out[1:3] = {values}"):
+        wrapped = _wrap_statement(line, indent=4)
+        first, *rest = wrapped.splitlines()  # the first line is indented by the template
+        assert rest and max(len(w) for w in ["    " + first, *rest]) <= LINE_LENGTH
+        assert ast.dump(ast.parse(wrapped)) == ast.dump(ast.parse(line))
+
+
 @pytest.mark.parametrize("make", [logistic_source, long_module, hessian_of_four_arguments,
-                                  lines_at_the_margin])
+                                  lines_at_the_margin, scatter_statements])
 def test_every_line_fits_88_columns(make):
     source = make()
     too_long = [line for line in source.splitlines() if len(line) > LINE_LENGTH]
