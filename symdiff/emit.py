@@ -405,8 +405,9 @@ def input_checks(specs) -> list[str]:
 
 
 def _module_docstring(text: str) -> str:
-    lines = textwrap.wrap(text, LINE_LENGTH - 3)
-    return lines[0] if len(lines) == 1 else "\n".join(lines) + "\n"
+    if len(f'"""{text}"""') <= LINE_LENGTH:
+        return text
+    return "\n".join(textwrap.wrap(text, LINE_LENGTH - 3)) + "\n"  # closing quotes below
 
 
 def module_code(fn, name, specs, nums, functions, source_name=None, command=None) \
