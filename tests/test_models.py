@@ -127,6 +127,22 @@ def logistic_float32(w, b, X, y):
     return np.mean(np.logaddexp(0, z) - y * z)
 
 
+def softmax_xent_take_along_axis(W, X, labels):
+    z = X @ W
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.take_along_axis(logp, labels[:, None], axis=1))
+
+
+def causal_attention(X, Wq, Wk):
+    s = np.tril(X @ Wq @ (X @ Wk).T) - 1e9 * np.triu(np.ones((X.shape[0],) * 2), 1)
+    a = np.exp(s - s.max(axis=-1, keepdims=True))
+    return np.sum(a / a.sum(axis=-1, keepdims=True) @ X)
+
+
+def poly_vander(w, x):
+    return np.mean((np.vander(x, 4, increasing=True) @ w - np.sin(x)) ** 2)
+
+
 def _cases():
     r = _data()
     n, d, k = 6, 3, 4
@@ -156,6 +172,9 @@ def _cases():
         (conv1d, (r.normal(size=3), r.normal(size=10), r.normal(size=8)), (0, 1)),
         (masked_factorization, (r.normal(size=(6, 2)), r.normal(size=(5, 2)),
                                 r.normal(size=(6, 5)), M), (0, 1)),
+        (softmax_xent_take_along_axis, (r.normal(size=(d, k)), X, labels), (0, 1)),
+        (causal_attention, (r.normal(size=(5, 4)), *r.normal(size=(2, 4, 3))), (0, 1, 2)),
+        (poly_vander, (r.normal(size=4), np.linspace(-1, 1, 9)), (0, 1)),
         (logistic_float32, (np.zeros(3, np.float32), np.float32(0.1), X32,
                             (r.random(8) < 0.5).astype(np.float32)), (0, 1)),
     ]
@@ -216,3 +235,10 @@ def test_the_adjoint_of_a_new_axis_is_not_a_scatter():
     np.testing.assert_allclose(compiled.grad(w, x), np.cos(x[:, None] * w) @ w)
     body = compiled.source.split("def grad_f")[1].split("def value_and_grad_f")[0]
     assert "np.zeros" not in body and "[:, None] =" not in body
+
+
+def test_triangular_masks_print_as_np_tri():
+    A = np.arange(9.0).reshape(3, 3) / 10
+    source = symdiff.grad(causal_attention).compile(A, A, A).source
+    assert "np.tri(3, 3, 0, dtype=bool)" in source
+    assert "~np.tri(3, 3, 0, dtype=bool)" not in source  # np.ones is a constant: folded
