@@ -23,7 +23,7 @@ from .batching import BATCHED_JVP
 from .errors import UnsupportedOpError, located
 from .indexing import is_basic
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
-from .rules import JVP, VJP, unbroadcast
+from .rules import JVP, VJP, recent_definition, unbroadcast
 from .tracer import (
     Tracer,
     bind,
@@ -138,7 +138,7 @@ def _accumulate(contributions: list[Tracer]) -> Tracer:
         return contributions[0]
     scattered, others = [], []
     for c in contributions:
-        node = _recent_definition(c)
+        node = recent_definition(c)
         if node is not None and node.op == "scatter_add" and len(node.inputs) == 1 \
                 and is_basic(node.p["index"]):
             scattered.append((c, node))
@@ -153,14 +153,6 @@ def _accumulate(contributions: list[Tracer]) -> Tracer:
     else:
         others.extend(c for c, _ in scattered)
     return others[0] if len(others) == 1 else elementwise(sp.Add, *others)
-
-
-def _recent_definition(t: Tracer, window: int = 64):
-    """The node defining `t` if it is among the last `window` nodes (rules just made it)."""
-    for node in reversed(t.graph.nodes[-window:]):
-        if node.out is t.var:
-            return node
-    return None
 
 
 def _node_vjp(g: Graph, node, ct: Tracer):

@@ -121,7 +121,9 @@ def _elementwise() -> list[str]:
         for ufunc, fn, kind in rows:
             lines.append(f"| `{_name(ufunc)}` | {_derivatives(ufunc, fn, kind)} |")
         lines.append("")
-    lines += ["`np.power` (`**`) keeps integer exponents exact; `np.matmul` is `@`.", ""]
+    lines += ["`np.power` (`**`) keeps number exponents exact (`x**3` differentiates to "
+              "`3*x**2`); with an array exponent it has `np.float_power`'s derivatives, "
+              "finite at x = 0 (`x[:, None]**np.arange(k)`). `np.matmul` is `@`.", ""]
     return lines
 
 

@@ -76,7 +76,8 @@ class FunctionCode:
     def return_statement(self) -> str:
         """`return ...`, wrapped to fit (a Hessian of several arguments returns a tuple of
         tuples)."""
-        return "return " + _wrap(f"_ = {self.returns}", indent=4)[len("_ = "):]
+        stand_in = "____ = "  # as long as "return ", so that _wrap measures the same line
+        return "return " + _wrap(stand_in + self.returns, indent=4)[len(stand_in):]
 
 
 def call_text(name: str, params: str, indent: int) -> str:
@@ -243,7 +244,7 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
                        "Do not edit.", width, subsequent_indent="  "),
         "Regenerate with:",
         *command_lines(command, width),
-        *_fill([s.describe() for s in specs], ", ", width, "Traced arguments: ", "  "),
+        *_fill([s.describe() for s in specs], ", ", width - 1, "Traced arguments: ", "  "),
         "Conventions at kinks:",
         *(f"  {c}" for c in CONVENTIONS),
         *(["Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):"]
@@ -319,13 +320,15 @@ def shape_check(name: str, shape: tuple[int, ...], guard: bool = True) -> list[s
     return [_if(test), *_raise(message)]
 
 
-def _if(test: str) -> str:
-    """`if test:` in a function body; a long test goes one `and` clause per line."""
-    if 4 + len(f"if {test}:") <= LINE_LENGTH:
+def _if(test: str, indent: int = 4) -> str:
+    """`if test:` at column `indent`; a long test goes one `and` clause per line (the
+    lines after the first carry their own indentation)."""
+    if indent + len(f"if {test}:") <= LINE_LENGTH:
         return f"if {test}:"
+    pad = " " * indent
     clauses = test.split(" and ")
-    return "if (\n" + "\n".join(("        and " if i else "        ") + c
-                                 for i, c in enumerate(clauses)) + "\n    ):"
+    return "if (\n" + "\n".join(pad + ("    and " if i else "    ") + c
+                                 for i, c in enumerate(clauses)) + f"\n{pad}):"
 
 
 def static_check(name: str, value) -> list[str]:
@@ -364,7 +367,7 @@ def _split_fstring(body: str, width: int) -> list[str]:
     return parts
 
 
-def dtype_check(name: str, dtype, guard: bool = True) -> list[str]:
+def dtype_check(name: str, dtype, guard: bool = True, indent: int = 4) -> list[str]:
     """Lines raising TypeError for an argument of a dtype the code was not generated
     for: bool, complex, object or strings where real numbers were traced, and a float of
     another width (float32 code would silently compute in float64, and float64 code in
@@ -377,13 +380,13 @@ def dtype_check(name: str, dtype, guard: bool = True) -> list[str]:
             test = f"not isinstance({name}, float) and {test}"
         message = (f'f"{name} must be {dtype.name} as traced (or integers), got dtype '
                    f'{{np.asarray({name}).dtype}}; convert it with .astype({dtype_name(dtype)})"')
-        return [_if(test), *_raise(message, "TypeError")]
+        return [_if(test, indent), *_raise(message, "TypeError")]
     kinds, what = {"i": ("iu", "integers"), "u": ("iu", "integers"),
                    "b": ("b", "booleans")}[dtype.kind]
     test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
     message = (f'f"{name} must be {what} ({dtype.name} when traced), '
                f'got dtype {{np.asarray({name}).dtype}}"')
-    return [_if(test), *_raise(message, "TypeError")]
+    return [_if(test, indent), *_raise(message, "TypeError")]
 
 
 def input_checks(specs) -> list[str]:
@@ -393,7 +396,8 @@ def input_checks(specs) -> list[str]:
         if not s.traced:
             lines += static_check(s.name, s.static)
         elif s.shape == () and s.dtype.kind == "f":  # one type test on the hot path
-            nested = shape_check(s.name, (), guard=False) + dtype_check(s.name, s.dtype, False)
+            nested = shape_check(s.name, (), guard=False) \
+                + dtype_check(s.name, s.dtype, False, indent=8)
             lines += [f"if not isinstance({s.name}, float):", *("    " + x for x in nested)]
         else:
             lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())
@@ -401,8 +405,9 @@ def input_checks(specs) -> list[str]:
 
 
 def _module_docstring(text: str) -> str:
-    lines = textwrap.wrap(text, LINE_LENGTH - 3)
-    return lines[0] if len(lines) == 1 else "\n".join(lines) + "\n"
+    if len(f'"""{text}"""') <= LINE_LENGTH:
+        return text
+    return "\n".join(textwrap.wrap(text, LINE_LENGTH - 3)) + "\n"  # closing quotes below
 
 
 def module_code(fn, name, specs, nums, functions, source_name=None, command=None) \
@@ -488,7 +493,8 @@ def print_function(
                         "a constant")
         if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
             target = names[stmt.target]
-            body.extend(line for line in rhs.statements(target) if line != f"{target} = {target}")
+            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
+                        if line != f"{target} = {target}")
         else:
             body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
@@ -811,6 +817,20 @@ def _wrap(line: str, indent: int) -> str:
         rhs = rhs[cut:].lstrip()
     lines.append(pad + rhs)
     return f"{target} = (\n" + "\n".join(lines) + f"\n{' ' * indent})"
+
+
+def _wrap_statement(line: str, indent: int) -> str:
+    """`_wrap` for the statements of a Block: an assignment, an augmented assignment
+    (``x[i] += v``) or a call (``np.add.at(x, i, v)``, its arguments wrapped)."""
+    if indent + len(line) <= LINE_LENGTH:
+        return line
+    if " += " in line:
+        target, rhs = line.split(" += ", 1)
+        return _wrap(f"{target}  = {rhs}", indent).replace("  = ", " += ", 1)
+    if " = " in line:
+        return _wrap(line, indent)
+    callee, args = line[:-1].split("(", 1)
+    return callee + "(" + _wrap(f"{callee} = {args}", indent)[len(f"{callee} = ("):]
 
 
 def _depth_change(text: str) -> int:

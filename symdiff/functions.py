@@ -52,6 +52,7 @@ __all__ = [
     "IsNan",
     "LogAddExp",
     "LogAddExp2",
+    "Power",
 ]
 
 KINK_CONVENTIONS = (
@@ -201,3 +202,26 @@ LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
     lambda a, b: exp2(a - LogAddExp2(a, b)),
     lambda a, b: exp2(b - LogAddExp2(a, b)),
 ], np.logaddexp2)
+
+
+# -- powers with an array exponent ----------------------------------------------------------
+class Power(NumPyFunctionBase):
+    """x**y where y is an array (or a traced value), not a number. SymPy's derivative
+    y*x**y/x is NaN at x = 0, where the true one (y*x**(y - 1)) is finite for y >= 1
+    and 0 for y = 0: polynomial features x[:, None]**np.arange(k) hit that at x = 0.
+    With a number for y (or for x) it is SymPy's own power, whose derivative is exact."""
+
+    nargs = 2
+    template = "np.power({0}, {1})"
+    partials = (
+        # y*x**(y - 1), the exponent 1 where y = 0 (so 0*x**1 there, not 0*x**-1)
+        lambda x, y: y * Power(x, sp.Piecewise((1, sp.Eq(y, 0)), (y - 1, True))),
+        # x**y*log(x), the log 0 where x = 0 (so 0 for y > 0, not 0*-inf)
+        lambda x, y: Power(x, y) * sp.log(sp.Piecewise((1, sp.Eq(x, 0)), (x, True))),
+    )
+
+    @classmethod
+    def eval(cls, x, y):
+        if x.is_Number or y.is_Number:
+            return sp.Pow(x, y)
+        return None

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["IndexArg", "canonical", "materialize", "index_shape", "is_basic", "is_full"]
+__all__ = ["IndexArg", "canonical", "materialize", "index_shape", "is_basic", "is_full",
+           "reshaping_inverse"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,22 @@ def is_full(index: tuple, shape: tuple[int, ...]) -> bool:
         if (e.start, e.stop, e.step) not in ((0, n, 1), (n - 1, None, -1)):
             return False
     return True
+
+
+def reshaping_inverse(index: tuple, shape: tuple[int, ...]) -> tuple | None:
+    """For an index that only inserts axes (None), drops axes of length 1 (an int) and
+    keeps whole axes (``x[:, None]``, ``x[0]`` of a (1, n) array), the index of its
+    result that gives `x` back (``y[:, 0]``, ``y[None]``); None for any other index."""
+    inverse, axis = [], 0
+    for e in index:
+        if e is None:
+            inverse.append(0)
+        elif isinstance(e, slice) and (e.start, e.stop, e.step) == (0, shape[axis], 1):
+            inverse.append(e)
+            axis += 1
+        elif isinstance(e, int) and shape[axis] == 1:
+            inverse.append(None)
+            axis += 1
+        else:
+            return None
+    return tuple(inverse)

@@ -5,7 +5,8 @@ derivatives come from `sympy.diff`); everything else lowers to the structured
 primitives of `ops.py`, preferring few primitives: `mean` is `sum / n`, `var` and
 `std` are built from `mean`, `stack` is `reshape` + `concatenate`, `tensordot`,
 `inner`, `trace` and `diagonal` are `einsum`, `flip` is a slice, `tile` and
-`repeat` are `reshape` + `broadcast_to`.
+`repeat` are `reshape` + `broadcast_to`, `take` and `take_along_axis` are indexing,
+`tril` and `triu` a `where` on a constant mask, `vander` a power.
 
 `symdiff.docs_gen` renders these tables as docs/supported-numpy.md.
 """
@@ -88,7 +89,7 @@ ELEMENTWISE_UFUNCS = {
     np.true_divide: (_div, FLOAT, "arithmetic"),
     np.negative: (lambda a: -a, ARITH, "arithmetic"),
     np.positive: (lambda a: a, ARITH, "arithmetic"),
-    np.float_power: (sp.Pow, FLOAT, "arithmetic"),
+    np.float_power: (F.Power, FLOAT, "arithmetic"),
     np.square: (lambda a: a**2, ARITH, "arithmetic"),
     np.reciprocal: (lambda a: 1 / a, FLOAT, "arithmetic"),
     np.remainder: (F.Mod, ARITH, "arithmetic"),
@@ -750,6 +751,64 @@ def _pad(array, pad_width, mode="constant", **kwargs):
     if not any(lo or hi for lo, hi in widths):
         return a
     return bind("pad", a, widths=widths, value=values.item())
+
+
+@implements(np.vander, group="shapes")
+def _vander(x, N=None, increasing=False):
+    x = _tracers(x)[0]
+    if x.ndim != 1:
+        raise ShapeError(f"np.vander: x must be 1-d, got shape {x.shape}", user_location())
+    n = x.shape[0] if N is None else int(N)
+    exponents = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
+    return power(reshape(x, (x.shape[0], 1)), exponents)
+
+
+def _triangle(lower: bool):
+    def impl(m, k=0):
+        a = _tracers(m)[0]
+        if a.ndim < 1:
+            raise ShapeError("np.tril/np.triu of a 0-d array", user_location())
+        if a.ndim == 1:  # NumPy reads a vector as the rows of a square matrix
+            a = broadcast_to(a, a.shape * 2)
+        rows, cols = a.shape[-2:]
+        keep = np.tri(rows, cols, k, dtype=bool) if lower else \
+            ~np.tri(rows, cols, k - 1, dtype=bool)
+        return _where(keep, a, 0)
+    return impl
+
+
+implements(np.tril, group="shapes")(_triangle(True))
+implements(np.triu, group="shapes")(_triangle(False))
+
+
+# -- picking elements by index ------------------------------------------------------------
+@implements(np.take, group="picking by index")
+def _take(a, indices, axis=None, out=None, mode=None):
+    _no_out("take", out)
+    if mode not in (None, "raise"):
+        raise UnsupportedOpError(f"np.take(mode={mode!r}); index in range instead",
+                                 user_location())
+    a = _tracers(a)[0]
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    return getitem(a, (slice(None),) * _axis(axis, a.ndim) + (indices,))
+
+
+@implements(np.take_along_axis, group="picking by index")
+def _take_along_axis(arr, indices, axis=-1):
+    """arr[i, j, indices[i, j, k], ...]: ranges over the other axes, shaped to broadcast
+    against `indices` (NumPy's own construction)."""
+    a = _tracers(arr)[0]
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis = _axis(axis, a.ndim)
+    if np.ndim(indices) != a.ndim:
+        raise ShapeError(f"np.take_along_axis: indices of {np.ndim(indices)} dimensions for "
+                         f"an array of {a.ndim}", user_location())
+    key = tuple(indices if i == axis else
+                np.arange(n).reshape((1,) * i + (n,) + (1,) * (a.ndim - i - 1))
+                for i, n in enumerate(a.shape))
+    return getitem(a, key)
 
 
 # -- choosing and rounding ------------------------------------------------------------------

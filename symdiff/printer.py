@@ -458,7 +458,19 @@ def _const_arange(printer, value):
 
 
 #: Constants a person would write as a call: zeros/ones/full, the identity, a range.
-_CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange)
+def _const_tri(printer, value):
+    """A triangular mask (np.tril/np.triu): `np.tri(n, m, k, dtype=bool)` or its `~`."""
+    if value.dtype != bool or value.ndim != 2 or value.size < 2:
+        return None
+    n, m = value.shape
+    for negate, mask in ((False, value), (True, ~value)):
+        k = int(mask[0].sum()) - 1  # row 0 of np.tri(n, m, k) is true up to column k
+        if np.array_equal(mask, np.tri(n, m, k, dtype=bool)):
+            return f"{'~' if negate else ''}{printer.xp}.tri({n}, {m}, {k}, dtype=bool)"
+    return None
+
+
+_CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange, _const_tri)
 
 
 def _operand(text: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .indexing import is_full, materialize
+from .indexing import is_full, materialize, reshaping_inverse
 from .ir import CONST
 from .ops import einsum_letters
 from .tracer import (
@@ -52,6 +52,14 @@ def unbroadcast(g: Tracer, shape: tuple[int, ...]) -> Tracer:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
     return reshape(reduce_sum(g, axes), shape)
+
+
+def recent_definition(t: Tracer, window: int = 64):
+    """The node defining `t` if it is among the last `window` nodes (rules just made it)."""
+    for node in reversed(t.graph.nodes[-window:]):
+        if node.out is t.var:
+            return node
+    return None
 
 
 def _swap(x: Tracer) -> Tracer:
@@ -286,6 +294,12 @@ def _pad_vjp(g, out, x, *, widths, value):
 def _index_vjp(g, out, x, *arrays, index):
     if not arrays and is_full(index, x.shape):  # flips undo themselves
         return (index_node(g, index),) + (None,) * len(arrays)
+    inverse = None if arrays else reshaping_inverse(index, x.shape)
+    if inverse is not None:  # x[:, None] is undone by g[:, 0], no scatter needed
+        made = recent_definition(g)
+        if made is not None and made.op == "reshape":  # unbroadcast's own [:, None]
+            return (reshape(Tracer(g.graph, made.inputs[0]), x.shape),)
+        return (index_node(g, inverse),)
     ct = bind("scatter_add", g, *arrays, index=index, shape=x.shape)
     return (ct,) + (None,) * len(arrays)
 

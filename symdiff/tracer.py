@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from . import functions as F
 from .errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
 from .indexing import IndexArg, canonical, materialize
 from .ir import CONST, ELEMENTWISE, Graph, Node, Var
@@ -110,7 +111,14 @@ class Tracer:
         if method != "__call__" or impl is None:
             name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
             raise _unsupported(name)
-        if kwargs.pop("out", None) is not None:
+        out = kwargs.pop("out", None)
+        if out is not None:
+            if not any(isinstance(o, Tracer) for o in out):  # y = np.zeros(n); y[i] += x
+                raise TraceError(
+                    f"np.{ufunc.__name__} writes a traced value in place into a NumPy array "
+                    "(y[...] += ... on y = np.zeros(...)); make y a traced array, "
+                    "y = np.zeros_like(x, shape=...), whose writes symdiff follows",
+                    user_location())
             raise TraceError(f"np.{ufunc.__name__}(..., out=...) writes in place; "
                              "assign the result to a new variable instead", user_location())
         _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
@@ -130,9 +138,11 @@ class Tracer:
     def __array__(self, dtype=None, copy=None):
         raise TraceError(
             "a traced value was converted to a concrete NumPy array (np.asarray/np.array, "
-            "assignment into a NumPy array, or a library outside NumPy); keep it a NumPy "
-            "expression (np.stack to build arrays, y = np.zeros_like(x) then y[i] = ... to "
-            "fill one), e.g. " + _WHERE_HINT, user_location())
+            "assignment into a NumPy array, a NumPy array indexed by a traced index, or a "
+            "library outside NumPy); keep it a NumPy expression (np.stack to build arrays, "
+            "y = np.zeros_like(x, shape=...) then y[i] = ... to fill one, one-hot rows "
+            "np.eye(k)[labels] as labels[:, None] == np.arange(k)), e.g. " + _WHERE_HINT,
+            user_location())
 
     # -- values a trace cannot know -------------------------------------------------
     def __bool__(self):
@@ -645,7 +655,7 @@ def _logical(fn, symbol: str, *args) -> Tracer:
 def power(a, b) -> Tracer:
     """`a ** b`; integer exponents stay exact."""
     kind = "float" if isinstance(b, Tracer) and b.dtype.kind == "f" else "arith"
-    return elementwise(sp.Pow, a, b, kind=kind)
+    return elementwise(F.Power, a, b, kind=kind)
 
 
 # -- structured primitives ------------------------------------------------------------------

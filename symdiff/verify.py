@@ -65,7 +65,9 @@ def numerical_gradient(f: Callable, args: Sequence[Any], argnum: int = 0,
         for sign in (1, -1):
             x = x0.copy()
             x.flat[i] += sign * h
-            args[argnum] = float(x) if scalar_input else x
+            # np.float64, not float: a Python float is weakly typed and would let
+            # float32 arguments pull the difference down to float32 precision
+            args[argnum] = np.float64(x.item()) if scalar_input else x
             values.append(float(np.asarray(f(*args), dtype=np.float64)))
         flat[i] = (values[0] - values[1]) / (2 * h)
     return float(out) if scalar_input else out
@@ -388,7 +390,7 @@ class _Probe:
 
     def _at(self, x) -> float:
         args = list(self.args)
-        args[self.i] = float(x) if self.scalar else x
+        args[self.i] = np.float64(x.item()) if self.scalar else x  # see numerical_gradient
         return float(np.asarray(self.f(*args), dtype=np.float64))
 
     def numeric(self) -> np.ndarray:
@@ -462,7 +464,9 @@ def _argnums(f, argnums, nargs: int) -> tuple[int, ...]:
 
 
 def _float64_at(args, nums) -> list:
-    return [np.asarray(a, dtype=np.float64) if i in nums and not isinstance(a, float) else a
+    """args with the differentiated ones in float64, scalars as (strong) np.float64."""
+    return [(np.float64(a) if np.ndim(a) == 0 and not isinstance(a, np.ndarray)
+             else np.asarray(a, dtype=np.float64)) if i in nums else a
             for i, a in enumerate(args)]
 
 

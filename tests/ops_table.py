@@ -286,6 +286,16 @@ SHAPE_OPS = {
     "np.pad": lambda x: np.pad(x, 1),
     "np.pad(widths, value)": lambda x: np.pad(x, ((0, 1), (2, 0), (1, 1)), constant_values=0.5),
     "np.atleast_1d/2d": lambda x: np.atleast_2d(x[0, 0, 0]) * np.atleast_1d(x[0, 0, 1]),
+    "np.tril": lambda x: np.tril(x) + np.tril(x, -1) * np.tril(x, 2),
+    "np.triu": lambda x: np.triu(x, 1) + np.triu(x[0, 0], -1)[:3],
+    "np.vander": lambda x: np.vander(x[0, 0], 3) * np.vander(x[1, 1], 3, increasing=True),
+    "np.vander(N)": lambda x: np.vander(x[0, :, 0], 5),
+    "np.take": lambda x: np.take(x, [1, 0, 1], axis=1) * np.take(x, 5),
+    "np.take(axis=None)": lambda x: np.take(x, [[0, 23], [7, 7]]),
+    "np.take_along_axis": lambda x: np.take_along_axis(
+        x, np.array([[[3, 0, 3], [1, 1, 2], [0, 0, 0]]] * 2).transpose(0, 2, 1)[:, :, :1],
+        axis=2),
+    "np.take_along_axis(axis=None)": lambda x: np.take_along_axis(x, np.array([4, 0, 4]), None),
     "x.swapaxes": lambda x: x.swapaxes(0, 1),
     "x.squeeze()": lambda x: x[:, :1].squeeze(),
     "x.ravel()": lambda x: x.ravel(),
@@ -322,6 +332,9 @@ for name, op in INDEXING.items():
     case(name, lambda x, op=op: wsum(op(x)), (normal, M))
 case("x[traced ints]", lambda x, idx: wsum(x[idx]), (normal, M), (labels(6, 3), ()))
 case("x[np.arange(n), y] (cross-entropy)", lambda x, y: wsum(x[np.arange(5), y]),
+     (normal, (5, 3)), (labels(5, 3), ()))
+case("np.take_along_axis(traced labels)",
+     lambda x, y: wsum(np.take_along_axis(x, y[:, None], axis=1)) + wsum(np.take(x, y, 1)),
      (normal, (5, 3)), (labels(5, 3), ()))
 case("x[:, traced ints]", lambda x, y: wsum(x[:, y]) + wsum(x[y[0]]), (normal, (4, 4)),
      (labels(5, 4), ()))

@@ -180,6 +180,31 @@ def test_conversion_to_a_concrete_array():
     raises_at(TraceError, f, "# here", 1.0)
 
 
+def test_a_numpy_array_indexed_by_traced_labels_suggests_a_comparison():
+    def f(W, labels):
+        Y = np.eye(3)[labels]  # here
+        return np.sum(Y * W)
+
+    raises_at(TraceError, f, "# here", np.ones((2, 3)), np.array([0, 2]),
+              match="labels[:, None] == np.arange(k)")
+
+
+def test_adding_in_place_into_a_numpy_array_suggests_a_traced_one():
+    def f(x):
+        y = np.zeros(4)
+        y[1:3] += x  # here
+        return np.sum(y**2)
+
+    raises_at(TraceError, f, "# here", np.ones(2), match="np.zeros_like(x, shape=...)")
+
+    def g(x):  # as the message says
+        y = np.zeros_like(x, shape=(4,))
+        y[1:3] += x
+        return np.sum(y**2)
+
+    np.testing.assert_array_equal(symdiff.grad(g)(np.array([1.0, -2.0])), [2.0, -4.0])
+
+
 # -- argument types --------------------------------------------------------------------------
 @pytest.mark.parametrize("value, words", [
     (np.arange(3), "integer"),

@@ -99,7 +99,56 @@ def hessian_of_four_arguments():
                                     kinds=("hessian", "hvp")).source
 
 
-@pytest.mark.parametrize("make", [logistic_source, long_module, hessian_of_four_arguments])
+def mlp_weight_decay(W1, b1, W2, b2, X, y, lam):
+    return mlp(W1, b1, W2, b2, X, y) + lam * (np.sum(W1**2) + np.sum(W2**2))
+
+
+def attn_einsum(X, Wq, Wk, Wv):
+    return np.sum((X @ Wq) * (X @ Wk) * (X @ Wv))
+
+
+def lines_at_the_margin():
+    """Once three lines of 89 columns: a header line of traced arguments broken after a
+    comma, a float scalar's dtype test nested in its `isinstance` test, and a `return`
+    of a value and four gradients (in the second module)."""
+    rng = np.random.default_rng(2)
+    args = (rng.normal(size=(3, 5)), rng.normal(size=5), rng.normal(size=(5, 1)),
+            rng.normal(size=1), rng.normal(size=(8, 3)), rng.normal(size=(8, 1)), 0.01)
+    four = (rng.normal(size=(5, 4)), *(rng.normal(size=(4, 3)) for _ in range(3)))
+    return symdiff.compile_gradient(mlp_weight_decay, args, argnums=(0, 1, 2, 3),
+                                    kinds=("value_and_grad",)).source \
+        + symdiff.compile_gradient(attn_einsum, four, argnums=(0, 1, 2, 3),
+                                   kinds=("value_and_grad",)).source
+
+
+def clipped_pick(W, X, labels):
+    probabilities = np.exp(X @ W)
+    picked = probabilities[np.arange(6), labels]
+    return np.sum(np.log(np.clip(picked, 1e-12, 1.0)) * np.arange(6.0))
+
+
+def scatter_statements():
+    """Statements that fill a buffer in place: once `np.add.at(...)` on one line of
+    119 columns, with the adjoint of a clipped fancy-indexed pick as its values."""
+    rng = np.random.default_rng(3)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(6, 3)), rng.integers(0, 4, 6))
+    return symdiff.compile_gradient(clipped_pick, args, argnums=0).source
+
+
+def test_a_long_statement_filling_a_buffer_is_wrapped():
+    from symdiff.emit import _wrap_statement
+
+    values = " + ".join(f"a_rather_long_name_{i}" for i in range(5))
+    for line in (f"np.add.at(out, (i, j), {values})", f"out[1:3] += {values}",
+                 f"out[1:3] = {values}"):
+        wrapped = _wrap_statement(line, indent=4)
+        first, *rest = wrapped.splitlines()  # the first line is indented by the template
+        assert rest and max(len(w) for w in ["    " + first, *rest]) <= LINE_LENGTH
+        assert ast.dump(ast.parse(wrapped)) == ast.dump(ast.parse(line))
+
+
+@pytest.mark.parametrize("make", [logistic_source, long_module, hessian_of_four_arguments,
+                                  lines_at_the_margin, scatter_statements])
 def test_every_line_fits_88_columns(make):
     source = make()
     too_long = [line for line in source.splitlines() if len(line) > LINE_LENGTH]

@@ -242,3 +242,19 @@ def test_numerical_gradient_of_a_non_contiguous_array(layout):
     x = layout(np.arange(1.0, 13.0).reshape(3, 4))
     np.testing.assert_allclose(numerical_gradient(lambda x: np.sum(x**3), [x]), 3 * x**2,
                                rtol=1e-6)
+
+
+def _shifted_logistic(w, b, X):
+    return np.mean(np.logaddexp(0, X @ w + b))
+
+
+def test_a_float32_scalar_argument_is_differenced_in_float64():
+    # A scalar perturbed as a Python float is weakly typed: b + float32 array stays
+    # float32, and a float64-sized step then drowns in rounding (error ~1e-2).
+    X = np.array([[0.5, -1.0], [2.0, 0.25], [-1.5, 1.0]], dtype=np.float32)
+    w = np.array([0.3, -0.2], dtype=np.float32)
+    b = np.float32(0.1)
+    z = X.astype(np.float64) @ w.astype(np.float64) + np.float64(b)
+    exact = np.mean(1 / (1 + np.exp(-z)))  # d/db mean(softplus(z)) = mean(sigmoid(z))
+    assert numerical_gradient(_shifted_logistic, (w, b, X), 1) == pytest.approx(exact, rel=1e-8)
+    assert gradcheck(_shifted_logistic, w, b, X, argnums=(0, 1)).passed
