@@ -244,8 +244,8 @@ def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
         ops = sp.count_ops(candidate)
-        if ops >= best_ops:
-            continue
+        if ops >= best_ops or candidate.atoms(sp.Float) - expr.atoms(sp.Float):
+            continue  # (no arithmetic on the user's floats: 6*1e-05 is 6.000000000000001e-05)
         best_len = best_len if best_len is not None else len(str(best))
         length = len(str(candidate))
         if length <= best_len:

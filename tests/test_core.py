@@ -396,3 +396,20 @@ def test_ci_script_runs_exactly_the_readme_test_command():
     assert command == "pip install '.[test]' && python -m pytest -q"
     assert ci[-1] == command
     assert os.access(os.path.join(ROOT, ".ci", "run"), os.X_OK)
+
+
+def test_simplification_does_no_arithmetic_on_the_users_floats():
+    # sum/mean content extraction once turned sqrt(var + 1e-5) into sqrt(6*var + 6e-5)/sqrt(6),
+    # printing 6.000000000000001e-05: a constant the user never wrote, rounded
+    def layernorm(x):
+        mu = np.mean(x, axis=-1, keepdims=True)
+        var = np.mean((x - mu) ** 2, axis=-1, keepdims=True)
+        return np.sum(((x - mu) / np.sqrt(var + 1e-5)) ** 3)
+
+    x = np.random.default_rng(3).normal(size=(4, 6))
+    source = symdiff.grad(layernorm).compile(x).source
+    code = "\n".join(line.split("#")[0] for line in source.splitlines())
+    floats = set(re.findall(r"\d+\.\d+e-\d+|\d+e-\d+", code))
+    assert floats == {"1e-05"}, floats
+    assert "np.sqrt(6)" not in source
+    assert_matches_fd(layernorm, [x])
