@@ -74,7 +74,9 @@ class Node:
         if self.op == ELEMENTWISE:
             return (self.op, self.expr, self.out.shape, self.out.dtype.str)
         if self.op == CONST:
-            return (self.op, self.value.dtype.str, self.value.shape, self.value.tobytes())
+            uniform = self.value.size and not any(self.value.strides)  # a broadcast scalar
+            data = self.value.flat[0].tobytes() if uniform else self.value.tobytes()
+            return (self.op, self.value.dtype.str, self.value.shape, bool(uniform), data)
         if self.op == INPUT:
             return (self.op, self.out.id)
         return (self.op, tuple(v.id for v in self.inputs), repr(self.params))

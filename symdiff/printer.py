@@ -426,10 +426,13 @@ def _unit_axes_inserted(old: tuple, new: tuple) -> list[str] | None:
 
 
 def _const_uniform(printer, value):
-    first = value.flat[0]
-    if not (value == first).all() or np.isnan(first):
-        return None
     shape, dtype = value.shape, printer._dtype_arg(value.dtype)
+    if value.size == 0:
+        return f"{printer.xp}.zeros({shape}{dtype})"
+    first = value.flat[0]
+    nan = value.dtype.kind == "f" and np.isnan(first)
+    if not (np.isnan(value) if nan else value == first).all():
+        return None
     if first == 0:
         return f"{printer.xp}.zeros({shape}{dtype})"
     if first == 1:

@@ -47,7 +47,51 @@ def optimize(graph: Graph, simplify: bool = True) -> Graph:
         return graph
     reduced = rewrite_reductions(graph)  # scalars out of sums, dot products
     graph = fuse(value_number(reduced)) if reduced is not graph else graph
-    return simplify_expressions(graph)
+    return constant_broadcasts(simplify_expressions(graph))
+
+
+def constant_broadcasts(graph: Graph) -> Graph:
+    """A broadcast of a constant scalar that fusion could not remove (a gradient of
+    ones or zeros), and elementwise math on such broadcasts alone, become constant
+    arrays, printed `np.zeros(shape)`, `np.ones(shape)` or `np.full(shape, c)`. Their
+    values are broadcast views, so no memory is spent."""
+    defs = graph.definitions()
+    nodes, changed = [], False
+    uniform: dict[Var, np.ndarray] = {}  # Var -> its one value, for constants made here
+    for node in graph.nodes:
+        value = None
+        if node.op == "broadcast_to" and node.inputs[0] in defs:
+            value = _scalar_value(defs[node.inputs[0]])
+        elif node.op == ELEMENTWISE and node.expr.free_symbols and all(
+                v in uniform for v in graph.operands(node)):  # 2*ones(n) -> full(n, 2)
+            folded = node.expr.xreplace({v.symbol: sp.sympify(uniform[v].item())
+                                         for v in graph.operands(node)})
+            value = _number(folded, node.out.dtype)
+        if value is not None and value.dtype == node.out.dtype:
+            uniform[node.out] = value
+            view = np.broadcast_to(value, node.out.shape)
+            node, changed = Node(node.out, CONST, value=view, loc=node.loc), True
+        nodes.append(node)
+    return dce(graph.derive(nodes, graph.outputs)) if changed else graph
+
+
+def _scalar_value(node: Node) -> np.ndarray | None:
+    """The 0-d array a constant scalar node holds, or None."""
+    if node.op == CONST and node.value.ndim == 0:
+        return node.value
+    if node.op == ELEMENTWISE and node.out.shape == ():
+        return _number(node.expr, node.out.dtype)
+    return None
+
+
+def _number(expr: sp.Expr, dtype: np.dtype) -> np.ndarray | None:
+    """`expr` as a 0-d array of `dtype` when it is a plain number, else None."""
+    if not expr.is_Number or dtype.kind not in "fiu":
+        return None
+    try:
+        return np.asarray(float(expr) if dtype.kind == "f" else int(expr), dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 # -- dead code ---------------------------------------------------------------------------

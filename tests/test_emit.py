@@ -402,3 +402,22 @@ def test_a_long_literal_made_inside_the_function_moves_to_module_level():
     source = symdiff.grad(f).compile(np.ones(12)).source
     body = source.split("def grad_f")[1]
     assert "np.array([" not in body and "_c0" in body and "\n_c0 = np.array([" in source
+
+
+def test_constant_gradients_print_as_zeros_ones_and_full():
+    def f(x, unused):
+        return np.sum(x * 2.0)
+
+    for dtype in (np.float64, np.float32):
+        args = (np.ones(3, dtype), np.ones(3, dtype))
+        compiled = symdiff.grad(f, argnums=(0, 1)).compile(*args)
+        body = compiled.source.split("def grad_f")[1].split("\n\n\n")[0]
+        suffix = "" if dtype == np.float64 else ", dtype=np.float32"
+        assert f"df_dx = np.full((3,), 2.0{suffix})" in body
+        assert f"df_dunused = np.zeros((3,){suffix})" in body
+        dx, dunused = compiled.grad(*args)  # d/dx sum(2x) = 2, by hand
+        assert dx.dtype == dtype and dunused.dtype == dtype
+        np.testing.assert_array_equal(dx, [2.0, 2.0, 2.0])
+        np.testing.assert_array_equal(dunused, [0.0, 0.0, 0.0])
+        dx[0] = 5.0  # a fresh array each call, not a shared constant
+        assert compiled.grad(*args)[0][0] == 2.0
