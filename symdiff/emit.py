@@ -758,7 +758,12 @@ def _assign_names(program: Program, out_name: str) -> dict[sp.Symbol, str]:
     for sym, expr in _full_expressions(program):
         claim(sym, _identifier(program.expr_names.get(expr, "")))
     value = program.outputs[0] if program.outputs else None
-    for stmt in program.statements:
+    inputs, outputs = set(program.inputs), set(program.outputs)
+    # the argument's returned adjoint first: `dloss_dz` names it even when the user
+    # reassigned `z = z - z.max()` and that intermediate has an adjoint too
+    first = [s for s in program.statements if s.var in outputs and
+             program.adjoint_of.get(s.var) in inputs]
+    for stmt in first + [s for s in program.statements if s not in first]:
         primal = program.adjoint_of.get(stmt.var) if stmt.var is not None else None
         if primal is not None:
             primal_name = names.get(primal.symbol) or program.names.get(primal)

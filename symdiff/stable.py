@@ -432,13 +432,21 @@ def _shift_logsumexp(graph: Graph) -> list[Node] | None:
     return nodes
 
 
-def _is_shifted(graph: Graph, defs: dict, z: sp.Expr) -> bool:
-    """Whether `z` already subtracts a logsumexp shift (the rewrite is idempotent)."""
-    if z.has(finite_or_zero):
-        return True
-    for sym in z.free_symbols:
-        node = defs.get(graph.by_symbol.get(sym))
-        if node is not None and node.op == ELEMENTWISE and node.expr.has(finite_or_zero):
+def _is_shifted(graph: Graph, defs: dict, z: sp.Expr, axes: tuple) -> bool:
+    """Whether `z` already subtracts a logsumexp shift: this rewrite's (it is
+    idempotent), or the user's own ``z = a - np.max(a, axis, keepdims=True)``."""
+    forms = [z] + [defs[v].expr for v in map(graph.by_symbol.get, z.free_symbols)
+                   if v in defs and defs[v].op == ELEMENTWISE]
+    return any(e.has(finite_or_zero) or _minus_own_max(graph, defs, e, axes) for e in forms)
+
+
+def _minus_own_max(graph: Graph, defs: dict, e: sp.Expr, axes: tuple) -> bool:
+    """Whether `e` is ``a - m`` with m the keepdims max of a over `axes`."""
+    for m in e.free_symbols:
+        node = defs.get(graph.by_symbol.get(m))
+        if node is not None and node.op == "max" and node.p["keepdims"] and \
+                tuple(node.p["axes"]) == tuple(axes) and \
+                sp.expand(e - (node.inputs[0].symbol - m)) == 0:
             return True
     return False
 
@@ -452,7 +460,7 @@ def _shifted_sum(graph: Graph, defs: dict, total: Node):
             not e.expr.free_symbols or e.out.dtype.kind != "f":
         return None
     z, params, loc = e.expr.args[0], total.p, total.loc
-    if _is_shifted(graph, defs, z):
+    if _is_shifted(graph, defs, z, params["axes"]):
         return None
     shape, dtype = e.out.shape, e.out.dtype
     kept = tuple(1 if i in params["axes"] else d for i, d in enumerate(shape))
