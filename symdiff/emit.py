@@ -665,9 +665,10 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
     uses: dict[sp.Symbol, int] = {}
     read_by_call: set[sp.Symbol] = set()
     for stmt in program.statements:
-        if stmt.expr is not None:
-            for sym in stmt.expr.free_symbols:
-                uses[sym] = uses.get(sym, 0) + 1
+        if stmt.expr is not None:  # every occurrence: x[i] read thrice is computed once
+            for sym in sp.preorder_traversal(stmt.expr):
+                if sym.is_Symbol:
+                    uses[sym] = uses.get(sym, 0) + 1
         for sym in stmt.args:
             uses[sym] = uses.get(sym, 0) + 1
             read_by_call.add(sym)

@@ -421,3 +421,19 @@ def test_constant_gradients_print_as_zeros_ones_and_full():
         np.testing.assert_array_equal(dunused, [0.0, 0.0, 0.0])
         dx[0] = 5.0  # a fresh array each call, not a shared constant
         assert compiled.grad(*args)[0][0] == 2.0
+
+
+def test_an_indexed_value_read_several_times_in_one_expression_is_computed_once():
+    def nll(logits, labels):
+        logp = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
+        return -np.mean(np.clip(logp[np.arange(6), labels], -50, 0))
+
+    z = np.random.default_rng(0).normal(size=(6, 3))
+    labels = np.array([0, 1, 2, 0, 1, 1])
+    compiled = symdiff.grad(nll).compile(z, labels)
+    body = compiled.source.split("def grad_nll")[1].split("\n\n\n")[0]
+    code = "\n".join(line.split("#")[0] for line in body.splitlines())
+    assert code.count(", labels]") == 1  # fancy indexing costs a gather: do it once
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    want = (p - np.eye(3)[labels]) / 6  # softmax minus one-hot, by hand (clip inactive)
+    np.testing.assert_allclose(compiled.grad(z, labels), want, rtol=1e-12, atol=1e-15)
