@@ -743,9 +743,10 @@ def concatenate(xs, axis: int = 0) -> Tracer:
 
 
 # -- indexing ---------------------------------------------------------------------------
-_MASK_HINT = ("a boolean mask computed from traced values selects a data-dependent number "
-              "of elements; keep the shape fixed with np.where(mask, x, 0) (and np.sum "
-              "over it) instead of x[mask]")
+_MASK_HINT = ("a traced boolean mask (computed from traced values, or an argument) selects "
+              "a data-dependent number of elements; keep the shape fixed with "
+              "np.where(mask, x, 0) (and np.sum over it) instead of x[mask], or read a mask "
+              "that never changes from a global or closure, where it is a constant")
 
 
 def getitem(x: Tracer, key) -> Tracer:

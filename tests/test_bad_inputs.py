@@ -101,6 +101,14 @@ def test_data_dependent_boolean_mask():
     assert "np.where" in message
 
 
+def test_boolean_mask_passed_as_an_argument():
+    def f(x, mask):
+        return np.sum(x[mask] ** 2)  # here
+
+    message = raises_at(TraceError, f, "# here", np.ones(3), np.array([True, False, True]))
+    assert "an argument" in message and "np.where" in message and "closure" in message
+
+
 def test_unbounded_recursion():
     def f(x):
         return f(x * 0.5) + x  # never stops
