@@ -39,6 +39,11 @@ def test_constant_gradient_of_right_shape_and_formula_broadcast_pass():
     assert symdiff.check_derivative(np.sum, "1", x).status == "PROVED"
 
 
+def test_gradcheck_accepts_one_tuple_for_one_argnum():
+    x = np.array([1.0, 2.0, 3.0])
+    assert symdiff.gradcheck(sum_sq, x, grad_fn=lambda x: (2 * x,)).passed
+
+
 # -- NaN, rounding, regions ---------------------------------------------------------------
 def test_nan_in_your_code_is_refuted_even_where_the_formulas_cancel():
     # 2x*sqrt(x)/sqrt(x) is 2x as a formula but nan in float64 for x < 0
