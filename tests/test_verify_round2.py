@@ -2,12 +2,14 @@
 `symdiff check`. Expected values are worked by hand."""
 
 import re
+import textwrap
 
 import numpy as np
 import pytest
 import sympy as sp
 
 import symdiff
+from symdiff import cli
 from symdiff.errors import InputError
 
 
@@ -96,3 +98,14 @@ def test_points_must_be_positive(points):
 def test_one_point_is_singular_in_the_report():
     assert "compared at 1 point:" in str(symdiff.check_derivative(lambda x: x**2, "2*x", 1.0,
                                                                   points=1))
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_cli_points_zero_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "m.py"
+    path.write_text(textwrap.dedent("""\
+        def f(x):
+            return x ** 2
+    """))
+    assert cli.main(["check", f"{path}:f", "--expect", "2*x", "--points", "0"]) == 2
+    assert "--points" in capsys.readouterr().err
