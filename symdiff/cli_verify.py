@@ -63,7 +63,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                        help="your derivative as a formula over the parameters (numbers, "
                        "+ - * / **, exp, log, sqrt, sin, cos, tanh, sigmoid, abs ...); "
                        "one per --wrt parameter")
-    check.add_argument("--points", type=int, default=POINTS,
+    check.add_argument("--points", type=_positive, default=POINTS,
                        help=f"random points to compare at (default {POINTS})")
     check.set_defaults(run=_cmd_check)
     grad = sub.add_parser(
@@ -119,6 +119,17 @@ def _point(fn, ns) -> tuple[list[str], list]:
         return params, args
     rng = np.random.default_rng(SEED)
     return params, [_random_like(a, rng) for a in args]
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of points >= 1")
+    return n
 
 
 def _random_like(a, rng):

@@ -7,11 +7,14 @@
 1. numerically, at the given point and at random points of similar magnitude, half
    of them with random signs, skipping points where f itself is not finite; a float64
    disagreement that persists when both are evaluated from their symbolic forms with
-   30 digits (or, without those, as it stands) is a counterexample: REFUTED;
+   30 digits (or, without those, as it stands), or that is a NaN or inf on one side
+   only, is a counterexample: REFUTED;
 2. symbolically: both derivatives are traced into SymPy expressions over the
    arguments, array arguments instantiated element by element at their shapes
    (matmul and sum become explicit sums), and each difference is simplified under
-   a time budget. All zero: PROVED (for these shapes). Otherwise the answer is
+   a time budget. All zero: PROVED (for these shapes). Otherwise the thresholds of
+   the difference's conditions and kinks are tried as points too (a derivative wrong
+   only for x > 3 is refuted from x = 1), and failing a counterexample the answer is
    AGREES, with the number of points and the tolerance that support it.
 """
 
@@ -161,14 +164,14 @@ class DerivativeCheck:
         lines = [f"check_derivative of {self.function}: {self.status}"]
         for a in self.arguments:
             lines += self._lines(a)
-        lines.append(f"  (compared at {self.points} points: |symdiff - yours| <= "
+        lines.append(f"  (compared at {_plural(self.points, 'point')}: |symdiff - yours| <= "
                      f"{self.atol:g}*max(1, |symdiff|) + {self.rtol:g}*|symdiff|)")
         return "\n".join(lines)
 
     def _lines(self, a: ArgumentVerdict) -> list[str]:
         head = f"  d {self.function} / d {a.name}: {a.status}"
         detail = {Status.PROVED: " (symdiff's derivative minus yours simplifies to 0)",
-                  Status.AGREES: f" at {self.points} points",
+                  Status.AGREES: f" at {_plural(self.points, 'point')}",
                   Status.REFUTED: ""}[a.status]
         lines = [head + detail]
         if a.difference is not None and a.status != Status.PROVED:
@@ -219,6 +222,9 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     ``points`` points within `rtol`/`atol`) or REFUTED (``.difference``, the symbolic
     difference, and ``.counterexample``, a point with both values).
     """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
+                         "compare at 1 point (the one given) or more")
     args = _default_args(f) if not args else _as_float64(args)
     nums = _argnums(f, argnums, len(args))
     names = parameter_names(f, len(args))
@@ -231,6 +237,14 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     numeric, n_points = _compare_numerically(compiled.grad, hand, sampler, names, nums,
                                              shapes, points, rtol, atol)
     proof = _Proof(f, args, nums, hand, time.monotonic() + proof_seconds, rtol, atol)
+    # a difference left by the proof may be non-zero only on a region the random points
+    # missed (a wrong threshold in np.where): compare also across its thresholds
+    for k in range(len(nums)):
+        if not numeric[k] and proof.first_unproved(k) is not None:
+            extra = [p for p in proof.threshold_points(k, args) if sampler.finite(p)]
+            more, count = _compare_numerically(compiled.grad, hand, iter(extra), names, nums,
+                                           shapes, len(extra), rtol, atol)
+            numeric[k], n_points = more[k], n_points + count
     verdicts = [_verdict(names[i], shapes[k], numeric[k], proof, k)
                 for k, i in enumerate(nums)]
     return DerivativeCheck(_function_name(f), verdicts, n_points, rtol, atol,
@@ -242,13 +256,29 @@ def _verdict(name, shape, candidates, proof: _Proof, k: int) -> ArgumentVerdict:
     counterexample = next((cx for cx in confirmed if cx is not None), None)
     if counterexample is not None:
         component = counterexample.component
-        return ArgumentVerdict(name, shape, Status.REFUTED, proof.shown_difference(k, component),
-                               component, counterexample, proof.reason)
+        difference = proof.shown_difference(k, component)
+        note = proof.reason
+        if difference == 0:  # equal formulas, but one side's float64 code fails here
+            side = "your derivative" if not np.isfinite(counterexample.yours) else "symdiff's"
+            value = counterexample.yours if side[0] == "y" else counterexample.symdiff
+            difference, note = None, (f"the two are equal as formulas, but {side} evaluates "
+                                      f"to {value:g} in float64 at this point (a square root "
+                                      "or log of a negative number, an overflow, ...)")
+        return ArgumentVerdict(name, shape, Status.REFUTED, difference, component,
+                               counterexample, note)
     remainder = proof.first_unproved(k)
     if proof.reason or remainder is not None:
-        note = proof.reason or "symbolic proof inconclusive: the difference did not " \
-            "simplify to 0 within the time budget"
-        component, diff = remainder if remainder is not None else (None, None)
+        component, diff, timed_out = remainder if remainder is not None else (None, None, False)
+        if proof.reason:
+            note = proof.reason
+        elif timed_out:
+            note = ("symbolic proof inconclusive: the difference did not simplify to 0 "
+                    "within the time budget")
+        else:
+            diff = proof.shown_difference(k, component)
+            note = ("no proof: the difference does not simplify to 0, yet it is within the "
+                    "tolerance at every point compared (a tiny factor such as 1 + 1e-12, a "
+                    "kink convention, or a region no point fell in)")
         return ArgumentVerdict(name, shape, Status.AGREES, diff, component, None, note)
     return ArgumentVerdict(name, shape, Status.PROVED, sp.Integer(0))
 
@@ -282,6 +312,8 @@ class _Hand:
             return self._tuple(self.fn(*args))
 
     def _tuple(self, result) -> tuple:
+        if len(self.nums) == 1 and isinstance(result, list) and len(result) != 1:
+            return (np.stack(result),)  # [d/dx[0], d/dx[1], ...]: one gradient by element
         results = tuple(result) if isinstance(result, (tuple, list)) else (result,)
         if len(results) != len(self.nums):
             raise InputError(f"{_function_name(self.fn)} returned {len(results)} value(s) for "
@@ -344,11 +376,14 @@ class _Sampler:
         while found < n and tries < 5 * n:
             tries += 1
             point = self._draw(flip=tries % 2 == 0)
-            with np.errstate(all="ignore"):
-                finite = np.all(np.isfinite(np.asarray(self.forward(*point), dtype=float)))
-            if finite:
+            if self.finite(point):
                 found += 1
                 yield point
+
+    def finite(self, point) -> bool:
+        """Whether f is finite at `point` (its derivative is compared only there)."""
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(np.asarray(self.forward(*point), dtype=float))))
 
     def _draw(self, flip: bool) -> list:
         point = list(self.args)
@@ -367,7 +402,7 @@ def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shap
     `MAX_CANDIDATES` each), and the number of points compared."""
     found: list[list[Counterexample]] = [[] for _ in nums]
     count = 0
-    for point in sampler.points(n):
+    for point in (sampler.points(n) if isinstance(sampler, _Sampler) else sampler):
         count += 1
         with np.errstate(all="ignore"):
             mine = grad(*point)
@@ -382,12 +417,20 @@ def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shap
 
 
 def _shaped(value, shape, name: str, hand: _Hand) -> np.ndarray:
+    """Your derivative at `shape`: a function's must have the argument's shape (a
+    missing axis or a scalar would broadcast and hide the mistake); a formula's is
+    elementwise and broadcasts."""
     arr = np.asarray(value, dtype=np.float64)
+    exact = hand.fn is None or arr.shape == tuple(shape) or arr.size == 1 == int(np.prod(shape))
     try:
+        if not exact:
+            raise ValueError
         return np.broadcast_to(arr, shape)
     except ValueError:
+        hint = (f"; for a constant use np.full_like({name}, value)" if arr.ndim == 0 else "")
         raise InputError(f"your derivative with respect to {name} has shape {arr.shape}, but "
-                         f"{name} has shape {shape}: a gradient is shaped like its argument",
+                         f"{name} has shape {tuple(shape)}: a gradient is shaped like its "
+                         f"argument{hint}",
                          function_location(hand.fn) if hand.fn else None) from None
 
 
@@ -431,6 +474,7 @@ class _Proof:
         self.mine: list[np.ndarray] = []
         self.yours: list[np.ndarray] = []
         self._unproved: dict[int, tuple | None] = {}
+        self.index: dict[str, int] = {}
         try:
             self._build(f, args, nums, hand)
         except _NoProof as e:
@@ -438,6 +482,7 @@ class _Proof:
 
     def _build(self, f, args, nums, hand: _Hand) -> None:
         specs = describe_args(f, args, nums)
+        self.index = {s.name: i for i, s in enumerate(specs)}
         size = sum(int(np.prod(s.shape)) for s in specs if s.traced)
         if size > MAX_SYMBOLIC_ELEMENTS:
             raise _NoProof(f"the arguments have {size} elements, more than "
@@ -475,15 +520,17 @@ class _Proof:
         return out
 
     def first_unproved(self, k: int):
-        """(component, difference) of the first component not proved zero, or None."""
+        """(component, difference, timed out) of the first component not proved zero,
+        or None."""
         if self.reason or k >= len(self.mine):
             return None
         if k not in self._unproved:
             self._unproved[k] = None
             for idx in np.ndindex(self.mine[k].shape):
                 d = _exact(self.mine[k][idx] - self.yours[k][idx])
-                if not _is_zero(d, self.deadline):
-                    self._unproved[k] = (idx, d)
+                zero = _is_zero(d, self.deadline)
+                if not zero:
+                    self._unproved[k] = (idx, d, zero is None)
                     break
         return self._unproved[k]
 
@@ -491,6 +538,10 @@ class _Proof:
         """`cx` re-evaluated from the symbolic derivatives with `DIGITS` digits: None
         when the float64 disagreement was rounding (an ill-conditioned formula)."""
         if self.reason or k >= len(self.mine):
+            return cx
+        if np.isfinite(cx.symdiff) != np.isfinite(cx.yours):
+            # nan or inf on one side only is no rounding: the float64 code itself fails
+            # there (sqrt(x)/sqrt(x) at x < 0), even where SymPy's forms cancel
             return cx
         subs = {}
         for name, symbols in self.env.items():
@@ -506,6 +557,37 @@ class _Proof:
         if not _differs(mine, yours, self.rtol, self.atol):
             return None
         return dataclasses.replace(cx, symdiff=mine, yours=yours)
+
+    def threshold_points(self, k: int, args) -> list[list]:
+        """Points on both sides of, and between, the thresholds of the conditions in
+        the unproved difference (``x > 3`` against ``x > 16/5``): the given point with
+        one element moved to each."""
+        _, diff, _ = self.first_unproved(k)
+        where = {s: (name, idx) for name, arr in self.env.items()
+                 for idx, s in np.ndenumerate(arr) if isinstance(s, sp.Symbol)}
+        at = {s: float(np.asarray(args[self.index[name]])[idx]) for s, (name, idx)
+              in where.items()}
+        roots: dict[sp.Symbol, set[float]] = {}
+        for edge in _edges(diff):
+            for s in edge.free_symbols & set(where):
+                others = {t: sp.Float(at[t]) for t in edge.free_symbols - {s} if t in at}
+                root = _linear_root(edge.xreplace(others), s)
+                if root is not None:
+                    roots.setdefault(s, set()).add(root)
+        points = []
+        for s, rs in roots.items():
+            rs = sorted(rs)
+            values = [r + sign * 1e-3 * max(1.0, abs(r)) for r in rs for sign in (-1, 1)]
+            values += [(a + b) / 2 for a, b in zip(rs, rs[1:])]
+            name, idx = where[s]
+            for v in values:
+                point = list(args)
+                arr = np.array(point[self.index[name]], dtype=np.float64)
+                arr[idx] = v
+                point[self.index[name]] = (float(arr) if isinstance(args[self.index[name]], float)
+                                           else arr)
+                points.append(point)
+        return points
 
     def shown_difference(self, k: int, component) -> sp.Expr | None:
         """The difference at `component`, in its shortest form found in time."""
@@ -570,17 +652,46 @@ def _exact(expr) -> sp.Expr:
     return expr.xreplace(floats) if floats else expr
 
 
-def _is_zero(d: sp.Expr, deadline: float) -> bool:
+def _is_zero(d: sp.Expr, deadline: float) -> bool | None:
+    """True when `d` simplifies to 0, False when every attempt finished without 0,
+    None when the expression was too large or the deadline passed first."""
     if d == 0:
         return True
     if sp.count_ops(d) > PROOF_MAX_OPS:
-        return False
+        return None
     for attempt in (_expand, sp.cancel, lambda e: sp.simplify(_elementary(e))):
         if time.monotonic() > deadline:
-            return False
+            return None
         if attempt(d) == 0:
             return True
     return False
+
+
+#: Functions whose value or derivative jumps where their argument crosses 0.
+KINKS = (sp.Abs, sp.sign, sp.Heaviside, _functions.Sign, _functions.Absolute)
+
+
+def _edges(expr: sp.Expr) -> list[sp.Expr]:
+    """Expressions whose zeros bound the pieces of `expr`: the sides of its conditions
+    subtracted, and the arguments of its kinks."""
+    edges = [r.lhs - r.rhs for r in expr.atoms(sp.core.relational.Relational)]
+    edges += [a.args[0] for a in expr.atoms(sp.Function) if isinstance(a, KINKS)]
+    return edges
+
+
+def _linear_root(expr: sp.Expr, s: sp.Symbol) -> float | None:
+    """The root of `expr`, when it is linear in its only symbol `s`."""
+    if expr.free_symbols != {s}:
+        return None
+    try:
+        poly = sp.Poly(expr, s)
+    except sp.PolynomialError:
+        return None
+    if poly.degree() != 1:
+        return None
+    a, b = poly.all_coeffs()
+    root = -float(b) / float(a)
+    return root if np.isfinite(root) else None
 
 
 def _elementary(expr: sp.Expr) -> sp.Expr:
@@ -635,6 +746,10 @@ def _shortest(d: sp.Expr, deadline: float) -> sp.Expr:
 def _function_name(f) -> str:
     name = getattr(f, "__name__", "f")
     return "f" if name == "<lambda>" else name
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _component_name(name: str, component: tuple[int, ...]) -> str:

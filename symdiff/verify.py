@@ -490,7 +490,8 @@ def _scalar_value(f, args) -> tuple[float, np.dtype]:
 
 def _as_tuple(result, argnums, label: str) -> tuple:
     if isinstance(argnums, int):
-        return (result,)
+        # a 1-tuple is the habit of `return dx,` and of argnums=(0,): the gradient itself
+        return result if isinstance(result, tuple) and len(result) == 1 else (result,)
     if not isinstance(result, (tuple, list)) or len(result) != len(argnums):
         raise InputError(f"gradcheck: {label} returned {type(result).__name__}, expected a "
                          f"tuple of {len(argnums)} gradients, one per argnum")
