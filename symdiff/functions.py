@@ -86,6 +86,18 @@ class NumPyFunctionBase(sp.Function):
     def _eval_is_extended_real(self):
         return True
 
+    def _sympystr(self, printer) -> str:  # `sign(x - 3)` in reports, not `np_sign(x - 3)`
+        return f"{_display_name(self)}({', '.join(printer._print(a) for a in self.args)})"
+
+    def _latex(self, printer) -> str:
+        args = ", ".join(printer._print(a) for a in self.args)
+        return rf"\operatorname{{{_display_name(self)}}}\left({args}\right)"
+
+
+def _display_name(f) -> str:
+    name = type(f).__name__
+    return name[3:] if name.startswith("np_") else name
+
 
 def _number(value) -> sp.Expr:
     value = float(value)

@@ -253,3 +253,12 @@ def test_bad_derivatives_are_typed_errors(df, match):
 def test_wrong_shape_is_a_typed_error():
     with pytest.raises(InputError, match="shape"):
         check_derivative(logistic_loss, lambda w, X, y: np.ones(5), *logistic_data(4, 2))
+
+
+def test_reports_name_numpy_functions_as_numpy_does():
+    # d/dx (|x - 3| + max(x, 1)) = sign(x - 3) + (1 + sign(x - 1))/2 by hand; "yours" is -1
+    check = symdiff.check_derivative(lambda x: np.abs(x - 3) + np.maximum(x, 1.0),
+                                     lambda x: -1.0 + 0 * x, 1.0)
+    text, latex = str(check), check.latex()
+    assert "sign(x - 3) + sign(x - 1)/2 + 3/2" in text and "np_" not in text
+    assert r"\operatorname{sign}\left(x - 3\right)" in latex and "np" not in latex
