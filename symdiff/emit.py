@@ -438,6 +438,22 @@ def _float_scalar(spec: ArgSpec) -> bool:
     return spec.traced and spec.shape == () and spec.dtype.kind == "f"
 
 
+def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
+    """The float dtype NumPy gives a CSE temporary: that of the values it reads (None
+    when it reads none), so that a constant inside it is printed in that dtype."""
+    if sym not in memo:
+        memo[sym] = None
+        found = []
+        for s in program.temp_defs[sym].free_symbols:
+            var = program.by_symbol.get(s)
+            d = var.dtype if var is not None else \
+                _temp_dtype(program, s, memo) if s in program.temp_defs else None
+            if d is not None and np.dtype(d).kind == "f":
+                found.append(d)
+        memo[sym] = np.result_type(*found) if found else None
+    return memo[sym]
+
+
 # -- one function ------------------------------------------------------------------------
 def print_function(
     program: Program,
@@ -465,7 +481,8 @@ def print_function(
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
-        printer.dtype = stmt.var.dtype if stmt.var is not None else None
+        printer.dtype = stmt.var.dtype if stmt.var is not None else \
+            _temp_dtype(program, stmt.target, {})
         printer.large = _large(program, stmt)
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
                 and constants.wants(stmt.node.value, names.get(stmt.target), xp):

@@ -385,6 +385,19 @@ def _absorb_bare_temporaries(body, temps, reduced):
     return new_temps, new_reduced
 
 
+def _inline_numbers(temps, reduced):
+    """Put a temporary that is only a number (`sqrt(6)`) back where it is read: printed
+    inside a float32 statement it becomes `np.float32(np.sqrt(6))`, but as a statement of
+    its own it would be a float64 scalar that widens every float32 array it meets."""
+    numbers = {t: e for t, e in temps if e.is_number}
+    if not numbers:
+        return temps, reduced
+    for t in list(numbers):  # a number may read an earlier number
+        numbers[t] = numbers[t].xreplace(numbers)
+    return ([(t, e.xreplace(numbers)) for t, e in temps if t not in numbers],
+            [e.xreplace(numbers) for e in reduced])
+
+
 def to_program(graph: Graph, cse: bool = True) -> Program:
     """Order the nodes as statements, with CSE temporaries placed before first use."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
@@ -397,6 +410,7 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
                                 order="canonical", list=True)
         temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
+        temps, reduced = _inline_numbers(temps, reduced)
         reduced_iter = iter(reduced)
     temp_defs = dict(temps)
     placed: set[sp.Symbol] = set()

@@ -107,3 +107,38 @@ def test_transpose_of_a_product_is_parenthesized():
         "    t7 = np.stack([t6, t6])\n    return np.mean(t7)\n",
         (np.array([[1.025218074476986], [0.33269912761333265], [0.8483793917533693]]),), (0,))
     assert check(found) is None
+
+
+def test_float32_std_stays_float32_in_value_and_grad():
+    # CSE made sqrt(6) (from std's 1/sqrt(n)) a statement of its own, a float64 scalar
+    # that widened the float32 value and gradient of value_and_grad to float64
+    x = np.array([[1.0, -2.0, 0.5], [0.3, 1.2, -0.7]], dtype=np.float32)
+    value, grad = symdiff.value_and_grad(lambda x: np.std(x))(x)
+    assert np.asarray(value).dtype == np.float32 and grad.dtype == np.float32
+    assert value == pytest.approx(np.std(x), rel=1e-6)
+    n = x.size
+    np.testing.assert_allclose(grad, (x - x.mean()) / (n * np.std(x)), rtol=1e-5)
+    value, grad = symdiff.value_and_grad(lambda x: np.sum(np.std(x, axis=-1)))(x)
+    assert np.asarray(value).dtype == np.float32 and grad.dtype == np.float32
+    found = Program(
+        "def f(x0):\n    t0 = np.arcsinh(x0)\n    t2 = np.flipud(t0)\n"
+        "    t4 = np.tril(t2, 1)\n    t6 = t2.std(axis=(0, 1, 2))\n"
+        "    return np.sum(t4 * t4) + t6\n",
+        (np.array([[[-1.86, 0.82], [1.41, 1.86], [-1.92, -0.91]],
+                   [[-1.15, -0.96], [1.59, -1.26], [0.54, -0.81]]], dtype=np.float32),), (0,))
+    assert check(found) is None
+
+
+@pytest.mark.xfail(strict=True, reason="a where whose branches both become the broadcast "
+                   "scalar collapses to the scalar and loses the broadcast shape")
+def test_where_between_a_broadcast_scalar_and_the_scalar_keeps_the_shape():
+    # t0 is x broadcast to (2,); where(t0 < 2, t0, x) is t0, but once the broadcast
+    # scalar is inlined both branches read x, SymPy folds the Piecewise to x, and
+    # exp(x) is summed as a scalar: half of NumPy's value
+    def f(x):
+        t0 = np.broadcast_to(x, (2,))
+        return np.sum(np.exp(np.where(t0 < 2.0, t0, x)))
+
+    value, grad = symdiff.value_and_grad(f)(-1.07)
+    assert value == pytest.approx(2 * np.exp(-1.07), rel=1e-14)
+    assert grad == pytest.approx(2 * np.exp(-1.07), rel=1e-14)
