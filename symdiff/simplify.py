@@ -50,29 +50,50 @@ def optimize(graph: Graph, simplify: bool = True) -> Graph:
     return constant_broadcasts(simplify_expressions(graph))
 
 
+#: Structured ops that move elements without changing them: uniform in, uniform out.
+_REARRANGING = ("broadcast_to", "reshape", "transpose", "index")
+
+
 def constant_broadcasts(graph: Graph) -> Graph:
-    """A broadcast of a constant scalar that fusion could not remove (a gradient of
-    ones or zeros), and elementwise math on such broadcasts alone, become constant
-    arrays, printed `np.zeros(shape)`, `np.ones(shape)` or `np.full(shape, c)`. Their
-    values are broadcast views, so no memory is spent."""
+    """Constants of one value everywhere, folded: a broadcast of a constant scalar that
+    fusion could not remove (a gradient of ones or zeros), rearrangements of such
+    arrays, elementwise math on them alone, and their sums. Arrays become constant
+    arrays, printed `np.zeros(shape)`, `np.ones(shape)` or `np.full(shape, c)` (their
+    values are broadcast views, so no memory is spent); scalars become numbers, which
+    fusion then writes into the expressions that read them."""
     defs = graph.definitions()
     nodes, changed = [], False
-    uniform: dict[Var, np.ndarray] = {}  # Var -> its one value, for constants made here
+    uniform: dict[Var, np.ndarray] = {}  # Var -> its one value (0-d)
     for node in graph.nodes:
         value = None
-        if node.op == "broadcast_to" and node.inputs[0] in defs:
+        if node.op == CONST:
+            if node.value.size and (node.value == node.value.flat[0]).all():
+                uniform[node.out] = np.asarray(node.value.flat[0])
+        elif node.op == "broadcast_to" and node.inputs[0] in defs and \
+                node.inputs[0] not in uniform:
             value = _scalar_value(defs[node.inputs[0]])
+        elif node.op in _REARRANGING and node.inputs[0] in uniform and node.out.size:
+            value = uniform[node.inputs[0]]
         elif node.op == ELEMENTWISE and node.expr.free_symbols and all(
                 v in uniform for v in graph.operands(node)):  # 2*ones(n) -> full(n, 2)
             folded = node.expr.xreplace({v.symbol: sp.sympify(uniform[v].item())
                                          for v in graph.operands(node)})
             value = _number(folded, node.out.dtype)
+        elif node.op == "sum" and node.inputs[0] in uniform:  # sum(ones(n)) -> n
+            count = node.inputs[0].size // max(node.out.size, 1)
+            value = np.asarray(uniform[node.inputs[0]] * count, dtype=node.out.dtype)
         if value is not None and value.dtype == node.out.dtype:
             uniform[node.out] = value
-            view = np.broadcast_to(value, node.out.shape)
-            node, changed = Node(node.out, CONST, value=view, loc=node.loc), True
+            node, changed = _constant_node(node, value), True
         nodes.append(node)
-    return dce(graph.derive(nodes, graph.outputs)) if changed else graph
+    return fuse(dce(graph.derive(nodes, graph.outputs))) if changed else graph
+
+
+def _constant_node(node: Node, value: np.ndarray) -> Node:
+    if node.out.shape == () and value.dtype.kind == "f":
+        return Node(node.out, ELEMENTWISE, expr=sp.Float(float(value), 17) if not
+                    float(value).is_integer() else sp.Integer(int(value)), loc=node.loc)
+    return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
 def _scalar_value(node: Node) -> np.ndarray | None:
@@ -226,11 +247,27 @@ def _fuse_once(graph: Graph) -> Graph:
             if var in graph.names and expr.free_symbols:
                 expr_names.setdefault(expr, graph.names[var])
             continue
-        nodes.append(Node(var, ELEMENTWISE, node.inputs, node.params, expr=expr, loc=node.loc)
-                     if expr is not node.expr else node)
+        if expr is node.expr:
+            nodes.append(node)
+        else:
+            nodes.extend(_keep_shape(graph, Node(var, ELEMENTWISE, node.inputs, node.params,
+                                                 expr=expr, loc=node.loc)))
     fused = graph.derive(nodes, graph.outputs)
     fused.expr_names = expr_names
     return dce(fused)
+
+
+def _keep_shape(graph: Graph, node: Node) -> list[Node]:
+    """`node`, or, when substitution left its expression without the operands that gave
+    it its shape (where(t < 2, t, x) with t a broadcast of x is just x), the expression
+    at its own shape followed by a broadcast to the node's."""
+    shapes = [graph.by_symbol[s].shape for s in node.expr.free_symbols]
+    natural = np.broadcast_shapes(*shapes) if shapes else ()
+    if natural == node.out.shape:
+        return [node]
+    inner = graph.new_var(natural, node.out.dtype)
+    return [Node(inner, ELEMENTWISE, expr=node.expr, loc=node.loc),
+            Node(node.out, "broadcast_to", (inner,), (("shape", node.out.shape),), loc=node.loc)]
 
 
 def _substitute(graph: Graph, node: Node, inline: dict, defs: dict) -> sp.Expr:
@@ -288,7 +325,8 @@ def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
         ops = sp.count_ops(candidate)
-        if ops >= best_ops or candidate.atoms(sp.Float) - expr.atoms(sp.Float):
+        if ops >= best_ops or candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
+                candidate.free_symbols != expr.free_symbols:  # (a dropped one may give the shape)
             continue  # (no arithmetic on the user's floats: 6*1e-05 is 6.000000000000001e-05)
         best_len = best_len if best_len is not None else len(str(best))
         length = len(str(candidate))

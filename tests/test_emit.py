@@ -437,3 +437,13 @@ def test_an_indexed_value_read_several_times_in_one_expression_is_computed_once(
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     want = (p - np.eye(3)[labels]) / 6  # softmax minus one-hot, by hand (clip inactive)
     np.testing.assert_allclose(compiled.grad(z, labels), want, rtol=1e-12, atol=1e-15)
+
+
+def test_sums_and_rearrangements_of_uniform_constants_fold_to_numbers():
+    def g(x):  # d/dx = sum over 3x4 of ones = 12, by hand
+        return np.sum(np.zeros((3, 4)) + x, axis=0) @ np.ones(4)
+
+    compiled = symdiff.grad(g).compile(1.5)
+    body = compiled.source.split("def grad_g")[1].split("\n\n\n")[0]
+    assert "dg_dx = np.float64(12)" in body and "np.sum(" not in body
+    assert compiled.grad(1.5) == 12.0

@@ -129,12 +129,10 @@ def test_float32_std_stays_float32_in_value_and_grad():
     assert check(found) is None
 
 
-@pytest.mark.xfail(strict=True, reason="a where whose branches both become the broadcast "
-                   "scalar collapses to the scalar and loses the broadcast shape")
 def test_where_between_a_broadcast_scalar_and_the_scalar_keeps_the_shape():
     # t0 is x broadcast to (2,); where(t0 < 2, t0, x) is t0, but once the broadcast
-    # scalar is inlined both branches read x, SymPy folds the Piecewise to x, and
-    # exp(x) is summed as a scalar: half of NumPy's value
+    # scalar was inlined both branches read x, SymPy folded the Piecewise to x, and
+    # exp(x) was summed as a scalar: half of NumPy's value
     def f(x):
         t0 = np.broadcast_to(x, (2,))
         return np.sum(np.exp(np.where(t0 < 2.0, t0, x)))
