@@ -140,3 +140,18 @@ def test_where_between_a_broadcast_scalar_and_the_scalar_keeps_the_shape():
     value, grad = symdiff.value_and_grad(f)(-1.07)
     assert value == pytest.approx(2 * np.exp(-1.07), rel=1e-14)
     assert grad == pytest.approx(2 * np.exp(-1.07), rel=1e-14)
+
+
+def test_float32_mask_constant_shared_by_cse_stays_float32():
+    # tril's derivative np.where(mask, 1.0, 0.0), read by two gradient terms, became a
+    # CSE temporary of its own; reading only a bool mask, it printed float64 literals
+    # and widened the float32 gradient to float64 (long profile, seed 5)
+    x = np.array([[[0.93, -0.54], [1.67, 1.5], [-1.27, -1.57]],
+                  [[-0.48, -0.85], [0.56, -1.7], [0.23, -1.85]]], dtype=np.float32)
+    found = Program(
+        "def f(x0, x1):\n    t0 = np.arcsin((x0 / (1 + x0 * x0)))\n    t1 = np.expm1(x0)\n"
+        "    t2 = np.cumsum(t1, axis=None)\n    t3 = np.tril(t1)\n    t4 = np.sinh(t0)\n"
+        "    t5 = np.tril(x0)\n    t6 = t5 * (-0.766)\n"
+        "    return np.sum(t2) + np.sum(t3) + np.mean(t4) + np.mean(t6)\n",
+        (x, -0.5268271565437317), (0,))
+    assert check(found) is None
