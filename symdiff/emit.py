@@ -882,11 +882,16 @@ def _break_at(text: str, limit: int) -> int | None:
     first break there is."""
     points = _break_points(text)
     fitting = [p for p in points if 0 < p[0] <= limit]
+    roomy = [p for p in fitting if p[0] >= _MIN_FIRST_PART]
+    fitting = roomy or fitting  # not `-1/6` alone on a line when `-1/6*np.where(` fits
     if fitting:
         return max(fitting, key=lambda p: (-p[1], p[2], p[0]))[0]
     later = [p[0] for p in points if p[0] > 0]
     return min(later) if later else None
 
+
+#: A break leaving less than this on its line is taken only when no other fits.
+_MIN_FIRST_PART = 16
 
 _OPENING, _CLOSING = {"(", "[", "{"}, {")", "]", "}"}
 _NO_BREAK_AFTER = {".", "(", "["}

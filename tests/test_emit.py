@@ -448,3 +448,13 @@ def test_sums_and_rearrangements_of_uniform_constants_fold_to_numbers():
     code = "\n".join(line.split("#")[0] for line in body.splitlines())
     assert "dg_dx = np.float64(12)" in code and "np.sum(" not in code
     assert compiled.grad(1.5) == 12.0
+
+
+def test_a_wrapped_line_does_not_leave_a_short_factor_alone():
+    rhs = ("-1/6*np.where(np.isnan(some_temporary), np.nan, np.where((some_temporary > -50)"
+           " & (some_temporary < 0), 1.0, 0.0))")
+    text = _wrap(f"_t4 = {rhs}", indent=4)
+    first = text.splitlines()[1].strip()
+    assert first.startswith("-1/6*np.where(") and first != "-1/6"
+    assert all(len(line) <= LINE_LENGTH - 4 for line in text.splitlines())
+    assert ast.dump(ast.parse(text).body[0].value) == ast.dump(ast.parse(rhs).body[0].value)
