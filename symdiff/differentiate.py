@@ -35,46 +35,7 @@ from .tracer import (
     reshape,
 )
 
-__all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars",
-           "partial_derivative"]
-
-
-class _PowBase(sp.Function):
-    """b**e with a traced exponent, differentiated in the form that holds at b = 0:
-    d/db = e*b**(e - 1) (0 where e = 0: x**0 is 1 everywhere, 0**0 included), not
-    SymPy's e*b**e/b, which is 0/0 at b = 0."""
-
-    def fdiff(self, argindex=1):
-        b, e = self.args
-        if argindex == 1:
-            return sp.Piecewise((0, sp.Eq(e, 0)), (e * sp.Pow(b, e - 1), True))
-        return sp.Pow(b, e) * sp.log(b)
-
-
-class _PowExponent(_PowBase):
-    """A power whose base is constant with respect to the variable: d/de = b**e log(b)
-    with log(1) for log(0), so that 0**e (0 for e > 0) has derivative 0, not 0*(-inf);
-    where 0**e is inf (e < 0) the product is still nan, as the derivative is."""
-
-    def fdiff(self, argindex=1):
-        b, e = self.args
-        if argindex == 2:
-            return sp.Pow(b, e) * sp.log(sp.Piecewise((1, sp.Eq(b, 0)), (b, True)))
-        return super().fdiff(argindex)
-
-
-def partial_derivative(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
-    """`sympy.diff(expr, symbol)`, but with the power rule of `_PowBase` for powers with
-    a non-constant exponent (x**y, x**x, 2**x): exact at a zero base."""
-    def traced_power(e) -> bool:
-        return isinstance(e, sp.Pow) and not e.exp.is_Number and symbol in e.free_symbols
-
-    if not any(traced_power(p) for p in expr.atoms(sp.Pow)):
-        return sp.diff(expr, symbol)
-    stood_in = expr.replace(traced_power, lambda p: (
-        _PowBase if symbol in p.base.free_symbols else _PowExponent)(*p.args))
-    partial = sp.diff(stood_in, symbol)
-    return partial.replace(lambda e: isinstance(e, _PowBase), lambda e: sp.Pow(*e.args))
+__all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
 
 
 def differentiable(var: Var) -> bool:
@@ -169,7 +130,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
     for var in g.operands(node):
         if not differentiable(var):
             continue
-        partial = partial_derivative(expr, var.symbol)
+        partial = sp.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:
@@ -222,7 +183,7 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
                 t = _elementwise_jvp(g, node, known, forward_only)
             if t is not None:  # None: a zero derivative (sign, floor, ...)
                 known[node.out] = _materialized(g, t)
-    partial = partial_derivative(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
+    partial = sp.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
     tangent = known.get(reduction.inputs[0])
     with located(reduction.loc):
         grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
@@ -339,7 +300,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         t = known.get(var)
         if t is None:
             continue
-        partial = partial_derivative(expr, var.symbol)
+        partial = sp.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:

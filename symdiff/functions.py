@@ -220,8 +220,10 @@ LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
 class Power(NumPyFunctionBase):
     """x**y where y is an array (or a traced value), not a number. SymPy's derivative
     y*x**y/x is NaN at x = 0, where the true one (y*x**(y - 1)) is finite for y >= 1
-    and 0 for y = 0: polynomial features x[:, None]**np.arange(k) hit that at x = 0.
-    With a number for y (or for x) it is SymPy's own power, whose derivative is exact."""
+    and 0 for y = 0: polynomial features x[:, None]**np.arange(k) hit that at x = 0;
+    and its d/dy x**y*log(x) is 0*-inf at x = 0, where 0**y has derivative 0 (y > 0).
+    With a number for y, or a positive number for x, it is SymPy's own power, whose
+    derivative is exact."""
 
     nargs = 2
     template = "np.power({0}, {1})"
@@ -234,6 +236,6 @@ class Power(NumPyFunctionBase):
 
     @classmethod
     def eval(cls, x, y):
-        if x.is_Number or y.is_Number:
+        if y.is_Number or x.is_Number and x.is_positive:
             return sp.Pow(x, y)
         return None
