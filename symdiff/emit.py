@@ -28,7 +28,7 @@ import sympy as sp
 from . import __version__
 from .errors import EmitError
 from .functions import KINK_CONVENTIONS
-from .ir import CONST, Node, Var
+from .ir import CONST, Var
 from .printer import Block, SymdiffPrinter, array_literal, dtype_name
 from .simplify import Program, Statement
 from .trace import ArgSpec
@@ -495,12 +495,13 @@ def print_function(
     temps = _TempNames(program, inlinable, output_vars)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
+    temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
-            _temp_dtype(program, stmt.target, {})
+            _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
-                and constants.wants(stmt.node.value, names.get(stmt.target), xp):
+                and constants.wants(stmt.node.value, names.get(stmt.target), printer):
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])
             continue
@@ -555,9 +556,9 @@ class ConstantPool:
         self.names: dict[tuple, str] = {}  # (dtype, shape, bytes) -> name
         self.lines: dict[str, str] = {}  # name -> its definition
 
-    def wants(self, value: np.ndarray, hint: str | None, xp: str) -> bool:
-        literal = SymdiffPrinter(xp=xp)._print_op_const(Node(None, CONST, value=value))
-        return literal.startswith(f"{xp}.array(") and (hint or value.size > self.MAX_INLINE_SIZE)
+    def wants(self, value: np.ndarray, hint: str | None, printer: SymdiffPrinter) -> bool:
+        return value.ndim > 0 and (hint or value.size > self.MAX_INLINE_SIZE) and \
+            printer.const_call(value) is None
 
     def add(self, value: np.ndarray, hint: str | None, xp: str) -> str:
         key = (value.dtype.str, value.shape, value.tobytes())

@@ -230,18 +230,19 @@ class SymdiffPrinter(NumPyPrinter):
         dtype = dtype_name(value.dtype, self.xp)
         if value.ndim == 0:
             return f"{dtype}({self._item(value.item())})"
+        return self.const_call(value) or array_literal(value, self.xp)
+
+    def const_call(self, value: np.ndarray) -> str | None:
+        """An array as the call a person would write (np.zeros, np.eye, ...), or None."""
         for pattern in _CONST_PATTERNS:
             text = pattern(self, value)
             if text is not None:
                 return text
-        return array_literal(value, self.xp)
+        return None
 
     def _item(self, item) -> str:
         """A Python scalar as source: nan and inf by their NumPy names."""
-        if isinstance(item, float) and not np.isfinite(item):
-            return f"{self.xp}.nan" if np.isnan(item) else \
-                f"{'-' if item < 0 else ''}{self.xp}.inf"
-        return repr(item)
+        return _float_literal(item, self.xp) if isinstance(item, float) else repr(item)
 
     def _dtype_arg(self, dtype, default=np.float64) -> str:
         return "" if np.dtype(dtype) == np.dtype(default) else \
