@@ -53,6 +53,7 @@ __all__ = [
     "LogAddExp",
     "LogAddExp2",
     "Power",
+    "sympy_number",
 ]
 
 KINK_CONVENTIONS = (
@@ -77,7 +78,7 @@ class NumPyFunctionBase(sp.Function):
     def eval(cls, *args):
         if cls.numeric is not None and args and all(a.is_Number for a in args):
             with np.errstate(all="ignore"):
-                return _number(cls.numeric(*(float(a) for a in args)))
+                return sympy_number(cls.numeric(*(float(a) for a in args)))
         return None
 
     def fdiff(self, argindex=1):
@@ -99,7 +100,9 @@ def _display_name(f) -> str:
     return name[3:] if name.startswith("np_") else name
 
 
-def _number(value) -> sp.Expr:
+def sympy_number(value) -> sp.Expr:
+    """A float as the SymPy number that prints it exactly (nan, oo, an Integer when
+    integral)."""
     value = float(value)
     if math.isnan(value):
         return sp.nan

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .functions import sympy_number
 from .ir import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
@@ -61,7 +62,6 @@ def constant_broadcasts(graph: Graph) -> Graph:
     arrays, printed `np.zeros(shape)`, `np.ones(shape)` or `np.full(shape, c)` (their
     values are broadcast views, so no memory is spent); scalars become numbers, which
     fusion then writes into the expressions that read them."""
-    defs = graph.definitions()
     nodes, changed = [], False
     uniform: dict[Var, np.ndarray] = {}  # Var -> its one value (0-d)
     for node in graph.nodes:
@@ -69,16 +69,16 @@ def constant_broadcasts(graph: Graph) -> Graph:
         if node.op == CONST:
             if node.value.size and (node.value == node.value.flat[0]).all():
                 uniform[node.out] = np.asarray(node.value.flat[0])
-        elif node.op == "broadcast_to" and node.inputs[0] in defs and \
-                node.inputs[0] not in uniform:
-            value = _scalar_value(defs[node.inputs[0]])
+        elif node.op == ELEMENTWISE and not node.expr.free_symbols:  # a number
+            number = _numpy_scalar(node.expr, node.out.dtype)
+            if number is not None and node.out.shape == ():
+                uniform[node.out] = number
         elif node.op in _REARRANGING and node.inputs[0] in uniform and node.out.size:
             value = uniform[node.inputs[0]]
-        elif node.op == ELEMENTWISE and node.expr.free_symbols and all(
-                v in uniform for v in graph.operands(node)):  # 2*ones(n) -> full(n, 2)
+        elif node.op == ELEMENTWISE and all(v in uniform for v in graph.operands(node)):
             folded = node.expr.xreplace({v.symbol: sp.sympify(uniform[v].item())
-                                         for v in graph.operands(node)})
-            value = _number(folded, node.out.dtype)
+                                         for v in graph.operands(node)})  # 2*ones(n)
+            value = _numpy_scalar(folded, node.out.dtype)
         elif node.op == "sum" and node.inputs[0] in uniform:  # sum(ones(n)) -> n
             count = node.inputs[0].size // max(node.out.size, 1)
             value = np.asarray(uniform[node.inputs[0]] * count, dtype=node.out.dtype)
@@ -90,22 +90,14 @@ def constant_broadcasts(graph: Graph) -> Graph:
 
 
 def _constant_node(node: Node, value: np.ndarray) -> Node:
+    """A number for a float scalar (fusion writes it into its readers), else a constant
+    array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
-        return Node(node.out, ELEMENTWISE, expr=sp.Float(float(value), 17) if not
-                    float(value).is_integer() else sp.Integer(int(value)), loc=node.loc)
+        return Node(node.out, ELEMENTWISE, expr=sympy_number(value), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
-def _scalar_value(node: Node) -> np.ndarray | None:
-    """The 0-d array a constant scalar node holds, or None."""
-    if node.op == CONST and node.value.ndim == 0:
-        return node.value
-    if node.op == ELEMENTWISE and node.out.shape == ():
-        return _number(node.expr, node.out.dtype)
-    return None
-
-
-def _number(expr: sp.Expr, dtype: np.dtype) -> np.ndarray | None:
+def _numpy_scalar(expr: sp.Expr, dtype: np.dtype) -> np.ndarray | None:
     """`expr` as a 0-d array of `dtype` when it is a plain number, else None."""
     if not expr.is_Number or dtype.kind not in "fiu":
         return None

@@ -466,16 +466,15 @@ def _shifted_sum(graph: Graph, defs: dict, total: Node):
     kept = tuple(1 if i in params["axes"] else d for i, d in enumerate(shape))
     new: list[Node] = []
 
-    def add(shape_, op, inputs=(), params_=(), expr=None) -> Var:
+    def add(shape_, op, inputs=(), params_=(), expr=None, at=loc) -> Var:
         var = graph.new_var(shape_, dtype)
-        new.append(Node(var, op, tuple(inputs), tuple(params_), expr=expr, loc=loc))
+        new.append(Node(var, op, tuple(inputs), tuple(params_), expr=expr, loc=at))
         return var
 
     zvar = graph.by_symbol.get(z)
     if zvar is None or zvar.shape != shape:
         zvar = add(shape, ELEMENTWISE, expr=z)
-    held = add(shape, "stop_gradient", (zvar,))
-    new[-1] = Node(held, "stop_gradient", (zvar,))  # no source line: not the user's call
+    held = add(shape, "stop_gradient", (zvar,), at=None)  # no source line: not the user's
     peak = add(kept, "max", (held,), (("axes", params["axes"]), ("keepdims", True)))
     m = add(kept, ELEMENTWISE, expr=finite_or_zero(peak.symbol))
     terms = add(shape, ELEMENTWISE, expr=sp.exp(z - m.symbol))

@@ -184,11 +184,12 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(Tracer(graph, graph.add_input(spec.shape, spec.dtype, spec.name)))
         else:
             call_args.append(spec.static)
-    _check_captured(fn)
+    captured = _captured(fn)
+    _check_captured(fn, captured)
     with _random_forbidden():
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
-    _name_captured_constants(fn, graph)
+    _name_captured_constants(captured, graph)
     for name, value in local_names.items():
         # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
         if isinstance(value, Tracer) and value.graph is graph and value._var not in graph.names:
@@ -289,9 +290,10 @@ def _traceback_location(tb) -> str | None:
 _RANDOM_TYPES = (np.random.Generator, np.random.RandomState)
 
 
-def _name_captured_constants(fn, graph: Graph) -> None:
-    """A constant equal to an array `fn` read from a global or closure takes its name."""
-    arrays = [(name, v) for name, _, v, _ in _captured(fn) if isinstance(v, np.ndarray)]
+def _name_captured_constants(captured: list, graph: Graph) -> None:
+    """A constant equal to an array the function read from a global or closure (an
+    entry of `_captured`) takes its name."""
+    arrays = [(name, v) for name, _, v, _ in captured if isinstance(v, np.ndarray)]
     for node in graph.nodes:
         if node.op == CONST and node.out not in graph.names:
             for name, value in arrays:
@@ -301,10 +303,11 @@ def _name_captured_constants(fn, graph: Graph) -> None:
                     break
 
 
-def _check_captured(fn) -> None:
-    """Warn about captured arrays; refuse captured random generators."""
+def _check_captured(fn, captured: list) -> None:
+    """Warn about captured arrays; refuse captured random generators (`captured`: what
+    `_captured(fn)` found)."""
     qualname = getattr(fn, "__qualname__", repr(fn))
-    for name, scope, value, where in _captured(fn):
+    for name, scope, value, where in captured:
         owner = getattr(value, "__self__", None) if callable(value) else None
         if isinstance(value, _RANDOM_TYPES) or isinstance(owner, _RANDOM_TYPES):
             raise TraceError(
