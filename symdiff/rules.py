@@ -21,7 +21,6 @@ import numpy as np
 import sympy as sp
 
 from .indexing import is_full, materialize, reshaping_inverse
-from .ir import CONST
 from .ops import einsum_letters
 from .tracer import (
     Tracer,
@@ -30,6 +29,7 @@ from .tracer import (
     broadcast_to,
     concatenate,
     const,
+    constant_value,
     elementwise,
     expression,
     index_node,
@@ -333,7 +333,7 @@ def _last_writes(base, arrays, index, shape):
     if not arrays:
         return None
     ids = np.arange(int(np.prod(shape, dtype=int)), dtype=np.float64).reshape(shape)
-    known = [_constant_value(a) for a in arrays]
+    known = [constant_value(base.graph, a.var) for a in arrays]
     if all(k is not None for k in known):
         probe = np.full(base.shape, -1.0)
         probe[materialize(index, known)] = ids
@@ -343,14 +343,6 @@ def _last_writes(base, arrays, index, shape):
     probe = bind("index_update", expression(base.graph, sp.Integer(-1), base.shape, ids.dtype),
                  ids, *arrays, index=index)
     return elementwise(sp.Eq, index_node(probe, index, arrays), ids, kind="bool")
-
-
-def _constant_value(t):
-    """The value of a constant node, or None."""
-    for node in reversed(t.graph.nodes):
-        if node.out == t.var:
-            return node.value if node.op == CONST else None
-    return None
 
 
 VJP = {

@@ -33,6 +33,7 @@ __all__ = [
     "bind",
     "const",
     "cast",
+    "constant_value",
     "promote",
     "reduce_sum",
     "matmul",
@@ -342,7 +343,7 @@ def _note_write(t, index: tuple, arrays) -> None:
         return
     if pos is None:
         pos = np.arange(root.size).reshape(root.shape)
-    known = [_constant(t.graph, a) for a in arrays]
+    known = [constant_value(t.graph, a) for a in arrays]
     written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
     hit = np.zeros(root.size, dtype=bool)
     hit[np.ravel(written)] = True
@@ -368,8 +369,8 @@ def _note_write(t, index: tuple, arrays) -> None:
             "take the view with .copy() if the array should keep its values")
 
 
-def _constant(graph: Graph, var: Var):
-    """The value of a constant index array, or None."""
+def constant_value(graph: Graph, var: Var):
+    """The value of `var` when a `const` node defines it (an index array), else None."""
     for node in reversed(graph.nodes):
         if node.out == var:
             return node.value if node.op == CONST else None
