@@ -15,7 +15,7 @@ import shutil
 import sys
 
 import symdiff
-from symdiff.graphviz import function_graphs, render, to_dot
+from symdiff.display.graphviz import function_graphs, render, to_dot
 
 
 def J(a, b, c):

@@ -1,0 +1,226 @@
+"""Argument parsing shared by the commands: loading `FILE.py:function`, shapes,
+dtypes, the differentiated arguments, and writing the result."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import os
+import sys
+
+import numpy as np
+
+from ..autodiff.transforms import KINDS
+from ..compile import write_atomic
+from ..errors import InputError, SymdiffError
+
+
+class UsageError(Exception):
+    """Bad command-line arguments (exit status 2)."""
+
+
+
+# -- the user's function and its arguments ---------------------------------------------------
+def load_function(target: str):
+    """`path/to/file.py:func` -> (function, path as given)."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise UsageError(f"expected FILE.py:FUNCTION, got {target!r}")
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file: {path}")
+    module_name = "_symdiff_user_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise UsageError(f"{path} defines no function {name!r}")
+    return fn, path
+
+
+
+def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """`x=3,4` -> ("x", (3, 4)); `x=` or `x=()` is a scalar."""
+    name, sep, dims = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise UsageError(f"--shape takes NAME=D0,D1,..., got {text!r}")
+    dims = dims.strip().strip("()[]")
+    try:
+        shape = tuple(int(d) for d in dims.split(",") if d.strip())
+    except ValueError:
+        raise UsageError(f"--shape {text!r}: dimensions must be integers") from None
+    if any(d < 0 for d in shape):
+        raise UsageError(f"--shape {text!r}: dimensions must not be negative")
+    return name, shape
+
+
+
+def parse_dtype(text: str) -> tuple[str, str]:
+    """`W=float32` -> ("W", "float32"), for a dtype NumPy knows."""
+    name, sep, dtype = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise UsageError(f"--dtype takes NAME=DTYPE, got {text!r}")
+    try:
+        return name, np.dtype(dtype.strip()).name
+    except TypeError:
+        raise UsageError(f"--dtype {text!r}: NumPy knows no dtype {dtype!r} (try float32 "
+                         "or float64)") from None
+
+
+
+def _positional_params(fn) -> list[str]:
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+
+def _example_args(fn, shapes: dict, dtypes: dict):
+    """Parameter names and stand-in arguments (0.5 everywhere) of the given shapes
+    and dtypes; parameters not mentioned are float64 scalars."""
+    params = _positional_params(fn)
+    unknown = (set(shapes) | set(dtypes)) - set(params)
+    if unknown:
+        raise UsageError(f"--shape/--dtype name(s) {', '.join(sorted(unknown))} are not "
+                         f"parameters of {fn.__name__}({', '.join(params)})")
+    args = []
+    for p in params:
+        dtype = np.dtype(dtypes.get(p, "float64"))
+        shape = shapes.get(p, ())
+        args.append(0.5 if shape == () and dtype == np.float64 else
+                    np.full(shape, 0.5, dtype=dtype))
+    return params, args
+
+
+
+def _conventional_example(fn) -> str | None:
+    name = f"example_inputs_{fn.__name__}"
+    return name if callable(fn.__globals__.get(name)) else None
+
+
+
+def _call_example(fn, name: str) -> tuple[list[str], list]:
+    """Parameter names and the arguments `name()` (defined beside `fn`) returns."""
+    maker = fn.__globals__.get(name)
+    if not callable(maker):
+        raise UsageError(f"--example {name}: the file of {fn.__name__} defines no "
+                         f"function {name!r}")
+    params = _positional_params(fn)
+    value = maker()
+    if isinstance(value, dict):
+        missing = [p for p in params if p not in value]
+        if missing:
+            raise InputError(f"{name}() returned a dict without {', '.join(missing)}; give "
+                             f"every parameter of {fn.__name__}({', '.join(params)})")
+        return params, [value[p] for p in params]
+    args = list(value) if isinstance(value, tuple) else [value]
+    if len(args) != len(params):
+        raise InputError(f"{name}() returned {len(args)} argument(s) but "
+                         f"{fn.__name__}({', '.join(params)}) takes {len(params)}; return a "
+                         "tuple in parameter order or a dict by name")
+    return params, args
+
+
+
+def _inputs(fn, ns) -> tuple[list[str], list, list[str]]:
+    """Parameter names, example arguments, and the options that reproduce them."""
+    shapes = dict(parse_shape(s) for s in ns.shape)
+    dtypes = dict(parse_dtype(d) for d in ns.dtype)
+    if ns.example and (shapes or dtypes):
+        raise UsageError("--example gives the arguments; drop --shape/--dtype, or drop "
+                         "--example")
+    example = ns.example or (None if shapes or dtypes else _conventional_example(fn))
+    if example:
+        params, args = _call_example(fn, example)
+        return params, args, ["--example", ns.example] if ns.example else []
+    params, args = _example_args(fn, shapes, dtypes)
+    words = [w for p in params if shapes.get(p)
+             for w in ("--shape", f"{p}={','.join(map(str, shapes[p]))}")]
+    words += [w for p in params if p in dtypes for w in ("--dtype", f"{p}={dtypes[p]}")]
+    return params, args, words
+
+
+
+def _wrt(fn, params: list[str], text: str | None) -> list[str]:
+    wrt = list(dict.fromkeys(w.strip() for w in text.split(",") if w.strip())) if text \
+        else params[:1]
+    missing = [w for w in wrt if w not in params]
+    if missing or not wrt:
+        raise UsageError(f"--wrt {','.join(missing)}: not parameters of {fn.__name__}"
+                         f"({', '.join(params)})")
+    return wrt
+
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"--emit {text!r}: choose from {', '.join(KINDS)} "
+                         "(comma-separated)")
+    return kinds
+
+
+
+# -- parser and main ------------------------------------------------------------------------
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes (as the top-level `--debug`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    return common
+
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """FILE.py:FUNC and the options giving its arguments' shapes and dtypes."""
+    parser.add_argument("target", metavar="FILE.py:FUNC")
+    parser.add_argument("--wrt", metavar="A,B", help="comma-separated parameters to "
+                        "differentiate with respect to (default: the first)")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1",
+                        help="shape of a parameter (default: a scalar); repeatable")
+    parser.add_argument("--dtype", action="append", default=[], metavar="NAME=DTYPE",
+                        help="dtype of a parameter (default float64); repeatable")
+    parser.add_argument("--example", metavar="FUNC", help="a function in the same file "
+                        "returning example arguments (instead of --shape/--dtype)")
+
+
+def _deliver(data: str | bytes, output: str | None) -> int:
+    if output:
+        try:
+            write_atomic(output, data)
+        except OSError as e:
+            raise SymdiffError(f"cannot write {output}: {e.strerror or e}") from e
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+EXAMPLES = """\
+examples:
+  symdiff emit examples/polynomial.py:f
+  symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py
+  symdiff emit examples/linear_regression.py:mse --wrt w --shape w=3 --shape X=10,3 \\
+      --shape y=10 --dtype w=float32
+  symdiff emit examples/mlp.py:loss --wrt W1,b1 --example make_inputs \\
+      --emit grad,hessian -o grad_mlp.py
+  symdiff emit examples/logistic_regression.py:loss --wrt w,b -o grad_logreg.py --check
+  symdiff graph examples/computational_graph.py:J --wrt a,b,c --grad -o J.svg
+
+argument shapes and dtypes:
+  --shape NAME=D0,D1 and --dtype NAME=DTYPE per parameter (the others are float64
+  scalars), or --example FUNC naming a function in the same file that returns
+  example arguments: a tuple in parameter order or a dict by name (integers among
+  them stay fixed values). With neither, a function example_inputs_FUNC in the file
+  is used when there is one.
+
+exit status: 0 success, 1 symdiff error (one line; --debug for the traceback),
+2 usage error. With --check, 1 also means the file on disk is stale.
+"""
+
