@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from .autodiff.transforms import KINDS, _d_forward
+from .codegen import branches
 from .compile import Compiled, _normalize_argnums, _prepare, compile_gradient
-from .errors import InputError, ShapeError, SymdiffError, user_location
+from .errors import InputError, ShapeError, SymdiffError, TraceError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import parameter_names
+from .trace.function import function_location, parameter_names
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -90,7 +91,7 @@ def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[A
     by `_cache_key`) or compiled into it."""
     key = _cache_key(args)
     compiled = cache.get(key)
-    if compiled is None:
+    if compiled is None or not branches.path_holds(compiled, args):
         kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
         compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds)
     return compiled
@@ -150,7 +151,8 @@ class _Transformed:
         if run is None:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
-            run = self._functions[key] = self.compile(*args).function(self.kind)
+            run = self._functions[key] = branches.specialised_function(
+                self.compile(*args), self.kind, lambda a: self.compile(*a))
         return call(run, args)
 
     def __repr__(self) -> str:
@@ -339,6 +341,13 @@ def inline(fn: Callable, args: Sequence[Any], argnums, kind: str, extras: Sequen
     tracers shaped like the generated function's result."""
     outer = next(a for a in (*args, *extras) if isinstance(a, Tracer)).graph
     ctx = _prepare(fn, args, argnums)
+    if ctx.traced.branched:
+        raise TraceError(
+            f"{getattr(fn, '__qualname__', fn)} branches on traced values (the condition at "
+            f"{ctx.traced.paths[0].decisions[0].loc}) and is itself traced by another "
+            "transform (grad of grad, jvp of grad ...): only the outermost transform can "
+            "branch; write the inner condition with np.where(condition, a, b)",
+            function_location(fn))
     d = KINDS[kind](ctx) if kind in KINDS else _d_forward(ctx)
     inner = optimize(d.graph, simplify=False)
     mapping: dict[Var, Var] = {}

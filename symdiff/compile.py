@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .autodiff.transforms import _Context, derivations
+from .codegen import branches
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
+from .trace.control import Traced, trace_paths
 from .trace.function import ArgSpec, describe_args, function_location, trace
+from .trace.tracer import Tracer
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Compiled:
     argnums: int | tuple[int, ...]
     specs: list[ArgSpec]
     graph: Graph = field(repr=False)
+    traced: Traced | None = field(default=None, repr=False)  # its paths, when it branches
 
     @property
     def forward(self) -> Callable:
@@ -107,15 +111,25 @@ def compile_gradient(
     (the words of a `symdiff emit` command line) is recorded in the header."""
     ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
-    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
-                 for d in derivations(ctx, kinds)]
-    source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
-    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
-
+    if ctx.traced.branched:
+        per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
+                    for i, p in enumerate(ctx.traced.paths)]
+        functions = branches.print_branched(ctx.traced, per_path, ctx.out_name, constants)
+    else:
+        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
+                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
+                                    constants=constants)
+                     for d in derivations(ctx, kinds)]
+    module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command)
+    if ctx.traced.guarded:
+        check = branches.path_check(fn, ctx.traced.paths[0], ctx.specs, ctx.out_name,
+                                    constants)
+        module.path_check = check.lines
+        module.constants += [line for text in check.constants for line in text.splitlines()
+                             if line not in module.constants]
+    source = render_module(module)
+    loaded = load_module(source, f"symdiff_generated_{ctx.name}")
+    return Compiled(ctx.name, source, loaded, argnums, ctx.specs, ctx.graph, ctx.traced)
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
@@ -126,7 +140,14 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
                              function_location(fn))
     nums = tuple(i % len(args) for i in nums)
     specs = describe_args(fn, args, nums)
-    graph = trace(fn, specs)
+    nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
+    traced = trace_paths(trace, fn, specs, None if nested else args)
+    ctx = _context(fn, specs, nums, argnums, traced.paths[0].graph)
+    ctx.traced = traced
+    return ctx
+
+
+def _context(fn: Callable, specs, nums, argnums, graph: Graph) -> _Context:
     forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [forward.inputs[traced.index(i)] for i in nums]
@@ -136,3 +157,9 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     out_name = graph.names.get(graph.outputs[0]) or name
     return _Context(fn, name, specs, nums, argnums, graph, forward, wrt, out_name)
 
+
+def _path_context(ctx: _Context, path) -> _Context:
+    """The context of another traced path of a branching function (same names)."""
+    other = _context(ctx.fn, ctx.specs, ctx.nums, ctx.argnums, path.graph)
+    other.out_name = ctx.out_name
+    return other

@@ -8,6 +8,7 @@ import sys
 __all__ = [
     "SymdiffError",
     "TraceError",
+    "BranchError",
     "UnsupportedOpError",
     "InputError",
     "ShapeError",
@@ -31,6 +32,11 @@ class SymdiffError(Exception):
 
 class TraceError(SymdiffError):
     """The function does something tracing cannot follow (e.g. `if` on a traced value)."""
+
+
+class BranchError(TraceError):
+    """Python control flow on traced values that symdiff cannot follow (the truth of
+    an array, recursion, sides returning different types, a guard without values)."""
 
 
 class UnsupportedOpError(TraceError):

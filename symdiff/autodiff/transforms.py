@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -53,6 +54,7 @@ class _Context:
     forward: Graph  # fused, before differentiation
     wrt: list[Var]
     out_name: str
+    traced: Any = None  # control.Traced: the paths of a function that branches
     _full: Graph | None = None
 
     @property

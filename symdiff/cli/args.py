@@ -14,6 +14,7 @@ import numpy as np
 from ..autodiff.transforms import KINDS
 from ..compile import write_atomic
 from ..errors import InputError, SymdiffError
+from ..trace.control import StandInArguments
 
 
 class UsageError(Exception):
@@ -93,7 +94,7 @@ def _example_args(fn, shapes: dict, dtypes: dict):
         shape = shapes.get(p, ())
         args.append(0.5 if shape == () and dtype == np.float64 else
                     np.full(shape, 0.5, dtype=dtype))
-    return params, args
+    return params, StandInArguments(args)
 
 
 

@@ -100,10 +100,13 @@ def _cmd_gradcheck(ns) -> int:
     return 0 if report.passed else 1
 
 
-def verify_emitted(compiled, fn) -> None:
+def verify_emitted(compiled, fn, example=None) -> None:
     """Gradcheck a generated module at random arguments in [0.5, 1.5) (fixed seed),
-    differencing the user's `fn`; on failure print the report and raise."""
-    report = verify_compiled(compiled, sample_args(compiled.specs, seed=SEED), fn=fn)
+    differencing the user's `fn`; on failure print the report and raise. A module
+    specialised to the path of its `example` arguments is checked there."""
+    guarded = compiled.traced is not None and compiled.traced.guarded
+    point = example if guarded else sample_args(compiled.specs, seed=SEED)
+    report = verify_compiled(compiled, point, fn=fn)
     if not report.passed:
         print(report, file=sys.stderr)
         raise GradcheckError(f"{report.summary()}. Nothing was written; --no-verify writes "

@@ -33,7 +33,7 @@ def _cmd_emit(ns) -> int:
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        verify_emitted(compiled, fn)
+        verify_emitted(compiled, fn, args)
     return _deliver(compiled.source, ns.output)
 
 

@@ -90,10 +90,12 @@ def print_function(
     xp: str = "np",
     extra_params: Sequence[tuple[str, tuple]] = (),
     constants: ConstantPool | None = None,
+    indent: int = 4,
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
     (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
-    `constants`, shared by the functions of one module."""
+    `constants`, shared by the functions of one module. `indent` is the column the
+    body starts at (deeper inside the `if` of a branch)."""
     constants = constants if constants is not None else ConstantPool()
     names = _assign_names(program, out_name)
     output_vars = set(_flatten(returns))
@@ -136,10 +138,10 @@ def print_function(
                         "a constant")
         if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
             target = names[stmt.target]
-            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
+            body.extend(_wrap_statement(line, indent=indent) for line in rhs.statements(target)
                         if line != f"{target} = {target}")
         else:
-            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=indent))
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:

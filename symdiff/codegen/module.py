@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -36,6 +37,11 @@ class ModuleCode:
     functions: list[FunctionCode] = field(default_factory=list)
     scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
     constants: list[str] = field(default_factory=list)  # lines defining module constants
+    path_check: list[str] = field(default_factory=list)  # guards of a specialised path
+
+    @property
+    def path_call(self) -> str:
+        return call_text("_check_path", self.params, 4)
 
     @property
     def exports(self) -> str:
@@ -88,15 +94,15 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
-    try:
-        return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        import os
-
-        here = os.path.join(os.path.dirname(__file__), os.pardir, "templates", name)
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). In a
+    source tree the `templates/` beside the package is read first: an editable install
+    maps `symdiff.templates` to one checkout, which need not be the one imported."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    here = os.path.join(root, "templates", name)
+    if os.path.isfile(here):
         with open(here, encoding="utf-8") as fh:
             return fh.read()
+    return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
 
 
 def render_module(module: ModuleCode) -> str:

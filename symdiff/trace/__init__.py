@@ -7,3 +7,4 @@
 from . import numpy_api, subscript  # noqa: F401
 
 from . import np_reductions, np_linalg, np_shapes, np_selection  # noqa: F401  isort: skip
+from . import control  # noqa: F401  isort: skip  (if/while on tracers; np.all, np.any)

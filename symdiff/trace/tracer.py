@@ -141,11 +141,11 @@ class Tracer:
 
     # -- values a trace cannot know -------------------------------------------------
     def __bool__(self):
-        raise TraceError(
-            "Python control flow (`if`, `while`, `and`, `or`, `not`) or bool() on a traced "
-            "value: its truth is only known when the generated code runs; keep it an array "
-            "expression: " + _WHERE_HINT
-            + ", or branch on shapes and Python values instead", user_location())
+        """`if`, `while`, `and`, `or`, `not` on a traced value: a branch of the trace
+        (see control.py), or a TraceError where the truth cannot be followed."""
+        from .control import truth  # (control builds on this module)
+
+        return truth(self)
 
     def _concrete(self, kind: str):
         raise TraceError(

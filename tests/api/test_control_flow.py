@@ -1,0 +1,234 @@
+"""`if`/`elif`/`else`, conditional expressions, early returns, `and`/`or`/`not`, the
+builtins `abs`/`max`/`min` and `while` loops on traced values: through the decorator,
+and through modules written by `symdiff emit` and imported on their own.
+
+Expected values are central differences of the original NumPy functions (at points on
+both sides of every branch, away from the kinks), or closed forms worked out by hand.
+"""
+
+import importlib.util
+import inspect
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff.cli import main
+from symdiff.errors import BranchError, TraceError
+from symdiff.verify import numerical_gradient
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "programs"))
+import control_flow as cf  # noqa: E402
+
+#: Functions whose paths are explored into if/else (the others loop: guards).
+LOOPS = {cf.newton_sqrt, cf.kepler_eccentric_anomaly, cf.fixed_point_cosine,
+         cf.halve_until_small, cf.bisection_sqrt}
+ROWS = [(fn, argnums, point) for fn, argnums, points in cf.CASES for point in points]
+
+
+def _nums(argnums):
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _assert_fd(fn, point, argnums, grads, rtol=1e-6, atol=1e-7):
+    for i, g in zip(_nums(argnums), grads):
+        want = numerical_gradient(fn, point, i)
+        np.testing.assert_allclose(g, want, rtol=rtol, atol=atol,
+                                   err_msg=f"d{fn.__name__}/d arg {i} at {point}")
+        assert np.shape(g) == np.shape(point[i])
+
+
+def test_the_table_has_at_least_15_functions_with_points_on_both_sides():
+    assert len(cf.CASES) >= 15
+    assert all(len(points) >= 2 for _, _, points in cf.CASES)
+
+
+@pytest.mark.parametrize("fn, argnums, point", ROWS,
+                         ids=[f"{f.__name__}-{k}" for f, _, pts in cf.CASES
+                              for k in range(len(pts))])
+def test_decorator_gradient_matches_central_differences(fn, argnums, point):
+    grads = symdiff.grad(fn, argnums=_nums(argnums))(*point)
+    _assert_fd(fn, point, argnums, grads)
+    value, _ = symdiff.value_and_grad(fn, argnums=_nums(argnums))(*point)
+    np.testing.assert_allclose(value, fn(*point), rtol=1e-13)
+
+
+@pytest.mark.parametrize("fn", [fn for fn, _, _ in cf.CASES if fn not in LOOPS],
+                         ids=lambda f: f.__name__)
+def test_branches_compile_to_one_module_with_if_else(fn):
+    argnums, points = next((a, p) for f, a, p in cf.CASES if f is fn)
+    compiled = symdiff.grad(fn, argnums=_nums(argnums)).compile(*points[0])
+    assert compiled.traced.branched and "_check_path" not in compiled.source
+    grad = compiled.function("grad")
+    assert re.search(r"^    if .*:$", inspect.getsource(grad), re.M)
+    for point in points:  # the one module serves every side
+        _assert_fd(fn, point, argnums, grad(*point))
+
+
+# -- through `symdiff emit`, imported alone ----------------------------------------------------
+def _wrapper_file(tmp_path, fn, point, tag):
+    """A user file calling `fn` (so `--example` can name a function beside it)."""
+    params = list(inspect.signature(fn).parameters)[:len(point)]
+    args = ", ".join(_literal(a) for a in point)
+    path = tmp_path / f"user_{fn.__name__}_{tag}.py"
+    path.write_text(
+        "import numpy as np\n\nimport control_flow\n\n\n"
+        f"def {fn.__name__}({', '.join(params)}):\n"
+        f"    return control_flow.{fn.__name__}({', '.join(params)})\n\n\n"
+        f"def example():\n    return ({args},)\n")
+    return path, params
+
+
+def _literal(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"np.array({value.tolist()!r})"
+    return repr(float(value))
+
+
+def _emit(tmp_path, fn, argnums, point, tag):
+    path, params = _wrapper_file(tmp_path, fn, point, tag)
+    wrt = ",".join(params[i] for i in _nums(argnums))
+    out = tmp_path / f"grad_{fn.__name__}_{tag}.py"
+    assert main(["emit", f"{path}:{fn.__name__}", "--wrt", wrt, "--example", "example",
+                 "-o", str(out)]) == 0
+    spec = importlib.util.spec_from_file_location(f"emitted_{fn.__name__}_{tag}", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("fn, argnums, points", cf.CASES, ids=lambda x: getattr(x, "__name__", ""))
+def test_emitted_module_gradient_matches_central_differences(fn, argnums, points, tmp_path):
+    module = _emit(tmp_path, fn, argnums, points[0], 0)
+    grad = getattr(module, f"grad_{fn.__name__}")
+    for k, point in enumerate(points):
+        try:
+            got = grad(*point)
+        except ValueError as e:  # PathChangedError: only a loop is specialised to a path
+            assert fn in LOOPS and type(e).__name__ == "PathChangedError", e
+            got = getattr(_emit(tmp_path, fn, argnums, point, k + 1),
+                          f"grad_{fn.__name__}")(*point)
+        _assert_fd(fn, point, argnums, got if isinstance(argnums, tuple) else (got,))
+
+
+# -- while loops: iteration counts ------------------------------------------------------------
+def _newton_steps(a):
+    y, steps = a, 0
+    while abs(y * y - a) > 1e-12 * a:
+        y, steps = 0.5 * (y + a / y), steps + 1
+    return steps
+
+
+def test_newton_sqrt_through_the_decorator_at_different_iteration_counts():
+    points = [0.05, 2.0, 30.0, 1e4]
+    assert len({_newton_steps(a) for a in points}) == 4
+    grad = symdiff.grad(cf.newton_sqrt)
+    for a in points:
+        np.testing.assert_allclose(grad(a), 0.5 / np.sqrt(a), rtol=1e-9)  # by hand
+        _assert_fd(cf.newton_sqrt, (a,), 0, (grad(a),))
+    assert grad(2.0) == grad(2.0)  # the cached path serves the same count again
+    assert len(grad._functions[(float,)].variants) == 4  # one module per count
+
+
+def test_bisection_gradient_is_the_derivative_of_its_iterates():
+    # Every iterate is a binary fraction of hi = a + 1 fixed by the comparisons, so the
+    # derivative of the result is result / (a + 1) (not 1 / (2 sqrt(a)): see the docs).
+    grad = symdiff.grad(cf.bisection_sqrt)
+    for a in (0.5, 2.0, 7.0):
+        r = cf.bisection_sqrt(a)
+        np.testing.assert_allclose(grad(a), r / (a + 1.0), rtol=1e-12)
+
+
+def test_emitted_newton_module_raises_when_the_iteration_count_changes(tmp_path):
+    module = _emit(tmp_path, cf.newton_sqrt, 0, (2.0,), "count")
+    np.testing.assert_allclose(module.grad_newton_sqrt(2.0), 0.5 / np.sqrt(2.0), rtol=1e-9)
+    np.testing.assert_allclose(module.grad_newton_sqrt(2.2), 0.5 / np.sqrt(2.2), rtol=1e-9)
+    assert _newton_steps(2.2) == _newton_steps(2.0)
+    with pytest.raises(module.PathChangedError) as err:
+        module.grad_newton_sqrt(1e4)
+    message = str(err.value)
+    line = inspect.getsourcelines(cf.newton_sqrt)[1] + 2
+    assert f"control_flow.py:{line}:" in message and "while abs(y * y - a)" in message
+    assert "--example" in message and isinstance(err.value, ValueError)
+    with pytest.raises(module.PathChangedError):
+        module.newton_sqrt(1e4)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+def _line(fn, text):
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+def test_truth_of_a_traced_array_is_ambiguous():
+    def f(x):
+        if x > 0:  # here
+            return np.sum(x)
+        return -np.sum(x)
+
+    with pytest.raises(BranchError) as err:
+        symdiff.grad(f)(np.ones(3))
+    message = str(err.value)
+    assert f"{__file__}:{_line(f, '# here')}" in message
+    assert "np.where" in message and ".any()" in message and ".all()" in message
+
+
+def test_recursion_on_a_traced_value():
+    def power_tower(x, depth=0.0):
+        if x > 2.0:  # here
+            return x
+        return power_tower(x * x, depth)
+
+    with pytest.raises(BranchError) as err:
+        symdiff.grad(power_tower)(1.5)
+    assert f"{__file__}:{_line(power_tower, '# here')}" in str(err.value)
+    assert "while loop" in str(err.value)
+
+
+def test_sides_returning_different_shapes():
+    def f(x):
+        if np.sum(x) > 0:  # here
+            return x * 2.0
+        return np.sum(x)
+
+    with pytest.raises(BranchError) as err:
+        symdiff.jacobian(f)(np.ones(3))
+    message = str(err.value)
+    assert f"{__file__}:{_line(f, '# here')}" in message
+    assert "f64[3]" in message and "f64[]" in message
+
+
+def test_a_loop_emitted_from_shapes_alone_asks_for_example_arguments(tmp_path, capsys):
+    assert main(["emit", f"{cf.__file__}:newton_sqrt"]) == 1
+    err = capsys.readouterr().err
+    assert "--example" in err and "control_flow.py" in err and len(err.splitlines()) == 1
+
+
+def test_branching_inside_another_transform_is_a_typed_error():
+    with pytest.raises(TraceError, match="outermost transform"):
+        symdiff.grad(symdiff.grad(cf.leaky_relu))(1.0)
+
+
+# -- the generated code ------------------------------------------------------------------------
+def test_emitted_branch_module_imports_only_numpy(tmp_path):
+    out = tmp_path / "g.py"
+    assert main(["emit", f"{cf.__file__}:piecewise_cubic", "-o", str(out)]) == 0
+    code = ("import sys, runpy; m = runpy.run_path(sys.argv[1]); "
+            "print(m['grad_piecewise_cubic'](-2.5), m['grad_piecewise_cubic'](0.3), "
+            "m['grad_piecewise_cubic'](1.7)); "
+            "print(sorted(k for k in sys.modules if k.startswith(('symdiff', 'sympy'))))")
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                          text=True, check=True)
+    first, second = proc.stdout.splitlines()
+    np.testing.assert_allclose([float(v) for v in first.split()], [5.0, 3.0, 3 * 1.7**2])
+    assert second == "[]"
+
+
+def test_branch_module_is_deterministic():
+    a = symdiff.compile_gradient(cf.quadrant_product, (1.0, 2.0), (0, 1)).source
+    b = symdiff.compile_gradient(cf.quadrant_product, (-1.0, -2.0), (0, 1)).source
+    assert a == b  # every path is in the module, whatever the example point
