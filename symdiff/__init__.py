@@ -14,6 +14,7 @@ from .api import (
 )
 from .compile import Compiled, compile_gradient
 from .errors import (
+    BranchError,
     EmitError,
     ExpressionError,
     GradcheckError,
@@ -46,6 +47,7 @@ __all__ = [
     "CapturedArrayWarning",
     "SymdiffError",
     "TraceError",
+    "BranchError",
     "UnsupportedOpError",
     "InputError",
     "ShapeError",

@@ -15,7 +15,7 @@ from .codegen import branches
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
-from .errors import InputError
+from .errors import InputError, located
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
 from .trace.control import Traced, trace_paths
@@ -110,6 +110,11 @@ def compile_gradient(
     respect to `argnums`, emit one module holding them all, and load it. `command`
     (the words of a `symdiff emit` command line) is recorded in the header."""
     ctx = _prepare(fn, args, argnums)
+    with located(None):  # seeds and zeros belong to no line (not the caller's)
+        return _compile(fn, ctx, argnums, source_name, kinds, command)
+
+
+def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compiled:
     constants = ConstantPool()
     if ctx.traced.branched:
         per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)

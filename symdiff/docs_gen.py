@@ -48,8 +48,11 @@ _OPERATORS = """\
 (boolean masks), `& | ^ ~` on boolean masks, augmented assignment (`+=` ... rebinds,
 never writes in place), `x[...]` and `x[...] = v` (below), iteration over the first
 axis, `len(x)`. Python scalars and NumPy scalars (`np.float64(2.0)`, `np.pi`) mix
-with traced arrays as constants. Python control flow on traced values (`if x > 0`,
-`float(x)`, `bool(x)`) raises `TraceError` suggesting `np.where`.
+with traced arrays as constants. `if`, `while`, `and`/`or`/`not`, conditional
+expressions and the builtins `max`/`min` on a traced scalar (or on `.all()`/`.any()`
+of an array) become branches or guards (docs/api.md, "Branches and loops"); the truth
+of a traced array with several elements and `float(x)` raise `TraceError` suggesting
+`np.where`.
 """
 
 _INDEXING = """\

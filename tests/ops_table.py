@@ -186,6 +186,10 @@ for name, op in [("cumsum", np.cumsum), ("cumprod", np.cumprod)]:
              (normal, M))
 case("np.average(weights)", lambda x, w: wsum(np.average(x, axis=1, weights=w)) + np.average(x),
      (normal, M), (positive, (4,)))
+case("np.all/np.any(axis), x.all(), x.any()",
+     lambda x: wsum(x * np.all(x > 0.2, axis=1, keepdims=True) + x * np.any(x > 1.0, axis=0))
+     + np.sum(x) * (x > 0.2).all() + np.sum(x**2) * (x > 5.0).any(),
+     (positive, M))
 
 # -- linear algebra -----------------------------------------------------------------------------
 for sa, sb in [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),

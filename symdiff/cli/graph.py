@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..display.branch_graph import function_paths, paths_to_dot
 from ..display.graphviz import FORMATS, function_graphs, render, to_dot
 from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _wrt, load_function
 
@@ -14,10 +15,13 @@ def _cmd_graph(ns) -> int:
     fn, path = load_function(ns.target)
     params, args, _ = _inputs(fn, ns)
     wrt = _wrt(fn, params, ns.wrt)
-    graph, first_adjoint = function_graphs(fn, args, [params.index(w) for w in wrt],
-                                           ns.grad)
+    argnums = [params.index(w) for w in wrt]
     title = f"{path}:{fn.__name__}" + (f", gradient by {', '.join(wrt)}" if ns.grad else "")
-    text = to_dot(graph, first_adjoint, title)
+    traced, positions = function_paths(fn, args, argnums)
+    if traced.paths[0].decisions:  # it branches: every path in one picture
+        text = paths_to_dot(fn, traced, positions, ns.grad, title)
+    else:
+        text = to_dot(*function_graphs(fn, args, argnums, ns.grad), title)
     return _deliver(text if fmt is None else render(text, fmt), ns.output)
 
 

@@ -239,10 +239,10 @@ def expressions(compiled) -> Expressions | None:
         return None
     symbols = {v: _element_symbols(compiled.specs[i].name, v.shape) for i, v in inputs.items()}
     try:
-        values = _expand_elements(graph, symbols)
+        elements = _output_elements(compiled, symbols)
     except Exception:  # noqa: BLE001 - an op without an object-array expansion: summarize
         return None
-    value = np.vectorize(simplify_expr, otypes=[object])(values[graph.outputs[0]])
+    value = np.vectorize(simplify_expr, otypes=[object])(elements)
     grads = {compiled.specs[i].name: _derivative(value, symbols[inputs[i]])
              for i in _argnums(compiled) if i in inputs}
     hessians = {}
@@ -253,6 +253,37 @@ def expressions(compiled) -> Expressions | None:
                     for i in wrt for j in wrt}
     return Expressions(compiled.name, [s.name for s in compiled.specs],
                        value[()] if value.shape == () else value, grads, hessians)
+
+
+def _output_elements(compiled, symbols: dict) -> np.ndarray:
+    """The output's elements as expressions; for a function that branches, a Piecewise
+    of its paths' values, each where its conditions hold (only the traced path's
+    conditions for a module specialised to one path)."""
+    graph = compiled.graph
+    traced = getattr(compiled, "traced", None)
+    if traced is None or not traced.paths[0].decisions:
+        return _expand_elements(graph, symbols)[graph.outputs[0]]
+    pieces = []
+    for path in traced.paths:
+        values = _expand_elements(path.graph, {v: symbols[u] for v, u in
+                                               zip(path.graph.inputs, graph.inputs)})
+        tests = [values[d.cond][()] if d.outcome else sp.Not(values[d.cond][()])
+                 for d in path.decisions]
+        pieces.append((values[path.graph.outputs[0]], sp.And(*tests)))
+    if not traced.guarded:
+        pieces[-1] = (pieces[-1][0], sp.true)  # the paths cover every case
+    out = np.empty(graph.outputs[0].shape, dtype=object)
+    for idx in np.ndindex(*out.shape):
+        out[idx] = sp.Piecewise(*[(value[idx], test) for value, test in pieces])
+    return out
+
+
+def _branches_note(compiled) -> str | None:
+    traced = getattr(compiled, "traced", None)
+    if traced is None or not traced.paths[0].decisions:
+        return None
+    return ("the generated code branches on its conditions; see its source" if
+            traced.branched else "specialised to the path of the traced arguments")
 
 
 # -- LaTeX ----------------------------------------------------------------------------
@@ -352,6 +383,9 @@ def _array_lines(compiled) -> list[str]:
     if shapes:
         lines.append(f"& {shapes}")
     lines.append("& \\text{(derivatives: see the generated code)}")
+    note = _branches_note(compiled)
+    if note:
+        lines.append(f"& \\text{{({note})}}")
     return lines
 
 

@@ -34,12 +34,12 @@ import numpy as np
 import sympy as sp
 
 from ..errors import BranchError, TraceError, _is_internal, user_location
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.elementwise import NumPyFunctionBase
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES, normalize_axes
 from .numpy_api import implements
 from .structured import reduce_sum
-from .tracer import Tracer, as_tracer, cast, elementwise
+from .tracer import BOOL_HOOK, Tracer, as_tracer, cast, elementwise
 
 __all__ = ["truth", "trace_paths", "Decision", "Path", "Traced", "StandInArguments",
            "MAX_PATHS", "MAX_DECISIONS"]
@@ -63,6 +63,7 @@ class Decision:
     loc: str | None
     stack: tuple = field(repr=False)
     position: int = 0
+    key: tuple = field(default=(), repr=False)  # the computation, to spot a repeated test
 
 
 @dataclass
@@ -128,6 +129,9 @@ def truth(t: Tracer) -> bool:
     return recorders[-1].decide(t, where)
 
 
+BOOL_HOOK[:] = [truth]
+
+
 def _user_stack() -> tuple:
     """(code, instruction offset) of the user's frames around the current condition, innermost first:
     the frames outside symdiff and NumPy up to the first one inside them again."""
@@ -165,6 +169,10 @@ class _Recorder:
         _refuse_recursion(self.fn, stack, where)
         cond = t if t.dtype == np.dtype(bool) else (t != 0)
         cond = cond.reshape(()) if cond.shape != () else cond
+        key = _computation(t.graph, cond.var)
+        for earlier in self.decisions:  # `if x > 0: ... elif x > 0 or y > 0:` tests once
+            if earlier.key == key:
+                return earlier.outcome
         k = len(self.decisions)
         if k < len(self.forced):
             outcome = self.forced[k]
@@ -180,7 +188,8 @@ class _Recorder:
                                   "one call: a loop that does not end at these arguments?",
                                   where)
             outcome = self._evaluate(cond.var)
-        self.decisions.append(Decision(cond.var, outcome, where, stack, len(t.graph.nodes)))
+        self.decisions.append(Decision(cond.var, outcome, where, stack, len(t.graph.nodes),
+                                       key))
         return outcome
 
     def _evaluate(self, var: Var) -> bool:
@@ -191,6 +200,14 @@ class _Recorder:
                 self._known[node.out] = _evaluate_node(graph, node, self._known, self.values)
         self._done = len(graph.nodes)
         return bool(np.asarray(self._known[var]).reshape(()))
+
+
+def _computation(graph: Graph, var: Var) -> tuple:
+    """What computes `var` (its node's value-numbering key; the Var itself for others)."""
+    for node in reversed(graph.nodes):
+        if node.out is var:
+            return node.key() if node.op == ELEMENTWISE else (id(var),)
+    return (id(var),)
 
 
 def _refuse_recursion(fn: Callable, stack: tuple, where: str | None) -> None:

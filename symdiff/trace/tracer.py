@@ -44,6 +44,10 @@ FUNCTIONS: dict[Any, Callable] = {}
 
 _WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
 
+#: `bool(tracer)` calls BOOL_HOOK[0](tracer) when set: control.py (if/while on traced
+#: values) builds on this module, so it installs itself here rather than being imported.
+BOOL_HOOK: list[Callable] = []
+
 
 class _ValueOrVariance:
     """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
@@ -141,11 +145,15 @@ class Tracer:
 
     # -- values a trace cannot know -------------------------------------------------
     def __bool__(self):
-        """`if`, `while`, `and`, `or`, `not` on a traced value: a branch of the trace
-        (see control.py), or a TraceError where the truth cannot be followed."""
-        from .control import truth  # (control builds on this module)
-
-        return truth(self)
+        """`if`, `while`, `and`, `or`, `not` on a traced value: answered by the hook
+        control.py installs (a branch of the trace, or a TraceError)."""
+        if BOOL_HOOK:
+            return BOOL_HOOK[0](self)
+        raise TraceError(
+            "Python control flow (`if`, `while`, `and`, `or`, `not`) or bool() on a traced "
+            "value: its truth is only known when the generated code runs; keep it an array "
+            "expression: " + _WHERE_HINT
+            + ", or branch on shapes and Python values instead", user_location())
 
     def _concrete(self, kind: str):
         raise TraceError(

@@ -47,7 +47,7 @@ def example_inputs_J():
 
 
 def branchy(x):
-    if x > 0:
+    if np.stack([x, -x]) > 0:
         return x
     return -x
 

@@ -61,3 +61,14 @@ def mlp_inputs():
     rng = np.random.default_rng(1)
     return (rng.normal(size=(2, 4)), rng.normal(size=4), rng.normal(size=4), 0.1,
             rng.normal(size=(8, 2)), rng.normal(size=8))
+
+
+def huber(r, delta):
+    """The Huber loss of a residual: quadratic near zero, linear in the tails."""
+    if abs(r) <= delta:
+        return 0.5 * r**2
+    return delta * (abs(r) - 0.5 * delta)
+
+
+def example_inputs_huber():
+    return 0.5, 1.0

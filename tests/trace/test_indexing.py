@@ -302,7 +302,7 @@ def test_unequal_split_points_to_array_split():
         symdiff.grad(lambda x: np.sum(np.split(x, 2)[0]))(np.ones(3))
 
 
-@pytest.mark.parametrize("method", ["argmax", "sort", "nonzero", "all"])
+@pytest.mark.parametrize("method", ["argmax", "sort", "nonzero", "argsort"])
 def test_array_methods_without_a_rule_are_named(method):
     with pytest.raises(UnsupportedOpError, match=f".{method} has no derivative rule"):
         symdiff.grad(lambda x: np.sum(getattr(x, method)()))(np.ones(3))
