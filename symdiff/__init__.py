@@ -25,6 +25,7 @@ from .errors import (
     UnsupportedOpError,
 )
 from .extend import register_primitive
+from .implicit import fixed_point
 from .trace.function import CapturedArrayWarning
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck
@@ -59,4 +60,5 @@ __all__ = [
     "check_derivative",
     "DerivativeCheck",
     "register_primitive",
+    "fixed_point",
 ]

@@ -236,6 +236,8 @@ def path_check(fn, path: Path, specs, out_name: str, constants) -> CheckCode:
     """The class and the function that check a specialised module's conditions."""
     conds = list(dict.fromkeys(d.cond for d in path.decisions))
     graph = path.graph.derive(path.graph.nodes, conds)
+    for k, cond in enumerate(conds):
+        graph.names[cond] = f"test_{k + 1}"  # (not `value`, the name of a first output)
     code = print_function(to_program(optimize(graph)), "_check_path", "", conds, out_name,
                           constants=constants)
     names = dict(zip(conds, code.returns.split(", ")))
@@ -253,11 +255,10 @@ def path_check(fn, path: Path, specs, out_name: str, constants) -> CheckCode:
         if i < len(body):
             lines.append(body[i])
     params = ", ".join(s.name for s in specs)
-    qualname = getattr(fn, "__qualname__", "f")
     head = [
         "class PathChangedError(ValueError):",
-        f'    """The arguments take another path through the conditions of {_safe(qualname)}',
-        '    than the example arguments this module was generated at."""',
+        '    """The arguments take another path through the conditions of the traced',
+        '    function than the example arguments this module was generated at."""',
         "", "",
         f"def _check_path({params}):",
         '    """Raise PathChangedError unless the conditions the traced function tests go',
@@ -297,11 +298,6 @@ def _relative(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith(os.pardir) else rel
-
-
-def _safe(text: str) -> str:
-    """A qualified name inside a docstring: only identifier characters and dots."""
-    return "".join(ch for ch in text if ch.isalnum() or ch in "._") or "f"
 
 
 # -- the decorator: one compiled module per path -----------------------------------------------

@@ -89,12 +89,12 @@ def _literal(value) -> str:
     return repr(float(value))
 
 
-def _emit(tmp_path, fn, argnums, point, tag):
+def _emit(tmp_path, fn, argnums, point, tag, *options):
     path, params = _wrapper_file(tmp_path, fn, point, tag)
     wrt = ",".join(params[i] for i in _nums(argnums))
     out = tmp_path / f"grad_{fn.__name__}_{tag}.py"
     assert main(["emit", f"{path}:{fn.__name__}", "--wrt", wrt, "--example", "example",
-                 "-o", str(out)]) == 0
+                 "-o", str(out), *options]) == 0
     spec = importlib.util.spec_from_file_location(f"emitted_{fn.__name__}_{tag}", out)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -134,9 +134,18 @@ def test_newton_sqrt_through_the_decorator_at_different_iteration_counts():
     assert len(grad._functions[(float,)].variants) == 4  # one module per count
 
 
+def _bisection_steps(a):
+    lo, hi, steps = 0.0, a + 1.0, 0
+    while hi - lo > 1e-9:
+        mid = 0.5 * (lo + hi)
+        lo, hi, steps = (lo, mid, steps + 1) if mid * mid > a else (mid, hi, steps + 1)
+    return steps
+
+
 def test_bisection_gradient_is_the_derivative_of_its_iterates():
     # Every iterate is a binary fraction of hi = a + 1 fixed by the comparisons, so the
     # derivative of the result is result / (a + 1) (not 1 / (2 sqrt(a)): see the docs).
+    assert len({_bisection_steps(a) for a in (0.5, 2.0, 7.0)}) == 3
     grad = symdiff.grad(cf.bisection_sqrt)
     for a in (0.5, 2.0, 7.0):
         r = cf.bisection_sqrt(a)
@@ -232,3 +241,96 @@ def test_branch_module_is_deterministic():
     a = symdiff.compile_gradient(cf.quadrant_product, (1.0, 2.0), (0, 1)).source
     b = symdiff.compile_gradient(cf.quadrant_product, (-1.0, -2.0), (0, 1)).source
     assert a == b  # every path is in the module, whatever the example point
+
+
+# -- symdiff.fixed_point: the implicit derivative ---------------------------------------------
+def _cosine_fixed_point(a, tol=1e-12):
+    return symdiff.fixed_point(lambda x, a: 0.5 * np.cos(x) + a, 0.0, a, tol=tol)
+
+
+def test_fixed_point_gradient_is_the_implicit_function_theorem_one():
+    for a in (0.2, 1.0):
+        x = _cosine_fixed_point(a)
+        # x = 0.5 cos(x) + a  =>  dx/da = 1 / (1 + 0.5 sin(x)), by hand
+        np.testing.assert_allclose(symdiff.grad(_cosine_fixed_point)(a),
+                                   1.0 / (1.0 + 0.5 * np.sin(x)), rtol=1e-12)
+
+
+def test_fixed_point_at_a_loose_tolerance_differs_from_the_derivative_of_the_iterates():
+    def iterated(a):  # the same iteration written as a loop: differentiated through it
+        x = 0.0 * a
+        while True:
+            x_new = 0.5 * np.cos(x) + a
+            if abs(x_new - x) <= 1e-2 * (1 + abs(x)):
+                return x_new
+            x = x_new
+
+    a = 0.4
+    x = _cosine_fixed_point(a, tol=1e-2)
+    implicit = symdiff.grad(lambda a: _cosine_fixed_point(a, tol=1e-2))(a)
+    np.testing.assert_allclose(implicit, 1.0 / (1.0 + 0.5 * np.sin(x)), rtol=1e-12)
+    assert abs(symdiff.grad(iterated)(a) - implicit) > 1e-4
+
+
+def test_fixed_point_of_a_vector_map_matches_central_differences():
+    W = np.array([[0.3, -0.2, 0.1], [0.05, 0.2, -0.3], [0.1, 0.1, 0.2]])
+
+    def energy(b, W):
+        x = symdiff.fixed_point(lambda x, b, W: np.tanh(W @ x) + b, np.zeros(3), b, W)
+        return np.sum(x**2)
+
+    b = np.array([0.3, -0.5, 0.8])
+    for i in (0, 1):
+        got = symdiff.grad(energy, argnums=i)(b, W)
+        np.testing.assert_allclose(got, numerical_gradient(energy, (b, W), i), rtol=1e-6,
+                                   atol=1e-8)
+
+
+def test_fixed_point_that_does_not_converge():
+    with pytest.raises(symdiff.SymdiffError, match="did not converge"):
+        symdiff.fixed_point(lambda x: 2.0 * x + 1.0, 1.0, max_iter=50)
+
+
+# -- display -----------------------------------------------------------------------------------
+def test_latex_of_a_branching_function_is_piecewise():
+    from symdiff.display.latex import to_latex
+
+    text = to_latex(symdiff.grad(cf.piecewise_cubic).compile(0.3))
+    assert text.count(r"\begin{cases}") == 2  # the value and its derivative
+    assert "3 x^{2}" in text and "otherwise" in text
+
+
+def test_graph_of_a_branching_function_draws_each_side(tmp_path, capsys):
+    assert main(["graph", f"{cf.__file__}:piecewise_cubic", "--grad"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.count("shape=diamond") == 2  # if x > 1.0, elif x > -1.0
+    for side in ("cluster_T ", "cluster_F ", "cluster_FT ", "cluster_FF "):
+        assert side in dot
+    assert dot.count('label="x\\nf64[]"') == 1  # the shared input is drawn once
+
+
+def test_emitted_bisection_module_raises_when_the_iteration_count_changes(tmp_path, capsys):
+    # symdiff emit's own check refuses it: the derivative of the iterates is not the
+    # central difference of the result (the root moves smoothly with a)
+    path, _ = _wrapper_file(tmp_path, cf.bisection_sqrt, (2.0,), "checked")
+    assert main(["emit", f"{path}:bisection_sqrt", "--example", "example"]) == 1
+    assert "disagrees with central differences" in capsys.readouterr().err
+    module = _emit(tmp_path, cf.bisection_sqrt, 0, (2.0,), "count", "--no-verify")
+    r = cf.bisection_sqrt(2.0)
+    np.testing.assert_allclose(module.grad_bisection_sqrt(2.0), r / 3.0, rtol=1e-12)
+    with pytest.raises(module.PathChangedError, match="control_flow.py:"):
+        module.grad_bisection_sqrt(7.0)  # 33 halvings instead of 32
+
+
+def test_every_emitted_module_of_the_table_is_lint_clean(tmp_path):
+    pytest.importorskip("ruff")
+    paths = []
+    for fn, argnums, points in cf.CASES:
+        path = tmp_path / f"grad_{fn.__name__}.py"
+        path.write_text(symdiff.compile_gradient(fn, points[0], argnums).source)
+        paths.append(str(path))
+    for selection in (["--select", "E,F,W,I,UP,B", "--line-length", "88"], []):
+        proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated",
+                               "--no-cache", *selection, *paths], capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
