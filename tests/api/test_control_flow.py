@@ -334,3 +334,52 @@ def test_every_emitted_module_of_the_table_is_lint_clean(tmp_path):
                                "--no-cache", *selection, *paths], capture_output=True,
                               text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- every transform, and sides that cannot be traced alone -------------------------------------
+def test_every_transform_branches_as_written():
+    for x, hess in ((-2.5, -2.0), (0.3, 0.0), (1.7, 6 * 1.7)):  # by hand, per side
+        np.testing.assert_allclose(symdiff.hessian(cf.piecewise_cubic)(x), hess)
+        slope = symdiff.grad(cf.piecewise_cubic)(x)
+        assert symdiff.jvp(cf.piecewise_cubic, (x,), (2.0,))[1] == pytest.approx(2 * slope)
+        assert symdiff.vjp(cf.piecewise_cubic, x)[1](3.0)[0] == pytest.approx(3 * slope)
+    for a in (2.0, 30.0):  # a loop: the second derivative of the iterates -> -a**-1.5 / 4
+        np.testing.assert_allclose(symdiff.hessian(cf.newton_sqrt)(a), -0.25 * a**-1.5,
+                                   rtol=1e-8)
+
+
+def test_a_side_that_cannot_be_traced_alone_falls_back_to_guards():
+    def f(x):
+        if x > 0:
+            return np.sin(x)
+        return np.sort(np.stack([x, 2.0 * x]))[0]  # no rule for np.sort: traced only if taken
+
+    grad = symdiff.grad(f)
+    assert grad(0.5) == pytest.approx(np.cos(0.5))
+    assert grad.compile(0.5).traced.guarded
+    with pytest.raises(symdiff.UnsupportedOpError, match="sort"):
+        grad(-0.5)
+
+
+def test_more_paths_than_the_limit_fall_back_to_guards():
+    from symdiff.trace.control import MAX_PATHS
+
+    def clipped_steps(x):  # five independent ifs: 32 paths
+        if x > 0.1:
+            x = x * 1.5
+        if x > 0.2:
+            x = x - 0.1
+        if x > 0.3:
+            x = x * x
+        if x > 0.4:
+            x = x + 1.0
+        if x > 0.5:
+            x = np.sin(x)
+        return x
+
+    assert 2**5 > MAX_PATHS
+    grad = symdiff.grad(clipped_steps)
+    for x in (0.05, 0.15, 0.35, 0.9):
+        _assert_fd(clipped_steps, (x,), 0, (grad(x),))
+    compiled = grad.compile(0.9)
+    assert compiled.traced.guarded and "paths" in compiled.traced.reason
