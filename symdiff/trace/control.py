@@ -26,6 +26,7 @@ import functools
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from ..errors import BranchError, TraceError, _is_internal, user_location
 from ..ir.elementwise import NumPyFunctionBase
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES, normalize_axes
+from .function import CapturedArrayWarning
 from .numpy_api import implements
 from .structured import reduce_sum
 from .tracer import BOOL_HOOK, Tracer, as_tracer, cast, elementwise
@@ -254,12 +256,17 @@ def _from_template(cls) -> Callable:
 
 
 # -- running the function ---------------------------------------------------------------------
-def _run(trace: Callable, fn: Callable, specs, forced=(), values=None) -> Path:
+def _run(trace: Callable, fn: Callable, specs, forced=(), values=None, again=False) -> Path:
+    """One run of `fn` under a recorder; `again`: not the first run of this trace, whose
+    warnings (an array read from a global) were given already."""
     recorder = _Recorder(fn, tuple(forced), values)
     stack = _state.__dict__.setdefault("recorders", [])
     stack.append(recorder)
     try:
-        graph = trace(fn, specs)
+        with warnings.catch_warnings():
+            if again:
+                warnings.simplefilter("ignore", CapturedArrayWarning)
+            graph = trace(fn, specs)
     finally:
         stack.pop()
     return Path(graph, recorder.decisions)
@@ -289,7 +296,8 @@ def trace_paths(trace: Callable, fn: Callable, specs: Sequence, args: Sequence[A
             "example arguments, not only shapes: give --example FUNC (a function in the "
             "same file returning example arguments)", _location(fn))
     values = [np.asarray(a, dtype=s.dtype) for s, a in zip(specs, args) if s.traced]
-    return Traced([_run(trace, fn, specs, values=values)], guarded=True, reason=reason)
+    return Traced([_run(trace, fn, specs, values=values, again=True)], guarded=True,
+                  reason=reason)
 
 
 def _explore(trace: Callable, fn: Callable, specs) -> list[Path]:
@@ -299,7 +307,7 @@ def _explore(trace: Callable, fn: Callable, specs) -> list[Path]:
     while pending:
         forced = pending.pop()
         try:
-            path = _run(trace, fn, specs, forced)
+            path = _run(trace, fn, specs, forced, again=bool(done))
         except (_GiveUp, BranchError):
             raise
         except Exception as e:  # noqa: BLE001 - a side that cannot be traced on its own
