@@ -15,10 +15,10 @@ import numpy as np
 from .autodiff.transforms import KINDS, _d_forward
 from .codegen import branches
 from .compile import Compiled, _normalize_argnums, _prepare, compile_gradient
-from .errors import InputError, ShapeError, SymdiffError, TraceError, user_location
+from .errors import InputError, ShapeError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import function_location, parameter_names
+from .trace.function import parameter_names
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -340,14 +340,7 @@ def inline(fn: Callable, args: Sequence[Any], argnums, kind: str, extras: Sequen
     `args` and `extras` (the tangents or cotangent of jvp, hvp, vjp) belong to; returns
     tracers shaped like the generated function's result."""
     outer = next(a for a in (*args, *extras) if isinstance(a, Tracer)).graph
-    ctx = _prepare(fn, args, argnums)
-    if ctx.traced.branched:
-        raise TraceError(
-            f"{getattr(fn, '__qualname__', fn)} branches on traced values (the condition at "
-            f"{ctx.traced.paths[0].decisions[0].loc}) and is itself traced by another "
-            "transform (grad of grad, jvp of grad ...): only the outermost transform can "
-            "branch; write the inner condition with np.where(condition, a, b)",
-            function_location(fn))
+    ctx = _prepare(fn, args, argnums, lambda specs: _outer_conditions(outer, args, specs))
     d = KINDS[kind](ctx) if kind in KINDS else _d_forward(ctx)
     inner = optimize(d.graph, simplify=False)
     mapping: dict[Var, Var] = {}
@@ -361,6 +354,25 @@ def inline(fn: Callable, args: Sequence[Any], argnums, kind: str, extras: Sequen
 
     results = [out(v) for v in d.returns]
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def _outer_conditions(outer: Graph, args: Sequence[Any], specs) -> Callable:
+    """The answer to a condition of a function traced inside another transform: its
+    value is copied into the enclosing trace, whose own `if` decides (a branch or a
+    guard there), so transforms of branching functions compose."""
+    mapping: dict[Var, Var] = {}
+    done = [0]  # nodes of the inner graph copied so far
+
+    def decide(inner: Graph, cond: Var) -> bool:
+        if not mapping:
+            traced = [a for a, s in zip(args, specs) if s.traced]
+            mapping.update((v, as_tracer(outer, a).var)
+                           for v, a in zip(inner.inputs, traced, strict=True))
+        splice(outer, inner.derive(inner.nodes[done[0]:], []), mapping)
+        done[0] = len(inner.nodes)
+        return bool(Tracer(outer, mapping[cond]))
+
+    return decide
 
 
 def splice(outer: Graph, inner: Graph, mapping: dict[Var, Var]) -> None:

@@ -137,7 +137,9 @@ def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compile
     return Compiled(ctx.name, source, loaded, argnums, ctx.specs, ctx.graph, ctx.traced)
 
 
-def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
+def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None) -> _Context:
+    """Trace `fn` at `args`. Inside another transform, `delegate(specs)` gives the
+    function that answers the conditions (see control.trace_paths)."""
     nums = _normalize_argnums(argnums)
     for i in nums:
         if not -len(args) <= i < len(args):
@@ -146,7 +148,8 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     nums = tuple(i % len(args) for i in nums)
     specs = describe_args(fn, args, nums)
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
-    traced = trace_paths(trace, fn, specs, None if nested else args)
+    traced = trace_paths(trace, fn, specs, None if nested else args,
+                         delegate(specs) if nested and delegate else None)
     ctx = _context(fn, specs, nums, argnums, traced.paths[0].graph)
     ctx.traced = traced
     return ctx

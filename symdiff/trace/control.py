@@ -88,10 +88,11 @@ class Traced:
     paths: list[Path]
     guarded: bool = False
     reason: str = ""  # why exploration gave way to guards
+    delegated: bool = False  # the path an enclosing trace's conditions chose
 
     @property
     def branched(self) -> bool:
-        return not self.guarded and len(self.paths) > 1
+        return not self.guarded and not self.delegated and len(self.paths) > 1
 
 
 class _GiveUp(Exception):
@@ -152,8 +153,10 @@ def _user_stack() -> tuple:
 class _Recorder:
     """Answers the conditions of one run of the user's function."""
 
-    def __init__(self, fn: Callable, forced: tuple[bool, ...], values: list | None):
+    def __init__(self, fn: Callable, forced: tuple[bool, ...], values: list | None,
+                 delegate: Callable | None = None):
         self.fn = fn
+        self.delegate = delegate
         self.forced = forced
         self.values = values  # concrete traced arguments (follow mode), else None
         self.decisions: list[Decision] = []
@@ -176,7 +179,9 @@ class _Recorder:
             if earlier.key == key:
                 return earlier.outcome
         k = len(self.decisions)
-        if k < len(self.forced):
+        if self.delegate is not None:
+            outcome = self._delegated(t.graph, cond.var)
+        elif k < len(self.forced):
             outcome = self.forced[k]
         elif self.values is None:
             if any(d.stack == stack for d in self.decisions):
@@ -193,6 +198,15 @@ class _Recorder:
         self.decisions.append(Decision(cond.var, outcome, where, stack, len(t.graph.nodes),
                                        key))
         return outcome
+
+    def _delegated(self, graph: Graph, var: Var) -> bool:
+        """The enclosing trace's answer (its recorder, not this one, hears the `if`)."""
+        recorders = _state.recorders
+        recorders.remove(self)
+        try:
+            return self.delegate(graph, var)
+        finally:
+            recorders.append(self)
 
     def _evaluate(self, var: Var) -> bool:
         """The concrete value of `var` at the call's arguments."""
@@ -256,10 +270,11 @@ def _from_template(cls) -> Callable:
 
 
 # -- running the function ---------------------------------------------------------------------
-def _run(trace: Callable, fn: Callable, specs, forced=(), values=None, again=False) -> Path:
+def _run(trace: Callable, fn: Callable, specs, forced=(), values=None, again=False,
+         delegate=None) -> Path:
     """One run of `fn` under a recorder; `again`: not the first run of this trace, whose
     warnings (an array read from a global) were given already."""
-    recorder = _Recorder(fn, tuple(forced), values)
+    recorder = _Recorder(fn, tuple(forced), values, delegate)
     stack = _state.__dict__.setdefault("recorders", [])
     stack.append(recorder)
     try:
@@ -272,10 +287,14 @@ def _run(trace: Callable, fn: Callable, specs, forced=(), values=None, again=Fal
     return Path(graph, recorder.decisions)
 
 
-def trace_paths(trace: Callable, fn: Callable, specs: Sequence, args: Sequence[Any] | None) \
-        -> Traced:
+def trace_paths(trace: Callable, fn: Callable, specs: Sequence, args: Sequence[Any] | None,
+                delegate: Callable | None = None) -> Traced:
     """Trace `fn` (with `trace(fn, specs)`): every path when exploration succeeds, else
-    the path `args` take, with its decisions as guards."""
+    the path `args` take, with its decisions as guards. Inside another transform,
+    `delegate(graph, cond)` answers each condition (the enclosing trace decides) and
+    the one path it leads to is returned."""
+    if delegate is not None:
+        return Traced([_run(trace, fn, specs, delegate=delegate)], delegated=True)
     try:
         paths = _explore(trace, fn, specs)
     except _GiveUp as e:

@@ -18,7 +18,7 @@ import pytest
 
 import symdiff
 from symdiff.cli import main
-from symdiff.errors import BranchError, TraceError
+from symdiff.errors import BranchError
 from symdiff.verify import numerical_gradient
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "programs"))
@@ -217,9 +217,15 @@ def test_a_loop_emitted_from_shapes_alone_asks_for_example_arguments(tmp_path, c
     assert "--example" in err and "control_flow.py" in err and len(err.splitlines()) == 1
 
 
-def test_branching_inside_another_transform_is_a_typed_error():
-    with pytest.raises(TraceError, match="outermost transform"):
-        symdiff.grad(symdiff.grad(cf.leaky_relu))(1.0)
+def test_transforms_of_a_branching_function_compose():
+    # the inner function's conditions are decided by the enclosing trace
+    second = symdiff.grad(symdiff.grad(cf.piecewise_cubic))
+    for x, want in ((-2.5, -2.0), (0.3, 0.0), (1.7, 6 * 1.7)):  # by hand, per side
+        assert second(x) == pytest.approx(want)
+    assert second.compile(0.3).traced.branched
+    newton = symdiff.grad(symdiff.grad(cf.newton_sqrt))  # a loop: guards, per count
+    for a in (2.0, 30.0):
+        np.testing.assert_allclose(newton(a), -0.25 * a**-1.5, rtol=1e-8)
 
 
 # -- the generated code ------------------------------------------------------------------------
