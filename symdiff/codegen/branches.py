@@ -53,8 +53,11 @@ class _Tree:
         self.paths, self.derivations = paths, derivations
         self.out_name, self.constants = out_name, constants
         self.first = derivations[0]
-        self.names: dict[int, str] = {}  # Var id -> name, for values crossing blocks
-        self.taken = {v for v in self._argument_names()}
+        # (block prefix, Var id) -> name of a value a block passes to the code below it;
+        # ids are only unique along one path, so a name is scoped by its block
+        self.names: dict[tuple[tuple, int], str] = {}
+        self.taken = set(self._argument_names())
+        self.segments: dict[tuple, set[int]] = {}  # prefix -> ids its block defines
         self.leaves: dict[tuple, tuple[Graph, object]] = {}
         self.blocks: dict[tuple, tuple[Graph, Var, Path]] = {}
         needs: dict[tuple, set[int]] = {}
@@ -67,8 +70,11 @@ class _Tree:
         for prefix in sorted(prefixes, key=len, reverse=True):
             below = needs[prefix + (True,)] | needs[prefix + (False,)]
             needs[prefix] = self._block(prefix, below)
-        for graph, _ in self.leaves.values():
-            self._name_inputs(graph)
+        # (names are known once every block has chosen those of the values it passes on)
+        for prefix, (graph, _) in self.leaves.items():
+            self._name_inputs(graph, prefix)
+        for prefix, (graph, _, _) in self.blocks.items():
+            self._name_inputs(graph, prefix)
 
     def _argument_names(self):
         graph = self.first.graph
@@ -81,22 +87,17 @@ class _Tree:
         lo = path.decisions[k - 1].position if k else 0
         decision = path.decisions[k]
         segment = [n for n in path.graph.nodes[lo:decision.position] if n.op != INPUT]
-        defined = {n.out.id for n in segment}
+        defined = self.segments[prefix] = {n.out.id for n in segment}
         outputs = [decision.cond] + sorted((v for v in _vars(path.graph, below & defined)
                                             if v is not decision.cond), key=lambda v: v.id)
         for var in outputs:
             if var is not decision.cond or var.id in below:
-                self._name(var, path.graph)
-        read = _reads(path.graph, segment, defined) | (below - defined)
-        if decision.cond.id not in defined:
-            read.add(decision.cond.id)
-        read -= {v.id for v in path.graph.inputs}
-        graph = path.graph.derive(_input_nodes(path.graph, read) + segment, outputs)
-        graph.inputs = [n.out for n in graph.nodes if n.op == INPUT]
+                self._name(prefix, var, path.graph)
+        read = _reads(path.graph, segment, defined) - {v.id for v in path.graph.inputs}
+        graph, read = _reading(path.graph, segment, outputs, read, below - defined)
         if not k:
             self._add_extra_inputs(graph)
         self.blocks[prefix] = (graph, decision.cond, path)
-        self._name_inputs(graph)
         return read
 
     def _add_extra_inputs(self, graph: Graph) -> None:
@@ -110,8 +111,9 @@ class _Tree:
                 graph.add(Node(new, INPUT, params=(("name", first.names[var]),)))
                 graph.names[new] = first.names[var]
 
-    def _name(self, var: Var, graph: Graph) -> None:
-        if var.id in self.names:
+    def _name(self, prefix: tuple, var: Var, graph: Graph) -> None:
+        """A name for `var`, computed by the block at `prefix` for the code below."""
+        if (prefix, var.id) in self.names:
             return
         hint = _identifier(graph.names.get(var, "") or "")
         if hint is None or hint in self.taken:
@@ -119,18 +121,26 @@ class _Tree:
             while f"{_SHARED_PREFIX}{k}" in self.taken:
                 k += 1
             hint = f"{_SHARED_PREFIX}{k}"
-        self.names[var.id] = hint
+        self.names[(prefix, var.id)] = hint
         self.taken.add(hint)
 
-    def _name_inputs(self, graph: Graph) -> None:
+    def _scope(self, reader: tuple, var_id: int) -> tuple | None:
+        """The enclosing block (a proper prefix of `reader`) that defines `var_id`."""
+        for k in reversed(range(len(reader))):
+            if var_id in self.segments.get(reader[:k], ()):
+                return reader[:k]
+        return None
+
+    def _name_inputs(self, graph: Graph, reader: tuple) -> None:
         for var in graph.inputs:
-            if var.id in self.names:
-                graph.names[var] = self.names[var.id]
+            scope = self._scope(reader, var.id)
+            if scope is not None:
+                graph.names[var] = self.names[(scope, var.id)]
             elif var not in graph.names:
                 raise EmitError(f"internal: value v{var.id} crosses a branch unnamed")
         for var in graph.outputs:
-            if var.id in self.names:
-                graph.names[var] = self.names[var.id]
+            if (reader, var.id) in self.names:
+                graph.names[var] = self.names[(reader, var.id)]
 
     # -- printing ------------------------------------------------------------------------
     def function(self) -> FunctionCode:
@@ -151,16 +161,17 @@ class _Tree:
         pad = " " * (4 * depth)
         if prefix in self.leaves:
             graph, d = self.leaves[prefix]
-            code = self._print_graph(graph, list(d.returns), indent, d.backward_from)
+            code = self._print_graph(graph, list(d.returns), indent, d.backward_from,
+                                     optimized=True)
             self._last = code
             return [pad + line for line in code.body], code.returns, code
         graph, cond, _ = self.blocks[prefix]
         extra = self.first.extra_params if not prefix else ()
-        code = self._print_graph(graph, graph.outputs, indent, None, extra)
+        code = self._print_graph(graph, graph.outputs, indent, None, extra, optimized=True)
         body = [pad + line for line in code.body]
         test = code.returns.split(", ")[0]
         if body and body[-1].startswith(f"{pad}{test} = ") and "\n" not in body[-1] \
-                and cond.id not in self.names:
+                and (prefix, cond.id) not in self.names:
             test = body.pop()[len(f"{pad}{test} = "):]
         body.append(pad + _if(test, indent))
         inner, returned, _ = self._print(prefix + (True,), depth + 1)
@@ -168,8 +179,9 @@ class _Tree:
         rest, returned, _ = self._print(prefix + (False,), depth)
         return body + rest, returned, code
 
-    def _print_graph(self, graph: Graph, returns, indent: int, backward_from, extra=()):
-        program = to_program(optimize(graph))
+    def _print_graph(self, graph: Graph, returns, indent: int, backward_from, extra=(),
+                     optimized=False):
+        program = to_program(graph if optimized else optimize(graph))
         code = print_function(program, "_", "", returns, self.out_name, backward_from,
                               extra_params=extra, constants=self.constants, indent=indent)
         self._rewrites.update(code.stable_rewrites)
@@ -216,10 +228,28 @@ def _cut(graph: Graph, outputs: list[Var], ancestors: set[int]) -> tuple[Graph, 
     kept = [n for n in graph.nodes if n.op != INPUT and n.out.id not in ancestors]
     defined = {n.out.id for n in graph.nodes if n.op == INPUT} | {n.out.id for n in kept}
     read = _reads(graph, kept, defined) | {v.id for v in outputs if v.id not in defined}
-    nodes = _input_nodes(graph, read) + kept
-    cut = graph.derive(nodes, outputs)
-    cut.inputs = [n.out for n in nodes if n.op == INPUT]
-    return cut, read
+    return _reading(graph, kept, outputs, read, set())
+
+
+def _reading(graph: Graph, body: list, outputs: list[Var], read: set[int],
+             passed: set[int]) -> tuple[Graph, set[int]]:
+    """The optimised graph of `body` with inputs for the ids it reads from enclosing
+    blocks (only those it still reads once optimised: `0*x` reads nothing) and for the
+    ids `passed` on to the code below (so that it does not reuse their names)."""
+    def build(ids):
+        nodes = _input_nodes(graph, ids) + body
+        g = graph.derive(nodes, outputs)
+        g.inputs = [n.out for n in nodes if n.op == INPUT]
+        return optimize(g)
+
+    read = read & _used(build(read | passed))
+    return build(read | passed), read | passed
+
+
+def _used(graph: Graph) -> set[int]:
+    """Ids of the values `graph`'s nodes read or it returns."""
+    return {v.id for n in graph.nodes for v in graph.operands(n)} | \
+        {v.id for v in graph.outputs}
 
 
 # -- guards: a function specialised to one path ------------------------------------------------

@@ -127,7 +127,7 @@ def print_function(
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if is_backward and stmt.loc and stmt.loc != last_comment:
-            comment = _source_comment(stmt.loc)
+            comment = _source_comment(stmt.loc, indent)
             if comment:
                 body.append(comment)
             last_comment = stmt.loc
@@ -320,12 +320,13 @@ def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
     return flags
 
 
-def _source_comment(loc: str) -> str | None:
+def _source_comment(loc: str, indent: int = 4) -> str | None:
     filename, _, line = loc.rpartition(":")
     if not line.isdigit():
         return None
     text = linecache.getline(filename, int(line)).strip()
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
-    return comment if len(comment) + 4 <= LINE_LENGTH else comment[: LINE_LENGTH - 8] + "..."
+    room = LINE_LENGTH - indent
+    return comment if len(comment) <= room else comment[: room - 4] + "..."
 
 

@@ -97,6 +97,20 @@ def signed_sqrt(x):
     return -np.sqrt(-x)
 
 
+def _relu(z):
+    return z if z > 0 else 0.0 * z
+
+
+def relu_products(x, y):
+    return _relu(x - 1.0) * _relu(y + 1.0) + _relu(x * y)
+
+
+def cubic_inside_unit_interval(x):
+    if 0.0 < x < 1.0:
+        return x**3
+    return x
+
+
 # -- truth of reductions of arrays ----------------------------------------------------------
 def log_barrier(x):
     if np.all(x > 0):
@@ -184,6 +198,8 @@ CASES = [
     (capped_square, 0, [(-3.0,), (0.7,), (1.5,), (2.5,)]),
     (quadrant_product, (0, 1), [(1.0, 2.0), (1.0, -2.0), (-1.0, 2.0), (-1.0, -2.0)]),
     (signed_sqrt, 0, [(-2.0,), (3.0,)]),
+    (relu_products, (0, 1), [(2.0, 0.5), (0.5, -2.0), (-1.0, 3.0), (2.0, -3.0), (0.5, 2.0)]),
+    (cubic_inside_unit_interval, 0, [(-0.5,), (0.5,), (1.5,)]),
     (log_barrier, 0, [(np.array([0.5, 1.5, 2.0]),), (np.array([0.5, -1.5, 2.0]),)]),
     (penalty_if_any_negative, 0, [(np.array([0.5, 1.5, 2.0]),),
                                   (np.array([-0.5, 1.5, -2.0]),)]),
