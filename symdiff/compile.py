@@ -116,7 +116,7 @@ def compile_gradient(
 
 def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compiled:
     constants = ConstantPool()
-    if ctx.traced.branched:
+    if ctx.traced.paths[0].decisions:  # branches (if/else) or guards (one path)
         per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
                     for i, p in enumerate(ctx.traced.paths)]
         functions = branches.print_branched(ctx.traced, per_path, ctx.out_name, constants)
@@ -127,11 +127,7 @@ def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compile
                      for d in derivations(ctx, kinds)]
     module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command)
     if ctx.traced.guarded:
-        check = branches.path_check(fn, ctx.traced.paths[0], ctx.specs, ctx.out_name,
-                                    constants)
-        module.path_check = check.lines
-        module.constants += [line for text in check.constants for line in text.splitlines()
-                             if line not in module.constants]
+        module.path_check = branches.path_check(ctx.traced.paths[0])
     source = render_module(module)
     loaded = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, loaded, argnums, ctx.specs, ctx.graph, ctx.traced)

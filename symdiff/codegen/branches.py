@@ -10,10 +10,11 @@ derivation (forward and, for a derivative, the whole reverse pass), printed from
 path's own derivation graph with every value an enclosing block computed read by name.
 So each side is differentiated as written: the derivative of the branch taken.
 
-A function specialised to one path instead gets `_check_path`, called by every
-generated function after `_check_inputs`: it computes the conditions the trace
-met and raises `PathChangedError` (defined in the module) at the first one whose
-outcome differs, naming the user's line.
+A function specialised to one path (guards) is printed the same way, its tree having
+one side per condition: where the other side would be, the function calls
+`_path_changed(k)`, which raises the module's `PathChangedError` naming the user's line
+(the conditions are listed once, in the module's `_PATH`). Each check stands where
+the condition is computed, so nothing is computed twice.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import linecache
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..errors import EmitError
 from ..ir.graph import INPUT, Graph, Node, Var
@@ -29,10 +29,11 @@ from ..passes.simplify import optimize, to_program
 from ..trace.control import Path, Traced
 from .checks import _if
 from .function import FunctionCode, print_function
-from .layout import _wrap
+from .layout import LINE_LENGTH, _wrap
 from .naming import _identifier
 
-__all__ = ["print_branched", "path_check", "CheckCode"]
+__all__ = ["print_branched", "path_check", "path_holds", "PathDispatch",
+           "specialised_function"]
 
 _SHARED_PREFIX = "_b"  # values a block computes for the code below it, without a user name
 
@@ -68,8 +69,9 @@ class _Tree:
             needs[path.outcomes] = read
         prefixes = {o[:k] for o in self.leaves for k in range(len(o))}
         for prefix in sorted(prefixes, key=len, reverse=True):
-            below = needs[prefix + (True,)] | needs[prefix + (False,)]
+            below = needs.get(prefix + (True,), set()) | needs.get(prefix + (False,), set())
             needs[prefix] = self._block(prefix, below)
+        self._renumber()
         # (names are known once every block has chosen those of the values it passes on)
         for prefix, (graph, _) in self.leaves.items():
             self._name_inputs(graph, prefix)
@@ -124,6 +126,13 @@ class _Tree:
         self.names[(prefix, var.id)] = hint
         self.taken.add(hint)
 
+    def _renumber(self) -> None:
+        """`_b<k>` numbered in the order the code reads (blocks were built deepest first)."""
+        ours = sorted((key for key, name in self.names.items()
+                       if name.startswith(_SHARED_PREFIX)), key=lambda k: (len(k[0]), k))
+        for i, key in enumerate(ours):
+            self.names[key] = f"{_SHARED_PREFIX}{i}"
+
     def _scope(self, reader: tuple, var_id: int) -> tuple | None:
         """The enclosing block (a proper prefix of `reader`) that defines `var_id`."""
         for k in reversed(range(len(reader))):
@@ -173,11 +182,20 @@ class _Tree:
         if body and body[-1].startswith(f"{pad}{test} = ") and "\n" not in body[-1] \
                 and (prefix, cond.id) not in self.names:
             test = body.pop()[len(f"{pad}{test} = "):]
+        sides = [o for o in (True, False) if self._reaches(prefix + (o,))]
+        if len(sides) == 1:  # a guard: the other side raises
+            body += [pad + _if(test if not sides[0] else _negated(test), indent),
+                     f"{pad}    _path_changed({len(prefix)})"]
+            rest, returned, _ = self._print(prefix + (sides[0],), depth)
+            return body + rest, returned, code
         body.append(pad + _if(test, indent))
         inner, returned, _ = self._print(prefix + (True,), depth + 1)
         body += inner + [" " * (4 * depth + 4) + _return(returned, indent + 4)]
         rest, returned, _ = self._print(prefix + (False,), depth)
         return body + rest, returned, code
+
+    def _reaches(self, prefix: tuple) -> bool:
+        return prefix in self.blocks or prefix in self.leaves
 
     def _print_graph(self, graph: Graph, returns, indent: int, backward_from, extra=(),
                      optimized=False):
@@ -187,6 +205,10 @@ class _Tree:
         self._rewrites.update(code.stable_rewrites)
         self._constants += code.constants
         return code
+
+
+def _negated(test: str) -> str:
+    return f"not {test}" if test.isidentifier() else f"not ({test})"
 
 
 def _return(text: str, indent: int) -> str:
@@ -253,73 +275,60 @@ def _used(graph: Graph) -> set[int]:
 
 
 # -- guards: a function specialised to one path ------------------------------------------------
-@dataclass
-class CheckCode:
-    """`PathChangedError` and `_check_path` as lines of module text, and the module
-    constants `_check_path` reads."""
-
-    lines: list[str]
-    constants: list[str]
-
-
-def path_check(fn, path: Path, specs, out_name: str, constants) -> CheckCode:
-    """The class and the function that check a specialised module's conditions."""
-    conds = list(dict.fromkeys(d.cond for d in path.decisions))
-    graph = path.graph.derive(path.graph.nodes, conds)
-    for k, cond in enumerate(conds):
-        graph.names[cond] = f"test_{k + 1}"  # (not `value`, the name of a first output)
-    code = print_function(to_program(optimize(graph)), "_check_path", "", conds, out_name,
-                          constants=constants)
-    names = dict(zip(conds, code.returns.split(", ")))
-    body = list(code.body)
-    assigned = {line.split(" = ", 1)[0]: i for i, line in enumerate(body) if " = " in line}
-    inserts: dict[int, list[str]] = {}
+def path_check(path: Path) -> list[str]:
+    """Module lines for a function specialised to `path` (printed as a tree with one
+    side per condition, the other raising): the conditions, `PathChangedError` and
+    `_path_changed(k)`. User text (source lines, paths) only inside repr literals."""
     seen: dict[str, int] = {}
+    rows = []
     for d in path.decisions:
         seen[d.loc] = seen.get(d.loc, 0) + 1
-        at = assigned.get(names[d.cond], -1) + 1
-        inserts.setdefault(at, []).extend(_guard(names[d.cond], d, seen[d.loc], fn))
-    lines = []
-    for i in range(len(body) + 1):
-        lines += inserts.get(i, [])
-        if i < len(body):
-            lines.append(body[i])
-    params = ", ".join(s.name for s in specs)
-    head = [
+        filename, _, line = (d.loc or "?:0").rpartition(":")
+        text = linecache.getline(filename, int(line)).strip() if line.isdigit() else ""
+        rows += _row(f"{_relative(filename)}:{line}", seen[d.loc], text, d.outcome)
+    return [
+        "#: The conditions the traced function tested, in order, when this module was",
+        "#: generated: (where, which test of that line, the source line, its outcome).",
+        "_PATH = (", *rows, ")",
+        "", "",
         "class PathChangedError(ValueError):",
         '    """The arguments take another path through the conditions of the traced',
         '    function than the example arguments this module was generated at."""',
         "", "",
-        f"def _check_path({params}):",
-        '    """Raise PathChangedError unless the conditions the traced function tests go',
-        '    the way they went when this module was generated."""',
+        "def _path_changed(k):",
+        '    """Raise PathChangedError for condition k of _PATH, which went the other way."""',
+        "    where, test, source, outcome = _PATH[k]",
+        "    raise PathChangedError(",
+        '        f"{where}: `{source}` (test {test} of this line) was {outcome} when this "',
+        '        f"module was generated and is {not outcome} for these arguments; regenerate "',
+        '        "the module at arguments that take this path (--example), or use "',
+        '        "symdiff.grad, which retraces per path"',
+        "    )",
     ]
-    return CheckCode(head + ["    " + line for line in lines], code.constants)
 
 
-def _guard(name: str, d, count: int, fn) -> list[str]:
-    """`if` + `raise PathChangedError(...)` for one decision (user text only inside
-    string literals made by repr)."""
-    filename, _, line = (d.loc or "?:0").rpartition(":")
-    text = linecache.getline(filename, int(line)).strip() if line.isdigit() else ""
-    nth = f" (test {count} of this line)" if count > 1 else ""
-    message = (f"{_relative(filename)}:{line}: `{text}`{nth} was {d.outcome} when this "
-               f"module was generated and is {not d.outcome} for these arguments; "
-               "regenerate the module at arguments that take this path (--example), or "
-               "use symdiff.grad, which retraces per path")
-    test = f"not {name}" if d.outcome else name
-    return [f"if {test}:", "    raise PathChangedError(",
-            *(f"        {chunk!r}" for chunk in _chunks(message, 70)), "    )"]
+def _row(where: str, test: int, text: str, outcome: bool) -> list[str]:
+    """One entry of `_PATH`, on one line when it fits, else one item per line (long
+    strings as adjacent literals)."""
+    line = f"    ({where!r}, {test}, {text!r}, {outcome}),"
+    if len(line) <= LINE_LENGTH:
+        return [line]
+    strings = [[f"        {chunk!r}" for chunk in _chunks(s, 70)] for s in (where, text)]
+    where_lines, text_lines = ([*item[:-1], item[-1] + ","] for item in strings)
+    return ["    (", *where_lines, f"        {test},", *text_lines, f"        {outcome},",
+            "    ),"]
 
 
 def _chunks(text: str, width: int) -> list[str]:
-    words, out = text.split(" "), [""]
-    for word in words:
-        if out[-1] and len(out[-1]) + len(word) + 1 > width:
-            out[-1] += " "
-            out.append("")
-        out[-1] += (" " if out[-1] and not out[-1].endswith(" ") else "") + word
-    return out
+    """`text` cut after spaces into pieces of about `width` characters."""
+    pieces = [""]
+    for word in text.split(" "):
+        if pieces[-1] and len(pieces[-1]) + len(word) + 1 > width:
+            pieces[-1] += " "
+            pieces.append(word)
+        else:
+            pieces[-1] += (" " if pieces[-1] else "") + word
+    return pieces
 
 
 def _relative(path: str) -> str:
@@ -334,12 +343,12 @@ def _relative(path: str) -> str:
 def path_holds(compiled, args) -> bool:
     """Whether `args` take the path `compiled` was specialised to (always, unspecialised)."""
     module = compiled.module
-    check = getattr(module, "_check_path", None)
-    if check is None:
+    error = getattr(module, "PathChangedError", None)
+    if error is None:
         return True
     try:
-        check(*args)
-    except module.PathChangedError:
+        compiled.forward(*args)
+    except error:
         return False
     return True
 
@@ -370,6 +379,6 @@ class PathDispatch:
 
 def specialised_function(compiled, kind: str, compile_at):
     """`compiled`'s function of `kind`, or a `PathDispatch` when it checks a path."""
-    if getattr(compiled.module, "_check_path", None) is None:
+    if getattr(compiled.module, "PathChangedError", None) is None:
         return compiled.function(kind)
     return PathDispatch(compiled, kind, compile_at)

@@ -40,10 +40,6 @@ class ModuleCode:
     path_check: list[str] = field(default_factory=list)  # guards of a specialised path
 
     @property
-    def path_call(self) -> str:
-        return call_text("_check_path", self.params, 4)
-
-    @property
     def exports(self) -> str:
         """The list literal of `__all__`, one name per line when they do not fit, in
         isort order (what ruff's default rule RUF022 asks for)."""
