@@ -353,6 +353,10 @@ def path_holds(compiled, args) -> bool:
     return True
 
 
+#: Modules kept per function and argument shapes when they are specialised to paths.
+MAX_VARIANTS = 32
+
+
 class PathDispatch:
     """The generated function of `kind` for the path the arguments take: the modules
     compiled so far are tried in turn (each checks its path first and raises its
@@ -374,6 +378,7 @@ class PathDispatch:
             return result
         compiled = self.compile_at(args)
         self.variants.insert(0, compiled)
+        del self.variants[MAX_VARIANTS:]  # least recently used last: a bisection has ~one per input
         return compiled.function(self.kind)(*args)
 
 

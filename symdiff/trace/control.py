@@ -120,7 +120,8 @@ def truth(t: Tracer) -> bool:
     if not recorders:
         raise TraceError(
             "Python control flow (`if`, `while`, `and`, `or`, `not`) on a traced value where "
-            "symdiff follows one path only (symdiff graph, the hand-derivative checker): "
+            "symdiff follows one path only (the hand-derivative checker: symdiff check, "
+            "symdiff.check_derivative): "
             "choose with np.where(condition, a, b) there; symdiff.grad and symdiff emit "
             "handle if/while", where)
     if recorders[-1].graph_of(t) is None:
