@@ -257,11 +257,13 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_op_sum(self, node, x, *, axes, keepdims):
         return self._reduction("sum", node, x, axes, keepdims)
 
-    def _print_op_max(self, node, x, *, axes, keepdims):
-        return self._reduction("max", node, x, axes, keepdims)
+    def _print_op_max(self, node, x, *, axes, keepdims):  # of booleans: np.any
+        fn = "any" if node.inputs[0].dtype.kind == "b" else "max"
+        return self._reduction(fn, node, x, axes, keepdims)
 
-    def _print_op_min(self, node, x, *, axes, keepdims):
-        return self._reduction("min", node, x, axes, keepdims)
+    def _print_op_min(self, node, x, *, axes, keepdims):  # of booleans: np.all
+        fn = "all" if node.inputs[0].dtype.kind == "b" else "min"
+        return self._reduction(fn, node, x, axes, keepdims)
 
     def _print_op_prod(self, node, x, *, axes, keepdims):
         return self._reduction("prod", node, x, axes, keepdims)

@@ -40,8 +40,7 @@ from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES, normalize_axes
 from .function import CapturedArrayWarning
 from .numpy_api import implements
-from .structured import reduce_sum
-from .tracer import BOOL_HOOK, Tracer, as_tracer, cast, elementwise
+from .tracer import BOOL_HOOK, Tracer, as_tracer, bind
 
 __all__ = ["truth", "trace_paths", "Decision", "Path", "Traced", "StandInArguments",
            "MAX_PATHS", "MAX_DECISIONS"]
@@ -370,32 +369,30 @@ def _check_same_type(fn, paths: list[Path]) -> None:
 
 
 # -- truth of reductions: np.all, np.any, x.all(), x.any() -------------------------------------
-def _count_true(x, axis, keepdims):
-    t = as_tracer(x.graph, x) if isinstance(x, Tracer) else x
+def _truth_reduction(name: str, a, axis, out, keepdims, where):
+    """np.all / np.any as the min / max of a boolean mask (printed as np.all / np.any)."""
+    if out is not None or where is not None:
+        raise TraceError(f"np.{name}(..., out=/where=) is not supported under tracing; "
+                         "drop the argument", user_location())
+    t = a if isinstance(a, Tracer) else None
+    if t is None:
+        return getattr(np, name)(a, axis=axis, keepdims=keepdims)
     mask = t if t.dtype == np.dtype(bool) else (t != 0)
     axes = normalize_axes(axis, mask.ndim)
-    count = reduce_sum(cast(mask, np.float64), axes, keepdims)
-    size = int(np.prod([mask.shape[a] for a in axes], dtype=np.int64))
-    return count, size
+    if not axes:
+        return mask
+    if any(mask.shape[i] == 0 for i in axes):  # NumPy: all() of nothing is True
+        shape = tuple(1 if i in axes else n for i, n in enumerate(mask.shape)) if keepdims \
+            else tuple(n for i, n in enumerate(mask.shape) if i not in axes)
+        return as_tracer(t.graph, np.full(shape, name == "all"))
+    return bind("min" if name == "all" else "max", mask, axes=axes, keepdims=bool(keepdims))
 
 
 @implements(np.all, group="reductions")
 def _all(a, axis=None, out=None, keepdims=False, *, where=None):
-    _no_out("all", out, where)
-    count, size = _count_true(a, axis, keepdims)
-    return elementwise(sp.Eq, count, size, kind="bool")
+    return _truth_reduction("all", a, axis, out, keepdims, where)
 
 
 @implements(np.any, group="reductions")
 def _any(a, axis=None, out=None, keepdims=False, *, where=None):
-    _no_out("any", out, where)
-    count, _ = _count_true(a, axis, keepdims)
-    return elementwise(sp.StrictGreaterThan, count, 0, kind="bool")
-
-
-def _no_out(name: str, out, where) -> None:
-    if out is not None or where is not None:
-        raise TraceError(f"np.{name}(..., out=/where=) is not supported under tracing; "
-                         "drop the argument", user_location())
-
-
+    return _truth_reduction("any", a, axis, out, keepdims, where)
