@@ -18,7 +18,7 @@ from .codegen.module import module_code, render_module
 from .errors import InputError, located
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
-from .trace.control import Traced, trace_paths
+from .trace.control import Traced, crossing_values, trace_paths
 from .trace.function import ArgSpec, describe_args, function_location, trace
 from .trace.tracer import Tracer
 
@@ -146,13 +146,17 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None) -> _Cont
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
     traced = trace_paths(trace, fn, specs, None if nested else args,
                          delegate(specs) if nested and delegate else None)
-    ctx = _context(fn, specs, nums, argnums, traced.paths[0].graph)
+    path = traced.paths[0]
+    ctx = _context(fn, specs, nums, argnums, path.graph,
+                   crossing_values(path) if traced.branched or traced.guarded else ())
     ctx.traced = traced
     return ctx
 
 
-def _context(fn: Callable, specs, nums, argnums, graph: Graph) -> _Context:
-    forward = optimize(graph, simplify=False)
+def _context(fn: Callable, specs, nums, argnums, graph: Graph, keep=()) -> _Context:
+    """`keep`: values fusion must leave as values (those a branch's blocks pass on)."""
+    forward = optimize(graph.derive(graph.nodes, graph.outputs + list(keep)), simplify=False)
+    forward.outputs = forward.outputs[:len(graph.outputs)]
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [forward.inputs[traced.index(i)] for i in nums]
     name = fn.__name__ if getattr(fn, "__name__", "").isidentifier() else "f"
@@ -164,6 +168,7 @@ def _context(fn: Callable, specs, nums, argnums, graph: Graph) -> _Context:
 
 def _path_context(ctx: _Context, path) -> _Context:
     """The context of another traced path of a branching function (same names)."""
-    other = _context(ctx.fn, ctx.specs, ctx.nums, ctx.argnums, path.graph)
+    other = _context(ctx.fn, ctx.specs, ctx.nums, ctx.argnums, path.graph,
+                     crossing_values(path))
     other.out_name = ctx.out_name
     return other

@@ -42,7 +42,7 @@ from .function import CapturedArrayWarning
 from .numpy_api import implements
 from .tracer import BOOL_HOOK, Tracer, as_tracer, bind
 
-__all__ = ["truth", "trace_paths", "Decision", "Path", "Traced", "StandInArguments",
+__all__ = ["truth", "trace_paths", "Decision", "Path", "Traced", "StandInArguments", "crossing_values",
            "MAX_PATHS", "MAX_DECISIONS"]
 
 #: Exploration traces at most this many paths through a function ...
@@ -341,6 +341,19 @@ def _explore(trace: Callable, fn: Callable, specs) -> list[Path]:
         if len(done) + len(pending) > MAX_PATHS:
             raise _GiveUp(f"more than {MAX_PATHS} paths")
     return done
+
+
+def crossing_values(path: Path) -> list[Var]:
+    """The values a path computes before one of its conditions and reads after it (the
+    generated code computes them once, before the `if`, and reads them by name)."""
+    graph, found = path.graph, {}
+    for d in path.decisions:
+        before = {n.out for n in graph.nodes[:d.position]}
+        for node in graph.nodes[d.position:]:
+            for var in graph.operands(node):
+                if var in before and var not in found and var.dtype.kind != "b":
+                    found[var] = None
+    return list(found)
 
 
 def _describe(outcomes) -> str:
