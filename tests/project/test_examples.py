@@ -35,6 +35,7 @@ SCRIPTS = {
     "two_moons_mlp.py": ["--plot", "loss.png"],
     "hand_derived.py": [],
     "custom_primitive.py": [],  # its numbers: tests/api/test_extend.py
+    "branches.py": [],
 }
 
 
@@ -296,6 +297,21 @@ def central_differences(f, args, i, h=1e-6):
     up[i] += h
     down[i] -= h
     return (f(*up) - f(*down)) / (2 * h)
+
+
+def test_branches(run):
+    out, _ = run("branches.py")
+    # Huber with delta = 1, by hand: r inside (r, 0), outside (sign(r), |r| - delta)
+    assert value(out, "huber'(r=0.5)") == 0.5 and value(out, "dhuber/ddelta(r=0.5)") == 0.0
+    assert value(out, "huber'(r=3.0)") == 1.0 and value(out, "dhuber/ddelta(r=3.0)") == 2.0
+    assert "    if _t0 <= delta:" in out
+    for a in (2.0, 30.0):
+        assert value(out, f"sqrt'(a={a})") == pytest.approx(0.5 / np.sqrt(a), rel=1e-12)
+    for a in (0.2, 1.0):
+        x = value(out, f"x*(a={a})")
+        assert x == pytest.approx(0.5 * np.cos(x) + a, abs=1e-12)
+        assert value(out, f"dx*/da(a={a})") == pytest.approx(1 / (1 + 0.5 * np.sin(x)),
+                                                              rel=1e-12)
 
 
 def test_hand_derived(run):
