@@ -213,7 +213,15 @@ class _Recorder:
         graph = self.graph
         with np.errstate(all="ignore"):
             for node in graph.nodes[self._done:]:
-                self._known[node.out] = _evaluate_node(graph, node, self._known, self.values)
+                try:
+                    self._known[node.out] = _evaluate_node(graph, node, self._known,
+                                                           self.values)
+                except Exception as e:  # noqa: BLE001 - whatever it is, say where
+                    raise BranchError(
+                        f"symdiff could not compute the value of {node.op} (traced at "
+                        f"{node.loc}) to decide a condition at these arguments "
+                        f"({type(e).__name__}: {e}); branch with np.where instead",
+                        user_location()) from e
         self._done = len(graph.nodes)
         return bool(np.asarray(self._known[var]).reshape(()))
 
