@@ -5,7 +5,7 @@ dJ/dv = 3, dJ/da = dJ/dv dv/da = 3, dJ/du = 3, dJ/db = dJ/du du/db = 3 c = 6 and
 dJ/dc = 3 b = 9. symdiff traces the same graph from the code below, extends it with
 the reverse pass, and draws both (Graphviz DOT; SVG too when Graphviz is installed):
 
-    python examples/computational_graph.py [OUTPUT_DIR]
+    python examples/computational_graph.py [OUTPUT_DIR]   # default: a new temporary directory
     symdiff graph examples/computational_graph.py:J --wrt a,b,c --grad -o J.svg
 """
 
@@ -13,6 +13,7 @@ import inspect
 import os
 import shutil
 import sys
+import tempfile
 
 import symdiff
 from symdiff.graphviz import function_graphs, render, to_dot
@@ -30,7 +31,9 @@ def example_inputs_J():
     return 5.0, 3.0, 2.0
 
 
-def main(out_dir="."):
+def main(out_dir=None):
+    if out_dir is None:  # never litter the current directory unasked
+        out_dir = tempfile.mkdtemp(prefix="symdiff-graph-")
     a, b, c = example_inputs_J()
     value, (da, db, dc) = symdiff.value_and_grad(J, argnums=(0, 1, 2))(a, b, c)
     print(f"J at a = {a:g}, b = {b:g}, c = {c:g}")
