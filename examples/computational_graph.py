@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 import symdiff
-from symdiff.graphviz import function_graphs, render, to_dot
+from symdiff.graphviz import function_picture, render, to_dot
 
 
 def J(a, b, c):
@@ -46,12 +46,13 @@ def main(out_dir=None):
     print("\nThe reverse pass as code:\n")
     print(inspect.getsource(compiled.grad))
 
-    graph, first_adjoint = function_graphs(J, (a, b, c), (0, 1, 2), grad=True)
-    dot_text = to_dot(graph, first_adjoint, "J = 3(a + b c) and its gradient")
+    picture = function_picture(J, (a, b, c), (0, 1, 2), grad=True, values=True,
+                               title="J = 3(a + b c) and its gradient")
+    dot_text = to_dot(picture)
     path = os.path.join(out_dir, "J.dot")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(dot_text)
-    print(f"wrote {path} ({len(graph.nodes)} values: forward in grey, reverse in orange)")
+    print(f"wrote {path} (forward values above, their adjoints in orange below)")
     if shutil.which("dot"):
         svg = os.path.join(out_dir, "J.svg")
         with open(svg, "wb") as fh:

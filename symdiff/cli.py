@@ -26,7 +26,7 @@ from . import __version__
 from .api import KINDS, compile_gradient, write_atomic
 from .emit import DEFAULT_KINDS
 from .errors import InputError, SymdiffError
-from .graphviz import FORMATS, function_graphs, render, to_dot
+from .graphviz import FORMATS, function_picture, render, to_dot
 
 __all__ = ["main", "build_parser", "load_function", "parse_shape", "UsageError"]
 
@@ -261,10 +261,10 @@ def _cmd_graph(ns) -> int:
     fn, path = load_function(ns.target)
     params, args, _ = _inputs(fn, ns)
     wrt = _wrt(fn, params, ns.wrt)
-    graph, first_adjoint = function_graphs(fn, args, [params.index(w) for w in wrt],
-                                           ns.grad)
     title = f"{path}:{fn.__name__}" + (f", gradient by {', '.join(wrt)}" if ns.grad else "")
-    text = to_dot(graph, first_adjoint, title)
+    picture = function_picture(fn, args, [params.index(w) for w in wrt], ns.grad,
+                               values=True, title=title)
+    text = to_dot(picture)
     return _deliver(text if fmt is None else render(text, fmt), ns.output)
 
 

@@ -178,7 +178,9 @@ def test_computational_graph(run):
     dot = (out_dir / "J.dot").read_text()
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     for name in ("a", "b", "c", "u", "v", "J"):
-        assert re.search(rf'label="{name}\\n', dot), name
+        assert re.search(rf'label="{name} = ', dot), name  # with its value at the point
+    for name in ("dJ_dv = 3", "dJ_du = 3", "dJ_db = 6", "dJ_dc = 9"):
+        assert f'label="{name}"' in dot
     if shutil.which("dot"):
         assert "<svg" in (out_dir / "J.svg").read_text()
 
