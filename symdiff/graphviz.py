@@ -22,6 +22,7 @@ pass above the backward pass.)
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -35,7 +36,8 @@ from .ir import Graph
 from .simplify import dce, fuse
 from .trace import describe_args, function_location, trace
 
-__all__ = ["function_picture", "to_dot", "render", "RenderError", "FORMATS", "STYLES"]
+__all__ = ["function_picture", "to_dot", "render", "GraphPicture", "RenderError", "FORMATS",
+           "STYLES"]
 
 #: DOT attributes per kind of drawn box or arrow.
 STYLES = {
@@ -162,3 +164,39 @@ def render(dot_text: str, fmt: str) -> bytes:
         raise RenderError(f"Graphviz's dot failed to draw the graph: "
                           f"{message[0] if message else f'exit status {proc.returncode}'}")
     return proc.stdout
+
+
+class GraphPicture:
+    """A picture that shows itself in a notebook: SVG drawn by Graphviz when its `dot`
+    program is installed (`_repr_svg_`), else the DOT text with a word on how to
+    draw it. `.dot` is the DOT text; `.save(path)` writes .dot/.gv/.svg/.png/.pdf."""
+
+    def __init__(self, picture: Picture):
+        self.picture = picture
+        self.dot = to_dot(picture)
+
+    def _repr_svg_(self) -> str | None:
+        if shutil.which("dot") is None:
+            return None  # the notebook falls back to __repr__
+        return render(self.dot, "svg").decode("utf-8")
+
+    def __repr__(self) -> str:
+        boxes = self.picture.boxes
+        adjoints = sum(1 for b in boxes if b.id.startswith("g"))
+        head = f"<graph of {self.picture.title}: {len(boxes) - adjoints} values, " \
+               f"{adjoints} adjoints>"
+        if shutil.which("dot") is None:
+            head += ("\n(install Graphviz to see it drawn: apt-get install graphviz, or "
+                     "brew install graphviz; .dot holds the DOT text)")
+        return head
+
+    def save(self, path: str) -> None:
+        """Write the picture; the extension picks the format (see FORMATS)."""
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in FORMATS:
+            raise RenderError(f"cannot save a graph as {ext or 'a file without extension'}: "
+                              f"use one of {', '.join(FORMATS)}")
+        fmt = FORMATS[ext]
+        data = self.dot.encode("utf-8") if fmt is None else render(self.dot, fmt)
+        with open(path, "wb") as fh:
+            fh.write(data)
