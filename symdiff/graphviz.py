@@ -103,6 +103,8 @@ def to_dot(picture: Picture) -> str:
     for box in picture.boxes:
         label = _quote(*_box_lines(box, picture.values.get(box.id)))
         where = source_line(box.line)  # shown on hover in SVG
+        if where and box.id.startswith("g"):
+            where = f"gradient of {where}"
         tooltip = f", tooltip={_quote(where)}" if where else ""
         lines.append(f"  {box.id} [label={label}, {STYLES[box.kind]}{tooltip}]")
     lines += _ranks(picture)
