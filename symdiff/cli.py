@@ -11,10 +11,13 @@ errors. `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import importlib.util
 import inspect
+import linecache
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -22,11 +25,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, progress
 from .api import KINDS, compile_gradient, write_atomic
 from .emit import DEFAULT_KINDS
-from .errors import InputError, SymdiffError
-from .graphviz import FORMATS, function_picture, render, to_dot
+from .errors import InputError, ShapeError, SymdiffError
+from .graphviz import FORMATS, function_picture, render, require_graphviz, to_dot
 
 __all__ = ["main", "build_parser", "load_function", "parse_shape", "UsageError"]
 
@@ -109,21 +112,127 @@ def parse_dtype(text: str) -> tuple[str, str]:
                          "or float64)") from None
 
 
+def parse_at(text: str) -> dict[str, np.ndarray]:
+    """`a=5,b=3,w=[1,2]` -> {"a": array(5.), "b": array(3.), "w": array([1., 2.])}."""
+    values = {}
+    for item in _split_outside_brackets(text):
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--at takes NAME=VALUE pairs separated by commas (a=5,b=3 or "
+                             f"w=[1,2,3]), got {item.strip()!r}")
+        if name in values:
+            raise UsageError(f"--at gives {name} twice")
+        values[name] = _at_value(name, raw.strip())
+    return values
+
+
+def _split_outside_brackets(text: str) -> list[str]:
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch in "[(") - (ch in "])")
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return items + [text[start:]]
+
+
+def _at_value(name: str, raw: str) -> np.ndarray:
+    """A number (`0.5`, `1e-3`, `nan`) or a nested list of numbers, as float64."""
+    try:
+        return np.asarray(float(raw))
+    except ValueError:
+        pass
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        value = None
+    if isinstance(value, (list, tuple)) and _only_numbers(value):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except ValueError:  # rows of different lengths
+            pass
+    raise UsageError(f"--at {name}={raw}: not a number (write {name}=0.5, or {name}=[1,2,3] "
+                     "for an array)")
+
+
+def _only_numbers(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_only_numbers(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _apply_at(fn, params: list[str], args: list, at: dict, from_example: bool) -> list:
+    """`args` with the --at values put in, checked against the parameters' shapes."""
+    if not at:
+        return args
+    every = _positional_params(fn)
+    for name in at:
+        if name not in every:
+            raise UsageError(f"--at {name}: {fn.__name__}({', '.join(every)}) has no "
+                             f"parameter {name!r}")
+    defaults = _defaults(fn)
+    missing = [p for p in params if p not in at and p not in defaults]
+    if missing and not from_example:
+        raise UsageError(f"--at gives no value for {', '.join(missing)}: give NAME=VALUE for "
+                         "every parameter, or --example FUNC for the ones not given")
+    args = list(args)
+    for name, value in at.items():
+        i = params.index(name)
+        want = np.shape(args[i])
+        if value.shape != want:
+            where = "from --example" if from_example else "from --shape; a scalar without it"
+            raise UsageError(f"--at {name}: a value of shape {value.shape}, but {name} has "
+                             f"shape {want} here ({where})")
+        args[i] = _like(args[i], value, name)
+    return args
+
+
+def _like(old, value: np.ndarray, name: str):
+    """`value` in the type of the argument it replaces (an int stays an int)."""
+    if isinstance(old, (int, np.integer)) and not isinstance(old, bool):
+        if not float(value).is_integer():
+            raise UsageError(f"--at {name}={float(value)!r}: {name} is an integer here")
+        return int(value)
+    if isinstance(old, np.ndarray):
+        return value.astype(old.dtype)
+    return float(value)
+
+
 def _positional_params(fn) -> list[str]:
     return [p.name for p in inspect.signature(fn).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _example_args(fn, shapes: dict, dtypes: dict):
+def _defaults(fn) -> dict:
+    """Default values of the positional parameters that have one."""
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty}
+
+
+def _passed(fn, mentioned) -> list[str]:
+    """The parameters the command passes, in order: as in a Python call, trailing ones
+    with a default are left out (the function uses its default) unless mentioned."""
+    params, defaults = _positional_params(fn), _defaults(fn)
+    last = max((i for i, p in enumerate(params) if p not in defaults or p in mentioned),
+               default=-1)
+    return params[:last + 1]
+
+
+def _example_args(fn, shapes: dict, dtypes: dict, mentioned=()):
     """Parameter names and stand-in arguments (0.5 everywhere) of the given shapes
-    and dtypes; parameters not mentioned are float64 scalars."""
-    params = _positional_params(fn)
-    unknown = (set(shapes) | set(dtypes)) - set(params)
+    and dtypes; parameters not mentioned are float64 scalars, or take their default."""
+    all_params, defaults = _positional_params(fn), _defaults(fn)
+    unknown = (set(shapes) | set(dtypes)) - set(all_params)
     if unknown:
         raise UsageError(f"--shape/--dtype name(s) {', '.join(sorted(unknown))} are not "
-                         f"parameters of {fn.__name__}({', '.join(params)})")
+                         f"parameters of {fn.__name__}({', '.join(all_params)})")
+    params = _passed(fn, {*shapes, *dtypes, *mentioned})
     args = []
     for p in params:
+        if p in defaults and p not in shapes and p not in dtypes and p not in mentioned:
+            args.append(defaults[p])
+            continue
         dtype = np.dtype(dtypes.get(p, "float64"))
         shape = shapes.get(p, ())
         args.append(0.5 if shape == () and dtype == np.float64 else
@@ -137,43 +246,67 @@ def _conventional_example(fn) -> str | None:
 
 
 def _call_example(fn, name: str) -> tuple[list[str], list]:
-    """Parameter names and the arguments `name()` (defined beside `fn`) returns."""
+    """Parameter names and the arguments `name()` (defined beside `fn`) returns;
+    parameters it leaves out take their default values, as in a Python call."""
     maker = fn.__globals__.get(name)
     if not callable(maker):
         raise UsageError(f"--example {name}: the file of {fn.__name__} defines no "
                          f"function {name!r}")
-    params = _positional_params(fn)
+    params, defaults = _positional_params(fn), _defaults(fn)
     value = maker()
     if isinstance(value, dict):
-        missing = [p for p in params if p not in value]
+        missing = [p for p in params if p not in value and p not in defaults]
         if missing:
             raise InputError(f"{name}() returned a dict without {', '.join(missing)}; give "
-                             f"every parameter of {fn.__name__}({', '.join(params)})")
-        return params, [value[p] for p in params]
+                             f"every parameter of {fn.__name__}({', '.join(params)}) that "
+                             "has no default")
+        passed = _passed(fn, value)
+        return passed, [value[p] if p in value else defaults[p] for p in passed]
     args = list(value) if isinstance(value, tuple) else [value]
-    if len(args) != len(params):
+    required = sum(p not in defaults for p in params)
+    if not required <= len(args) <= len(params):
+        takes = f"{required} to {len(params)}" if required != len(params) else str(required)
         raise InputError(f"{name}() returned {len(args)} argument(s) but "
-                         f"{fn.__name__}({', '.join(params)}) takes {len(params)}; return a "
+                         f"{fn.__name__}({', '.join(params)}) takes {takes}; return a "
                          "tuple in parameter order or a dict by name")
-    return params, args
+    return params[:len(args)], args
 
 
-def _inputs(fn, ns) -> tuple[list[str], list, list[str]]:
-    """Parameter names, example arguments, and the options that reproduce them."""
-    shapes = dict(parse_shape(s) for s in ns.shape)
-    dtypes = dict(parse_dtype(d) for d in ns.dtype)
-    if ns.example and (shapes or dtypes):
+def _example_name(fn, ns) -> str | None:
+    """The example function giving the arguments: --example, else example_inputs_FUNC
+    when no --shape/--dtype is given."""
+    if ns.example and (ns.shape or ns.dtype):
         raise UsageError("--example gives the arguments; drop --shape/--dtype, or drop "
                          "--example")
-    example = ns.example or (None if shapes or dtypes else _conventional_example(fn))
+    return ns.example or (None if ns.shape or ns.dtype else _conventional_example(fn))
+
+
+def _inputs(fn, ns, also=()) -> tuple[list[str], list, list[str]]:
+    """Parameter names, example arguments, and the options that reproduce them;
+    parameters named in --wrt or `also` are passed even when they have a default."""
+    shapes = dict(parse_shape(s) for s in ns.shape)
+    dtypes = dict(parse_dtype(d) for d in ns.dtype)
+    example = _example_name(fn, ns)
+    mentioned = {*_wrt_names(ns), *also}
     if example:
         params, args = _call_example(fn, example)
+        defaults = _defaults(fn)
+        for p in _passed(fn, {*params, *mentioned})[len(params):]:  # defaults, as in a call
+            params, args = params + [p], args + [defaults[p]]
         return params, args, ["--example", ns.example] if ns.example else []
-    params, args = _example_args(fn, shapes, dtypes)
+    params, args = _example_args(fn, shapes, dtypes, mentioned)
+    # stand-ins traced as float64 scalars for lack of a shape: named if tracing fails
+    ns.unshaped = [p for p, a in zip(params, args) if p not in shapes and isinstance(a, float)
+                   and not (p in _defaults(fn) and p not in mentioned)]
     words = [w for p in params if shapes.get(p)
              for w in ("--shape", f"{p}={','.join(map(str, shapes[p]))}")]
     words += [w for p in params if p in dtypes for w in ("--dtype", f"{p}={dtypes[p]}")]
     return params, args, words
+
+
+def _wrt_names(ns) -> list[str]:
+    text = getattr(ns, "wrt", None)
+    return [w.strip() for w in text.split(",") if w.strip()] if text else []
 
 
 def _wrt(fn, params: list[str], text: str | None) -> list[str]:
@@ -207,14 +340,16 @@ def _cmd_emit(ns) -> int:
     command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
     command += ["-o", ns.output] if ns.output else []
     argnums = tuple(params.index(w) for w in wrt)
-    compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
+                                    source_name=path, kinds=kinds, command=command)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
         from .cli_verify import verify_emitted  # cli_verify imports this module
 
-        verify_emitted(compiled, fn)
+        with progress.task("checking the gradient against central differences"):
+            verify_emitted(compiled, fn)
     return _deliver(compiled.source, ns.output)
 
 
@@ -258,14 +393,24 @@ def _deliver(data: str | bytes, output: str | None) -> int:
 
 def _cmd_graph(ns) -> int:
     fmt = _graph_format(ns.output)
+    if fmt is not None:
+        require_graphviz(fmt)  # before the work, not after
     fn, path = load_function(ns.target)
-    params, args, _ = _inputs(fn, ns)
+    at = parse_at(ns.at) if ns.at else {}
+    params, args, _ = _inputs(fn, ns, also=at)
+    from_example = _example_name(fn, ns) is not None
+    args = _apply_at(fn, params, args, at, from_example)
     wrt = _wrt(fn, params, ns.wrt)
     title = f"{path}:{fn.__name__}" + (f", gradient by {', '.join(wrt)}" if ns.grad else "")
-    picture = function_picture(fn, args, [params.index(w) for w in wrt], ns.grad,
-                               values=True, title=title)
+    with progress.task(f"tracing {fn.__name__}"):
+        picture = function_picture(fn, args, [params.index(w) for w in wrt], ns.grad,
+                                   values=bool(at) or from_example, title=title)
     text = to_dot(picture)
-    return _deliver(text if fmt is None else render(text, fmt), ns.output)
+    if fmt is None:
+        return _deliver(text, ns.output)
+    with progress.task("drawing with Graphviz"):
+        drawn = render(text, fmt)
+    return _deliver(drawn, ns.output)
 
 
 def _graph_format(output: str | None) -> str | None:
@@ -284,6 +429,9 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an error")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress line on stderr (drawn only on a terminal, for work "
+                        "taking more than a second)")
     return common
 
 
@@ -328,7 +476,11 @@ def _add_graph(sub, common) -> None:
                            "and PDF need Graphviz's `dot` program.")
     _add_inputs(graph)
     graph.add_argument("--grad", action="store_true",
-                       help="add the reverse pass (adjoints d<out>_d<var>, in orange)")
+                       help="add the backward pass (adjoints d<out>_d<var>, in orange, with "
+                       "the local derivatives on the arrows)")
+    graph.add_argument("--at", metavar="A=1,B=[1,2]", help="draw the values and gradients at "
+                       "this point (with --example or example_inputs_FUNC, they are drawn at "
+                       "its arguments; --at overrides some of them)")
     graph.add_argument("-o", "--output", metavar="FILE",
                        help=f"write here; the extension ({', '.join(FORMATS)}) picks the "
                        "format (default: DOT on stdout)")
@@ -343,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symdiff {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_emit(sub, common)
     _add_graph(sub, common)
@@ -361,13 +514,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(ns, "command", None):
         parser.print_help(sys.stderr)
         return 2
+    if not ns.quiet and _is_terminal(sys.stderr):
+        progress.enable()
     try:
         return ns.run(ns)
     except UsageError as e:
         print(f"symdiff {ns.command}: error: {e}", file=sys.stderr)
         return 2
     except SymdiffError as e:
-        return _fail(ns, str(e))
+        return _fail(ns, str(e) + _shape_hint(ns, e))
     except KeyboardInterrupt:
         print("symdiff: interrupted", file=sys.stderr)
         return 130
@@ -375,7 +530,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as e:  # noqa: BLE001 - the user's code, or a bug: one line either way
-        return _fail(ns, _describe(e))
+        return _fail(ns, _describe(e) + _shape_hint(ns, e))
+    finally:
+        progress.disable()
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+#: Errors a parameter traced as a scalar for lack of a shape causes: these types, or
+#: messages about 0-d values (`len() of a 0-d traced array`, `shape ()`).
+_SHAPE_TROUBLE = (ShapeError, IndexError)
+_ZERO_D = re.compile(r"0-d\b|zero-dimensional|0-dimensional|dimension 0|of 0 dimensions|"
+                     r"shape \(\)|reshape \(\)")
+
+
+def _shape_hint(ns, exc: BaseException) -> str:
+    """For an error while tracing with parameters that got no shape: which ones, and
+    how to give them one (the rest of the same line)."""
+    unshaped = getattr(ns, "unshaped", None)
+    trouble = isinstance(exc, _SHAPE_TROUBLE) or _ZERO_D.search(str(exc))
+    if not unshaped or not trouble:
+        return ""
+    line = _error_line(exc)
+    on_line = [p for p in unshaped if line and re.search(rf"\b{p}\b", line)]
+    names = on_line or unshaped
+    one = len(names) == 1
+    listed = names[0] if one else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f". {listed} {'has' if one else 'have'} no shape, so {'it was' if one else 'they were'} "
+            f"traced as {'a float64 scalar' if one else 'float64 scalars'}: give "
+            f"{'its' if one else 'their'} shape with --shape NAME=D0,D1 (e.g. --shape "
+            f"{names[0]}=3), or --example FUNC naming a function in the same file that "
+            "returns example arguments")
+
+
+def _error_line(exc: BaseException) -> str | None:
+    """The source line an error points at: its `where`, else the user's innermost frame."""
+    where = getattr(exc, "where", None)
+    if where and ":" in where:
+        path, _, number = where.rpartition(":")
+        return linecache.getline(path, int(number)) if number.isdigit() else None
+    user = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)]
+    return user[-1].line if user else None
 
 
 def _fail(ns, message: str) -> int:

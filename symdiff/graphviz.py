@@ -36,8 +36,8 @@ from .ir import Graph
 from .simplify import dce, fuse
 from .trace import describe_args, function_location, trace
 
-__all__ = ["function_picture", "to_dot", "render", "GraphPicture", "RenderError", "FORMATS",
-           "STYLES"]
+__all__ = ["function_picture", "to_dot", "render", "require_graphviz", "GraphPicture",
+           "RenderError", "FORMATS", "STYLES"]
 
 #: DOT attributes per kind of drawn box or arrow.
 STYLES = {
@@ -152,13 +152,19 @@ def _quote(*lines: str) -> str:
     return '"' + "\\n".join(escaped) + '"'
 
 
-def render(dot_text: str, fmt: str) -> bytes:
-    """`dot_text` drawn by Graphviz's `dot` as `fmt` (svg, png, pdf)."""
+def require_graphviz(fmt: str) -> str:
+    """The path of Graphviz's `dot` program, or a RenderError saying how to get it."""
     dot = shutil.which("dot")
     if dot is None:
         raise RenderError(f"drawing {fmt.upper()} needs Graphviz's `dot` program, which is "
                           "not installed (Debian/Ubuntu: apt-get install graphviz; macOS: "
                           "brew install graphviz); or write DOT text with -o FILE.dot")
+    return dot
+
+
+def render(dot_text: str, fmt: str) -> bytes:
+    """`dot_text` drawn by Graphviz's `dot` as `fmt` (svg, png, pdf)."""
+    dot = require_graphviz(fmt)
     proc = subprocess.run([dot, f"-T{fmt}"], input=dot_text.encode("utf-8"),
                           capture_output=True, check=False)
     if proc.returncode != 0:

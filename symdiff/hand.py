@@ -32,6 +32,7 @@ import numpy as np
 import sympy as sp
 
 from . import functions as _functions
+from . import progress
 from .differentiate import vjp_graph
 from .errors import InputError
 from .formula import Formula, parse_formula, symbol
@@ -404,6 +405,7 @@ def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shap
     count = 0
     for point in (sampler.points(n) if isinstance(sampler, _Sampler) else sampler):
         count += 1
+        progress.step()  # points compared, on the CLI's progress line
         with np.errstate(all="ignore"):
             mine = grad(*point)
         yours = hand.numeric(point)
