@@ -13,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
-def test_fresh_venv_non_editable_install_emits(tmp_path):
+def test_fresh_venv_non_editable_install_emits(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the venv must not see a checkout first
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
