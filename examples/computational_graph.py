@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 import symdiff
-from symdiff.graphviz import function_picture, render, to_dot
+from symdiff.display.graphviz import function_picture, render, to_dot
 
 
 def J(a, b, c):

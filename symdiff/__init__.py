@@ -1,10 +1,6 @@
 """symdiff: symbolic differentiation of NumPy functions into readable NumPy code."""
 
-__version__ = "0.1.0"
-
-from .api import (  # noqa: E402
-    Compiled,
-    compile_gradient,
+from .api import (
     grad,
     hessian,
     hvp,
@@ -16,7 +12,8 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from .errors import (  # noqa: E402
+from .compile import Compiled, compile_gradient
+from .errors import (
     EmitError,
     ExpressionError,
     GradcheckError,
@@ -26,10 +23,11 @@ from .errors import (  # noqa: E402
     TraceError,
     UnsupportedOpError,
 )
-from .extend import register_primitive  # noqa: E402
-from .hand import DerivativeCheck, check_derivative  # noqa: E402
-from .trace import CapturedArrayWarning  # noqa: E402
-from .verify import GradcheckReport, gradcheck  # noqa: E402
+from .extend import register_primitive
+from .trace.function import CapturedArrayWarning
+from .verify.hand import DerivativeCheck, check_derivative
+from .verify.numerical import GradcheckReport, gradcheck
+from .version import __version__
 
 __all__ = [
     "__version__",

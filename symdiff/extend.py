@@ -27,11 +27,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy as sp
 
+from .codegen.printer import SymdiffPrinter
 from .errors import EmitError, InputError, TraceError
-from .functions import NumPyFunctionBase, numpy_function
-from .ir import CONST, ELEMENTWISE, INPUT, Graph
-from .printer import SymdiffPrinter
-from .tracer import FUNCTIONS, UFUNCS, Tracer, as_tracer, elementwise, number
+from .ir.elementwise import NumPyFunctionBase, numpy_function
+from .ir.graph import CONST, ELEMENTWISE, INPUT, Graph
+from .trace.dtypes import number
+from .trace.tracer import FUNCTIONS, UFUNCS, Tracer, as_tracer, elementwise
 
 __all__ = ["register_primitive"]
 

@@ -18,9 +18,9 @@ an operation that would still leave it, or make a value larger than `LIMIT`, is
 skipped.
 
 The operations come from the package's own tables, so the fuzzer grows with
-coverage: every ufunc registered on tracers (`symdiff.tracer.UFUNCS`), with a
+coverage: every ufunc registered on tracers (`symdiff.trace.tracer.UFUNCS`), with a
 domain from `UNARY_DOMAINS` / `BINARY_RULES` or, for a ufunc not listed there, one
-found by probing it; and every function in `symdiff.tracer.FUNCTIONS` that has a
+found by probing it; and every function in `symdiff.trace.tracer.FUNCTIONS` that has a
 builder in `FUNCTION_BUILDERS` (the rest are listed by `unfuzzed()`). Operators
 (`+ - * / ** @`, `.T`, indexing) are drawn too.
 
@@ -43,7 +43,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import symdiff
-from symdiff import tracer
+from symdiff.trace import tracer
 
 __all__ = ["Program", "programs", "check", "unary_ops", "binary_ops", "unfuzzed", "LIMIT"]
 

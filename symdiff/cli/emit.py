@@ -1,0 +1,85 @@
+"""`symdiff emit`: write the generated module (or check a file against it)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+
+from .. import progress
+from ..autodiff.transforms import KINDS
+from ..codegen.header import DEFAULT_KINDS
+from ..compile import compile_gradient
+from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _kinds, _wrt, load_function
+from .check import verify_emitted
+
+#: Lines of unified diff `emit --check` prints for a stale file.
+MAX_DIFF_LINES = 40
+
+
+# -- subcommands ----------------------------------------------------------------------------
+def _cmd_emit(ns) -> int:
+    fn, path = load_function(ns.target)
+    params, args, words = _inputs(fn, ns)
+    wrt = _wrt(fn, params, ns.wrt)
+    kinds = _kinds(ns.emit)
+    if ns.check and not ns.output:
+        raise UsageError("--check compares with the file named by -o; add -o FILE")
+    command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
+    command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
+    command += ["-o", ns.output] if ns.output else []
+    argnums = tuple(params.index(w) for w in wrt)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
+                                    source_name=path, kinds=kinds, command=command)
+    if ns.check:
+        return _check_file(ns.output, compiled.source)
+    if not ns.no_verify:
+        with progress.task("checking the gradient against central differences"):
+            verify_emitted(compiled, fn)
+    return _deliver(compiled.source, ns.output)
+
+
+def _check_file(path: str, text: str) -> int:
+    """0 when `path` holds exactly `text`; else 1, with a short diff on stderr."""
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        print(f"symdiff emit: {path} does not exist; run without --check to write it",
+              file=sys.stderr)
+        return 1
+    if old == text.encode("utf-8"):
+        print(f"{path} is up to date", file=sys.stderr)
+        return 0
+    diff = list(difflib.unified_diff(old.decode("utf-8", "replace").splitlines(True),
+                                     text.splitlines(True), f"{path} (on disk)",
+                                     f"{path} (generated now)", n=1))
+    changed = sum(1 for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+    print(f"symdiff emit: {path} is stale ({changed} changed lines); run the same command "
+          "without --check to regenerate it", file=sys.stderr)
+    sys.stderr.writelines(line if line.endswith("\n") else line + "\n"
+                          for line in diff[:MAX_DIFF_LINES])
+    if len(diff) > MAX_DIFF_LINES:
+        print(f"... {len(diff) - MAX_DIFF_LINES} more diff lines", file=sys.stderr)
+    return 1
+
+
+def _add_emit(sub, common) -> None:
+    emit = sub.add_parser("emit", parents=[common], epilog=EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          help="write the derivative module of a function",
+                          description="Write a standalone NumPy module with the function "
+                          "and its derivatives.")
+    _add_inputs(emit)
+    emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
+                      help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
+                      f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("-o", "--output", metavar="FILE",
+                      help="write here (atomically) instead of to stdout")
+    emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "
+                      "differs from what would be generated now (for CI)")
+    emit.add_argument("--no-verify", action="store_true", help="write the module even if "
+                      "its gradient fails the numerical check (gradcheck at random inputs)")
+    emit.set_defaults(run=_cmd_emit)
+

@@ -1,0 +1,2 @@
+"""Stage 5, emit: the printer, names, line layout, input checks, header, one function
+per program, the module template, and loading the module."""

@@ -1,0 +1,329 @@
+"""One straight-line program printed as one generated function: statements, names,
+source comments, the constant pool shared by the module's functions."""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..errors import EmitError
+from ..ir.graph import CONST, Var
+from ..passes.simplify import Program, Statement
+from .checks import shape_check
+from .header import _type_text
+from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
+from .printer import Block, SymdiffPrinter, array_literal, dtype_name
+
+
+@dataclass
+class FunctionCode:
+    """One generated function, printed."""
+
+    name: str
+    docstring: str
+    body: list[str]
+    returns: str
+    params: str | None = None  # when the function takes more than the module's arguments
+    arg_types: list[tuple[str, str]] = field(default_factory=list)  # of those extra ones
+    return_types: list[tuple[str, str]] = field(default_factory=list)
+    stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
+    constants: list[str] = field(default_factory=list)  # module-level definitions it reads
+
+
+    @property
+    def signature(self) -> str:
+        """`name(params)` after `def `, wrapped to fit."""
+        return call_text(self.name, self.params or "", 0)
+
+    @property
+    def return_statement(self) -> str:
+        """`return ...`, wrapped to fit (a Hessian of several arguments returns a tuple of
+        tuples)."""
+        stand_in = "____ = "  # as long as "return ", so that _wrap measures the same line
+        return "return " + _wrap(stand_in + self.returns, indent=4)[len(stand_in):]
+
+
+def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
+    """The float dtype NumPy gives a CSE temporary: that of the float values it reads,
+    or, reading none (np.where(mask, 1.0, 0.0)), that of the statements reading it; so
+    that a constant inside it is printed in that dtype."""
+    if sym not in memo:
+        memo[sym] = None
+        found = []
+        for s in program.temp_defs[sym].free_symbols:
+            var = program.by_symbol.get(s)
+            d = var.dtype if var is not None else \
+                _temp_dtype(program, s, memo) if s in program.temp_defs else None
+            if d is not None and np.dtype(d).kind == "f":
+                found.append(d)
+        if not found:
+            found = [d for d in map(lambda st: _reader_dtype(program, st, memo),
+                                    _readers(program, sym)) if d is not None]
+        memo[sym] = np.result_type(*found) if found else None
+    return memo[sym]
+
+
+def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
+    return [st for st in program.statements
+            if st.expr is not None and sym in st.expr.free_symbols]
+
+
+def _reader_dtype(program: Program, stmt: Statement, memo: dict):
+    if stmt.var is not None:
+        return stmt.var.dtype if stmt.var.dtype.kind == "f" else None
+    return _temp_dtype(program, stmt.target, memo)
+
+
+# -- one function ------------------------------------------------------------------------
+def print_function(
+    program: Program,
+    name: str,
+    docstring: str,
+    returns: Sequence[Var | tuple],
+    out_name: str,
+    backward_from: int | None = None,
+    xp: str = "np",
+    extra_params: Sequence[tuple[str, tuple]] = (),
+    constants: ConstantPool | None = None,
+) -> FunctionCode:
+    """Print `program` as the body of function `name` returning `returns`
+    (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
+    `constants`, shared by the functions of one module."""
+    constants = constants if constants is not None else ConstantPool()
+    names = _assign_names(program, out_name)
+    output_vars = set(_flatten(returns))
+    inlinable = _inlinable(program, output_vars)
+    printer = SymdiffPrinter(names, xp=xp)
+    call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
+    body: list[str] = []
+    last_comment = None
+    temps = _TempNames(program, inlinable, output_vars)
+    backward = _backward_flags(program, backward_from)
+    used_constants: list[str] = []
+    temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+    for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
+        printer.dtype = stmt.var.dtype if stmt.var is not None else \
+            _temp_dtype(program, stmt.target, temp_dtypes)
+        printer.large = _large(program, stmt)
+        if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
+                and constants.wants(stmt.node.value, names.get(stmt.target), printer):
+            names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
+            used_constants.append(constants.lines[names[stmt.target]])
+            continue
+        rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
+        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
+        if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
+                len(rhs) <= _INLINE_MAX:
+            call_args[stmt.target] = rhs
+            names[stmt.target] = rhs
+            if not _is_atomic(rhs):
+                printer.compound.add(stmt.target)  # parenthesized where an operator reads it
+            continue
+        if is_backward and stmt.loc and stmt.loc != last_comment:
+            comment = _source_comment(stmt.loc)
+            if comment:
+                body.append(comment)
+            last_comment = stmt.loc
+        if stmt.target not in names:
+            names[stmt.target] = temps.take(stmt.target, index)
+        if stmt.node is not None and stmt.node.op == "stop_gradient":
+            body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
+                        "a constant")
+        if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
+            target = names[stmt.target]
+            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
+                        if line != f"{target} = {target}")
+        else:
+            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+    ret = _print_returns(returns, names, program)
+    types = _return_types(returns, names)
+    if not extra_params:
+        return FunctionCode(name, docstring, body, ret, return_types=types,
+                            stable_rewrites=program.stable_rewrites, constants=used_constants)
+    checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
+    params = ", ".join(names[v.symbol] for v in program.inputs)
+    extra = {pname for pname, _ in extra_params}
+    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
+                 if names[v.symbol] in extra]
+    return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
+                        program.stable_rewrites, used_constants)
+
+
+class ConstantPool:
+    """Literal arrays defined once at module level, where a function reads them: an
+    array the traced function captured (under its own name) or any literal too long to
+    stand in an expression (`_c<k>`). Equal arrays share one definition."""
+
+    #: A literal with more elements than this is never printed inside a function.
+    MAX_INLINE_SIZE = 8
+
+    def __init__(self) -> None:
+        self.names: dict[tuple, str] = {}  # (dtype, shape, bytes) -> name
+        self.lines: dict[str, str] = {}  # name -> its definition
+
+    def wants(self, value: np.ndarray, hint: str | None, printer: SymdiffPrinter) -> bool:
+        return value.ndim > 0 and (hint or value.size > self.MAX_INLINE_SIZE) and \
+            printer.const_call(value) is None
+
+    def add(self, value: np.ndarray, hint: str | None, xp: str) -> str:
+        key = (value.dtype.str, value.shape, value.tobytes())
+        if key not in self.names:
+            name = hint if _constant_name_ok(hint) and hint not in self.lines else \
+                f"_c{len(self.names)}"
+            self.names[key] = name
+            self.lines[name] = f"{name} = " + array_literal(value, xp, f"{name} = ", LINE_LENGTH)
+        return self.names[key]
+
+
+def _constant_name_ok(name: str | None) -> bool:
+    return bool(name) and name.isidentifier() and name not in _RESERVED and \
+        not name.startswith(_TEMP_PREFIX) and not name.startswith("_c")
+
+
+#: NumPy computes `a + b` in place when `a` is a temporary of at least this many bytes
+#: (NPY_MIN_ELIDE_BYTES); below it, term order does not change what is allocated.
+_ELIDE_BYTES = 1 << 18
+
+
+def _large(program: Program, stmt: Statement) -> bool:
+    """Whether the statement's result is an array NumPy may update in place."""
+    if stmt.var is not None:
+        return stmt.var.size * stmt.var.dtype.itemsize >= _ELIDE_BYTES
+    vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
+    return any(v.size * v.dtype.itemsize >= _ELIDE_BYTES for v in vars_)
+
+
+def _return_types(returns, names) -> list[tuple[str, str]]:
+    """(name, dtype and shape) of each returned value, once each, in order."""
+    seen = {}
+    for v in _flatten(returns):
+        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype))
+    return list(seen.items())
+
+
+def _flatten(returns):
+    for r in returns:
+        if isinstance(r, tuple):
+            yield from _flatten(r)
+        else:
+            yield r
+
+
+def _print_returns(returns, names, program) -> str:
+    def one(v) -> str:
+        if isinstance(v, tuple):
+            return "(" + ", ".join(one(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+        if v.symbol in names:
+            return names[v.symbol]
+        raise EmitError(f"internal: output v{v.id} is not computed")
+
+    return ", ".join(one(r) for r in returns)
+
+
+def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
+               call_args: dict, is_output: bool) -> str:
+    var = stmt.var
+    if stmt.node is not None and stmt.node.op == CONST:
+        return printer.print_node(stmt.node, ())
+    if stmt.node is not None:
+        args = [call_args.get(a) or printer.doprint(a) for a in stmt.args]
+        text = printer.print_node(stmt.node, args)
+        if is_output and stmt.node.op == "broadcast_to":
+            return f"{printer.xp}.array({text})"  # a fresh, writable array
+        return text
+    expr = stmt.expr
+    if var is not None and expr.is_Symbol and expr in program.by_symbol and \
+            var.dtype != program.by_symbol[expr].dtype:
+        return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
+    if var is not None and not expr.free_symbols:
+        if var.shape:
+            return f"{printer.xp}.full({var.shape}, {printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
+        return f"{dtype_name(var.dtype)}({printer.doprint(expr)})"
+    text = printer.doprint(expr)
+    if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
+        if not var.shape:
+            return f"{dtype_name(var.dtype)}({text})"
+        return f"{printer.xp}.array({text}, dtype={dtype_name(var.dtype)})"
+    return text
+
+
+_INLINE_MAX = 60
+
+
+def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
+    """Statements printed inside their only reader instead of on a line of their own:
+    structured values (``X.T`` in ``X.T @ g``) and elementwise arguments of a call."""
+    uses: dict[sp.Symbol, int] = {}
+    read_by_call: set[sp.Symbol] = set()
+    for stmt in program.statements:
+        if stmt.expr is not None:  # every occurrence: x[i] read thrice is computed once
+            for sym in sp.preorder_traversal(stmt.expr):
+                if sym.is_Symbol:
+                    uses[sym] = uses.get(sym, 0) + 1
+        for sym in stmt.args:
+            uses[sym] = uses.get(sym, 0) + 1
+            read_by_call.add(sym)
+    result = set()
+    for stmt in program.statements:
+        var = stmt.var
+        if var is None or var in outputs or var in program.names or uses.get(stmt.target) != 1:
+            continue
+        structured = stmt.node is not None and stmt.node.op not in (CONST, "stop_gradient")
+        elementwise_arg = stmt.expr is not None and stmt.target in read_by_call and \
+            not stmt.expr.is_Symbol and stmt.expr.free_symbols
+        if structured or elementwise_arg:
+            result.add(stmt.target)
+    return result
+
+
+def _is_atomic(text: str) -> bool:
+    """A name, an attribute or a call: safe inside any expression without parentheses."""
+    if text.isidentifier():
+        return True
+    if text.endswith(".T") and text[:-2].isidentifier():
+        return True
+    if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
+        return True  # a subscript: x[1:, None]
+    head = text.split("(", 1)[0]
+    if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
+        return False
+    depth = 0
+    for i, ch in enumerate(text[len(head):]):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and i < len(text) - len(head) - 1:
+            return False
+    return True
+
+
+def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
+    """Which statements belong to the gradient part (temps follow their first user)."""
+    flags = [False] * len(program.statements)
+    if backward_from is None:
+        return flags
+    pending = []
+    for i, stmt in enumerate(program.statements):
+        if stmt.var is None:
+            pending.append(i)
+            continue
+        flag = stmt.var.id >= backward_from
+        for j in pending:
+            flags[j] = flag
+        pending = []
+        flags[i] = flag
+    return flags
+
+
+def _source_comment(loc: str) -> str | None:
+    filename, _, line = loc.rpartition(":")
+    if not line.isdigit():
+        return None
+    text = linecache.getline(filename, int(line)).strip()
+    comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
+    return comment if len(comment) + 4 <= LINE_LENGTH else comment[: LINE_LENGTH - 8] + "..."
+
+

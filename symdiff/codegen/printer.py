@@ -1,0 +1,500 @@
+"""The NumPy printer: SymPy's NumPyPrinter, made strict and readable.
+
+Elementwise expressions print through SymPy's printer machinery with a few
+readability fixes (`x/3` rather than `(1/3)*x`, `1/x` rather than `x**(-1.0)`,
+`np.where` for two-way choices, floats at full precision). Structured nodes print
+through one `_print_op_<name>` method each.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.core.mul import _keep_coeff
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
+
+from ..errors import EmitError
+from ..ir.graph import Node
+from ..ir.indexing import IndexArg, is_basic
+
+__all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
+
+_ATOM = PRECEDENCE["Atom"]
+
+
+def dtype_name(dtype, xp: str = "np") -> str:
+    name = np.dtype(dtype).name
+    return f"{xp}.bool_" if name == "bool" else f"{xp}.{name}"  # np.bool is NumPy 2 only
+
+
+class Block:
+    """A value printed as statements rather than one expression (a fresh array filled
+    in place, e.g. by ``np.add.at``). `lines` name the target ``{out}``."""
+
+    def __init__(self, *lines: str):
+        self.lines = lines
+
+    def statements(self, target: str) -> list[str]:
+        return [line.replace("{out}", target) for line in self.lines]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+class SymdiffPrinter(NumPyPrinter):
+    """Prints SymPy expressions and structured nodes as NumPy code.
+
+    `names` maps symbols to identifiers; `xp` is the array namespace's name.
+    """
+
+    printmethod = "_symdiff_numpy"
+    _default_settings = dict(NumPyPrinter._default_settings, strict=True,
+                             fully_qualified_modules=True)
+
+    def __init__(self, names: dict[sp.Symbol, str] | None = None, xp: str = "np", settings=None):
+        super().__init__(settings or {})
+        self.names = names or {}
+        self.xp = xp
+        self.dtype = None  # of the statement being printed, when known
+        self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
+        self.large = False  # whether that statement's array is big enough for NumPy to
+        # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
+
+    # -- modules: `np.exp`, never `numpy.exp` ----------------------------------------
+    def _module_format(self, fqn, register=True):
+        if fqn.startswith("numpy."):
+            fqn = self.xp + fqn[len("numpy"):]
+        return super()._module_format(fqn, register=False)
+
+    def _print(self, expr, **kwargs):
+        """A constant such as `log(2)` prints as a call that returns a float64 NumPy
+        scalar, strong under NEP 50, which would widen float32 code: in a statement
+        of a narrower float it is converted to that dtype."""
+        dtype = self.dtype
+        if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype) == np.float64 \
+                or not isinstance(expr, sp.Expr) or expr.is_Atom or not expr.is_number:
+            return super()._print(expr, **kwargs)
+        self.dtype = None  # (the parts of the constant print as they are)
+        try:
+            return f"{dtype_name(dtype, self.xp)}({super()._print(expr, **kwargs)})"
+        finally:
+            self.dtype = dtype
+
+    # -- atoms --------------------------------------------------------------------------
+    def _print_Symbol(self, expr):
+        try:
+            return self.names[expr]
+        except KeyError:
+            raise EmitError(f"internal: symbol {expr} has no name in the generated code") from None
+
+    def parenthesize(self, item, level, strict=False):
+        if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return f"{expr.p}/{expr.q}"
+
+    def _print_Infinity(self, expr):
+        return f"{self.xp}.inf"
+
+    def _print_NegativeInfinity(self, expr):
+        return f"-{self.xp}.inf"
+
+    def _print_NaN(self, expr):
+        return f"{self.xp}.nan"
+
+    def _print_BooleanTrue(self, expr):
+        return "True"
+
+    def _print_BooleanFalse(self, expr):
+        return "False"
+
+    # -- arithmetic -----------------------------------------------------------------------
+    def _print_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff.is_negative and coeff.is_Rational and coeff.q != 1:
+            return "-" + self._print_Mul(_keep_coeff(-coeff, rest))
+        if coeff.is_Rational and coeff.q != 1 and rest is not sp.S.One:
+            # `8/3*x`: Python folds the scalar first, so arrays are touched once
+            if rest.is_Pow and rest.exp.is_Rational and rest.exp < 0:  # 1/(3*y), not 1/3*1/y
+                denominator = sp.Mul(coeff.q, sp.Pow(rest.base, -rest.exp), evaluate=False)
+                return f"{coeff.p}/({self._print(denominator)})"
+            text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
+            return f"{coeff.p}/{coeff.q}*{text}"
+        return super()._print_Mul(expr)
+
+    def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
+        terms = super()._as_ordered_terms(expr, order=order)
+        return numbers_last(terms) if self.large else terms
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.base, expr.exp
+        prec = precedence(expr)
+        if exp is sp.S.Half:
+            return f"{self.xp}.sqrt({self._print(base)})"
+        if exp == -sp.S.Half:
+            return f"1/{self.xp}.sqrt({self._print(base)})"
+        if exp.is_Integer and exp < 0:
+            inverse = base if exp == -1 else sp.Pow(base, -exp, evaluate=False)
+            return f"1/{self.parenthesize(inverse, prec, strict=True)}"
+        if base is sp.E:
+            return f"{self.xp}.exp({self._print(exp)})"
+        # ** groups to the right: a base that is itself a power needs parentheses
+        return f"{self.parenthesize(base, prec, strict=False)}**{self.parenthesize(exp, prec, strict=True)}"
+
+    def _print_Relational(self, expr):
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
+        prec = PRECEDENCE["Relational"]
+        return (f"{self.parenthesize(expr.lhs, prec, strict=True)} {op} "
+                f"{self.parenthesize(expr.rhs, prec, strict=True)}")
+
+    def _print_Piecewise(self, expr):
+        *branches, (last, last_cond) = expr.args
+        if last_cond is not sp.true:
+            raise EmitError(f"internal: Piecewise without a default branch: {expr}")
+        values = [v for v, _ in branches] + [last]
+        if all(v.is_Number for v in values):  # np.where(c, 1, 0) would be an int array
+            show = self._typed_number
+        else:
+            show = self._print
+        text = show(last)
+        for value, cond in reversed(branches):
+            text = f"{self.xp}.where({self._print(cond)}, {show(value)}, {text})"
+        return text
+
+    def _typed_number(self, value) -> str:
+        """A number as a literal of the statement's float dtype (`1.0`, `np.float32(1.0)`)."""
+        dtype = np.dtype(self.dtype if self.dtype is not None else np.float64)
+        if dtype.kind != "f":
+            return self._print(value)
+        literal = repr(float(value))
+        if not np.isfinite(float(value)):  # nan, inf: names, not literals
+            literal = self._print(value)
+        return literal if dtype == np.float64 else f"{dtype_name(dtype, self.xp)}({literal})"
+
+    def _print_IsNan(self, expr):
+        return f"{self.xp}.isnan({self._print(expr.args[0])})"
+
+    def _print_And(self, expr):
+        return " & ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)
+
+    def _print_Or(self, expr):
+        return " | ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)
+
+    def _print_Not(self, expr):
+        return "~" + self.parenthesize(expr.args[0], _ATOM, strict=True)
+
+    # -- functions with NumPy semantics (symdiff.functions, register_primitive) ------------
+    def _print_NumPyFunctionBase(self, expr):  # (the "Base" suffix lets SymPy dispatch here)
+        args = [self._print(a) for a in expr.args]
+
+        def argument(m):  # parenthesized unless it is a whole argument of a call
+            text = args[int(m.group(1))]
+            before = expr.template[:m.start()].rstrip()[-1:]
+            after = expr.template[m.end():].lstrip()[:1]
+            whole = before in ("(", ",") and after in (")", ",")
+            return text if whole else self.parenthesize(expr.args[int(m.group(1))], _ATOM, True)
+
+        text = re.sub(r"\{(\d+)\}", argument, expr.template)
+        if self.xp != "np":
+            text = re.sub(r"\bnp\.", f"{self.xp}.", text)
+        return text if _balanced_call(text) else f"({text})"
+
+    def _print_np_clip(self, expr):
+        x, lo, hi = (None if a.is_infinite else self._print(a) for a in expr.args)
+        return f"{self.xp}.clip({x}, {lo}, {hi})"
+
+    def emptyPrinter(self, expr):
+        raise EmitError(f"symdiff cannot print {type(expr).__name__} ({expr}) as NumPy code")
+
+    # -- structured nodes -----------------------------------------------------------------
+    def print_node(self, node: Node, args: Sequence[str]) -> str:
+        """The right-hand side for a structured node, given its printed arguments."""
+        method = getattr(self, f"_print_op_{node.op}", None)
+        if method is None:
+            raise EmitError(f"no printer for the primitive {node.op!r}; register one with "
+                            "symdiff.register_primitive")
+        return method(node, *args, **node.p)
+
+    def _print_op_const(self, node):
+        value = node.value
+        dtype = dtype_name(value.dtype, self.xp)
+        if value.ndim == 0:
+            return f"{dtype}({self._item(value.item())})"
+        return self.const_call(value) or array_literal(value, self.xp)
+
+    def const_call(self, value: np.ndarray) -> str | None:
+        """An array as the call a person would write (np.zeros, np.eye, ...), or None."""
+        for pattern in _CONST_PATTERNS:
+            text = pattern(self, value)
+            if text is not None:
+                return text
+        return None
+
+    def _item(self, item) -> str:
+        """A Python scalar as source: nan and inf by their NumPy names."""
+        return _float_literal(item, self.xp) if isinstance(item, float) else repr(item)
+
+    def _dtype_arg(self, dtype, default=np.float64) -> str:
+        return "" if np.dtype(dtype) == np.dtype(default) else \
+            f", dtype={dtype_name(dtype, self.xp)}"
+
+    def _reduction(self, fn, node, x, axes, keepdims):
+        axis = "" if len(axes) == node.inputs[0].ndim else \
+            f", axis={axes[0] if len(axes) == 1 else axes}"
+        keep = ", keepdims=True" if keepdims else ""
+        return f"{self.xp}.{fn}({x}{axis}{keep})"
+
+    def _print_op_sum(self, node, x, *, axes, keepdims):
+        return self._reduction("sum", node, x, axes, keepdims)
+
+    def _print_op_max(self, node, x, *, axes, keepdims):
+        return self._reduction("max", node, x, axes, keepdims)
+
+    def _print_op_min(self, node, x, *, axes, keepdims):
+        return self._reduction("min", node, x, axes, keepdims)
+
+    def _print_op_prod(self, node, x, *, axes, keepdims):
+        return self._reduction("prod", node, x, axes, keepdims)
+
+    def _print_op_cumsum(self, node, x, *, axis):
+        return f"{self.xp}.cumsum({x}, axis={axis})"
+
+    def _print_op_cumprod(self, node, x, *, axis):
+        return f"{self.xp}.cumprod({x}, axis={axis})"
+
+    def _print_op_matmul(self, node, a, b):
+        return f"{_operand(a)} @ {_operand(b)}"
+
+    def _print_op_reshape(self, node, x, *, shape):
+        inserted = _unit_axes_inserted(node.inputs[0].shape, tuple(shape))
+        if inserted is not None and node.inputs[0].shape:  # x[:, None]; 0-d may be a float
+            return f"{_operand(x)}[{_format_entries(inserted)}]"
+        return f"{self.xp}.reshape({x}, {shape})"
+
+    def _print_op_transpose(self, node, x, *, axes):
+        if axes == tuple(reversed(range(len(axes)))):
+            return f"{_operand(x)}.T"
+        return f"{self.xp}.transpose({x}, {axes})"
+
+    def _print_op_broadcast_to(self, node, x, *, shape):
+        return f"{self.xp}.broadcast_to({x}, {shape})"
+
+    def _print_op_einsum(self, node, *ops, subscripts):
+        return f"{self.xp}.einsum('{subscripts}', {', '.join(ops)})"
+
+    def _print_op_inv(self, node, x):
+        return f"{self.xp}.linalg.inv({x})"
+
+    def _print_op_det(self, node, x):
+        return f"{self.xp}.linalg.det({x})"
+
+    def _print_op_slogdet(self, node, x, *, part):
+        return f"{self.xp}.linalg.slogdet({x}).{('sign', 'logabsdet')[part]}"
+
+    def _print_op_solve(self, node, a, b):
+        return f"{self.xp}.linalg.solve({a}, {b})"
+
+    def _print_op_concatenate(self, node, *xs, axis):
+        where = f", axis={axis}" if axis else ""
+        return f"{self.xp}.concatenate([{', '.join(xs)}]{where})"
+
+    def _print_op_roll(self, node, x, *, shift, axis):
+        return f"{self.xp}.roll({x}, {shift}, axis={axis})"
+
+    def _print_op_pad(self, node, x, *, widths, value):
+        fill = f", constant_values={value!r}" if value else ""
+        return f"{self.xp}.pad({x}, {widths}{fill})"
+
+    # -- indexing: x[...] reads; writes fill a fresh array in place --------------------------
+    def _print_op_index(self, node, x, *arrays, index):
+        return f"{_operand(x)}[{_format_index(index, arrays, node.inputs[0].shape)}]"
+
+    def _print_op_scatter_add(self, node, values, *arrays, index, shape):
+        fresh = f"{{out}} = {self.xp}.zeros({tuple(shape)}{self._dtype_arg(node.out.dtype)})"
+        where = _format_index(index, arrays, shape)
+        if is_basic(index):  # each element is selected at most once
+            return Block(fresh, f"{{out}}[{where}] = {values}")
+        if all(isinstance(e, IndexArg) for e in index):
+            where = ", ".join(arrays[e.k] for e in index) + ("," if len(index) == 1 else "")
+            return Block(fresh, f"{self.xp}.add.at({{out}}, ({where}), {values})")
+        return Block(fresh, f"{self.xp}.add.at({{out}}, {self.xp}.s_[{where}], {values})")
+
+    def _print_op_index_update(self, node, base, values, *arrays, index):
+        where = _format_index(index, arrays, node.out.shape)
+        return Block(f"{{out}} = {_operand(base)}.copy()", f"{{out}}[{where}] = {values}")
+
+    def _print_op_add_at(self, node, base, values, *, index, inplace):
+        where = _format_index(index, (), node.out.shape)
+        start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
+        return Block(start, f"{{out}}[{where}] += {values}")
+
+    def _print_op_stop_gradient(self, node, x):
+        return x  # codegen/function.py writes a comment line saying no derivative flows here
+
+
+def numbers_last(terms: list) -> list:
+    """`-400*t + 2` rather than `2 - 400*t` for large arrays: NumPy reuses the temporary
+    `-400*t` for the sum (it computes `temporary + 2` in place), but `2 - temporary`
+    needs a new array, and allocating large arrays costs as much as a pass over them.
+    Only when that term has a number factor of its own, so no negation is added."""
+    if len(terms) < 2 or not terms[0].is_Number:
+        return terms
+    coeff, _ = terms[1].as_coeff_Mul()
+    if coeff in (1, -1):
+        return terms
+    return [*terms[1:], terms[0]]
+
+
+def array_literal(value: np.ndarray, xp: str = "np", prefix: str = "",
+                  width: int | None = None) -> str:
+    """`np.array([...], dtype=...)` that evaluates to `value` exactly (shortest round-trip
+    digits, unpadded; nan and inf as `np.nan`, `np.inf`), on one line or, given a
+    `width`, wrapped with continuation lines aligned after `prefix` (the text before it)."""
+    head, tail = f"{xp}.array(", f", dtype={dtype_name(value.dtype, xp)})"
+    formatter = {"float_kind": lambda v: _float_literal(v, xp), "int_kind": str, "bool": str}
+    body = np.array2string(value, separator=", ", threshold=sys.maxsize, formatter=formatter,
+                           max_line_width=width or sys.maxsize, prefix=prefix + head,
+                           suffix=tail)
+    return head + body + tail
+
+
+def _float_literal(v, xp: str) -> str:
+    if np.isnan(v):
+        return f"{xp}.nan"
+    if np.isinf(v):
+        return f"{xp}.inf" if v > 0 else f"-{xp}.inf"
+    return str(v)  # NumPy's shortest round-trip digits
+
+
+def _format_slice(s: slice, n: int) -> str:
+    """The shortest spelling of a canonical slice over an axis of length n."""
+    step = s.step
+    if step > 0:
+        start = "" if s.start == 0 else str(s.start)
+        stop = "" if s.stop is None or s.stop >= n else str(s.stop)
+    else:
+        start = "" if s.start >= n - 1 else str(s.start)
+        stop = "" if s.stop is None else str(s.stop)
+    text = f"{start}:{stop}"
+    return text if step == 1 else f"{text}:{step}"
+
+
+def _format_entries(entries) -> str:
+    while len(entries) > 1 and entries[-1] == ":":
+        entries = entries[:-1]  # trailing full slices are implied
+    return ", ".join(entries) if entries else "()"
+
+
+def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -> str:
+    """``1:, ::2, None, idx`` for a canonical index (see `symdiff.indexing`)."""
+    entries, axis = [], 0
+    for e in index:
+        if e is None:
+            entries.append("None")
+            continue
+        if isinstance(e, IndexArg):
+            entries.append(arrays[e.k])
+        elif isinstance(e, slice):
+            entries.append(_format_slice(e, shape[axis]))
+        else:
+            entries.append(str(e))
+        axis += 1
+    return _format_entries(entries)
+
+
+def _unit_axes_inserted(old: tuple, new: tuple) -> list[str] | None:
+    """Index entries (":" and "None") when `new` is `old` with size-1 axes added."""
+    entries, i = [], 0
+    for d in new:
+        if i < len(old) and d == old[i]:
+            entries.append(":")
+            i += 1
+        elif d == 1:
+            entries.append("None")
+        else:
+            return None
+    return entries if i == len(old) and len(new) > len(old) else None
+
+
+def _const_uniform(printer, value):
+    shape, dtype = value.shape, printer._dtype_arg(value.dtype)
+    if value.size == 0:
+        return f"{printer.xp}.zeros({shape}{dtype})"
+    first = value.flat[0]
+    nan = value.dtype.kind == "f" and np.isnan(first)
+    if not (np.isnan(value) if nan else value == first).all():
+        return None
+    if first == 0:
+        return f"{printer.xp}.zeros({shape}{dtype})"
+    if first == 1:
+        return f"{printer.xp}.ones({shape}{dtype})"
+    return f"{printer.xp}.full({shape}, {printer._item(first.item())}{dtype})"
+
+
+def _const_eye(printer, value):
+    if value.ndim == 2 and value.shape[0] == value.shape[1] and value.size > 1 and \
+            np.array_equal(value, np.eye(len(value), dtype=value.dtype)):
+        return f"{printer.xp}.eye({len(value)}{printer._dtype_arg(value.dtype)})"
+    return None
+
+
+def _const_arange(printer, value):
+    if value.dtype.kind not in "iu" or value.size < 2 or \
+            not np.array_equal(value.ravel(), np.arange(value.size)):
+        return None
+    text = f"{printer.xp}.arange({value.size}{printer._dtype_arg(value.dtype, np.int64)})"
+    inserted = _unit_axes_inserted((value.size,), value.shape)
+    if value.ndim == 1:
+        return text
+    if inserted is not None:
+        return f"{text}[{_format_entries(inserted)}]"
+    return f"{text}.reshape({value.shape})"
+
+
+#: Constants a person would write as a call: zeros/ones/full, the identity, a range.
+def _const_tri(printer, value):
+    """A triangular mask (np.tril/np.triu): `np.tri(n, m, k, dtype=bool)` or its `~`."""
+    if value.dtype != bool or value.ndim != 2 or value.size < 2:
+        return None
+    n, m = value.shape
+    for negate, mask in ((False, value), (True, ~value)):
+        k = int(mask[0].sum()) - 1  # row 0 of np.tri(n, m, k) is true up to column k
+        if np.array_equal(mask, np.tri(n, m, k, dtype=bool)):
+            return f"{'~' if negate else ''}{printer.xp}.tri({n}, {m}, {k}, dtype=bool)"
+    return None
+
+
+_CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange, _const_tri)
+
+
+def _operand(text: str) -> str:
+    """Parenthesize a printed argument unless it is a name or a call."""
+    if text.isidentifier() or (text.endswith(")") and _balanced_call(text)):
+        return text
+    if text.endswith(".T") and _operand(text[:-2]) == text[:-2]:  # X.T, f(x).T; not a @ b.T
+        return text
+    return f"({text})"
+
+
+def _balanced_call(text: str) -> bool:
+    """True for `f(...)` whose outer parentheses enclose the whole tail."""
+    head = text.split("(", 1)[0]
+    if not head.replace(".", "").replace("_", "").isalnum():
+        return False
+    depth = 0
+    for i, ch in enumerate(text[len(head):]):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(text) - len(head) - 1:
+            return False
+    return True

@@ -1,0 +1,138 @@
+"""The pipeline, top to bottom:
+
+    trace -> optimize (fuse) -> differentiate -> optimize (simplify, CSE) -> emit -> load
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .autodiff.transforms import _Context, derivations
+from .codegen.function import ConstantPool, print_function
+from .codegen.load import load_module
+from .codegen.module import module_code, render_module
+from .errors import InputError
+from .ir.graph import Graph
+from .passes.simplify import optimize, to_program
+from .trace.function import ArgSpec, describe_args, function_location, trace
+
+
+@dataclass
+class Compiled:
+    """A generated module and its functions, for one set of argument shapes."""
+
+    name: str
+    source: str
+    module: Any
+    argnums: int | tuple[int, ...]
+    specs: list[ArgSpec]
+    graph: Graph = field(repr=False)
+
+    @property
+    def forward(self) -> Callable:
+        return getattr(self.module, self.name)
+
+    @property
+    def grad(self) -> Callable:
+        return getattr(self.module, f"grad_{self.name}")
+
+    @property
+    def value_and_grad(self) -> Callable:
+        return getattr(self.module, f"value_and_grad_{self.name}")
+
+    def function(self, kind: str) -> Callable:
+        """The generated function of a derivative kind ("grad", "hessian", ...)."""
+        return getattr(self.module, f"{kind}_{self.name}")
+
+    def save(self, path: str) -> None:
+        """Write the module atomically (a temporary file, then a rename)."""
+        write_atomic(path, self.source)
+
+    # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
+    def _repr_latex_(self) -> str:
+        from .display.latex import to_latex
+
+        return to_latex(self)
+
+    def _repr_html_(self) -> str:
+        from .display.latex import to_html
+
+        return to_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from .display.latex import to_markdown
+
+        return to_markdown(self)
+
+
+
+def write_atomic(path: str, text: str | bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:  # bytes: the same file on every platform
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+
+def _normalize_argnums(argnums) -> tuple[int, ...]:
+    if not isinstance(argnums, (int, tuple, list)):
+        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    return nums
+
+
+
+def compile_gradient(
+    fn: Callable,
+    args: Sequence[Any],
+    argnums: int | tuple[int, ...] = 0,
+    source_name: str | None = None,
+    kinds: Sequence[str] = ("grad", "value_and_grad"),
+    command: Sequence[str] | None = None,
+) -> Compiled:
+    """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
+    respect to `argnums`, emit one module holding them all, and load it. `command`
+    (the words of a `symdiff emit` command line) is recorded in the header."""
+    ctx = _prepare(fn, args, argnums)
+    constants = ConstantPool()
+    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
+                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
+                                constants=constants)
+                 for d in derivations(ctx, kinds)]
+    source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
+                                       source_name, command))
+    module = load_module(source, f"symdiff_generated_{ctx.name}")
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+
+def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
+    nums = _normalize_argnums(argnums)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
+                             function_location(fn))
+    nums = tuple(i % len(args) for i in nums)
+    specs = describe_args(fn, args, nums)
+    graph = trace(fn, specs)
+    forward = optimize(graph, simplify=False)
+    traced = [i for i, s in enumerate(specs) if s.traced]
+    wrt = [forward.inputs[traced.index(i)] for i in nums]
+    name = fn.__name__ if getattr(fn, "__name__", "").isidentifier() else "f"
+    if name == "<lambda>" or not name.isidentifier():
+        name = "f"
+    out_name = graph.names.get(graph.outputs[0]) or name
+    return _Context(fn, name, specs, nums, argnums, graph, forward, wrt, out_name)
+

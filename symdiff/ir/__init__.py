@@ -1,0 +1,3 @@
+"""Stage 2, the IR: a DAG of SymPy expressions with shapes (`graph`), its primitives and
+their shape rules (`primitives`), canonical indices (`indexing`), and the SymPy
+functions with NumPy semantics that elementwise expressions are made of (`elementwise`)."""

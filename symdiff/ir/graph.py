@@ -1,0 +1,216 @@
+"""The IR: a DAG of SymPy expressions with shapes, in SSA definition order.
+
+A `Var` is a value: an array of known shape and dtype, standing in expressions for
+itself by a SymPy symbol (elementwise, with NumPy broadcasting). A `Node` defines one
+Var, by one of:
+
+- ``input``: an argument of the function;
+- ``const``: a NumPy array baked into the program;
+- ``elementwise``: a SymPy expression in other Vars' symbols;
+- a structured primitive (``sum``, ``matmul``, ``reshape`` ...) with parameters.
+
+Names are a printing concern: a Var carries only an id, a shape and a dtype; the
+graph keeps name hints recovered from the user's code on the side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .primitives import PRIMITIVES
+
+__all__ = ["Var", "Node", "Graph", "check_graph", "dump", "ELEMENTWISE", "INPUT", "CONST"]
+
+ELEMENTWISE = "elementwise"
+INPUT = "input"
+CONST = "const"
+
+
+@dataclass(frozen=True, eq=False)
+class Var:
+    """One SSA value. Identity is the object; `symbol` names it inside expressions."""
+
+    id: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    symbol: sp.Symbol = field(repr=False)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def type_str(self) -> str:
+        """`f64[5,3]`, as in a dump."""
+        kind = {"f": "f", "i": "i", "u": "u", "b": "bool", "c": "c"}.get(self.dtype.kind, "?")
+        bits = "" if kind == "bool" else str(self.dtype.itemsize * 8)
+        return f"{kind}{bits}[{','.join(map(str, self.shape))}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """The definition of `out`."""
+
+    out: Var
+    op: str
+    inputs: tuple[Var, ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
+    expr: sp.Expr | None = None
+    value: np.ndarray | None = None
+    loc: str | None = None
+
+    @property
+    def p(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def key(self) -> tuple:
+        """Hashable identity of the computation, for value numbering."""
+        if self.op == ELEMENTWISE:
+            return (self.op, self.expr, self.out.shape, self.out.dtype.str)
+        if self.op == CONST:
+            uniform = self.value.size and not any(self.value.strides)  # a broadcast scalar
+            data = self.value.flat[0].tobytes() if uniform else self.value.tobytes()
+            return (self.op, self.value.dtype.str, self.value.shape, bool(uniform), data)
+        if self.op == INPUT:
+            return (self.op, self.out.id)
+        return (self.op, tuple(v.id for v in self.inputs), repr(self.params))
+
+
+class Graph:
+    """Nodes in definition order, the inputs in argument order, and the outputs."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.inputs: list[Var] = []
+        self.outputs: list[Var] = []
+        self.names: dict[Var, str] = {}
+        self.by_symbol: dict[sp.Symbol, Var] = {}
+        self.adjoint_of: dict[Var, Var] = {}  # cotangent -> primal, a naming hint
+        self.expr_names: dict[sp.Expr, str] = {}  # user names of values fused away
+        self.stable_rewrites: list[str] = []  # rules of passes/stable.py applied, for the header
+        self._next_id = 0
+
+    # -- building ---------------------------------------------------------------
+    def new_var(self, shape: Iterable[int], dtype: Any) -> Var:
+        vid = self._next_id
+        self._next_id += 1
+        var = Var(vid, tuple(int(d) for d in shape), np.dtype(dtype), sp.Symbol(f"v{vid}", real=True))
+        self.by_symbol[var.symbol] = var
+        return var
+
+    def add(self, node: Node) -> Var:
+        self.nodes.append(node)
+        if node.op == INPUT:
+            self.inputs.append(node.out)
+        return node.out
+
+    def add_input(self, shape, dtype, name: str) -> Var:
+        var = self.new_var(shape, dtype)
+        self.names[var] = name
+        return self.add(Node(var, INPUT, params=(("name", name),)))
+
+    def derive(self, nodes: list[Node], outputs: list[Var]) -> Graph:
+        """A graph over the same Vars with other nodes/outputs (passes stay functional)."""
+        g = Graph()
+        g.nodes = list(nodes)
+        g.inputs = list(self.inputs)
+        g.outputs = list(outputs)
+        g.names = dict(self.names)
+        g.by_symbol = dict(self.by_symbol)  # siblings may add different Vars
+        g.adjoint_of = dict(self.adjoint_of)
+        g.expr_names = dict(self.expr_names)
+        g.stable_rewrites = list(self.stable_rewrites)
+        g._next_id = self._next_id
+        return g
+
+    # -- queries ----------------------------------------------------------------
+    def operands(self, node: Node) -> tuple[Var, ...]:
+        """The Vars a node reads: its inputs, or the free symbols of its expression."""
+        if node.op == ELEMENTWISE:
+            return tuple(self.by_symbol[s] for s in sorted(node.expr.free_symbols, key=_sym_id))
+        return node.inputs
+
+    def use_counts(self) -> dict[Var, int]:
+        counts: dict[Var, int] = {}
+        for node in self.nodes:
+            for var in self.operands(node):
+                counts[var] = counts.get(var, 0) + 1
+        for var in self.outputs:
+            counts[var] = counts.get(var, 0) + 1
+        return counts
+
+    def definitions(self) -> dict[Var, Node]:
+        return {node.out: node for node in self.nodes}
+
+    def __repr__(self) -> str:
+        return dump(self)
+
+
+def _sym_id(sym: sp.Symbol) -> int:
+    return int(sym.name[1:])
+
+
+def check_graph(graph: Graph) -> None:
+    """Validate definition before use, elementwise shapes, and that outputs are defined."""
+    defined: set[Var] = set()
+    for node in graph.nodes:
+        for var in graph.operands(node):
+            if var not in defined:
+                raise AssertionError(f"v{node.out.id} uses v{var.id} before its definition")
+        if node.op == ELEMENTWISE:
+            shapes = [v.shape for v in graph.operands(node)]
+            want = np.broadcast_shapes(*shapes) if shapes else ()
+            if want != node.out.shape:
+                raise AssertionError(f"v{node.out.id}: expression shape {want} != {node.out.shape}")
+        elif node.op not in (INPUT, CONST):
+            prim = PRIMITIVES[node.op]
+            want = prim.shape_rule(*[v.shape for v in node.inputs], **node.p)
+            if tuple(want) != node.out.shape:
+                raise AssertionError(f"v{node.out.id}: {node.op} gives {want}, node says {node.out.shape}")
+        if node.out in defined:
+            raise AssertionError(f"v{node.out.id} defined twice")
+        defined.add(node.out)
+    for var in graph.outputs:
+        if var not in defined:
+            raise AssertionError(f"output v{var.id} is not defined")
+
+
+def dump(graph: Graph) -> str:
+    """One line per node, e.g. ``v3: f64[5,3] = matmul v1 v2``."""
+    lines = []
+    for node in graph.nodes:
+        head = f"v{node.out.id}: {node.out.type_str()} = "
+        if node.op == ELEMENTWISE:
+            body = str(node.expr)
+        elif node.op == INPUT:
+            body = f"input {graph.names.get(node.out, '')}".rstrip()
+        elif node.op == CONST:
+            body = f"const {np.array2string(node.value, threshold=6)}"
+        else:
+            args = " ".join(f"v{v.id}" for v in node.inputs)
+            params = " ".join(f"{k}={v!r}" for k, v in node.params)
+            body = f"{node.op} {args} {params}".rstrip()
+        lines.append(head + body)
+    lines.append("outputs: " + ", ".join(f"v{v.id}" for v in graph.outputs))
+    return "\n".join(lines)
+
+
+# -- dead code ---------------------------------------------------------------------------
+def dce(graph: Graph) -> Graph:
+    """Keep the nodes the outputs need (and all inputs, which are the signature)."""
+    live = set(graph.outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if node.out in live or node.op == INPUT:
+            kept.append(node)
+            live.update(graph.operands(node))
+    return graph.derive(kept[::-1], graph.outputs)
+

@@ -1,0 +1,9 @@
+"""Stage 1, trace: tracer values (`tracer`), the NumPy surface they implement
+(`numpy_api` and the `np_*` modules), and the traced function with its argument specs
+(`function`)."""
+
+# Importing the package registers the whole NumPy surface on tracers (subscripts,
+# methods, functions), in the order the reference lists them.
+from . import numpy_api, subscript  # noqa: F401
+
+from . import np_reductions, np_linalg, np_shapes, np_selection  # noqa: F401  isort: skip

@@ -1,0 +1,81 @@
+"""Dtypes under tracing: NumPy's promotion rules (NEP 50) and Python/NumPy scalars as
+exact SymPy numbers."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import sympy as sp
+
+
+def number(value) -> sp.Expr:
+    """A Python/NumPy scalar as an exact SymPy number (integral floats become Integers)."""
+    if isinstance(value, (bool, np.bool_)):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+            return sp.Integer(int(f))
+        if math.isnan(f):
+            return sp.nan
+        if math.isinf(f):
+            return sp.oo if f > 0 else -sp.oo
+        return sp.Float(f, 17)
+    raise TypeError(value)
+
+
+
+#: NumPy's default dtype for a Python scalar that meets no array (NEP 50).
+_DEFAULT_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64)}
+
+
+
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+
+def promote(*operands) -> np.dtype:
+    """The dtype of an operation on `operands` by NumPy's promotion rules (NEP 50), on
+    every NumPy version: a `np.dtype` stands for an array, a NumPy scalar or a 0-d
+    array (strong); a Python bool, int or float (weak) takes the dtype of the strong
+    operands when it is of a lower or equal kind, and NumPy's default dtype otherwise
+    (`int8_array + 1.5` is float64, `float32_array + 1.5` is float32)."""
+    strong = [o for o in operands if isinstance(o, np.dtype)]
+    weak = [_DEFAULT_DTYPE[_python_type(o)] for o in operands if not isinstance(o, np.dtype)]
+    if not strong:
+        return np.result_type(*weak)
+    dt = np.result_type(*strong)
+    for w in weak:
+        if _KIND_ORDER.get(w.kind, 3) > _KIND_ORDER.get(dt.kind, 3):
+            dt = np.result_type(dt, w)
+    return dt
+
+
+
+def _python_type(value) -> type:
+    for t in (bool, int, float):
+        if isinstance(value, t):
+            return t
+    raise TypeError(value)
+
+
+
+def _weak(dtype: np.dtype):
+    """A Python scalar of `dtype`'s kind: how a number reads once printed as a literal."""
+    return {"b": False, "u": 0, "i": 0}.get(dtype.kind, 0.0)
+
+
+
+def _result_dtype(common: np.dtype, kind: str) -> np.dtype:
+    if kind == "bool":
+        return np.dtype(bool)
+    if kind == "float" and common.kind in "biu":
+        return np.dtype(np.float64)
+    if kind == "arith" and common.kind == "b":
+        return promote(common, 0)
+    return common
+

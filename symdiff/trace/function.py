@@ -1,0 +1,410 @@
+"""Stage 1: run the user's function on tracers and record a `Graph`.
+
+Bad input stops here, with a typed error naming the user's file and line and saying
+what to write instead: arguments that cannot be traced (`describe_args`), random
+numbers drawn while tracing (their one sample would be baked into the code), and
+Python operations a traced value does not support. Arrays a function reads from a
+closure or a global are constants of the generated code, as under `jax.jit`; since
+that is easy to miss, tracing warns with `CapturedArrayWarning`.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
+from ..ir.graph import CONST, Graph
+from .tracer import Tracer, as_tracer
+
+__all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
+
+
+class CapturedArrayWarning(UserWarning):
+    """A traced function reads a NumPy array from a closure or a global: its value at
+    compile time is baked into the generated code as a constant."""
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """What the trace saw of one argument: traced (shape, dtype) or static (a value)."""
+
+    name: str
+    shape: tuple[int, ...] | None
+    dtype: np.dtype | None
+    static: Any = None
+
+    @property
+    def traced(self) -> bool:
+        return self.shape is not None
+
+    def describe(self) -> str:
+        if not self.traced:
+            return f"{self.name}={self.static!r} (static)"
+        return f"{self.name}: {self.dtype.name}{list(self.shape)}"
+
+
+def function_location(fn: Callable) -> str:
+    """`file:line` where `fn` is defined."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return getattr(fn, "__qualname__", repr(fn))
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+def parameter_names(fn: Callable, nargs: int) -> list[str]:
+    """Names of the first `nargs` positional parameters, rejecting *args/**kwargs,
+    required keyword-only parameters and a wrong number of arguments."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return [f"arg{i}" for i in range(nargs)]
+    where, qualname = function_location(fn), getattr(fn, "__qualname__", repr(fn))
+    names, required = [], 0
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            stars = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            raise TraceError(
+                f"{qualname} takes {stars}{p.name}: symdiff needs a fixed list of named "
+                "arguments (the generated code has one parameter per argument); write them "
+                "out, e.g. def f(w, b, X) instead of def f(*args)", where)
+        if p.kind == p.KEYWORD_ONLY:
+            if p.default is p.empty:
+                raise TraceError(f"{qualname} has the required keyword-only parameter "
+                                 f"{p.name!r}; symdiff passes arguments by position: give it "
+                                 "a default or make it positional", where)
+            continue
+        names.append(p.name)
+        required += p.default is p.empty
+    if not required <= nargs <= len(names):
+        takes = f"{required} to {len(names)}" if required != len(names) else str(required)
+        raise InputError(f"{qualname}({', '.join(names)}) takes {takes} positional "
+                         f"arguments but {nargs} were given; pass one value per parameter",
+                         where)
+    return names[:nargs]
+
+
+def describe_args(fn: Callable, args: Sequence[Any], argnums: tuple[int, ...]) -> list[ArgSpec]:
+    """Classify arguments: differentiated ones must be real floating point."""
+    names = parameter_names(fn, len(args))
+    specs = []
+    for i, (name, a) in enumerate(zip(names, args)):
+        specs.append(_spec(fn, i, name, a, i in argnums))
+    return specs
+
+
+_KINDS = {"i": "integer", "u": "unsigned integer", "b": "boolean", "c": "complex",
+          "O": "object", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta"}
+
+
+def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
+    where = function_location(fn)
+    arg = f"argument {i} ({name})"
+    if isinstance(a, Tracer):
+        return ArgSpec(name, a.shape, a.dtype)
+    if isinstance(a, (bool, np.bool_)) or (isinstance(a, int) and not isinstance(a, np.generic)):
+        if wrt:
+            raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
+                             "respect to floats: pass float(...) or an array of dtype float64",
+                             where)
+        return ArgSpec(name, None, None, static=a)
+    if isinstance(a, float):
+        return ArgSpec(name, (), np.dtype(np.float64))
+    if isinstance(a, str) or a is None:
+        if wrt:
+            raise InputError(f"{arg} is {a!r}, which has no derivative; differentiate with "
+                             "respect to float arrays and leave it out of argnums", where)
+        return ArgSpec(name, None, None, static=a)  # configuration, fixed in the code
+    if isinstance(a, (np.ndarray, np.generic)):
+        arr = a
+    elif isinstance(a, (list, tuple, dict, set)):
+        arr = _container_array(a, arg, name, wrt, where)
+    else:
+        try:
+            arr = np.asarray(a)
+        except Exception:  # noqa: BLE001 - anything unconvertible is the same user error
+            arr = np.asarray(None)
+    kind = arr.dtype.kind
+    if kind == "f":
+        return ArgSpec(name, tuple(arr.shape), arr.dtype)
+    what = _KINDS.get(kind, str(arr.dtype))
+    if kind == "c":
+        raise InputError(f"{arg} has dtype {arr.dtype} (complex); symdiff differentiates "
+                         f"real functions: pass {name}.real and {name}.imag as two float "
+                         "arguments", where)
+    if wrt:
+        raise InputError(f"{arg} has dtype {arr.dtype} ({what}); gradients are taken with "
+                         f"respect to real floating-point arrays: pass "
+                         f"{name}.astype(np.float64)", where)
+    if kind in "iub":
+        return ArgSpec(name, tuple(arr.shape), arr.dtype)
+    raise InputError(f"{arg} of type {type(a).__name__} (dtype {arr.dtype}, {what}) cannot "
+                     "be traced; pass floats or NumPy arrays of numbers", where)
+
+
+def _container_array(a, arg: str, name: str, wrt: bool, where: str) -> np.ndarray:
+    """A list/tuple of numbers as an array; containers of arrays are rejected."""
+    what = type(a).__name__
+    if isinstance(a, (dict, set)) or _holds_arrays(a):
+        raise InputError(f"{arg} is a {what}{' of arrays' if _holds_arrays(a) else ''}; "
+                         "symdiff traces arrays, not containers: pass each array as its own "
+                         f"argument, or stack them into one (np.stack({name}))", where)
+    if wrt:
+        raise InputError(f"{arg} is a {what}; pass a NumPy array "
+                         f"(np.asarray({name}, dtype=float))", where)
+    try:
+        return np.asarray(a)
+    except ValueError:
+        raise InputError(f"{arg} is a ragged {what} (its items differ in length); pass a "
+                         "NumPy array, or each item as its own argument", where) from None
+
+
+def _holds_arrays(a) -> bool:
+    if isinstance(a, (list, tuple)):
+        return any(isinstance(x, (np.ndarray, Tracer)) or _holds_arrays(x) for x in a)
+    return False
+
+
+def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
+    """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
+    graph = Graph()
+    call_args = []
+    for spec in specs:
+        if spec.traced:
+            call_args.append(Tracer(graph, graph.add_input(spec.shape, spec.dtype, spec.name)))
+        else:
+            call_args.append(spec.static)
+    captured = _captured(fn)
+    _check_captured(fn, captured)
+    with _random_forbidden():
+        result, local_names, returned_at = _call_recording_locals(fn, call_args)
+    graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
+    _name_captured_constants(captured, graph)
+    for name, value in local_names.items():
+        # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
+        if isinstance(value, Tracer) and value.graph is graph and value._var not in graph.names:
+            graph.names[value._var] = name
+    return graph
+
+
+def _output(fn, graph: Graph, result, where: str) -> Tracer:
+    """The traced result as one Tracer, or an error saying what to return instead."""
+    qualname = getattr(fn, "__qualname__", repr(fn))
+    if isinstance(result, Tracer):
+        return result
+    if isinstance(result, (tuple, list)):
+        raise TraceError(f"{qualname} returns a {type(result).__name__} of {len(result)} "
+                         "values; return one array (differentiate each output separately, "
+                         "or np.stack them into one)", where)
+    if result is None:
+        raise TraceError(f"{qualname} returned None; `return` the value to differentiate",
+                         where)
+    if isinstance(result, (str, bytes, dict, set)):
+        raise TraceError(f"{qualname} returned a {type(result).__name__}; return a NumPy "
+                         "array or float computed from the arguments", where)
+    try:
+        return as_tracer(graph, result)
+    except Exception:  # noqa: BLE001 - whatever it is, it is not an array
+        raise TraceError(f"{qualname} returned a {type(result).__name__}; return a NumPy "
+                         "array or float", where) from None
+
+
+def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
+    """Call `fn`: its result, the locals its frame holds at return (names for the
+    printer) and the `file:line` it returned from."""
+    code = getattr(fn, "__code__", None)
+    previous = sys.getprofile()
+    sink: dict[str, Any] = {}
+    returned_at: list[str] = []
+
+    def profiler(frame, event, arg):
+        if event == "return" and frame.f_code is code:
+            sink.clear()
+            sink.update(frame.f_locals)
+            returned_at[:] = [f"{code.co_filename}:{frame.f_lineno}"]
+
+    # Under another profiler (cProfile, a debugger) leave it alone: names are a nicety.
+    hooked = code is not None and previous is None
+    if hooked:
+        sys.setprofile(profiler)
+    try:
+        result = fn(*args)
+    except RecursionError:
+        raise TraceError(f"{fn.__qualname__} recursed without end while tracing: a recursion "
+                         "whose depth depends on a traced value cannot be unrolled; use a "
+                         "Python loop over a fixed count", function_location(fn)) from None
+    except SymdiffError:
+        raise
+    except (TypeError, AttributeError, IndexError, ValueError) as e:
+        if "Tracer" not in str(e):
+            raise  # the user's own bug, not a limit of tracing
+        raise _misuse(fn, e) from e
+    finally:
+        if hooked:
+            sys.setprofile(None)
+    return result, sink, (returned_at[0] if returned_at else None)
+
+
+def _misuse(fn, e: Exception) -> TraceError:
+    """A Python error about a tracer, as a TraceError at the user's line."""
+    where = _traceback_location(e.__traceback__) or function_location(fn)
+    text = str(e)
+    if "item assignment" in text:
+        return TraceError("assignment into a traced array is not supported here; build a "
+                          "new array instead (np.where(mask, new, x), np.concatenate)", where)
+    if "not iterable" in text:
+        return TraceError("iteration over a traced value; loop over range(x.shape[0]) and "
+                          "index, or use whole-array NumPy operations", where)
+    if isinstance(e, AttributeError):
+        attr = getattr(e, "name", None) or text.rsplit("'", 2)[-2]
+        return TraceError(f"traced arrays have no attribute {attr!r} under symdiff; use the "
+                          f"NumPy function (np.{attr}(x)) if symdiff supports it, or compute "
+                          "it from supported operations", where)
+    return TraceError(f"a traced value reached an operation that needs a concrete array "
+                      f"({type(e).__name__}: {text}); use NumPy operations on it instead",
+                      where)
+
+
+def _traceback_location(tb) -> str | None:
+    """`file:line` of the innermost traceback frame in the user's code."""
+    where = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not _is_internal(filename):
+            where = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+# -- values a function reads from outside its arguments ------------------------------------
+_RANDOM_TYPES = (np.random.Generator, np.random.RandomState)
+
+
+def _name_captured_constants(captured: list, graph: Graph) -> None:
+    """A constant equal to an array the function read from a global or closure (an
+    entry of `_captured`) takes its name."""
+    arrays = [(name, v) for name, _, v, _ in captured if isinstance(v, np.ndarray)]
+    for node in graph.nodes:
+        if node.op == CONST and node.out not in graph.names:
+            for name, value in arrays:
+                if value.shape == node.value.shape and value.dtype == node.value.dtype and \
+                        np.array_equal(value, node.value, equal_nan=value.dtype.kind == "f"):
+                    graph.names[node.out] = name
+                    break
+
+
+def _check_captured(fn, captured: list) -> None:
+    """Warn about captured arrays; refuse captured random generators (`captured`: what
+    `_captured(fn)` found)."""
+    qualname = getattr(fn, "__qualname__", repr(fn))
+    for name, scope, value, where in captured:
+        owner = getattr(value, "__self__", None) if callable(value) else None
+        if isinstance(value, _RANDOM_TYPES) or isinstance(owner, _RANDOM_TYPES):
+            raise TraceError(
+                f"{qualname} draws random numbers through {name!r} (a {scope} "
+                f"{type(owner if owner is not None else value).__name__}): a sample drawn "
+                "while tracing would be baked into the generated code as a constant; draw "
+                "the random values outside and pass them in as an argument", where)
+        if isinstance(value, np.ndarray):
+            dtype = f"{value.dtype.name}{list(value.shape)}"
+            filename, _, line = where.rpartition(":")
+            warnings.warn_explicit(
+                f"{where}: {qualname} reads the {scope} array {name!r} ({dtype}); its "
+                "current value is baked into the generated code as a constant: no gradient "
+                f"flows to it and later changes to {name!r} are not seen. Pass it as an "
+                "argument if it should vary", CapturedArrayWarning, filename,
+                int(line) if line.isdigit() else 0)
+
+
+def _captured(fn) -> list[tuple[str, str, Any, str]]:
+    """(name, "global" or "closure", value, file:line) for each value from outside
+    its arguments that `fn`'s code (and code nested in it) loads, first load only."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    cells = {}
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:  # an empty cell: assigned later in the enclosing function
+            pass
+    scopes = {"global": getattr(fn, "__globals__", {}), "closure": cells}
+    found: dict[str, tuple[str, str, Any, str]] = {}
+
+    def scan(c: types.CodeType) -> None:
+        line = c.co_firstlineno
+        for ins in dis.get_instructions(c):
+            positions = getattr(ins, "positions", None)
+            line = (positions.lineno if positions and positions.lineno else
+                    ins.starts_line if isinstance(ins.starts_line, int) and
+                    not isinstance(ins.starts_line, bool) else line)
+            scope = {"LOAD_GLOBAL": "global", "LOAD_NAME": "global",
+                     "LOAD_DEREF": "closure"}.get(ins.opname)
+            if scope and ins.argval not in found and ins.argval in scopes[scope]:
+                found[ins.argval] = (ins.argval, scope, scopes[scope][ins.argval],
+                                     f"{c.co_filename}:{line}")
+        for const in c.co_consts:
+            if isinstance(const, types.CodeType):
+                scan(const)
+
+    scan(code)
+    return list(found.values())
+
+
+# -- random numbers while tracing ----------------------------------------------------------
+_RANDOM_KEEP = {"BitGenerator", "Generator", "MT19937", "PCG64", "PCG64DXSM", "Philox",
+                "SFC64", "SeedSequence", "get_state", "set_state", "get_bit_generator",
+                "set_bit_generator"}
+_random_lock = threading.Lock()
+_random_saved: dict[str, Any] = {}
+_random_users = [0]  # threads tracing now; np.random is patched while > 0
+_tracing = threading.local()
+
+
+class _random_forbidden:
+    """While tracing, `np.random.<f>(...)` raises a TraceError in this thread (other
+    threads get the real function); the module is restored afterwards, also on error."""
+
+    def __enter__(self):
+        with _random_lock:
+            if _random_users[0] == 0:
+                for name in getattr(np.random, "__all__", ()):
+                    original = getattr(np.random, name, None)
+                    if name not in _RANDOM_KEEP and callable(original):
+                        _random_saved[name] = original
+                        setattr(np.random, name, _guarded(name, original))
+            _random_users[0] += 1
+        _tracing.depth = getattr(_tracing, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _tracing.depth -= 1
+        with _random_lock:
+            _random_users[0] -= 1
+            if _random_users[0] == 0:
+                for name, original in _random_saved.items():
+                    setattr(np.random, name, original)
+                _random_saved.clear()
+
+
+def _guarded(name: str, original: Callable) -> Callable:
+    def call(*args, **kwargs):
+        if getattr(_tracing, "depth", 0):
+            raise TraceError(
+                f"np.random.{name}(...) called while tracing: its one sample would be baked "
+                "into the generated code as a constant; draw the random values outside the "
+                "function and pass them in as an argument", user_location())
+        return original(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = original.__doc__
+    call.__wrapped__ = original
+    return call

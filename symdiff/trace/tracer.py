@@ -1,0 +1,561 @@
+"""Tracer values and the small op layer that builds graph nodes from them.
+
+A `Tracer` stands for an array of known shape and dtype while the user's function
+runs. Python operators and NumPy's `__array_ufunc__` / `__array_function__`
+protocols route every operation here; each appends one node to the graph. Sugar
+lowers to few primitives: `a - b` is an elementwise SymPy expression, `mean` is a
+`sum` times `1/n`. Derivative rules are written with the same functions, so a
+gradient graph is a graph of the same kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
+from ..ir import elementwise as F
+from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
+from ..ir.primitives import PRIMITIVES
+from .dtypes import _result_dtype, _weak, number, promote
+
+__all__ = [
+    "Tracer",
+    "elementwise",
+    "bind",
+    "const",
+    "cast",
+    "matmul",
+    "transpose",
+    "broadcast_to",
+    "UFUNCS",
+    "FUNCTIONS",
+]
+
+# Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
+UFUNCS: dict[Any, Callable] = {}
+FUNCTIONS: dict[Any, Callable] = {}
+
+_WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
+
+
+class _ValueOrVariance:
+    """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
+    ``x.var(...)`` method (the variance) for the user's code. The two names collide;
+    which one is meant is decided by where the attribute is read."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if _internal_file(sys._getframe(1).f_code.co_filename):
+            if obj._stale is not None:
+                raise TraceError(obj._stale, user_location())
+            return obj._var
+        return functools.partial(FUNCTIONS[np.var], obj)
+
+    def __set__(self, obj, value):
+        obj._var = value
+
+
+@functools.cache
+def _internal_file(filename: str) -> bool:
+    return _is_internal(filename)
+
+
+class Tracer:
+    """An array under tracing: a `Var` of a `Graph`."""
+
+    __slots__ = ("graph", "_var", "_view", "_views", "_stale", "__weakref__")
+    var = _ValueOrVariance()
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__
+
+    def __init__(self, graph: Graph, var: Var):
+        self.graph = graph
+        self._view = None  # (root tracer, its flat positions) when a NumPy view of root
+        self._views = None  # weak references to the views taken of this tracer
+        self._stale = None  # why this value may no longer be read (see _note_write)
+        self.var = var
+
+    # -- array attributes -----------------------------------------------------------
+    shape = property(lambda self: self._var.shape)
+    dtype = property(lambda self: self._var.dtype)
+    ndim = property(lambda self: len(self._var.shape))
+    size = property(lambda self: self._var.size)
+    T = property(lambda self: _viewed(self, transpose(self), np.transpose))
+    mT = property(lambda self: _viewed(self, transpose(self, _swap_last(self.ndim)),
+                                       lambda p: np.swapaxes(p, -1, -2)))
+
+    def __repr__(self) -> str:
+        return f"Tracer<{self._var.type_str()}>"
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TraceError("len() of a 0-d traced array", user_location())
+        return self.shape[0]
+
+    # -- NumPy protocols ------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        impl = UFUNCS.get(ufunc)
+        if method != "__call__" or impl is None:
+            name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            raise _unsupported(name)
+        out = kwargs.pop("out", None)
+        if out is not None:
+            if not any(isinstance(o, Tracer) for o in out):  # y = np.zeros(n); y[i] += x
+                raise TraceError(
+                    f"np.{ufunc.__name__} writes a traced value in place into a NumPy array "
+                    "(y[...] += ... on y = np.zeros(...)); make y a traced array, "
+                    "y = np.zeros_like(x, shape=...), whose writes symdiff follows",
+                    user_location())
+            raise TraceError(f"np.{ufunc.__name__}(..., out=...) writes in place; "
+                             "assign the result to a new variable instead", user_location())
+        _no_kwargs(f"np.{ufunc.__name__}", kwargs, allowed=("dtype",))
+        result = impl(*inputs)
+        dtype = kwargs.get("dtype")
+        return _new_array(astype(result, dtype) if dtype is not None else result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        impl = FUNCTIONS.get(func)
+        if impl is None:
+            raise _unsupported(f"np.{_public_name(func)}")
+        result = impl(*args, **kwargs)
+        if func not in VIEW_FUNCTIONS:
+            return _new_array(result)
+        return _viewed(args[0], result, lambda p: func(p, *args[1:], **kwargs))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TraceError(
+            "a traced value was converted to a concrete NumPy array (np.asarray/np.array, "
+            "assignment into a NumPy array, a NumPy array indexed by a traced index, or a "
+            "library outside NumPy); keep it a NumPy expression (np.stack to build arrays, "
+            "y = np.zeros_like(x, shape=...) then y[i] = ... to fill one, one-hot rows "
+            "np.eye(k)[labels] as labels[:, None] == np.arange(k)), e.g. " + _WHERE_HINT,
+            user_location())
+
+    # -- values a trace cannot know -------------------------------------------------
+    def __bool__(self):
+        raise TraceError(
+            "Python control flow (`if`, `while`, `and`, `or`, `not`) or bool() on a traced "
+            "value: its truth is only known when the generated code runs; keep it an array "
+            "expression: " + _WHERE_HINT
+            + ", or branch on shapes and Python values instead", user_location())
+
+    def _concrete(self, kind: str):
+        raise TraceError(
+            f"{kind}() of a traced value: the number is only known when the generated "
+            "code runs; keep it an array expression (np.where for choices, x.astype(float)"
+            " for casts; to fill an array with traced values, start from a traced one, "
+            "e.g. y = np.zeros_like(x), or build it with np.stack)", user_location())
+
+    def __float__(self):
+        self._concrete("float")
+
+    def __int__(self):
+        self._concrete("int")
+
+    def __index__(self):
+        self._concrete("int")
+
+    def __complex__(self):
+        self._concrete("complex")
+
+    def item(self, *args):
+        self._concrete(".item")
+
+    def tolist(self):
+        self._concrete(".tolist")
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, o): return elementwise(sp.Add, self, o)
+    def __radd__(self, o): return elementwise(sp.Add, o, self)
+    def __sub__(self, o): return elementwise(_sub, self, o)
+    def __rsub__(self, o): return elementwise(_sub, o, self)
+    def __mul__(self, o): return elementwise(sp.Mul, self, o)
+    def __rmul__(self, o): return elementwise(sp.Mul, o, self)
+    def __truediv__(self, o): return elementwise(_div, self, o, kind="float")
+    def __rtruediv__(self, o): return elementwise(_div, o, self, kind="float")
+    def __pow__(self, o): return power(self, o)
+    def __rpow__(self, o): return power(o, self)
+    def __neg__(self): return elementwise(lambda a: -a, self)
+    def __pos__(self): return _new_array(self)
+    def __matmul__(self, o): return matmul(self, o)
+    def __rmatmul__(self, o): return matmul(o, self)
+    def __lt__(self, o): return elementwise(sp.StrictLessThan, self, o, kind="bool")
+    def __le__(self, o): return elementwise(sp.LessThan, self, o, kind="bool")
+    def __gt__(self, o): return elementwise(sp.StrictGreaterThan, self, o, kind="bool")
+    def __ge__(self, o): return elementwise(sp.GreaterThan, self, o, kind="bool")
+    def __eq__(self, o): return elementwise(sp.Eq, self, o, kind="bool")
+    def __ne__(self, o): return elementwise(sp.Ne, self, o, kind="bool")
+    def __abs__(self): return UFUNCS[np.absolute](self)
+    def __floordiv__(self, o): return UFUNCS[np.floor_divide](self, o)
+    def __rfloordiv__(self, o): return UFUNCS[np.floor_divide](o, self)
+    def __mod__(self, o): return UFUNCS[np.remainder](self, o)
+    def __rmod__(self, o): return UFUNCS[np.remainder](o, self)
+    def __and__(self, o): return _logical(sp.And, "&", self, o)
+    def __rand__(self, o): return _logical(sp.And, "&", o, self)
+    def __or__(self, o): return _logical(sp.Or, "|", self, o)
+    def __ror__(self, o): return _logical(sp.Or, "|", o, self)
+    def __xor__(self, o): return _logical(sp.Xor, "^", self, o)
+    def __rxor__(self, o): return _logical(sp.Xor, "^", o, self)
+    def __invert__(self): return _logical(sp.Not, "~", self)
+
+    def __iadd__(self, o): return self + o  # rebinding, never in place
+    def __isub__(self, o): return self - o
+    def __imul__(self, o): return self * o
+    def __itruediv__(self, o): return self / o
+    def __ipow__(self, o): return self ** o
+
+    # -- methods --------------------------------------------------------------------
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _new_array(FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out,
+                                            keepdims=keepdims))
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return _new_array(FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out,
+                                             keepdims=keepdims))
+
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return _viewed(self, FUNCTIONS[np.reshape](self, shape, order=order),
+                       lambda p: np.reshape(p, shape, order=order))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        axes = tuple(axes) if axes else None
+        return _viewed(self, transpose(self, axes), lambda p: np.transpose(p, axes))
+
+    def dot(self, other):
+        return FUNCTIONS[np.dot](self, other)
+
+    def astype(self, dtype, copy=True):
+        result = astype(self, dtype)
+        return _new_array(result) if copy else result
+
+    def copy(self, order="C"):
+        return _new_array(self)
+
+    def __round__(self, ndigits=None):
+        return FUNCTIONS[np.round](self, ndigits or 0)
+
+    def __getattr__(self, name):
+        """An ndarray attribute symdiff does not trace gets a typed error, not AttributeError."""
+        if not name.startswith("__") and hasattr(np.ndarray, name):
+            raise _unsupported(f"the array method .{name}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def flatten(self, order="C"):
+        return _new_array(FUNCTIONS[np.ravel](self, order=order))
+
+    def conj(self):
+        return _new_array(self)
+
+    conjugate = conj
+    real = property(lambda self: self)
+
+
+#: NumPy functions whose result is a view of their argument. Item assignment rebinds
+#: the tracer assigned into (`Tracer.__setitem__`), so when one of these is a no-op and
+#: returns its argument, the two names share one tracer and see each other's writes, as
+#: a NumPy view and its base do. Every other function returns a new array, and so a new
+#: tracer (`_new_array`): `y = x.copy(); y[0] = 0` must leave `x` alone.
+VIEW_FUNCTIONS = {np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis,
+                  np.expand_dims, np.squeeze, np.atleast_1d, np.atleast_2d, np.atleast_3d,
+                  np.broadcast_to, np.real, np.diagonal, np.flip, np.fliplr, np.flipud,
+                  np.split, np.array_split}
+
+
+def _new_array(result):
+    """`result` as a tracer object of its own (a new array, never an alias of an operand)."""
+    return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
+
+
+def _viewed(base, result, positions):
+    """Record that `result` is a NumPy view of `base`: which elements of their root
+    (the array that is no one's view) it shows, `positions(p)` applied to base's."""
+    if not isinstance(result, Tracer) or not isinstance(base, Tracer) or result is base:
+        return result
+    root, pos = base._view or (base, None)
+    if pos is None:
+        pos = np.arange(root.size).reshape(root.shape)
+    result._view = (root, np.asarray(positions(pos)))
+    root._views = (root._views or []) + [weakref.ref(result)]
+    return result
+
+
+# -- helpers for building ---------------------------------------------------------------
+def _sub(a, b):
+    return a - b
+
+
+def _div(a, b):
+    return a / b
+
+
+def _swap_last(ndim: int) -> tuple[int, ...]:
+    if ndim < 2:
+        raise TraceError(".mT needs at least 2 dimensions", user_location())
+    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+
+
+def _public_name(func) -> str:
+    mod = getattr(func, "__module__", "") or ""
+    name = getattr(func, "__name__", repr(func))
+    return f"linalg.{name}" if "linalg" in mod else name
+
+
+def _unsupported(name: str) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
+        "NumPy operations, or register it with symdiff.register_primitive "
+        "(see docs/extending.md)", user_location())
+
+
+def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:
+    bad = sorted(k for k, v in kwargs.items() if k not in allowed and v is not None)
+    if bad:
+        raise UnsupportedOpError(f"{name}: argument(s) {', '.join(bad)} are not supported "
+                                 "under tracing; drop them or compute the result another way",
+                                 user_location())
+
+
+def _graph_of(args) -> Graph:
+    graph = None
+    for a in args:
+        if isinstance(a, Tracer):
+            if graph is None:
+                graph = a.graph
+            elif a.graph is not graph:
+                raise TraceError("values from two different traces were mixed (a traced "
+                                 "value leaked out of its function?)", user_location())
+    if graph is None:
+        raise TraceError("internal: no traced operand", user_location())
+    return graph
+
+
+def const(graph: Graph, value) -> Tracer:
+    """A NumPy array baked into the program as a `const` node."""
+    arr = np.array(value)
+    if arr.dtype.kind not in "biuf":
+        raise TraceError(f"constant of dtype {arr.dtype} cannot be used in traced "
+                         "arithmetic; use a float array", user_location())
+    var = graph.new_var(arr.shape, arr.dtype)
+    arr.setflags(write=False)
+    graph.add(Node(var, CONST, value=arr, loc=user_location()))
+    return Tracer(graph, var)
+
+
+def _atom(graph: Graph, a):
+    """(SymPy atom, shape, dtype or weak Python scalar, whether it becomes a literal)
+    for one elementwise operand. NumPy scalars and 0-d arrays are strong (NEP 50)."""
+    if isinstance(a, Tracer):
+        return a.var.symbol, a.shape, a.dtype, False
+    if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
+        return number(a), (), a, True
+    if isinstance(a, np.generic) or (isinstance(a, np.ndarray) and a.ndim == 0):
+        a = np.asarray(a)
+        if a.dtype.kind not in "biuf":
+            raise TraceError(f"scalar of dtype {a.dtype} in traced arithmetic", user_location())
+        return number(a.item()), (), a.dtype, True
+    if isinstance(a, (np.ndarray, list, tuple)):
+        t = const(graph, a)
+        return t.var.symbol, t.shape, t.dtype, False
+    raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
+                     "use floats or NumPy arrays", user_location())
+
+
+#: nan and +-inf constants become `const` nodes, not SymPy numbers: SymPy folds
+#: x*nan to nan and x + inf to oo, whose derivatives are then a silent 0, where NumPy's
+#: would be nan (and x*inf's inf).
+_NONFINITE = (sp.nan, sp.oo, -sp.oo)
+
+
+def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
+                conditions: int = 0) -> Tracer:
+    """Apply a SymPy function elementwise; `kind` is arith, float (true division,
+    transcendental) or bool (comparisons, logic). The first `conditions` operands
+    are boolean conditions (of np.where): they take no part in dtype promotion.
+
+    The operation runs in the dtype NumPy would use. A NumPy scalar operand becomes
+    a literal in the generated code, where NumPy would read it as a weak Python
+    number; when it is what widens the result (a float32 array times
+    np.float64(0.1) is float64), the arrays are cast to that dtype first."""
+    graph = _graph_of(args)
+    atoms, shapes, dtypes, literal = (list(c) for c in zip(*(_atom(graph, a) for a in args)))
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError("operands could not be broadcast together with shapes "
+                         + " ".join(map(str, shapes)), user_location()) from None
+    values = range(conditions, len(args))
+    common = promote(*(dtypes[i] for i in values))
+    printed = promote(*(_weak(dtypes[i]) if literal[i] and isinstance(dtypes[i], np.dtype)
+                        else dtypes[i] for i in values))
+    for i in values:  # see _opaque_nonfinite
+        if literal[i] and atoms[i] in _NONFINITE and common.kind == "f":
+            atoms[i] = const(graph, np.asarray(float(atoms[i]), common)).var.symbol
+    if printed != common:
+        for i in values:
+            if not literal[i] and dtypes[i] != common:
+                atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).var.symbol
+    return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(common, kind))
+
+
+def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
+    """A node for `expr` of the given shape (broadcast when the symbols are smaller)
+    and dtype: when the printed expression would compute another float dtype (a
+    float64 adjoint of a float32 value), a cast follows it."""
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    if expr.has(sp.zoo):  # SymPy's 1/0: neither inf nor nan, and no code prints it
+        raise TraceError(
+            "division by zero: the divisor is 0 whatever the inputs (x / (x - x), "
+            "np.var with ddof equal to the number of elements, ...), so NumPy would give "
+            "inf or nan everywhere; divide by a nonzero expression", user_location())
+    if isinstance(expr, sp.Symbol) and expr in graph.by_symbol:
+        var = graph.by_symbol[expr]
+        if var.dtype == dtype:
+            return broadcast_to(Tracer(graph, var), shape)
+        return broadcast_to(_cast_node(graph, var, dtype), shape)
+    if expr.is_Boolean and not expr.free_symbols and not isinstance(expr, sp.Symbol):
+        expr = sp.Integer(1 if expr == sp.true else 0)
+        dtype = np.dtype(bool)
+    if dtype.kind == "f":
+        # Integer and boolean values are converted to the float dtype, as NumPy would,
+        # before fusion changes what they meet: `0.5*n` is float64 for an integer n
+        # but float32 within `0.5*n*x` for a float32 x, and `ct*(n + 1)` is an integer
+        # array once a constant cotangent ct is inlined as 1.
+        ints = [graph.by_symbol[s] for s in _value_symbols(expr)
+                if graph.by_symbol[s].dtype.kind in "biu"]
+        if ints:
+            expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
+                                  for v in ints})
+    syms = [graph.by_symbol[s] for s in expr.free_symbols]
+    natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
+    computed = _printed_dtype(graph, expr)
+    if dtype.kind == "f" and computed is not None and computed != dtype:
+        inner = graph.new_var(natural, computed)
+        graph.add(Node(inner, ELEMENTWISE, expr=expr, loc=user_location()))
+        return broadcast_to(_cast_node(graph, inner, dtype), shape)
+    var = graph.new_var(natural, dtype)
+    graph.add(Node(var, ELEMENTWISE, expr=expr, loc=user_location()))
+    return broadcast_to(Tracer(graph, var), shape)
+
+
+def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
+    """The float dtype NumPy computes `expr` in once printed: the promotion of the
+    arrays it reads as values (numbers print as weak literals). None when unknown
+    (only integer or boolean values, which a float function may widen either way)."""
+    dtypes = [graph.by_symbol[s].dtype for s in _value_symbols(expr)]
+    dt = np.result_type(*dtypes) if dtypes else None
+    return dt if dt is not None and dt.kind == "f" else None
+
+
+def _value_symbols(expr: sp.Expr) -> set:
+    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
+    if isinstance(expr, sp.Symbol):
+        return {expr}
+    if isinstance(expr, (sp.Piecewise)):
+        return set().union(*(_value_symbols(v) for v, _ in expr.args))
+    if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+        return set()
+    return set().union(set(), *(_value_symbols(a) for a in expr.args))
+
+
+def _cast_node(graph: Graph, var: Var, dtype: np.dtype) -> Tracer:
+    """`var` converted to `dtype`, as a value of its own: fusing it into its readers
+    would drop the conversion from the printed code."""
+    out = graph.new_var(var.shape, dtype)
+    graph.add(Node(out, ELEMENTWISE, params=(("materialize", True),), expr=var.symbol,
+                   loc=user_location()))
+    return Tracer(graph, out)
+
+
+def cast(x: Tracer, dtype) -> Tracer:
+    """`x` in `dtype` (any numeric dtype; symdiff's own conversions)."""
+    return expression(x.graph, x.var.symbol, x.shape, dtype)
+
+
+def astype(x, dtype) -> Tracer:
+    """A cast: a node whose expression is the operand itself, with another dtype."""
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if dtype.kind != "f":
+        raise TraceError(f"cast of a traced value to {dtype}: only casts to float can be "
+                         "traced", user_location())
+    return cast(x, dtype)
+
+
+def _logical(fn, symbol: str, *args) -> Tracer:
+    """`&`, `|`, `^`, `~` on boolean masks (logical, as NumPy's on bool arrays)."""
+    for a in args:
+        dtype = a.dtype if isinstance(a, Tracer) else np.asarray(a).dtype
+        if dtype.kind != "b":
+            raise UnsupportedOpError(
+                f"`{symbol}` on a traced array of dtype {dtype}: only boolean masks (from "
+                "comparisons) combine with & | ^ ~ under tracing", user_location())
+    return elementwise(fn, *args, kind="bool")
+
+
+def power(a, b) -> Tracer:
+    """`a ** b`; integer exponents stay exact."""
+    kind = "float" if isinstance(b, Tracer) and b.dtype.kind == "f" else "arith"
+    return elementwise(F.Power, a, b, kind=kind)
+
+
+# -- structured primitives ------------------------------------------------------------------
+def bind(name: str, *args, **params) -> Tracer:
+    """Append a structured node `name(*args, **params)`."""
+    graph = _graph_of(args)
+    prim = PRIMITIVES[name]
+    ins = [a if isinstance(a, Tracer) else as_tracer(graph, a) for a in args]
+    try:
+        shape = prim.shape_rule(*[t.shape for t in ins], **params)
+    except ValueError as e:
+        raise ShapeError(f"{name}: {e}", user_location()) from None
+    dtype = prim.out_dtype(*[t.dtype for t in ins], **params)
+    var = graph.new_var(shape, dtype)
+    node = Node(var, name, tuple(t.var for t in ins), tuple(sorted(params.items())),
+                loc=user_location())
+    graph.add(node)
+    return Tracer(graph, var)
+
+
+def as_tracer(graph: Graph, a) -> Tracer:
+    if isinstance(a, Tracer):
+        return a
+    # (a 0-d array too: as a number, fusion would inline it where it prints weak)
+    return const(graph, np.asarray(a))
+
+
+def matmul(a, b) -> Tracer:
+    return bind("matmul", a, b)
+
+
+def transpose(x: Tracer, axes=None) -> Tracer:
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes",
+                         user_location())
+    if axes == tuple(range(x.ndim)):
+        return x
+    return bind("transpose", x, axes=axes)
+
+
+def broadcast_to(x: Tracer, shape) -> Tracer:
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ShapeError(f"cannot broadcast {x.shape} to {shape}", user_location()) from None
+    return bind("broadcast_to", x, shape=shape)
+
+

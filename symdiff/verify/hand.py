@@ -1,0 +1,447 @@
+"""Checking a derivative worked out by hand: PROVED, AGREES or REFUTED.
+
+`check_derivative(f, df, *args)` compares symdiff's gradient of `f` with the user's
+`df` (a Python function of the same arguments, or for formulas a string such as
+``'2*x*(w*x + b - y)'``):
+
+1. numerically, at the given point and at random points of similar magnitude, half
+   of them with random signs, skipping points where f itself is not finite; a float64
+   disagreement that persists when both are evaluated from their symbolic forms with
+   30 digits (or, without those, as it stands), or that is a NaN or inf on one side
+   only, is a counterexample: REFUTED;
+2. symbolically: both derivatives are traced into SymPy expressions over the
+   arguments, array arguments instantiated element by element at their shapes
+   (matmul and sum become explicit sums), and each difference is simplified under
+   a time budget. All zero: PROVED (for these shapes). Otherwise the thresholds of
+   the difference's conditions and kinks are tried as points too (a derivative wrong
+   only for x > 3 is refuted from x = 1), and failing a counterexample the answer is
+   AGREES, with the number of points and the tolerance that support it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import sympy as sp
+
+from .. import progress
+from ..compile import compile_gradient
+from ..errors import InputError
+from ..ir.graph import Graph
+from ..trace.function import ArgSpec, function_location, parameter_names
+from ..trace.tracer import Tracer, as_tracer
+from .formula import Formula, parse_formula, symbol
+from .proof import Counterexample, _component_name, _differs, _Proof, _tex_component, evaluate
+
+__all__ = ["check_derivative", "DerivativeCheck", "ArgumentVerdict", "Counterexample",
+           "Status", "POINTS", "RTOL", "ATOL", "PROOF_SECONDS"]
+
+#: Points (the given one first) at which the two derivatives must agree.
+POINTS = 20
+#: Both derivatives are exact formulas evaluated in float64: only rounding separates
+#: them, so the tolerance is tight. ``|mine - yours| <= ATOL*max(1, |mine|) + RTOL*|mine|``.
+RTOL, ATOL = 1e-7, 1e-9
+#: Time budget of the symbolic proof (simplification can take long on big expressions).
+PROOF_SECONDS = 10.0
+#: Float64 disagreements re-evaluated in high precision, per argument.
+MAX_CANDIDATES = 5
+
+
+class Status(str, Enum):
+    PROVED = "PROVED"
+    AGREES = "AGREES"
+    REFUTED = "REFUTED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class ArgumentVerdict:
+    """The verdict on the derivative with respect to one argument."""
+
+    name: str
+    shape: tuple[int, ...]
+    status: Status
+    difference: sp.Expr | None = None  # symdiff's minus yours, at `component`
+    component: tuple[int, ...] | None = None
+    counterexample: Counterexample | None = None
+    note: str = ""
+
+
+@dataclass
+class DerivativeCheck:
+    """The answer of `check_derivative`: a status per argument and overall."""
+
+    function: str
+    arguments: list[ArgumentVerdict]
+    points: int  # points where the derivatives were compared numerically
+    rtol: float
+    atol: float
+    latex_names: dict[sp.Symbol, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def status(self) -> Status:
+        statuses = {a.status for a in self.arguments}
+        for s in (Status.REFUTED, Status.AGREES):
+            if s in statuses:
+                return s
+        return Status.PROVED
+
+    @property
+    def ok(self) -> bool:
+        """PROVED or AGREES."""
+        return self.status != Status.REFUTED
+
+    @property
+    def refuted(self) -> list[ArgumentVerdict]:
+        return [a for a in self.arguments if a.status == Status.REFUTED]
+
+    @property
+    def difference(self) -> sp.Expr | None:
+        """The symbolic difference (symdiff's minus yours) of the first refuted argument
+        (or the first unproved one); 0 when PROVED."""
+        if self.status == Status.PROVED:
+            return sp.Integer(0)
+        first = (self.refuted or [a for a in self.arguments if a.status == Status.AGREES])[0]
+        return first.difference
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        return self.refuted[0].counterexample if self.refuted else None
+
+    def __str__(self) -> str:
+        lines = [f"check_derivative of {self.function}: {self.status}"]
+        for a in self.arguments:
+            lines += self._lines(a)
+        lines.append(f"  (compared at {_plural(self.points, 'point')}: |symdiff - yours| <= "
+                     f"{self.atol:g}*max(1, |symdiff|) + {self.rtol:g}*|symdiff|)")
+        return "\n".join(lines)
+
+    def _lines(self, a: ArgumentVerdict) -> list[str]:
+        head = f"  d {self.function} / d {a.name}: {a.status}"
+        detail = {Status.PROVED: " (symdiff's derivative minus yours simplifies to 0)",
+                  Status.AGREES: f" at {_plural(self.points, 'point')}",
+                  Status.REFUTED: ""}[a.status]
+        lines = [head + detail]
+        if a.difference is not None and a.status != Status.PROVED:
+            where = _component_name(a.name, a.component or ())
+            lines.append(f"      symdiff - yours (d/d{where}) = {a.difference}")
+        if a.counterexample is not None:
+            lines.append(f"      counterexample {a.counterexample}")
+        if a.note:
+            lines.append(f"      {a.note}")
+        return lines
+
+    def latex(self) -> str:
+        """The verdicts and symbolic differences as a LaTeX `aligned` block."""
+        rows = []
+        for a in self.arguments:
+            d = rf"\frac{{\partial\, \mathrm{{{_tex_name(self.function)}}}}}" \
+                rf"{{\partial {_tex_component(a.name, a.component or ())}}}"
+            if a.status == Status.PROVED:
+                rows.append(rf"{d} &: \text{{PROVED}}")
+            elif a.difference is not None:
+                diff = sp.latex(a.difference, symbol_names=self.latex_names)
+                rows.append(rf"{d}\Big|_{{\text{{symdiff}}}} - {d}\Big|_{{\text{{yours}}}} "
+                            rf"&= {diff} \quad \text{{{a.status}}}")
+            else:
+                rows.append(rf"{d} &: \text{{{a.status}}}")
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+
+# -- the checker ------------------------------------------------------------------------
+def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
+                     argnums: int | tuple[int, ...] = 0, points: int = POINTS,
+                     rtol: float = RTOL, atol: float = ATOL, seed: int = 0,
+                     proof_seconds: float = PROOF_SECONDS) -> DerivativeCheck:
+    """Prove or refute a derivative worked out by hand.
+
+    `df` is a Python function of the same arguments as `f` returning the derivative
+    with respect to ``args[argnums]`` (a tuple of them for a tuple `argnums`), or a
+    formula string over the argument names (one per argnum) in the safe language of
+    `symdiff.formula` (numbers, arguments, ``+ - * / **``, exp, log, sqrt, sin, cos,
+    tan, tanh, sigmoid, abs ...). `args` is the point (and fixes the shapes); without
+    it every parameter is the scalar 1.0.
+
+    Returns a `DerivativeCheck`: ``.status`` is PROVED (the symbolic difference
+    simplifies to zero, at these shapes), AGREES (no proof, but agreement at
+    ``points`` points within `rtol`/`atol`) or REFUTED (``.difference``, the symbolic
+    difference, and ``.counterexample``, a point with both values).
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
+                         "compare at 1 point (the one given) or more")
+    args = _default_args(f) if not args else _as_float64(args)
+    nums = _argnums(f, argnums, len(args))
+    names = parameter_names(f, len(args))
+    hand = _Hand(df, names, nums)
+    compiled = compile_gradient(f, args, nums)
+    shapes = [np.shape(args[i]) for i in nums]
+    sampler = _Sampler(compiled.forward, args, seed)
+    numeric, n_points = _compare_numerically(compiled.grad, hand, sampler, names, nums,
+                                             shapes, points, rtol, atol)
+    proof = _Proof(f, args, nums, hand, time.monotonic() + proof_seconds, rtol, atol)
+    # a difference left by the proof may be non-zero only on a region the random points
+    # missed (a wrong threshold in np.where): compare also across its thresholds
+    for k in range(len(nums)):
+        if not numeric[k] and proof.first_unproved(k) is not None:
+            extra = [p for p in proof.threshold_points(k, args) if sampler.finite(p)]
+            more, count = _compare_numerically(compiled.grad, hand, iter(extra), names, nums,
+                                           shapes, len(extra), rtol, atol)
+            numeric[k], n_points = more[k], n_points + count
+    verdicts = [_verdict(names[i], shapes[k], numeric[k], proof, k)
+                for k, i in enumerate(nums)]
+    return DerivativeCheck(_function_name(f), verdicts, n_points, rtol, atol,
+                           proof.latex_names)
+
+
+def _verdict(name, shape, candidates, proof: _Proof, k: int) -> ArgumentVerdict:
+    confirmed = (proof.confirm(k, cx) for cx in candidates)
+    counterexample = next((cx for cx in confirmed if cx is not None), None)
+    if counterexample is not None:
+        component = counterexample.component
+        difference = proof.shown_difference(k, component)
+        note = proof.reason
+        if difference == 0:  # equal formulas, but one side's float64 code fails here
+            side = "your derivative" if not np.isfinite(counterexample.yours) else "symdiff's"
+            value = counterexample.yours if side[0] == "y" else counterexample.symdiff
+            difference, note = None, (f"the two are equal as formulas, but {side} evaluates "
+                                      f"to {value:g} in float64 at this point (a square root "
+                                      "or log of a negative number, an overflow, ...)")
+        return ArgumentVerdict(name, shape, Status.REFUTED, difference, component,
+                               counterexample, note)
+    remainder = proof.first_unproved(k)
+    if proof.reason or remainder is not None:
+        component, diff, timed_out = remainder if remainder is not None else (None, None, False)
+        if proof.reason:
+            note = proof.reason
+        elif timed_out:
+            note = ("symbolic proof inconclusive: the difference did not simplify to 0 "
+                    "within the time budget")
+        else:
+            diff = proof.shown_difference(k, component)
+            note = ("no proof: the difference does not simplify to 0, yet it is within the "
+                    "tolerance at every point compared (a tiny factor such as 1 + 1e-12, a "
+                    "kink convention, or a region no point fell in)")
+        return ArgumentVerdict(name, shape, Status.AGREES, diff, component, None, note)
+    return ArgumentVerdict(name, shape, Status.PROVED, sp.Integer(0))
+
+
+# -- the user's derivative ---------------------------------------------------------------
+class _Hand:
+    """The user's derivative: a Python function or formulas, numeric and symbolic."""
+
+    def __init__(self, df, names: list[str], nums: tuple[int, ...]):
+        self.names, self.nums = names, nums
+        texts = [df] if isinstance(df, str) else df if _all_strings(df) else None
+        if texts is not None:
+            if len(texts) != len(nums):
+                raise InputError(f"{len(texts)} formula(s) for {len(nums)} argument(s) "
+                                 f"({', '.join(names[i] for i in nums)}); give one per "
+                                 "argument differentiated")
+            self.formulas: list[Formula] | None = [parse_formula(t, names) for t in texts]
+            self.fn = None
+        elif callable(df):
+            self.formulas, self.fn = None, df
+        else:
+            raise InputError(f"the derivative must be a function of ({', '.join(names)}) or "
+                             f"a formula string, got {type(df).__name__}")
+
+    def numeric(self, args) -> tuple:
+        if self.formulas is not None:
+            values = dict(zip(self.names, args))
+            with np.errstate(all="ignore"):
+                return tuple(form.numpy(values) for form in self.formulas)
+        with np.errstate(all="ignore"):
+            return self._tuple(self.fn(*args))
+
+    def _tuple(self, result) -> tuple:
+        if len(self.nums) == 1 and isinstance(result, list) and len(result) != 1:
+            return (np.stack(result),)  # [d/dx[0], d/dx[1], ...]: one gradient by element
+        results = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        if len(results) != len(self.nums):
+            raise InputError(f"{_function_name(self.fn)} returned {len(results)} value(s) for "
+                             f"{len(self.nums)} argument(s) differentiated "
+                             f"({', '.join(self.names[i] for i in self.nums)}); return one "
+                             "derivative per argument, a tuple when there are several",
+                             function_location(self.fn))
+        return results
+
+    def symbolic(self, specs: list[ArgSpec], env: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self.formulas is not None:
+            return [_formula_values(form, env) for form in self.formulas]
+        graph = _trace_outputs(self.fn, specs, self._tuple)
+        inputs = dict(zip(graph.inputs, [env[s.name] for s in specs if s.traced]))
+        values = evaluate(graph, inputs)
+        return [values[v] for v in graph.outputs]
+
+
+def _all_strings(df) -> bool:
+    return isinstance(df, (tuple, list)) and bool(df) and all(isinstance(t, str) for t in df)
+
+
+def _formula_values(form: Formula, env: dict[str, np.ndarray]) -> np.ndarray:
+    """A formula applied elementwise to symbol arrays (NumPy broadcasting)."""
+    used = [n for n in form.names if symbol(n) in form.expr.free_symbols]
+    arrays = np.broadcast_arrays(*[env[n] for n in used]) if used else []
+    shape = arrays[0].shape if arrays else ()
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        out[idx] = form.sympy({n: a[idx] for n, a in zip(used, arrays)})
+    return out
+
+
+def _trace_outputs(fn, specs: list[ArgSpec], split) -> Graph:
+    """Trace `fn` (which may return a tuple) into a graph with one output per value."""
+    graph = Graph()
+    call = [Tracer(graph, graph.add_input(s.shape, s.dtype, s.name)) if s.traced else s.static
+            for s in specs]
+    outs = [as_tracer(graph, r) for r in split(fn(*call))]
+    graph.outputs = [t.var for t in outs]
+    return graph
+
+
+# -- numbers -----------------------------------------------------------------------------
+class _Sampler:
+    """Points to compare at: the given one, then random ones where f is finite."""
+
+    def __init__(self, forward, args, seed: int):
+        self.forward, self.args = forward, args
+        self.rng = np.random.default_rng(seed)
+        self.floats = [i for i, a in enumerate(args) if _is_float(a)]
+
+    def points(self, n: int):
+        """Up to `n` points: the given one, then each value scaled by a factor in
+        [0.5, 1.5], keeping its sign on even draws and taking a random one on odd
+        draws (zeros become uniform in [-1, 1]); magnitudes stay those of the given
+        point, where the float64 evaluation of either formula is well conditioned."""
+        yield list(self.args)
+        found, tries = 1, 0
+        while found < n and tries < 5 * n:
+            tries += 1
+            point = self._draw(flip=tries % 2 == 0)
+            if self.finite(point):
+                found += 1
+                yield point
+
+    def finite(self, point) -> bool:
+        """Whether f is finite at `point` (its derivative is compared only there)."""
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(np.asarray(self.forward(*point), dtype=float))))
+
+    def _draw(self, flip: bool) -> list:
+        point = list(self.args)
+        for i in self.floats:
+            v = np.asarray(self.args[i], dtype=np.float64)
+            sign = self.rng.choice([-1.0, 1.0], v.shape) if flip else 1.0
+            new = np.where(v == 0, self.rng.uniform(-1, 1, v.shape),
+                           sign * v * self.rng.uniform(0.5, 1.5, v.shape))
+            point[i] = float(new) if isinstance(self.args[i], float) else new
+        return point
+
+
+def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shapes,
+                         n: int, rtol: float, atol: float):
+    """Candidate counterexamples per argument (float64 disagreements, at most
+    `MAX_CANDIDATES` each), and the number of points compared."""
+    found: list[list[Counterexample]] = [[] for _ in nums]
+    count = 0
+    for point in (sampler.points(n) if isinstance(sampler, _Sampler) else sampler):
+        count += 1
+        progress.step()  # points compared, on the CLI's progress line
+        with np.errstate(all="ignore"):
+            mine = grad(*point)
+        yours = hand.numeric(point)
+        for k, i in enumerate(nums):
+            cx = _disagreement(np.asarray(mine[k], dtype=np.float64),
+                               _shaped(yours[k], shapes[k], names[i], hand),
+                               point, names, names[i], rtol, atol)
+            if cx is not None and len(found[k]) < MAX_CANDIDATES:
+                found[k].append(cx)
+    return found, count
+
+
+def _shaped(value, shape, name: str, hand: _Hand) -> np.ndarray:
+    """Your derivative at `shape`: a function's must have the argument's shape (a
+    missing axis or a scalar would broadcast and hide the mistake); a formula's is
+    elementwise and broadcasts."""
+    arr = np.asarray(value, dtype=np.float64)
+    exact = hand.fn is None or arr.shape == tuple(shape) or arr.size == 1 == int(np.prod(shape))
+    try:
+        if not exact:
+            raise ValueError
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        hint = (f"; for a constant use np.full_like({name}, value)" if arr.ndim == 0 else "")
+        raise InputError(f"your derivative with respect to {name} has shape {arr.shape}, but "
+                         f"{name} has shape {tuple(shape)}: a gradient is shaped like its "
+                         f"argument{hint}",
+                         function_location(hand.fn) if hand.fn else None) from None
+
+
+def _disagreement(mine, yours, point, names, name, rtol, atol) -> Counterexample | None:
+    """The component where the two differ most (relative to the tolerance), or None."""
+    bad = _differs(mine, yours, rtol, atol)
+    if not np.any(bad):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(bad, np.nan_to_num(np.abs(mine - yours) / (np.abs(mine) + atol),
+                                            nan=np.inf), -1.0)
+    idx = np.unravel_index(int(np.argmax(ratio)), mine.shape) if mine.shape else ()
+    return Counterexample(dict(zip(names, point)), name, tuple(int(i) for i in idx),
+                          float(mine[idx]), float(yours[idx]))
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _function_name(f) -> str:
+    name = getattr(f, "__name__", "f")
+    return "f" if name == "<lambda>" else name
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _tex_name(name: str) -> str:
+    return name.replace("_", r"\_")
+
+
+def _is_float(a) -> bool:
+    return isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def _as_float64(args) -> list:
+    """The point in float64: a derivative is checked as mathematics, in full precision."""
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            out.append(a.astype(np.float64))
+        elif isinstance(a, np.floating):
+            out.append(float(a))
+        else:
+            out.append(a)
+    return out
+
+
+def _default_args(f) -> list[float]:
+    """Every positional parameter the scalar 1.0."""
+    params = inspect.signature(f).parameters.values()
+    return [1.0 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _argnums(f, argnums, nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) and -nargs <= i < nargs for i in nums):
+        raise InputError(f"check_derivative of {_function_name(f)}: argnums {argnums!r} does "
+                         f"not name arguments among the {nargs} given; pass an int or a "
+                         "tuple of ints")
+    return tuple(i % nargs for i in nums)
