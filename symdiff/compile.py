@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
@@ -50,6 +52,27 @@ class Compiled:
     def save(self, path: str) -> None:
         """Write the module atomically (a temporary file, then a rename)."""
         write_atomic(path, self.source)
+
+    def picture(self, *args):
+        """The computational graph and its backward pass, drawn as the autograd
+        tutorials draw them (`symdiff graph --grad`); given the arguments, with every
+        value and gradient at that point. In a notebook it shows itself as SVG when
+        Graphviz is installed; `.dot` is the DOT text, `.save(path)` writes a file."""
+        from .display.graphviz import GraphPicture, traced_picture
+
+        if args and len(args) != len(self.specs):
+            raise InputError(f"picture() takes no arguments or all {len(self.specs)} of "
+                             f"{self.name}, got {len(args)}")
+        for spec, a in zip(self.specs, args):
+            if spec.traced and np.shape(a) != spec.shape:
+                raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
+                                 f"{self.name} was compiled for {spec.shape}")
+        out = self.graph.outputs[0]
+        nums = _normalize_argnums(self.argnums)
+        scalar = out.shape == () and out.dtype.kind == "f"
+        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+                                           self.name, self.name))
 
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
     def _repr_latex_(self) -> str:

@@ -36,7 +36,7 @@ from ..passes.simplify import fuse
 from ..trace.function import describe_args, function_location, trace
 from .backprop import MAX_SHOWN_ELEMENTS, Picture, build_picture, format_number, source_line
 
-__all__ = ["function_picture", "to_dot", "render", "require_graphviz", "GraphPicture",
+__all__ = ["function_picture", "traced_picture", "to_dot", "render", "require_graphviz", "GraphPicture",
            "RenderError", "FORMATS", "STYLES"]
 
 #: DOT attributes per kind of drawn box or arrow.
@@ -67,21 +67,31 @@ def function_picture(fn: Callable, args: Sequence[Any], argnums: Sequence[int], 
     performed) and, with `grad`, of its backward pass by `argnums`; with `values`,
     the numbers of every value and adjoint at `args`."""
     specs = describe_args(fn, args, tuple(argnums))
-    graph = _collapse_temporaries(dce(trace(fn, specs)))
+    graph = trace(fn, specs)
     out = graph.outputs[0]
     if grad and (out.shape != () or out.dtype.kind != "f"):
         raise TraceError(f"the gradient graph needs a real scalar output, but "
                          f"{fn.__qualname__} returns {out.type_str()}; draw it without "
                          "--grad, or reduce the output (e.g. with np.sum)",
                          function_location(fn))
+    return traced_picture(graph, specs, argnums if grad else (), args if values else None,
+                          fn.__name__, title or fn.__qualname__)
+
+
+def traced_picture(graph: Graph, specs, argnums: Sequence[int], args: Sequence[Any] | None,
+                   name: str, title: str) -> Picture:
+    """The picture of a traced `graph` (arguments described by `specs`), with the
+    backward pass by `argnums` (none: the forward graph alone) and the numbers at
+    `args` when given."""
+    graph = _collapse_temporaries(dce(graph))
     traced = [i for i, s in enumerate(specs) if s.traced]
-    wrt = [graph.inputs[traced.index(i)] for i in argnums] if grad else []
+    wrt = [graph.inputs[traced.index(i)] for i in argnums]
     inputs = None
-    if values:
+    if args is not None:
         inputs = {graph.inputs[k]: np.asarray(args[i], dtype=graph.inputs[k].dtype)
                   for k, i in enumerate(traced)}
-    out_name = graph.names.get(out) or fn.__name__  # as the generated module names it
-    return build_picture(graph, title or fn.__qualname__, out_name, wrt, inputs)
+    out_name = graph.names.get(graph.outputs[0]) or name  # as the generated module names it
+    return build_picture(graph, title, out_name, wrt, inputs)
 
 
 def _collapse_temporaries(graph: Graph) -> Graph:

@@ -194,3 +194,35 @@ def test_the_picture_renders(tmp_path):
     png = render(to_dot(function_picture(J, (5.0, 3.0, 2.0), (0, 1, 2), grad=True,
                                          values=True)), "png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+# -- in a notebook ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compiled_J():
+    import symdiff
+
+    return symdiff.grad(J, argnums=(0, 1, 2)).compile(5.0, 3.0, 2.0)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_a_compiled_function_shows_its_picture_inline_as_svg(compiled_J):
+    picture = compiled_J.picture(5.0, 3.0, 2.0)
+    svg = picture._repr_svg_()
+    assert "<svg" in svg and "dJ_db = 6" in svg and "du/db = c = 2" in svg
+    assert Dot(picture.dot).number("dJ_dc") == 9
+
+
+def test_without_graphviz_the_picture_says_how_to_see_it(compiled_J, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    picture = compiled_J.picture()
+    assert picture._repr_svg_() is None  # the notebook falls back to the text
+    assert "install Graphviz" in repr(picture) and picture.dot.startswith('digraph "J"')
+
+
+def test_picture_arguments_must_fit_the_compiled_shapes(compiled_J):
+    from symdiff.errors import InputError
+
+    with pytest.raises(InputError, match="a has shape \\(2,\\), but J was compiled for \\(\\)"):
+        compiled_J.picture(np.ones(2), 3.0, 2.0)
+    with pytest.raises(InputError, match="no arguments or all 3"):
+        compiled_J.picture(5.0)
