@@ -250,3 +250,40 @@ def test_the_python_api_is_silent(monkeypatch, instant_progress):
     symdiff.grad(f)(np.arange(3.0))
     symdiff.check_derivative(f, lambda x: 2 * np.sin(x) * np.cos(x), np.arange(3.0))
     assert terminal.getvalue() == ""
+
+
+# -- a module compiled in a notebook -------------------------------------------------------
+CELL = """\
+import numpy as np
+
+
+def f(x, w):
+    return np.sum(np.tanh(x @ w))
+"""
+
+
+def compile_in_cell(cell_path):
+    """f defined as Jupyter defines a cell's code: a file name that is not on disk."""
+    namespace = {}
+    exec(compile(CELL, cell_path, "exec"), namespace)
+    return symdiff.grad(namespace["f"], argnums=1).compile(np.ones((3, 2)), np.full(2, 0.5))
+
+
+def test_a_notebook_module_says_its_source_was_a_cell_and_how_to_regenerate(tmp_path, capsys,
+                                                                           monkeypatch):
+    cell = "/tmp/ipykernel_4242/3003219922.py"
+    assert not os.path.exists(cell)
+    source = compile_in_cell(cell).source
+    header = source.split("# Traced arguments", 1)[0]
+    assert "defined in a notebook cell, which is in no file" in header
+    assert "ipykernel" not in source  # nothing that dies with the session
+    assert compile_in_cell("/tmp/ipykernel_777/11.py").source == source  # any session
+    # the recorded command works once the cell is saved where the header says
+    command = header.rsplit("then run:\n", 1)[1].replace("#", "").split()
+    assert command[:3] == ["symdiff", "emit", "f.py:f"]
+    (tmp_path / "f.py").write_text(CELL)
+    monkeypatch.chdir(tmp_path)
+    assert main(command[1:]) == 0
+    module = load_module(capsys.readouterr().out, "f")
+    x, w = np.ones((3, 2)), np.full(2, 0.5)
+    np.testing.assert_allclose(module["grad_f"](x, w), x.T @ (1 - np.tanh(x @ w) ** 2))
