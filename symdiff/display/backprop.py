@@ -83,7 +83,7 @@ def _structured_text(op: str, args: list[str], params: dict, ndim: int) -> str:
     """A structured operation in the notation of NumPy code (`X @ w`, `sum(x, axis=0)`)."""
     if op == "matmul":
         return f"{args[0]} @ {args[1]}"
-    if op == "transpose" and params.get("axes") in (None, tuple(range(len(params.get("axes") or ())))[::-1]):
+    if op == "transpose" and _reverses(params.get("axes")):
         return f"{args[0]}.T"
     if op == "sum":
         axes = params.get("axes")
@@ -92,6 +92,11 @@ def _structured_text(op: str, args: list[str], params: dict, ndim: int) -> str:
     shown = {k: v for k, v in params.items() if v is not False and v is not None}
     extra = "".join(f", {k}={_short_repr(v)}" for k, v in sorted(shown.items()))
     return f"{op}({', '.join(args)}{extra})"
+
+
+def _reverses(axes) -> bool:
+    """Whether a transpose's `axes` reverse the axes (what `.T` does)."""
+    return axes is None or tuple(axes) == tuple(reversed(range(len(axes))))
 
 
 def _axes(axes) -> str:
@@ -109,17 +114,17 @@ def _atomic(text: str) -> bool:
         and text[:-2].isidentifier()
 
 
-def formula(graph: Graph, var: Var, names: dict[Var, str], depth: int = 0) -> str:
-    """Text of how `var` is computed from named values: a named value is its name,
+def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> str:
+    """Text of how `var` is computed from named values: a named operand is its name,
     others are expanded (elementwise expressions, structured operations)."""
-    if depth and var in names:
+    if not top and var in names:
         return names[var]
-    node = graph.definitions()[var] if depth == 0 else _definition(graph, var)
+    node = _definition(graph, var)
     if node.op == CONST:
         return _const_text(node.value)
     if node.op == INPUT:
         return names.get(var, f"t{var.id}")
-    parts = [formula(graph, v, names, depth + 1) for v in graph.operands(node)]
+    parts = [formula(graph, v, names, top=False) for v in graph.operands(node)]
     if node.op == ELEMENTWISE:
         subs = {v.symbol: sp.Symbol(p if _atomic(p) else f"({p})")
                 for v, p in zip(graph.operands(node), parts)}
