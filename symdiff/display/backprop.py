@@ -202,8 +202,8 @@ def build_picture(graph: Graph, title: str, out_name: str, wrt: Sequence[Var] = 
     if wrt:
         _backward(pic, graph, names, out_name, list(wrt), values)
     if values is not None:
-        pic.values.update({f"v{v.id}": x for v, x in values.items() if f"v{v.id}" in
-                           {b.id for b in pic.boxes}})
+        drawn = {b.id for b in pic.boxes}
+        pic.values.update({f"v{v.id}": x for v, x in values.items() if f"v{v.id}" in drawn})
     return pic
 
 
@@ -253,6 +253,9 @@ def _backward(pic: Picture, graph: Graph, names, out_name: str, wrt: list[Var],
                 pic.arrows.append(Arrow(f"v{read.id}", f"g{operand.id}", "reads"))
             if values is not None:
                 evaluate(scratch, needed, values)
+    for var in wrt:  # an argument the output does not depend on: its gradient is 0
+        if var not in adjoint:
+            adjoint[var], lines[var] = [], {None}
     for var, contributions in adjoint.items():
         if var is out:
             continue
@@ -260,7 +263,8 @@ def _backward(pic: Picture, graph: Graph, names, out_name: str, wrt: list[Var],
         where = lines[var].pop() if len(lines[var]) == 1 else None
         pic.boxes.append(Box(f"g{var.id}", f"d{out_name}_d{names[var]}", kind, var, where))
         if values is not None:
-            pic.values[f"g{var.id}"] = sum(values[c] for c in contributions)
+            pic.values[f"g{var.id}"] = sum((values[c] for c in contributions),
+                                           np.zeros(var.shape, var.dtype))
     if values is not None:
         pic.values[f"g{out.id}"] = values[seed]
     _dedupe(pic)

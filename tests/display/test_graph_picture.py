@@ -226,3 +226,12 @@ def test_picture_arguments_must_fit_the_compiled_shapes(compiled_J):
         compiled_J.picture(np.ones(2), 3.0, 2.0)
     with pytest.raises(InputError, match="no arguments or all 3"):
         compiled_J.picture(5.0)
+
+
+def test_an_argument_the_output_does_not_read_has_gradient_zero():
+    def f(x, unused):
+        return 2 * x
+
+    dot = Dot(to_dot(function_picture(f, (1.5, 4.0), (0, 1), grad=True, values=True)))
+    assert dot.number("df_dx") == 2 and dot.number("df_dunused") == 0
+    assert not [edge for edge in dot.backward() if edge[1] == dot.box("df_dunused")]
