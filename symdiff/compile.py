@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
@@ -128,12 +129,14 @@ def compile_gradient(
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
     (the words of a `symdiff emit` command line) is recorded in the header."""
-    ctx = _prepare(fn, args, argnums)
+    with progress.task("tracing"):
+        ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
-    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
-                 for d in derivations(ctx, kinds)]
+    with progress.task("differentiating, simplifying, printing"):
+        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
+                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
+                                    constants=constants)
+                     for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")

@@ -66,15 +66,19 @@ class _Task:
         self.label, self.total, self.done = label, total, 0
         self.start = time.monotonic()
 
-    def line(self) -> str:
+    def line(self, outer: _Task | None = None) -> str:
+        """`symdiff: OUTER: LABEL ... DONE/TOTAL, 2.4 s` (the time of the outermost task)."""
         count = f"{self.done}/{self.total}, " if self.total else \
             f"{self.done}, " if self.done else ""
-        return f"symdiff: {self.label} ... {count}{time.monotonic() - self.start:.1f} s"
+        label = f"{outer.label}: {self.label}" if outer is not None and outer is not self \
+            else self.label
+        start = (outer or self).start
+        return f"symdiff: {label} ... {count}{time.monotonic() - start:.1f} s"
 
 
 @contextmanager
 def task(label: str, total: int | None = None):
-    """Announce a piece of work; nested tasks show the innermost."""
+    """Announce a piece of work; a nested task shows as `outer: inner`."""
     if _stream is None:
         yield
         return
@@ -120,7 +124,7 @@ class _Drawer:
         while not self.done.is_set():
             stack = list(self.stack)
             if stack:
-                self._draw(stack[-1].line())
+                self._draw(stack[-1].line(stack[0]))
             self.done.wait(INTERVAL)
 
     def _draw(self, text: str) -> None:

@@ -58,7 +58,7 @@ def test_a_short_task_draws_nothing(monkeypatch):
     assert stream.getvalue() == ""
 
 
-def test_nested_tasks_show_the_innermost(fast):
+def test_nested_tasks_show_outer_and_inner(fast):
     stream = Terminal()
     progress.enable(stream)
     with progress.task("emit loss"):
@@ -66,5 +66,6 @@ def test_nested_tasks_show_the_innermost(fast):
             time.sleep(0.08)
         time.sleep(0.08)
     text = stream.getvalue()
-    assert "symdiff: simplifying ... " in text and "symdiff: emit loss ... " in text
-    assert text.index("simplifying") < text.rindex("emit loss")
+    assert "symdiff: emit loss: simplifying ... " in text
+    assert "\rsymdiff: emit loss ... " in text  # back to the outer task alone
+    assert text.index("emit loss: simplifying") < text.rindex("\rsymdiff: emit loss ... ")
