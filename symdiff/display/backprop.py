@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 from ..autodiff.differentiate import _node_vjp, active_vars, differentiable
-from ..ir import elementwise as functions
+from ..codegen.printer import SymdiffPrinter
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
 from ..trace.tracer import Tracer
@@ -120,6 +120,8 @@ def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> 
     if not top and var in names:
         return names[var]
     node = _definition(graph, var)
+    if node is None:
+        return names.get(var, f"t{var.id}")
     if node.op == CONST:
         return _const_text(node.value)
     if node.op == INPUT:
@@ -134,11 +136,11 @@ def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> 
     return _structured_text(node.op, wrapped, node.p, node.inputs[0].ndim if node.inputs else 0)
 
 
-def _definition(graph: Graph, var: Var) -> Node:
+def _definition(graph: Graph, var: Var) -> Node | None:
     for node in reversed(graph.nodes):
         if node.out is var:
             return node
-    raise KeyError(var)
+    return None
 
 
 def _const_text(value: np.ndarray) -> str:
@@ -154,21 +156,19 @@ def _cut(text: str) -> str:
 
 
 # -- numbers ---------------------------------------------------------------------------
-def _numeric_functions() -> dict:
-    """NumPy implementations of symdiff's SymPy functions, for lambdify."""
-    table = {"Power": np.power, "IsNan": np.isnan}
-    stack = [functions.NumPyFunctionBase]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if getattr(cls, "numeric", None) is not None:
-            table[cls.__name__] = cls.numeric
-    return table
+def _numeric(expr: sp.Expr, values: dict[sp.Symbol, np.ndarray]):
+    """`expr` at the given values of its symbols, computed by NumPy as the generated
+    code computes it: printed by the code printer, then evaluated. The text holds only
+    `np.` calls, numbers and the identifiers made here, never user text."""
+    names = {sym: f"_v{k}" for k, sym in enumerate(sorted(expr.free_symbols, key=str))}
+    code = SymdiffPrinter(names).doprint(expr)
+    scope = {"np": np, **{names[sym]: values[sym] for sym in names}}
+    with np.errstate(all="ignore"):
+        return eval(code, {"__builtins__": {}}, scope)
 
 
 def evaluate(graph: Graph, nodes: Sequence[Node], values: dict[Var, np.ndarray]) -> None:
     """Compute `nodes` of `graph` in float arithmetic into `values` (given: the inputs)."""
-    numeric = _numeric_functions()
     for node in nodes:
         var = node.out
         if var in values:
@@ -176,10 +176,7 @@ def evaluate(graph: Graph, nodes: Sequence[Node], values: dict[Var, np.ndarray])
         if node.op == CONST:
             result = node.value
         elif node.op == ELEMENTWISE:
-            operands = graph.operands(node)
-            fn = sp.lambdify([v.symbol for v in operands], node.expr, modules=[numeric, "numpy"])
-            with np.errstate(all="ignore"):
-                result = fn(*[values[v] for v in operands])
+            result = _numeric(node.expr, {v.symbol: values[v] for v in graph.operands(node)})
         elif node.op == INPUT:
             raise KeyError(f"no value for input v{var.id}")
         else:
@@ -232,6 +229,8 @@ def _backward(pic: Picture, graph: Graph, names, out_name: str, wrt: list[Var],
     lines: dict[Var, set] = {}  # forward value -> source lines whose rules gave them
     seed = scratch.new_var(out.shape, out.dtype)
     adjoint[out] = [seed]
+    names = dict(names)  # + earlier adjoints (scratch Vars) by the name of their value
+    names[seed] = f"d{out_name}_d{names[out]}"
     if values is not None:
         values[seed] = np.ones(out.shape, out.dtype)
     pic.boxes.append(Box(f"g{out.id}", f"d{out_name}_d{names[out]}", "seed", out))
@@ -239,6 +238,7 @@ def _backward(pic: Picture, graph: Graph, names, out_name: str, wrt: list[Var],
         if node.out not in adjoint or node.op in (INPUT, CONST):
             continue
         upstream = _total(scratch, adjoint[node.out], values)
+        names[upstream] = f"d{out_name}_d{names[node.out]}"
         first_new = len(scratch.nodes)
         steps = list(_contributions(scratch, graph, node, upstream, names, out_name, values))
         made = scratch.nodes[first_new:]  # what the derivative rule built
@@ -246,6 +246,7 @@ def _backward(pic: Picture, graph: Graph, names, out_name: str, wrt: list[Var],
             if operand not in active:
                 continue
             adjoint.setdefault(operand, []).append(contribution)
+            names.setdefault(contribution, f"d{out_name}_d{names[operand]}")
             lines.setdefault(operand, set()).add(node.loc)
             pic.arrows.append(Arrow(f"g{node.out.id}", f"g{operand.id}", "backward", label))
             needed = _needed(scratch, made, contribution)
@@ -284,7 +285,6 @@ def _total(scratch: Graph, contributions: list[Var], values) -> Var:
 def _contributions(scratch: Graph, graph: Graph, node: Node, upstream: Var, names, out_name,
                    values):
     """(operand, contribution Var, edge label) for each differentiable operand."""
-    up_name = f"d{out_name}_d{names[node.out]}"
     for operand, ct in _node_vjp(scratch, node, Tracer(scratch, upstream)):
         if ct is None or not differentiable(operand):
             continue
@@ -303,7 +303,7 @@ def _contributions(scratch: Graph, graph: Graph, node: Node, upstream: Var, name
             if operand.shape != node.out.shape:
                 label += "\n(summed over broadcast axes)"
         else:
-            label = formula(scratch, ct.var, {**names, upstream: up_name})
+            label = formula(scratch, ct.var, names)
         yield operand, ct.var, _cut(label) if "\n" not in label else label
 
 
@@ -311,13 +311,10 @@ def _scalar_value(expr: sp.Expr, graph: Graph, values) -> str | None:
     """`expr` (in forward values' symbols) at the point, when it is one number."""
     if values is None:
         return None
-    operands = sorted(expr.free_symbols, key=lambda sym: sym.name)
-    args = [values[graph.by_symbol[sym]] for sym in operands]
-    if any(np.shape(a) != () for a in args):
+    args = {sym: values[graph.by_symbol[sym]] for sym in expr.free_symbols}
+    if any(np.shape(a) != () for a in args.values()):
         return None
-    with np.errstate(all="ignore"):
-        number = sp.lambdify(operands, expr, modules=[_numeric_functions(), "numpy"])(*args)
-    return format_number(number)
+    return format_number(_numeric(expr, args))
 
 
 def format_number(x) -> str:

@@ -90,6 +90,7 @@ def traced_picture(graph: Graph, specs, argnums: Sequence[int], args: Sequence[A
     if args is not None:
         inputs = {graph.inputs[k]: np.asarray(args[i], dtype=graph.inputs[k].dtype)
                   for k, i in enumerate(traced)}
+    name = name if name.isidentifier() else "f"  # a lambda: as compile names it
     out_name = graph.names.get(graph.outputs[0]) or name  # as the generated module names it
     return build_picture(graph, title, out_name, wrt, inputs)
 

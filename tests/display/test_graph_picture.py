@@ -5,12 +5,14 @@ at a = 5, b = 3, c = 2: u = 6, v = 11, J = 33; dJ/dv = 3, dJ/du = 3, dJ/da = 3,
 dJ/db = 6, dJ/dc = 9) and, for larger programs, from central differences.
 """
 
+import inspect
 import os
 import re
 import shutil
 
 import numpy as np
 import pytest
+from ops_table import CASES
 
 from symdiff.cli import main
 from symdiff.display.graphviz import function_picture, to_dot
@@ -235,3 +237,21 @@ def test_an_argument_the_output_does_not_read_has_gradient_zero():
     dot = Dot(to_dot(function_picture(f, (1.5, 4.0), (0, 1), grad=True, values=True)))
     assert dot.number("df_dx") == 2 and dot.number("df_dunused") == 0
     assert not [edge for edge in dot.backward() if edge[1] == dot.box("df_dunused")]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_supported_op_draws_and_its_gradient_boxes_match_central_differences(case):
+    """The picture's own chain rule (a box per adjoint, summed from its arrows) at the
+    op table's points, against central differences of the function."""
+    args = case.sample(0)
+    nums = case.wrt(args)
+    picture = function_picture(case.fn, args, nums, grad=True, values=True)
+    assert to_dot(picture).rstrip().endswith("}")
+    params = list(inspect.signature(case.fn).parameters)
+    results = {b.text.rsplit("_d", 1)[1]: b.id for b in picture.boxes
+               if b.kind == "adjoint_result"}
+    for i in nums:
+        got = picture.values[results[params[i]]]
+        np.testing.assert_allclose(got, numerical_gradient(case.fn, args, i),
+                                   rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5),
+                                   err_msg=f"d/d{params[i]}")
