@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 from ..autodiff.differentiate import _node_vjp, active_vars, differentiable
-from ..codegen.printer import SymdiffPrinter
+from ..codegen.printer import SymdiffPrinter, _operand
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
 from ..trace.tracer import Tracer
@@ -109,9 +109,9 @@ def _short_repr(value) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def _atomic(text: str) -> bool:
-    return text.isidentifier() or text.replace(".", "", 1).isdigit() or text.endswith(".T") \
-        and text[:-2].isidentifier()
+def _wrapped(text: str) -> str:
+    """An operand's text, parenthesised unless it is a number, a name or a call."""
+    return text if text.replace(".", "", 1).isdigit() else _operand(text)
 
 
 def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> str:
@@ -128,11 +128,10 @@ def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> 
         return names.get(var, f"t{var.id}")
     parts = [formula(graph, v, names, top=False) for v in graph.operands(node)]
     if node.op == ELEMENTWISE:
-        subs = {v.symbol: sp.Symbol(p if _atomic(p) else f"({p})")
-                for v, p in zip(graph.operands(node), parts)}
+        subs = {v.symbol: sp.Symbol(_wrapped(p)) for v, p in zip(graph.operands(node), parts)}
         return sp.sstr(node.expr.xreplace(subs))
     # only the infix operator needs its operands parenthesised
-    wrapped = [p if _atomic(p) else f"({p})" for p in parts] if node.op == "matmul" else parts
+    wrapped = [_wrapped(p) for p in parts] if node.op == "matmul" else parts
     return _structured_text(node.op, wrapped, node.p, node.inputs[0].ndim if node.inputs else 0)
 
 
