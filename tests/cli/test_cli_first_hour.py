@@ -287,3 +287,12 @@ def test_a_notebook_module_says_its_source_was_a_cell_and_how_to_regenerate(tmp_
     module = load_module(capsys.readouterr().out, "f")
     x, w = np.ones((3, 2)), np.full(2, 0.5)
     np.testing.assert_allclose(module["grad_f"](x, w), x.T @ (1 - np.tanh(x @ w) ** 2))
+
+
+def test_at_keeps_an_integer_parameter_an_integer(model, capsys):
+    status, _, err = run(capsys, "graph", "model.py:scaled", "--at", "power=2.5")
+    assert status == 2 and "--at power=2.5: power is an integer here" in err
+    status, out, err = run(capsys, "graph", "model.py:scaled", "--at", "power=3")
+    assert status == 0, err
+    # 2 * sum(x**3) at x = [1, -2, 3] (the example), power fixed at 3: 2 * (1 - 8 + 27)
+    assert re.search(r'label="scaled = [^"]* = 40"', out)
