@@ -313,10 +313,12 @@ def test_latex_of_a_branching_function_is_piecewise():
 def test_graph_of_a_branching_function_draws_each_side(tmp_path, capsys):
     assert main(["graph", f"{cf.__file__}:piecewise_cubic", "--grad"]) == 0
     dot = capsys.readouterr().out
-    assert dot.count("shape=diamond") == 2  # if x > 1.0, elif x > -1.0
-    for side in ("cluster_T ", "cluster_F ", "cluster_FT ", "cluster_FF "):
-        assert side in dot
-    assert dot.count('label="x\\nf64[]"') == 1  # the shared input is drawn once
+    assert dot.count("subgraph cluster_") == 3  # one box per path
+    for label in ('label="if x > 1.0: True"', 'label="if x > 1.0: False, elif x > -1.0: True"',
+                  'label="if x > 1.0: False, elif x > -1.0: False"'):
+        assert label in dot
+    assert 'label="piecewise_cubic = x**3"' in dot  # each side's own formula
+    assert "dpiecewise_cubic/dx = 3*x**2" in dot
 
 
 def test_emitted_bisection_module_raises_when_the_iteration_count_changes(tmp_path, capsys):
