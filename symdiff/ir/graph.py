@@ -15,7 +15,9 @@ graph keeps name hints recovered from the user's code on the side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,7 @@ import sympy as sp
 
 from .primitives import PRIMITIVES
 
-__all__ = ["Var", "Node", "Graph", "check_graph", "dump", "ELEMENTWISE", "INPUT", "CONST"]
+__all__ = ["Var", "Node", "Graph", "check_graph", "graph_pass", "dump", "ELEMENTWISE", "INPUT", "CONST"]
 
 ELEMENTWISE = "elementwise"
 INPUT = "input"
@@ -183,6 +185,27 @@ def check_graph(graph: Graph) -> None:
             raise AssertionError(f"output v{var.id} is not defined")
 
 
+#: Set to 1 (the test suite does) to validate the graph after every pass.
+CHECK_IR_VARIABLE = "SYMDIFF_CHECK_IR"
+
+
+def graph_pass(fn: Callable[..., Graph | None]) -> Callable[..., Graph | None]:
+    """Mark `fn`, which returns a graph, as a pass: with SYMDIFF_CHECK_IR=1 in the
+    environment its result goes through `check_graph`, so a pass that breaks the IR
+    fails loudly where it broke it, not later as wrong printed code."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if out is not None and os.environ.get(CHECK_IR_VARIABLE) == "1":
+            try:
+                check_graph(out)
+            except AssertionError as e:
+                raise AssertionError(f"the IR is broken after {fn.__name__}: {e}") from None
+        return out
+
+    return run
+
+
 def dump(graph: Graph) -> str:
     """One line per node, e.g. ``v3: f64[5,3] = matmul v1 v2``."""
     lines = []
@@ -204,6 +227,7 @@ def dump(graph: Graph) -> str:
 
 
 # -- dead code ---------------------------------------------------------------------------
+@graph_pass
 def dce(graph: Graph) -> Graph:
     """Keep the nodes the outputs need (and all inputs, which are the signature)."""
     live = set(graph.outputs)

@@ -19,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce
+from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce, graph_pass
 
 __all__ = ["rewrite_reductions"]
 
 
+@graph_pass
 def rewrite_reductions(graph: Graph) -> Graph:
     """Apply the rewrites above to every eligible `sum` node."""
     defs = graph.definitions()

@@ -47,7 +47,7 @@ from sympy.codegen.cfunctions import expm1, hypot, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from ..ir.elementwise import Absolute, _sigmoid_formula, sigmoid
-from ..ir.graph import ELEMENTWISE, Graph, Node, Var
+from ..ir.graph import ELEMENTWISE, Graph, Node, Var, graph_pass
 from ..ir.primitives import PRIMITIVES
 
 __all__ = ["sigmoid", "lower_sigmoid", "SIGMOID_FORM", "SIGMOID_PAIR_FORM", "finite_or_zero",
@@ -333,6 +333,7 @@ def _rewrite(expr, applied: set[str], memo: dict):
 LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"
 
 
+@graph_pass
 def stabilize(graph: Graph) -> Graph:
     """Rewrite `graph` into stable forms: logsumexp shifts, then every real
     elementwise expression by `RULES`. Returns `graph` itself when nothing applies."""

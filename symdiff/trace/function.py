@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
-from ..ir.graph import CONST, Graph
+from ..ir.graph import CONST, Graph, graph_pass
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -174,6 +174,7 @@ def _holds_arrays(a) -> bool:
     return False
 
 
+@graph_pass
 def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
     """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
     graph = Graph()
