@@ -14,10 +14,9 @@ from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
-from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
 @dataclass
@@ -84,16 +83,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
 
 
 
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
-
-
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -119,12 +108,7 @@ def compile_gradient(
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
-                             function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)

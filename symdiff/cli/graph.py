@@ -6,7 +6,7 @@ import argparse
 import os
 
 from ..display.graphviz import FORMATS, function_graphs, render, to_dot
-from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _wrt, load_function
+from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _wrt, argnums_of, load_function
 
 
 def _cmd_graph(ns) -> int:
@@ -14,7 +14,7 @@ def _cmd_graph(ns) -> int:
     fn, path = load_function(ns.target)
     params, args, _ = _inputs(fn, ns)
     wrt = _wrt(fn, params, ns.wrt)
-    graph, first_adjoint = function_graphs(fn, args, [params.index(w) for w in wrt],
+    graph, first_adjoint = function_graphs(fn, args, argnums_of(params, wrt),
                                            ns.grad)
     title = f"{path}:{fn.__name__}" + (f", gradient by {', '.join(wrt)}" if ns.grad else "")
     text = to_dot(graph, first_adjoint, title)

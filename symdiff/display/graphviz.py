@@ -25,7 +25,7 @@ import sympy as sp
 from ..autodiff.differentiate import vjp_graph
 from ..errors import SymdiffError, TraceError
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
-from ..trace.function import describe_args, function_location, trace
+from ..trace.function import describe_args, function_location, normalize_argnums, trace
 
 __all__ = ["function_graphs", "to_dot", "render", "RenderError", "FORMATS", "STYLES"]
 
@@ -49,12 +49,13 @@ class RenderError(SymdiffError):
     """Graphviz is missing or failed to draw the graph."""
 
 
-def function_graphs(fn: Callable, args: Sequence[Any], argnums: Sequence[int],
+def function_graphs(fn: Callable, args: Sequence[Any], argnums: int | Sequence[int],
                     grad: bool) -> tuple[Graph, int | None]:
     """The graph of `fn` traced at `args` (one node per operation the function
     performed) and, with `grad`, its reverse-mode extension by `argnums`; returns the
     graph and the id of its first adjoint value (None without `grad`)."""
-    specs = describe_args(fn, args, tuple(argnums))
+    argnums = normalize_argnums(argnums, len(args), where=function_location(fn))
+    specs = describe_args(fn, args, argnums)
     graph = dce(trace(fn, specs))
     if not grad:
         return graph, None

@@ -25,6 +25,7 @@ from sympy.printing.precedence import PRECEDENCE
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES
 from ..passes.simplify import simplify_expr
+from ..trace.function import normalize_argnums
 
 __all__ = ["Expressions", "expressions", "latex", "to_latex", "to_html", "to_markdown",
            "highlight"]
@@ -125,11 +126,6 @@ def _array_op(name: str) -> type:
 
 
 # -- the compiled function's inputs ------------------------------------------------------
-def _argnums(compiled) -> tuple[int, ...]:
-    nums = (compiled.argnums,) if isinstance(compiled.argnums, int) else compiled.argnums
-    return tuple(i % len(compiled.specs) for i in nums)
-
-
 def _input_vars(compiled) -> dict[int, Var]:
     """Spec index -> the graph input it became (static arguments have none)."""
     traced = [i for i, s in enumerate(compiled.specs) if s.traced]
@@ -244,10 +240,10 @@ def expressions(compiled) -> Expressions | None:
         return None
     value = np.vectorize(simplify_expr, otypes=[object])(values[graph.outputs[0]])
     grads = {compiled.specs[i].name: _derivative(value, symbols[inputs[i]])
-             for i in _argnums(compiled) if i in inputs}
+             for i in normalize_argnums(compiled.argnums, len(compiled.specs)) if i in inputs}
     hessians = {}
     if value.shape == () and hasattr(compiled.module, f"hessian_{compiled.name}"):
-        wrt = [i for i in _argnums(compiled) if i in inputs]
+        wrt = [i for i in normalize_argnums(compiled.argnums, len(compiled.specs)) if i in inputs]
         hessians = {(compiled.specs[i].name, compiled.specs[j].name):
                     _derivative(grads[compiled.specs[i].name], symbols[inputs[j]])
                     for i in wrt for j in wrt}

@@ -93,6 +93,21 @@ def parameter_names(fn: Callable, nargs: int) -> list[str]:
     return names[:nargs]
 
 
+def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
+                      where: str | None = None) -> tuple[int, ...]:
+    """`argnums` (an int, or a tuple or list of ints) as a tuple of argument positions,
+    made non-negative when `nargs`, the number of arguments, is known. `who` names the
+    call in the error ("gradcheck of f"), `where` the user's line."""
+    nums = (argnums,) if isinstance(argnums, int) else \
+        tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
+    valid = nums and all(isinstance(i, int) and not isinstance(i, bool) for i in nums)
+    if not valid or nargs is not None and not all(-nargs <= i < nargs for i in nums):
+        among = "" if nargs is None else f" among the {nargs} given"
+        raise InputError(f"{who + ': ' if who else ''}argnums {argnums!r} does not name "
+                         f"arguments{among}; pass an int or a tuple of ints", where)
+    return nums if nargs is None else tuple(i % nargs for i in nums)
+
+
 def describe_args(fn: Callable, args: Sequence[Any], argnums: tuple[int, ...]) -> list[ArgSpec]:
     """Classify arguments: differentiated ones must be real floating point."""
     names = parameter_names(fn, len(args))
