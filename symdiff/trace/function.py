@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
+from ..errors import InputError, SymdiffError, TraceError, traceback_location, user_location
 from ..ir.graph import CONST, Graph, graph_pass
 from .tracer import Tracer, as_tracer
 
@@ -272,7 +272,7 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
 
 def _misuse(fn, e: Exception) -> TraceError:
     """A Python error about a tracer, as a TraceError at the user's line."""
-    where = _traceback_location(e.__traceback__) or function_location(fn)
+    where = traceback_location(e.__traceback__) or function_location(fn)
     text = str(e)
     if "item assignment" in text:
         return TraceError("assignment into a traced array is not supported here; build a "
@@ -289,16 +289,6 @@ def _misuse(fn, e: Exception) -> TraceError:
                       f"({type(e).__name__}: {text}); use NumPy operations on it instead",
                       where)
 
-
-def _traceback_location(tb) -> str | None:
-    """`file:line` of the innermost traceback frame in the user's code."""
-    where = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not _is_internal(filename):
-            where = f"{filename}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return where
 
 
 # -- values a function reads from outside its arguments ------------------------------------
