@@ -89,7 +89,7 @@ class Tracer:
     ndim = property(lambda self: len(self._var.shape))
     size = property(lambda self: self._var.size)
     T = property(lambda self: _viewed(self, transpose(self), np.transpose))
-    mT = property(lambda self: _viewed(self, transpose(self, _swap_last(self.ndim)),
+    mT = property(lambda self: _viewed(self, matrix_transpose(self),
                                        lambda p: np.swapaxes(p, -1, -2)))
 
     def __repr__(self) -> str:
@@ -546,6 +546,11 @@ def transpose(x: Tracer, axes=None) -> Tracer:
     if axes == tuple(range(x.ndim)):
         return x
     return bind("transpose", x, axes=axes)
+
+
+def matrix_transpose(x: Tracer) -> Tracer:
+    """`x` with its last two axes swapped (NumPy's ``x.mT``), the one axis swap."""
+    return transpose(x, _swap_last(x.ndim))
 
 
 def broadcast_to(x: Tracer, shape) -> Tracer:
