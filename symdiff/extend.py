@@ -29,9 +29,8 @@ import sympy as sp
 
 from .codegen.printer import SymdiffPrinter
 from .errors import EmitError, InputError, TraceError
-from .ir.elementwise import NumPyFunctionBase, numpy_function
+from .ir.elementwise import NumPyFunctionBase, number, numpy_function
 from .ir.graph import CONST, ELEMENTWISE, INPUT, Graph
-from .trace.dtypes import number
 from .trace.tracer import FUNCTIONS, UFUNCS, Tracer, as_tracer, elementwise
 
 __all__ = ["register_primitive"]

@@ -22,6 +22,7 @@ The same class is what `symdiff.register_primitive` creates for a user's functio
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable, Sequence
 
@@ -53,7 +54,7 @@ __all__ = [
     "LogAddExp",
     "LogAddExp2",
     "Power",
-    "sympy_number",
+    "number",
 ]
 
 KINK_CONVENTIONS = (
@@ -78,7 +79,7 @@ class NumPyFunctionBase(sp.Function):
     def eval(cls, *args):
         if cls.numeric is not None and args and all(a.is_Number for a in args):
             with np.errstate(all="ignore"):
-                return sympy_number(cls.numeric(*(float(a) for a in args)))
+                return number(cls.numeric(*(float(a) for a in args)))
         return None
 
     def fdiff(self, argindex=1):
@@ -100,17 +101,21 @@ def _display_name(f) -> str:
     return name[3:] if name.startswith("np_") else name
 
 
-def sympy_number(value) -> sp.Expr:
-    """A float as the SymPy number that prints it exactly (nan, oo, an Integer when
-    integral)."""
-    value = float(value)
-    if math.isnan(value):
-        return sp.nan
-    if math.isinf(value):
-        return sp.oo if value > 0 else -sp.oo
-    if value.is_integer() and abs(value) < 2**53:
+def number(value) -> sp.Expr:
+    """A Python/NumPy scalar as the SymPy number that prints it exactly: an Integer when
+    integral (floats too, below 2**53), nan, +-oo, else a 17-digit Float."""
+    if isinstance(value, (bool, np.bool_)):
         return sp.Integer(int(value))
-    return sp.Float(value, 17)
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    f = float(value)  # a real number: Python, NumPy scalar or 0-d array
+    if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+        return sp.Integer(int(f))
+    if math.isnan(f):
+        return sp.nan
+    if math.isinf(f):
+        return sp.oo if f > 0 else -sp.oo
+    return sp.Float(f, 17)
 
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..ir.elementwise import sympy_number
+from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
@@ -94,7 +94,7 @@ def _constant_node(node: Node, value: np.ndarray) -> Node:
     """A number for a float scalar (fusion writes it into its readers), else a constant
     array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
-        return Node(node.out, ELEMENTWISE, expr=sympy_number(value), loc=node.loc)
+        return Node(node.out, ELEMENTWISE, expr=number(value), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 

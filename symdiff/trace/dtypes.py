@@ -1,33 +1,8 @@
-"""Dtypes under tracing: NumPy's promotion rules (NEP 50) and Python/NumPy scalars as
-exact SymPy numbers."""
+"""Dtypes under tracing: NumPy's promotion rules (NEP 50)."""
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
-import sympy as sp
-
-
-def number(value) -> sp.Expr:
-    """A Python/NumPy scalar as an exact SymPy number (integral floats become Integers)."""
-    if isinstance(value, (bool, np.bool_)):
-        return sp.Integer(int(value))
-    if isinstance(value, numbers.Integral):
-        return sp.Integer(int(value))
-    if isinstance(value, numbers.Real):
-        f = float(value)
-        if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
-            return sp.Integer(int(f))
-        if math.isnan(f):
-            return sp.nan
-        if math.isinf(f):
-            return sp.oo if f > 0 else -sp.oo
-        return sp.Float(f, 17)
-    raise TypeError(value)
-
-
 
 #: NumPy's default dtype for a Python scalar that meets no array (NEP 50).
 _DEFAULT_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64)}

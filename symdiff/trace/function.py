@@ -100,11 +100,13 @@ def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
     call in the error ("gradcheck of f"), `where` the user's line."""
     nums = (argnums,) if isinstance(argnums, int) else \
         tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
-    valid = nums and all(isinstance(i, int) and not isinstance(i, bool) for i in nums)
-    if not valid or nargs is not None and not all(-nargs <= i < nargs for i in nums):
-        among = "" if nargs is None else f" among the {nargs} given"
-        raise InputError(f"{who + ': ' if who else ''}argnums {argnums!r} does not name "
-                         f"arguments{among}; pass an int or a tuple of ints", where)
+    said = f"{who}: " if who else ""
+    if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
+        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}",
+                         where)
+    if nargs is not None and not all(-nargs <= i < nargs for i in nums):
+        raise InputError(f"{said}argnums {argnums!r} does not name arguments among the "
+                         f"{nargs} given; pass an int or a tuple of ints", where)
     return nums if nargs is None else tuple(i % nargs for i in nums)
 
 

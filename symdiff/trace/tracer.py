@@ -21,9 +21,10 @@ import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
 from ..ir import elementwise as F
+from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
-from .dtypes import _result_dtype, _weak, number, promote
+from .dtypes import _result_dtype, _weak, promote
 
 __all__ = [
     "Tracer",

@@ -13,11 +13,10 @@ import sympy as sp
 
 from ..autodiff.differentiate import vjp_graph
 from ..ir import elementwise as _functions
-from ..ir.elementwise import sigmoid
+from ..ir.elementwise import number, sigmoid
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES
 from ..passes.simplify import optimize
-from ..trace.dtypes import number
 from ..trace.function import ArgSpec, describe_args, trace
 from .formula import symbol
 from .numerical import abs_errors
