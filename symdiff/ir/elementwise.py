@@ -55,6 +55,8 @@ __all__ = [
     "LogAddExp2",
     "Power",
     "number",
+    "logistic",
+    "sigmoid",
 ]
 
 KINK_CONVENTIONS = (
@@ -207,14 +209,10 @@ Mod = numpy_function("np_mod", "np.mod({0}, {1})",
 Cbrt = numpy_function("np_cbrt", "np.cbrt({0})", [lambda x: 1 / (3 * Cbrt(x) ** 2)], np.cbrt)
 
 
-def _sigmoid(x):
-    return sigmoid(x)
-
-
 # d/da logaddexp(a, b) = sigmoid(a - b): never overflows, and as cheap as one exp.
 LogAddExp = numpy_function("np_logaddexp", "np.logaddexp({0}, {1})", [
-    lambda a, b: _sigmoid(a - b),
-    lambda a, b: _sigmoid(b - a),
+    lambda a, b: sigmoid(a - b),
+    lambda a, b: sigmoid(b - a),
 ], np.logaddexp)
 LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
     lambda a, b: exp2(a - LogAddExp2(a, b)),
@@ -247,6 +245,12 @@ class Power(NumPyFunctionBase):
         return None
 
 
+def logistic(x: sp.Expr) -> sp.Expr:
+    """The logistic function's definition, 1/(1 + exp(-x)), in plain SymPy (what proofs
+    and the formula language compare with; `sigmoid` is the function symdiff prints)."""
+    return 1 / (1 + sp.exp(-x))
+
+
 class sigmoid(sp.Function):
     """The logistic function ``1/(1 + exp(-x))``, printed in a form that cannot overflow."""
 
@@ -269,14 +273,13 @@ class sigmoid(sp.Function):
         return True if self.args[0].is_real else None
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sp.exp(-x))
+        return logistic(x)
 
     def _numpycode(self, printer) -> str:
         # NumPyPrinter sets its instance's `printmethod` to "_numpycode", so this is the
         # hook any NumPy printer (symdiff's or SymPy's) calls. Programs lower sigmoid
         # before CSE (`lower_sigmoid`), so that its argument is computed once.
         return printer._print(_sigmoid_formula(self.args[0]))
-
 
 
 def _sigmoid_formula(x):

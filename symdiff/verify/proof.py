@@ -13,7 +13,7 @@ import sympy as sp
 
 from ..autodiff.differentiate import vjp_graph
 from ..ir import elementwise as _functions
-from ..ir.elementwise import number, sigmoid
+from ..ir.elementwise import logistic, number, sigmoid
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES
 from ..passes.simplify import optimize
@@ -346,7 +346,7 @@ DEFINITIONS = {
         (getattr(_functions, "LogAddExp", None), lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
         (getattr(_functions, "LogAddExp2", None),
          lambda a, b: sp.log(2**a + 2**b) / sp.log(2)),
-        (sigmoid, lambda x: 1 / (1 + sp.exp(-x))),
+        (sigmoid, logistic),
     ) if cls is not None
 }
 
