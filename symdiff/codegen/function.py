@@ -17,7 +17,7 @@ from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, array_literal, dtype_name
+from .printer import Block, SymdiffPrinter, _balanced_call, array_literal, dtype_name
 
 
 @dataclass
@@ -282,22 +282,13 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
 
 
 def _is_atomic(text: str) -> bool:
-    """A name, an attribute or a call: safe inside any expression without parentheses."""
-    if text.isidentifier():
-        return True
-    if text.endswith(".T") and text[:-2].isidentifier():
+    """A name, an attribute, a subscript or a call: safe inside any expression without
+    parentheses."""
+    if text.isidentifier() or text.endswith(".T") and text[:-2].isidentifier():
         return True
     if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
         return True  # a subscript: x[1:, None]
-    head = text.split("(", 1)[0]
-    if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
-        return False
-    depth = 0
-    for i, ch in enumerate(text[len(head):]):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and i < len(text) - len(head) - 1:
-            return False
-    return True
+    return text.endswith(")") and _balanced_call(text)
 
 
 def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
