@@ -254,24 +254,6 @@ class SymdiffPrinter(NumPyPrinter):
         keep = ", keepdims=True" if keepdims else ""
         return f"{self.xp}.{fn}({x}{axis}{keep})"
 
-    def _print_op_sum(self, node, x, *, axes, keepdims):
-        return self._reduction("sum", node, x, axes, keepdims)
-
-    def _print_op_max(self, node, x, *, axes, keepdims):
-        return self._reduction("max", node, x, axes, keepdims)
-
-    def _print_op_min(self, node, x, *, axes, keepdims):
-        return self._reduction("min", node, x, axes, keepdims)
-
-    def _print_op_prod(self, node, x, *, axes, keepdims):
-        return self._reduction("prod", node, x, axes, keepdims)
-
-    def _print_op_cumsum(self, node, x, *, axis):
-        return f"{self.xp}.cumsum({x}, axis={axis})"
-
-    def _print_op_cumprod(self, node, x, *, axis):
-        return f"{self.xp}.cumprod({x}, axis={axis})"
-
     def _print_op_matmul(self, node, a, b):
         return f"{_operand(a)} @ {_operand(b)}"
 
@@ -340,6 +322,28 @@ class SymdiffPrinter(NumPyPrinter):
 
     def _print_op_stop_gradient(self, node, x):
         return x  # codegen/function.py writes a comment line saying no derivative flows here
+
+
+# Reductions and scans print alike: one printer per name, from a table (as SymPy's
+# NumPyPrinter sets its `_print_<function>` methods).
+def _reduction_printer(name: str):
+    def print_reduction(self, node, x, *, axes, keepdims):
+        return self._reduction(name, node, x, axes, keepdims)
+
+    return print_reduction
+
+
+def _scan_printer(name: str):
+    def print_scan(self, node, x, *, axis):
+        return f"{self.xp}.{name}({x}, axis={axis})"
+
+    return print_scan
+
+
+for _name in ("sum", "max", "min", "prod"):
+    setattr(SymdiffPrinter, f"_print_op_{_name}", _reduction_printer(_name))
+for _name in ("cumsum", "cumprod"):
+    setattr(SymdiffPrinter, f"_print_op_{_name}", _scan_printer(_name))
 
 
 def numbers_last(terms: list) -> list:
