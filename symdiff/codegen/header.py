@@ -25,10 +25,6 @@ CONVENTIONS = KINK_CONVENTIONS + (
 DEFAULT_KINDS = ("grad", "value_and_grad")
 
 
-def _sig(specs: Sequence[ArgSpec]) -> str:
-    return ", ".join(s.name for s in specs)
-
-
 def _type_text(shape: tuple[int, ...], dtype) -> str:
     """`float64, shape (3,)`: the words docstrings use for an array argument or result."""
     return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"

@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -91,10 +92,8 @@ def _load_template(name: str) -> str:
     """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
     try:
         return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        import os
-
-        here = os.path.join(os.path.dirname(__file__), os.pardir, "templates", name)
+    except (ModuleNotFoundError, FileNotFoundError):  # a source tree: templates/ at its top
+        here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
         with open(here, encoding="utf-8") as fh:
             return fh.read()
 

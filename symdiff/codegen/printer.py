@@ -52,7 +52,6 @@ class SymdiffPrinter(NumPyPrinter):
     `names` maps symbols to identifiers; `xp` is the array namespace's name.
     """
 
-    printmethod = "_symdiff_numpy"
     _default_settings = dict(NumPyPrinter._default_settings, strict=True,
                              fully_qualified_modules=True)
 
