@@ -23,7 +23,7 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
-from ..ir.primitives import PRIMITIVES
+from ..ir.interpret import apply_primitive, interpret
 from ..passes.simplify import simplify_expr
 from ..trace.function import normalize_argnums
 
@@ -179,39 +179,15 @@ def _element_symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _as_object_array(value, shape) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        arr = value.astype(object)
-    else:
-        arr = np.empty((), dtype=object)
-        arr[()] = value
-    if arr.shape != tuple(shape):
-        raise ValueError(f"expanded to shape {arr.shape}, expected {shape}")
-    return arr
-
-
 def _expand_elements(graph: Graph, symbols: dict[Var, np.ndarray]) -> dict[Var, np.ndarray]:
-    values: dict[Var, np.ndarray] = {}
-    for node in graph.nodes:
-        var = node.out
-        if node.op == INPUT:
-            values[var] = symbols[var]
-        elif node.op == CONST:
-            values[var] = np.vectorize(_number, otypes=[object])(node.value).reshape(var.shape)
-        elif node.op == ELEMENTWISE:
-            operands = graph.operands(node)
-            arrays = np.broadcast_arrays(*[values[v] for v in operands]) if operands else []
-            out = np.empty(var.shape, dtype=object)
-            for idx in np.ndindex(*var.shape):
-                subs = {v.symbol: a[idx] for v, a in zip(operands, arrays)}
-                out[idx] = _tidy(node.expr.xreplace(subs))
-            values[var] = out
-        elif node.op == "stop_gradient":
-            values[var] = np.vectorize(StopGradient, otypes=[object])(values[node.inputs[0]])
-        else:
-            result = PRIMITIVES[node.op].impl(*[values[v] for v in node.inputs], **node.p)
-            values[var] = _as_object_array(result, var.shape)
-    return values
+    return interpret(graph, symbols, _structured, constant=_number, tidy=_tidy)
+
+
+def _structured(node, args) -> np.ndarray:
+    """Structured ops by their NumPy implementation; stop_gradient stays visible."""
+    if node.op == "stop_gradient":
+        return np.vectorize(StopGradient, otypes=[object])(args[0])
+    return apply_primitive(node, args)
 
 
 def _derivative(value: np.ndarray, elems: np.ndarray) -> np.ndarray:
