@@ -32,7 +32,8 @@ from .errors import EmitError, InputError, TraceError
 from .ir.elementwise import NumPyFunctionBase, numpy_function
 from .ir.graph import CONST, Graph
 from .ir.interpret import interpret, object_array
-from .trace.tracer import FUNCTIONS, UFUNCS, Tracer, as_tracer, elementwise
+from .trace.registry import FUNCTIONS, UFUNCS
+from .trace.tracer import Tracer, as_tracer, elementwise
 
 __all__ = ["register_primitive"]
 

@@ -7,8 +7,9 @@ import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
 from .numpy_api import FLOAT, _axes, _axis, _cast, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
-from .tracer import Tracer, _no_kwargs, as_tracer, bind, broadcast_to, elementwise
+from .tracer import Tracer, as_tracer, bind, broadcast_to, elementwise
 
 
 # -- reductions ---------------------------------------------------------------------------
