@@ -16,8 +16,9 @@ from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .literals import array_literal, dtype_name
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call, array_literal, dtype_name
+from .printer import Block, SymdiffPrinter, _balanced_call
 
 
 @dataclass
