@@ -15,7 +15,7 @@ from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
+from .passes.simplify import module_programs, optimize
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
@@ -96,10 +96,12 @@ def compile_gradient(
     (the words of a `symdiff emit` command line) is recorded in the header."""
     ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
-    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
+    ds = derivations(ctx, kinds)
+    programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+    functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                d.backward_from, extra_params=d.extra_params,
                                 constants=constants)
-                 for d in derivations(ctx, kinds)]
+                 for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")

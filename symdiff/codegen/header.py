@@ -50,7 +50,7 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
         *_fill([s.describe() for s in specs], ", ", width - 1, "Traced arguments: ", "  "),
         "Conventions at kinks:",
         *(f"  {c}" for c in CONVENTIONS),
-        *(["Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):"]
+        *(["Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):"]
           if stable_rewrites else []),
         *(line for r in stable_rewrites for line in textwrap.wrap(
             r, width, initial_indent="  ", subsequent_indent="    ")),

@@ -58,6 +58,7 @@ def test_a_broken_pipeline_pass_stops_compilation(monkeypatch):
 
     def reordering(graph):
         g = fuse_once(graph)
+        g = g.derive(list(g.nodes), g.outputs)  # a copy: passes are functional
         computed = [i for i, n in enumerate(g.nodes) if n.op == ELEMENTWISE]
         if len(computed) >= 2:
             i, j = computed[0], computed[-1]
@@ -65,5 +66,7 @@ def test_a_broken_pipeline_pass_stops_compilation(monkeypatch):
         return g
 
     monkeypatch.setattr(simplify, "_fuse_once", reordering)
-    with pytest.raises(AssertionError, match="the IR is broken after fuse"):
+    # the first checked pass to return the broken graph: fusion itself, or the dce it
+    # runs between its rounds
+    with pytest.raises(AssertionError, match="the IR is broken after (fuse|dce): v"):
         symdiff.grad(f)(np.linspace(0.1, 1.0, 4))
