@@ -51,12 +51,9 @@ def unbroadcast(g: Tracer, shape: tuple[int, ...]) -> Tracer:
     return reshape(reduce_sum(g, axes), shape)
 
 
-def recent_definition(t: Tracer, window: int = 64):
-    """The node defining `t` if it is among the last `window` nodes (rules just made it)."""
-    for node in reversed(t.graph.nodes[-window:]):
-        if node.out is t.var:
-            return node
-    return None
+def recent_definition(t: Tracer):
+    """The node defining `t` (a rule just made it, or any earlier one)."""
+    return t.graph.defining(t.var)
 
 
 def _sum_vjp(g, out, x, *, axes, keepdims):

@@ -152,6 +152,19 @@ class Graph:
     def definitions(self) -> dict[Var, Node]:
         return {node.out: node for node in self.nodes}
 
+    def defining(self, var: Var) -> Node | None:
+        """The node that defines `var`, or None. Indexed as nodes are appended (a pass
+        that builds a new node list is seen as a new graph), so rules can ask for the
+        node behind any value, however far back."""
+        nodes, seen, table = getattr(self, "_defining", (None, 0, {}))
+        if nodes is not self.nodes or seen > len(self.nodes):
+            seen, table = 0, {}
+        for i in range(seen, len(self.nodes)):
+            table[self.nodes[i].out] = i
+        self._defining = (self.nodes, len(self.nodes), table)
+        i = table.get(var)  # a position: a node replaced in place is found as it is now
+        return self.nodes[i] if i is not None and self.nodes[i].out == var else None
+
     def __repr__(self) -> str:
         return dump(self)
 
