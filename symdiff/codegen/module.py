@@ -92,7 +92,8 @@ def _load_template(name: str) -> str:
     """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
     try:
         return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):  # a source tree: templates/ at its top
+    except (ModuleNotFoundError, FileNotFoundError):
+        # a source checkout run in place: symdiff/codegen/ -> the repository's templates/
         here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
         with open(here, encoding="utf-8") as fh:
             return fh.read()

@@ -4,7 +4,6 @@ how loaded modules show their source (tracebacks, inspect, pdb)."""
 import ast
 import io
 import linecache
-import os
 import pdb
 import re
 import subprocess
@@ -460,16 +459,3 @@ def test_a_wrapped_line_does_not_leave_a_short_factor_alone():
     assert first.startswith("-1/6*np.where(") and first != "-1/6"
     assert all(len(line) <= LINE_LENGTH - 4 for line in text.splitlines())
     assert ast.dump(ast.parse(text).body[0].value) == ast.dump(ast.parse(rhs).body[0].value)
-
-
-def test_templates_load_from_a_source_tree_without_the_package(monkeypatch):
-    # `symdiff.templates` exists only once installed; a source tree reads templates/
-    from symdiff.codegen import module
-
-    def not_installed(name):
-        raise ModuleNotFoundError(name)
-
-    monkeypatch.setattr(module.resources, "files", not_installed)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(root, "templates", "module.py.j2"), encoding="utf-8") as fh:
-        assert module._load_template("module.py.j2") == fh.read()
