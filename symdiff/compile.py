@@ -15,7 +15,8 @@ from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .ir.graph import Graph
-from .passes.simplify import module_programs, optimize
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
