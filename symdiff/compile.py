@@ -10,10 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
+from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
@@ -51,6 +55,26 @@ class Compiled:
         """Write the module atomically (a temporary file, then a rename)."""
         write_atomic(path, self.source)
 
+    def picture(self, *args):
+        """The computational graph and its backward pass, drawn as the autograd
+        tutorials draw them (`symdiff graph --grad`); given the arguments, with every
+        value and gradient at that point. In a notebook it shows itself as SVG when
+        Graphviz is installed; `.dot` is the DOT text, `.save(path)` writes a file."""
+        from .display.graphviz import GraphPicture, traced_picture
+
+        if args and len(args) != len(self.specs):
+            raise InputError(f"picture() takes no arguments or all {len(self.specs)} of "
+                             f"{self.name}, got {len(args)}")
+        for spec, a in zip(self.specs, args):
+            if spec.traced and np.shape(a) != spec.shape:
+                raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
+                                 f"{self.name} was compiled for {spec.shape}")
+        out = self.graph.outputs[0]
+        scalar = out.shape == () and out.dtype.kind == "f"
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
+        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+                                           self.name, self.name))
+
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
     def _repr_latex_(self) -> str:
         from .display.latex import to_latex
@@ -66,7 +90,6 @@ class Compiled:
         from .display.latex import to_markdown
 
         return to_markdown(self)
-
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
@@ -95,19 +118,20 @@ def compile_gradient(
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
     (the words of a `symdiff emit` command line) is recorded in the header."""
-    ctx = _prepare(fn, args, argnums)
+    with progress.task("tracing"):
+        ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
-    ds = derivations(ctx, kinds)
-    programs = module_programs([d.graph for d in ds])  # the module is optimised as one
-    functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
-                                d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
-                 for d, program in zip(ds, programs)]
+    with progress.task("differentiating, simplifying, printing"):
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
+                                    constants=constants)
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
-
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:

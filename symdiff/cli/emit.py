@@ -6,6 +6,7 @@ import argparse
 import difflib
 import sys
 
+from .. import progress
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS, emit_command
 from ..compile import compile_gradient
@@ -35,12 +36,14 @@ def _cmd_emit(ns) -> int:
     if ns.check and not ns.output:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
     command = emit_command(ns.target, wrt, words, kinds, ns.output)
-    compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
-                                kinds=kinds, command=command)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
+                                    kinds=kinds, command=command)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        verify_emitted(compiled, fn)
+        with progress.task("checking the gradient against central differences"):
+            verify_emitted(compiled, fn)
     return _deliver(compiled.source, ns.output)
 
 
