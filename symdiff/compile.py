@@ -20,9 +20,10 @@ from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .errors import InputError, located
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
 from .trace.control import Traced, crossing_values, trace_paths
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 from .trace.tracer import Tracer
 
 
@@ -73,9 +74,8 @@ class Compiled:
                 raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
                                  f"{self.name} was compiled for {spec.shape}")
         out = self.graph.outputs[0]
-        nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
-        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
@@ -96,7 +96,6 @@ class Compiled:
         return to_markdown(self)
 
 
-
 def write_atomic(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -109,16 +108,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
 
 
 
@@ -148,10 +137,12 @@ def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compile
             functions = branches.print_branched(ctx.traced, per_path, ctx.out_name,
                                                 constants)
         else:
-            functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc,
-                                        d.returns, ctx.out_name, d.backward_from,
-                                        extra_params=d.extra_params, constants=constants)
-                         for d in derivations(ctx, kinds)]
+            ds = derivations(ctx, kinds)
+            programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+            functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                        d.backward_from, extra_params=d.extra_params,
+                                        constants=constants)
+                         for d, program in zip(ds, programs)]
     module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command)
     if ctx.traced.guarded:
         module.path_check = branches.path_check(ctx.traced.paths[0])
@@ -163,12 +154,7 @@ def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compile
 def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None) -> _Context:
     """Trace `fn` at `args`. Inside another transform, `delegate(specs)` gives the
     function that answers the conditions (see control.trace_paths)."""
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
-                             function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = describe_args(fn, args, nums)
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
     traced = trace_paths(trace, fn, specs, None if nested else args,

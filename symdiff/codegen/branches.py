@@ -258,14 +258,16 @@ def _reading(graph: Graph, body: list, outputs: list[Var], read: set[int],
     """The optimised graph of `body` with inputs for the ids it reads from enclosing
     blocks (only those it still reads once optimised: `0*x` reads nothing) and for the
     ids `passed` on to the code below (so that it does not reuse their names)."""
-    def build(ids):
-        nodes = _input_nodes(graph, ids) + body
-        g = graph.derive(nodes, outputs)
-        g.inputs = [n.out for n in nodes if n.op == INPUT]
-        return optimize(g)
-
-    read = read & _used(build(read | passed))
-    return build(read | passed), read | passed
+    nodes = _input_nodes(graph, read | passed) + body
+    g = graph.derive(nodes, outputs)
+    g.inputs = [n.out for n in nodes if n.op == INPUT]
+    g = optimize(g)
+    read = read & _used(g)
+    arguments = {v.id for v in graph.inputs}
+    kept = [n for n in g.nodes if n.op != INPUT or n.out.id in read | passed | arguments]
+    final = g.derive(kept, g.outputs)
+    final.inputs = [n.out for n in kept if n.op == INPUT]
+    return final, read | passed
 
 
 def _used(graph: Graph) -> set[int]:
