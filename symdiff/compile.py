@@ -14,6 +14,8 @@ from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
+from .codegen.numba_backend import load as load_fused
 from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
@@ -101,20 +103,42 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
+    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
+    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    kernel_layout = backend_layout(backend)
     ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
     functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
                                 ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
+                                constants=constants, kernel_layout=kernel_layout)
                  for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_fused(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+#: The code generators: plain NumPy (the default), and NumPy calling numba loops.
+BACKENDS = ("numpy", "numba")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend != "numba":
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout()
 
 
 
