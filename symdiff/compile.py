@@ -126,8 +126,9 @@ def compile_gradient(
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
-#: The code generators: plain NumPy (the default), and NumPy calling numba loops.
-BACKENDS = ("numpy", "numba")
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
 
 
 def backend_layout(backend: str):
@@ -135,10 +136,10 @@ def backend_layout(backend: str):
     unknown backend, or for numba when it is not installed."""
     if backend == "numpy":
         return None
-    if backend != "numba":
+    if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     require_numba()
-    return NumbaLayout()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 

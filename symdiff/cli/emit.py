@@ -8,7 +8,8 @@ import sys
 
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS
-from ..compile import compile_gradient
+from ..compile import BACKENDS, backend_layout, compile_gradient
+from ..errors import InputError
 from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _kinds, _wrt, load_function
 from .check import verify_emitted
 
@@ -26,10 +27,16 @@ def _cmd_emit(ns) -> int:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
     command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
     command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
+    command += ["--backend", ns.backend] if ns.backend != "numpy" else []
     command += ["-o", ns.output] if ns.output else []
     argnums = tuple(params.index(w) for w in wrt)
+    try:
+        backend_layout(ns.backend)
+    except InputError as exc:  # numba not installed: say which extra to install
+        raise UsageError(str(exc)) from None
     compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command)
+                                source_name=path, kinds=kinds, command=command,
+                                backend=ns.backend)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
@@ -72,6 +79,10 @@ def _add_emit(sub, common) -> None:
     emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
                       help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
                       f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("--backend", choices=BACKENDS, default="numpy",
+                      help="numpy (default), or numba: runs of elementwise statements "
+                      "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
+                      "numba-parallel also spreads large loops over the cores (prange)")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

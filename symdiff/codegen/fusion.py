@@ -75,8 +75,10 @@ def reads(stmt: Statement) -> set[sp.Symbol]:
 
 def view_entries(stmt: Statement) -> tuple | None:
     """The index of a basic view a kernel can read in place (slices of step 1, ints,
-    new axes), or None."""
+    new axes; a reshape that only adds axes of length 1 is such an index), or None."""
     node = stmt.node
+    if node is not None and node.op == "reshape" and len(stmt.args) == 1:
+        return _added_axes(node.inputs[0].shape, tuple(node.p["shape"]))
     if node is None or node.op != "index" or len(stmt.args) != 1:
         return None
     index = node.p["index"]
@@ -84,6 +86,20 @@ def view_entries(stmt: Statement) -> tuple | None:
         if isinstance(entry, IndexArg) or isinstance(entry, slice) and entry.step != 1:
             return None
     return index
+
+
+def _added_axes(old: tuple, new: tuple) -> tuple | None:
+    """`x[:, None]` as index entries when `new` is `old` with axes of length 1 added."""
+    entries, i = [], 0
+    for size in new:
+        if i < len(old) and size == old[i]:
+            entries.append(slice(0, size, 1))
+            i += 1
+        elif size == 1:
+            entries.append(None)
+        else:
+            return None
+    return tuple(entries) if i == len(old) else None
 
 
 def _write_slice(stmt: Statement) -> slice | None:
@@ -265,6 +281,8 @@ def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement]
     whether the backend can print an elementwise statement inside a loop."""
     scheduler = _Scheduler(program, _Classifier(program, printable))
     scheduler.run()
+    scheduler.kernels = [(k, m) for k, m in scheduler.kernels
+                         if _worth_a_loop(k, [program.statements[i] for i in m])]
     position = {old: new for new, old in enumerate(scheduler.order)}
     statements = [program.statements[i] for i in scheduler.order]
     reordered = replace(program, statements=statements)
@@ -284,6 +302,14 @@ def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement]
     at = {i: max(k.members) for k in kernels for i in k.members}
     return Plan(reordered, kernels, closing, skipped, named, at, scheduler.views,
                 scheduler.temp_shape)
+
+
+def _worth_a_loop(kernel: Kernel, statements: list[Statement]) -> bool:
+    """A kernel saves passes over memory; one operation alone (`a/5`) is one NumPy pass
+    already, and a call of a compiled function costs more than a small array's pass."""
+    if any(kind != LOOP for kind in kernel.kinds.values()):
+        return True
+    return sum(sp.count_ops(s.expr) for s in statements) > 1
 
 
 def _connect(statements, kernels, member_of, views, outputs) -> set[sp.Symbol]:

@@ -58,7 +58,7 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
           if stable_rewrites else []),
         *(line for r in stable_rewrites for line in textwrap.wrap(
             r, width, initial_indent="  ", subsequent_indent="    ")),
-        *(FUSED_NOTE if backend == "numba" else ()),
+        *(FUSED_NOTE if backend.startswith("numba") else ()),
     ]
 
 

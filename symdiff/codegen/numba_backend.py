@@ -27,6 +27,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import EmitError, InputError
 from ..passes.simplify import Program, Statement
+from ..passes.stable import finite_or_zero
 from . import function as emit
 from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
@@ -94,6 +95,12 @@ class KernelPrinter(SymdiffPrinter):
 
     def _print_Not(self, expr):
         return f"(not {self.parenthesize(expr.args[0], PRECEDENCE['Atom'], strict=True)})"
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, finite_or_zero):  # np.nan_to_num(x, posinf=0, neginf=0)
+            x = self._print(expr.args[0])
+            return f"({x} if np.isfinite({x}) else 0.0)"
+        return super()._print(expr, **kwargs)
 
     def _print_np_clip(self, expr):
         x, lo, hi = expr.args
