@@ -8,6 +8,7 @@ import sys
 
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS
+from ..codegen.numba_backend import compile_error
 from ..compile import BACKENDS, backend_layout, compile_gradient
 from ..errors import InputError
 from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _kinds, _wrt, load_function
@@ -40,7 +41,13 @@ def _cmd_emit(ns) -> int:
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        verify_emitted(compiled, fn)
+        try:
+            verify_emitted(compiled, fn)
+        except Exception as exc:  # numba compiles kernels at their first call
+            error = compile_error(exc)
+            if error is None:
+                raise
+            raise error from None
     return _deliver(compiled.source, ns.output)
 
 
