@@ -347,10 +347,16 @@ class _KernelWriter:
         return counts
 
     def _body(self) -> list[str]:
+        """The loop body in program order, but buffer writes last, the largest offset
+        first: `g[i + 1] = a` then `g[i] += b`. (`g[i] += b` right after the previous
+        iteration's store to the same element stalls the loop about threefold.)"""
         lines, last_loc, uses = [], None, self._uses()
         indent = 4 + 4 * len(self.index)
         assigned: dict[sp.Symbol, bool] = {}
-        for stmt, is_backward in zip(self.statements, self.backward):
+        pairs = list(zip(self.statements, self.backward))
+        writes = [p for p in pairs if self.kernel.kinds[p[0].target] == BUFFER]
+        writes.sort(key=lambda p: -p[0].node.p["index"][0].start)
+        for stmt, is_backward in [p for p in pairs if p not in writes] + writes:
             if is_backward and stmt.loc and stmt.loc != last_loc:
                 comment = emit._source_comment(stmt.loc)
                 if comment:

@@ -72,8 +72,8 @@ def _grad_rosenbrock_k0(x):
     for i in range(n):
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
         _t0 = x[i + 1] - x[i]**2
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
         drosenbrock_dx[i + 1] = 200*_t0
+        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
     return drosenbrock_dx
 
 
@@ -101,8 +101,8 @@ def _value_and_grad_rosenbrock_k0(x):
         _t0 = x[i + 1] - x[i]**2
         value = _accumulate(value, 100*_t0**2 + (1 - x[i])**2)
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
         drosenbrock_dx[i + 1] = 200*_t0
+        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
     return value, drosenbrock_dx
 
 
