@@ -118,6 +118,7 @@ class _Classifier:
     def __init__(self, program: Program, printable: Callable[[Statement], bool]):
         self.program = program
         self.printable = printable
+        self.temp_shape: dict[sp.Symbol, tuple] = {}  # CSE temporaries', as scheduled
 
     def __call__(self, stmt: Statement):
         var = stmt.var
@@ -149,9 +150,7 @@ class _Classifier:
 
     def _shape(self, sym: sp.Symbol) -> tuple:
         var = self.program.by_symbol.get(sym)
-        if var is not None:
-            return var.shape
-        return None  # a CSE temporary: the shape of its readers, not known here
+        return var.shape if var is not None else self.temp_shape.get(sym)
 
 
 def _length(s: slice, n: int) -> tuple[int]:
@@ -166,7 +165,7 @@ class _Scheduler:
         self.classify = classify
         self.order: list[int] = []  # old indices, in the new order
         self.kernels: list[tuple[Kernel, list[int]]] = []  # (kernel, old member indices)
-        self.temp_shape: dict[sp.Symbol, tuple] = {}
+        self.temp_shape = classify.temp_shape
         self.views = {s.target: s for s in program.statements if view_entries(s) is not None}
         self._close()
 

@@ -276,3 +276,32 @@ def test_compiled_kernels_are_cached_for_a_second_process(tmp_path, cache_dir):
                            env=env, check=True).stdout.split() for _ in range(2)]
     assert runs[0] == ["0", "1"]  # the first process compiles
     assert runs[1] == ["1", "0"]  # the second loads the compiled kernel
+
+
+def test_user_names_never_collide_with_the_loop_s_own():
+    """Arguments named like a kernel's index, length or helpers (`i`, `n`, `njit`)."""
+    def f(i, n, njit):
+        j = np.sin(i) * n + njit
+        return np.sum(j * j)
+
+    rng = np.random.default_rng(2)
+    args = (rng.normal(size=50), rng.normal(size=50), 0.5)
+    compiled = compile_gradient(f, args, (0, 1, 2), backend="numba")
+    report = verify_compiled(compiled, args, fn=f)
+    assert report.passed, str(report)
+    i, n, c = args
+    j = np.sin(i) * n + c  # by hand: d/di = 2 j n cos(i), d/dn = 2 j sin(i), d/dc = 2 sum(j)
+    for got, want in zip(compiled.grad(*args), (2 * j * n * np.cos(i), 2 * j * np.sin(i),
+                                                 2 * np.sum(j))):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+def test_a_zero_dimensional_array_argument():
+    def f(w, b, x):
+        return np.mean((w * x + b) ** 2)
+
+    x = np.linspace(-1, 1, 11)
+    grad = symdiff.grad(f, argnums=(0, 1), backend="numba")
+    dw, db = grad(np.array(0.3), np.array(-0.2), x)
+    r = 0.3 * x - 0.2
+    np.testing.assert_allclose([dw, db], [2 * np.mean(r * x), 2 * np.mean(r)], rtol=1e-14)
