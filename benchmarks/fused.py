@@ -40,9 +40,13 @@ def _copy_bound(*args):
     return [np.copy(a) for a in args if isinstance(a, np.ndarray)]
 
 
-def _transform(symdiff, problem, fn):
+#: Problems that also time the prange variant: large elementwise arrays.
+PARALLEL = ("P2", "P6", "P7")
+
+
+def _transform(symdiff, problem, fn, backend="numba"):
     make = symdiff.hessian if problem.kind == "hessian" else symdiff.grad
-    return make(fn, argnums=problem.argnums, backend="numba")
+    return make(fn, argnums=problem.argnums, backend=backend)
 
 
 def first_call(problem_name: str, preset: str, seed: int, limit: float) -> float:
@@ -91,3 +95,21 @@ def bench_fused(result: ProblemResult, case, reference, settings: Settings) -> N
                                    case.args, reference, settings, note))
     result.rows.append(checked_row(COPY_LABEL, "copy", _copy_bound, case.args, None, settings))
     result.fused_compile = (first, second if status == "ok" else None)
+    if problem.name in PARALLEL:
+        result.rows.append(_parallel_row(symdiff, problem, case, reference, settings))
+
+
+def _parallel_row(symdiff, problem, case, reference, settings: Settings) -> Row:
+    """The prange variant, on every core numba uses (not comparable with the one-thread
+    rows: reported apart)."""
+    import numba
+
+    label = f"symdiff numba-parallel backend ({numba.get_num_threads()} threads)"
+    try:
+        fn = _transform(symdiff, problem, fresh_copy(case.forward), "numba-parallel")
+        with time_limit(settings.compile_timeout):
+            compiled = fn.compile(*case.args)
+    except (Exception, TimeLimitExceeded) as exc:
+        return Row(label, "numba-parallel", status=describe_error(exc))
+    return checked_row(label, "numba-parallel", raw_derivative(compiled, problem.kind),
+                       case.args, reference, settings)

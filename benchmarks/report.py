@@ -242,7 +242,7 @@ def _overview_section(results: list[ProblemResult]) -> list[str]:
 def _fused_row(r: ProblemResult) -> str:
     numba, unit = r.first("numba"), _unit(r)
     if numba is None or numba.timing is None:
-        return f"| {r.problem.name} | {_short_status(numba)} |" + " |" * 9
+        return f"| {r.problem.name} | {_short_status(numba)} |" + " |" * 10
     vs_numpy, vs_jax = r.ratio(numba, "symdiff"), r.ratio(numba, "peer:jax")
     vs_copy = r.ratio(numba, "copy")
     numpy_target, jax_target = FUSED_TARGETS.get(r.problem.name, (None, None))
@@ -250,11 +250,14 @@ def _fused_row(r: ProblemResult) -> str:
     verdict = "—" if fits == [None, None] else \
         "meets" if all(f is not False for f in fits) else "misses"
     first, second = r.fused_compile or (None, None)
+    parallel = r.first("numba-parallel")
+    parallel = f"{_ratio(r.ratio(parallel, 'peer:jax'))}" if parallel and parallel.timing \
+        else _short_status(parallel) if parallel else ""
     cells = [r.problem.name, _time(numba.timing.median, unit), _ratio(vs_numpy),
              _target(vs_numpy, numpy_target, "×"), _ratio(vs_jax),
              _target(vs_jax, jax_target, "×"), _ratio(vs_copy),
              f"{first:.3g} s" if first is not None else "",
-             f"{second:.3g} s" if second is not None else "", verdict]
+             f"{second:.3g} s" if second is not None else "", verdict, parallel]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -268,10 +271,12 @@ def _fused_section(results: list[ProblemResult]) -> list[str]:
              "against symdiff's default (NumPy) generated derivative, ÷ copy bound against "
              "`np.copy` of every array argument. First call = trace, emit, load and numba's "
              "compilation (fresh cache directory); second process = the same first call in a "
-             "new process, which loads the kernels numba cached.", "",
+             "new process, which loads the kernels numba cached. The last column is the "
+             "`numba-parallel` variant (prange, every core numba uses) ÷ JAX on one thread: "
+             "not a like-for-like comparison, shown apart.", "",
              "| problem | numba | ÷ NumPy module | target | ÷ JAX jit(grad) | target | "
-             "÷ copy bound | first call | second process | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "÷ copy bound | first call | second process | verdict | parallel ÷ JAX |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     return lines + [_fused_row(r) for r in results] + [""]
 
 
