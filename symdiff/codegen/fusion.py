@@ -294,11 +294,18 @@ def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement]
         skipped.update(kernel.members)
         for i in kernel.members:
             member_of[statements[i].target] = kernel
-    named = _connect(statements, kernels, member_of, scheduler.views, {v.symbol for v in outputs})
+    output_symbols = {v.symbol for v in outputs}
+    named = _connect(statements, kernels, member_of, scheduler.views, output_symbols)
+    virtual = {v for k in kernels for v in k.views} - named - output_symbols
     for i, stmt in enumerate(statements):
-        if stmt.target in scheduler.views and stmt.target not in named:
+        if stmt.target in virtual:
             skipped.add(i)  # a view only kernels read: they index the viewed array
     at = {i: max(k.members) for k in kernels for i in k.members}
+    index_of = {s.target: i for i, s in enumerate(statements)}
+    for kernel in kernels:  # a kernel reads a view's array where it is called
+        for view in kernel.views:
+            i = index_of[view]
+            at[i] = max(at.get(i, i), max(kernel.members))
     return Plan(reordered, kernels, closing, skipped, named, at, scheduler.views,
                 scheduler.temp_shape)
 

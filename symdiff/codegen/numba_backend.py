@@ -29,7 +29,7 @@ from ..errors import EmitError, InputError
 from ..passes.simplify import Program, Statement
 from ..passes.stable import finite_or_zero
 from . import function as emit
-from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, view_entries
+from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .printer import SymdiffPrinter, dtype_name
 
@@ -77,7 +77,9 @@ class KernelPrinter(SymdiffPrinter):
         *branches, (last, last_cond) = expr.args
         if last_cond is not sp.true:
             raise EmitError(f"internal: Piecewise without a default branch: {expr}")
-        show = self._typed_number if all(v.is_Number for v, _ in expr.args) else self._print
+        def show(value):  # numba does not unify an int literal with a float
+            return self._typed_number(value) if value.is_Number else self._print(value)
+
         text = show(last)
         for value, cond in reversed(branches):
             text = f"({show(value)} if {self._print(cond)} else {text})"
@@ -154,12 +156,23 @@ class NumbaLayout:
         text = "\n".join([f"@njit({flags})", f"def {signature}:",
                           *("    " + line if line else "" for line in body)])
         results = ", ".join(names[s] for s in kernel.returns)
-        call = [_wrap(f"{results} = {call_text(kname, params, 4)}", indent=4)]
+        inputs = set(plan.program.inputs)
+        arguments = ", ".join(_argument(names[s], plan.program.by_symbol.get(s), inputs)
+                              for s in kernel.params)
+        call = [_wrap(f"{results} = {call_text(kname, arguments, 4)}", indent=4)]
         for sym in kernel.returns:  # numba returns Python floats; keep NumPy's scalar type
             var = plan.program.by_symbol.get(sym)
             if kernel.kinds[sym] == ACC and var in outputs:
                 call.append(f"{names[sym]} = {dtype_name(var.dtype)}({names[sym]})")
         return text, call
+
+
+def _argument(name: str, var, inputs: set) -> str:
+    """A scalar argument as a NumPy scalar: the caller may pass a 0-d array, which
+    numba would type as an array."""
+    if var in inputs and var.shape == () and var.dtype.kind in "fiub":
+        return f"{dtype_name(var.dtype)}({name})"
+    return name
 
 
 def _fresh(name: str, taken: set[str]) -> str:
@@ -244,18 +257,21 @@ class _KernelWriter:
                 drop = base_shape[base_axis] - shape[axis]
                 lengths.append((d, f"{name}.shape[{base_axis}]" + (f" - {drop}" if drop else "")))
             axis += 1
+        if not entries:  # a view of a number: x[None, None]
+            return name, lengths
         return f"{name}[{', '.join(entries)}]", lengths
 
     # -- the kernel ---------------------------------------------------------------------
     def lines(self) -> list[str]:
         lengths: dict[int, str] = {}
+        direct = set().union(*(reads(s) for s in self.statements))
         for sym in self.kernel.params:
             for view in [v for v in self.kernel.views if self.plan.views[v].args[0] == sym]:
                 text, found = self._view_access(view)
                 self.local[view] = text
                 for d, expr in found:
                     lengths.setdefault(d, expr)
-            if sym in self.kernel.views:
+            if sym in self.kernel.views or sym not in direct:  # (read through views only)
                 continue
             text, found = self._access(sym)
             self.local[sym] = text

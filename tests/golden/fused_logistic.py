@@ -91,7 +91,7 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    _t1 = _logistic_k0(b, _t0, y)
+    _t1 = _logistic_k0(np.float64(b), _t0, y)
     loss = -1/20*_t1
     return loss
 
@@ -130,7 +130,7 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    _t1, dloss_db = _grad_logistic_k0(b, _t0, y)
+    _t1, dloss_db = _grad_logistic_k0(np.float64(b), _t0, y)
     dloss_db = np.float64(dloss_db)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
@@ -174,7 +174,7 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    _t1, _t2, dloss_db = _value_and_grad_logistic_k0(b, _t0, y)
+    _t1, _t2, dloss_db = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
     dloss_db = np.float64(dloss_db)
     loss = -1/20*_t1
     # gradient of line 40: logits = X @ w + b
