@@ -281,7 +281,7 @@ def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement]
     scheduler = _Scheduler(program, _Classifier(program, printable))
     scheduler.run()
     scheduler.kernels = [(k, m) for k, m in scheduler.kernels
-                         if _worth_a_loop(k, [program.statements[i] for i in m])]
+                         if _worth_a_loop([program.statements[i] for i in m])]
     position = {old: new for new, old in enumerate(scheduler.order)}
     statements = [program.statements[i] for i in scheduler.order]
     reordered = replace(program, statements=statements)
@@ -310,12 +310,12 @@ def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement]
                 scheduler.temp_shape)
 
 
-def _worth_a_loop(kernel: Kernel, statements: list[Statement]) -> bool:
-    """A kernel saves passes over memory; one operation alone (`a/5`) is one NumPy pass
-    already, and a call of a compiled function costs more than a small array's pass."""
-    if any(kind != LOOP for kind in kernel.kinds.values()):
-        return True
-    return sum(sp.count_ops(s.expr) for s in statements) > 1
+def _worth_a_loop(statements: list[Statement]) -> bool:
+    """A kernel saves passes over memory; one operation alone (`a/5`, or the sum of an
+    array NumPy computed) is one NumPy pass already, and a call of a compiled function
+    costs more than a small array's pass."""
+    passes = sum(sp.count_ops(s.expr) if s.expr is not None else 1 for s in statements)
+    return passes > 1
 
 
 def _connect(statements, kernels, member_of, views, outputs) -> set[sp.Symbol]:

@@ -97,21 +97,15 @@ def logistic(w, b, X, y):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _grad_logistic_k0(b, _t0, y):
+def _grad_logistic_k0(b, _t0):
     n = _t0.shape[0]
+    logits = np.empty(n)
     _t1 = np.empty(n)
-    dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        logits = b + _t0[i]
-        _t2 = -logits
-        _t1[i] = (
-            -1/20*y[i]*np.exp(np.minimum(_t2, 0))/(1 + np.exp(-np.abs(_t2)))
-            + 1/20*(1 - y[i])*np.exp(np.minimum(logits, 0))
-            /(1 + np.exp(-np.abs(logits)))
-        )
-        dloss_db = _accumulate(dloss_db, _t1[i])
-    return _t1, dloss_db
+        logits[i] = b + _t0[i]
+        _t1[i] = -logits[i]
+    return logits, _t1
 
 
 def grad_logistic(w, b, X, y):
@@ -130,31 +124,33 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    _t1, dloss_db = _grad_logistic_k0(np.float64(b), _t0, y)
-    dloss_db = np.float64(dloss_db)
+    logits, _t1 = _grad_logistic_k0(np.float64(b), _t0)
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    _t0 = (
+        -1/20*y*np.exp(np.minimum(_t1, 0))/(1 + np.exp(-np.abs(_t1)))
+        + 1/20*(1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
+    )
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t1
+    dloss_dw = X.T @ _t0
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    dloss_db = np.sum(_t0)
     return (dloss_dw, dloss_db)
 
 
 @njit(cache=True, fastmath={"contract"})
 def _value_and_grad_logistic_k0(b, _t0, y):
     n = _t0.shape[0]
-    _t1 = 0.0
+    logits = np.empty(n)
+    _t1 = np.empty(n)
     _t2 = np.empty(n)
-    dloss_db = 0.0
+    _t3 = 0.0
     for i in range(n):
-        logits = b + _t0[i]
-        _t3 = -logits
-        _t4 = 1 - y[i]
-        _t1 = _accumulate(_t1, -_t4*np.logaddexp(0, logits) - y[i]*np.logaddexp(0, _t3))
-        # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t2[i] = (
-            1/20*_t4*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
-            - 1/20*y[i]*np.exp(np.minimum(_t3, 0))/(1 + np.exp(-np.abs(_t3)))
-        )
-        dloss_db = _accumulate(dloss_db, _t2[i])
-    return _t1, _t2, dloss_db
+        logits[i] = b + _t0[i]
+        _t1[i] = -logits[i]
+        _t2[i] = 1 - y[i]
+        _t4 = -_t2[i]*np.logaddexp(0, logits[i]) - y[i]*np.logaddexp(0, _t1[i])
+        _t3 = _accumulate(_t3, _t4)
+    return logits, _t1, _t2, _t3
 
 
 def value_and_grad_logistic(w, b, X, y):
@@ -174,9 +170,15 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    _t1, _t2, dloss_db = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
-    dloss_db = np.float64(dloss_db)
-    loss = -1/20*_t1
+    logits, _t1, _t2, _t3 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
+    loss = -1/20*_t3
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    _t0 = (
+        1/20*_t2*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
+        - 1/20*y*np.exp(np.minimum(_t1, 0))/(1 + np.exp(-np.abs(_t1)))
+    )
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t2
+    dloss_dw = X.T @ _t0
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    dloss_db = np.sum(_t0)
     return loss, (dloss_dw, dloss_db)
