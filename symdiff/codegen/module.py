@@ -93,7 +93,8 @@ def _environment() -> jinja2.Environment:
 def _load_template(name: str) -> str:
     """Templates ship as the package `symdiff.templates` (the repo's `templates/`). A
     checkout's own `templates/` comes first: an editable install of another tree maps
-    `symdiff.templates` to that tree's."""
+    `symdiff.templates` to that tree's, and a checkout run in place (CI) has no
+    `symdiff.templates` package at all."""
     here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
     if os.path.exists(here):
         with open(here, encoding="utf-8") as fh:
