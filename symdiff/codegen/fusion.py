@@ -275,11 +275,16 @@ def _in_place(stmt: Statement) -> bool:
     return stmt.node is not None and stmt.node.op == "add_at" and stmt.node.p["inplace"]
 
 
-def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement], bool]) -> Plan:
+def plan_kernels(program: Program, outputs: set, printable: Callable[[Statement], bool],
+                 fuse: bool = True) -> Plan:
     """Group `program` into kernels (see the module docstring). `printable(stmt)` says
-    whether the backend can print an elementwise statement inside a loop."""
+    whether the backend can print an elementwise statement inside a loop; `fuse=False`
+    makes no kernel at all."""
     scheduler = _Scheduler(program, _Classifier(program, printable))
-    scheduler.run()
+    if fuse:
+        scheduler.run()
+    else:
+        scheduler.order = list(range(len(program.statements)))
     scheduler.kernels = [(k, m) for k, m in scheduler.kernels
                          if _worth_a_loop([program.statements[i] for i in m])]
     position = {old: new for new, old in enumerate(scheduler.order)}

@@ -64,6 +64,8 @@ exp log tanh expm1 log1p exp2 log2 log10 cbrt tan arcsin arccos arctan sinh cosh
 arccosh arctanh power logaddexp2
 """.split())
 _CONSTANTS = frozenset({"pi", "e", "nan", "inf"})
+#: Module-level names kernels call.
+_HELPERS = frozenset({"_accumulate", "prange", "np"})
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\(")
 _ATTRIBUTE = re.compile(r"\bnp\.(\w+)\b(?!\()")
 
@@ -150,6 +152,9 @@ class NumbaLayout:
     parallel: bool = False
 
     def plan(self, program: Program, outputs: set) -> Plan:
+        if _HELPERS & {program.names.get(v) for v in program.inputs}:
+            # a parameter named like a module-level helper would hide it in a kernel
+            return plan_kernels(program, outputs, lambda stmt: False, fuse=False)
         return plan_kernels(program, outputs, printable)
 
     def print_kernel(self, kernel: Kernel, plan: Plan, names: dict, fname: str, number: int,

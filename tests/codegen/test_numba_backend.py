@@ -324,3 +324,15 @@ def test_every_op_under_numba(case):
         assert np.shape(g) == np.shape(args[i])
         np.testing.assert_allclose(g, numerical_gradient(case.fn, args, i), rtol=case.rtol,
                                    atol=case.atol, err_msg=f"{case.name}: d/d arg {i}")
+
+
+def test_a_parameter_named_like_a_kernel_helper_keeps_plain_numpy():
+    def f(x, _accumulate):
+        return np.sum((x * _accumulate) ** 2)
+
+    x = np.linspace(0.5, 1.5, 7)
+    compiled = compile_gradient(f, (x, 2.0), (0, 1), backend="numba")
+    assert "_f_k0" not in compiled.source  # no kernel: it would read the parameter
+    dx, da = compiled.grad(x, 2.0)
+    np.testing.assert_allclose(dx, 2 * x * 4.0, rtol=1e-15)  # by hand
+    np.testing.assert_allclose(da, 2 * 2.0 * np.sum(x**2), rtol=1e-14)
