@@ -12,10 +12,9 @@ from typing import Any
 
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
-from .codegen.numba_backend import load as load_fused
 from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
@@ -122,7 +121,7 @@ def compile_gradient(
     if kernel_layout is None:
         module = load_module(source, name)
     else:  # from a file, where numba caches the compiled kernels
-        module = load_fused(source, name, write_atomic)
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 

@@ -18,7 +18,6 @@ other operation is reassociated.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -458,40 +457,7 @@ def _length_names(ndim: int) -> list[str]:
     return ["n"] if ndim == 1 else [f"n{d}" for d in range(ndim)]
 
 
-# -- loading: numba caches compiled kernels next to a real file ------------------------------
-def cache_directory() -> str:
-    """Where generated fused modules are written so that numba can cache their kernels
-    (`SYMDIFF_CACHE_DIR`, else the user's cache directory)."""
-    import os
-
-    root = os.environ.get("SYMDIFF_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "symdiff")
-    return os.path.join(root, "numba")
-
-
-def load(source: str, name: str, write):
-    """Import a fused module from a file named by its source's hash (written with
-    `write(path, text)`): the same source in another process finds the same file, and
-    numba's cache of its kernels beside it."""
-    import hashlib
-    import importlib.util
-    import os
-
-    require_numba()
-    directory = cache_directory()
-    os.makedirs(directory, exist_ok=True)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    path = os.path.join(directory, f"{name}_{digest}.py")
-    if not os.path.exists(path):  # rewriting would change its time stamp: numba recompiles
-        write(path, source)
-    spec = importlib.util.spec_from_file_location(f"{name}_{digest}", path)
-    module = importlib.util.module_from_spec(spec)
-    # registered before it runs: numba finds a cached kernel's module by name
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
+# -- errors ---------------------------------------------------------------------------------
 def compile_error(exc: BaseException) -> EmitError | None:
     """A numba compilation failure as a symdiff error quoting the kernel's line."""
     try:
