@@ -134,7 +134,8 @@ def print_function(
             used_constants.append(constants.lines[names[stmt.target]])
             continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
-        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
+        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
+            and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs

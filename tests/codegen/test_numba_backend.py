@@ -336,3 +336,16 @@ def test_a_parameter_named_like_a_kernel_helper_keeps_plain_numpy():
     dx, da = compiled.grad(x, 2.0)
     np.testing.assert_allclose(dx, 2 * x * 4.0, rtol=1e-15)  # by hand
     np.testing.assert_allclose(da, 2 * 2.0 * np.sum(x**2), rtol=1e-14)
+
+
+def test_a_stop_gradient_value_a_kernel_reads():
+    """The logsumexp shift is an internal stop_gradient of the logits; the kernels that
+    read both get each under a name of its own."""
+    def f(z):
+        m = np.max(z)
+        return np.log(np.sum(np.exp(z - m))) + m + np.sum(z * symdiff.stop_gradient(z) ** 2)
+
+    z = np.random.default_rng(4).normal(size=20)
+    grad = symdiff.grad(f, backend="numba")
+    softmax = np.exp(z - z.max()) / np.sum(np.exp(z - z.max()))
+    np.testing.assert_allclose(grad(z), softmax + z**2, rtol=1e-13)  # by hand
