@@ -6,6 +6,7 @@ import argparse
 import difflib
 import sys
 
+from .. import progress
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS
 from ..codegen.numba_backend import compile_error
@@ -35,19 +36,21 @@ def _cmd_emit(ns) -> int:
         backend_layout(ns.backend)
     except InputError as exc:  # numba not installed: say which extra to install
         raise UsageError(str(exc)) from None
-    compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command,
-                                backend=ns.backend)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
+                                    source_name=path, kinds=kinds, command=command,
+                                    backend=ns.backend)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        try:
-            verify_emitted(compiled, fn)
-        except Exception as exc:  # numba compiles kernels at their first call
-            error = compile_error(exc)
-            if error is None:
-                raise
-            raise error from None
+        with progress.task("checking the gradient against central differences"):
+            try:
+                verify_emitted(compiled, fn)
+            except Exception as exc:  # numba compiles kernels at their first call
+                error = compile_error(exc)
+                if error is None:
+                    raise
+                raise error from None
     return _deliver(compiled.source, ns.output)
 
 
