@@ -16,8 +16,9 @@ from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .errors import InputError, located
 from .ir.graph import Graph
 from .passes.simplify import optimize
@@ -110,7 +111,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -118,37 +118,63 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
+    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
+    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, args, argnums)
     with located(None):  # seeds and zeros belong to no line (not the caller's)
-        return _compile(fn, ctx, argnums, source_name, kinds, command)
+        functions, constants = _functions(ctx, kinds, kernel_layout)
+    module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command,
+                         backend)
+    if ctx.traced.guarded:
+        module.path_check = branches.path_check(ctx.traced.paths[0])
+    source = render_module(module)
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        loaded = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        loaded = load_from_file(source, name, write_atomic)
+    return Compiled(ctx.name, source, loaded, argnums, ctx.specs, ctx.graph, ctx.traced)
 
 
-def _compile(fn, ctx: _Context, argnums, source_name, kinds, command) -> Compiled:
+def _functions(ctx: _Context, kinds, kernel_layout):
+    """The printed functions of the module, and its pool of constants. A function that
+    branches (or is specialised to a path) is printed as a tree of blocks, in NumPy
+    (the fused backend's kernels are for straight-line code)."""
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
         if ctx.traced.paths[0].decisions:  # branches (if/else) or guards (one path)
             per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
                         for i, p in enumerate(ctx.traced.paths)]
-            functions = branches.print_branched(ctx.traced, per_path, ctx.out_name,
-                                                constants)
-        else:
-            ds = derivations(ctx, kinds)
-            programs = module_programs([d.graph for d in ds])  # the module is optimised as one
-            functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
-                                        d.backward_from, extra_params=d.extra_params,
-                                        constants=constants)
-                         for d, program in zip(ds, programs)]
-    module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command)
-    if ctx.traced.guarded:
-        module.path_check = branches.path_check(ctx.traced.paths[0])
-    source = render_module(module)
-    loaded = load_module(source, f"symdiff_generated_{ctx.name}")
-    return Compiled(ctx.name, source, loaded, argnums, ctx.specs, ctx.graph, ctx.traced)
+            return branches.print_branched(ctx.traced, per_path, ctx.out_name,
+                                           constants), constants
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                               d.backward_from, extra_params=d.extra_params,
+                               constants=constants, kernel_layout=kernel_layout)
+                for d, program in zip(ds, programs)], constants
+
+
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None) -> _Context:

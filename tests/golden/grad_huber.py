@@ -76,11 +76,11 @@ def grad_huber(r, delta):
         _check_inputs(r, delta)
     _t0 = np.abs(r)
     if _t0 <= delta:
-        # gradient of line 69: return 0.5 * r**2
+        # gradient of line 73: return 0.5 * r**2
         dhuber_dr = 1.0*r
         dhuber_ddelta = np.float64(0)
         return (dhuber_dr, dhuber_ddelta)
-    # gradient of line 70: return delta * (abs(r) - 0.5 * delta)
+    # gradient of line 74: return delta * (abs(r) - 0.5 * delta)
     dhuber_dr = delta*np.sign(r)
     dhuber_ddelta = -1.0*delta + np.abs(r)
     return (dhuber_dr, dhuber_ddelta)
@@ -104,13 +104,13 @@ def value_and_grad_huber(r, delta):
     _t0 = np.abs(r)
     if _t0 <= delta:
         value = 0.5*r**2
-        # gradient of line 69: return 0.5 * r**2
+        # gradient of line 73: return 0.5 * r**2
         dhuber_dr = 1.0*r
         dhuber_ddelta = np.float64(0)
         return value, (dhuber_dr, dhuber_ddelta)
     _t0 = -np.abs(r)
     value = delta*(-_t0 - 0.5*delta)
-    # gradient of line 70: return delta * (abs(r) - 0.5 * delta)
+    # gradient of line 74: return delta * (abs(r) - 0.5 * delta)
     dhuber_dr = delta*np.sign(r)
     dhuber_ddelta = -_t0 - 1.0*delta
     return value, (dhuber_dr, dhuber_ddelta)

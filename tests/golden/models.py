@@ -63,6 +63,10 @@ def mlp_inputs():
             rng.normal(size=(8, 2)), rng.normal(size=8))
 
 
+def rosenbrock(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
 def huber(r, delta):
     """The Huber loss of a residual: quadratic near zero, linear in the tails."""
     if abs(r) <= delta:
