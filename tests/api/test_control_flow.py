@@ -395,3 +395,12 @@ def test_more_paths_than_the_limit_fall_back_to_guards():
         _assert_fd(clipped_steps, (x,), 0, (grad(x),))
     compiled = grad.compile(0.9)
     assert compiled.traced.guarded and "paths" in compiled.traced.reason
+
+
+def test_golden_branch_module_on_both_sides():
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "golden", "grad_huber.py")
+    spec = importlib.util.spec_from_file_location("golden_branch_huber", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for r in (-3.0, -0.4, 0.4, 2.5):  # by hand: r inside [-1, 1], sign(r) outside
+        assert module.grad_huber(r) == pytest.approx(r if abs(r) <= 1 else np.sign(r))

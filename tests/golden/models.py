@@ -67,12 +67,8 @@ def rosenbrock(x):
     return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
 
 
-def huber(r, delta):
-    """The Huber loss of a residual: quadratic near zero, linear in the tails."""
-    if abs(r) <= delta:
+def huber(r):
+    """The Huber loss of a residual: quadratic within 1 of zero, linear in the tails."""
+    if abs(r) <= 1.0:
         return 0.5 * r**2
-    return delta * (abs(r) - 0.5 * delta)
-
-
-def example_inputs_huber():
-    return 0.5, 1.0
+    return abs(r) - 0.5
