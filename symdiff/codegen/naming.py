@@ -11,7 +11,7 @@ import sympy as sp
 from ..errors import EmitError
 from ..passes.simplify import Program
 
-_RESERVED = {"np", "value", "_check_inputs"} | set(keyword.kwlist) | set(dir(__builtins__))
+_RESERVED = {"np", "math", "scipy", "value", "_check_inputs"} | set(keyword.kwlist) | set(dir(__builtins__))
 
 
 

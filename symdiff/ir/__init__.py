@@ -1,3 +1,6 @@
 """Stage 2, the IR: a DAG of SymPy expressions with shapes (`graph`), its primitives and
 their shape rules (`primitives`), canonical indices (`indexing`), and the SymPy
 functions with NumPy semantics that elementwise expressions are made of (`elementwise`)."""
+
+# The decompositions register their primitives beside the core ones.
+from . import decompositions  # noqa: E402,F401

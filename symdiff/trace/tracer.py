@@ -41,6 +41,11 @@ __all__ = [
 # Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
 UFUNCS: dict[Any, Callable] = {}
 FUNCTIONS: dict[Any, Callable] = {}
+#: (ufunc, method) -> implementation of `ufunc.reduce(...)` etc. on tracers
+UFUNC_METHODS: dict[tuple[Any, str], Callable] = {}
+#: type -> resolver, for array types standing for traced values (np_constructs'
+#: buffers): the resolver gives the Tracer, or a plain array when none is written yet
+STAND_INS: dict[type, Callable] = {}
 
 _WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
 
@@ -102,6 +107,8 @@ class Tracer:
 
     # -- NumPy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" and (ufunc, method) in UFUNC_METHODS:  # np.add.reduce(x)
+            return _new_array(UFUNC_METHODS[ufunc, method](*inputs, **kwargs))
         impl = UFUNCS.get(ufunc)
         if method != "__call__" or impl is None:
             name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
@@ -325,9 +332,15 @@ def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:
                                  user_location())
 
 
+def _stand_in(a):
+    resolve = STAND_INS.get(type(a))
+    return a if resolve is None else resolve(a)
+
+
 def _graph_of(args) -> Graph:
     graph = None
     for a in args:
+        a = _stand_in(a)
         if isinstance(a, Tracer):
             if graph is None:
                 graph = a.graph
@@ -354,6 +367,7 @@ def const(graph: Graph, value) -> Tracer:
 def _atom(graph: Graph, a):
     """(SymPy atom, shape, dtype or weak Python scalar, whether it becomes a literal)
     for one elementwise operand. NumPy scalars and 0-d arrays are strong (NEP 50)."""
+    a = _stand_in(a)
     if isinstance(a, Tracer):
         return a.var.symbol, a.shape, a.dtype, False
     if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
@@ -528,6 +542,9 @@ def bind(name: str, *args, **params) -> Tracer:
 
 
 def as_tracer(graph: Graph, a) -> Tracer:
+    if isinstance(a, Tracer):
+        return a
+    a = _stand_in(a)
     if isinstance(a, Tracer):
         return a
     # (a 0-d array too: as a number, fusion would inline it where it prints weak)
