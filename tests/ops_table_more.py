@@ -223,3 +223,22 @@ if hasattr(np.linalg, "svdvals"):
                    (full_rank, (3, 4))))
 for name, fn, *samplers in LINALG:
     case(name, fn, *samplers, rtol=1e-5, atol=1e-6)
+
+# -- sorting and order statistics ---------------------------------------------------------------------
+SORTING = {
+    "np.sort": lambda x: np.sort(x),
+    "np.sort(axis=0, kind='stable')": lambda x: np.sort(x, axis=0, kind="stable"),
+    "np.sort(axis=None)": lambda x: np.sort(x, axis=None),
+    "x[np.argsort(x)] gathers": lambda x: x[0][np.argsort(x[0])] * x[1][np.argsort(x[0])]
+    + np.take_along_axis(x, np.argsort(x, axis=1), axis=1)[:, :2].sum(),
+    "x.argsort()": lambda x: np.take_along_axis(x, x.argsort(axis=0), axis=0),
+    "np.partition": lambda x: np.partition(x, 2, axis=1),
+    "np.argpartition": lambda x: np.take_along_axis(x, np.argpartition(x, (0, 2)), axis=-1),
+    "np.median": lambda x: np.median(x) + np.median(x, axis=1),
+    "np.median(axis=0, keepdims)": lambda x: np.median(x, axis=0, keepdims=True),
+    "np.quantile(linear)": lambda x: np.quantile(x, [0.1, 0.5, 0.93], axis=1),
+    "np.quantile(keepdims)": lambda x: np.quantile(x, 0.3, axis=0, keepdims=True),
+    "np.percentile": lambda x: np.percentile(x, 25.0) + np.percentile(x, [10, 90], axis=0),
+}
+for name, op in SORTING.items():
+    case(name, lambda x, op=op: wsum(op(x)), (distinct, M))

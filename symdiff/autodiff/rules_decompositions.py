@@ -196,6 +196,7 @@ VJP.update({
     "svd": _svd_vjp,
     "qr": _qr_vjp,
     "convolve": _convolve_vjp,
+    "argsort": lambda g, out, x, *, axis, kth: (None,),
 })
 JVP.update({
     "cholesky": _cholesky_jvp,
@@ -204,4 +205,5 @@ JVP.update({
     "svd": _svd_jvp,
     "qr": _qr_jvp,
     "convolve": linear_jvp("convolve"),
+    "argsort": lambda tangents, out, x, *, axis, kth: None,
 })

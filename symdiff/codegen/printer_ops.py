@@ -4,11 +4,13 @@ installer `register_printer` that extend.py uses for the user's primitives."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
+from ..errors import EmitError
 from .printer import Block, SymdiffPrinter, _operand
 
-__all__ = ["register_printer"]
+__all__ = ["register_printer", "template_printer", "literal"]
 
 
 def register_printer(name: str, method: Callable) -> None:
@@ -36,6 +38,12 @@ def _convolve(self, node, a, v):
     return f"{self.xp}.convolve({a}, {v})"
 
 
+def _argsort(self, node, x, *, axis, kth):
+    if kth is None:
+        return f"{self.xp}.argsort({x}, axis={axis}, kind='stable')"
+    return f"{self.xp}.argpartition({x}, {literal(kth)}, axis={axis})"
+
+
 def _inverse_gaps(self, node, w, *, what):
     """Statements: the gaps, infinite on the diagonal (so 1/gap is 0 there), a raise
     where two values coincide (a derivative that does not exist), the reciprocal."""
@@ -51,5 +59,43 @@ def _inverse_gaps(self, node, w, *, what):
 
 
 for _name, _method in (("cholesky", _cholesky), ("eigh", _eigh), ("svd", _svd), ("qr", _qr),
-                       ("convolve", _convolve), ("inverse_gaps", _inverse_gaps)):
+                       ("convolve", _convolve), ("inverse_gaps", _inverse_gaps),
+                       ("argsort", _argsort)):
     register_printer(_name, _method)
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
+    """A printer method from a template: ``{0}``, ``{1}``... (or the input's parameter
+    name from `names`) the printed inputs, ``{name}`` the node's parameter `name`
+    printed as a Python literal."""
+    def method(self, node, *args, **params):
+        def field(m):
+            key = m.group(1)
+            if key in params:
+                return literal(params[key])
+            if key.isdigit() and int(key) < len(args):
+                return args[int(key)]
+            if key in names and names.index(key) < len(args):
+                return args[names.index(key)]
+            raise EmitError(f"the printed form {template!r} names {{{key}}}, which is "
+                            "neither an input nor a parameter of this call")
+        text = _FIELD.sub(field, template)
+        return re.sub(r"\bnp\.", f"{self.xp}.", text) if self.xp != "np" else text
+    return method
+
+
+def literal(value) -> str:
+    """A parameter as source: numbers, booleans, None, short plain strings and tuples
+    of them; anything else is refused (a user's value never becomes code)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str) and re.fullmatch(r"[\w ,.:>-]{0,40}", value):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise EmitError(f"a parameter of value {value!r} cannot be printed into generated code; "
+                    "use numbers, booleans, None, short plain strings or tuples of them")

@@ -1,4 +1,4 @@
-"""Primitives for matrix decompositions and convolution: their NumPy implementations
+"""Primitives for matrix decompositions, convolution and sorting: their NumPy implementations
 and shape rules (rules: autodiff/rules_decompositions.py; printers:
 codegen/printer_ops.py; NumPy lowering: trace/np_decompositions.py, np_filters.py).
 
@@ -83,3 +83,15 @@ def _convolve_shape(a, v):
 
 primitive("convolve", np.convolve, _convolve_shape,
           doc="full discrete convolution of two 1-d arrays")
+
+
+def _argsort(x, *, axis, kth):
+    if kth is None:
+        return np.argsort(x, axis=axis, kind="stable")
+    return np.argpartition(x, kth, axis=axis)
+
+
+primitive("argsort", _argsort, lambda s, *, axis, kth: tuple(s),
+          lambda dt, **_: np.dtype(np.int64),
+          doc="the indices that sort `x` along `axis` (stable), or with `kth` NumPy's "
+              "argpartition; no derivative (sort and partition gather with them)")

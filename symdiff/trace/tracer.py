@@ -111,8 +111,8 @@ class Tracer:
             return _new_array(UFUNC_METHODS[ufunc, method](*inputs, **kwargs))
         impl = UFUNCS.get(ufunc)
         if method != "__call__" or impl is None:
-            name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-            raise _unsupported(name)
+            name = _ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
+            raise _unsupported(name, "elementwise" if method == "__call__" else "method")
         out = kwargs.pop("out", None)
         if out is not None:
             if not any(isinstance(o, Tracer) for o in out):  # y = np.zeros(n); y[i] += x
@@ -131,7 +131,7 @@ class Tracer:
     def __array_function__(self, func, types, args, kwargs):
         impl = FUNCTIONS.get(func)
         if impl is None:
-            raise _unsupported(f"np.{_public_name(func)}")
+            raise _unsupported(f"np.{_public_name(func)}", "structured")
         result = impl(*args, **kwargs)
         if func not in VIEW_FUNCTIONS:
             return _new_array(result)
@@ -254,7 +254,7 @@ class Tracer:
     def __getattr__(self, name):
         """An ndarray attribute symdiff does not trace gets a typed error, not AttributeError."""
         if not name.startswith("__") and hasattr(np.ndarray, name):
-            raise _unsupported(f"the array method .{name}")
+            raise _unsupported(f"the array method .{name}", "method")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def flatten(self, order="C"):
@@ -317,11 +317,34 @@ def _public_name(func) -> str:
     return f"linalg.{name}" if "linalg" in mod else name
 
 
-def _unsupported(name: str) -> UnsupportedOpError:
+#: what to register, by the kind of function without a rule (see docs/extending.md)
+_REGISTRATIONS = {
+    "elementwise": "teach it with symdiff.register_primitive({name}, derivatives=[...]) "
+                   "(one partial derivative per argument, written in NumPy)",
+    "structured": "teach it with symdiff.register_primitive({name}, shape=..., vjp=..., "
+                  "numpy=...) (its output shape, its vector-Jacobian product written in "
+                  "NumPy, and its printed form)",
+    "method": "write it with supported functions (np.sum, np.max, np.cumsum ...)",
+}
+
+
+def _unsupported(name: str, kind: str = "structured") -> UnsupportedOpError:
     return UnsupportedOpError(
-        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
-        "NumPy operations, or register it with symdiff.register_primitive "
-        "(see docs/extending.md)", user_location())
+        f"{name} has no derivative rule in symdiff yet; "
+        + _REGISTRATIONS[kind].format(name=name)
+        + ", or rewrite it with supported NumPy operations (see docs/extending.md)",
+        user_location())
+
+
+def _ufunc_name(ufunc) -> str:
+    """`np.sinc`, `scipy.special.jv`: where the user's code finds the ufunc."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"np.{name}"
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, name, None) is ufunc:
+        return f"scipy.special.{name}"
+    return name
 
 
 def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:

@@ -75,6 +75,7 @@ SAMPLES = {
                                                         ([TALL.T], dict(part=2))],
     "qr": [([TALL], dict(part=0)), ([TALL], dict(part=1))],
     "convolve": [([((5,), F), ((3,), F)], {})],
+    "argsort": [([((5,), F)], dict(axis=0, kth=None)), ([((2, 5), F)], dict(axis=1, kth=2))],
 }
 
 
