@@ -161,7 +161,7 @@ def _primitives() -> list[str]:
              "is a SymPy expression). Each has a reverse-mode (VJP) and a forward-mode "
              "(JVP) rule and a printer; see [extending.md](extending.md).", "",
              "| primitive | what it computes | rules |", "|---|---|---|"]
-    for name in sorted(PRIMITIVES):
+    for name in sorted(n for n in PRIMITIVES if not n.startswith("user_")):  # symdiff's own
         rules = " + ".join(k for k, table in (("VJP", VJP), ("JVP", JVP)) if name in table)
         lines.append(f"| `{name}` | {PRIMITIVES[name].doc} | {rules} |")
     return lines + [""]

@@ -242,3 +242,41 @@ SORTING = {
 }
 for name, op in SORTING.items():
     case(name, lambda x, op=op: wsum(op(x)), (distinct, M))
+
+# -- more shapes, choices and elementwise functions ----------------------------------------------------
+MORE = {
+    "np.rot90": lambda x: np.rot90(x) + 2 * np.rot90(x, 3) + np.rot90(x, 2).T,
+    "np.rot90(axes)": lambda x: np.rot90(x[None], 1, axes=(2, 1)),
+    "np.append": lambda x: np.append(x, [1.0, 2.0]) * np.append(x, x[:1], axis=0).sum(),
+    "np.insert": lambda x: np.insert(x[0], 2, x[1, 0] * 3) * np.insert(x[1], [1, 3], 0.5)[:5],
+    "np.insert(axis)": lambda x: np.insert(x, [0, 2], x[:, :1] ** 2, axis=1),
+    "np.delete": lambda x: np.delete(x, 1, axis=0) + np.delete(x, [0, 3], axis=1).sum(),
+    "np.delete(axis=None)": lambda x: np.delete(x, slice(2, 7)),
+    "np.rollaxis": lambda x: np.rollaxis(x[None], 2, 0),
+    "np.hsplit/vsplit/dsplit": lambda x: np.hsplit(x, 2)[1][1:] * np.vsplit(x, [1])[1][:, :2]
+    + np.dsplit(x[:, :, None] * np.ones(2), 2)[0][..., 0][1:, :2],
+    "np.atleast_3d": lambda x: np.atleast_3d(x) * np.atleast_3d(x[0, 0]),
+    "np.block": lambda x: np.block([[x[:2, :2], x[:2, 2:] * 2], [x[2:, :2] ** 2, np.ones((1, 2))]]),
+    "np.einsum interleaved": lambda x: np.einsum(x, [0, 1], x, [2, 1], [0, 2]),
+    "np.select": lambda x: np.select([x < -0.5, x > 0.5], [x**2, 2 * x], default=x - 1),
+    "np.piecewise": lambda x: np.piecewise(x, [x < 0, x >= 0.3], [lambda v: v**2, np.sin,
+                                                                 lambda v: v / 2]),
+    "np.radians/degrees/fabs": lambda x: np.radians(x) + np.degrees(x) * np.fabs(x),
+    "np.sinc": lambda x: np.sinc(x),
+    "np.heaviside": lambda x: np.heaviside(x, 0.5) * x + np.heaviside(x * 0.0, x),
+    "np.copysign": lambda x: np.copysign(x, x[::-1]) + np.copysign(2.0, x),
+    "np.ldexp": lambda x: np.ldexp(x, np.array([1, -2, 3, 0])),
+    "np.conj/conjugate/real": lambda x: np.conj(x) * np.conjugate(x) + np.real(x),
+    "np.nan_to_num": lambda x: np.nan_to_num(x) * 2 + np.nan_to_num(x / x, nan=1.5),
+}
+if hasattr(np, "row_stack"):
+    import warnings
+
+    def _row_stack(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return np.row_stack([x[0], x[1] * 2])
+
+    MORE["np.row_stack"] = _row_stack
+for name, op in MORE.items():
+    case(name, lambda x, op=op: wsum(op(x)), (distinct, M))

@@ -370,6 +370,7 @@ def _buffer(real):
 for _real in (np.zeros, np.ones, np.empty, np.full):
     rebind.override(_real, rebind.pass_through(_real, _buffer(_real),
                                                lambda *a, **k: "like" not in k))
+rebind.NESTED_FUNCTIONS.add(np.block)
 rebind.SEQUENCE_FUNCTIONS.update({
     np.stack, np.concatenate, np.hstack, np.vstack, np.dstack, np.column_stack,
     np.block, np.select, np.piecewise, np.linalg.multi_dot, np.broadcast_arrays,

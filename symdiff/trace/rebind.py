@@ -42,6 +42,8 @@ __all__ = ["rebound_names", "tracing", "OVERRIDES", "SEQUENCE_FUNCTIONS", "modul
 OVERRIDES: dict[int, tuple[Any, Any]] = {}
 #: NumPy functions taking a sequence of arrays: their lists are not one array
 SEQUENCE_FUNCTIONS: set = set()
+#: NumPy functions whose nested lists are a layout (np.block): no list is an array
+NESTED_FUNCTIONS: set = set()
 #: top-level package -> wrapper factory for its functions seen through a proxy
 FOREIGN: dict[str, Callable] = {}
 #: module name -> function giving its proxy (filled for numpy, numpy.linalg, math ...)
@@ -69,6 +71,8 @@ def holds_tracer(value, depth: int = 0) -> bool:
 # -- stand-ins for NumPy's functions and ufuncs ------------------------------------------
 def _convert_lists(func, args, kwargs, to_array):
     """`args` with each list/tuple holding a tracer made one traced array."""
+    if func in NESTED_FUNCTIONS:  # np.block([[a, b], [c, d]]): the nesting is the layout
+        return args, kwargs
     if func in SEQUENCE_FUNCTIONS:  # np.concatenate([x, [t, 1.0]]): the inner list is one
         if args and isinstance(args[0], (list, tuple)):
             args = (type(args[0])(to_array(a) if isinstance(a, (list, tuple)) and
@@ -175,7 +179,7 @@ def stand_in(value):
     if entry is not None and entry[0] is value:
         return entry[1]
     if isinstance(value, types.ModuleType):
-        return module_proxy(value.__name__) if value.__name__ in _PROXIED_MODULES else value
+        return module_proxy(value.__name__) if _proxied(value.__name__) else value
     if isinstance(value, np.ufunc):
         return _ufunc_proxy(value)
     module = getattr(value, "__module__", None) or ""
@@ -261,12 +265,34 @@ def _reachable(obj, seen_code: set, found: dict) -> list:
         if not _user_module(module) and module != "__main__":
             return []
         found.setdefault(id(obj.__globals__), obj.__globals__)
+        for cell in obj.__closure__ or ():  # import scipy.linalg inside an enclosing def
+            found.setdefault(id(cell), _Cell(cell))
         return _loaded(obj, seen_code)
     if isinstance(obj, property):
         return [f for f in (obj.fget, obj.fset) if f is not None]
     if callable(obj) or hasattr(obj, "__dict__"):
         return [type(obj)]
     return []
+
+
+class _Cell:
+    """A closure cell seen as a namespace of one name (what `_bind` rebinds)."""
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.ident = id(cell)
+
+    def items(self):
+        try:
+            return [("<cell>", self.cell.cell_contents)]
+        except ValueError:  # an empty cell
+            return []
+
+    def get(self, name, default=None):
+        return dict(self.items()).get(name, default)
+
+    def __setitem__(self, name, value):
+        self.cell.cell_contents = value
 
 
 def _defined_in(value, module: str) -> bool:
@@ -318,7 +344,7 @@ class rebound_names:
         return self
 
     def _bind(self, ns: dict, name: str, value) -> None:
-        key = (id(ns), name)
+        key = (getattr(ns, "ident", id(ns)), name)
         entry = _bound.get(key)
         if entry is not None and ns.get(name) is entry[2]:
             entry[3] += 1
@@ -340,19 +366,25 @@ class rebound_names:
                 entry[3] -= 1
                 if entry[3] == 0:
                     ns, original, rep, _ = _bound.pop(key)
-                    if ns.get(key[1]) is rep:
+                    if ns.get(key[1]) is rep:  # (unless the code rebound it meanwhile)
                         ns[key[1]] = original
         _state.depth -= 1
 
 
+def _proxied(name: str) -> bool:
+    """numpy, numpy.linalg, math, and every module of a package with FOREIGN wrappers."""
+    return name in _PROXIED_MODULES or name.partition(".")[0] in FOREIGN
+
+
 def _replaceable(value) -> bool:
     if isinstance(value, types.ModuleType):
-        return value.__name__ in _PROXIED_MODULES
+        return _proxied(value.__name__)
     entry = OVERRIDES.get(id(value))
     if entry is not None and entry[0] is value:
         return True
     module = getattr(value, "__module__", None) or ""
-    return callable(value) and not isinstance(value, type) and module.startswith("numpy")
+    return callable(value) and not isinstance(value, type) and (
+        module.startswith("numpy") or module.partition(".")[0] in FOREIGN)
 
 
 def override(obj, replacement) -> None:

@@ -80,7 +80,8 @@ SAMPLES = {
 
 
 def test_every_primitive_has_samples():
-    assert set(SAMPLES) == set(PRIMITIVES)
+    # (a user's registrations, made by tests of register_primitive, are not symdiff's)
+    assert set(SAMPLES) == {name for name in PRIMITIVES if not name.startswith("user_")}
 
 
 def _value(spec, rng):
