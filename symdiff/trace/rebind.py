@@ -21,7 +21,6 @@ sequence of arrays (np.stack), whose lists are left alone.
 
 from __future__ import annotations
 
-import dis
 import functools
 import os
 import sys
@@ -301,24 +300,22 @@ def _defined_in(value, module: str) -> bool:
 
 
 def _loaded(fn: types.FunctionType, seen_code: set) -> list:
-    """Values of the globals and closure cells `fn`'s code (and nested code) loads."""
-    cells = {}
-    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+    """Values of the globals and closure cells `fn`'s code (and nested code) may load:
+    its names (`co_names` holds the globals it loads, and attribute names, which only
+    add objects to scan) that are globals, and its free variables."""
+    values = []
+    for cell in fn.__closure__ or ():
         try:
-            cells[name] = cell.cell_contents
-        except ValueError:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
             pass
-    values, codes = [], [fn.__code__]
+    codes = [fn.__code__]
     while codes:
         code = codes.pop()
         if code in seen_code:
             continue
         seen_code.add(code)
-        for ins in dis.get_instructions(code):
-            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in fn.__globals__:
-                values.append(fn.__globals__[ins.argval])
-            elif ins.opname == "LOAD_DEREF" and ins.argval in cells:
-                values.append(cells[ins.argval])
+        values.extend(fn.__globals__[n] for n in code.co_names if n in fn.__globals__)
         codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     return values
 
