@@ -88,5 +88,7 @@ def test_gradients_agree_with_jax():
                 failures.append(f"{case.name}: d/d arg {i}: max |diff| "
                                 f"{np.max(np.abs(g - h)):.3g}")
         compared += 1
+    print(f"compared {compared} rows with JAX; not comparable: {len(skipped)} "
+          f"({', '.join(sorted(set(skipped.values())))})")
     assert not failures, "\n".join(failures)
     assert compared >= MIN_COMPARED[mode], (compared, skipped)
