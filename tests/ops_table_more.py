@@ -68,6 +68,7 @@ CONSTRUCTS = {
     "np.array(x), np.asarray(x, dtype=float)": lambda x: np.array(x) * np.asarray(x, dtype=float),
     "np.array(x, ndmin=3)": lambda x: np.array(x, ndmin=3),
     "np.float64(t)": lambda x: np.float64(x[0, 0]) * x + np.float64(x),
+    "np.int64 indices": lambda x: x[np.int64(1)] * np.int64(2) + x[np.intp(0), np.int32(3)],
     "np.sum([a, b])": lambda x: np.sum([x[0, 0], x[1, 1] ** 2]) * x,
     "np.mean/std/var of lists": lambda x: np.mean([x[0, 0], x[0, 1], 1.0]) +
     np.std([x[1, 0], x[1, 1], x[1, 2]]) + np.var((x[2, 0], x[2, 1])) * x,
@@ -146,6 +147,8 @@ DIFFS = {
     "np.gradient(2-d, spacing)": lambda x: np.stack(np.gradient(x, 0.5, 2.0)),
     "np.gradient(axis, edge_order=2)": lambda x: np.gradient(x, axis=1, edge_order=2),
     "np.cumsum/cumprod of a list": lambda x: np.cumsum([x[0, 0], x[1, 1], 2.0]).sum() * x,
+    "np.nancumsum/nancumprod": lambda x: np.nancumsum(x, axis=1) + np.nancumprod(
+        np.where(x > 1.5, np.nan, x), axis=0),
     "np.add.accumulate": lambda x: np.add.accumulate(x, axis=1),
     "np.multiply.accumulate": lambda x: np.multiply.accumulate(x),
     "np.maximum.accumulate": lambda x: np.maximum.accumulate(x, axis=1),

@@ -11,12 +11,23 @@ one operand reversed), so derivatives of any order stay convolutions. The 'same'
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
+from ..ir.elementwise import IsNan
 from .numpy_api import implements
 from .structured import concatenate, reshape
 from .subscript import index_node
-from .tracer import FUNCTIONS, UFUNC_METHODS, UFUNCS, Tracer, _graph_of, as_tracer, bind
+from .tracer import (
+    FUNCTIONS,
+    UFUNC_METHODS,
+    UFUNCS,
+    Tracer,
+    _graph_of,
+    as_tracer,
+    bind,
+    elementwise,
+)
 
 __all__ = []
 
@@ -264,3 +275,17 @@ def _cumulative(x, axis, dtype, include_initial, scan, initial):
     shape = x.shape[:axis] + (1,) + x.shape[axis + 1:]
     start = as_tracer(x.graph, np.full(shape, initial, dtype=result.dtype))
     return concatenate([start, result], axis)
+
+
+def _nan_scan(scan, identity: float):
+    """nancumsum/nancumprod: nan counts as the identity (its derivative is then 0:
+    the caller asked for nan to be ignored); elsewhere the scan itself."""
+    def impl(a, axis=None, dtype=None, out=None):
+        (a,) = _tracer(a)
+        cleaned = elementwise(lambda v: sp.Piecewise((identity, IsNan(v)), (v, True)), a)
+        return FUNCTIONS[scan](cleaned, axis=axis, dtype=dtype, out=out)
+    return impl
+
+
+implements(np.nancumsum, group="differences and filters")(_nan_scan(np.cumsum, 0.0))
+implements(np.nancumprod, group="differences and filters")(_nan_scan(np.cumprod, 1.0))
