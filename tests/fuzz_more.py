@@ -138,3 +138,42 @@ def _buffer(b: _Builder) -> bool:
 
 
 EXTRA_STEPS += [("np.array", _array_of_values), ("math", _math), ("buffer", _buffer)]
+
+
+#: the step names above, for `main`
+NEW_STEPS = {"diff", "gradient", "convolve", "correlate", "sort", "median", "quantile",
+             "partition", "percentile", "cholesky", "eigvalsh", "svd", "kron", "cross", "rot90",
+             "append", "delete", "insert", "atleast_3d", "np.array", "math", "np.zeros"}
+
+
+def main(argv=None) -> int:
+    """`python tests/fuzz_more.py N [SEED]`: draw N programs and check those that use a
+    step of this file; print how often each step was drawn and every failure."""
+    import collections
+    import sys
+
+    from fuzz_strategies import check, programs
+    from hypothesis import HealthCheck, given, seed, settings
+
+    argv = sys.argv[1:] if argv is None else argv
+    count, rng_seed = int(argv[0]), int(argv[1]) if len(argv) > 1 else 17
+    drawn, failures = collections.Counter(), []
+
+    @seed(rng_seed)
+    @settings(max_examples=count, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(programs())
+    def run(program):
+        used = NEW_STEPS & set(program.ops)
+        drawn.update(used)
+        if used and (report := check(program)):
+            failures.append(f"{report}\n{program}")
+
+    run()
+    print(f"{count} programs (seed {rng_seed}); steps of fuzz_more.py drawn: {dict(drawn)}")
+    print(f"failures: {len(failures)}", *failures[:5], sep="\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
