@@ -137,7 +137,8 @@ def _buffer(b: _Builder) -> bool:
     return b.store(buffer, key, op, f"{t}[{key}]")
 
 
-EXTRA_STEPS += [("np.array", _array_of_values), ("math", _math), ("buffer", _buffer)]
+EXTRA_STEPS[:] = [s for s in EXTRA_STEPS if s[0] not in ("np.array", "math", "buffer")] + [
+    ("np.array", _array_of_values), ("math", _math), ("buffer", _buffer)]
 
 
 #: the step names above, for `main`
