@@ -204,8 +204,12 @@ LINALG = [
     ("np.linalg.qr(mode='r') batched", lambda a: wsum(np.linalg.qr(a, mode="r")),
      (full_rank, (2, 3, 3))),
     ("np.linalg.pinv", lambda a: wsum(np.linalg.pinv(a)), (full_rank, (4, 3))),
+    ("np.linalg.pinv of rank 2 (cutoff)", lambda a: wsum(np.linalg.pinv(a[:, :2] @ a[:2])),
+     (full_rank, (3, 3))),
+    ("np.linalg.pinv(rtol)", lambda a: wsum(np.linalg.pinv(a, rtol=1e-3)), (full_rank, (3, 4))),
     ("np.linalg.lstsq", lambda a, b: wsum(np.linalg.lstsq(a, b, rcond=None)[0])
-     + wsum(np.linalg.lstsq(a, b, rcond=None)[1]), (full_rank, (5, 3)), (normal, (5,))),
+     + wsum(np.linalg.lstsq(a, b, rcond=None)[1])
+     + np.linalg.lstsq(a, b)[2] * b[0], (full_rank, (5, 3)), (normal, (5,))),
     ("np.linalg.matrix_power", lambda a: wsum(np.linalg.matrix_power(a, 3))
      + wsum(np.linalg.matrix_power(a, -2)) + wsum(np.linalg.matrix_power(a, 0)),
      (spd, (3, 3))),

@@ -102,32 +102,47 @@ def _qr(a, mode="reduced"):
 
 
 # -- lowered to the above and to existing primitives -------------------------------------------
+def _pseudo_inverse(a: Tracer, rcond: float):
+    """V diag(1/s) U^T over the singular values above rcond * max(s), as NumPy's pinv
+    (the others count as 0); and the mask of those kept."""
+    u, s, vh = _svd_parts(a)
+    peak = FUNCTIONS[np.max](s, axis=-1, keepdims=True)
+    kept = s > peak * rcond
+    inverse = FUNCTIONS[np.where](kept, 1.0 / FUNCTIONS[np.where](kept, s, 1.0), 0.0)
+    return matmul(_mT(vh) * FUNCTIONS[np.expand_dims](inverse, -2), _mT(u)), kept
+
+
 @implements(np.linalg.pinv, group="linear algebra")
-def _pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    """Through the SVD: V diag(1/s) U^T (all singular values kept, as for a matrix of
-    full rank, where NumPy's cutoff removes none)."""
-    u, s, vh = _svd_parts(_tracer(a))
-    return matmul(_mT(vh) / FUNCTIONS[np.expand_dims](s, -2), _mT(u))
+def _pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
+    """Through the SVD with NumPy's cutoff (rcond 1e-15 by default, or rtol)."""
+    a = _tracer(a)
+    if rcond is None:
+        rcond = 1e-15 if rtol is np._NoValue else \
+            max(a.shape[-2:]) * np.finfo(a.dtype).eps if rtol is None else rtol
+    return _pseudo_inverse(a, float(rcond))[0]
 
 
 @implements(np.linalg.lstsq, group="linear algebra")
 def _lstsq(a, b, rcond=None):
-    """x = pinv(a) @ b, with NumPy's (x, residuals, rank, singular values); the rank is
-    taken as full (min(m, n)), which NumPy reports for a matrix of full rank."""
+    """x = pinv(a) @ b with NumPy's cutoff (eps * max(m, n) by default), and NumPy's
+    (x, residuals, rank, singular values): the rank is a traced integer (the number of
+    singular values kept); the residuals are those of a full-rank tall matrix (NumPy
+    returns none when the rank is deficient, a shape only known at run time)."""
     a, b = (as_tracer(_graph_of([a, b]), v) for v in (a, b))
     if a.ndim != 2:
         raise ShapeError(f"np.linalg.lstsq needs a 2-d matrix, got shape {a.shape}",
                          user_location())
-    x = matmul(_pinv(a), b)
     m, n = a.shape
-    s = bind("svd", a, part=1)
+    rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else float(rcond)
+    inverse, kept = _pseudo_inverse(a, rcond)
+    x = matmul(inverse, b)
     if m > n:
         r = b - matmul(a, x)
         residuals = FUNCTIONS[np.sum](r * r, axis=0)
         residuals = FUNCTIONS[np.reshape](residuals, (1,)) if b.ndim == 1 else residuals
     else:
         residuals = const(a.graph, np.zeros((0,), dtype=x.dtype))
-    return x, residuals, min(m, n), s
+    return x, residuals, FUNCTIONS[np.sum](kept), bind("svd", a, part=1)
 
 
 @implements(np.linalg.matrix_power, group="linear algebra")
