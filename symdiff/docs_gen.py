@@ -88,7 +88,8 @@ call that makes them). `np.zeros_like(x)`, `np.ones_like`, `np.full_like`,
 
 def _name(func) -> str:
     mod = getattr(func, "__module__", "") or ""
-    prefix = "np.linalg." if "linalg" in mod else "np."
+    prefix = "np.linalg." if "linalg" in mod else \
+        "np.lib.stride_tricks." if "stride_tricks" in mod else "np."
     return prefix + func.__name__
 
 

@@ -89,6 +89,9 @@ for _name in ("cbrt", "exp2"):  # Python 3.11+
     if hasattr(math, _name):
         MATH_FUNCTIONS[getattr(math, _name)] = _ufunc(getattr(np, _name))
 
+#: the names traced, for the reference (the same on every Python version)
+MATH_NAMES = tuple(sorted({f.__name__ for f in MATH_FUNCTIONS} | {"cbrt", "exp2"}))
+
 
 def _copysign(x, y):
     return UFUNCS[np.absolute](x) * UFUNCS[np.sign](y) - x * 0

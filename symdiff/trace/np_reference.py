@@ -51,13 +51,21 @@ def _table() -> str:
 
 def reference() -> list[str]:
     """Markdown for docs/supported-numpy.md (independent of SciPy being installed)."""
-    math_names = sorted({f.__name__ for f in np_math.MATH_FUNCTIONS})
+    math_names = np_math.MATH_NAMES
     lines = [_CONSTRUCTS.format(table=_table()),
              "`math` functions traced: " + ", ".join(f"`math.{n}`" for n in math_names)
              + ". `math.erf`, `math.erfc`, `math.gamma` and `math.lgamma` print as "
              "themselves (generated code then imports `math`); the derivatives of "
              "`gamma`/`lgamma` need SciPy's digamma. On a traced array of more than one "
-             "element they raise `TraceError` (use `np.<name>`).", "",
+             "element they raise `TraceError` (use `np.<name>`); `math.cbrt` and "
+             "`math.exp2` exist from Python 3.11.", "",
+             "## Sorting", "",
+             "`np.sort`, `np.partition`, `np.median`, `np.quantile` and `np.percentile` "
+             "(method 'linear') gather the values in the order of a stable `np.argsort` "
+             "(or `np.argpartition`) that the generated code runs: the order is constant "
+             "where the values are distinct, so this is their derivative; at ties each "
+             "position's gradient goes to the element NumPy's stable sort puts there. "
+             "`np.argsort(x)` gives a traced integer array, usable as an index.", "",
              "## scipy.special", "",
              "With SciPy installed (`pip install 'symdiff[scipy]'`): "
              + ", ".join(f"`scipy.special.{n}`" for n in np_special.ELEMENTWISE_NAMES)
