@@ -109,6 +109,8 @@ case("math.atan2/hypot/pow/log(x, b)", lambda x: math.atan2(x[0], x[1])
 case("math.floor/ceil/trunc (zero derivative)",
      lambda x: (math.floor(x[0]) + math.ceil(x[1]) + math.trunc(x[0])) * x[1],
      (lambda r, s: r.uniform(0.2, 0.8, s) + 1, (2,)))
+case("np.gradient(traced coordinates)", lambda y, t: wsum(np.gradient(y, t)),
+     (normal, (5,)), (lambda rng, s: np.cumsum(rng.uniform(0.5, 1.0, s)), (5,)))
 case("math.fsum([a, b])", lambda x: math.fsum([x[0], x[1] ** 2, 1.0]), (normal, (2,)))
 if special is not None:
     case("math.gamma/lgamma", lambda x: math.gamma(x[0]) + math.lgamma(x[1]) * 2,
@@ -146,6 +148,9 @@ DIFFS = {
     "np.gradient": lambda x: np.gradient(x[0]),
     "np.gradient(2-d, spacing)": lambda x: np.stack(np.gradient(x, 0.5, 2.0)),
     "np.gradient(axis, edge_order=2)": lambda x: np.gradient(x, axis=1, edge_order=2),
+    "np.gradient(coordinates)": lambda x: np.gradient(x, [0.0, 0.5, 1.5],
+                                                      [0.0, 0.2, 0.3, 0.7], edge_order=2)[1]
+    + np.gradient(x[0], np.array([1.0, 1.1, 2.0, 2.2])),
     "np.cumsum/cumprod of a list": lambda x: np.cumsum([x[0, 0], x[1, 1], 2.0]).sum() * x,
     "np.nancumsum/nancumprod": lambda x: np.nancumsum(x, axis=1) + np.nancumprod(
         np.where(x > 1.5, np.nan, x), axis=0),

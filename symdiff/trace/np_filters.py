@@ -86,36 +86,88 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _spacings(varargs, count: int) -> list[float]:
+def _spacings(varargs, count: int) -> list:
+    """One spacing per axis: a number, or the coordinates along that axis (a 1-d
+    array, constant or traced)."""
     if not varargs:
         return [1.0] * count
     if len(varargs) == 1 and np.ndim(varargs[0]) == 0:
-        return [float(varargs[0])] * count
-    if len(varargs) != count or any(np.ndim(v) != 0 for v in varargs):
-        raise UnsupportedOpError("np.gradient with coordinate arrays: symdiff traces "
-                                 "uniform spacings (one number per axis)", user_location())
-    return [float(v) for v in varargs]
+        return [varargs[0]] * count
+    if len(varargs) != count:
+        raise ShapeError(f"np.gradient: {len(varargs)} spacings for {count} axes",
+                         user_location())
+    return [v if np.ndim(v) == 0 else _coordinates(v) for v in varargs]
 
 
-def _gradient_axis(f: Tracer, axis: int, h: float, edge_order: int) -> Tracer:
-    """Central differences inside, one-sided (first or second order) at the ends."""
+def _coordinates(x):
+    if isinstance(x, Tracer):
+        return x
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1:
+        raise ShapeError("np.gradient: coordinates must be 1-d arrays", user_location())
+    return x
+
+
+def _gradient_axis(f: Tracer, axis: int, h, edge_order: int) -> Tracer:
+    """NumPy's second-order differences inside (on a uniform or a coordinate grid),
+    first- or second-order one-sided ones at the ends."""
     n = f.shape[axis]
     if n < edge_order + 1:
         raise ShapeError(f"np.gradient needs at least {edge_order + 1} points along axis "
                          f"{axis}, got {n}", user_location())
+    if np.ndim(h) == 0:
+        return _uniform_gradient(f, axis, h, edge_order)
+    if h.shape != (n,):
+        raise ShapeError(f"np.gradient: {h.shape[0]} coordinates for an axis of {n}",
+                         user_location())
+    dx = h[1:] - h[:-1]
+    line = [1] * f.ndim
+    line[axis] = -1
+
+    def along(c):  # a coefficient per position, spread along `axis`
+        return c.reshape(line) if not isinstance(c, Tracer) else reshape(c, tuple(
+            d if i == axis else 1 for i, d in enumerate(f.shape[:axis] + (c.shape[0],)
+                                                        + f.shape[axis + 1:])))
 
     def at(i, j=None):
         return _slice_along(f, axis, i, j if j is not None else i + 1)
 
-    inner = (at(2, n) - at(0, n - 2)) / (2.0 * h)
+    parts = [_edge_difference(at, dx, n, edge_order, first=True)]
+    if n > 2:
+        hd, hs = dx[:-1], dx[1:]
+        parts.append(along(-hs / (hd * (hd + hs))) * at(0, n - 2)
+                     + along((hs - hd) / (hd * hs)) * at(1, n - 1)
+                     + along(hd / (hs * (hd + hs))) * at(2, n))
+    parts.append(_edge_difference(at, dx, n, edge_order, first=False))
+    return concatenate(parts, axis)
+
+
+def _uniform_gradient(f: Tracer, axis: int, h, edge_order: int) -> Tracer:
+    n = f.shape[axis]
+
+    def at(i, j=None):
+        return _slice_along(f, axis, i, j if j is not None else i + 1)
+
     if edge_order == 1:
-        first = (at(1) - at(0)) / h
-        last = (at(n - 1) - at(n - 2)) / h
+        first, last = (at(1) - at(0)) / h, (at(n - 1) - at(n - 2)) / h
     else:
         first = (-1.5 * at(0) + 2.0 * at(1) - 0.5 * at(2)) / h
         last = (0.5 * at(n - 3) - 2.0 * at(n - 2) + 1.5 * at(n - 1)) / h
-    return concatenate([first, inner, last], axis) if n > 2 else concatenate([first, last],
-                                                                             axis)
+    inner = [(at(2, n) - at(0, n - 2)) / (2.0 * h)] if n > 2 else []
+    return concatenate([first, *inner, last], axis)
+
+
+def _edge_difference(at, dx, n: int, edge_order: int, first: bool):
+    """NumPy's one-sided difference at the first or the last point."""
+    if edge_order == 1:
+        return (at(1) - at(0)) / dx[0] if first else (at(n - 1) - at(n - 2)) / dx[-1]
+    if first:
+        d1, d2 = dx[0], dx[1]
+        return (-(2.0 * d1 + d2) / (d1 * (d1 + d2)) * at(0) + (d1 + d2) / (d1 * d2) * at(1)
+                - d1 / (d2 * (d1 + d2)) * at(2))
+    d1, d2 = dx[-2], dx[-1]
+    return (d2 / (d1 * (d1 + d2)) * at(n - 3) - (d2 + d1) / (d1 * d2) * at(n - 2)
+            + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * at(n - 1))
 
 
 # -- convolution -------------------------------------------------------------------------------
