@@ -140,3 +140,48 @@ def test_the_unsupported_error_names_the_registration_that_applies():
     with pytest.raises(UnsupportedOpError, match=r"register_primitive\(np.spacing, "
                                                  r"derivatives="):
         symdiff.grad(lambda a: np.sum(np.spacing(a)))(np.ones(2))
+
+
+# -- a user's conv2d: its VJP written with conv2d itself ---------------------------------------------
+def _conv2d_vjp(g, out, image, kernel):
+    kh, kw = kernel.shape
+    padded = np.pad(g, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    return conv2d(padded, kernel[::-1, ::-1]), conv2d(image, g)
+
+
+@symdiff.register_primitive(
+    shape=lambda image, kernel: (image[0] - kernel[0] + 1, image[1] - kernel[1] + 1),
+    vjp=_conv2d_vjp,
+    jvp=lambda tangents, out, image, kernel: conv2d(tangents[0], kernel)
+    + conv2d(image, tangents[1]),
+    numpy="np.einsum('ijkl,kl->ij', "
+          "np.lib.stride_tricks.sliding_window_view({image}, {kernel}.shape), {kernel})",
+)
+def conv2d(image, kernel):
+    """Valid 2-D cross-correlation, as a CNN layer computes it."""
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def edge_loss(kernel, image, target):
+    return np.mean((np.tanh(conv2d(image, kernel)) - target) ** 2)
+
+
+def test_a_users_conv2d_with_a_vjp_written_with_itself():
+    rng = np.random.default_rng(4)
+    image, kernel = rng.normal(size=(7, 6)), rng.normal(size=(3, 2)) * 0.3
+    target = rng.normal(size=(5, 5)) * 0.5
+    grad = symdiff.grad(edge_loss, argnums=(0, 1))
+    gk, gi = grad(kernel, image, target)
+    np.testing.assert_allclose(gk, numerical_gradient(edge_loss, [kernel, image, target], 0),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gi, numerical_gradient(edge_loss, [kernel, image, target], 1),
+                               rtol=1e-6, atol=1e-9)
+    assert "sliding_window_view(" in grad.source
+    t = rng.normal(size=kernel.shape)
+    _, tangent = symdiff.jvp(edge_loss, (kernel, image, target),
+                             (t, np.zeros_like(image), np.zeros_like(target)))
+    h = 1e-6
+    want = (edge_loss(kernel + h * t, image, target) - edge_loss(kernel - h * t, image,
+                                                                   target)) / (2 * h)
+    np.testing.assert_allclose(tangent, want, rtol=1e-6)
