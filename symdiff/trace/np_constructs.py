@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
 from . import rebind
-from .tracer import FUNCTIONS, STAND_INS, Tracer, _graph_of, as_tracer, astype, const
+from .tracer import FUNCTIONS, STAND_INS, Tracer, as_tracer, astype, const
 
 __all__ = ["traced_array", "TracedBuffer", "resolve"]
 
@@ -173,8 +173,7 @@ class _TracedConcatenator:
         if items and isinstance(items[0], str):
             axis = _directive_axis(items[0])
             items = items[1:]
-        graph = _graph_of([resolve(i) for i in items if isinstance(resolve(i), Tracer)]) \
-            if any(isinstance(resolve(i), Tracer) for i in items) else _leaves_graph(items)
+        graph = _leaves_graph(list(items))
         parts = [self._part(item, graph) for item in items]
         return FUNCTIONS[np.concatenate](parts, axis=axis)
 
