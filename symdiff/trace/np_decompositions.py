@@ -108,7 +108,8 @@ def _pseudo_inverse(a: Tracer, rcond: float):
     u, s, vh = _svd_parts(a)
     peak = FUNCTIONS[np.max](s, axis=-1, keepdims=True)
     kept = s > peak * rcond
-    inverse = FUNCTIONS[np.where](kept, 1.0 / FUNCTIONS[np.where](kept, s, 1.0), 0.0)
+    k = kept.astype(s.dtype)
+    inverse = k / (s + (1.0 - k))  # 1/s where kept, else 0, and never a division by 0
     return matmul(_mT(vh) * FUNCTIONS[np.expand_dims](inverse, -2), _mT(u)), kept
 
 
