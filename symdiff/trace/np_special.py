@@ -21,7 +21,7 @@ from ..errors import UnsupportedOpError, user_location
 from ..ir.elementwise import numpy_function
 from . import rebind
 from .np_constructs import resolve, traced_array
-from .tracer import FUNCTIONS, UFUNCS, bind, elementwise
+from .tracer import FUNCTIONS, UFUNCS, Tracer, _graph_of, as_tracer, bind, elementwise
 
 __all__ = ["SPECIAL_UFUNCS", "Digamma", "available"]
 
@@ -97,11 +97,12 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         raise UnsupportedOpError("scipy.special.logsumexp(return_sign=True) gives a sign "
                                  "without a derivative; leave return_sign out (b > 0)",
                                  user_location())
-    a = resolve(a)
+    a, b = resolve(a), resolve(b)
     a = traced_array(a) if isinstance(a, (list, tuple)) else a
+    a = as_tracer(_graph_of([v for v in (a, b) if isinstance(v, Tracer)]), a)
     if b is not None:  # the max is taken over a broadcast against b, as SciPy does
-        a = a + FUNCTIONS[np.zeros_like](a) * 0 if np.shape(b) == a.shape else \
-            FUNCTIONS[np.broadcast_to](a, np.broadcast_shapes(a.shape, np.shape(b)))
+        shape = np.broadcast_shapes(a.shape, np.shape(b))
+        a = a if shape == a.shape else FUNCTIONS[np.broadcast_to](a, shape)
     m = _shift(a, axis)
     terms = UFUNCS[np.exp](a - m)
     if b is not None:
