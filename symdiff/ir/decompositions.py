@@ -22,12 +22,12 @@ def _cholesky(a):
     return np.linalg.cholesky(a)
 
 
-primitive("cholesky", _cholesky, _square_matrices("cholesky"), _float_dtype,
+primitive("cholesky", _cholesky, _square_matrices, _float_dtype,
           doc="lower Cholesky factor over the last two axes (reads the lower triangle)")
 
 
 def _eigh_shape(s, *, part):
-    s = _square_matrices("eigh")(s)
+    s = _square_matrices(s)
     return s[:-1] if part == 0 else s
 
 
@@ -53,7 +53,7 @@ primitive("inverse_gaps", inverse_gaps, lambda s, *, what: tuple(s) + (s[-1],),
 
 def _svd_shape(s, *, part):
     if len(s) < 2:
-        raise ValueError(f"svd needs matrices (..., m, n), got shape {s}")
+        raise ValueError(f"needs matrices (..., m, n), got shape {s}")
     m, n = s[-2:]
     k = min(m, n)
     return (s[:-2] + (m, k), s[:-2] + (k,), s[:-2] + (k, n))[part]
@@ -66,8 +66,8 @@ primitive("svd", lambda a, *, part: np.linalg.svd(a, full_matrices=False)[part],
 
 def _qr_shape(s, *, part):
     if len(s) < 2 or s[-2] < s[-1]:
-        raise ValueError(f"qr is differentiable for matrices (..., m, n) with m >= n, got "
-                         f"shape {s}")
+        raise ValueError(f"differentiable for matrices (..., m, n) with m >= n, got shape "
+                         f"{s}")
     return tuple(s) if part == 0 else tuple(s[:-2]) + (s[-1], s[-1])
 
 
@@ -77,7 +77,7 @@ primitive("qr", lambda a, *, part: np.linalg.qr(a)[part], _qr_shape, _float_dtyp
 
 def _convolve_shape(a, v):
     if len(a) != 1 or len(v) != 1 or not a[0] or not v[0]:
-        raise ValueError(f"convolve needs two non-empty 1-d arrays, got shapes {a} and {v}")
+        raise ValueError(f"needs two non-empty 1-d arrays, got shapes {a} and {v}")
     return (a[0] + v[0] - 1,)
 
 
