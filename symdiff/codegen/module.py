@@ -9,6 +9,7 @@ source line each gradient block differentiates, and fills the module template.
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -148,6 +149,22 @@ _RUNTIME_MODULES = {
     "scipy.special": ("import scipy.special",
                       "Needs SciPy at run time: imports scipy.special (special functions)."),
 }
+
+
+def runtime_namespace() -> dict:
+    """The names printed code may use, for evaluating it in place (`np`, and `math` and
+    `scipy` with scipy.special when SciPy is installed)."""
+    import math
+
+    import numpy as np
+
+    namespace = {"np": np, "math": math}
+    try:
+        import scipy.special  # noqa: F401  (the attribute `special` of `scipy`)
+    except ImportError:
+        return namespace
+    namespace["scipy"] = sys.modules["scipy"]
+    return namespace
 
 
 def runtime_imports(functions) -> tuple[list[str], list[str], list[str]]:

@@ -126,8 +126,8 @@ def _pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
 @implements(np.linalg.lstsq, group="linear algebra")
 def _lstsq(a, b, rcond=None):
     """x = pinv(a) @ b with NumPy's cutoff (eps * max(m, n) by default), and NumPy's
-    (x, residuals, rank, singular values): the rank is a traced integer (the number of
-    singular values kept); the residuals are those of a full-rank tall matrix (NumPy
+    (x, residuals, rank, singular values): the rank is the traced count of singular
+    values kept (a float: a sum of booleans would be a boolean in the graph); the residuals are those of a full-rank tall matrix (NumPy
     returns none when the rank is deficient, a shape only known at run time)."""
     a, b = (as_tracer(_graph_of([a, b]), v) for v in (a, b))
     if a.ndim != 2:
@@ -136,6 +136,7 @@ def _lstsq(a, b, rcond=None):
     m, n = a.shape
     rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else float(rcond)
     inverse, kept = _pseudo_inverse(a, rcond)
+    s = bind("svd", a, part=1)
     x = matmul(inverse, b)
     if m > n:
         r = b - matmul(a, x)
@@ -143,7 +144,7 @@ def _lstsq(a, b, rcond=None):
         residuals = FUNCTIONS[np.reshape](residuals, (1,)) if b.ndim == 1 else residuals
     else:
         residuals = const(a.graph, np.zeros((0,), dtype=x.dtype))
-    return x, residuals, FUNCTIONS[np.sum](kept), bind("svd", a, part=1)
+    return x, residuals, FUNCTIONS[np.sum](kept.astype(s.dtype)), s
 
 
 @implements(np.linalg.matrix_power, group="linear algebra")
