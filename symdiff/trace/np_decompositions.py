@@ -127,8 +127,9 @@ def _pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
 def _lstsq(a, b, rcond=None):
     """x = pinv(a) @ b with NumPy's cutoff (eps * max(m, n) by default), and NumPy's
     (x, residuals, rank, singular values): the rank is the traced count of singular
-    values kept (a float: a sum of booleans would be a boolean in the graph); the residuals are those of a full-rank tall matrix (NumPy
-    returns none when the rank is deficient, a shape only known at run time)."""
+    values kept (a float: a sum of booleans would be a boolean in the graph); the
+    residuals are those of a full-rank tall matrix (NumPy returns none when the rank is
+    deficient, a shape only known at run time)."""
     a, b = (as_tracer(_graph_of([a, b]), v) for v in (a, b))
     if a.ndim != 2:
         raise ShapeError(f"np.linalg.lstsq needs a 2-d matrix, got shape {a.shape}",
