@@ -15,12 +15,14 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .errors import InputError
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
 @dataclass
@@ -69,9 +71,8 @@ class Compiled:
                 raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
                                  f"{self.name} was compiled for {spec.shape}")
         out = self.graph.outputs[0]
-        nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
-        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
@@ -92,7 +93,6 @@ class Compiled:
         return to_markdown(self)
 
 
-
 def write_atomic(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -107,17 +107,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
-
-
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -125,32 +114,51 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
+    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
+    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
-        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                    constants=constants)
-                     for d in derivations(ctx, kinds)]
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
+                                    constants=constants, kernel_layout=kernel_layout)
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
+
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
-                             function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)
