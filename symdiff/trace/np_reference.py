@@ -14,7 +14,9 @@ _CONSTRUCTS = """\
 These calls do not reach symdiff through NumPy's dispatch; while a function is
 traced, the names its code (and the helpers, classes and modules of your own code it
 reads) binds to `numpy`, `math` and `scipy.special`, or to functions imported from
-them, stand for versions that trace them (`symdiff/trace/rebind.py`).
+them, stand for versions that trace them (`symdiff/trace/rebind.py`). A function
+reached otherwise (a default argument `fn=math.exp`, code in an installed package) is
+not rebound: calling it on traced values raises the usual `TraceError` at your line.
 
 {table}
 
