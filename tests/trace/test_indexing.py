@@ -286,8 +286,7 @@ def test_assigning_the_wrong_shape():
 
 @pytest.mark.parametrize("call, what", [
     (lambda x: np.pad(x, 1, mode="reflect"), "mode='reflect'"),
-    (lambda x: np.linalg.norm(x, ord="nuc"), "singular values"),
-    (lambda x: np.einsum(x, [0, 1]), "subscripts as a string"),
+    (lambda x: np.linalg.norm(x, ord=3), "for matrices: use"),
     (lambda x: np.sum((x > 0) & 1), "boolean masks"),
     (lambda x: np.pad(x, 1, constant_values=((1, 2), (3, 4))), "one number"),
 ])
@@ -302,7 +301,7 @@ def test_unequal_split_points_to_array_split():
         symdiff.grad(lambda x: np.sum(np.split(x, 2)[0]))(np.ones(3))
 
 
-@pytest.mark.parametrize("method", ["argmax", "sort", "nonzero", "argsort"])
+@pytest.mark.parametrize("method", ["argmax", "sort", "nonzero", "searchsorted"])
 def test_array_methods_without_a_rule_are_named(method):
     with pytest.raises(UnsupportedOpError, match=f".{method} has no derivative rule"):
         symdiff.grad(lambda x: np.sum(getattr(x, method)()))(np.ones(3))
