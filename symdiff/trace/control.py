@@ -23,6 +23,7 @@ raises while traced with its condition forced).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import sys
 import threading
@@ -257,8 +258,11 @@ def _evaluate_node(graph: Graph, node, known: dict, inputs: list) -> np.ndarray:
         value = node.value
     elif node.op == ELEMENTWISE:
         operands = graph.operands(node)
-        value = _numeric(node.expr, tuple(v.symbol for v in operands))(
-            *[known[v] for v in operands])
+        symbols, values = tuple(v.symbol for v in operands), [known[v] for v in operands]
+        try:
+            value = _numeric(node.expr, symbols)(*values)
+        except RecursionError:  # lambdify on deeply nested conditions: element by element
+            value = _substituted(node.expr, symbols, values, out.shape)
     else:
         value = PRIMITIVES[node.op].impl(*[known[v] for v in node.inputs], **node.p)
     return np.broadcast_to(np.asarray(value).astype(out.dtype, copy=False), out.shape)
@@ -272,9 +276,25 @@ def _numeric(expr: sp.Expr, symbols: tuple) -> Callable:
 
 
 def _from_template(cls) -> Callable:
-    """A NumPy function from the print template of a symdiff function (``np.abs({0})``)."""
+    """A NumPy function from the print template of a symdiff function (``np.abs({0})``,
+    ``math.erf({0})``, ``scipy.special.ndtr({0})``)."""
     body = re.sub(r"\{(\d+)\}", lambda m: f"(a[{m.group(1)}])", cls.template)
-    return eval(f"lambda *a: {body}", {"np": np})  # noqa: S307 - symdiff's own templates
+    namespace = {"np": np, "math": math}
+    if "scipy." in body:
+        import scipy.special  # (an optional dependency, only where a template uses it)
+
+        namespace["scipy"] = scipy
+    return eval(f"lambda *a: {body}", namespace)  # noqa: S307 - validated print templates
+
+
+def _substituted(expr: sp.Expr, symbols: tuple, values: list, shape) -> np.ndarray:
+    """`expr` evaluated by SymPy at each element (slow; where lambdify cannot print it)."""
+    arrays = np.broadcast_arrays(*[np.asarray(v) for v in values]) if values else []
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        number = expr.xreplace({s: sp.sympify(a[idx].item()) for s, a in zip(symbols, arrays)})
+        out[idx] = bool(number) if number.is_Boolean else complex(number.evalf()).real
+    return out
 
 
 # -- running the function ---------------------------------------------------------------------
