@@ -19,12 +19,14 @@ from .errors import (
     GradcheckError,
     InputError,
     ShapeError,
+    SymbolicDimError,
     SymdiffError,
     TraceError,
     UnsupportedOpError,
 )
 from .extend import register_primitive
-from .trace.function import CapturedArrayWarning
+from .ir.dims import dim
+from .trace.function import CapturedArrayWarning, ShapeDtype
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck
 from .version import __version__
@@ -49,6 +51,7 @@ __all__ = [
     "UnsupportedOpError",
     "InputError",
     "ShapeError",
+    "SymbolicDimError",
     "EmitError",
     "GradcheckError",
     "ExpressionError",
@@ -57,4 +60,6 @@ __all__ = [
     "check_derivative",
     "DerivativeCheck",
     "register_primitive",
+    "ShapeDtype",
+    "dim",
 ]

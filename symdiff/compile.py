@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +14,11 @@ from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
-from .errors import InputError
+from .errors import InputError, SymbolicDimError, SymdiffError
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
 from .trace.function import ArgSpec, describe_args, function_location, trace
+from .trace.symbolic import auto_specs, declared_specs, fix_dims
 
 
 @dataclass
@@ -101,31 +102,77 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    dims: str | Mapping | None = None,
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
-    ctx = _prepare(fn, args, argnums)
+    (the words of a `symdiff emit` command line) is recorded in the header.
+
+    `dims` picks symbolic dimensions: None keeps the sizes of `args` (which may be
+    `ShapeDtype` stand-ins with symbolic shapes), a mapping declares shapes by
+    argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
+    sizes), and "auto" makes every size but 1 symbolic, merging those the program
+    requires equal (see `symbolic`); where the program needs a number, that dimension
+    keeps its size, and where symbolic shapes fail, all do."""
+    nums = _argnums_in_range(fn, argnums, len(args))
+    concrete = describe_args(fn, args, nums)
+    specs = _symbolic_specs(fn, concrete, dims)
+    for _ in range(len(specs) * 8 + 1):
+        try:
+            return _compile(fn, specs, argnums, source_name, kinds, command)
+        except SymbolicDimError as e:
+            if dims != "auto":
+                raise
+            specs = fix_dims(specs, concrete, e.dims)
+        except Exception:
+            if dims != "auto" or specs == concrete:
+                raise
+            specs = concrete  # a limit of symbolic shapes: compile for these sizes
+    return _compile(fn, concrete, argnums, source_name, kinds, command)
+
+
+def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
+    if dims is None or dims == "fixed":
+        return specs
+    if dims == "auto":
+        try:
+            return auto_specs(fn, specs)
+        except SymdiffError:
+            return specs  # tracing fails at these sizes too: _compile reports it
+    if isinstance(dims, Mapping):
+        return declared_specs(fn, specs, dims)
+    raise InputError(f"dims must be None, 'auto', 'fixed' or a mapping from argument "
+                     f"names to shapes, got {dims!r}", function_location(fn))
+
+
+def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
+    ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
     functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
                                 ctx.out_name, d.backward_from, extra_params=d.extra_params,
                                 constants=constants)
                  for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
+                                       source_name, command, ctx.graph.requirements))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
 
-def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
+def _argnums_in_range(fn: Callable, argnums, nargs: int) -> tuple[int, ...]:
     nums = _normalize_argnums(argnums)
     for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
+        if not -nargs <= i < nargs:
+            raise InputError(f"argnums {argnums!r} out of range for {nargs} arguments",
                              function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
-    specs = describe_args(fn, args, nums)
+    return tuple(i % nargs for i in nums)
+
+
+def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
+    """Trace `fn` at `args` (values, tracers, or the `ArgSpec`s of a trace)."""
+    nums = _argnums_in_range(fn, argnums, len(args))
+    specs = list(args) if all(isinstance(a, ArgSpec) for a in args) and args else \
+        describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]

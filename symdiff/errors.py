@@ -11,6 +11,7 @@ __all__ = [
     "UnsupportedOpError",
     "InputError",
     "ShapeError",
+    "SymbolicDimError",
     "EmitError",
     "GradcheckError",
     "ExpressionError",
@@ -31,6 +32,18 @@ class SymdiffError(Exception):
 
 class TraceError(SymdiffError):
     """The function does something tracing cannot follow (e.g. `if` on a traced value)."""
+
+
+class SymbolicDimError(TraceError, TypeError):
+    """A program needs the concrete value of a symbolic dimension (`range(n)`, a
+    reshape that the sizes do not determine)."""
+
+    def __init__(self, dim: str, what: str, where: str | None = None):
+        self.dims = tuple(name.strip() for name in dim.split(","))
+        super().__init__(
+            f"the size {dim} is symbolic, but the program {what}; fix that dimension "
+            f"to a number (symdiff emit --shape ARG=...,<int>,..., or dims={{...}} with an "
+            "int in its place), or keep the loop/shape free of it", where)
 
 
 class UnsupportedOpError(TraceError):

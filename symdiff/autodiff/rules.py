@@ -371,6 +371,8 @@ VJP = {
     "add_at": _add_at_vjp,
     # -- control of differentiation ------------------------------------------------------
     "stop_gradient": lambda g, out, x: (None,),
+    "dim": lambda g, out: (),  # a size: no inputs
+    "full": lambda g, out: (),  # a constant: no inputs
 }
 
 
@@ -431,3 +433,5 @@ JVP.update({
     "add_at": joint_linear_jvp("add_at", data=2),
 })
 JVP["stop_gradient"] = lambda tangents, out, x: None
+JVP["dim"] = lambda tangents, out: None
+JVP["full"] = lambda tangents, out: None

@@ -26,10 +26,12 @@ def _cmd_emit(ns) -> int:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
     command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
     command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
+    command += ["--dims", ns.dims] if ns.dims != "fixed" else []
     command += ["-o", ns.output] if ns.output else []
     argnums = tuple(params.index(w) for w in wrt)
     compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command)
+                                source_name=path, kinds=kinds, command=command,
+                                dims=None if ns.dims == "fixed" else ns.dims)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
@@ -72,6 +74,10 @@ def _add_emit(sub, common) -> None:
     emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
                       help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
                       f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("--dims", choices=("fixed", "auto"), default="fixed",
+                      help="fixed (default): sizes as given, names in --shape symbolic; "
+                      "auto: every size but 1 symbolic, shared where the program needs "
+                      "them equal (the module then holds for every size)")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

@@ -11,7 +11,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import EmitError
-from ..ir.graph import CONST, Var
+from ..ir import dims
+from ..ir.graph import CONST, Var, is_size_symbol
 from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
@@ -33,7 +34,6 @@ class FunctionCode:
     return_types: list[tuple[str, str]] = field(default_factory=list)
     stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
     constants: list[str] = field(default_factory=list)  # module-level definitions it reads
-
 
     @property
     def signature(self) -> str:
@@ -115,7 +115,15 @@ def print_function(
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])
             continue
+        if stmt.node is not None and stmt.node.op == "dim":  # a size: `n`, `(n - 1)`
+            names[stmt.target] = call_args[stmt.target] = printer.print_node(stmt.node, ())
+            if not _is_atomic(names[stmt.target]):
+                printer.compound.add(stmt.target)
+            continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
+        if _sizes_only(stmt) and printer.dtype is not None and \
+                np.dtype(printer.dtype) not in (np.dtype(np.float64), np.dtype(np.int64)):
+            rhs = f"{dtype_name(printer.dtype, xp)}({rhs})"  # np.sqrt(n) is a float64
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
@@ -193,9 +201,9 @@ _ELIDE_BYTES = 1 << 18
 def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
-        return stmt.var.size * stmt.var.dtype.itemsize >= _ELIDE_BYTES
+        return dims.at_least(stmt.var.size * stmt.var.dtype.itemsize, _ELIDE_BYTES)
     vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
-    return any(v.size * v.dtype.itemsize >= _ELIDE_BYTES for v in vars_)
+    return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
 
 
 def _return_types(returns, names) -> list[tuple[str, str]]:
@@ -279,6 +287,13 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
         if structured or elementwise_arg:
             result.add(stmt.target)
     return result
+
+
+def _sizes_only(stmt: Statement) -> bool:
+    """An elementwise statement of sizes alone (`1/np.sqrt(d*n)`), which NumPy would
+    compute in float64 whatever the arrays that read it."""
+    return stmt.expr is not None and bool(stmt.expr.free_symbols) and \
+        all(is_size_symbol(s) for s in stmt.expr.free_symbols)
 
 
 def _is_atomic(text: str) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..ir import dims
 from ..ir.elementwise import KINK_CONVENTIONS
 from ..trace.function import ArgSpec
 from ..version import __version__
@@ -30,7 +31,10 @@ def _sig(specs: Sequence[ArgSpec]) -> str:
 
 
 def _type_text(shape: tuple[int, ...], dtype) -> str:
-    """`float64, shape (3,)`: the words docstrings use for an array argument or result."""
+    """`float64, shape (3,)`: the words docstrings use for an array argument or result
+    (`float64[n, 3]` for a symbolic shape)."""
+    if dims.is_symbolic(tuple(shape)):
+        return f"{np.dtype(dtype).name}[{', '.join(map(str, shape))}]"
     return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"
 
 

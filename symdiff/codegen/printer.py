@@ -19,6 +19,8 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..errors import EmitError
+from ..ir import dims
+from ..ir.dims import Dim
 from ..ir.graph import Node
 from ..ir.indexing import IndexArg, is_basic
 
@@ -87,6 +89,8 @@ class SymdiffPrinter(NumPyPrinter):
 
     # -- atoms --------------------------------------------------------------------------
     def _print_Symbol(self, expr):
+        if isinstance(expr, Dim):  # a size, bound by _check_inputs under its own name
+            return expr.name
         try:
             return self.names[expr]
         except KeyError:
@@ -338,6 +342,15 @@ class SymdiffPrinter(NumPyPrinter):
         start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
         return Block(start, f"{{out}}[{where}] += {values}")
 
+    def _print_op_full(self, node, *, dtype, shape, value):
+        shape, dt = dims.shape_text(tuple(shape)), self._dtype_arg(dtype)
+        if value == 0 or value == 1:
+            return f"{self.xp}.{'zeros' if value == 0 else 'ones'}({shape}{dt})"
+        return f"{self.xp}.full({shape}, {self._item(value)}{dt})"
+
+    def _print_op_dim(self, node, *, expr):
+        return self.doprint(expr)
+
     def _print_op_stop_gradient(self, node, x):
         return x  # codegen/function.py writes a comment line saying no derivative flows here
 
@@ -376,9 +389,24 @@ def _float_literal(v, xp: str) -> str:
     return str(v)  # NumPy's shortest round-trip digits
 
 
+def _bound(b, n) -> str:
+    """An index or slice bound: `n - 1` on an axis of symbolic length n is `-1`."""
+    if dims.is_symbolic(b) or dims.is_symbolic(n):
+        offset = dims.canon(b - n)
+        if isinstance(offset, int) and offset < 0:
+            return str(offset)
+    return str(b)
+
+
 def _format_slice(s: slice, n: int) -> str:
     """The shortest spelling of a canonical slice over an axis of length n."""
     step = s.step
+    if dims.is_symbolic(n) or dims.is_symbolic(s.start) or dims.is_symbolic(s.stop):
+        if step < 0:  # only the whole axis reversed has a symbolic form
+            return "::-1"
+        start = "" if s.start == 0 else _bound(s.start, n)
+        stop = "" if dims.equal(s.stop, n) else _bound(s.stop, n)
+        return f"{start}:{stop}"
     if step > 0:
         start = "" if s.start == 0 else str(s.start)
         stop = "" if s.stop is None or s.stop >= n else str(s.stop)
@@ -407,7 +435,7 @@ def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -
         elif isinstance(e, slice):
             entries.append(_format_slice(e, shape[axis]))
         else:
-            entries.append(str(e))
+            entries.append(_bound(e, shape[axis]))
         axis += 1
     return _format_entries(entries)
 

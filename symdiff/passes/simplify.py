@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..ir import dims
 from ..ir.elementwise import sympy_number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
 from .reductions import rewrite_reductions
@@ -73,6 +74,8 @@ def constant_broadcasts(graph: Graph) -> Graph:
             number = _numpy_scalar(node.expr, node.out.dtype)
             if number is not None and node.out.shape == ():
                 uniform[node.out] = number
+        elif node.op == "sum" and dims.is_symbolic(node.inputs[0].shape):
+            pass  # (n times the value: not a number)
         elif node.op in _REARRANGING and node.inputs[0] in uniform and node.out.size:
             value = uniform[node.inputs[0]]
         elif node.op == ELEMENTWISE and all(v in uniform for v in graph.operands(node)):
@@ -94,6 +97,9 @@ def _constant_node(node: Node, value: np.ndarray) -> Node:
     array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
         return Node(node.out, ELEMENTWISE, expr=sympy_number(value), loc=node.loc)
+    if dims.is_symbolic(node.out.shape):  # np.zeros((n, 3)): no array to hold
+        return Node(node.out, "full", params=(("dtype", value.dtype.str), ("shape", node.out.shape),
+                                              ("value", value.item())), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
@@ -242,7 +248,7 @@ def _keep_shape(graph: Graph, node: Node) -> list[Node]:
     it its shape (where(t < 2, t, x) with t a broadcast of x is just x), the expression
     at its own shape followed by a broadcast to the node's."""
     shapes = [graph.by_symbol[s].shape for s in node.expr.free_symbols]
-    natural = np.broadcast_shapes(*shapes) if shapes else ()
+    natural = dims.broadcast_shapes(*shapes) if shapes else ()
     if natural == node.out.shape:
         return [node]
     inner = graph.new_var(natural, node.out.dtype)
@@ -263,7 +269,7 @@ def _substitute(graph: Graph, node: Node, inline: dict, defs: dict) -> sp.Expr:
         if src_node is not None and src_node.op == "broadcast_to":
             src = src_node.inputs[0]
             others = [s for v, s in shapes.items() if v is not var]
-            if src.dtype == var.dtype and np.broadcast_shapes(src.shape, *others) == node.out.shape:
+            if src.dtype == var.dtype and dims.broadcast_shapes(src.shape, *others) == node.out.shape:
                 repl[var.symbol] = inline.get(src, _constant_of(defs.get(src)) or src.symbol)
                 shapes[var] = src.shape
     return node.expr.xreplace(repl) if repl else node.expr

@@ -22,9 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
+from ..errors import (
+    InputError,
+    SymbolicDimError,
+    SymdiffError,
+    TraceError,
+    _is_internal,
+    user_location,
+)
+from ..ir import dims
 from ..ir.graph import CONST, Graph
-from .tracer import Tracer, as_tracer
+from .tracer import Tracer, as_tracer, running
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
 
@@ -51,6 +59,15 @@ class ArgSpec:
         if not self.traced:
             return f"{self.name}={self.static!r} (static)"
         return f"{self.name}: {self.dtype.name}{list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class ShapeDtype:
+    """An argument known only by its shape and dtype (as `jax.ShapeDtypeStruct`): what
+    tracing needs, without the data. Dimensions may be symbolic (see `dims`)."""
+
+    shape: tuple
+    dtype: Any = np.float64
 
 
 def function_location(fn: Callable) -> str:
@@ -111,6 +128,11 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
     arg = f"argument {i} ({name})"
     if isinstance(a, Tracer):
         return ArgSpec(name, a.shape, a.dtype)
+    if isinstance(a, ShapeDtype):
+        if wrt and np.dtype(a.dtype).kind != "f":
+            raise InputError(f"{arg} has dtype {np.dtype(a.dtype)}; gradients are taken with "
+                             "respect to real floating-point arrays", where)
+        return ArgSpec(name, dims.canon_shape(a.shape), np.dtype(a.dtype))
     if isinstance(a, (bool, np.bool_)) or (isinstance(a, int) and not isinstance(a, np.generic)):
         if wrt:
             raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
@@ -185,8 +207,9 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden():
+    with _random_forbidden(), dims.requirements() as required, running(graph):
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
+    graph.requirements = required
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)
     for name, value in local_names.items():
@@ -244,7 +267,16 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
                          "Python loop over a fixed count", function_location(fn)) from None
     except SymdiffError:
         raise
-    except (TypeError, AttributeError, IndexError, ValueError) as e:
+    except TypeError as e:
+        if _symbolic_size_misuse(e, args):
+            raise SymbolicDimError(", ".join(sorted({str(x) for a in args if isinstance(a, Tracer)
+                                                     for x in dims.symbols_of(a.shape)})),
+                                   f"needs a concrete size ({e})",
+                                   _traceback_location(e.__traceback__)) from e
+        if "Tracer" not in str(e):
+            raise
+        raise _misuse(fn, e) from e
+    except (AttributeError, IndexError, ValueError) as e:
         if "Tracer" not in str(e):
             raise  # the user's own bug, not a limit of tracing
         raise _misuse(fn, e) from e
@@ -252,6 +284,15 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
         if hooked:
             sys.setprofile(None)
     return result, sink, (returned_at[0] if returned_at else None)
+
+
+def _symbolic_size_misuse(e: TypeError, args) -> bool:
+    """A TypeError from a symbolic size used as a number (`range(n - 1)`, `if n > 3`)."""
+    text = str(e)
+    return any(isinstance(a, Tracer) and dims.is_symbolic(a.shape) for a in args) and (
+        "Relational" in text or "cannot be interpreted as an integer" in text
+        or "Symbol" in text or "convert expression" in text or "Dim" in text
+        or "sequence of integers" in text)
 
 
 def _misuse(fn, e: Exception) -> TraceError:

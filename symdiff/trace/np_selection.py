@@ -6,11 +6,22 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from ..ir import elementwise as F
+from .dtypes import number
 from .numpy_api import BOOL, FLOAT, _axis, _graph, _no_out, _tracers, implements
 from .structured import reshape
 from .subscript import getitem
-from .tracer import Tracer, _no_kwargs, as_tracer, astype, broadcast_to, const, elementwise
+from .tracer import (
+    Tracer,
+    _no_kwargs,
+    as_tracer,
+    astype,
+    broadcast_to,
+    const,
+    elementwise,
+    expression,
+)
 
 
 # -- picking elements by index ------------------------------------------------------------
@@ -92,6 +103,11 @@ def _fix(x, out=None):
 
 
 # -- constants and queries -----------------------------------------------------------------
+#: `np.zeros_like` of more elements than this (or of a symbolic size) is a broadcast
+#: number in the trace, not a constant array.
+MAX_CONSTANT_ELEMENTS = 1 << 20
+
+
 def _like(fill):
     def impl(a, dtype=None, order="K", subok=True, shape=None, **kwargs):
         a = _tracers(a)[0]
@@ -100,6 +116,9 @@ def _like(fill):
         value = fill(kwargs) if fill is not None else 0
         if isinstance(value, Tracer):
             return astype(broadcast_to(value, shape), dtype)
+        if dims.at_least(dims.prod(shape), MAX_CONSTANT_ELEMENTS + 1):
+            # symbolic or huge: the value broadcast, never an array of that size
+            return expression(a.graph, number(value), shape, dtype)
         return const(a.graph, np.full(shape, value, dtype=dtype))
     return impl
 

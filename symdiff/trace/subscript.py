@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ShapeError, TraceError, user_location
 from ..ir.graph import CONST, Graph, Var
 from ..ir.indexing import IndexArg, canonical, materialize
-from .tracer import Tracer, _viewed, as_tracer, bind, const
+from .tracer import _UNTRACKED, Tracer, _untracked, _viewed, as_tracer, bind, const
 
 # -- indexing ---------------------------------------------------------------------------
 _MASK_HINT = ("a traced boolean mask (computed from traced values, or an argument) selects "
@@ -172,12 +172,13 @@ def _note_write(t, index: tuple, arrays) -> None:
     root, pos = t._view or (t, None)
     if t._view is None and not root._views:
         return
-    if pos is None:
-        pos = np.arange(root.size).reshape(root.shape)
-    known = [constant_value(t.graph, a) for a in arrays]
-    written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
-    hit = np.zeros(root.size, dtype=bool)
-    hit[np.ravel(written)] = True
+    untracked = pos is _UNTRACKED or _untracked(root)
+    if not untracked:
+        pos = np.arange(root.size).reshape(root.shape) if pos is None else pos
+        known = [constant_value(t.graph, a) for a in arrays]
+        written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
+        hit = np.zeros(root.size, dtype=bool)
+        hit[np.ravel(written)] = True
     where = user_location()
     live = []
     for ref in root._views or ():
@@ -185,7 +186,8 @@ def _note_write(t, index: tuple, arrays) -> None:
         if view is None:
             continue
         live.append(ref)
-        if view is not t and view._stale is None and hit[np.ravel(view._view[1])].any():
+        if view is not t and view._stale is None and (
+                untracked or hit[np.ravel(view._view[1])].any()):
             view._stale = (
                 f"this array is a view (a slice, reshape or transpose) of an array that "
                 f"was assigned into after the view was taken, at {where}: NumPy's view "

@@ -20,8 +20,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
+from ..ir import dims
 from ..ir import elementwise as F
-from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
+from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var, is_size_symbol
 from ..ir.primitives import PRIMITIVES
 from .dtypes import _result_dtype, _weak, number, promote
 
@@ -98,7 +99,7 @@ class Tracer:
     def __len__(self) -> int:
         if not self.shape:
             raise TraceError("len() of a 0-d traced array", user_location())
-        return self.shape[0]
+        return dims.concrete(self.shape[0], "takes len() of an array of that length")
 
     # -- NumPy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -276,15 +277,28 @@ def _new_array(result):
     return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
 
 
+#: Views of arrays with symbolic or more than this many elements do not track which
+#: elements they show (that would take an array of positions as large as the data).
+MAX_TRACKED_ELEMENTS = 1 << 20
+_UNTRACKED = "untracked"
+
+
+def _untracked(root: Tracer) -> bool:
+    size = root.size
+    return not isinstance(size, int) or size > MAX_TRACKED_ELEMENTS
+
+
 def _viewed(base, result, positions):
     """Record that `result` is a NumPy view of `base`: which elements of their root
     (the array that is no one's view) it shows, `positions(p)` applied to base's."""
     if not isinstance(result, Tracer) or not isinstance(base, Tracer) or result is base:
         return result
     root, pos = base._view or (base, None)
-    if pos is None:
+    if pos is None and _untracked(root):
+        pos = _UNTRACKED  # (positions unknown: every write makes every view stale)
+    elif pos is None:
         pos = np.arange(root.size).reshape(root.shape)
-    result._view = (root, np.asarray(positions(pos)))
+    result._view = (root, pos if pos is _UNTRACKED else np.asarray(positions(pos)))
     root._views = (root._views or []) + [weakref.ref(result)]
     return result
 
@@ -339,6 +353,48 @@ def _graph_of(args) -> Graph:
     return graph
 
 
+def size_value(graph: Graph, d) -> sp.Expr:
+    """A dimension as a number in expressions: an Integer, or for a symbolic one the
+    symbol of a `dim` node (dimension symbols themselves never enter expressions,
+    whose every symbol is a Var)."""
+    d = dims.canon(d)
+    if isinstance(d, int):
+        return sp.Integer(d)
+    var = graph.new_size_var()
+    graph.add(Node(var, "dim", params=(("expr", d),), loc=user_location()))
+    return var.symbol
+
+
+#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
+#: is recorded (see `dims.Dim.__array_ufunc__`).
+_RUNNING: list[Graph] = []
+
+
+class running:
+    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self):
+        _RUNNING.append(self.graph)
+
+    def __exit__(self, *exc):
+        _RUNNING.pop()
+
+
+def _size_ufunc(ufunc, method, *inputs, **kwargs):
+    if method != "__call__" or not _RUNNING or ufunc not in UFUNCS or kwargs:
+        return NotImplemented
+    graph = _RUNNING[-1]
+    args = [Tracer(graph, graph.by_symbol[size_value(graph, a)])
+            if isinstance(a, sp.Basic) and dims.is_symbolic(a) else a for a in inputs]
+    return UFUNCS[ufunc](*args)
+
+
+dims.UFUNC_HOOK = _size_ufunc
+
+
 def const(graph: Graph, value) -> Tracer:
     """A NumPy array baked into the program as a `const` node."""
     arr = np.array(value)
@@ -366,6 +422,8 @@ def _atom(graph: Graph, a):
     if isinstance(a, (np.ndarray, list, tuple)):
         t = const(graph, a)
         return t.var.symbol, t.shape, t.dtype, False
+    if isinstance(a, sp.Basic) and dims.is_symbolic(a):  # a size: x / X.shape[0]
+        return size_value(graph, a), (), 0, True
     raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
                      "use floats or NumPy arrays", user_location())
 
@@ -389,7 +447,7 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
     graph = _graph_of(args)
     atoms, shapes, dtypes, literal = (list(c) for c in zip(*(_atom(graph, a) for a in args)))
     try:
-        shape = np.broadcast_shapes(*shapes)
+        shape = dims.broadcast_shapes(*shapes)
     except ValueError:
         raise ShapeError("operands could not be broadcast together with shapes "
                          + " ".join(map(str, shapes)), user_location()) from None
@@ -436,7 +494,7 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
             expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
                                   for v in ints})
     syms = [graph.by_symbol[s] for s in expr.free_symbols]
-    natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
+    natural = dims.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
     computed = _printed_dtype(graph, expr)
     if dtype.kind == "f" and computed is not None and computed != dtype:
         inner = graph.new_var(natural, computed)
@@ -457,9 +515,10 @@ def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
 
 
 def _value_symbols(expr: sp.Expr) -> set:
-    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
+    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic); sizes
+    (`size_value`) are Python ints in the printed code, which take no part in dtypes."""
     if isinstance(expr, sp.Symbol):
-        return {expr}
+        return set() if is_size_symbol(expr) else {expr}
     if isinstance(expr, (sp.Piecewise)):
         return set().union(*(_value_symbols(v) for v, _ in expr.args))
     if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
@@ -553,7 +612,7 @@ def broadcast_to(x: Tracer, shape) -> Tracer:
     if x.shape == shape:
         return x
     try:
-        np.broadcast_shapes(x.shape, shape)
+        dims.broadcast_shapes(x.shape, shape)
     except ValueError:
         raise ShapeError(f"cannot broadcast {x.shape} to {shape}", user_location()) from None
     return bind("broadcast_to", x, shape=shape)

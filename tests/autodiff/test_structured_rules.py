@@ -61,7 +61,8 @@ SAMPLES = {
 
 
 def test_every_primitive_has_samples():
-    assert set(SAMPLES) == set(PRIMITIVES)
+    # (a size and a constant of symbolic shape have no inputs, hence no derivative to check)
+    assert set(SAMPLES) == set(PRIMITIVES) - {"dim", "full"}
 
 
 def _value(spec, rng):
