@@ -314,7 +314,7 @@ def test_logistic_hessian_in_closed_form_for_every_n():
     for n in (4, 30):
         w, b, X, y = _logistic_args(rng, n, 3)
         H = hess(w, b, X, y)
-        numeric = np.stack([numerical_gradient(lambda w_: grad(w_, b, X, y)[i], [w], 0)
+        numeric = np.stack([numerical_gradient(lambda w_, b=b, X=X, y=y, i=i: grad(w_, b, X, y)[i], [w], 0)
                             for i in range(3)])
         np.testing.assert_allclose(H, numeric, rtol=1e-5, atol=1e-8)
     assert hess.cache_info().compiles == 1
@@ -332,7 +332,7 @@ def test_vjp_and_jvp_modules_with_symbolic_sizes():
     for n in (2, 6):
         X, w, ct = rng.normal(size=(n, 3)), rng.normal(size=3), rng.normal(size=n)
         dX, dw = compiled.function("vjp")(X, w, ct)
-        np.testing.assert_allclose(dw, numerical_gradient(lambda w_: ct @ f(X, w_), [w], 0),
+        np.testing.assert_allclose(dw, numerical_gradient(lambda w_, ct=ct, X=X: ct @ f(X, w_), [w], 0),
                                    rtol=1e-6)
         tX, tw = rng.normal(size=(n, 3)), rng.normal(size=3)
         _, tangent = compiled.function("jvp")(X, w, tX, tw)

@@ -52,7 +52,7 @@ def functions(source):
 
 # -- header --------------------------------------------------------------------------------
 def test_header_states_provenance_command_shapes_and_conventions():
-    source = symdiff.grad(chain).compile(np.ones(3)).source
+    source = symdiff.grad(chain, dims="fixed").compile(np.ones(3)).source
     header = source.split('"""', 1)[0]
     assert f"symdiff {symdiff.__version__}" in header
     assert "test_module_text.py:chain" in header
@@ -60,6 +60,10 @@ def test_header_states_provenance_command_shapes_and_conventions():
     assert "x: float64[3]" in header
     assert "Conventions at kinks:" in header and "sign(x)" in header
     assert not re.search(r"\d{4}-\d\d-\d\d|\d\d:\d\d", header)  # no timestamp
+    symbolic = symdiff.grad(chain).compile(np.ones(3)).source.split('"""', 1)[0]
+    assert "symdiff emit tests/codegen/test_module_text.py:chain --wrt x --shape x=n" \
+        in symbolic  # the command regenerates the module for every length n
+    assert "x: float64[n]" in symbolic
 
 
 def test_header_command_is_the_one_given():
