@@ -38,12 +38,15 @@ class SymbolicDimError(TraceError, TypeError):
     """A program needs the concrete value of a symbolic dimension (`range(n)`, a
     reshape that the sizes do not determine)."""
 
-    def __init__(self, dim: str, what: str, where: str | None = None):
+    def __init__(self, dim: str, what: str, where: str | None = None, holders: str = "",
+                 fix: str = "--shape ARG=...,<size>,..."):
         self.dims = tuple(name.strip() for name in dim.split(","))
+        self.what = what
         super().__init__(
-            f"the size {dim} is symbolic, but the program {what}; fix that dimension "
-            f"to a number (symdiff emit --shape ARG=...,<int>,..., or dims={{...}} with an "
-            "int in its place), or keep the loop/shape free of it", where)
+            f"the size {dim}{holders} is symbolic, but the program {what}; fix that "
+            f"dimension to a number: symdiff emit {fix} (or dims={{...}} with an int in its "
+            "place in the Python API); a Python loop over a symbolic size is not supported "
+            "yet", where)
 
 
 class UnsupportedOpError(TraceError):

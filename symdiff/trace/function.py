@@ -208,7 +208,10 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
     captured = _captured(fn)
     _check_captured(fn, captured)
     with _random_forbidden(), dims.requirements() as required, running(graph):
-        result, local_names, returned_at = _call_recording_locals(fn, call_args)
+        try:
+            result, local_names, returned_at = _call_recording_locals(fn, call_args)
+        except SymbolicDimError as e:
+            raise _naming_holders(e, specs) from None
     graph.requirements = required
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)
@@ -284,6 +287,18 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
         if hooked:
             sys.setprofile(None)
     return result, sink, (returned_at[0] if returned_at else None)
+
+
+def _naming_holders(e: SymbolicDimError, specs: Sequence[ArgSpec]) -> SymbolicDimError:
+    """`e` saying which argument's axis the size is, and the `--shape` that fixes it."""
+    for s in specs:
+        for axis, d in enumerate(s.shape or ()):
+            if str(d) in e.dims:
+                fix = ",".join("<size>" if i == axis else str(x) for i, x in enumerate(s.shape))
+                return SymbolicDimError(", ".join(e.dims), e.what, e.where,
+                                        f" (axis {axis} of {s.name}, of shape "
+                                        f"{dims.shape_text(s.shape)})", f"--shape {s.name}={fix}")
+    return e
 
 
 def _symbolic_size_misuse(e: TypeError, args) -> bool:

@@ -159,7 +159,7 @@ def small_sizes(specs: Sequence[ArgSpec], variant: int) -> dict:
 
 def fix_dims(specs: Sequence[ArgSpec], example: Sequence[ArgSpec], names) -> list[ArgSpec]:
     """`specs` with the dimensions called `names` back at their sizes in `example`
-    (the concrete specs they were made from)."""
+    (the concrete specs they were made from), the others named n, d, ... afresh."""
     names = set(names)
     out = []
     for s, e in zip(specs, example):
@@ -169,7 +169,7 @@ def fix_dims(specs: Sequence[ArgSpec], example: Sequence[ArgSpec], names) -> lis
         shape = tuple(size if any(x.name in names for x in dims.symbols_of(d)) else d
                       for d, size in zip(s.shape, e.shape))
         out.append(replace(s, shape=shape))
-    return out
+    return _pretty(out, example)
 
 
 def instantiate(specs: Sequence[ArgSpec], sizes: Mapping) -> list[ArgSpec]:
