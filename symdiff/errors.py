@@ -45,8 +45,7 @@ class SymbolicDimError(TraceError, TypeError):
         super().__init__(
             f"the size {dim}{holders} is symbolic, but the program {what}; fix that "
             f"dimension to a number: symdiff emit {fix} (or dims={{...}} with an int in its "
-            "place in the Python API); a Python loop over a symbolic size is not supported "
-            "yet", where)
+            "place in the Python API)", where)
 
 
 class UnsupportedOpError(TraceError):

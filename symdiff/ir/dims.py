@@ -36,8 +36,9 @@ class Dim(sp.Symbol):
     SymbolicDimError (a TypeError too, as for any non-integer)."""
 
     def __index__(self):
-        raise SymbolicDimError(self.name, "needs its concrete value (range(), an int "
-                               "argument, an array of that length)", user_location())
+        raise SymbolicDimError(self.name, "needs its concrete value (range(), int(), an "
+                               "array of that length; loops over a symbolic size are not "
+                               "supported yet)", user_location())
 
     __int__ = __index__
 

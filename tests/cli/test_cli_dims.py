@@ -1,7 +1,6 @@
 """`symdiff emit` with symbolic sizes: `--shape X=n,d`, `--dims auto`, the errors."""
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
