@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from .numpy_api import _axes, _axis, _no_out, _tracers, implements
 from .structured import concatenate, reshape
 from .subscript import getitem
@@ -70,6 +71,11 @@ def _squeeze(a, axis=None):
     a = _tracers(a)[0]
     axes = tuple(i for i, d in enumerate(a.shape) if d == 1) if axis is None \
         else _axes(axis, a.ndim)
+    if axis is None:  # at size 1, NumPy would drop a symbolic axis too: require >= 2
+        for d in a.shape:
+            if dims.is_symbolic(d):
+                dims.require_nonnegative(d - 2, "np.squeeze without an axis (which drops "
+                                         "every axis of size 1)")
     if any(a.shape[i] != 1 for i in axes):
         raise ShapeError(f"cannot squeeze axis {axis} of shape {a.shape}: its size is not 1",
                          user_location())

@@ -201,6 +201,21 @@ def test_a_fixed_size_rejects_size_one():
         module.grad_f(np.ones((3, 2)), np.ones((5, 1)))
 
 
+def test_a_size_one_where_the_program_relied_on_more_is_rejected():
+    # np.squeeze without an axis drops every axis of size 1: at n = 1 NumPy would drop
+    # the rows too, so the module traced for n rows refuses n = 1 instead of computing
+    # something else than the function
+    grad = symdiff.grad(lambda x: np.sum(np.squeeze(x) ** 2), dims={"x": ("n", 1)})
+    np.testing.assert_allclose(grad(np.full((3, 1), 2.0)), np.full((3, 1), 4.0))
+    with pytest.raises(ValueError, match=r"np\.squeeze without an axis .* needs n >= 2, but "
+                       r"n = 1 \(x has shape \(n, 1\)\)"):
+        grad.compile(np.ones((3, 1))).grad(np.ones((1, 1)))
+    auto = symdiff.grad(lambda x: np.sum(np.squeeze(x) ** 2))  # n = 1: its own module
+    np.testing.assert_allclose(auto(np.full((1, 1), 2.0)), [[4.0]])
+    np.testing.assert_allclose(auto(np.full((3, 1), 2.0)), np.full((3, 1), 4.0))
+    assert auto.cache_info().compiles == 2
+
+
 def test_two_declared_dimensions_never_broadcast_silently():
     with pytest.raises(ShapeError, match="could not be broadcast"):
         symdiff.grad(lambda x, y: np.sum(x * y), dims={"x": ("n",), "y": ("m",)})(
