@@ -110,5 +110,7 @@ def _is_internal(filename: str) -> bool:
     path = os.path.abspath(filename)
     if path.startswith(_PACKAGE_DIR + os.sep):
         return True
-    # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us.
-    return os.sep + "numpy" + os.sep in path or filename.startswith("<__array_function__")
+    # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us,
+    # and SymPy's between a user's comparison of symbolic sizes and the error it raises.
+    return os.sep + "numpy" + os.sep in path or os.sep + "sympy" + os.sep in path or \
+        filename.startswith("<__array_function__")

@@ -23,7 +23,7 @@ import sympy as sp
 from ..errors import SymbolicDimError, user_location
 
 __all__ = ["Dim", "dim", "canon", "canon_shape", "prod", "is_symbolic", "symbols_of",
-           "broadcast_shapes", "require_equal", "equal", "concrete", "at_least", "requirements",
+           "broadcast_shapes", "equal", "concrete", "at_least", "requirements",
            "require_nonnegative", "instantiate", "shape_text", "check_name", "reshape_shape",
            "Unify", "unifying", "RESERVED"]
 
@@ -159,11 +159,6 @@ def _merge(a, b) -> dict:
         if coeff in (1, -1) and sym not in (difference - coeff * sym).free_symbols:
             return {sym: canon(sym - difference / coeff)}
     return {s: example[s] for s in symbols_of(a) | symbols_of(b) if s in example}
-
-
-def require_equal(a, b, what: str) -> None:
-    if not equal(a, b):
-        raise ValueError(f"{what}: {shape_text((a,))[1:-1]} != {shape_text((b,))[1:-1]}")
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple:

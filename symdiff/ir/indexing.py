@@ -64,6 +64,11 @@ def canonical(items: Sequence, shape: tuple[int, ...]) -> tuple:
         if isinstance(it, slice):
             out.append(_slice(it, n) if not dims.is_symbolic(n) else _symbolic_slice(it, n))
             continue
+        if dims.is_symbolic(it):  # an index of sizes, x[n - 1]: within the axis, checked
+            dims.require_nonnegative(it, f"the index {it}")
+            dims.require_nonnegative(n - 1 - it, f"the index {it}")
+            out.append(dims.canon(it))
+            continue
         k = int(it)
         if dims.is_symbolic(n):  # k < n, and -n <= k for negatives: checked at run time
             dims.require_nonnegative(n - (k + 1 if k >= 0 else -k), f"index {k}")

@@ -216,7 +216,8 @@ def _roll(a, shift, axis=None):
     shifts, axes = np.broadcast_arrays(np.atleast_1d(shift), np.atleast_1d(axis))
     for s, ax in zip(shifts, axes):
         ax = _axis(ax, a.ndim)
-        s = int(s) % a.shape[ax] if a.shape[ax] else 0
+        n = a.shape[ax]  # (a symbolic length: np.roll reduces the shift when it runs)
+        s = int(s) if dims.is_symbolic(n) else int(s) % n if n else 0
         if s:
             a = bind("roll", a, shift=s, axis=ax)
     return a

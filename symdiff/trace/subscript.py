@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError, TraceError, user_location
+from ..ir import dims
 from ..ir.graph import CONST, Graph, Var
 from ..ir.indexing import IndexArg, canonical, materialize
 from .tracer import _UNTRACKED, Tracer, _untracked, _viewed, as_tracer, bind, const
@@ -68,6 +69,8 @@ def index_operands(x: Tracer, key) -> tuple[tuple, list[Tracer]]:
                              "axis", user_location())
         elif isinstance(item, (int, np.integer)):
             flat.append(int(item))
+        elif dims.is_symbolic(item):  # x[x.shape[0] - 1]: an index of symbolic sizes
+            flat.append(dims.canon(item))
         else:
             flat.extend(_array_entries(x.graph, item, arrays, masks, constants))
     try:
@@ -118,6 +121,15 @@ def _array_entries(graph: Graph, item, arrays: list, masks: dict, constants: dic
 
 
 
+def _require_sizes(*exprs_and_why) -> None:
+    *exprs, why = exprs_and_why
+    try:
+        for expr in exprs:
+            dims.require_nonnegative(expr, why)
+    except ValueError as e:
+        raise ShapeError(str(e), user_location()) from None
+
+
 def _check_constant_arrays(x: Tracer, index: tuple, masks: dict, constants: dict) -> None:
     """Bounds of constant index arrays, and mask shapes, as NumPy would check them."""
     axis = 0
@@ -129,7 +141,11 @@ def _check_constant_arrays(x: Tracer, index: tuple, masks: dict, constants: dict
                                  f"indexed axes {x.shape[axis:axis + len(masks[k])]}",
                                  user_location())
             value = constants.get(k)
-            if value is not None and value.size and not (
+            if value is not None and value.size and dims.is_symbolic(x.shape[axis]):
+                n = x.shape[axis]  # (checked by the module: NumPy would raise IndexError)
+                where = f"an index array with values in [{value.min()}, {value.max()}]"
+                _require_sizes(n - int(value.max()) - 1, n + int(value.min()), where)
+            elif value is not None and value.size and not (
                     -x.shape[axis] <= value.min() and value.max() < x.shape[axis]):
                 raise ShapeError(f"index array with values in [{value.min()}, "
                                  f"{value.max()}] is out of bounds for axis {axis} with "

@@ -356,3 +356,56 @@ def test_vjp_and_jvp_modules_with_symbolic_sizes():
         h = 1e-6
         numeric = (f(X + h * tX, w + h * tw) - f(X - h * tX, w - h * tw)) / (2 * h)
         np.testing.assert_allclose(tangent, numeric, rtol=1e-6)
+
+
+# -- the NumPy surface with a symbolic length: exact for every n, or a typed error -------
+SYMBOLIC_OK = {
+    "tile": lambda x: np.sum(np.tile(x, 2) ** 2),
+    "repeat": lambda x: np.sum(np.repeat(x, 2) ** 2),
+    "roll": lambda x: np.sum(np.roll(x, 1) * x**2),
+    "cumsum": lambda x: np.sum(np.cumsum(x) ** 2),
+    "outer": lambda x: np.sum(np.outer(x, x) ** 2),
+    "stack": lambda x: np.sum(np.stack([x, 2 * x], axis=1) ** 2),
+    "max_min": lambda x: np.max(x**2) + np.min(x),
+    "var_std": lambda x: np.var(x) + np.std(x, ddof=1),
+    "flip": lambda x: np.sum(np.flip(x) * x**2),
+    "take": lambda x: np.sum(np.take(x, [0, 2]) ** 2),
+    "last_by_size": lambda x: x[x.shape[0] - 1] ** 3,
+    "take_along_axis": lambda x: np.sum(np.take_along_axis(x[None, :], np.array([[1]]), 1)),
+    "logsumexp": lambda x: np.log(np.sum(np.exp(x - np.max(x)))) + np.max(x),
+    "vander": lambda x: np.sum(np.vander(x, 3)),
+    "norm": lambda x: np.linalg.norm(x),
+    "interior_mean": lambda x: np.mean(x[1:-1] ** 2),
+}
+NEEDS_A_SIZE = {
+    "split_at": lambda x: np.sum(np.split(x, [1])[1] ** 2),
+    "step_2": lambda x: np.sum(x[::2] ** 2),
+    "cumprod": lambda x: np.sum(np.cumprod(x)),
+    "diag": lambda x: np.sum(np.diag(x) ** 2),
+    "arange_len": lambda x: np.sum(x * np.arange(len(x))),
+    "tril": lambda x: np.sum(np.tril(np.outer(x, x))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC_OK))
+def test_numpy_functions_stay_symbolic_and_exact(name):
+    f = SYMBOLIC_OK[name]
+    grad = symdiff.grad(f, dims={"x": ("n",)})
+    for n in (4, 7):
+        x = np.random.default_rng(n).uniform(0.2, 0.9, n)
+        np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6,
+                                   atol=1e-9)
+    assert grad.cache_info().compiles == 1
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS_A_SIZE))
+def test_functions_that_need_a_size_say_so_and_auto_keeps_it(name):
+    f = NEEDS_A_SIZE[name]
+    with pytest.raises(SymbolicDimError, match=r"test_symbolic_dims\.py:\d+: the size n"):
+        symdiff.grad(f, dims={"x": ("n",)})(np.ones(4))
+    grad = symdiff.grad(f)  # dims="auto": that size stays a number, one module per size
+    for n in (4, 7):
+        x = np.random.default_rng(n).uniform(0.2, 0.9, n)
+        np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6,
+                                   atol=1e-9)
+    assert grad.cache_info().compiles == 2
