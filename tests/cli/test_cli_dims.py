@@ -113,3 +113,21 @@ def test_gradcheck_command_takes_symbolic_shapes(model, capsys):
                            "--shape", "w=d", "--shape", "X=n,d", "--shape", "y=n")
     assert status == 0, out + err
     assert "passed" in out.lower()
+
+
+def test_symbolic_modules_are_checked_at_two_sizes(model, capsys, monkeypatch):
+    import symdiff.cli.check as check
+
+    seen = []
+    real = check.verify_compiled
+
+    def recording(compiled, args, fn=None, **options):
+        seen.append(np.shape(args[2]))
+        return real(compiled, args, fn=fn, **options)
+
+    monkeypatch.setattr(check, "verify_compiled", recording)
+    status, _, err = run(capsys, "emit", "model.py:loss", "--wrt", "w,b", "--shape", "w=d",
+                         "--shape", "X=n,d", "--shape", "y=n")
+    assert status == 0, err
+    assert len(seen) == 2 and seen[0] != seen[1]  # two instantiations of (n, d)
+    assert all(a != b for a, b in zip(*seen))  # every size differs between them
