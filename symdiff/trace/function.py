@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from ..errors import (
     InputError,
@@ -32,7 +33,8 @@ from ..errors import (
 )
 from ..ir import dims
 from ..ir.graph import CONST, Graph
-from .tracer import Tracer, as_tracer, running
+from .sizes import size_value
+from .tracer import UFUNCS, Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
 
@@ -68,6 +70,36 @@ class ShapeDtype:
 
     shape: tuple
     dtype: Any = np.float64
+
+
+#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
+#: is recorded (see `dims.Dim.__array_ufunc__`).
+_RUNNING: list[Graph] = []
+
+
+class running:
+    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self):
+        _RUNNING.append(self.graph)
+
+    def __exit__(self, *exc):
+        _RUNNING.pop()
+
+
+def _size_ufunc(ufunc, method, *inputs, **kwargs):
+    if method != "__call__" or not _RUNNING or ufunc not in UFUNCS or kwargs:
+        return NotImplemented
+    graph = _RUNNING[-1]
+    args = [Tracer(graph, graph.by_symbol[size_value(graph, a)])
+            if isinstance(a, sp.Basic) and dims.is_symbolic(a) else a for a in inputs]
+    return UFUNCS[ufunc](*args)
+
+
+dims.UFUNC_HOOK = _size_ufunc
 
 
 def function_location(fn: Callable) -> str:

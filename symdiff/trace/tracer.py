@@ -25,6 +25,7 @@ from ..ir import elementwise as F
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var, is_size_symbol
 from ..ir.primitives import PRIMITIVES
 from .dtypes import _result_dtype, _weak, number, promote
+from .sizes import size_value
 
 __all__ = [
     "Tracer",
@@ -352,48 +353,6 @@ def _graph_of(args) -> Graph:
     if graph is None:
         raise TraceError("internal: no traced operand", user_location())
     return graph
-
-
-def size_value(graph: Graph, d) -> sp.Expr:
-    """A dimension as a number in expressions: an Integer, or for a symbolic one the
-    symbol of a `dim` node (dimension symbols themselves never enter expressions,
-    whose every symbol is a Var)."""
-    d = dims.canon(d)
-    if isinstance(d, int):
-        return sp.Integer(d)
-    var = graph.new_size_var()
-    graph.add(Node(var, "dim", params=(("expr", d),), loc=user_location()))
-    return var.symbol
-
-
-#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
-#: is recorded (see `dims.Dim.__array_ufunc__`).
-_RUNNING: list[Graph] = []
-
-
-class running:
-    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-
-    def __enter__(self):
-        _RUNNING.append(self.graph)
-
-    def __exit__(self, *exc):
-        _RUNNING.pop()
-
-
-def _size_ufunc(ufunc, method, *inputs, **kwargs):
-    if method != "__call__" or not _RUNNING or ufunc not in UFUNCS or kwargs:
-        return NotImplemented
-    graph = _RUNNING[-1]
-    args = [Tracer(graph, graph.by_symbol[size_value(graph, a)])
-            if isinstance(a, sp.Basic) and dims.is_symbolic(a) else a for a in inputs]
-    return UFUNCS[ufunc](*args)
-
-
-dims.UFUNC_HOOK = _size_ufunc
 
 
 def const(graph: Graph, value) -> Tracer:
