@@ -43,9 +43,10 @@ class SymbolicDimError(TraceError, TypeError):
         self.dims = tuple(name.strip() for name in dim.split(","))
         self.what = what
         super().__init__(
-            f"the size {dim}{holders} is symbolic, but the program {what}; fix that "
-            f"dimension to a number: symdiff emit {fix} (or dims={{...}} with an int in its "
-            "place in the Python API)", where)
+            f"the size{'s' * (len(self.dims) > 1)} {dim}{holders} "
+            f"{'are' if len(self.dims) > 1 else 'is'} symbolic, but the program {what}; fix "
+            f"that dimension to a number: symdiff emit {fix} (or dims={{...}} with an int in "
+            "its place in the Python API)", where)
 
 
 class UnsupportedOpError(TraceError):

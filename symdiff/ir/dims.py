@@ -22,7 +22,7 @@ import sympy as sp
 
 from ..errors import SymbolicDimError, user_location
 
-__all__ = ["Dim", "dim", "canon", "canon_shape", "prod", "is_symbolic", "symbols_of",
+__all__ = ["Dim", "Size", "user_size", "dim", "canon", "canon_shape", "prod", "is_symbolic", "symbols_of",
            "broadcast_shapes", "equal", "concrete", "at_least", "requirements",
            "require_nonnegative", "instantiate", "shape_text", "check_name", "reshape_shape",
            "Unify", "unifying", "RESERVED"]
@@ -54,6 +54,106 @@ class Dim(sp.Symbol):
 UFUNC_HOOK = None
 
 
+class Size:
+    """A symbolic size as the user's code sees it (`X.shape[0]`): arithmetic gives
+    sizes, and a comparison is answered only when it holds for every size (`n == n`,
+    `n >= 1`); otherwise (`n == 3`, `n == d`, `n > 100`) the program depends on the
+    size, and SymbolicDimError says so (under --dims auto, that size stays fixed).
+    Python would otherwise compare SymPy expressions structurally: `n == d` False even
+    where the arguments' sizes are equal, a silently wrong branch."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr):
+        self.expr = expr
+
+    def __repr__(self) -> str:
+        return str(self.expr)
+
+    def __hash__(self) -> int:
+        return hash(self.expr)
+
+    def _compare(self, other, relation, text: str) -> bool:
+        lhs, rhs = self.expr, canon(other) if isinstance(other, (int, Size)) else other
+        if not isinstance(rhs, (int, sp.Basic)):
+            return NotImplemented
+        truth = relation(lhs, rhs)
+        if truth in (sp.true, sp.false):
+            return bool(truth)
+        raise SymbolicDimError(", ".join(sorted(map(str, symbols_of(lhs) | symbols_of(rhs)))),
+                               f"compares sizes ({lhs} {text} {rhs}), which holds for "
+                               "some sizes only", user_location())
+
+    def __eq__(self, other):
+        return self._compare(other, sp.Eq, "==")
+
+    def __ne__(self, other):
+        result = self._compare(other, sp.Eq, "!=")
+        return result if result is NotImplemented else not result
+
+    def __lt__(self, other):
+        return self._compare(other, sp.StrictLessThan, "<")
+
+    def __le__(self, other):
+        return self._compare(other, sp.LessThan, "<=")
+
+    def __gt__(self, other):
+        return self._compare(other, sp.StrictGreaterThan, ">")
+
+    def __ge__(self, other):
+        return self._compare(other, sp.GreaterThan, ">=")
+
+    def __bool__(self) -> bool:
+        return True  # a size is at least 1
+
+    def __index__(self):
+        return concrete(self.expr, "needs its concrete value (range(), int(), an array of "
+                        "that length; loops over a symbolic size are not supported yet)")
+
+    __int__ = __index__
+
+    def __float__(self):
+        return float(self.__index__())
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if UFUNC_HOOK is None:
+            return NotImplemented
+        return UFUNC_HOOK(ufunc, method, *(canon(a) if isinstance(a, Size) else a
+                                           for a in inputs), **kwargs)
+
+
+def _arithmetic(op):
+    def method(self, other=None):
+        if other is None:
+            return user_size(op(self.expr))
+        if isinstance(other, Size):
+            other = other.expr
+        if not isinstance(other, (int, sp.Basic)) or isinstance(other, bool):
+            return NotImplemented
+        return user_size(op(self.expr, other))
+    return method
+
+
+for _name, _op in {"__add__": lambda a, b: a + b, "__radd__": lambda a, b: b + a,
+                   "__sub__": lambda a, b: a - b, "__rsub__": lambda a, b: b - a,
+                   "__mul__": lambda a, b: a * b, "__rmul__": lambda a, b: b * a,
+                   "__floordiv__": lambda a, b: sp.floor(a / b),
+                   "__rfloordiv__": lambda a, b: sp.floor(b / a),
+                   "__mod__": lambda a, b: sp.Mod(a, b), "__pow__": lambda a, b: a**b,
+                   "__truediv__": lambda a, b: a / b, "__rtruediv__": lambda a, b: b / a,
+                   "__neg__": lambda a: -a}.items():
+    setattr(Size, _name, _arithmetic(_op))
+
+
+def user_size(d):
+    """A dimension for the user's code: an int, or a `Size`."""
+    d = canon(d)
+    if isinstance(d, sp.Basic) and d.has(sp.floor, sp.Mod):  # n // 2: no symbolic form yet
+        concrete(d, f"computes {d} of sizes (// or %), which symdiff keeps only for "
+                    "fixed sizes")
+    return d if isinstance(d, int) else Size(d)
+
+
 def dim(name: str) -> Dim:
     return Dim(name, integer=True, positive=True)
 
@@ -69,6 +169,8 @@ def check_name(name: str, taken: Iterable[str] = ()) -> str:
 
 def canon(d):
     """A dimension in canonical form: an int, or a SymPy expression with symbols."""
+    if isinstance(d, Size):
+        d = d.expr
     if isinstance(d, sp.Basic):
         d = sp.sympify(d)
         if d.is_Integer:
@@ -84,12 +186,12 @@ def canon_shape(shape: Iterable) -> tuple:
 def is_symbolic(shape) -> bool:
     """True when a dimension (or any dimension of a shape) is not an int."""
     if isinstance(shape, tuple):
-        return any(isinstance(d, sp.Basic) for d in shape)
-    return isinstance(shape, sp.Basic)
+        return any(isinstance(d, (sp.Basic, Size)) for d in shape)
+    return isinstance(shape, (sp.Basic, Size))
 
 
 def symbols_of(shape) -> set:
-    items = shape if isinstance(shape, tuple) else (shape,)
+    items = tuple(map(canon, shape)) if isinstance(shape, tuple) else (canon(shape),)
     return set().union(*(d.free_symbols for d in items if isinstance(d, sp.Basic)))
 
 

@@ -92,20 +92,27 @@ def _symbolic_slice(s: slice, n) -> slice:
     expressions (`x[1:-1]` is `slice(1, n - 1, 1)`), and the sizes they need (n >= 2)
     are required of the arguments; steps other than 1 need a concrete size, but for the
     whole axis reversed (`x[::-1]`)."""
-    bounds = [int(b) if b is not None else None for b in (s.start, s.stop, s.step)]
-    start, stop, step = bounds
+    start, stop = (None if b is None else dims.canon(b) for b in (s.start, s.stop))
+    step = None if s.step is None else int(s.step)
     if step == -1 and start is None and stop is None:
         return slice(dims.canon(n - 1), None, -1)
     if step not in (None, 1):
         dims.concrete(n, f"slices it with step {step}")
-    start = 0 if start is None else start if start >= 0 else dims.canon(n + start)
-    stop = n if stop is None else stop if stop >= 0 else dims.canon(n + stop)
+    start, stop = _from_start(start, n, 0), _from_start(stop, n, n)
     where = f"the slice [{_text(s)}]"
-    for bound in (start, stop):
-        if isinstance(bound, int):
-            dims.require_nonnegative(n - bound, where)  # (Python would clamp it to n)
+    for bound in (start, stop):  # (Python would clamp a bound past the end to n)
+        dims.require_nonnegative(bound, where)
+        dims.require_nonnegative(n - bound, where)
     dims.require_nonnegative(sp.sympify(stop) - start, where)
     return slice(start, stop, 1)
+
+
+def _from_start(bound, n, default):
+    """A slice bound counted from the start: a negative int counts from the end; an
+    expression of sizes (x[:n - 1] with n from x.shape) is taken as it is."""
+    if bound is None:
+        return default
+    return dims.canon(n + bound) if isinstance(bound, int) and bound < 0 else bound
 
 
 def _text(s: slice) -> str:

@@ -95,7 +95,8 @@ def _size_ufunc(ufunc, method, *inputs, **kwargs):
         return NotImplemented
     graph = _RUNNING[-1]
     args = [Tracer(graph, graph.by_symbol[size_value(graph, a)])
-            if isinstance(a, sp.Basic) and dims.is_symbolic(a) else a for a in inputs]
+            if isinstance(a, (sp.Basic, dims.Size)) and dims.is_symbolic(a) else a
+            for a in inputs]
     return UFUNCS[ufunc](*args)
 
 

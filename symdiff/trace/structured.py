@@ -22,7 +22,8 @@ def reduce_sum(x: Tracer, axis=None, keepdims: bool = False) -> Tracer:
 
 
 def reshape(x: Tracer, shape) -> Tracer:
-    shape = (shape,) if isinstance(shape, (int, np.integer, sp.Basic)) else tuple(shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer, sp.Basic, dims.Size)) \
+        else tuple(shape)
     try:
         shape = dims.reshape_shape(x.shape, shape)
     except ValueError as e:

@@ -70,6 +70,17 @@ def _internal_file(filename: str) -> bool:
     return _is_internal(filename)
 
 
+def _as_seen(shape):
+    """A shape (or size) as its reader sees it: symdiff's own code works with SymPy
+    dimensions, the user's code gets `dims.Size` objects, which refuse comparisons
+    that depend on the sizes."""
+    if not dims.is_symbolic(shape) or _internal_file(sys._getframe(2).f_code.co_filename):
+        return shape
+    if isinstance(shape, tuple):
+        return tuple(dims.user_size(d) for d in shape)
+    return dims.user_size(shape)
+
+
 class Tracer:
     """An array under tracing: a `Var` of a `Graph`."""
 
@@ -86,10 +97,10 @@ class Tracer:
         self.var = var
 
     # -- array attributes -----------------------------------------------------------
-    shape = property(lambda self: self._var.shape)
+    shape = property(lambda self: _as_seen(self._var.shape))
     dtype = property(lambda self: self._var.dtype)
     ndim = property(lambda self: len(self._var.shape))
-    size = property(lambda self: self._var.size)
+    size = property(lambda self: _as_seen(self._var.size))
     T = property(lambda self: _viewed(self, transpose(self), np.transpose))
     mT = property(lambda self: _viewed(self, transpose(self, _swap_last(self.ndim)),
                                        lambda p: np.swapaxes(p, -1, -2)))
@@ -382,7 +393,7 @@ def _atom(graph: Graph, a):
     if isinstance(a, (np.ndarray, list, tuple)):
         t = const(graph, a)
         return t.var.symbol, t.shape, t.dtype, False
-    if isinstance(a, sp.Basic) and dims.is_symbolic(a):  # a size: x / X.shape[0]
+    if isinstance(a, (sp.Basic, dims.Size)) and dims.is_symbolic(a):  # x / X.shape[0]
         return size_value(graph, a), (), 0, True
     raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
                      "use floats or NumPy arrays", user_location())

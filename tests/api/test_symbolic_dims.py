@@ -409,3 +409,30 @@ def test_functions_that_need_a_size_say_so_and_auto_keeps_it(name):
         np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6,
                                    atol=1e-9)
     assert grad.cache_info().compiles == 2
+
+
+def test_comparisons_of_sizes_that_depend_on_them_are_never_answered_silently():
+    def square_aware(A):
+        if A.shape[0] == A.shape[1]:  # structurally, n == d would be False
+            return np.sum(A * A.T)
+        return np.sum(A**2)
+
+    with pytest.raises(SymbolicDimError, match=r"the sizes d, n .* compares sizes \(n == d\)"):
+        symdiff.grad(square_aware, dims={"A": ("n", "d")})(np.eye(3))
+    grad = symdiff.grad(square_aware)  # auto: the comparison keeps these sizes fixed
+    A = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_allclose(grad(A), numerical_gradient(square_aware, [A], 0), rtol=1e-6)
+    B = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(grad(B), 2 * B)
+
+
+def test_sizes_in_user_code_index_slice_and_reshape():
+    def f(x):
+        n = x.shape[0]
+        return np.sum(x.reshape(n, 1) * x) / n + np.sum(x[: n - 1] ** 2) + x[n - 1]
+
+    grad = symdiff.grad(f)
+    for n in (3, 4, 8):
+        x = np.arange(1.0, n + 1)
+        np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6)
+    assert grad.cache_info().compiles == 1 and "x[:-1]" in grad.source
