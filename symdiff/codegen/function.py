@@ -99,6 +99,9 @@ def print_function(
     output_vars = set(_flatten(returns))
     inlinable = _inlinable(program, output_vars)
     printer = SymdiffPrinter(names, xp=xp)
+    printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
+    printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
+                      if e.free_symbols and e.free_symbols <= printer.sizes}
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None

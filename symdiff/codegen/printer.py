@@ -64,6 +64,7 @@ class SymdiffPrinter(NumPyPrinter):
         self.xp = xp
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
+        self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
@@ -124,6 +125,9 @@ class SymdiffPrinter(NumPyPrinter):
 
     # -- arithmetic -----------------------------------------------------------------------
     def _print_Mul(self, expr):
+        scalar, arrays = self._sizes_first(expr)
+        if scalar is not None:  # `8/n*x`: Python folds 8/n first, x is touched once
+            return f"{self._print(scalar)}*{self.parenthesize(arrays, PRECEDENCE['Mul'])}"
         coeff, rest = expr.as_coeff_Mul()
         if coeff.is_negative and coeff.is_Rational and coeff.q != 1:
             return "-" + self._print_Mul(_keep_coeff(-coeff, rest))
@@ -135,6 +139,18 @@ class SymdiffPrinter(NumPyPrinter):
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
             return f"{coeff.p}/{coeff.q}*{text}"
         return super()._print_Mul(expr)
+
+    def _sizes_first(self, expr):
+        """(numbers and sizes, the rest) of a product of both, else (None, None)."""
+        if not self.sizes:
+            return None, None
+        scalar, arrays = [], []
+        for factor in expr.args:
+            is_scalar = factor.free_symbols <= self.sizes
+            (scalar if is_scalar else arrays).append(factor)
+        if not arrays or not any(f.free_symbols for f in scalar):
+            return None, None
+        return sp.Mul(*scalar), sp.Mul(*arrays)
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
         terms = super()._as_ordered_terms(expr, order=order)

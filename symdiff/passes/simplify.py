@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..ir import dims
 from ..ir.elementwise import sympy_number
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, is_size_symbol
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
 
@@ -287,10 +287,33 @@ def simplify_expressions(graph: Graph) -> Graph:
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
             new = simplify_expr(node.expr)
+            new = _distribute_sizes(new) if any(map(is_size_symbol, new.free_symbols)) else new
             if new is not node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
     return graph.derive(nodes, graph.outputs)
+
+
+def _distribute_sizes(expr: sp.Expr) -> sp.Expr:
+    """`(8*x + 12)/n` as `8*x/n + 12/n`, printed `8/n*x + 12/n`: a size is a scalar, so
+    where every term has a number, the numbers absorb it and the quotient of the sum (a
+    pass over the array) is saved, as SymPy does by itself for a number; otherwise the
+    sum's common number joins the sizes (`2/n*(b - y)`), one scalar for one pass."""
+    def scalar(f):
+        return f.free_symbols and all(is_size_symbol(s) for s in f.free_symbols)
+
+    def distribute(m):
+        sizes = [f for f in m.args if scalar(f)]
+        rest = [f for f in m.args if not scalar(f)]
+        if not sizes or len(rest) != 1 or not rest[0].is_Add:
+            return m
+        content, terms = rest[0].primitive()  # 2*b - 2*y: 2, b - y
+        factor = sp.Mul(content, *sizes)
+        if all(t.is_Number or t.as_coeff_Mul()[0] not in (1, -1) for t in terms.args):
+            return sp.Add(*[factor * t for t in terms.args])  # every term has a number
+        return sp.Mul(factor, terms, evaluate=False)  # printed 2/n*(b - y)
+
+    return expr.replace(lambda e: e.is_Mul, distribute)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -88,7 +88,7 @@ def logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     _t0 = -y*np.logaddexp(0, -logits) - (1 - y)*np.logaddexp(0, logits)
-    loss = -np.sum(_t0)/n
+    loss = -1/n*np.sum(_t0)
     return loss
 
 
@@ -112,8 +112,8 @@ def grad_logistic(w, b, X, y):
     logits = b + X @ w
     _t0 = -logits
     _t1 = (
-        -(y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
-            - (1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits))))/n
+        -1/n*(y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
+            - (1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits))))
     )
     dloss_db = np.sum(_t1)
     # gradient of line 40: logits = X @ w + b

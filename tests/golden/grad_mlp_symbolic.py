@@ -117,7 +117,7 @@ def mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
-    value = np.sum((b2 - y + hidden @ W2)**2)/n
+    value = 1/n*np.sum((b2 - y + hidden @ W2)**2)
     return value
 
 
@@ -143,7 +143,7 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = (2*b2 - 2*y + 2*(hidden @ W2))/n
+    _t0 = 2/n*(b2 - y + hidden @ W2)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
@@ -176,11 +176,11 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
-    _t0 = hidden @ W2
+    _t0 = b2 - y + hidden @ W2
     _t1 = 1/n
-    value = _t1*np.sum((b2 - y + _t0)**2)
+    value = _t1*np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t2 = _t1*(2*b2 - 2*y + 2*_t0)
+    _t2 = 2*_t1*_t0
     dmlp_db2 = np.sum(_t2)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t2

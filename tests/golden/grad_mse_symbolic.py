@@ -82,7 +82,7 @@ def mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    value = np.sum((b - y + X @ w)**2)/n
+    value = 1/n*np.sum((b - y + X @ w)**2)
     return value
 
 
@@ -103,7 +103,7 @@ def grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = (2*b - 2*y + 2*(X @ w))/n
+    _t0 = 2/n*(b - y + X @ w)
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
@@ -127,12 +127,12 @@ def value_and_grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    _t0 = X @ w
-    _t1 = 1/n
-    value = _t1*np.sum((b - y + _t0)**2)
+    residual = b - y + X @ w
+    _t0 = 1/n
+    value = _t0*np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
-    _t2 = _t1*(2*b - 2*y + 2*_t0)
-    dmse_db = np.sum(_t2)
+    _t1 = 2*_t0*residual
+    dmse_db = np.sum(_t1)
     # gradient of line 34: prediction = X @ w + b
-    dmse_dw = X.T @ _t2
+    dmse_dw = X.T @ _t1
     return value, (dmse_dw, dmse_db)

@@ -88,7 +88,7 @@ def logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     _t0 = -y*np.logaddexp(0, -logits) - (1 - y)*np.logaddexp(0, logits)
-    loss = -np.sum(_t0)/n
+    loss = -1/n*np.sum(_t0)
     return loss
 
 
@@ -110,8 +110,8 @@ def grad_logistic(w, b, X, y):
     logits = b + X @ w
     _t0 = -logits
     _t1 = (
-        -(y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
-            - (1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits))))/n
+        -1/n*(y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
+            - (1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits))))
     )
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
@@ -136,5 +136,5 @@ def hessian_logistic(w, b, X, y):
     _t0 = np.exp(-np.abs(b + X @ w))
     _t1 = 1/(_t0 + 1)**2
     # gradient of line 40: logits = X @ w + b
-    d2loss_dw2 = X.T @ (X*((-(-_t0*_t1*y + _t0*_t1*(y - 1))/n)[:, None]))
+    d2loss_dw2 = X.T @ (X*((-1/n*(-_t0*_t1*y + _t0*_t1*(y - 1)))[:, None]))
     return d2loss_dw2
