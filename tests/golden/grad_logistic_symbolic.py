@@ -142,11 +142,10 @@ def value_and_grad_logistic(w, b, X, y):
     _t0 = -logits
     _t1 = 1 - y
     _t2 = np.sum(-_t1*np.logaddexp(0, logits) - y*np.logaddexp(0, _t0))
-    _t3 = 1/n
-    loss = -_t3*_t2
+    loss = -1/n*_t2
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t2 = (
-        -_t3*(-_t1*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
+        -1/n*(-_t1*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
             + y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0))))
     )
     dloss_db = np.sum(_t2)

@@ -177,15 +177,14 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
     _t0 = b2 - y + hidden @ W2
-    _t1 = 1/n
-    value = _t1*np.sum(_t0**2)
+    value = 1/n*np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t2 = 2*_t1*_t0
-    dmlp_db2 = np.sum(_t2)
+    _t1 = 2/n*_t0
+    dmlp_db2 = np.sum(_t1)
     # gradient of line 55: prediction = hidden @ W2 + b2
-    dmlp_dW2 = hidden.T @ _t2
+    dmlp_dW2 = hidden.T @ _t1
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t0 = W2*_t2[:, None]*(1 - hidden**2)
+    _t0 = W2*_t1[:, None]*(1 - hidden**2)
     dmlp_db1 = np.sum(_t0, axis=0)
     dmlp_dW1 = X.T @ _t0
     return value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)

@@ -128,11 +128,10 @@ def value_and_grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     residual = b - y + X @ w
-    _t0 = 1/n
-    value = _t0*np.sum(residual**2)
+    value = 1/n*np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
-    _t1 = 2*_t0*residual
-    dmse_db = np.sum(_t1)
+    _t0 = 2/n*residual
+    dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
-    dmse_dw = X.T @ _t1
+    dmse_dw = X.T @ _t0
     return value, (dmse_dw, dmse_db)
