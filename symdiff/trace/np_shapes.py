@@ -136,6 +136,17 @@ def _column_stack(tup):
 
 
 def _split_points(n: int, sections, equal: bool) -> list[int]:
+    if isinstance(sections, (int, np.integer)) and dims.is_symbolic(n):
+        dims.concrete(n, f"splits it into {sections} sections, whose lengths depend on it")
+    if dims.is_symbolic(n):  # split points: within the axis (the module checks it)
+        points = [int(i) for i in sections]
+        for lo, hi in zip([0] + points, points):
+            if hi < lo:
+                raise ShapeError(f"np.split: split points {points} are not increasing",
+                                 user_location())
+        if points:
+            dims.require_nonnegative(n - points[-1], f"np.split at {points}")
+        return [0] + points + [n]
     if isinstance(sections, (int, np.integer)):
         if equal and n % sections:
             raise ShapeError(f"np.split: {n} elements do not divide into {sections} equal "
@@ -152,8 +163,8 @@ def _split_impl(equal: bool):
         axis = _axis(axis, a.ndim)
         points = _split_points(a.shape[axis], indices_or_sections, equal)
         lead = (slice(None),) * axis
-        return [getitem(a, lead + (slice(lo, max(lo, hi)),)) for lo, hi in
-                zip(points[:-1], points[1:])]
+        return [getitem(a, lead + (slice(lo, hi if dims.is_symbolic(hi) else max(lo, hi)),))
+                for lo, hi in zip(points[:-1], points[1:])]
     return impl
 
 

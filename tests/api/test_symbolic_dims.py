@@ -376,9 +376,10 @@ SYMBOLIC_OK = {
     "vander": lambda x: np.sum(np.vander(x, 3)),
     "norm": lambda x: np.linalg.norm(x),
     "interior_mean": lambda x: np.mean(x[1:-1] ** 2),
+    "split_at": lambda x: np.sum(np.split(x, [1, 3])[2] ** 2) + np.sum(np.split(x, [1])[0]),
 }
 NEEDS_A_SIZE = {
-    "split_at": lambda x: np.sum(np.split(x, [1])[1] ** 2),
+    "split_in_2": lambda x: np.sum(np.array_split(x, 2)[1] ** 2),
     "step_2": lambda x: np.sum(x[::2] ** 2),
     "cumprod": lambda x: np.sum(np.cumprod(x)),
     "diag": lambda x: np.sum(np.diag(x) ** 2),
