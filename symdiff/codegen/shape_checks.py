@@ -2,10 +2,11 @@
 
 `_check_inputs` binds each dimension from the first argument that holds it
 (``n, d = np.shape(X)``), checks every other argument against the shapes the
-bindings give (``w`` must have shape ``(d,)`` where ``X`` has ``(n, d)``), rejects
-sizes below 1, and returns the sizes for the functions to read (a mean prints as a
-division by ``n``). Only names of dimensions (validated identifiers) and of
-arguments enter the code; the messages quote shapes through f-strings.
+bindings give (``w`` must have shape ``(d,)`` where ``X`` has ``(n, d)``), and rejects
+sizes below 1 and sizes the program cannot use (``x[2:]`` under a mean needs
+``n >= 3``). Each function then binds the sizes its body reads (`binding_lines`: a
+mean prints as a division by ``n``). Only names of dimensions (validated identifiers)
+and of arguments enter the code; the messages quote shapes through f-strings.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def _requirement_check(expr, why: str, origin: dict, if_, raise_) -> list[str]:
     got = ", ".join(f"{s} = {{{s}}}" for s in syms)
     shapes = " and ".join(f"{origin[s].name} has shape {dims.shape_text(origin[s].shape)}"
                           for s in syms if s in origin)
+    why = why.replace("{", "(").replace("}", ")").replace('"', "'")  # (inside an f-string)
     return [if_(test), *raise_(f'f"{why} needs {need}, but {got} ({shapes})"')]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import keyword
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
 import sympy as sp
@@ -74,9 +75,13 @@ class Size:
         return hash(self.expr)
 
     def _compare(self, other, relation, text: str) -> bool:
-        lhs, rhs = self.expr, canon(other) if isinstance(other, (int, Size)) else other
-        if not isinstance(rhs, (int, sp.Basic)):
+        if isinstance(other, Size):
+            other = other.expr
+        elif isinstance(other, numbers.Number) and not isinstance(other, bool):
+            other = sp.sympify(other)  # (3, np.int64(3), 3.0)
+        elif not isinstance(other, sp.Basic):
             return NotImplemented
+        lhs, rhs = self.expr, other
         truth = relation(lhs, rhs)
         if truth in (sp.true, sp.false):
             return bool(truth)
