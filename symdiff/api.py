@@ -114,6 +114,10 @@ def _compile_product(fn: Callable, args: Sequence[Any], argnums, kind: str) -> C
     return _compile_cached(cache, fn, args, argnums, kind)
 
 
+#: Exact argument shapes whose generated function a transform remembers for its fast
+#: path; past this many (one per batch size seen) it starts over, the modules stay.
+MAX_SHAPES_REMEMBERED = 4096
+
 CacheInfo = namedtuple("CacheInfo", "compiles hits modules")
 CacheInfo.__doc__ = """Compilations so far, calls served by a compiled module, and the
 modules held (one per rank, dtype and pattern of size-1 dimensions under dims="auto")."""
@@ -200,6 +204,8 @@ class _Transformed:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
             compiles = self._counts[0]
+            if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
+                self._functions.clear()
             run = self._functions[key] = self.compile(*args).function(self.kind)
             self._counts[1] += compiles == self._counts[0]  # a module of other sizes
         else:
