@@ -127,7 +127,9 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_Mul(self, expr):
         scalar, arrays = self._sizes_first(expr)
         if scalar is not None:  # `8/n*x`: Python folds 8/n first, x is touched once
-            return f"{self._print(scalar)}*{self.parenthesize(arrays, PRECEDENCE['Mul'])}"
+            text = self._print(scalar)  # (a product or quotient reads left to right)
+            text = f"({text})" if scalar.is_Add else text
+            return f"{text}*{self.parenthesize(arrays, PRECEDENCE['Mul'])}"
         coeff, rest = expr.as_coeff_Mul()
         if coeff.is_negative and coeff.is_Rational and coeff.q != 1:
             return "-" + self._print_Mul(_keep_coeff(-coeff, rest))

@@ -133,7 +133,9 @@ def _arithmetic(op):
             return user_size(op(self.expr))
         if isinstance(other, Size):
             other = other.expr
-        if not isinstance(other, (int, sp.Basic)) or isinstance(other, bool):
+        elif isinstance(other, numbers.Number) and not isinstance(other, bool):
+            other = sp.sympify(other)  # (2, np.int64(2), 2.0: -2.0 / x.shape[0])
+        elif not isinstance(other, sp.Basic):
             return NotImplemented
         return user_size(op(self.expr, other))
     return method

@@ -335,7 +335,7 @@ def test_logistic_hessian_in_closed_form_for_every_n():
                             for i in range(3)])
         np.testing.assert_allclose(H, numeric, rtol=1e-5, atol=1e-8)
     assert hess.cache_info().compiles == 1
-    assert re.search(r"= X\.T @ \(X\*\(\(-?1/n\*\(.*\)\)\[:, None\]\)\)\n", hess.source)
+    assert re.search(r"= X\.T @ \(X\*\(\(\(?-?1/n\)?\*\(.*\)\)\[:, None\]\)\)\n", hess.source)
 
 
 def test_vjp_and_jvp_modules_with_symbolic_sizes():
@@ -437,3 +437,29 @@ def test_sizes_in_user_code_index_slice_and_reshape():
         x = np.arange(1.0, n + 1)
         np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6)
     assert grad.cache_info().compiles == 1 and "x[:-1]" in grad.source
+
+
+def test_a_sum_of_sizes_times_an_array_keeps_its_parentheses():
+    # found by tests/api/test_fuzz_sizes.py: sum + mean gives (1 + 1/n) times the
+    # derivative, which printed as 1 + 1/n*(...) (a silently wrong gradient)
+    def f(x0):
+        t0 = np.tan(x0 / (1 + x0 * x0))
+        return np.sum(t0) + np.mean(t0)
+
+    grad = symdiff.grad(f)
+    x = np.array([0.55, -0.92, -1.84])
+    for args in ([x], [np.resize(x, 6)]):
+        np.testing.assert_allclose(grad(*args), numerical_gradient(f, args, 0), rtol=1e-6)
+    assert "(1 + 1/n)*(" in grad.source
+
+
+def test_sizes_mix_with_python_and_numpy_numbers():
+    def f(x):
+        return np.sum(x * (-2.0 / x.shape[0])) + np.sum(x**2) / np.int64(2) / x.T.shape[0]
+
+    grad = symdiff.grad(f)
+    for n in (3, 5):
+        x = np.arange(1.0, n + 1)
+        np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6,
+                                   atol=1e-8)
+    assert grad.cache_info().compiles == 1
