@@ -19,8 +19,9 @@ from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .errors import InputError, SymbolicDimError, SymdiffError
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims
 
 
@@ -70,9 +71,8 @@ class Compiled:
                 raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
                                  f"{self.name} was compiled for {spec.shape}")
         out = self.graph.outputs[0]
-        nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
-        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
@@ -107,14 +107,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
-
 
 def compile_gradient(
     fn: Callable,
@@ -135,7 +127,7 @@ def compile_gradient(
     sizes), and "auto" makes every size but 1 symbolic, merging those the program
     requires equal (see `symbolic`); where the program needs a number, that dimension
     keeps its size, and where symbolic shapes fail, all do."""
-    nums = _argnums_in_range(fn, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
     specs = _symbolic_specs(fn, concrete, dims)
     for _ in range(len(specs) * 8 + 1):
@@ -171,28 +163,21 @@ def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
         ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
-        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
                                     constants=constants)
-                     for d in derivations(ctx, kinds)]
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command, ctx.graph.requirements))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
-def _argnums_in_range(fn: Callable, argnums, nargs: int) -> tuple[int, ...]:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -nargs <= i < nargs:
-            raise InputError(f"argnums {argnums!r} out of range for {nargs} arguments",
-                             function_location(fn))
-    return tuple(i % nargs for i in nums)
-
-
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     """Trace `fn` at `args` (values, tracers, or the `ArgSpec`s of a trace)."""
-    nums = _argnums_in_range(fn, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = list(args) if all(isinstance(a, ArgSpec) for a in args) and args else \
         describe_args(fn, args, nums)
     graph = trace(fn, specs)

@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -90,16 +91,15 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
-    try:
-        return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        import os
-
-        # a source checkout run in place: symdiff/codegen/ -> the repository's templates/
-        here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). A
+    source checkout reads its own templates/ first (symdiff/codegen/ -> templates/), so
+    that code and template come from one tree: an editable install of another checkout
+    would otherwise hand this code that checkout's template."""
+    here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
+    if os.path.isfile(here):
         with open(here, encoding="utf-8") as fh:
             return fh.read()
+    return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
 
 
 def render_module(module: ModuleCode) -> str:
