@@ -15,8 +15,9 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .errors import InputError, SymbolicDimError, SymdiffError
 from .ir.graph import Graph
 from .passes.simplify import optimize
@@ -107,7 +108,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -116,6 +116,7 @@ def compile_gradient(
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
     dims: str | Mapping | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
@@ -126,13 +127,14 @@ def compile_gradient(
     argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
     sizes), and "auto" makes every size but 1 symbolic, merging those the program
     requires equal (see `symbolic`); where the program needs a number, that dimension
-    keeps its size, and where symbolic shapes fail, all do."""
+    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
+    "numba" (runs of elementwise statements fused into compiled loops)."""
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
     specs = _symbolic_specs(fn, concrete, dims)
     for _ in range(len(specs) * 8 + 1):
         try:
-            return _compile(fn, specs, argnums, source_name, kinds, command)
+            return _compile(fn, specs, argnums, source_name, kinds, command, backend)
         except SymbolicDimError as e:
             if dims != "auto":
                 raise
@@ -141,7 +143,7 @@ def compile_gradient(
             if dims != "auto" or specs == concrete:
                 raise
             specs = concrete  # a limit of symbolic shapes: compile for these sizes
-    return _compile(fn, concrete, argnums, source_name, kinds, command)
+    return _compile(fn, concrete, argnums, source_name, kinds, command, backend)
 
 
 def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
@@ -158,7 +160,8 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
                      f"names to shapes, got {dims!r}", function_location(fn))
 
 
-def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
+def _compile(fn, specs, argnums, source_name, kinds, command, backend) -> Compiled:
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
@@ -167,12 +170,32 @@ def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                     d.backward_from, extra_params=d.extra_params,
-                                    constants=constants)
+                                    constants=constants, kernel_layout=kernel_layout)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command, ctx.graph.requirements))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend, ctx.graph.requirements))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
