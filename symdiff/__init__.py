@@ -20,13 +20,15 @@ from .errors import (
     GradcheckError,
     InputError,
     ShapeError,
+    SymbolicDimError,
     SymdiffError,
     TraceError,
     UnsupportedOpError,
 )
 from .extend import register_primitive
 from .implicit import fixed_point
-from .trace.function import CapturedArrayWarning
+from .ir.dims import dim
+from .trace.function import CapturedArrayWarning, ShapeDtype
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck
 from .version import __version__
@@ -40,9 +42,11 @@ __all__ = [
     "compile_gradient", "Compiled", "CapturedArrayWarning",
     # errors
     "SymdiffError", "TraceError", "BranchError", "UnsupportedOpError", "InputError",
-    "ShapeError", "EmitError", "GradcheckError", "ExpressionError",
+    "ShapeError", "SymbolicDimError", "EmitError", "GradcheckError", "ExpressionError",
     # checking derivatives, extending
     "gradcheck", "GradcheckReport", "check_derivative", "DerivativeCheck", "register_primitive",
+    # symbolic sizes
+    "ShapeDtype", "dim",
     # a fixed point differentiated implicitly
     "fixed_point",
 ]

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,13 @@ from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
-from .errors import InputError, located
+from .errors import InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
-from .trace.control import Traced, crossing_values, trace_paths
+from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
+from .trace.symbolic import auto_specs, declared_specs, fix_dims
 from .trace.tracer import Tracer
 
 
@@ -118,19 +119,67 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    dims: str | Mapping | None = None,
     backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
-    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    (the words of a `symdiff emit` command line) is recorded in the header.
+
+    `dims` picks symbolic dimensions: None keeps the sizes of `args` (which may be
+    `ShapeDtype` stand-ins with symbolic shapes), a mapping declares shapes by
+    argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
+    sizes), and "auto" makes every size but 1 symbolic, merging those the program
+    requires equal (see `symbolic`); where the program needs a number, that dimension
+    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
+    "numba" (runs of elementwise statements fused into compiled loops)."""
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
+    concrete = describe_args(fn, args, nums)
+    specs = _symbolic_specs(fn, concrete, dims)
+    for _ in range(len(specs) * 8 + 1):
+        try:
+            return _compile(fn, specs, argnums, source_name, kinds, command, backend,
+                            _values(args, specs, concrete))
+        except SymbolicDimError as e:
+            if dims != "auto":
+                raise
+            specs = fix_dims(specs, concrete, e.dims)
+        except Exception:
+            if dims != "auto" or specs == concrete:
+                raise
+            specs = concrete  # a limit of symbolic shapes: compile for these sizes
+    return _compile(fn, concrete, argnums, source_name, kinds, command, backend, args)
+
+
+def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
+    if dims is None or dims == "fixed":
+        return specs
+    if dims == "auto":
+        try:
+            return auto_specs(fn, specs)
+        except SymdiffError:
+            return specs  # tracing fails at these sizes too: _compile reports it
+    if isinstance(dims, Mapping):
+        return declared_specs(fn, specs, dims)
+    raise InputError(f"dims must be None, 'auto', 'fixed' or a mapping from argument "
+                     f"names to shapes, got {dims!r}", function_location(fn))
+
+
+def _values(args, specs, concrete):
+    """The arguments, for the conditions of a loop (guards): stand-ins when the sizes
+    became symbolic (a value at one size does not decide a program for all)."""
+    return args if specs == concrete else StandInArguments(args)
+
+
+def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=None) \
+        -> Compiled:
     kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
-        ctx = _prepare(fn, args, argnums)
+        ctx = _prepare(fn, specs, argnums, values=values)
     with located(None):  # seeds and zeros belong to no line (not the caller's)
         functions, constants = _functions(ctx, kinds, kernel_layout)
     module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command,
-                         backend)
+                         backend, ctx.graph.requirements)
     if ctx.traced.guarded:
         module.path_check = branches.path_check(ctx.traced.paths[0])
     source = render_module(module)
@@ -177,13 +226,18 @@ def backend_layout(backend: str):
     return NumbaLayout(parallel=backend == "numba-parallel")
 
 
-def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None) -> _Context:
-    """Trace `fn` at `args`. Inside another transform, `delegate(specs)` gives the
-    function that answers the conditions (see control.trace_paths)."""
+def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=None) \
+        -> _Context:
+    """Trace `fn` at `args` (values, tracers, or the `ArgSpec`s of a trace, then with
+    the arguments' `values` when known, for the conditions of a loop). Inside another
+    transform, `delegate(specs)` gives the function that answers the conditions (see
+    control.trace_paths)."""
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
-    specs = describe_args(fn, args, nums)
+    given = bool(args) and all(isinstance(a, ArgSpec) for a in args)
+    specs = list(args) if given else describe_args(fn, args, nums)
+    values = values if given else args
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
-    traced = trace_paths(trace, fn, specs, None if nested else args,
+    traced = trace_paths(trace, fn, specs, None if nested else values,
                          delegate(specs) if nested and delegate else None)
     path = traced.paths[0]
     ctx = _context(fn, specs, nums, argnums, path.graph,

@@ -39,7 +39,7 @@ from ..errors import BranchError, TraceError, _is_internal, user_location
 from ..ir.elementwise import NumPyFunctionBase
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.primitives import PRIMITIVES, normalize_axes
-from .function import CapturedArrayWarning
+from .function import CapturedArrayWarning, ShapeDtype
 from .numpy_api import implements
 from .tracer import BOOL_HOOK, Tracer, as_tracer, bind
 
@@ -336,7 +336,7 @@ def trace_paths(trace: Callable, fn: Callable, specs: Sequence, args: Sequence[A
             "itself traced by another transform (grad of grad, jvp of grad ...): only the "
             "outermost transform can branch; write the inner condition with "
             "np.where(condition, a, b)", _location(fn))
-    if isinstance(args, StandInArguments):
+    if isinstance(args, StandInArguments) or any(isinstance(a, ShapeDtype) for a in args):
         raise BranchError(
             f"{getattr(fn, '__qualname__', fn)} branches on traced values in a way symdiff "
             f"specialises to the path the arguments take ({reason}), so it needs real "
