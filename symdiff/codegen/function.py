@@ -16,6 +16,7 @@ from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .printer import Block, SymdiffPrinter, array_literal, dtype_name
 
@@ -97,16 +98,22 @@ def print_function(
     constants = constants if constants is not None else ConstantPool()
     names = _assign_names(program, out_name)
     output_vars = set(_flatten(returns))
-    inlinable = _inlinable(program, output_vars)
+    pinned = pinned_symbols(program)
+    inlinable = _inlinable(program, output_vars) - pinned
     printer = SymdiffPrinter(names, xp=xp)
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
-    temps = _TempNames(program, inlinable, output_vars)
+    temps = _TempNames(program, inlinable, output_vars, pinned)
+    loops = LoopPrinter(program, names, printer, temps)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
+        pad, indent = " " * (4 * stmt.depth), 4 + 4 * stmt.depth
+        if loops.is_loop_statement(stmt):
+            body.extend(pad + line for line in loops.lines(stmt, index))
+            continue
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
@@ -125,21 +132,21 @@ def print_function(
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if is_backward and stmt.loc and stmt.loc != last_comment:
-            comment = _source_comment(stmt.loc)
+            comment = _source_comment(stmt.loc, indent)
             if comment:
-                body.append(comment)
+                body.append(pad + comment)
             last_comment = stmt.loc
         if stmt.target not in names:
             names[stmt.target] = temps.take(stmt.target, index)
         if stmt.node is not None and stmt.node.op == "stop_gradient":
-            body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
-                        "a constant")
+            body.append(f"{pad}# stop_gradient({rhs}): derivatives treat "
+                        f"{names[stmt.target]} as a constant")
         if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
             target = names[stmt.target]
-            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
-                        if line != f"{target} = {target}")
+            body.extend(pad + _wrap_statement(line, indent=indent)
+                        for line in rhs.statements(target) if line != f"{target} = {target}")
         else:
-            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+            body.append(pad + _wrap(f"{names[stmt.target]} = {rhs}", indent=indent))
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:
@@ -301,16 +308,18 @@ def _is_atomic(text: str) -> bool:
 
 
 def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
-    """Which statements belong to the gradient part (temps follow their first user)."""
+    """Which statements belong to the gradient part (temps follow their first user; a
+    loop's body, its loop)."""
     flags = [False] * len(program.statements)
     if backward_from is None:
         return flags
     pending = []
     for i, stmt in enumerate(program.statements):
-        if stmt.var is None:
+        ref = stmt.scope if stmt.scope is not None else stmt.var
+        if ref is None:
             pending.append(i)
             continue
-        flag = stmt.var.id >= backward_from
+        flag = ref.id >= backward_from
         for j in pending:
             flags[j] = flag
         pending = []
@@ -318,12 +327,13 @@ def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
     return flags
 
 
-def _source_comment(loc: str) -> str | None:
+def _source_comment(loc: str, indent: int = 4) -> str | None:
     filename, _, line = loc.rpartition(":")
     if not line.isdigit():
         return None
     text = linecache.getline(filename, int(line)).strip()
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
-    return comment if len(comment) + 4 <= LINE_LENGTH else comment[: LINE_LENGTH - 8] + "..."
+    room = LINE_LENGTH - indent
+    return comment if len(comment) <= room else comment[: room - 4] + "..."
 
 

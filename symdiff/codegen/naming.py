@@ -24,7 +24,7 @@ class _TempNames:
     NumPy can free an intermediate array as soon as the code no longer needs it (a
     long chain otherwise keeps every one alive until the function returns)."""
 
-    def __init__(self, program: Program, inlinable: set, outputs: set):
+    def __init__(self, program: Program, inlinable: set, outputs: set, pinned=frozenset()):
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]
@@ -44,6 +44,8 @@ class _TempNames:
                 self.last_use[sym] = max(self.last_use.get(sym, -1), where[i])
         for var in outputs:
             self.last_use[var.symbol] = float("inf")
+        for sym in pinned:  # read by a loop: alive as long as it runs
+            self.last_use[sym] = float("inf")
         self.holders: list[tuple[sp.Symbol, str]] = []
         self.free: list[int] = []
         self.count = 0

@@ -92,6 +92,8 @@ class SymdiffPrinter(NumPyPrinter):
         except KeyError:
             raise EmitError(f"internal: symbol {expr} has no name in the generated code") from None
 
+    _print_Dummy = _print_Symbol  # (the values of loop bodies)
+
     def parenthesize(self, item, level, strict=False):
         if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
             return f"({self._print(item)})"

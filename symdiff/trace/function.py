@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
 from ..ir.graph import CONST, Graph
+from .loops import LoopFolder, Unfold
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -175,7 +176,21 @@ def _holds_arrays(a) -> bool:
 
 
 def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
-    """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
+    """Run `fn` on tracers shaped like `specs`; the graph's single output is its result.
+    Loops fold into loop nodes where they can (`trace_loops`); a loop that turns out
+    not to fold is traced again unrolled."""
+    unrolled: set[str] = set()
+    while True:
+        try:
+            return _trace(fn, specs, unrolled)
+        except Unfold as e:
+            if e.where in unrolled:
+                raise TraceError(f"internal: the loop at {e.where} did not unroll: {e.why}",
+                                 e.where) from None
+            unrolled.add(e.where)
+
+
+def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str]) -> Graph:
     graph = Graph()
     call_args = []
     for spec in specs:
@@ -185,9 +200,18 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden():
-        result, local_names, returned_at = _call_recording_locals(fn, call_args)
+    folder = LoopFolder(graph, unrolled)
+    try:
+        with _random_forbidden(), folder:
+            result, local_names, returned_at = _call_recording_locals(fn, call_args)
+    except Unfold:
+        raise
+    except Exception as e:
+        if folder.pending is not None:  # (an `if` on the loop index, say): unroll it
+            raise Unfold(folder.pending, f"{type(e).__name__}: {e}") from e
+        raise
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
+    folder.check_escapes(graph)
     _name_captured_constants(captured, graph)
     for name, value in local_names.items():
         # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)

@@ -1,0 +1,110 @@
+"""Passes over loop nodes: drop what no one reads, optimize each body, and lay a loop
+out as statements (a head, the body's statements one level deeper, a tail).
+
+The graph passes of `simplify` treat a loop node as one structured node; these
+functions are how they reach inside. They take the pass to apply to a body as an
+argument (`optimize`, `to_program`), so that this module imports no sibling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+from ..ir.graph import Graph, Node, Var, dce
+from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
+
+__all__ = ["optimize_loops", "loop_statements", "LOOP_END"]
+
+#: The op of the statement closing a loop's body in a program.
+LOOP_END = "loop_end"
+
+
+def optimize_loops(graph: Graph, optimize_body: Callable[[Graph], Graph]) -> Graph:
+    """Each loop node with the outputs no one reads removed (carried values that no
+    read output needs, stacks no one reads, inputs the body no longer reads) and its
+    body optimized by `optimize_body`."""
+    if not any(n.op == LOOP for n in graph.nodes):
+        return graph
+    outputs_of: dict[Var, list[Node]] = {}
+    for node in graph.nodes:
+        if node.op == LOOP_OUTPUT:
+            outputs_of.setdefault(node.inputs[0], []).append(node)
+    replaced: dict[Node, Node] = {}
+    for node in graph.nodes:
+        if node.op == LOOP:
+            used = outputs_of.get(node.out, [])
+            replaced.update(_prune(node, used, optimize_body))
+    nodes = [replaced.get(n, n) for n in graph.nodes]
+    return graph.derive(nodes, graph.outputs)
+
+
+def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]:
+    """Carries and ys to keep for the outputs `used`, and the body inputs they read:
+    a carry is kept when its final value is used or a kept output reads it."""
+    carries = {k for k in used if k < loop.n_carry}
+    ys = sorted(k - loop.n_carry for k in used if k >= loop.n_carry)
+    while True:
+        outs = [loop.carry_out[j] for j in sorted(carries)] + [loop.ys[k] for k in ys]
+        body = dce(loop.body.derive(loop.body.nodes, outs))
+        read = set(outs)
+        for n in body.nodes:
+            read.update(body.operands(n))
+        more = {j for j, v in enumerate(loop.carry_in) if v in read} - carries
+        if not more:
+            return sorted(carries), ys, read
+        carries |= more
+
+
+def _prune(node: Node, used_nodes: list[Node], optimize_body) -> dict[Node, Node]:
+    loop: Loop = node.p["loop"]
+    used = {n.p["index"] for n in used_nodes}
+    carries, ys, read = _needed(loop, used)
+    xs = [i for i, v in enumerate(loop.xs_in) if v in read]
+    consts = [i for i, v in enumerate(loop.consts_in) if v in read]
+    body = loop.body
+    inputs = [loop.index] + [loop.carry_in[j] for j in carries] + \
+        [loop.xs_in[i] for i in xs] + [loop.consts_in[i] for i in consts]
+    outputs = [loop.carry_out[j] for j in carries] + [loop.ys[k] for k in ys]
+    keep = set(inputs)
+    new_body = body.derive([n for n in body.nodes if n.op != "input" or n.out in keep],
+                           outputs)
+    new_body.inputs = inputs
+    new_body = optimize_body(new_body)
+    new_loop = loop.with_body(new_body, n_carry=len(carries), n_xs=len(xs))
+    n_c, n_x = loop.n_carry, loop.n_xs
+    outer = list(node.inputs)
+    new_inputs = [outer[j] for j in carries] + [outer[n_c + i] for i in xs] + \
+        [outer[n_c + n_x + i] for i in consts]
+    out = {node: Node(node.out, LOOP, tuple(new_inputs), (("loop", new_loop),),
+                      loc=node.loc)}
+    position = {old: new for new, old in enumerate(carries)}
+    position.update({n_c + old: len(carries) + new for new, old in enumerate(ys)})
+    for n in used_nodes:
+        params = dict(n.params)
+        params["index"] = position[params["index"]]
+        out[n] = Node(n.out, LOOP_OUTPUT, n.inputs, tuple(params.items()), loc=n.loc)
+    return out
+
+
+def loop_statements(node: Node, args: tuple, to_program: Callable, make_statement,
+                    depth: int) -> tuple[list, object]:
+    """The statements of a loop: a head (the loop node, reading `args`), the body's
+    program one level deeper, and a tail (op LOOP_END) that reads what the body hands
+    to the next iteration and, again, the head's arguments (they must live as long as
+    the loop runs). Returns them and the body's program (for its names)."""
+    loop: Loop = node.p["loop"]
+    program = to_program(loop.body, temp_symbols=sp.numbered_symbols(
+        "c", cls=sp.Dummy, real=True), depth=depth + 1)
+    head = make_statement(node.out.symbol, node.out, node=node, args=args, loc=node.loc,
+                          depth=depth, scope=node.out)
+    for stmt in program.statements:
+        stmt.depth = max(stmt.depth, depth + 1)
+        if stmt.scope is None:
+            stmt.scope = node.out
+    handed = tuple(v.symbol for v in loop.body.outputs)
+    end = Node(node.out, LOOP_END, params=(("loop", loop),))
+    tail = make_statement(sp.Dummy("end"), None, node=end, args=handed + args,
+                          loc=node.loc, depth=depth, scope=node.out)
+    return [head, *program.statements, tail], program

@@ -1,0 +1,741 @@
+"""Folding Python `for` loops into loop nodes while tracing.
+
+Tracing every iteration of a long loop costs time (0.7 ms per step of a small body)
+and gives a module that grows with the step count. Instead, as JAX's `scan` traces
+its body once, the loop's iterations after the first run *once* on placeholder
+values, and the rest are skipped:
+
+1. A `sys.settrace` hook watches the user's frames that hold a `for` statement
+   (read from the source's AST; `FoldableLoop`). A loop folds only when its
+   iterable's length is known without running user code (`range`, a traced or
+   NumPy array, `zip`/`enumerate` of those), it has at least `FOLD_MIN_STEPS`
+   iterations, and its body has no `break`, `return`, `yield`, `try` or `with`.
+2. Iteration 0 runs as usual: it gives accumulators such as ``ll = 0.0`` their
+   traced shape and dtype.
+3. At the loop's back edge every local the body assigns (or assigns into) that holds
+   a traced value is rebound to a placeholder, and at the first body line so are
+   the loop variables (the index `t` becomes a traced int64). Iteration 1 then
+   traces the body once, into the same graph.
+4. At the next back edge those nodes are cut out into the body graph, a loop node
+   replaces them, the carried locals are rebound to its results, and the frame
+   jumps to the statement after the loop.
+
+Anything the placeholder iteration cannot stand for raises inside it (a Python `if`
+on `t` or on a carried value, `int(t)`, a list indexed by `t`), or is caught after
+it: a carried value whose shape or dtype changes, a Python value the body changes,
+a container of traced values that grows, a value of the placeholder iteration that
+escapes the loop. Each makes tracing start over with that loop unrolled
+(`Unfold`), as it was traced before loops folded: such loops still work.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import dis
+import functools
+import linecache
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import _is_internal
+from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
+from ..ir.indexing import IndexArg
+from ..ir.loops import BodyGraph, Loop, loop_node
+from .subscript import getitem
+from .tracer import Tracer, cast, const
+
+__all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
+
+#: Loops of fewer iterations stay unrolled: a short loop (over the three layers of a
+#: network, say) reads better written out, and its iterations often differ in shape.
+FOLD_MIN_STEPS = 4
+
+_PLACEHOLDER = "loop_arg"  # op of a placeholder while its iteration is traced
+
+
+class Unfold(Exception):
+    """Internal: trace again with the loop at `where` unrolled."""
+
+    def __init__(self, where: str, why: str):
+        super().__init__(f"{where}: {why}")
+        self.where = where
+        self.why = why
+
+
+# -- what the source says about a loop -----------------------------------------------------
+@dataclass(frozen=True)
+class FoldableLoop:
+    """A `for` statement that may fold: its line, bytecode offset and AST."""
+
+    line: int  # the line of its FOR_ITER instruction (where each iteration starts)
+    for_iter: int
+    node: ast.For
+    body_first: int
+    body_last: int
+    resume_line: int  # the first line of the statement after the loop
+    assigned: frozenset  # names the body binds (targets excluded)
+    stored_into: frozenset  # names the body assigns into (x[i] = ...)
+    targets: Any  # a name, or a nested tuple of names
+    where: str
+
+    def in_body(self, line: int) -> bool:
+        return self.body_first <= line <= self.body_last
+
+
+@functools.lru_cache(maxsize=512)
+def _file_tree(filename: str) -> ast.Module | None:
+    source = "".join(linecache.getlines(filename))
+    if not source:
+        return None
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+_loops_cache: dict = {}
+
+
+def foldable_loops(code) -> dict[int, FoldableLoop]:
+    """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
+    found = _loops_cache.get(code)
+    if found is None:
+        found = _loops_cache[code] = _find_loops(code)
+    return found
+
+
+def _find_loops(code) -> dict[int, FoldableLoop]:
+    if _is_internal(code.co_filename):
+        return {}
+    for_iters = [(ins.positions.lineno, ins.offset) for ins in dis.get_instructions(code)
+                 if ins.opname == "FOR_ITER" and getattr(ins, "positions", None)]
+    if not for_iters:
+        return {}
+    tree = _file_tree(code.co_filename)
+    if tree is None:
+        return {}
+    statements = _for_statements(tree)
+    loops = {}
+    for line, offset in for_iters:
+        match = [(f, nxt) for f, nxt in statements
+                 if f.lineno <= line <= f.iter.end_lineno]
+        if len(match) != 1:
+            continue
+        loop = _describe(match[0][0], match[0][1], line, offset, code.co_filename)
+        if loop is not None:
+            loops[line] = loop
+    return loops
+
+
+def _for_statements(tree) -> list[tuple[ast.For, ast.stmt | None]]:
+    """Every `for` statement with the statement after it in its block."""
+    out = []
+    for parent in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if not isinstance(block, list):
+                continue
+            for i, stmt in enumerate(block):
+                if isinstance(stmt, ast.For):
+                    out.append((stmt, block[i + 1] if i + 1 < len(block) else None))
+    return out
+
+
+_BLOCKING = (ast.Break, ast.Return, ast.Yield, ast.YieldFrom, ast.Try, ast.With,
+             ast.Global, ast.Nonlocal, ast.AsyncFor, ast.AsyncWith, ast.Await)
+
+
+def _describe(node: ast.For, after, line: int, offset: int, filename: str):
+    if node.orelse or after is None or node.body[0].lineno <= node.iter.end_lineno:
+        return None
+    targets = _target_names(node.target)
+    if targets is None:
+        return None
+    assigned, stored = set(), set()
+    for sub in _walk_body(node.body):
+        if isinstance(sub, _BLOCKING):
+            return None
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            assigned.add(sub.id)
+        if isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store):
+            base = sub.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Name):
+                stored.add(base.id)
+    names = set(_flat(targets))
+    return FoldableLoop(line, offset, node, node.body[0].lineno, node.end_lineno,
+                        after.lineno, frozenset(assigned - names),
+                        frozenset(stored - assigned - names), targets, f"{filename}:{line}")
+
+
+def _walk_body(body):
+    """Nodes of the loop body, not descending into nested functions and classes (a
+    `return` there is theirs)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                             ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _target_names(target):
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Tuple) and all(
+            isinstance(e, (ast.Name, ast.Tuple)) for e in target.elts):
+        parts = [_target_names(e) for e in target.elts]
+        return None if any(p is None for p in parts) else tuple(parts)
+    return None
+
+
+def _flat(targets):
+    if isinstance(targets, str):
+        yield targets
+    else:
+        for t in targets:
+            yield from _flat(t)
+
+
+# -- what the iterable is ------------------------------------------------------------------
+@dataclass
+class Plan:
+    """How the loop variables follow the iteration index: `kind` is "range" (with
+    `start`, `step`), "rows" (of `array`), or "zip"/"enumerate" of `parts`."""
+
+    kind: str
+    count: int
+    start: int = 0
+    step: int = 1
+    array: Any = None
+    parts: list = field(default_factory=list)
+    stop_name: str | None = None
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def iteration_plan(expr: ast.expr, frame) -> Plan | None:
+    """The plan of `for ... in expr`, evaluated without calling user code; None when
+    the iterable is anything else."""
+    try:
+        return _plan(expr, frame)
+    except (_NotSimple, TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+
+
+def _plan(expr, frame) -> Plan:
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and not expr.keywords:
+        name = expr.func.id
+        if name == "range" and _builtin(frame, name) is range:
+            args = [_int(_value(a, frame)) for a in expr.args]
+            r = range(*args)
+            stop_name = None
+            stop = expr.args[1] if len(expr.args) > 1 else expr.args[0]
+            if isinstance(stop, ast.Name):
+                stop_name = stop.id
+            return Plan("range", len(r), r.start, r.step, stop_name=stop_name)
+        if name == "enumerate" and _builtin(frame, name) is enumerate and len(expr.args) == 1:
+            inner = _plan(expr.args[0], frame)
+            return Plan("enumerate", inner.count, parts=[inner])
+        if name == "zip" and _builtin(frame, name) is zip and expr.args:
+            parts = [_plan(a, frame) for a in expr.args]
+            return Plan("zip", min(p.count for p in parts), parts=parts)
+        raise _NotSimple
+    value = _value(expr, frame)
+    if isinstance(value, (Tracer, np.ndarray)) and value.ndim >= 1:
+        return Plan("rows", value.shape[0], array=value)
+    raise _NotSimple
+
+
+def _builtin(frame, name: str):
+    if name in frame.f_locals or name in frame.f_globals:
+        return None  # shadowed: not the builtin
+    builtins = frame.f_builtins
+    return builtins.get(name) if isinstance(builtins, dict) else getattr(builtins, name, None)
+
+
+def _int(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _NotSimple
+    return int(value)
+
+
+_ARRAY_ATTRS = {"shape", "ndim", "size", "T"}
+
+
+def _value(expr, frame):
+    """A small, side-effect free evaluator: names, numbers, shapes, `len`, arithmetic."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, (int, float)):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        for scope in (frame.f_locals, frame.f_globals):
+            if expr.id in scope:
+                return scope[expr.id]
+        raise _NotSimple
+    if isinstance(expr, ast.Attribute) and expr.attr in _ARRAY_ATTRS:
+        base = _value(expr.value, frame)
+        if isinstance(base, np.ndarray) or (isinstance(base, Tracer) and expr.attr != "T"):
+            return getattr(base, expr.attr)
+        raise _NotSimple
+    if isinstance(expr, ast.Subscript):
+        base = _value(expr.value, frame)
+        if isinstance(base, (tuple, list)):
+            return base[_int(_value(expr.slice, frame))]
+        raise _NotSimple
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
+            expr.func.id == "len" and len(expr.args) == 1 and _builtin(frame, "len") is len:
+        base = _value(expr.args[0], frame)
+        if isinstance(base, (Tracer, np.ndarray, tuple, list)):
+            return len(base)
+        raise _NotSimple
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult,
+                                                            ast.FloorDiv)):
+        a, b = _int(_value(expr.left, frame)), _int(_value(expr.right, frame))
+        return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
+                ast.FloorDiv: a // b if b else 0}[type(expr.op)]
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        return -_int(_value(expr.operand, frame))
+    raise _NotSimple
+
+
+# -- frame locals ----------------------------------------------------------------------------
+def _set_locals(frame, values: dict[str, Any]) -> None:
+    """Rebind local variables of a running frame."""
+    if sys.version_info >= (3, 13):  # PEP 667: f_locals writes through
+        for name, value in values.items():
+            frame.f_locals[name] = value
+        return
+    frame.f_locals.update(values)
+    ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+
+
+def _snapshot(frame) -> dict[str, Any]:
+    return dict(frame.f_locals)
+
+
+def _containers(values: dict[str, Any]) -> dict[str, tuple]:
+    """Lists, dicts and sets among the locals, as (length, ids of traced items): a
+    change means the loop fills a container, which folding cannot follow."""
+    out = {}
+    for name, value in values.items():
+        if isinstance(value, (list, dict, set)):
+            items = value.values() if isinstance(value, dict) else value
+            out[name] = (len(value), tuple(id(v) for v in items if isinstance(v, Tracer)))
+    return out
+
+
+def _same_python_value(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (int, float, str, bool, type(None), tuple)):
+        try:
+            return bool(a == b)
+        except Exception:  # noqa: BLE001 - incomparable means changed
+            return False
+    return False
+
+
+# -- one loop being folded ---------------------------------------------------------------------
+@dataclass
+class _Carry:
+    """A local the loop body rebinds (or writes into: `mutated`), carried from one
+    iteration to the next: `obj` is the tracer holding it in the placeholder
+    iteration, `placeholder` the body input standing for its value on entry."""
+
+    name: str
+    obj: Tracer
+    placeholder: Var
+    mutated: bool
+
+
+class _Fold:
+    """The state of one loop of one frame activation while it is being folded."""
+
+    def __init__(self, graph: Graph, loop: FoldableLoop, plan: Plan, entry: dict):
+        self.graph = graph
+        self.loop = loop
+        self.plan = plan
+        self.entry = entry
+        # a buffer written in the loop is one tracer object whose value changes
+        self.entry_vars = {n: v.var for n, v in entry.items() if isinstance(v, Tracer)}
+        self.edges = 0  # back edges seen
+        self.mark = 0  # first node of the placeholder iteration
+        self.awaiting_targets = False
+        self.carries: list[_Carry] = []
+        self.python: dict[str, Any] = {}
+        self.containers: dict[str, tuple] = {}
+        self.index: Var | None = None
+        self.xs: list[tuple[Var, Any]] = []  # (row placeholder, array iterated)
+        self.target_values: dict[str, Any] = {}
+        self.cut: set = set()
+
+    def fail(self, why: str):
+        raise Unfold(self.loop.where, why)
+
+    # back edge 1: iteration 0 ran concretely; start the placeholder iteration
+    def begin(self, frame) -> None:
+        values = _snapshot(frame)
+        graph = self.graph
+        self.mark = len(graph.nodes)
+        self.index = self._placeholder((), np.int64)
+        rebind = {}
+        for name in sorted(self.loop.assigned | self.loop.stored_into):
+            value = values.get(name)
+            if isinstance(value, Tracer) and value.graph is graph:
+                holder = self._placeholder(value.shape, value.dtype)
+                if name in self.loop.stored_into:  # keep the object: its aliases see
+                    value.var = holder              # the writes, as in NumPy
+                    self.carries.append(_Carry(name, value, holder, True))
+                else:
+                    obj = rebind[name] = Tracer(graph, holder)
+                    self.carries.append(_Carry(name, obj, holder, False))
+            elif name in self.loop.assigned and name in values:
+                self.python[name] = values[name]
+        self.containers = _containers(values)
+        if rebind:
+            _set_locals(frame, rebind)
+        self.awaiting_targets = True
+
+    def _placeholder(self, shape, dtype) -> Var:
+        var = self.graph.new_var(shape, dtype)
+        self.graph.add(Node(var, _PLACEHOLDER))
+        return var
+
+    def bind_targets(self, frame) -> None:
+        """At the first body line of the placeholder iteration: the loop variables."""
+        self.awaiting_targets = False
+        value = self._target_value(self.plan)
+        names = self.loop.targets
+        self.target_values = {}
+        self._assign(names, value)
+        _set_locals(frame, self.target_values)
+
+    def _assign(self, names, value) -> None:
+        if isinstance(names, str):
+            self.target_values[names] = value
+            return
+        if not isinstance(value, tuple) or len(value) != len(names):
+            self.fail("the loop variables do not unpack the iterable's items")
+        for n, v in zip(names, value):
+            self._assign(n, v)
+
+    def _target_value(self, plan: Plan):
+        t = Tracer(self.graph, self.index)
+        if plan.kind == "range":
+            if plan.step == 1:
+                return t
+            return t * plan.step + plan.start  # (the loop runs i = 0, 1, ...)
+        if plan.kind == "rows":
+            array = plan.array
+            row = self._placeholder(array.shape[1:], array.dtype)
+            self.xs.append((row, array))
+            return Tracer(self.graph, row)
+        if plan.kind == "enumerate":
+            return (t, self._target_value(plan.parts[0]))
+        return tuple(self._target_value(p) for p in plan.parts)
+
+    # back edge 2: cut the placeholder iteration out as the body
+    def finish(self, frame) -> None:
+        values = _snapshot(frame)
+        for name, old in self.python.items():
+            if not _same_python_value(old, values.get(name)):
+                self.fail(f"the loop changes the Python value {name!r}")
+        if _containers(values) != self.containers:
+            self.fail("the loop fills a list or dict of traced values")
+        outs = []
+        for carry in self.carries:
+            value = carry.obj if carry.mutated else values.get(carry.name)
+            if not isinstance(value, Tracer) or value.graph is not self.graph:
+                self.fail(f"{carry.name!r} is no longer a traced value after an iteration")
+            if value.shape != carry.obj.shape or value.dtype != carry.obj.dtype:
+                self.fail(f"{carry.name!r} changes shape or dtype from one iteration to "
+                          "the next")
+            outs.append(value.var)
+        build = _BodyBuilder(self, outs)
+        results = build.run()
+        rebind = {}
+        for carry, var in zip(self.carries, results):
+            if carry.mutated:
+                carry.obj.var = var
+            else:
+                rebind[carry.name] = Tracer(self.graph, var)
+        rebind.update(self._final_targets())
+        _set_locals(frame, rebind)
+        frame.f_lineno = self.loop.resume_line
+        self.cut = build.cut
+
+    def _final_targets(self) -> dict[str, Any]:
+        self.target_values = {}
+        self._assign(self.loop.targets, self._last_value(self.plan, self.plan.count - 1))
+        return self.target_values
+
+    def _last_value(self, plan: Plan, i: int):
+        if plan.kind == "range":
+            return plan.start + plan.step * i
+        if plan.kind == "rows":
+            array = plan.array
+            return getitem(array, i) if isinstance(array, Tracer) else array[i]
+        if plan.kind == "enumerate":
+            return (i, self._last_value(plan.parts[0], i))
+        return tuple(self._last_value(p, i) for p in plan.parts)
+
+
+class _BodyBuilder:
+    """Cuts the placeholder iteration's nodes out of the graph into a body graph and
+    appends the loop node in their place."""
+
+    def __init__(self, fold: _Fold, carry_out: list[Var]):
+        self.fold = fold
+        self.graph = fold.graph
+        self.carry_out = carry_out
+        self.cut: set = set()
+
+    def run(self) -> list[Var]:
+        """The final carried values (Vars of the graph, after the loop node)."""
+        fold, graph = self.fold, self.graph
+        nodes = graph.nodes[fold.mark:]
+        del graph.nodes[fold.mark:]
+        self.cut = {n.out for n in nodes}
+        placeholders = {n.out for n in nodes if n.op == _PLACEHOLDER}
+        body = BodyGraph()
+        body._next_id = graph._next_id  # (above every id of the cut nodes)
+        carry_in = [c.placeholder for c in fold.carries]
+        xs_in = [row for row, _ in fold.xs]
+        xs_outer = [array for _, array in fold.xs]
+        subs: dict[Var, Var] = {}
+        kept = []
+        for node in nodes:
+            if node.op == _PLACEHOLDER:
+                continue
+            row_of = self._row_read(node, placeholders)
+            if row_of is not None:
+                row = body.new_var(node.out.shape, node.out.dtype)
+                subs[node.out] = row
+                xs_in.append(row)
+                xs_outer.append(Tracer(graph, row_of))
+                continue
+            kept.append(node)
+        outside = self._outside_reads(kept, placeholders, subs)
+        consts_in = []
+        for var in outside:
+            inner = subs[var] = body.new_var(var.shape, var.dtype)
+            consts_in.append(inner)
+        kept = [_substitute(n, subs) for n in kept]
+        for v in [fold.index] + carry_in + xs_in + consts_in:
+            body.add(Node(v, INPUT, params=(("name", ""),)))
+            body.by_symbol[v.symbol] = v
+        body.nodes.extend(kept)
+        for node in kept:
+            body.by_symbol[node.out.symbol] = node.out
+        body.outputs = [subs.get(v, v) for v in self.carry_out]
+        self._names(body, carry_in)
+        inits = self._inits(carry_in)
+        plan = fold.plan
+        start = plan.start if plan.kind == "range" and plan.step == 1 else 0
+        loop = Loop(body, start, start + plan.count, len(carry_in), len(xs_in),
+                    index_name=self._index_name(), stop_name=plan.stop_name,
+                    source=fold.loop.where)
+        xs_vars = [a.var if isinstance(a, Tracer) else const(graph, a).var for a in xs_outer]
+        outs = loop_node(graph, loop, inits + xs_vars + outside, fold.loop.where)
+        return outs[:len(carry_in)]
+
+    def _row_read(self, node: Node, placeholders) -> Var | None:
+        """The outside array X when `node` is X[t] with t the loop index: a row of a
+        per-iteration input, whose cotangent is then stacked rather than scattered."""
+        if node.op != "index" or len(node.inputs) != 2 or node.inputs[1] is not \
+                self.fold.index or node.p["index"] != (IndexArg(0),):
+            return None
+        array = node.inputs[0]
+        if array in self.cut or array in placeholders:
+            return None
+        return array
+
+    def _outside_reads(self, kept, placeholders, subs) -> list[Var]:
+        """Values defined before the loop that the body reads, in first-read order."""
+        inside = self.cut | placeholders
+        seen, out = set(), []
+        for node in kept:
+            for v in self.graph_operands(node):
+                if v not in inside and v not in subs and v not in seen:
+                    seen.add(v)
+                    out.append(v)
+        for v in self.carry_out:
+            if v not in inside and v not in subs and v not in seen:
+                seen.add(v)
+                out.append(v)
+        return out
+
+    def graph_operands(self, node: Node):
+        if node.op == ELEMENTWISE:
+            return [self.graph.by_symbol[s] for s in node.expr.free_symbols]
+        return list(node.inputs)
+
+    def _names(self, body: Graph, carry_in: list[Var]) -> None:
+        """Names for the body's values: the carried locals, the loop variables and
+        whatever other locals held at the end of the placeholder iteration."""
+        for carry, var in zip(self.fold.carries, carry_in):
+            body.names[var] = carry.name
+        for name, value in self.fold.target_values.items():
+            if isinstance(value, Tracer) and value.var in body.by_symbol.values():
+                body.names.setdefault(value.var, name)
+
+    def _inits(self, carry_in: list[Var]) -> list[Var]:
+        """Initial carried values: the values on entering the loop, so that the loop
+        runs from its first iteration (iteration 0's trace is then dead code)."""
+        fold = self.fold
+        inits = []
+        for carry, var in zip(fold.carries, carry_in):
+            if carry.mutated:
+                if carry.name not in fold.entry_vars:
+                    fold.fail(f"{carry.name!r} is written into but was not traced before")
+                inits.append(fold.entry_vars[carry.name])
+                continue
+            init = self._entry_value(fold.entry.get(carry.name), var)
+            if init is None:
+                fold.fail(f"{carry.name!r} has another shape or dtype before the loop "
+                          "than in it")
+            inits.append(init)
+        return inits
+
+    def _entry_value(self, entry, var: Var) -> Var | None:
+        graph = self.graph
+        if isinstance(entry, Tracer):
+            if entry.graph is not graph or entry.shape != var.shape:
+                return None
+            if entry.dtype == var.dtype:
+                return entry.var
+            return cast(entry, var.dtype).var if entry.dtype.kind in "biuf" else None
+        if entry is None:
+            return _zeros(graph, var)
+        try:
+            value = np.asarray(entry)
+        except Exception:  # noqa: BLE001 - not an array: cannot start the loop from it
+            return None
+        if value.shape != var.shape or value.dtype.kind not in "biuf":
+            return None
+        return const(graph, value.astype(var.dtype)).var
+
+    def _index_name(self) -> str:
+        targets = self.fold.loop.targets
+        plan = self.fold.plan
+        if plan.kind == "range" and isinstance(targets, str):
+            return targets
+        if plan.kind == "enumerate" and isinstance(targets, tuple) and \
+                isinstance(targets[0], str):
+            return targets[0]
+        return "t"
+
+
+def _zeros(graph: Graph, var: Var) -> Var:
+    return const(graph, np.zeros(var.shape, var.dtype)).var
+
+
+def _substitute(node: Node, subs: dict[Var, Var]) -> Node:
+    if node.op == ELEMENTWISE:
+        repl = {v.symbol: w.symbol for v, w in subs.items() if v.symbol in node.expr.free_symbols}
+        if not repl:
+            return node
+        return Node(node.out, ELEMENTWISE, params=node.params, expr=node.expr.xreplace(repl),
+                    loc=node.loc)
+    if not any(v in subs for v in node.inputs):
+        return node
+    return Node(node.out, node.op, tuple(subs.get(v, v) for v in node.inputs), node.params,
+                node.expr, node.value, node.loc)
+
+
+# -- the hook --------------------------------------------------------------------------------
+class LoopFolder:
+    """While tracing into `graph`, fold the loops of user frames (a context manager).
+    Loops whose `file:line` is in `unrolled` are left alone."""
+
+    def __init__(self, graph: Graph, unrolled: set[str]):
+        self.graph = graph
+        self.unrolled = unrolled
+        self.folds: dict[Any, _Fold] = {}  # frame -> its loop being folded
+        self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
+        self.previous = None
+        self.enabled = False
+        self.pending: str | None = None  # a loop whose placeholder iteration runs
+
+    def __enter__(self):
+        self.previous = sys.gettrace()
+        self.enabled = self.previous is None or isinstance(
+            getattr(self.previous, "__self__", None), LoopFolder)
+        if self.enabled:
+            sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            sys.settrace(self.previous)
+        self.folds.clear()
+
+    def _call(self, frame, event, arg):
+        if event == "call" and foldable_loops(frame.f_code):
+            return self._line
+        return None
+
+    def busy(self) -> bool:
+        return any(f.edges >= 1 for f in self.folds.values())
+
+    def _line(self, frame, event, arg):
+        if event == "return":
+            self.folds.pop(frame, None)
+            return None
+        if event != "line":
+            return self._line
+        fold = self.folds.get(frame)
+        line = frame.f_lineno
+        if fold is not None:
+            loop = fold.loop
+            if line == loop.line and frame.f_lasti == loop.for_iter:
+                fold.edges += 1
+                if fold.edges == 1:
+                    self.pending = loop.where
+                    fold.begin(frame)
+                else:
+                    fold.finish(frame)
+                    self.pending = None
+                    self.cuts.append((loop.where, fold.cut))
+                    del self.folds[frame]
+            elif fold.awaiting_targets and loop.in_body(line):
+                fold.bind_targets(frame)
+            elif not loop.in_body(line) and line != loop.line:
+                if fold.edges >= 1:
+                    fold.fail("the loop ended before its placeholder iteration did")
+                del self.folds[frame]  # ended early (a loop of one iteration)
+            return self._line
+        loop = foldable_loops(frame.f_code).get(line)
+        if loop is None or frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
+                or self.busy():
+            return self._line
+        plan = iteration_plan(loop.node.iter, frame)
+        if plan is None or plan.count < FOLD_MIN_STEPS:
+            return self._line
+        self.folds[frame] = _Fold(self.graph, loop, plan, _snapshot(frame))
+        return self._line
+
+    def check_escapes(self, graph: Graph) -> None:
+        """A value of a placeholder iteration read after its loop (through a list, an
+        attribute, a container) would be wrong: unroll that loop instead."""
+        if not self.cuts:
+            return
+        reads = set(graph.outputs)
+        for node in graph.nodes:
+            reads.update(node.inputs if node.op != ELEMENTWISE else
+                         (graph.by_symbol[s] for s in node.expr.free_symbols))
+        for where, cut in self.cuts:
+            if reads & cut:
+                raise Unfold(where, "a value computed in the loop is used after it other "
+                             "than through a variable the loop assigns")
