@@ -22,9 +22,11 @@ import sympy as sp
 from ..errors import UnsupportedOpError, located
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.indexing import is_basic
+from ..ir.loops import LOOP, LOOP_OUTPUT
 from ..trace.structured import concatenate, reshape
 from ..trace.tracer import Tracer, bind, broadcast_to, cast, elementwise, expression
 from .batched_rules import BATCHED_JVP
+from .loops import loop_jvp, loop_vjp
 from .rules import JVP, VJP, recent_definition, unbroadcast
 
 __all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
@@ -43,22 +45,34 @@ def active_vars(graph: Graph, wrt: Sequence[Var]) -> set[Var]:
     return active
 
 
-def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) -> Graph:
+def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
+              seeds: Sequence[tuple[Var, Var]] = ()) -> Graph:
     """A copy of `graph` whose outputs are its output followed by one cotangent per `wrt`.
 
     The seed is `cotangent` (a Var of the output's shape) or, for a scalar output,
-    the constant 1.
+    the constant 1; or, given `seeds`, a cotangent (second) for each of several
+    values (first), as a loop body's adjoint has.
     """
     g = graph.derive(graph.nodes, graph.outputs)
     out = graph.outputs[0]
     active = active_vars(graph, wrt)
-    if cotangent is None:
-        seed = expression(g, sp.Integer(1), out.shape, out.dtype)
-    else:
-        seed = Tracer(g, cotangent)
-    adjoints: dict[Var, list[Tracer]] = {out: [seed]} if out in active else {}
+    adjoints: dict[Var, list[Tracer]] = {}
+    for var, seed in seeds or [(out, cotangent)]:
+        if var in active:
+            adjoints.setdefault(var, []).append(
+                Tracer(g, seed) if seed is not None else
+                expression(g, sp.Integer(1), out.shape, out.dtype))
+    pending: dict[Var, dict[int, Tracer]] = {}  # loop -> output index -> its cotangent
     for node in reversed(graph.nodes):
         contributions = adjoints.pop(node.out, None)
+        if node.op == LOOP and node.out in pending:
+            with located(node.loc):
+                contributions = [(v, ct) for v, ct in loop_vjp(
+                    g, node, pending.pop(node.out), active, vjp_graph, active_vars)]
+            for var, ct in contributions:
+                if var in active:
+                    adjoints.setdefault(var, []).append(cast(ct, var.dtype))
+            continue
         if contributions is None:
             continue
         if node.op in (INPUT, CONST):
@@ -67,6 +81,9 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) ->
         with located(node.loc):
             cotangent_out = _accumulate(contributions)
             g.adjoint_of.setdefault(cotangent_out.var, node.out)
+            if node.op == LOOP_OUTPUT:
+                pending.setdefault(node.inputs[0], {})[node.p["index"]] = cotangent_out
+                continue
             for var, ct in _node_vjp(g, node, cotangent_out):
                 if ct is not None and var in active:
                     adjoints.setdefault(var, []).append(cast(ct, var.dtype))
@@ -219,14 +236,21 @@ def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
     g = graph.derive(graph.nodes, graph.outputs)
     known: dict[Var, Tracer] = {w: Tracer(g, t) for w, t in zip(wrt, tangents)}
     ctx = _Batch(batch, set(identity))
+    loops: dict[Var, dict[int, Tracer]] = {}  # loop -> output index -> its tangent
     for node in graph.nodes[:upto]:
         if node.op in (INPUT, CONST):
             continue
         operands = graph.operands(node)
-        if not any(v in known for v in operands) or not differentiable(node.out):
+        if not any(v in known or v in loops for v in operands) or not differentiable(node.out):
             continue
         with located(node.loc):
-            t = _node_jvp(g, node, known, ctx)
+            if node.op == LOOP:
+                loops[node.out] = loop_jvp(g, node, known, ctx, jvp_graph, active_vars)
+                continue
+            if node.op == LOOP_OUTPUT:
+                t = loops.get(node.inputs[0], {}).get(node.p["index"])
+            else:
+                t = _node_jvp(g, node, known, ctx)
         if t is not None:
             known[node.out] = cast(t, node.out.dtype)
     tail = (batch,) if batch is not None else ()

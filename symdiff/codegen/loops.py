@@ -65,7 +65,7 @@ class LoopPrinter:
         if op == LOOP:
             return self._head(stmt, index)
         if op == LOOP_END:
-            return self.tails.pop(stmt.node.out.symbol, [])
+            return self._finish_tail(self.tails.pop(stmt.node.out.symbol, []))
         return []  # a loop output: named by its head
 
     # -- names -------------------------------------------------------------------------------
@@ -115,9 +115,11 @@ class LoopPrinter:
             shape = (loop.stop,) + y.shape
             before.append(f"{name} = {self.printer.xp}.empty({shape}, "
                           f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-            write = f"{name}[{t}] = {self._text(y.symbol)}"
-            (top if y in loop.body.inputs else tail).append(write)
-        self.tails[token] = self._finish_tail(tail)
+            if y in loop.body.inputs:
+                top.append(f"{name}[{t}] = {self._text(y.symbol)}")
+            else:
+                tail.append((f"{name}[{t}]", y.symbol, "write"))
+        self.tails[token] = tail
         return before + [self._for_line(loop, t)] + [f"    {line}" for line in top]
 
     def _carry(self, loop: Loop, j: int, init: sp.Symbol, final, index: int,
@@ -139,7 +141,7 @@ class LoopPrinter:
             self.names[carry_out.symbol] = name
             self.direct.add(carry_out.symbol)
         else:
-            tail.append((name, carry_out.symbol))
+            tail.append((name, carry_out.symbol, "move"))
         return name
 
     def _direct(self, loop: Loop, carry_in: Var, carry_out: Var) -> bool:
@@ -164,8 +166,8 @@ class LoopPrinter:
 
     def _finish_tail(self, tail: list) -> list[str]:
         """Stack writes, then the carried values' new values, assigned together."""
-        lines = [item for item in tail if isinstance(item, str)]
-        moves = [(n, self._text(s)) for n, s in (i for i in tail if isinstance(i, tuple))]
+        lines = [f"{n} = {self._text(s)}" for n, s, kind in tail if kind == "write"]
+        moves = [(n, self._text(s)) for n, s, kind in tail if kind == "move"]
         moves = [(n, v) for n, v in moves if n != v]
         if len(moves) == 1:
             lines.append(f"{moves[0][0]} = {moves[0][1]}")

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import sympy as sp
 
-from .graph import Graph, Node, Var
+from .graph import ELEMENTWISE, INPUT, Graph, Node, Var
 
-__all__ = ["Loop", "BodyGraph", "LOOP", "LOOP_OUTPUT", "loop_outputs", "output_types"]
+__all__ = ["Loop", "BodyGraph", "LOOP", "LOOP_OUTPUT", "loop_outputs", "output_types",
+           "loop_node", "substitute", "fresh_inputs"]
 
 LOOP = "loop"
 LOOP_OUTPUT = "loop_output"
@@ -131,3 +132,33 @@ def loop_node(graph: Graph, loop: Loop, inputs: list[Var], loc: str | None) -> l
                        (("index", k), ("shape", shape), ("dtype", dtype.str)), loc=loc))
         outs.append(var)
     return outs
+
+
+def substitute(node: Node, subs: dict[Var, Var]) -> Node:
+    """`node` reading `subs[v]` wherever it read `v`."""
+    if node.op == ELEMENTWISE:
+        repl = {v.symbol: w.symbol for v, w in subs.items() if v.symbol in node.expr.free_symbols}
+        if not repl:
+            return node
+        return Node(node.out, ELEMENTWISE, params=node.params, expr=node.expr.xreplace(repl),
+                    loc=node.loc)
+    if not any(v in subs for v in node.inputs):
+        return node
+    return Node(node.out, node.op, tuple(subs.get(v, v) for v in node.inputs), node.params,
+                node.expr, node.value, node.loc)
+
+
+def fresh_inputs(body: Graph, old: list[Var], nodes: list[Node], outputs: list[Var],
+                 names: dict) -> tuple[list[Node], list[Var]]:
+    """Make `old` (values of another body) the inputs of `body` as new Vars of its own:
+    `nodes` and `outputs` rewritten to read them, their name hints copied. A value is
+    then a symbol of one loop body only."""
+    subs: dict[Var, Var] = {}
+    for v in old:
+        if v not in subs:
+            subs[v] = body.new_var(v.shape, v.dtype)
+            if v in names:
+                body.names[subs[v]] = names[v]
+    for v in old:
+        body.add(Node(subs[v], INPUT, params=(("name", ""),)))
+    return [substitute(n, subs) for n in nodes], [subs.get(v, v) for v in outputs]

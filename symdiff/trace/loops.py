@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import _is_internal
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.indexing import IndexArg
-from ..ir.loops import BodyGraph, Loop, loop_node
+from ..ir.loops import BodyGraph, Loop, loop_node, substitute
 from .subscript import getitem
 from .tracer import Tracer, cast, const
 
@@ -531,7 +531,7 @@ class _BodyBuilder:
         for var in outside:
             inner = subs[var] = body.new_var(var.shape, var.dtype)
             consts_in.append(inner)
-        kept = [_substitute(n, subs) for n in kept]
+        kept = [substitute(n, subs) for n in kept]
         for v in [fold.index] + carry_in + xs_in + consts_in:
             body.add(Node(v, INPUT, params=(("name", ""),)))
             body.by_symbol[v.symbol] = v
@@ -639,19 +639,6 @@ class _BodyBuilder:
 
 def _zeros(graph: Graph, var: Var) -> Var:
     return const(graph, np.zeros(var.shape, var.dtype)).var
-
-
-def _substitute(node: Node, subs: dict[Var, Var]) -> Node:
-    if node.op == ELEMENTWISE:
-        repl = {v.symbol: w.symbol for v, w in subs.items() if v.symbol in node.expr.free_symbols}
-        if not repl:
-            return node
-        return Node(node.out, ELEMENTWISE, params=node.params, expr=node.expr.xreplace(repl),
-                    loc=node.loc)
-    if not any(v in subs for v in node.inputs):
-        return node
-    return Node(node.out, node.op, tuple(subs.get(v, v) for v in node.inputs), node.params,
-                node.expr, node.value, node.loc)
 
 
 # -- the hook --------------------------------------------------------------------------------
