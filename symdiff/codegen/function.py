@@ -105,7 +105,8 @@ def print_function(
     body: list[str] = []
     last_comment = None
     temps = _TempNames(program, inlinable, output_vars, pinned)
-    loops = LoopPrinter(program, names, printer, temps)
+    loops = LoopPrinter(program, names, printer, temps, {v.symbol for v in output_vars},
+                        out_name, _source_comment)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
@@ -118,6 +119,7 @@ def print_function(
             _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
+                and stmt.target not in loops.inits \
                 and constants.wants(stmt.node.value, names.get(stmt.target), printer):
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])

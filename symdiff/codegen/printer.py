@@ -480,8 +480,10 @@ _CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange, _const_tri)
 
 
 def _operand(text: str) -> str:
-    """Parenthesize a printed argument unless it is a name or a call."""
+    """Parenthesize a printed argument unless it is a name, a call or a row `x[t]`."""
     if text.isidentifier() or (text.endswith(")") and _balanced_call(text)):
+        return text
+    if re.fullmatch(r"[A-Za-z_]\w*\[[A-Za-z_]\w*\]", text):  # a loop's row of an array
         return text
     if text.endswith(".T") and _operand(text[:-2]) == text[:-2]:  # X.T, f(x).T; not a @ b.T
         return text

@@ -23,6 +23,7 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
+from ..ir.loops import LOOP
 from ..ir.primitives import PRIMITIVES
 from ..passes.simplify import simplify_expr
 
@@ -322,6 +323,12 @@ def _array_lines(compiled) -> list[str]:
     graph = compiled.graph
     head, _ = _head(compiled)
     inputs = _input_vars(compiled)
+    loops = [n.p["loop"] for n in graph.nodes if n.op == LOOP]
+    if loops:
+        steps = " and ".join(str(loop.length) for loop in loops)
+        ops = sum(1 for loop in loops for n in loop.body.nodes if n.op not in (INPUT, CONST))
+        return [f"{head} &: \\text{{loops of {steps} steps, {ops} operations per step; its "
+                "derivatives are in the generated code}}"]
     if _tree_sizes(graph, per_element=False) > MAX_TREE:
         ops = sum(1 for n in graph.nodes if n.op not in (INPUT, CONST))
         return [f"{head} &: \\text{{{ops} operations; its derivatives are in the generated "

@@ -24,7 +24,7 @@ import sympy as sp
 from .graph import ELEMENTWISE, INPUT, Graph, Node, Var
 
 __all__ = ["Loop", "BodyGraph", "LOOP", "LOOP_OUTPUT", "loop_outputs", "output_types",
-           "loop_node", "substitute", "fresh_inputs"]
+           "loop_node", "substitute", "fresh_inputs", "bodies"]
 
 LOOP = "loop"
 LOOP_OUTPUT = "loop_output"
@@ -162,3 +162,12 @@ def fresh_inputs(body: Graph, old: list[Var], nodes: list[Node], outputs: list[V
     for v in old:
         body.add(Node(subs[v], INPUT, params=(("name", ""),)))
     return [substitute(n, subs) for n in nodes], [subs.get(v, v) for v in outputs]
+
+
+def bodies(graph: Graph):
+    """The body graphs of the loops of `graph`, nested ones too."""
+    for node in graph.nodes:
+        if node.op == LOOP:
+            body = node.p["loop"].body
+            yield body
+            yield from bodies(body)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..ir.graph import Graph, Node, Var, dce
-from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
+from ..ir.loops import LOOP, LOOP_OUTPUT, Loop, substitute
 
 __all__ = ["optimize_loops", "loop_statements", "LOOP_END"]
 
@@ -31,13 +31,64 @@ def optimize_loops(graph: Graph, optimize_body: Callable[[Graph], Graph]) -> Gra
     for node in graph.nodes:
         if node.op == LOOP_OUTPUT:
             outputs_of.setdefault(node.inputs[0], []).append(node)
-    replaced: dict[Node, Node] = {}
+    replaced: dict[Node, list[Node]] = {}
     for node in graph.nodes:
         if node.op == LOOP:
             used = outputs_of.get(node.out, [])
-            replaced.update(_prune(node, used, optimize_body))
-    nodes = [replaced.get(n, n) for n in graph.nodes]
-    return graph.derive(nodes, graph.outputs)
+            replaced.update({k: [v] for k, v in _prune(node, used, optimize_body).items()})
+            loop_node = replaced[node][0]
+            replaced[node] = _hoist(loop_node)
+    nodes = [m for n in graph.nodes for m in replaced.get(n, [n])]
+    out = graph.derive(nodes, graph.outputs)
+    for n in nodes:
+        out.by_symbol.setdefault(n.out.symbol, n.out)
+    here = {n.out for n in nodes}
+    for n in graph.nodes:  # names of what moved out of a body
+        if n.op == LOOP:
+            body = n.p["loop"].body
+            out.names.update({v: name for v, name in body.names.items()
+                              if v in here and v not in out.names})
+    return out
+
+
+def _hoist(node: Node) -> list[Node]:
+    """Loop-invariant code motion: the body's nodes that read nothing that changes
+    from one iteration to the next (constants, `W.T`) move before the loop, which
+    reads them as closed-over values. Returns them and the new loop node."""
+    loop: Loop = node.p["loop"]
+    body = loop.body
+    n_c, n_x = loop.n_carry, loop.n_xs
+    outside = dict(zip(loop.consts_in, node.inputs[n_c + n_x:]))
+    invariant: dict[Var, Var] = {}  # body value -> its value outside
+    moved = []
+    for n in body.nodes:
+        if n.op == "input":
+            continue
+        reads = body.operands(n)
+        if all(v in outside or v in invariant for v in reads):
+            subs = {v: outside.get(v, invariant.get(v)) for v in reads}
+            moved.append(substitute(n, subs))
+            invariant[n.out] = n.out
+    if not moved:
+        return [node]
+    read_inside = set(body.outputs)
+    for n in body.nodes:
+        if n.out not in invariant:
+            read_inside.update(body.operands(n))
+    entering = [v for v in invariant if v in read_inside]
+    subs = {v: body.new_var(v.shape, v.dtype) for v in entering}
+    new_body = body.derive([n for n in body.nodes if n.out not in invariant], [])
+    for v in entering:
+        new_body.add(Node(subs[v], "input", params=(("name", ""),)))
+        new_body.by_symbol[subs[v].symbol] = subs[v]
+        if v in body.names:
+            new_body.names[subs[v]] = body.names[v]
+    new_body.nodes = [substitute(n, subs) for n in new_body.nodes]
+    new_body.outputs = [subs.get(v, v) for v in body.outputs]
+    new_loop = loop.with_body(new_body)
+    new = Node(node.out, LOOP, node.inputs + tuple(entering), (("loop", new_loop),),
+               loc=node.loc)
+    return moved + [new]
 
 
 def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
 from ..ir.graph import CONST, Graph
+from ..ir.loops import bodies
 from .loops import LoopFolder, Unfold
 from .tracer import Tracer, as_tracer
 
@@ -200,7 +201,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    folder = LoopFolder(graph, unrolled)
+    folder = LoopFolder(graph, unrolled, fn)
     try:
         with _random_forbidden(), folder:
             result, local_names, returned_at = _call_recording_locals(fn, call_args)
@@ -317,13 +318,15 @@ def _name_captured_constants(captured: list, graph: Graph) -> None:
     """A constant equal to an array the function read from a global or closure (an
     entry of `_captured`) takes its name."""
     arrays = [(name, v) for name, _, v, _ in captured if isinstance(v, np.ndarray)]
-    for node in graph.nodes:
-        if node.op == CONST and node.out not in graph.names:
-            for name, value in arrays:
-                if value.shape == node.value.shape and value.dtype == node.value.dtype and \
-                        np.array_equal(value, node.value, equal_nan=value.dtype.kind == "f"):
-                    graph.names[node.out] = name
-                    break
+    for g in [graph, *bodies(graph)]:
+        for node in g.nodes:
+            if node.op == CONST and node.out not in g.names:
+                for name, value in arrays:
+                    if value.shape == node.value.shape and value.dtype == node.value.dtype \
+                            and np.array_equal(value, node.value,
+                                               equal_nan=value.dtype.kind == "f"):
+                        g.names[node.out] = name
+                        break
 
 
 def _check_captured(fn, captured: list) -> None:

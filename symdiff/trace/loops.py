@@ -35,7 +35,9 @@ import ctypes
 import dis
 import functools
 import linecache
+import os
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,8 +110,23 @@ def foldable_loops(code) -> dict[int, FoldableLoop]:
     return found
 
 
+_FOR_ITER = bytes([dis.opmap["FOR_ITER"]])
+
+
+@functools.lru_cache(maxsize=4096)
+def _library_file(filename: str) -> bool:
+    """Files of Python itself, of installed libraries and of symdiff: loops there are
+    not the user's (and reading their bytecode on every call would cost time)."""
+    if _is_internal(filename) or filename.startswith("<"):
+        return True
+    paths = sysconfig.get_paths()
+    roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} - {None}
+    return any(os.path.abspath(filename).startswith(os.path.abspath(r) + os.sep)
+               for r in roots)
+
+
 def _find_loops(code) -> dict[int, FoldableLoop]:
-    if _is_internal(code.co_filename):
+    if _FOR_ITER not in code.co_code[::2] or _library_file(code.co_filename):
         return {}
     for_iters = [(ins.positions.lineno, ins.offset) for ins in dis.get_instructions(code)
                  if ins.opname == "FOR_ITER" and getattr(ins, "positions", None)]
@@ -584,8 +601,11 @@ class _BodyBuilder:
     def _names(self, body: Graph, carry_in: list[Var]) -> None:
         """Names for the body's values: the carried locals, the loop variables and
         whatever other locals held at the end of the placeholder iteration."""
-        for carry, var in zip(self.fold.carries, carry_in):
+        computed = {n.out for n in body.nodes if n.op != INPUT}
+        for carry, var, out in zip(self.fold.carries, carry_in, body.outputs):
             body.names[var] = carry.name
+            if out in computed:  # the local's value at the end of an iteration
+                body.names.setdefault(out, carry.name)
         for name, value in self.fold.target_values.items():
             if isinstance(value, Tracer) and value.var in body.by_symbol.values():
                 body.names.setdefault(value.var, name)
@@ -646,9 +666,10 @@ class LoopFolder:
     """While tracing into `graph`, fold the loops of user frames (a context manager).
     Loops whose `file:line` is in `unrolled` are left alone."""
 
-    def __init__(self, graph: Graph, unrolled: set[str]):
+    def __init__(self, graph: Graph, unrolled: set[str], fn=None):
         self.graph = graph
         self.unrolled = unrolled
+        self.top = getattr(fn, "__code__", None)  # the traced function's code
         self.folds: dict[Any, _Fold] = {}  # frame -> its loop being folded
         self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
         self.previous = None
@@ -710,8 +731,20 @@ class LoopFolder:
         plan = iteration_plan(loop.node.iter, frame)
         if plan is None or plan.count < FOLD_MIN_STEPS:
             return self._line
+        if plan.stop_name is not None and not self._static_argument(frame, plan):
+            plan.stop_name = None
         self.folds[frame] = _Fold(self.graph, loop, plan, _snapshot(frame))
         return self._line
+
+    def _static_argument(self, frame, plan: Plan) -> bool:
+        """Whether `range(n)` reads `n`, a Python int argument of the traced function
+        itself: the generated code then loops `range(n)` and checks n's value."""
+        code = frame.f_code
+        if code is not self.top or plan.stop_name not in code.co_varnames[:code.co_argcount]:
+            return False
+        value = frame.f_locals.get(plan.stop_name)
+        return isinstance(value, int) and not isinstance(value, bool) and \
+            value == plan.start + plan.step * plan.count and plan.step == 1
 
     def check_escapes(self, graph: Graph) -> None:
         """A value of a placeholder iteration read after its loop (through a list, an
