@@ -208,7 +208,7 @@ class _Reverse:
             body.adjoint_of[seed] = loop.carry_in[j]
         n_carry = n_ct + n_back + len(acc_in)
         reverse = Loop(body, loop.start, loop.stop, n_carry,
-                       len(stack) + len(xs) + len(ys_rows), reverse=True,
+                       len(stack) + len(xs) + len(ys_rows), reverse=not loop.reverse,
                        index_name=loop.index_name, stop_name=loop.stop_name,
                        source=loop.source)
         with located(None):
@@ -291,7 +291,8 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     body.outputs = outs
     body = dce(body)
     tangent_loop = Loop(body, loop.start, loop.stop, len(ct_carry),
-                        len(stack) + len(xs) + len(x_t), index_name=loop.index_name,
+                        len(stack) + len(xs) + len(x_t), reverse=loop.reverse,
+                        index_name=loop.index_name,
                         stop_name=loop.stop_name, source=loop.source)
     init_t = [_tangent(g, known, inits[j], loop.carry_in[j], batch) for j in carries]
     xs_src = [xs_outer[loop.xs_in.index(v)] for v in xs]

@@ -54,8 +54,8 @@ class LoopPrinter:
             self.defined.setdefault(stmt.target, i)
             if stmt.node is not None and stmt.node.op == LOOP_OUTPUT:
                 self.outputs.setdefault(stmt.args[0], {})[stmt.node.p["index"]] = stmt.target
-            if stmt.node is not None and stmt.node.op in (LOOP, LOOP_END):
-                continue
+            if stmt.node is not None and stmt.node.op == LOOP_END:
+                continue  # (it repeats its head's arguments, to keep them alive)
             reads = set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
             for sym in reads:
                 self.readers.setdefault(sym, []).append(i)
@@ -69,13 +69,15 @@ class LoopPrinter:
     def _name_inits(self) -> None:
         """A value computed only to start a carried value gets the carried value's name
         (`h = np.zeros(8)`, not `_t0 = np.zeros(8)` then `h = _t0`)."""
-        for stmt in self.program.statements:
+        for index, stmt in enumerate(self.program.statements):
             if stmt.node is None or stmt.node.op != LOOP:
                 continue
             loop: Loop = stmt.node.p["loop"]
             finals = self.outputs.get(stmt.node.out.symbol, {})
-            for j, init in enumerate(stmt.args[:loop.n_carry]):
-                if init in self.names or init not in self.defined or self.readers.get(init):
+            inits = list(stmt.args[:loop.n_carry])
+            for j, init in enumerate(inits):
+                if init in self.names or init not in self.defined or inits.count(init) > 1 \
+                        or any(i != index for i in self.readers.get(init, ())):
                     continue
                 final = finals.get(j)
                 hint = (self.names.get(final) if final is not None else None) or \
@@ -131,8 +133,10 @@ class LoopPrinter:
             self.names[inner.symbol] = self._text(outer)
             if outer in self.printer.compound:
                 self.printer.compound.add(inner.symbol)
+        shared = {init for init in inits if inits.count(init) > 1}
         for j in range(n_c):
-            self._carry(loop, j, inits[j], outs.get(j), index, before, tail)
+            self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
+                        inits[j] not in shared)
         for inner, outer in zip(loop.xs_in, xs_outer):
             row = f"{_operand(self._text(outer))}[{t}]"
             user = self.program.names.get(inner)
@@ -160,10 +164,12 @@ class LoopPrinter:
             [f"    {line}" for line in top]
 
     def _carry(self, loop: Loop, j: int, init: sp.Symbol, final, index: int,
-               before: list, tail: list) -> str:
+               before: list, tail: list, own_init: bool) -> str:
+        """Name carried value `j` (and its first and last values), and say what the
+        tail assigns; `own_init`: no other carried value starts from `init`."""
         carry_in, carry_out = loop.carry_in[j], loop.carry_out[j]
         family = {carry_in.symbol, carry_out.symbol} | ({final} if final else set())
-        init_free = not any(i > index for i in self.readers.get(init, ()))
+        init_free = own_init and not any(i > index for i in self.readers.get(init, ()))
         if init_free:  # nothing reads the first value later: the loop may overwrite it
             family.add(init)
         user = [h for h in (self.program.names.get(carry_in),

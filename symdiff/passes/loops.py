@@ -9,6 +9,7 @@ argument (`optimize`, `to_program`), so that this module imports no sibling.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import sympy as sp
 
@@ -32,45 +33,44 @@ def optimize_loops(graph: Graph, optimize_body: Callable[[Graph], Graph]) -> Gra
         if node.op == LOOP_OUTPUT:
             outputs_of.setdefault(node.inputs[0], []).append(node)
     replaced: dict[Node, list[Node]] = {}
+    names = {}
     for node in graph.nodes:
         if node.op == LOOP:
             used = outputs_of.get(node.out, [])
             replaced.update({k: [v] for k, v in _prune(node, used, optimize_body).items()})
-            loop_node = replaced[node][0]
-            replaced[node] = _hoist(loop_node)
+            replaced[node], moved_names = _hoist(replaced[node][0], graph)
+            names.update(moved_names)
     nodes = [m for n in graph.nodes for m in replaced.get(n, [n])]
     out = graph.derive(nodes, graph.outputs)
     for n in nodes:
         out.by_symbol.setdefault(n.out.symbol, n.out)
-    here = {n.out for n in nodes}
-    for n in graph.nodes:  # names of what moved out of a body
-        if n.op == LOOP:
-            body = n.p["loop"].body
-            out.names.update({v: name for v, name in body.names.items()
-                              if v in here and v not in out.names})
+    out.names.update({v: name for v, name in names.items() if v not in out.names})
     return out
 
 
-def _hoist(node: Node) -> list[Node]:
+def _hoist(node: Node, graph: Graph) -> tuple[list[Node], dict]:
     """Loop-invariant code motion: the body's nodes that read nothing that changes
-    from one iteration to the next (constants, `W.T`) move before the loop, which
-    reads them as closed-over values. Returns them and the new loop node."""
+    from one iteration to the next (constants, `W.T`) move before the loop, as new
+    values of `graph`, and the loop reads them as closed-over values. Returns them and
+    the new loop node, and the names of what moved."""
     loop: Loop = node.p["loop"]
     body = loop.body
     n_c, n_x = loop.n_carry, loop.n_xs
     outside = dict(zip(loop.consts_in, node.inputs[n_c + n_x:]))
-    invariant: dict[Var, Var] = {}  # body value -> its value outside
-    moved = []
+    invariant: dict[Var, Var] = {}  # body value -> the value outside that replaces it
+    moved, names = [], {}
     for n in body.nodes:
         if n.op == "input":
             continue
         reads = body.operands(n)
         if all(v in outside or v in invariant for v in reads):
             subs = {v: outside.get(v, invariant.get(v)) for v in reads}
-            moved.append(substitute(n, subs))
-            invariant[n.out] = n.out
+            out = invariant[n.out] = graph.new_var(n.out.shape, n.out.dtype)
+            moved.append(replace(substitute(n, subs), out=out))
+            if n.out in body.names:
+                names[out] = body.names[n.out]
     if not moved:
-        return [node]
+        return [node], {}
     read_inside = set(body.outputs)
     for n in body.nodes:
         if n.out not in invariant:
@@ -85,10 +85,9 @@ def _hoist(node: Node) -> list[Node]:
             new_body.names[subs[v]] = body.names[v]
     new_body.nodes = [substitute(n, subs) for n in new_body.nodes]
     new_body.outputs = [subs.get(v, v) for v in body.outputs]
-    new_loop = loop.with_body(new_body)
-    new = Node(node.out, LOOP, node.inputs + tuple(entering), (("loop", new_loop),),
-               loc=node.loc)
-    return moved + [new]
+    new = Node(node.out, LOOP, node.inputs + tuple(invariant[v] for v in entering),
+               (("loop", loop.with_body(new_body)),), loc=node.loc)
+    return moved + [new], names
 
 
 def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]:

@@ -38,7 +38,7 @@ import linecache
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -548,15 +548,20 @@ class _BodyBuilder:
         for var in outside:
             inner = subs[var] = body.new_var(var.shape, var.dtype)
             consts_in.append(inner)
-        kept = [substitute(n, subs) for n in kept]
+        # every value of the body becomes a Var of its own (a Dummy symbol): the trace's
+        # symbols would collide with another graph's once the loop is spliced into it
+        made_here = set(subs.values())  # (rows of arrays read by the index)
+        for v in [fold.index] + carry_in + xs_in + [n.out for n in kept]:
+            if v not in subs and v not in made_here:
+                subs[v] = body.new_var(v.shape, v.dtype)
+        kept = [replace(substitute(n, subs), out=subs[n.out]) for n in kept]
         for v in [fold.index] + carry_in + xs_in + consts_in:
-            body.add(Node(v, INPUT, params=(("name", ""),)))
-            body.by_symbol[v.symbol] = v
+            body.add(Node(subs.get(v, v), INPUT, params=(("name", ""),)))
         body.nodes.extend(kept)
-        for node in kept:
+        for node in body.nodes:
             body.by_symbol[node.out.symbol] = node.out
         body.outputs = [subs.get(v, v) for v in self.carry_out]
-        self._names(body, carry_in)
+        self._names(body, subs)
         inits = self._inits(carry_in)
         plan = fold.plan
         start = plan.start if plan.kind == "range" and plan.step == 1 else 0
@@ -598,17 +603,17 @@ class _BodyBuilder:
             return [self.graph.by_symbol[s] for s in node.expr.free_symbols]
         return list(node.inputs)
 
-    def _names(self, body: Graph, carry_in: list[Var]) -> None:
-        """Names for the body's values: the carried locals, the loop variables and
-        whatever other locals held at the end of the placeholder iteration."""
+    def _names(self, body: Graph, subs: dict) -> None:
+        """Names for the body's values: the carried locals (their values on entry and,
+        when computed, at the end of an iteration) and the loop variables."""
         computed = {n.out for n in body.nodes if n.op != INPUT}
-        for carry, var, out in zip(self.fold.carries, carry_in, body.outputs):
-            body.names[var] = carry.name
-            if out in computed:  # the local's value at the end of an iteration
+        for carry, out in zip(self.fold.carries, body.outputs):
+            body.names[subs[carry.placeholder]] = carry.name
+            if out in computed:
                 body.names.setdefault(out, carry.name)
         for name, value in self.fold.target_values.items():
-            if isinstance(value, Tracer) and value.var in body.by_symbol.values():
-                body.names.setdefault(value.var, name)
+            if isinstance(value, Tracer) and value.var in subs:
+                body.names.setdefault(subs[value.var], name)
 
     def _inits(self, carry_in: list[Var]) -> list[Var]:
         """Initial carried values: the values on entering the loop, so that the loop
