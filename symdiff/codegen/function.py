@@ -114,6 +114,7 @@ def print_function(
         pad, indent = " " * (4 * stmt.depth), 4 + 4 * stmt.depth
         if loops.is_loop_statement(stmt):
             body.extend(pad + line for line in loops.lines(stmt, index))
+            last_comment = None  # (a loop's body names its lines again)
             continue
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
