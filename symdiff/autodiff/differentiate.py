@@ -26,7 +26,7 @@ from ..ir.loops import LOOP, LOOP_OUTPUT
 from ..trace.structured import concatenate, reshape
 from ..trace.tracer import Tracer, bind, broadcast_to, cast, elementwise, expression
 from .batched_rules import BATCHED_JVP
-from .loops import loop_jvp, loop_vjp
+from .loops import diagonal_loop, joint_jvp, loop_jvp, loop_vjp
 from .rules import JVP, VJP, recent_definition, unbroadcast
 
 __all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
@@ -177,15 +177,23 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     for node in graph.nodes:
         if node.out in active and node.out not in (x, total, out) and not (
                 node.op == ELEMENTWISE and node.out.shape == x.shape
-                and all(v.shape == x.shape for v in graph.operands(node) if v in active)):
+                and all(v.shape == x.shape for v in graph.operands(node) if v in active)) \
+                and not (node.op == LOOP and diagonal_loop(node, x.shape, active, active_vars)) \
+                and not (node.op == LOOP_OUTPUT and node.out.shape == x.shape):
             return None
     chain = [n for n in graph.nodes if n.out in active and n.out not in (x, total, out)]
-    if len(chain) <= LONG_CHAIN:  # reverse mode fuses a short chain into a closed form
-        return None
+    if len(chain) <= LONG_CHAIN and not any(n.op == LOOP for n in chain):
+        return None  # reverse mode fuses a short chain into a closed form
     g = graph.derive([], graph.outputs)
-    known = {x: expression(g, sp.Integer(1), x.shape, x.dtype)}
+    with located(None):  # (the seed belongs to no line of the user's)
+        known = {x: expression(g, sp.Integer(1), x.shape, x.dtype)}
     forward_only = _Batch(None, set())
+    joint: dict[Var, tuple] = {}  # a loop -> the loop computing its tangents with it
     for node in graph.nodes:
+        if node.op in (LOOP, LOOP_OUTPUT) and (node.out in active or node.inputs[0] in joint):
+            with located(node.loc):
+                _diagonal_loop_step(g, node, known, joint)
+            continue
         g.nodes.append(node)
         if node.out in active and node.out not in (x, total, out):
             with located(node.loc):
@@ -200,6 +208,25 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     g.adjoint_of[grad.var] = x
     g.outputs = [out, grad.var]
     return g
+
+
+def _diagonal_loop_step(g: Graph, node: Node, known: dict, joint: dict) -> None:
+    """A loop of a diagonal chain, replaced by one carrying its tangents too; its
+    outputs, projected from that loop (the same Vars), with their tangents."""
+    if node.op == LOOP:
+        joint[node.out] = joint_jvp(g, node, known, jvp_graph, active_vars)
+        return
+    token, index, tangents = joint[node.inputs[0]]
+    k = node.p["index"]
+    g.add(Node(node.out, LOOP_OUTPUT, (token,), tuple(
+        (name, index[k] if name == "index" else value) for name, value in node.params),
+        loc=node.loc))
+    if k in tangents:
+        t = g.new_var(node.out.shape, node.out.dtype)
+        g.add(Node(t, LOOP_OUTPUT, (token,), tuple(
+            (name, tangents[k] if name == "index" else value) for name, value in node.params),
+            loc=node.loc))
+        known[node.out] = Tracer(g, t)
 
 
 def _materialized(g: Graph, t: Tracer) -> Tracer:

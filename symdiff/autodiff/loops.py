@@ -26,7 +26,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..errors import located
-from ..ir.graph import Graph, Node, Var, dce
+from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var, dce
 from ..ir.loops import LOOP, LOOP_OUTPUT, BodyGraph, Loop, fresh_inputs, loop_node
 from ..trace.subscript import setitem
 from ..trace.tracer import Tracer, elementwise, expression
@@ -317,3 +317,67 @@ def _tangent(g: Graph, known: dict, outer: Var, inner: Var, batch, whole: bool =
     shape = outer.shape if whole else inner.shape
     return Tracer(g, expression(g, sp.Integer(0), shape + tuple(batch), outer.dtype).var)
 
+
+
+# -- forward mode in the loop itself (diagonal maps) -----------------------------------------
+def diagonal_loop(node: Node, shape: tuple, active: set[Var], active_vars: Callable) -> bool:
+    """Whether a loop acts elementwise on arrays of `shape` along what is active: its
+    active inputs are carried or closed-over arrays of that shape, and every active
+    value of its body is an elementwise function of such arrays (the step of P6)."""
+    loop: Loop = node.p["loop"]
+    inits, xs_outer, consts_outer = _split(node)
+    if any(v in active for v in xs_outer):
+        return False
+    if any(v in active and v.shape != shape for v in inits + consts_outer):
+        return False
+    body_in = _active_inputs(node, active, active_vars)
+    reach = active_vars(loop.body, sorted(body_in, key=lambda v: v.id))
+    if any(y in reach for y in loop.ys):
+        return False
+    for n in loop.body.nodes:
+        if n.op == INPUT or n.out not in reach:
+            continue
+        if n.op != ELEMENTWISE or n.out.shape != shape or any(
+                v.shape != shape for v in loop.body.operands(n) if v in reach):
+            return False
+    return True
+
+
+def joint_jvp(g: Graph, node: Node, known: dict, jvp_graph: Callable,
+              active_vars: Callable) -> tuple[Var, dict[int, int], dict[int, int]]:
+    """A loop computing `node`'s loop and its tangents together, appended to `g`
+    (no stacks: each step's tangent is made next to its value). Returns its token, the
+    new index of each old output, and the index of each old output's tangent."""
+    loop: Loop = node.p["loop"]
+    inits, xs_outer, consts_outer = _split(node)
+    body_in = _active_inputs(node, set(known), active_vars)
+    carries = [j for j, v in enumerate(loop.carry_in) if v in body_in]
+    consts = [k for k, v in enumerate(loop.consts_in) if v in body_in]
+    wrt = [loop.carry_in[j] for j in carries] + [loop.consts_in[k] for k in consts]
+    bj = loop.body.derive(loop.body.nodes, loop.body.outputs)
+    tangent_in = [bj.new_var(v.shape, v.dtype) for v in wrt]
+    jg = jvp_graph(bj, wrt, tangent_in)
+    body = BodyGraph()
+    body._next_id = jg._next_id
+    n_c = loop.n_carry
+    t_carry, t_const = tangent_in[:len(carries)], tangent_in[len(carries):]
+    old = [loop.index] + loop.carry_in + t_carry + loop.xs_in + loop.consts_in + t_const
+    outs = loop.carry_out + [jg.outputs[j] for j in carries] + loop.ys
+    own = [n for n in jg.nodes if n.op != INPUT]
+    nodes, outs = fresh_inputs(body, old, own, outs, dict(jg.names))
+    body.nodes.extend(nodes)
+    for n in body.nodes:
+        body.by_symbol[n.out.symbol] = n.out
+    body.outputs = outs
+    joint = loop.with_body(body, n_carry=n_c + len(carries))
+    with located(None):
+        t_init = [_tangent(g, known, inits[j], loop.carry_in[j], ()).var for j in carries]
+        t_consts = [_tangent(g, known, consts_outer[k], loop.consts_in[k], ()).var
+                    for k in consts]
+    token = g.new_var(node.out.shape, node.out.dtype)
+    g.add(Node(token, LOOP, tuple(inits + t_init + xs_outer + consts_outer + t_consts),
+               (("loop", joint),), loc=node.loc))
+    index = {j: j for j in range(n_c)}
+    index.update({n_c + k: n_c + len(carries) + k for k in range(len(loop.ys))})
+    tangents = {j: n_c + i for i, j in enumerate(carries)}
+    return token, index, tangents
