@@ -58,17 +58,13 @@ def grad_nested_loop(x, depth):
         dnested_loop_dx: float64, shape (5,)
     """
     _check_inputs(x, depth)
-    xs = np.empty((depth, 5), dtype=np.float64)
-    for _ in range(depth):
-        xs[_] = x
-        x = x*np.sin(x) + np.cos(x)
-    # gradient of line 84: return np.sum(x)
     dnested_loop_dx = np.ones((5,))
-    # gradient of line 82: for _ in range(depth):
-    for _ in reversed(range(depth)):
-        x = xs[_]
+    for _ in range(depth):
         # gradient of line 83: x = np.sin(x) * x + np.cos(x)
-        dnested_loop_dx = dnested_loop_dx*x*np.cos(x)
+        _t0 = np.cos(x)
+        _t1 = _t0 + x*np.sin(x)
+        dnested_loop_dx = _t0*x*dnested_loop_dx
+        x = _t1
     return dnested_loop_dx
 
 
@@ -85,16 +81,12 @@ def value_and_grad_nested_loop(x, depth):
             dnested_loop_dx: float64, shape (5,)
     """
     _check_inputs(x, depth)
-    xs = np.empty((depth, 5), dtype=np.float64)
-    for _ in range(depth):
-        xs[_] = x
-        x = x*np.sin(x) + np.cos(x)
-    value = np.sum(x)
-    # gradient of line 84: return np.sum(x)
     dnested_loop_dx = np.ones((5,))
-    # gradient of line 82: for _ in range(depth):
-    for _ in reversed(range(depth)):
-        x = xs[_]
+    for _ in range(depth):
         # gradient of line 83: x = np.sin(x) * x + np.cos(x)
-        dnested_loop_dx = dnested_loop_dx*x*np.cos(x)
+        _t0 = np.cos(x)
+        _t1 = _t0 + x*np.sin(x)
+        dnested_loop_dx = _t0*x*dnested_loop_dx
+        x = _t1
+    value = np.sum(x)
     return value, dnested_loop_dx
