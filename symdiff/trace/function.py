@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import logging
 import sys
 import threading
 import types
@@ -29,6 +30,9 @@ from .loops import LoopFolder, Unfold
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
+
+
+_log = logging.getLogger("symdiff.trace")
 
 
 class CapturedArrayWarning(UserWarning):
@@ -185,6 +189,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
         try:
             return _trace(fn, specs, unrolled)
         except Unfold as e:
+            _log.info("the loop at %s stays unrolled: %s", e.where, e.why)
             if e.where in unrolled:
                 raise TraceError(f"internal: the loop at {e.where} did not unroll: {e.why}",
                                  e.where) from None

@@ -13,6 +13,8 @@ from programs import euler, kalman, leapfrog, p6, rnn
 import symdiff
 from symdiff.verify.numerical import numerical_gradient
 
+pytestmark = pytest.mark.filterwarnings("ignore::symdiff.trace.function.CapturedArrayWarning")
+
 #: (function, its inputs, the arguments to differentiate)
 PROGRAMS = {
     "kalman_40": (kalman.kalman_loglik, kalman.make_inputs(40), (0,)),
@@ -29,7 +31,6 @@ def folded(fn, args, argnums) -> str:
     return source
 
 
-@pytest.mark.filterwarnings("ignore::symdiff.trace.function.CapturedArrayWarning")
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_gradient_equals_central_differences(name):
     fn, args, argnums = PROGRAMS[name]
