@@ -119,7 +119,7 @@ def test_hessian_through_a_loop():
     x, W = decay_inputs()
     hess = symdiff.hessian(lambda x: decay(x, W, 12))(x)
     grad = symdiff.grad(lambda x: decay(x, W, 12))
-    want = np.stack([numerical_gradient(lambda x: grad(x)[i], [x]) for i in range(3)])
+    want = np.stack([numerical_gradient(lambda x, i=i: grad(x)[i], [x]) for i in range(3)])
     np.testing.assert_allclose(hess, want, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(hess, hess.T, rtol=1e-10, atol=1e-12)
 
