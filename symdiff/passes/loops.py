@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from ..ir.graph import Graph, Node, Var, dce
+from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce
 from ..ir.loops import LOOP, LOOP_OUTPUT, Loop, substitute
 
 __all__ = ["optimize_loops", "loop_statements", "LOOP_END"]
@@ -37,7 +37,10 @@ def optimize_loops(graph: Graph, optimize_body: Callable[[Graph], Graph]) -> Gra
     for node in graph.nodes:
         if node.op == LOOP:
             used = outputs_of.get(node.out, [])
-            replaced.update({k: [v] for k, v in _prune(node, used, optimize_body).items()})
+            first = _prune(node, used, optimize_body)
+            # (once optimized, a carried value may turn out to be handed on unchanged)
+            again = _prune(first[node], [first[n] for n in used], lambda body: body)
+            replaced.update({n: [again.get(first[n], first[n])] for n in first})
             replaced[node], moved_names = _hoist(replaced[node][0], graph)
             names.update(moved_names)
     nodes = [m for n in graph.nodes for m in replaced.get(n, [n])]
@@ -90,10 +93,12 @@ def _hoist(node: Node, graph: Graph) -> tuple[list[Node], dict]:
     return moved + [new], names
 
 
-def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]:
+def _needed(loop: Loop, used: set[int], fixed: set[int]) -> tuple[list[int], list[int],
+                                                                  set[Var]]:
     """Carries and ys to keep for the outputs `used`, and the body inputs they read:
-    a carry is kept when its final value is used or a kept output reads it."""
-    carries = {k for k in used if k < loop.n_carry}
+    a carry is kept when its final value is used or a kept output reads it, unless it
+    is `fixed` (handed on unchanged: its value is its first value throughout)."""
+    carries = {k for k in used if k < loop.n_carry} - fixed
     ys = sorted(k - loop.n_carry for k in used if k >= loop.n_carry)
     while True:
         outs = [loop.carry_out[j] for j in sorted(carries)] + [loop.ys[k] for k in ys]
@@ -101,7 +106,7 @@ def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]
         read = set(outs)
         for n in body.nodes:
             read.update(body.operands(n))
-        more = {j for j, v in enumerate(loop.carry_in) if v in read} - carries
+        more = {j for j, v in enumerate(loop.carry_in) if v in read} - carries - fixed
         if not more:
             return sorted(carries), ys, read
         carries |= more
@@ -110,12 +115,17 @@ def _needed(loop: Loop, used: set[int]) -> tuple[list[int], list[int], set[Var]]
 def _prune(node: Node, used_nodes: list[Node], optimize_body) -> dict[Node, Node]:
     loop: Loop = node.p["loop"]
     used = {n.p["index"] for n in used_nodes}
-    carries, ys, read = _needed(loop, used)
+    defs = loop.body.definitions()
+    fixed = {j for j, (i, o) in enumerate(zip(loop.carry_in, loop.carry_out))
+             if o is i or defs[o].op == ELEMENTWISE and defs[o].expr == i.symbol}
+    carries, ys, read = _needed(loop, used, fixed)
     xs = [i for i, v in enumerate(loop.xs_in) if v in read]
     consts = [i for i, v in enumerate(loop.consts_in) if v in read]
+    fixed_read = sorted(j for j in fixed if loop.carry_in[j] in read)
     body = loop.body
     inputs = [loop.index] + [loop.carry_in[j] for j in carries] + \
-        [loop.xs_in[i] for i in xs] + [loop.consts_in[i] for i in consts]
+        [loop.xs_in[i] for i in xs] + [loop.consts_in[i] for i in consts] + \
+        [loop.carry_in[j] for j in fixed_read]
     outputs = [loop.carry_out[j] for j in carries] + [loop.ys[k] for k in ys]
     keep = set(inputs)
     new_body = body.derive([n for n in body.nodes if n.op != "input" or n.out in keep],
@@ -126,12 +136,15 @@ def _prune(node: Node, used_nodes: list[Node], optimize_body) -> dict[Node, Node
     n_c, n_x = loop.n_carry, loop.n_xs
     outer = list(node.inputs)
     new_inputs = [outer[j] for j in carries] + [outer[n_c + i] for i in xs] + \
-        [outer[n_c + n_x + i] for i in consts]
+        [outer[n_c + n_x + i] for i in consts] + [outer[j] for j in fixed_read]
     out = {node: Node(node.out, LOOP, tuple(new_inputs), (("loop", new_loop),),
                       loc=node.loc)}
     position = {old: new for new, old in enumerate(carries)}
     position.update({n_c + old: len(carries) + new for new, old in enumerate(ys)})
     for n in used_nodes:
+        if n.p["index"] in fixed:  # its first value
+            out[n] = Node(n.out, ELEMENTWISE, expr=outer[n.p["index"]].symbol, loc=n.loc)
+            continue
         params = dict(n.params)
         params["index"] = position[params["index"]]
         out[n] = Node(n.out, LOOP_OUTPUT, n.inputs, tuple(params.items()), loc=n.loc)
