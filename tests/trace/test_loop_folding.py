@@ -231,3 +231,22 @@ def test_swapped_values():
         return np.sum(a * b)
 
     check_grad(f, np.array([0.3, 0.1]), np.array([1.0, -1.0]), argnums=(0, 1))
+
+
+def _inner_steps(x, W):
+    for _ in range(5):
+        x = np.tanh(W @ x) * 0.9 + 0.1 * x
+    return x
+
+
+def test_a_loop_inside_a_folded_loop_is_unrolled_in_its_body():
+    def f(x, W):
+        for i in range(6):
+            x = _inner_steps(x, W) + 0.01 * i
+        return np.sum(x**2)
+
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=3), rng.normal(size=(3, 3)))
+    (loop,) = loops_in(trace(f, describe_args(f, args, (0,))))
+    assert not loops_in(loop.body)  # (nested loop nodes are not built)
+    check_grad(f, *args, argnums=(0, 1))
