@@ -4,6 +4,7 @@ differences (and JAX where installed), forward mode, vjp, Hessians."""
 import importlib
 import inspect
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -170,3 +171,51 @@ def test_float32_loops_stay_float32():
     g = symdiff.grad(f)(x)
     assert g.dtype == np.float32
     np.testing.assert_allclose(g, numerical_gradient(f, [x.astype(np.float64)]), rtol=1e-3)
+
+
+def trajectory(x, W):
+    for _ in range(15):
+        x = np.sin(W @ x)
+    return x
+
+
+def trajectory_inputs():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=3), 1.2 * np.eye(3) + 0.3 * rng.normal(size=(3, 3))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_through_a_loop(mode):
+    x, W = trajectory_inputs()
+    got = symdiff.jacobian(trajectory, mode=mode)(x, W)
+    want = np.stack([numerical_gradient(lambda x, i=i: trajectory(x, W)[i], [x])
+                     for i in range(3)])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_mixed_hessian_through_a_loop():
+    def f(x, W):
+        return np.sum(trajectory(x, W) ** 2)
+
+    x, W = trajectory_inputs()
+    d2_dW_dx = symdiff.hessian(f, argnums=(0, 1))(x, W)[1][0]
+    dW = symdiff.grad(f, argnums=1)
+    want = np.stack([numerical_gradient(lambda x, i=i: dW(x, W).ravel()[i], [x])
+                     for i in range(9)]).reshape(3, 3, 3)
+    np.testing.assert_allclose(d2_dW_dx, want, rtol=1e-5, atol=1e-4)
+
+
+def test_under_another_trace_function_loops_unroll_and_are_right():
+    def f(x, W):
+        return np.sum(trajectory(x, W) ** 2)
+
+    x, W = trajectory_inputs()
+    previous = sys.gettrace()
+    sys.settrace(lambda *args: None)
+    try:
+        compiled = symdiff.grad(f).compile(x, W)
+    finally:
+        sys.settrace(previous)
+    assert "for " not in compiled.source.split("def grad_f")[1]
+    np.testing.assert_allclose(compiled.grad(x, W), numerical_gradient(f, [x, W]),
+                               rtol=1e-6, atol=1e-6)
