@@ -268,29 +268,13 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     consts = [v for v in loop.consts_in if v in read]
     node, stacks = _stack_more(g, node, stack)
     t_of = dict(zip(wrt, tangent_in))
-    ct_carry = [t_of[loop.carry_in[j]] for j in carries]
+    t_carry = [t_of[loop.carry_in[j]] for j in carries]
     x_t = [t_of[v] for v in loop.xs_in if v in t_of]
     c_t = [t_of[v] for v in loop.consts_in if v in t_of]
-    body = BodyGraph()
-    body._next_id = jg._next_id
-    tangents = dict(zip(loop.body.outputs, jg.outputs))
-    n_out = len(loop.body.outputs)
-    carry_t = [tangents.get(loop.carry_out[j]) for j in carries]
-    ys_t = list(range(loop.n_carry, n_out))
-    outs = [t if t is not None else _zeros(jg, loop.carry_in[j]) for j, t in
-            zip(carries, carry_t)]
-    outs += [jg.outputs[k] for k in ys_t]
-    own = [n for n in jg.nodes if n.out not in forward]
-    old = [loop.index] + ct_carry + stack + xs + x_t + consts + c_t
-    names = dict(loop.body.names)
-    names.update(jg.names)
-    nodes, outs = fresh_inputs(body, old, own, outs, names)
-    body.nodes.extend(nodes)
-    for n in body.nodes:
-        body.by_symbol[n.out.symbol] = n.out
-    body.outputs = outs
-    body = dce(body)
-    tangent_loop = Loop(body, loop.start, loop.stop, len(ct_carry),
+    body = _tangent_body(loop, jg, carries, [loop.index] + t_carry + stack + xs + x_t +
+                         consts + c_t)
+    ys_t = list(range(loop.n_carry, len(loop.body.outputs)))
+    tangent_loop = Loop(body, loop.start, loop.stop, len(t_carry),
                         len(stack) + len(xs) + len(x_t), reverse=loop.reverse,
                         index_name=loop.index_name,
                         stop_name=loop.stop_name, source=loop.source)
@@ -307,6 +291,28 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     for k, var in zip(ys_t, results[len(carries):]):
         out[k] = Tracer(g, var)
     return out
+
+
+def _tangent_body(loop: Loop, jg: Graph, carries: list[int], old: list[Var]) -> Graph:
+    """The tangent loop's body: the nodes forward mode added to the loop's body, reading
+    `old` (index, tangents carried, stack rows, rows, closed-over values and tangents)
+    as inputs of its own; its outputs, the tangents of the carried values and ys."""
+    forward = {n.out for n in loop.body.nodes}
+    tangents = dict(zip(loop.body.outputs, jg.outputs))
+    outs = [tangents.get(loop.carry_out[j]) for j in carries]
+    outs = [t if t is not None else _zeros(jg, loop.carry_in[j]) for j, t in zip(carries, outs)]
+    outs += [jg.outputs[k] for k in range(loop.n_carry, len(loop.body.outputs))]
+    own = [n for n in jg.nodes if n.out not in forward]
+    body = BodyGraph()
+    body._next_id = jg._next_id
+    names = dict(loop.body.names)
+    names.update(jg.names)
+    nodes, outs = fresh_inputs(body, old, own, outs, names)
+    body.nodes.extend(nodes)
+    for n in body.nodes:
+        body.by_symbol[n.out.symbol] = n.out
+    body.outputs = outs
+    return dce(body)
 
 
 def _tangent(g: Graph, known: dict, outer: Var, inner: Var, batch, whole: bool = False):
