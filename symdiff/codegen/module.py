@@ -94,7 +94,8 @@ def _load_template(name: str) -> str:
     except (ModuleNotFoundError, FileNotFoundError):
         import os
 
-        here = os.path.join(os.path.dirname(__file__), os.pardir, "templates", name)
+        # a source checkout run in place: symdiff/codegen/ -> the repository's templates/
+        here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
         with open(here, encoding="utf-8") as fh:
             return fh.read()
 
