@@ -63,6 +63,8 @@ def foldable_loops(code) -> dict[int, FoldableLoop]:
     """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
     found = _loops_cache.get(code)
     if found is None:
+        if len(_loops_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
+            _loops_cache.clear()
         found = _loops_cache[code] = _find_loops(code)
     return found
 
