@@ -154,8 +154,14 @@ class _Reverse:
         """What the adjoint reads of the forward body: (values to stack, carried values
         carried backwards, xs rows, closed-over values, the adjoint's own nodes)."""
         loop, adjoint = self.loop, self.adjoint
-        forward = {n.out for n in loop.body.nodes}
-        own = [n for n in adjoint.nodes if n.out not in forward]
+        # values of the index and closed-over values alone (t as a float, t * dt) are
+        # recomputed in the reverse loop rather than stored
+        of_index = set(loop.consts_in) | {loop.index}
+        for n in loop.body.nodes:
+            if n.op != INPUT and all(v in of_index for v in loop.body.operands(n)):
+                of_index.add(n.out)
+        forward = {n.out for n in loop.body.nodes} - of_index
+        own = [n for n in adjoint.nodes if n.out not in forward and n.op != INPUT]
         read = set(adjoint.outputs)
         for n in own:
             read.update(adjoint.operands(n))
@@ -166,7 +172,7 @@ class _Reverse:
                  if loop.carry_in[j] in read or j in backward]
         carried_back = {loop.carry_out[j] for j in backward}
         stack += [n.out for n in loop.body.nodes if n.out in read and n.out not in inputs
-                  and n.out not in carried_back]
+                  and n.out not in carried_back and n.out not in of_index]
         xs = [v for v in loop.xs_in if v in read]
         consts = [v for v in loop.consts_in if v in read]
         return stack, backward, xs, consts, own

@@ -39,7 +39,8 @@ def optimize_loops(graph: Graph, optimize_body: Callable[[Graph], Graph]) -> Gra
             used = outputs_of.get(node.out, [])
             first = _prune(node, used, optimize_body)
             # (once optimized, a carried value may turn out to be handed on unchanged)
-            again = _prune(first[node], [first[n] for n in used], lambda body: body)
+            again = _prune(first[node], [first[n] for n in used if first[n].op == LOOP_OUTPUT],
+                           lambda body: body)
             replaced.update({n: [again.get(first[n], first[n])] for n in first})
             replaced[node], moved_names = _hoist(replaced[node][0], graph)
             names.update(moved_names)

@@ -80,6 +80,7 @@ class _Carry:
     obj: Tracer
     placeholder: Var
     mutated: bool
+    first: Var | None = None  # its value after iteration 0 (to start a peeled loop)
 
 
 class _Fold:
@@ -116,13 +117,13 @@ class _Fold:
         for name in sorted(self.loop.assigned | self.loop.stored_into):
             value = values.get(name)
             if isinstance(value, Tracer) and value.graph is graph:
-                holder = self._placeholder(value.shape, value.dtype)
+                holder, first = self._placeholder(value.shape, value.dtype), value.var
                 if name in self.loop.stored_into:  # keep the object: its aliases see
                     value.var = holder              # the writes, as in NumPy
-                    self.carries.append(_Carry(name, value, holder, True))
+                    self.carries.append(_Carry(name, value, holder, True, first))
                 else:
                     obj = rebind[name] = Tracer(graph, holder)
-                    self.carries.append(_Carry(name, obj, holder, False))
+                    self.carries.append(_Carry(name, obj, holder, False, first))
             elif name in self.loop.assigned and name in values:
                 self.python[name] = values[name]
         self.containers = containers(values)
@@ -271,7 +272,10 @@ class _BodyBuilder:
         inits = self._inits(carry_in)
         plan = fold.plan
         start = plan.start if plan.kind == "range" and plan.step == 1 else 0
-        loop = Loop(body, start, start + plan.count, len(carry_in), len(xs_in),
+        stop = start + plan.count
+        if inits is None:  # iteration 0 stays as traced: the loop runs the others
+            inits, start = [c.first for c in fold.carries], start + 1
+        loop = Loop(body, start, stop, len(carry_in), len(xs_in),
                     index_name=self._index_name(), stop_name=plan.stop_name,
                     source=fold.loop.where)
         xs_vars = [a.var if isinstance(a, Tracer) else const(graph, a).var for a in xs_outer]
@@ -321,21 +325,20 @@ class _BodyBuilder:
             if isinstance(value, Tracer) and value.var in subs:
                 body.names.setdefault(subs[value.var], name)
 
-    def _inits(self, carry_in: list[Var]) -> list[Var]:
+    def _inits(self, carry_in: list[Var]) -> list[Var] | None:
         """Initial carried values: the values on entering the loop, so that the loop
-        runs from its first iteration (iteration 0's trace is then dead code)."""
+        runs from its first iteration (iteration 0's trace is then dead code); None
+        when one of them has another shape or dtype than in the loop (`acc = 0.0`
+        that becomes a vector): the loop then starts after iteration 0."""
         fold = self.fold
         inits = []
         for carry, var in zip(fold.carries, carry_in):
             if carry.mutated:
-                if carry.name not in fold.entry_vars:
-                    fold.fail(f"{carry.name!r} is written into but was not traced before")
-                inits.append(fold.entry_vars[carry.name])
-                continue
-            init = self._entry_value(fold.entry.get(carry.name), var)
+                init = fold.entry_vars.get(carry.name)
+            else:
+                init = self._entry_value(fold.entry.get(carry.name), var)
             if init is None:
-                fold.fail(f"{carry.name!r} has another shape or dtype before the loop "
-                          "than in it")
+                return None
             inits.append(init)
         return inits
 

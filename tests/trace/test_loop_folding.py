@@ -200,14 +200,18 @@ def test_a_loop_in_a_helper_function_folds():
     check_grad(f, *args, argnums=(0, 1))
 
 
-def test_a_scalar_accumulator_that_becomes_a_vector_still_folds_right():
-    def f(x):
+def test_a_scalar_accumulator_that_becomes_a_vector_folds_after_iteration_0():
+    def f(x, X):
         acc = 0.0
         for t in range(10):
-            acc = acc + x * t
+            acc = acc + np.cos(x * t) * X[t]
         return np.sum(np.sin(acc))
 
-    check_grad(f, np.array([0.1, 0.2, 0.3]))
+    args = (np.array([0.1, 0.2, 0.3]), np.linspace(-1, 1, 30).reshape(10, 3))
+    (loop,) = loops_in(dce(trace(f, describe_args(f, args, (0,)))))
+    assert (loop.start, loop.stop) == (1, 10)
+    check_grad(f, *args, argnums=(0, 1))
+    assert "for t in range(1, 10):" in symdiff.grad(f).compile(*args).source
 
 
 def test_values_carried_two_iterations_back():
