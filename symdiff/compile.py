@@ -33,6 +33,7 @@ class Compiled:
     argnums: int | tuple[int, ...]
     specs: list[ArgSpec]
     graph: Graph = field(repr=False)
+    fn: Any = field(default=None, repr=False)  # traced again for pictures of loops
 
     @property
     def forward(self) -> Callable:
@@ -72,7 +73,10 @@ class Compiled:
         nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
         nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
-        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+        graph = self.graph
+        if self.fn is not None and any(n.op == "loop" for n in graph.nodes):
+            graph = trace(self.fn, self.specs, fold=False)  # a box per step taken
+        return GraphPicture(traced_picture(graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
@@ -140,7 +144,7 @@ def compile_gradient(
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
-    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, fn)
 
 
 

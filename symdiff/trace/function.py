@@ -180,14 +180,15 @@ def _holds_arrays(a) -> bool:
     return False
 
 
-def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
+def trace(fn: Callable, specs: Sequence[ArgSpec], fold: bool = True) -> Graph:
     """Run `fn` on tracers shaped like `specs`; the graph's single output is its result.
-    Loops fold into loop nodes where they can (`trace_loops`); a loop that turns out
-    not to fold is traced again unrolled."""
+    Loops fold into loop nodes where they can (`trace/loops.py`; `fold=False`: never,
+    every operation performed is a node, as pictures of the graph show it); a loop that
+    turns out not to fold is traced again unrolled."""
     unrolled: set[str] = set()
     while True:
         try:
-            return _trace(fn, specs, unrolled)
+            return _trace(fn, specs, unrolled, fold)
         except Unfold as e:
             _log.info("the loop at %s stays unrolled: %s", e.where, e.why)
             if e.where in unrolled:
@@ -196,7 +197,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             unrolled.add(e.where)
 
 
-def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str]) -> Graph:
+def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: bool) -> Graph:
     graph = Graph()
     call_args = []
     for spec in specs:
@@ -206,7 +207,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    folder = LoopFolder(graph, unrolled, fn)
+    folder = LoopFolder(graph, unrolled, fn, enabled=fold)
     try:
         with _random_forbidden(), folder:
             result, local_names, returned_at = _call_recording_locals(fn, call_args)

@@ -380,7 +380,8 @@ class LoopFolder:
     """While tracing into `graph`, fold the loops of user frames (a context manager).
     Loops whose `file:line` is in `unrolled` are left alone."""
 
-    def __init__(self, graph: Graph, unrolled: set[str], fn=None):
+    def __init__(self, graph: Graph, unrolled: set[str], fn=None, enabled: bool = True):
+        self.wanted = enabled
         self.graph = graph
         self.unrolled = unrolled
         self.top = getattr(fn, "__code__", None)  # the traced function's code
@@ -392,8 +393,8 @@ class LoopFolder:
 
     def __enter__(self):
         self.previous = sys.gettrace()
-        self.enabled = self.previous is None or isinstance(
-            getattr(self.previous, "__self__", None), LoopFolder)
+        self.enabled = self.wanted and (self.previous is None or isinstance(
+            getattr(self.previous, "__self__", None), LoopFolder))
         if self.enabled:
             sys.settrace(self._call)
         return self
