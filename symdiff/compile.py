@@ -19,8 +19,9 @@ from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .errors import InputError
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
 @dataclass
@@ -70,9 +71,8 @@ class Compiled:
                 raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
                                  f"{self.name} was compiled for {spec.shape}")
         out = self.graph.outputs[0]
-        nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
-        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         graph = self.graph
         if self.fn is not None and any(n.op == "loop" for n in graph.nodes):
             graph = trace(self.fn, self.specs, fold=False)  # a box per step taken
@@ -96,7 +96,6 @@ class Compiled:
         return to_markdown(self)
 
 
-
 def write_atomic(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -109,16 +108,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
 
 
 
@@ -137,24 +126,20 @@ def compile_gradient(
         ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
-        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
                                     constants=constants)
-                     for d in derivations(ctx, kinds)]
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, fn)
 
 
-
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
-                             function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)

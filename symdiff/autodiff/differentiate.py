@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
 from ..ir.loops import LOOP, LOOP_OUTPUT
 from ..trace.structured import concatenate, reshape
@@ -45,6 +45,7 @@ def active_vars(graph: Graph, wrt: Sequence[Var]) -> set[Var]:
     return active
 
 
+@graph_pass
 def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
               seeds: Sequence[tuple[Var, Var]] = ()) -> Graph:
     """A copy of `graph` whose outputs are its output followed by one cotangent per `wrt`.
@@ -59,9 +60,10 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
     adjoints: dict[Var, list[Tracer]] = {}
     for var, seed in seeds or [(out, cotangent)]:
         if var in active:
-            adjoints.setdefault(var, []).append(
-                Tracer(g, seed) if seed is not None else
-                expression(g, sp.Integer(1), out.shape, out.dtype))
+            with located(None):  # (the seed belongs to no line of the user's)
+                adjoints.setdefault(var, []).append(
+                    Tracer(g, seed) if seed is not None else
+                    expression(g, sp.Integer(1), out.shape, out.dtype))
     pending: dict[Var, dict[int, Tracer]] = {}  # loop -> output index -> its cotangent
     for node in reversed(graph.nodes):
         contributions = adjoints.pop(node.out, None)
@@ -153,6 +155,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
 #: (each tangent materialized next to its value); shorter ones go through reverse mode.
 LONG_CHAIN = 8
 
+@graph_pass
 def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     """Gradient of ``out = h(sum(E))`` when E depends on the one `wrt` array only
     through elementwise operations of its own shape (a diagonal Jacobian).
@@ -250,6 +253,7 @@ def _scalar_tail(defs, out: Var, active: set[Var]):
 
 
 # -- forward mode ------------------------------------------------------------------------
+@graph_pass
 def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
               batch: int | None = None, identity: Sequence[Var] = (),
               upto: int | None = None) -> Graph:

@@ -94,6 +94,14 @@ def _stack_more(g: Graph, node: Node, values: list[Var]) -> tuple[Node, list[Var
     return node, [_project(g, node.out, loop, loop.n_carry + ys.index(v)) for v in values]
 
 
+def _new_input(graph: Graph, shape, dtype) -> Var:
+    """A new value of a scratch copy of a body, defined as an input (a cotangent or a
+    tangent arriving from outside), so that the copy stays a well-formed graph."""
+    var = graph.new_var(shape, dtype)
+    graph.add(Node(var, INPUT, params=(("name", ""),)))
+    return var
+
+
 def _zeros(g: Graph, var: Var) -> Var:
     return expression(g, sp.Integer(0), var.shape, var.dtype).var
 
@@ -121,13 +129,13 @@ def loop_vjp(g: Graph, node: Node, cts: dict[int, Tracer], active: set[Var],
     seeds, seed_of = [], {}
     bv = loop.body.derive(loop.body.nodes, loop.body.outputs)
     for j in carries:  # the cotangent reaching carried value j after an iteration
-        seed_of[j] = bv.new_var(loop.carry_in[j].shape, loop.carry_in[j].dtype)
+        seed_of[j] = _new_input(bv, loop.carry_in[j].shape, loop.carry_in[j].dtype)
         seeds.append((loop.carry_out[j], seed_of[j]))
     ys_ct = {k - loop.n_carry: ct for k, ct in cts.items() if k >= loop.n_carry}
     ys_seed = {}
     for k in sorted(ys_ct):
         y = loop.ys[k]
-        ys_seed[k] = bv.new_var(y.shape, y.dtype)
+        ys_seed[k] = _new_input(bv, y.shape, y.dtype)
         seeds.append((y, ys_seed[k]))
     wrt = [loop.carry_in[j] for j in carries] + \
         [v for v in loop.xs_in + loop.consts_in if v in body_in]
@@ -260,7 +268,7 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     if not wrt:
         return {}
     bj = loop.body.derive(loop.body.nodes, loop.body.outputs)
-    tangent_in = [bj.new_var(v.shape + batch, v.dtype) for v in wrt]
+    tangent_in = [_new_input(bj, v.shape + batch, v.dtype) for v in wrt]
     jg = jvp_graph(bj, wrt, tangent_in, batch=ctx.size)
     forward = {n.out for n in loop.body.nodes}
     own = [n for n in jg.nodes if n.out not in forward]
@@ -367,7 +375,7 @@ def joint_jvp(g: Graph, node: Node, known: dict, jvp_graph: Callable,
     consts = [k for k, v in enumerate(loop.consts_in) if v in body_in]
     wrt = [loop.carry_in[j] for j in carries] + [loop.consts_in[k] for k in consts]
     bj = loop.body.derive(loop.body.nodes, loop.body.outputs)
-    tangent_in = [bj.new_var(v.shape, v.dtype) for v in wrt]
+    tangent_in = [_new_input(bj, v.shape, v.dtype) for v in wrt]
     jg = jvp_graph(bj, wrt, tangent_in)
     body = BodyGraph()
     body._next_id = jg._next_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layout import LINE_LENGTH
-from .printer import dtype_name
+from .literals import dtype_name
 
 
 def shape_check(name: str, shape: tuple[int, ...], guard: bool = True) -> list[str]:

@@ -26,10 +26,6 @@ CONVENTIONS = KINK_CONVENTIONS + (
 DEFAULT_KINDS = ("grad", "value_and_grad")
 
 
-def _sig(specs: Sequence[ArgSpec]) -> str:
-    return ", ".join(s.name for s in specs)
-
-
 def _type_text(shape: tuple[int, ...], dtype) -> str:
     """`float64, shape (3,)`: the words docstrings use for an array argument or result."""
     return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"
@@ -64,25 +60,32 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
         *_fill([s.describe() for s in specs], ", ", width - 1, "Traced arguments: ", "  "),
         "Conventions at kinks:",
         *(f"  {c}" for c in CONVENTIONS),
-        *(["Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):"]
+        *(["Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):"]
           if stable_rewrites else []),
         *(line for r in stable_rewrites for line in textwrap.wrap(
             r, width, initial_indent="  ", subsequent_indent="    ")),
     ]
 
 
+def emit_command(target: str, wrt: Sequence[str], options: Sequence[str] = (),
+                 kinds: Sequence[str] = DEFAULT_KINDS, output: str | None = None) -> list[str]:
+    """The words of the `symdiff emit` command line that writes a module: the one the
+    command line ran, or the one reproducing a module compiled through the Python API."""
+    words = ["symdiff", "emit", target, "--wrt", ",".join(wrt), *options]
+    words += ["--emit", ",".join(kinds)] if tuple(kinds) != DEFAULT_KINDS else []
+    return words + (["-o", output] if output else [])
+
+
 def default_command(target: str, specs, nums, kinds=DEFAULT_KINDS) -> list[str]:
     """`symdiff emit` arguments reproducing a module compiled through the Python API."""
-    words = ["symdiff", "emit", target, "--wrt", ",".join(specs[i].name for i in nums)]
+    options = []
     for s in specs:
         if s.traced and s.shape:
-            words += ["--shape", f"{s.name}={','.join(map(str, s.shape))}"]
+            options += ["--shape", f"{s.name}={','.join(map(str, s.shape))}"]
     for s in specs:
         if s.traced and s.dtype != np.float64:
-            words += ["--dtype", f"{s.name}={s.dtype.name}"]
-    if tuple(kinds) != DEFAULT_KINDS:
-        words += ["--emit", ",".join(kinds)]
-    return words
+            options += ["--dtype", f"{s.name}={s.dtype.name}"]
+    return emit_command(target, [specs[i].name for i in nums], options, kinds)
 
 
 def command_lines(words: Sequence[str], width: int) -> list[str]:

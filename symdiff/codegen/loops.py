@@ -16,7 +16,7 @@ from ..ir.graph import Var
 from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
 from ..passes.simplify import Program
-from .printer import dtype_name
+from .literals import dtype_name
 
 __all__ = ["LoopPrinter", "pinned_symbols"]
 

@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -92,8 +93,6 @@ def _load_template(name: str) -> str:
     try:
         return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError):
-        import os
-
         # a source checkout run in place: symdiff/codegen/ -> the repository's templates/
         here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
         with open(here, encoding="utf-8") as fh:

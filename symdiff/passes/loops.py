@@ -16,7 +16,7 @@ import sympy as sp
 from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce
 from ..ir.loops import LOOP, LOOP_OUTPUT, Loop, substitute
 
-__all__ = ["optimize_loops", "loop_statements", "LOOP_END"]
+__all__ = ["optimize_loops", "loop_statements", "with_bodies", "LOOP_END"]
 
 #: The op of the statement closing a loop's body in a program.
 LOOP_END = "loop_end"
@@ -81,13 +81,14 @@ def _hoist(node: Node, graph: Graph) -> tuple[list[Node], dict]:
             read_inside.update(body.operands(n))
     entering = [v for v in invariant if v in read_inside]
     subs = {v: body.new_var(v.shape, v.dtype) for v in entering}
-    new_body = body.derive([n for n in body.nodes if n.out not in invariant], [])
-    for v in entering:
+    new_body = body.derive([n for n in body.nodes if n.op == "input"], [])
+    for v in entering:  # (inputs first: a graph defines a value before it is read)
         new_body.add(Node(subs[v], "input", params=(("name", ""),)))
         new_body.by_symbol[subs[v].symbol] = subs[v]
         if v in body.names:
             new_body.names[subs[v]] = body.names[v]
-    new_body.nodes = [substitute(n, subs) for n in new_body.nodes]
+    new_body.nodes += [substitute(n, subs) for n in body.nodes
+                       if n.op != "input" and n.out not in invariant]
     new_body.outputs = [subs.get(v, v) for v in body.outputs]
     new = Node(node.out, LOOP, node.inputs + tuple(invariant[v] for v in entering),
                (("loop", loop.with_body(new_body)),), loc=node.loc)
@@ -172,3 +173,20 @@ def loop_statements(node: Node, args: tuple, to_program: Callable, make_statemen
     tail = make_statement(sp.Dummy("end"), None, node=end, args=handed + args,
                           loc=node.loc, depth=depth, scope=node.out)
     return [head, *program.statements, tail], program
+
+
+def with_bodies(program, bodies: list):
+    """`program` (a Program) knowing the names, symbols and temporaries of its loops'
+    bodies (Programs too)."""
+    by_symbol = dict(program.by_symbol)
+    for body in bodies:
+        program.names.update({v: n for v, n in body.names.items() if v not in program.names})
+        program.temps += body.temps
+        by_symbol.update(body.by_symbol)
+        program.adjoint_of.update(body.adjoint_of)
+        program.expr_names.update(body.expr_names)
+        program.temp_defs.update(body.temp_defs)
+        program.stable_rewrites += [r for r in body.stable_rewrites
+                                    if r not in program.stable_rewrites]
+    program.by_symbol = by_symbol
+    return program

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..ir.elementwise import sympy_number
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
+from ..ir.elementwise import number
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
 from ..ir.loops import LOOP
-from .loops import loop_statements, optimize_loops
+from .loops import loop_statements, optimize_loops, with_bodies
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
 
@@ -58,6 +58,7 @@ def optimize(graph: Graph, simplify: bool = True) -> Graph:
 _REARRANGING = ("broadcast_to", "reshape", "transpose", "index")
 
 
+@graph_pass
 def constant_broadcasts(graph: Graph) -> Graph:
     """Constants of one value everywhere, folded: a broadcast of a constant scalar that
     fusion could not remove (a gradient of ones or zeros), rearrangements of such
@@ -96,7 +97,7 @@ def _constant_node(node: Node, value: np.ndarray) -> Node:
     """A number for a float scalar (fusion writes it into its readers), else a constant
     array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
-        return Node(node.out, ELEMENTWISE, expr=sympy_number(value), loc=node.loc)
+        return Node(node.out, ELEMENTWISE, expr=number(value), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
@@ -114,6 +115,7 @@ def _numpy_scalar(expr: sp.Expr, dtype: np.dtype) -> np.ndarray | None:
 _SHAPE_OPS = ("broadcast_to", "reshape")
 
 
+@graph_pass
 def collapse_scalar_broadcasts(graph: Graph) -> Graph:
     """A reshape or broadcast of a broadcast scalar is that scalar broadcast once
     (adjoints of means arrive as such chains); fusion can then inline the scalar."""
@@ -135,6 +137,7 @@ def collapse_scalar_broadcasts(graph: Graph) -> Graph:
 
 
 # -- value numbering ---------------------------------------------------------------------
+@graph_pass
 def value_number(graph: Graph) -> Graph:
     """Merge nodes that compute the same thing from the same operands."""
     seen: dict[tuple, Var] = {}
@@ -189,6 +192,7 @@ def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]], dict[Var
     return uses, consumers, sizes
 
 
+@graph_pass
 def fuse(graph: Graph, rounds: int = 3) -> Graph:
     """Inline single-use elementwise values and scalar constants into elementwise
     consumers; read broadcasts' sources directly where NumPy broadcasts the same way.
@@ -279,6 +283,7 @@ def _constant_of(node: Node | None) -> sp.Expr | None:
 
 
 # -- simplification ----------------------------------------------------------------------
+@graph_pass
 def simplify_expressions(graph: Graph) -> Graph:
     nodes = []
     for node in graph.nodes:
@@ -484,20 +489,4 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
     result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                      [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
                      dict(graph.expr_names), temp_defs, rewrites)
-    return _with_bodies(result, bodies) if bodies else result
-
-
-def _with_bodies(program: Program, bodies: list[Program]) -> Program:
-    """`program` knowing the names, symbols and temporaries of its loops' bodies."""
-    by_symbol = dict(program.by_symbol)
-    for body in bodies:
-        program.names.update({v: n for v, n in body.names.items() if v not in program.names})
-        program.temps += body.temps
-        by_symbol.update(body.by_symbol)
-        program.adjoint_of.update(body.adjoint_of)
-        program.expr_names.update(body.expr_names)
-        program.temp_defs.update(body.temp_defs)
-        program.stable_rewrites += [r for r in body.stable_rewrites
-                                    if r not in program.stable_rewrites]
-    program.by_symbol = by_symbol
-    return program
+    return with_bodies(result, bodies) if bodies else result

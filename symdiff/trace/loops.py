@@ -229,7 +229,7 @@ class _BodyBuilder:
         """The final carried values (Vars of the graph, after the loop node)."""
         fold, graph = self.fold, self.graph
         nodes = graph.nodes[fold.mark:]
-        del graph.nodes[fold.mark:]
+        graph.nodes = graph.nodes[:fold.mark]  # (a new list: `Graph.defining` re-indexes)
         self.cut = {n.out for n in nodes}
         placeholders = {n.out for n in nodes if n.op == _PLACEHOLDER}
         body = BodyGraph()
