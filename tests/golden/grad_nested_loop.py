@@ -60,7 +60,7 @@ def grad_nested_loop(x, depth):
     _check_inputs(x, depth)
     dnested_loop_dx = np.ones((5,))
     for _ in range(depth):
-        # gradient of line 83: x = np.sin(x) * x + np.cos(x)
+        # gradient of line 87: x = np.sin(x) * x + np.cos(x)
         _t0 = np.cos(x)
         _t1 = _t0 + x*np.sin(x)
         dnested_loop_dx = _t0*x*dnested_loop_dx
@@ -83,7 +83,7 @@ def value_and_grad_nested_loop(x, depth):
     _check_inputs(x, depth)
     dnested_loop_dx = np.ones((5,))
     for _ in range(depth):
-        # gradient of line 83: x = np.sin(x) * x + np.cos(x)
+        # gradient of line 87: x = np.sin(x) * x + np.cos(x)
         _t0 = np.cos(x)
         _t1 = _t0 + x*np.sin(x)
         dnested_loop_dx = _t0*x*dnested_loop_dx

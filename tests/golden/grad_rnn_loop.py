@@ -94,19 +94,19 @@ def grad_rnn_loop(W, U, b, xs):
         x = xs[t]
         hs[t] = h
         h = np.tanh(b + W @ h + U @ x)
-    # gradient of line 71: return np.sum(h**2)
+    # gradient of line 75: return np.sum(h**2)
     drnn_loop_dh = 2*h
     drnn_loop_dW = np.zeros((4, 4))
     drnn_loop_dU = np.zeros((4, 2))
     drnn_loop_db = np.zeros((4,))
-    # gradient of line 70: h = np.tanh(W @ h + U @ x + b)
+    # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
     _t0 = U.T
     _t1 = W.T
     drnn_loop_dxs = np.empty((12, 2), dtype=np.float64)
-    # gradient of line 69: for x in xs:
+    # gradient of line 73: for x in xs:
     for t in reversed(range(12)):
         x = xs[t]
-        # gradient of line 70: h = np.tanh(W @ h + U @ x + b)
+        # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
         _t2 = drnn_loop_dh*(1 - h**2)
         _t3 = _t2[:, None]
         _t4 = _t0 @ _t2
@@ -145,19 +145,19 @@ def value_and_grad_rnn_loop(W, U, b, xs):
         hs[t] = h
         h = np.tanh(b + W @ h + U @ x)
     value = np.sum(h**2)
-    # gradient of line 71: return np.sum(h**2)
+    # gradient of line 75: return np.sum(h**2)
     drnn_loop_dh = 2*h
     drnn_loop_dW = np.zeros((4, 4))
     drnn_loop_dU = np.zeros((4, 2))
     drnn_loop_db = np.zeros((4,))
-    # gradient of line 70: h = np.tanh(W @ h + U @ x + b)
+    # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
     _t0 = U.T
     _t1 = W.T
     drnn_loop_dxs = np.empty((12, 2), dtype=np.float64)
-    # gradient of line 69: for x in xs:
+    # gradient of line 73: for x in xs:
     for t in reversed(range(12)):
         x = xs[t]
-        # gradient of line 70: h = np.tanh(W @ h + U @ x + b)
+        # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
         _t2 = drnn_loop_dh*(1 - h**2)
         _t3 = _t2[:, None]
         _t4 = _t0 @ _t2

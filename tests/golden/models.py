@@ -63,6 +63,10 @@ def mlp_inputs():
             rng.normal(size=(8, 2)), rng.normal(size=8))
 
 
+def rosenbrock(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
 def rnn_loop(W, U, b, xs):
     """A tanh recurrent network over the rows of xs: the loop stays a loop."""
     h = np.zeros(W.shape[0])
