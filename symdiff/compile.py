@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,8 @@ class Compiled:
     argnums: int | tuple[int, ...]
     specs: list[ArgSpec]
     graph: Graph = field(repr=False)
-    fn: Any = field(default=None, repr=False)  # traced again for pictures of loops
+    fn: Any = field(default=None, repr=False)  # a weak reference to the function, traced
+    # again for pictures of loops (a strong one would keep it alive through the caches)
 
     @property
     def forward(self) -> Callable:
@@ -75,8 +77,9 @@ class Compiled:
         scalar = out.shape == () and out.dtype.kind == "f"
         nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         graph = self.graph
-        if self.fn is not None and any(n.op == "loop" for n in graph.nodes):
-            graph = trace(self.fn, self.specs, fold=False)  # a box per step taken
+        fn = self.fn() if self.fn is not None else None
+        if fn is not None and any(n.op == "loop" for n in graph.nodes):
+            graph = trace(fn, self.specs, fold=False)  # a box per step taken
         return GraphPicture(traced_picture(graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
@@ -142,7 +145,14 @@ def compile_gradient(
         module = load_module(source, name)
     else:  # from a file, where numba caches the compiled kernels
         module = load_from_file(source, name, write_atomic)
-    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, fn)
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, _weak(fn))
+
+
+def _weak(fn):
+    try:
+        return weakref.ref(fn)
+    except TypeError:  # (not weakly referenceable: no picture of its loops)
+        return None
 
 
 #: The code generators: plain NumPy (the default), NumPy calling numba loops, and the

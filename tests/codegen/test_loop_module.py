@@ -87,3 +87,16 @@ def test_pictures_of_a_folded_loop_show_each_step():
     dot = compiled.picture(x, 5).dot
     assert dot.count("sin") >= 5
     assert to_dot(function_picture(p6.p6, (x, 5), (0,), grad=True)).count("sin") >= 5
+
+
+def test_the_numba_backend_prints_loops_as_numpy_loops():
+    pytest.importorskip("numba")
+    from symdiff.compile import compile_gradient
+    from symdiff.verify.numerical import numerical_gradient
+
+    args = rnn.make_inputs(20)
+    compiled = compile_gradient(rnn.rnn_loss, args, 0, backend="numba")
+    assert "for t in reversed(range(20)):" in compiled.source
+    np.testing.assert_allclose(compiled.grad(*args),
+                               numerical_gradient(rnn.rnn_loss, list(args), 0),
+                               rtol=1e-6, atol=1e-9)
