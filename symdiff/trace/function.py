@@ -27,6 +27,7 @@ from ..errors import InputError, SymdiffError, TraceError, traceback_location, u
 from ..ir.graph import CONST, Graph, graph_pass
 from ..ir.loops import bodies
 from .loops import LoopFolder, Unfold
+from .rebind import rebound_names
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -227,7 +228,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: boo
     _check_captured(fn, captured)
     folder = LoopFolder(graph, unrolled, fn, enabled=fold)
     try:
-        with _random_forbidden(), folder:
+        with _random_forbidden(), rebound_names(fn), folder:
             result, local_names, returned_at = _call_recording_locals(fn, call_args)
     except Unfold:
         raise
