@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import sympy as sp
 
+from . import dims
 from .graph import ELEMENTWISE, INPUT, Graph, Node, Var
 
 __all__ = ["Loop", "BodyGraph", "LOOP", "LOOP_OUTPUT", "loop_outputs", "output_types",
@@ -42,7 +43,7 @@ class BodyGraph(Graph):
     def new_var(self, shape, dtype) -> Var:
         vid = self._next_id
         self._next_id += 1
-        var = Var(vid, tuple(int(d) for d in shape), np.dtype(dtype),
+        var = Var(vid, dims.canon_shape(shape), np.dtype(dtype),
                   sp.Dummy(f"v{vid}", real=True))
         self.by_symbol[var.symbol] = var
         return var

@@ -84,7 +84,7 @@ def test_pictures_of_a_folded_loop_show_each_step():
     x = np.linspace(-1, 1, 3)
     compiled = symdiff.grad(p6.p6).compile(x, 5)
     assert "for _ in range(depth):" in compiled.source
-    dot = compiled.picture(x, 5).dot
+    dot = compiled.picture().dot
     assert dot.count("sin") >= 5
     assert to_dot(function_picture(p6.p6, (x, 5), (0,), grad=True)).count("sin") >= 5
 
