@@ -263,8 +263,12 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=N
 
 def _context(fn: Callable, specs, nums, argnums, graph: Graph, keep=()) -> _Context:
     """`keep`: values fusion must leave as values (those a branch's blocks pass on)."""
-    forward = optimize(graph.derive(graph.nodes, graph.outputs + list(keep)), simplify=False)
-    forward.outputs = forward.outputs[:len(graph.outputs)]
+    if keep:
+        forward = optimize(graph.derive(graph.nodes, graph.outputs + list(keep)),
+                           simplify=False)
+        forward.outputs = forward.outputs[:len(graph.outputs)]
+    else:
+        forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [forward.inputs[traced.index(i)] for i in nums]
     name = fn.__name__ if getattr(fn, "__name__", "").isidentifier() else "f"

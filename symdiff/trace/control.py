@@ -116,6 +116,11 @@ def truth(t: Tracer) -> bool:
             f"the truth value of a traced array with {t.size} elements (shape {t.shape}) "
             "is ambiguous, as in NumPy: choose elementwise with np.where(condition, a, b), "
             "or test a single value with (condition).any() or (condition).all()", where)
+    folder = getattr(sys.gettrace(), "__self__", None)  # loops.LoopFolder, when folding
+    if getattr(folder, "pending", None) is not None:
+        # a loop's placeholder iteration stands for every step: a condition in it must
+        # make the trace start over with that loop unrolled (trace() does, on any error)
+        raise TraceError("a condition on a traced value inside a loop being folded", where)
     recorders = getattr(_state, "recorders", None)
     if not recorders:
         raise TraceError(
