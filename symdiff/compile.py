@@ -15,6 +15,7 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
+from .codegen.header import kink_conventions
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .errors import InputError
@@ -129,7 +130,7 @@ def compile_gradient(
                                     constants=constants)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
+                                       source_name, command, kink_conventions(ctx.graph)))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 

@@ -68,9 +68,11 @@ def lower_sigmoid(expr: sp.Expr, forms: set[str] | None = None) -> sp.Expr:
     if not expr.has(sigmoid):
         return expr
     paired = expr.replace(lambda e: e.is_Mul and _sigmoid_pair(e) is not None, _lower_pair)
+    if forms is not None and paired != expr:
+        forms.add(SIGMOID_PAIR_FORM)
     paired = _fold_sigmoid_pairs(paired)  # after the products: s(u)*s(-u) stays exact
-    if forms is not None:
-        forms.update([SIGMOID_PAIR_FORM] * (paired != expr) + [SIGMOID_FORM] * paired.has(sigmoid))
+    if forms is not None and paired.has(sigmoid):
+        forms.add(SIGMOID_FORM)
     return paired.replace(sigmoid, _sigmoid_formula)
 
 
