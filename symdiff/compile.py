@@ -108,6 +108,18 @@ def write_atomic(path: str, text: str | bytes) -> None:
 
 
 
+def _keep_user_locations(programs, traced: Graph) -> None:
+    """Forget a statement's source line unless it is in a file the traced function's
+    own lines are in: a node built while differentiating, outside any `located`
+    block, would otherwise quote whatever frame called symdiff (the installed
+    `symdiff` launcher's `sys.exit(main())`) in a "# gradient of line" comment."""
+    files = {node.loc.rpartition(":")[0] for node in traced.nodes if node.loc}
+    for program in programs:
+        for stmt in program.statements:
+            if stmt.loc and stmt.loc.rpartition(":")[0] not in files:
+                stmt.loc = None
+
+
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -125,6 +137,7 @@ def compile_gradient(
     with progress.task("differentiating, simplifying, printing"):
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        _keep_user_locations(programs, ctx.graph)
         functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                     d.backward_from, extra_params=d.extra_params,
                                     constants=constants)
