@@ -89,14 +89,16 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
-    try:
-        return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # a source checkout run in place: symdiff/codegen/ -> the repository's templates/
-        here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
-        with open(here, encoding="utf-8") as fh:
-            return fh.read()
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`); a
+    source checkout reads its own `templates/` first (an editable install elsewhere
+    would otherwise lend its templates to a checkout run with PYTHONPATH)."""
+    checkout = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
+    if os.path.isfile(os.path.join(checkout, "pyproject.toml")):
+        here = os.path.join(checkout, "templates", name)
+        if os.path.isfile(here):
+            with open(here, encoding="utf-8") as fh:
+                return fh.read()
+    return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
 
 
 def render_module(module: ModuleCode) -> str:
