@@ -69,6 +69,22 @@ def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
     return memo[sym]
 
 
+def _shape_of(program: Program, sym: sp.Symbol, memo: dict):
+    """The shape of a statement's value: its Var's, or for a CSE temporary the
+    broadcast of what it reads (the set of those shapes where they do not broadcast
+    as plain integers)."""
+    var = program.by_symbol.get(sym)
+    if var is not None:
+        return var.shape
+    if sym not in memo:
+        shapes = [_shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
+        try:
+            memo[sym] = np.broadcast_shapes(*shapes)
+        except (TypeError, ValueError):
+            memo[sym] = frozenset(map(str, shapes))
+    return memo[sym]
+
+
 def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
     return [st for st in program.statements
             if st.expr is not None and sym in st.expr.free_symbols]
@@ -107,6 +123,7 @@ def print_function(
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+    temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
@@ -126,7 +143,8 @@ def print_function(
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if stmt.target not in names:
-            names[stmt.target] = temps.take(stmt.target, index)
+            kind = (_shape_of(program, stmt.target, temp_shapes), printer.dtype)
+            names[stmt.target] = temps.take(stmt.target, index, kind)
         last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
                                          is_backward, last_comment)
     return _function_code(program, name, docstring, body, returns, names, extra_params,

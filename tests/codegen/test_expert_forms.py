@@ -3,8 +3,10 @@ derivatives, checked by reading the generated functions (and their values agains
 central differences)."""
 
 import ast
+import sys
 
 import numpy as np
+import pytest
 
 import symdiff
 
@@ -50,3 +52,61 @@ def test_logistic_gradient_is_exact_in_the_tails():
     p = np.array([0.0, 1.0, np.exp(-40.0) / (1 + np.exp(-40.0)), 1 / (1 + np.exp(-40.0))])
     np.testing.assert_allclose(dw, X.T @ (p - y) / 4, rtol=1e-14)
     assert np.isfinite(dw).all()
+
+
+# -- names -----------------------------------------------------------------------------
+def temporary_kinds(fn, args) -> dict[str, set]:
+    """Run `fn(*args)` and record, for each `_t<k>` local of its frame, the (shape,
+    dtype) of every value it held."""
+    seen: dict[str, set] = {}
+    code = fn.__code__
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not code:
+            return None
+        for name, value in frame.f_locals.items():
+            if name.startswith("_t"):
+                seen.setdefault(name, set()).add((np.shape(value), np.asarray(value).dtype))
+        return tracer
+
+    sys.settrace(lambda frame, event, arg: tracer if frame.f_code is code else None)
+    try:
+        fn(*args)
+    finally:
+        sys.settrace(None)
+    return seen
+
+
+def mlp(W1, b1, W2, b2, X, y):
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    return np.mean((prediction - y) ** 2)
+
+
+def softmax_xent(W, b, X, Y):
+    z = X @ W + b
+    lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(Y * (z - lse), axis=1))
+
+
+@pytest.mark.parametrize("fn, shapes", [
+    (mlp, [(2, 4), (4,), (4,), (), (8, 2), (8,)]),
+    (softmax_xent, [(6, 3), (3,), (5, 6), (5, 3)]),
+    (logistic_loss, [(4,), (), (30, 4), (30,)]),
+])
+def test_a_temporary_name_never_holds_values_of_two_shapes(fn, shapes):
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=s) if s else 0.5 for s in shapes]
+    compiled = symdiff.grad(fn, argnums=tuple(range(len(args) - 2))).compile(*args)
+    module, checked = compiled.module, 0
+    for name in dir(module):
+        f = getattr(module, name)
+        if name.startswith("_") or not hasattr(f, "__code__") or \
+                not any(v.startswith("_t") for v in f.__code__.co_varnames):
+            continue
+        kinds = temporary_kinds(f, args)
+        assert kinds, name  # (the tracer saw the function's temporaries)
+        for temp, held in kinds.items():
+            assert len(held) == 1, (name, temp, held)
+        checked += 1
+    assert checked >= 2

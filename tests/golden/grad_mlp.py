@@ -140,7 +140,7 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t1
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t0 = W2*_t1[:, None]*(1 - hidden**2)
-    dmlp_db1 = np.sum(_t0, axis=0)
-    dmlp_dW1 = X.T @ _t0
+    _t2 = W2*_t1[:, None]*(1 - hidden**2)
+    dmlp_db1 = np.sum(_t2, axis=0)
+    dmlp_dW1 = X.T @ _t2
     return value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)
