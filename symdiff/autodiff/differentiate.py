@@ -20,6 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
+from ..ir import canonical
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
 from ..trace.structured import concatenate, reshape
@@ -123,7 +124,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
     for var in g.operands(node):
         if not differentiable(var):
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:
@@ -177,7 +178,7 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
                 t = _elementwise_jvp(g, node, known, forward_only)
             if t is not None:  # None: a zero derivative (sign, floor, ...)
                 known[node.out] = _materialized(g, t)
-    partial = sp.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
+    partial = canonical.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
     tangent = known.get(reduction.inputs[0])
     with located(reduction.loc):
         grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
@@ -295,7 +296,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         t = known.get(var)
         if t is None:
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:

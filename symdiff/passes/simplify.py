@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..ir.canonical import canonical, rename
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
 from .reductions import rewrite_reductions
@@ -296,28 +297,42 @@ def simplify_expressions(graph: Graph) -> Graph:
 def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
     """The cheapest of a few deterministic rewritings; big expressions are left alone.
 
-    A rewriting must have fewer operations and print no longer. Memoized: the
-    forward, gradient and value-and-gradient programs share most expressions."""
+    A rewriting must have fewer operations and print no longer. Memoized, also up to
+    the names of the symbols (`canonical`): the forward, gradient and value-and-gradient
+    programs share most expressions, and an unrolled loop repeats one in new names."""
     if expr.is_Atom or expr.has(sp.Piecewise):
         return expr
     best_ops = sp.count_ops(expr)
     if best_ops > max_ops:
         return expr
+    canon, back = canonical(expr)
     best, best_len = expr, None
+    for candidate, ops in _rewritings(canon):
+        if ops >= best_ops:
+            continue
+        candidate = rename(candidate, back)
+        best_len = best_len if best_len is not None else len(str(best))
+        length = len(str(candidate))  # (in the user's names: lengths differ by name)
+        if length <= best_len:
+            best, best_ops, best_len = candidate, ops, length
+    return best
+
+
+@functools.lru_cache(maxsize=8192)
+def _rewritings(expr: sp.Expr) -> tuple[tuple[sp.Expr, int], ...]:
+    """(rewriting, its operation count) for each rewriting of `expr` that keeps its
+    floats and its symbols, in the order they are tried."""
+    out = []
     for rewrite in (sp.factor_terms, _expand_small, sp.cancel, *_collectors(expr)):
         try:
             candidate = rewrite(expr)
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
-        ops = sp.count_ops(candidate)
-        if ops >= best_ops or candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
+        if candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
                 candidate.free_symbols != expr.free_symbols:  # (a dropped one may give the shape)
             continue  # (no arithmetic on the user's floats: 6*1e-05 is 6.000000000000001e-05)
-        best_len = best_len if best_len is not None else len(str(best))
-        length = len(str(candidate))
-        if length <= best_len:
-            best, best_ops, best_len = candidate, ops, length
-    return best
+        out.append((candidate, sp.count_ops(candidate)))
+    return tuple(out)
 
 
 def _collectors(expr: sp.Expr) -> list:
