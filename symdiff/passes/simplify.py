@@ -20,6 +20,7 @@ from ..ir.canonical import canonical, rename
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
 from .reductions import rewrite_reductions
+from .shift import stop_cancelling_shifts
 from .stable import lower_sigmoid, stabilize
 
 __all__ = [
@@ -43,6 +44,8 @@ SIMPLIFY_MAX_OPS = 40
 def optimize(graph: Graph, simplify: bool = True) -> Graph:
     """All graph passes, in order."""
     graph = fuse(value_number(collapse_scalar_broadcasts(dce(graph))))
+    if not simplify:  # (before differentiation) a max shift the value does not depend on
+        graph = stop_cancelling_shifts(graph)
     stable = stabilize(graph)  # numerically stable forms; may leave values single-use
     graph = fuse(stable) if stable is not graph else graph
     if not simplify:
