@@ -110,3 +110,22 @@ def test_a_temporary_name_never_holds_values_of_two_shapes(fn, shapes):
             assert len(held) == 1, (name, temp, held)
         checked += 1
     assert checked >= 2
+
+
+# -- small integer powers --------------------------------------------------------------
+def cubic(x, y):
+    return np.sum(x**3 / y**3 + 2 * x**4 - y / x**4 + x**2)
+
+
+def test_small_integer_powers_are_repeated_multiplications():
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    g = symdiff.grad(cubic, argnums=(0, 1))
+    source = g.compile(x, y).source
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    assert "**3" not in code and "**4" not in code
+    assert "x**2" in code  # np.square's fast path: as fast as x*x
+    dx, dy = g(x, y)  # by hand: the derivative of each term
+    np.testing.assert_allclose(dx, 3 * x**2 / y**3 + 8 * x**3 + 4 * y / x**5 + 2 * x,
+                               rtol=1e-13)
+    np.testing.assert_allclose(dy, -3 * x**3 / y**4 - 1 / x**4, rtol=1e-13)

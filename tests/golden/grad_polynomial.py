@@ -34,7 +34,7 @@ def polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    value = 2*x**4 + x**3 + 3*x**2 + 5*x + 1
+    value = 2*x*x*x*x + x*x*x + 3*x**2 + 5*x + 1
     return value
 
 
@@ -50,7 +50,7 @@ def grad_polynomial(x):
     if not isinstance(x, float):
         _check_inputs(x)
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8*x**3 + 3*x**2 + 6*x + 5
+    dpolynomial_dx = 8*x*x*x + 3*x**2 + 6*x + 5
     return dpolynomial_dx
 
 
@@ -67,9 +67,9 @@ def value_and_grad_polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    _t0 = x**3
+    _t0 = x*x*x
     _t1 = 3*x**2
-    value = _t0 + _t1 + 2*x**4 + 5*x + 1
+    value = _t0 + _t1 + 2*x*x*x*x + 5*x + 1
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
     dpolynomial_dx = 8*_t0 + _t1 + 6*x + 5
     return value, dpolynomial_dx
