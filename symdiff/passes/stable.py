@@ -86,13 +86,16 @@ def _fold_sigmoid_pairs(expr: sp.Expr) -> sp.Expr:
     ``-y*sigmoid(-z) + (1 - y)*sigmoid(z)`` is the textbook ``sigmoid(z) - y``."""
     if sp.count_ops(expr) > _FOLD_MAX_OPS:
         return expr
-    args = {s.args[0] for s in expr.atoms(sigmoid)}
-    for u in sorted(args, key=sp.default_sort_key):
-        if -u not in args or u.could_extract_minus_sign():
+    args = sorted({s.args[0] for s in expr.atoms(sigmoid)}, key=sp.default_sort_key)
+    for u in args:
+        if u.could_extract_minus_sign():
             continue
-        folded = sp.factor_terms(sp.expand(expr.xreplace({sigmoid(-u): 1 - sigmoid(u)})))
-        if sp.count_ops(folded) <= sp.count_ops(expr):
-            expr = folded
+        for w in args:  # -u, however it is written (-(a + b) or -a - b)
+            if w.could_extract_minus_sign() and sp.expand(u + w) == 0:
+                folded = sp.factor_terms(sp.expand(
+                    expr.xreplace({sigmoid(w): 1 - sigmoid(u)})))
+                if sp.count_ops(folded) <= sp.count_ops(expr):
+                    expr = folded
     return expr
 
 
