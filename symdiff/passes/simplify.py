@@ -305,10 +305,10 @@ def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
     programs share most expressions, and an unrolled loop repeats one in new names."""
     if expr.is_Atom or expr.has(sp.Piecewise):
         return expr
-    best_ops = sp.count_ops(expr)
+    canon, back = canonical(expr)
+    best_ops = _count_ops(canon)
     if best_ops > max_ops:
         return expr
-    canon, back = canonical(expr)
     best, best_len = expr, None
     for candidate, ops in _rewritings(canon):
         if ops >= best_ops:
@@ -319,6 +319,11 @@ def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
         if length <= best_len:
             best, best_ops, best_len = candidate, ops, length
     return best
+
+
+@functools.lru_cache(maxsize=8192)
+def _count_ops(expr: sp.Expr) -> int:
+    return sp.count_ops(expr)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -334,7 +339,7 @@ def _rewritings(expr: sp.Expr) -> tuple[tuple[sp.Expr, int], ...]:
         if candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
                 candidate.free_symbols != expr.free_symbols:  # (a dropped one may give the shape)
             continue  # (no arithmetic on the user's floats: 6*1e-05 is 6.000000000000001e-05)
-        out.append((candidate, sp.count_ops(candidate)))
+        out.append((candidate, _count_ops(candidate)))
     return tuple(out)
 
 
