@@ -16,8 +16,9 @@ from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.header import kink_conventions
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .errors import InputError
 from .ir.graph import Graph
 from .passes.simplify import optimize
@@ -107,7 +108,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-
 def _keep_user_locations(programs, traced: Graph) -> None:
     """Forget a statement's source line unless it is in a file the traced function's
     own lines are in: a node built while differentiating, outside any `located`
@@ -127,10 +127,13 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
+    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
+    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
@@ -140,12 +143,33 @@ def compile_gradient(
         _keep_user_locations(programs, ctx.graph)
         functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                     d.backward_from, extra_params=d.extra_params,
-                                    constants=constants)
+                                    constants=constants, kernel_layout=kernel_layout)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command, kink_conventions(ctx.graph)))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend,
+                                       kink_conventions(ctx.graph)))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:

@@ -37,6 +37,8 @@ class ModuleCode:
     functions: list[FunctionCode] = field(default_factory=list)
     scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
     constants: list[str] = field(default_factory=list)  # lines defining module constants
+    imports: list[str] = field(default_factory=list)  # after numpy's (the fused backend's)
+    helpers: list[str] = field(default_factory=list)  # definitions kernels share
 
     @property
     def exports(self) -> str:
@@ -89,15 +91,14 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`); a
-    source checkout reads its own `templates/` first (an editable install elsewhere
-    would otherwise lend its templates to a checkout run with PYTHONPATH)."""
-    checkout = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
-    if os.path.isfile(os.path.join(checkout, "pyproject.toml")):
-        here = os.path.join(checkout, "templates", name)
-        if os.path.isfile(here):
-            with open(here, encoding="utf-8") as fh:
-                return fh.read()
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). A
+    checkout's own `templates/` comes first: an editable install of another tree maps
+    `symdiff.templates` to that tree's, and a checkout run in place (CI) has no
+    `symdiff.templates` package at all."""
+    here = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "templates", name)
+    if os.path.exists(here):
+        with open(here, encoding="utf-8") as fh:
+            return fh.read()
     return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
 
 
@@ -113,11 +114,11 @@ def _module_docstring(text: str) -> str:
 
 
 def module_code(fn, name, specs, nums, functions, source_name=None, command=None,
-                conventions=CONVENTIONS) -> ModuleCode:
+                backend="numpy", conventions=CONVENTIONS) -> ModuleCode:
     """The template context for a module of `functions` (the forward function first).
 
     `command` is the `symdiff emit` command line (a list of words) recorded in the
-    header; by default one is derived from the traced arguments."""
+    header; by default one is derived from the traced arguments (and `backend`)."""
     kinds = [f.name[: -len(name) - 1] for f in functions if f.name != name]
     params = ", ".join(s.name for s in specs)
     functions = [replace(f, docstring=_docstring(f, specs), params=f.params or params)
@@ -126,7 +127,7 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
     return ModuleCode(
         header=module_header(fn, name, specs, nums, source_name, command, kinds,
                              list(dict.fromkeys(r for f in functions for r in f.stable_rewrites)),
-                             conventions),
+                             backend, conventions),
         docstring=_module_docstring(summary),
         params=params,
         checks=input_checks(specs),
@@ -134,7 +135,19 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         scalar_params=[s.name for s in specs] if all(_float_scalar(s) for s in specs) else [],
         constants=[line for text in dict.fromkeys(c for f in functions for c in f.constants)
                    for line in text.splitlines()],
+        **_kernel_support([k for f in functions for k in f.kernels]),
     )
+
+
+def _kernel_support(kernels: list[str]) -> dict:
+    """The import and the shared helper that the fused backend's kernels need."""
+    if not kernels:
+        return {}
+    from .numba_backend import ACCUMULATE
+
+    names = ["njit"] + (["prange"] if any("prange(" in k for k in kernels) else [])
+    helpers = [ACCUMULATE] if any("_accumulate(" in k for k in kernels) else []
+    return {"imports": [f"from numba import {', '.join(names)}"], "helpers": helpers}
 
 
 def _float_scalar(spec: ArgSpec) -> bool:
