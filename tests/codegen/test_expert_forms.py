@@ -129,3 +129,27 @@ def test_small_integer_powers_are_repeated_multiplications():
     np.testing.assert_allclose(dx, 3 * x**2 / y**3 + 8 * x**3 + 4 * y / x**5 + 2 * x,
                                rtol=1e-13)
     np.testing.assert_allclose(dy, -3 * x**3 / y**4 - 1 / x**4, rtol=1e-13)
+
+
+# -- reductions ------------------------------------------------------------------------
+def sum_of_squares(x):
+    y = x * np.sin(x)
+    return np.sum(y**2)
+
+
+def test_a_sum_of_two_computed_factors_stays_a_sum():
+    x = np.linspace(0.1, 2.0, 7)
+    compiled = symdiff.grad(sum_of_squares).compile(x)
+    forward = function_source(compiled.source, "sum_of_squares")
+    assert "np.sum(" in forward and "@" not in forward and "np.float64(" not in forward
+    np.testing.assert_allclose(compiled.forward(x), np.sum((x * np.sin(x)) ** 2), rtol=1e-14)
+    np.testing.assert_allclose(compiled.grad(x),
+                               2 * x * np.sin(x) * (np.sin(x) + x * np.cos(x)), rtol=1e-13)
+
+
+def test_a_sum_of_a_value_times_an_array_is_a_dot_product():
+    def weighted(w, x):
+        return np.sum(w * x**2)
+
+    source = symdiff.grad(weighted).compile(np.ones(4), np.arange(4.0)).source
+    assert "w @ (x**2)" in function_source(source, "weighted")  # one temporary, no product
