@@ -87,11 +87,30 @@ def constant_broadcasts(graph: Graph) -> Graph:
         elif node.op == "sum" and node.inputs[0] in uniform:  # sum(ones(n)) -> n
             count = node.inputs[0].size // max(node.out.size, 1)
             value = np.asarray(uniform[node.inputs[0]] * count, dtype=node.out.dtype)
+        elif node.op == ELEMENTWISE and node.out.dtype.kind == "f":
+            new = _uniform_operands_as_numbers(graph, node, uniform)
+            node, changed = (new, True) if new is not None else (node, changed)
         if value is not None and value.dtype == node.out.dtype:
             uniform[node.out] = value
             node, changed = _constant_node(node, value), True
         nodes.append(node)
     return fuse(dce(graph.derive(nodes, graph.outputs))) if changed else graph
+
+
+def _uniform_operands_as_numbers(graph: Graph, node: Node, uniform: dict) -> Node | None:
+    """`node` with its operands of one value everywhere written as that number, where
+    the others alone give the result its shape and dtype (``ones((1, 1))*inv(A).T`` is
+    ``inv(A).T``); None when there is none such."""
+    operands = graph.operands(node)
+    others = [v.shape for v in operands if v not in uniform]
+    if not others or np.broadcast_shapes(*others) != node.out.shape:
+        return None
+    repl = {v.symbol: number(uniform[v]) for v in operands
+            if v in uniform and uniform[v].dtype == node.out.dtype}
+    if not repl:
+        return None
+    return Node(node.out, ELEMENTWISE, params=node.params, expr=node.expr.xreplace(repl),
+                loc=node.loc)
 
 
 def _constant_node(node: Node, value: np.ndarray) -> Node:

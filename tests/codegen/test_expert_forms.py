@@ -153,3 +153,14 @@ def test_a_sum_of_a_value_times_an_array_is_a_dot_product():
 
     source = symdiff.grad(weighted).compile(np.ones(4), np.arange(4.0)).source
     assert "w @ (x**2)" in function_source(source, "weighted")  # one temporary, no product
+
+
+def test_log_det_gradient_is_the_inverse_transpose():
+    def log_det(A):
+        return np.log(np.linalg.det(A))
+
+    A = np.eye(3) + 0.1 * np.arange(9.0).reshape(3, 3)
+    compiled = symdiff.grad(log_det).compile(A)
+    body = function_source(compiled.source, "grad_log_det")
+    assert "np.ones" not in body and "np.linalg.inv(A).T" in body
+    np.testing.assert_allclose(compiled.grad(A), np.linalg.inv(A).T, rtol=1e-13)
