@@ -68,6 +68,8 @@ def _rewrite_sum(g: Graph, node: Node, src: Node) -> bool:
     content, primitive = src.expr.as_content_primitive()  # 2*x/5 + 2*y/5 -> 2/5, x + y
     if primitive.atoms(sp.Float) - src.expr.atoms(sp.Float):  # it did arithmetic on a
         content, primitive = sp.S.One, src.expr  # float: sqrt(v/6 + 1e-5) -> sqrt(v + 6e-5)
+    if primitive.is_Add and primitive.could_extract_minus_sign():  # -sum(a + b), so that
+        content, primitive = -content, -primitive  # -1/n*sum(-a - b) reads 1/n*sum(a + b)
     scalar, arrays = ([content] if content != 1 else []), []
     for factor in sp.Mul.make_args(primitive):
         shapes = [g.by_symbol[s].shape for s in factor.free_symbols]

@@ -164,3 +164,14 @@ def test_log_det_gradient_is_the_inverse_transpose():
     body = function_source(compiled.source, "grad_log_det")
     assert "np.ones" not in body and "np.linalg.inv(A).T" in body
     np.testing.assert_allclose(compiled.grad(A), np.linalg.inv(A).T, rtol=1e-13)
+
+
+def test_the_binary_cross_entropy_has_no_double_negation():
+    args = logistic_inputs()
+    compiled = symdiff.grad(logistic_loss, argnums=(0, 1)).compile(*args)
+    forward = function_source(compiled.source, "logistic_loss")
+    assert "-1/" not in forward and "np.sum(-" not in forward and "-y*" not in forward
+    w, b, X, y = args
+    z = X @ w + b
+    np.testing.assert_allclose(compiled.forward(*args),
+                               np.mean(np.logaddexp(0, z) - y * z), rtol=1e-13)
