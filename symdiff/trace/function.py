@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError, SymdiffError, TraceError, traceback_location, user_location
 from ..ir.graph import CONST, Graph, graph_pass
+from .rebind import rebound_names
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -203,7 +204,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden():
+    with _random_forbidden(), rebound_names(fn):
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)
