@@ -102,15 +102,18 @@ def _uniform_operands_as_numbers(graph: Graph, node: Node, uniform: dict) -> Nod
     the others alone give the result its shape and dtype (``ones((1, 1))*inv(A).T`` is
     ``inv(A).T``); None when there is none such."""
     operands = graph.operands(node)
-    others = [v.shape for v in operands if v not in uniform]
-    if not others or np.broadcast_shapes(*others) != node.out.shape:
+    others = [v for v in operands if v not in uniform]
+    if not others or np.broadcast_shapes(*(v.shape for v in others)) != node.out.shape or \
+            np.result_type(*(v.dtype for v in others)) != node.out.dtype:  # (zeros + x32)
         return None
-    repl = {v.symbol: number(uniform[v]) for v in operands
-            if v in uniform and uniform[v].dtype == node.out.dtype}
-    if not repl:
+    repl = {v.symbol: number(uniform[v]) for v in operands  # (not 0: x*0 -> 0 would
+            if v in uniform and uniform[v].dtype == node.out.dtype  # drop x's nan and
+            and uniform[v] != 0 and np.isfinite(uniform[v])  # shape; a 0-d float64
+            and v.shape != ()}  # keeps its own rule: np.float64(2)*x32 is float64)
+    expr = node.expr.xreplace(repl) if repl else None
+    if expr is None or {v.symbol for v in others} - expr.free_symbols:
         return None
-    return Node(node.out, ELEMENTWISE, params=node.params, expr=node.expr.xreplace(repl),
-                loc=node.loc)
+    return Node(node.out, ELEMENTWISE, params=node.params, expr=expr, loc=node.loc)
 
 
 def _constant_node(node: Node, value: np.ndarray) -> Node:
