@@ -106,9 +106,8 @@ def _uniform_operands_as_numbers(graph: Graph, node: Node, uniform: dict) -> Nod
     ``inv(A).T``); None when there is none such."""
     operands = graph.operands(node)
     others = [v for v in operands if v not in uniform]
-    if not all(isinstance(d, int) for v in (*operands, node.out) for d in v.shape):
-        return None  # (symbolic sizes: left as they are)
-    if not others or np.broadcast_shapes(*(v.shape for v in others)) != node.out.shape or \
+    if not others or not _same_shape(dims.broadcast_shapes(*(v.shape for v in others)),
+                                     node.out.shape) or \
             np.result_type(*(v.dtype for v in others)) != node.out.dtype:  # (zeros + x32)
         return None
     repl = {v.symbol: number(uniform[v]) for v in operands  # (not 0: x*0 -> 0 would
@@ -119,6 +118,10 @@ def _uniform_operands_as_numbers(graph: Graph, node: Node, uniform: dict) -> Nod
     if expr is None or {v.symbol for v in others} - expr.free_symbols:
         return None
     return Node(node.out, ELEMENTWISE, params=node.params, expr=expr, loc=node.loc)
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(dims.equal(x, y) for x, y in zip(a, b))
 
 
 def _constant_node(node: Node, value: np.ndarray) -> Node:
