@@ -55,6 +55,7 @@ def _functions_and_ops(graph: Graph) -> tuple[set[type], set[str]]:
         if node.op == ELEMENTWISE and node.expr is not None:
             kinds |= {type(e) for e in sp.preorder_traversal(node.expr)}
         for _, value in node.params:
+            value = getattr(value, "body", value)  # (a loop's spec holds its body graph)
             if isinstance(value, Graph):
                 inner = _functions_and_ops(value)
                 kinds, ops = kinds | inner[0], ops | inner[1]
