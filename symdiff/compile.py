@@ -10,6 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
@@ -51,6 +54,27 @@ class Compiled:
     def save(self, path: str) -> None:
         """Write the module atomically (a temporary file, then a rename)."""
         write_atomic(path, self.source)
+
+    def picture(self, *args):
+        """The computational graph and its backward pass, drawn as the autograd
+        tutorials draw them (`symdiff graph --grad`); given the arguments, with every
+        value and gradient at that point. In a notebook it shows itself as SVG when
+        Graphviz is installed; `.dot` is the DOT text, `.save(path)` writes a file."""
+        from .display.graphviz import GraphPicture, traced_picture
+
+        if args and len(args) != len(self.specs):
+            raise InputError(f"picture() takes no arguments or all {len(self.specs)} of "
+                             f"{self.name}, got {len(args)}")
+        for spec, a in zip(self.specs, args):
+            if spec.traced and np.shape(a) != spec.shape:
+                raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
+                                 f"{self.name} was compiled for {spec.shape}")
+        out = self.graph.outputs[0]
+        nums = _normalize_argnums(self.argnums)
+        scalar = out.shape == () and out.dtype.kind == "f"
+        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+                                           self.name, self.name))
 
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
     def _repr_latex_(self) -> str:
@@ -146,12 +170,14 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
 
 
 def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
-    ctx = _prepare(fn, specs, argnums)
+    with progress.task("tracing"):
+        ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
-    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
-                 for d in derivations(ctx, kinds)]
+    with progress.task("differentiating, simplifying, printing"):
+        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
+                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
+                                    constants=constants)
+                     for d in derivations(ctx, kinds)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command, ctx.graph.requirements))
     module = load_module(source, f"symdiff_generated_{ctx.name}")

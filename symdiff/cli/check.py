@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from .. import progress
 from ..errors import ExpressionError, GradcheckError
 from ..ir import dims
 from ..trace.function import ArgSpec, ShapeDtype
@@ -86,8 +87,9 @@ def _cmd_check(ns) -> int:
     df = _derivative(ns, path, wrt)
     argnums = _argnums(params, wrt)
     try:
-        result = check_derivative(fn, df, *args, argnums=argnums, points=ns.points,
-                                  seed=SEED)
+        with progress.task(f"checking your derivative of {fn.__name__}"):
+            result = check_derivative(fn, df, *args, argnums=argnums, points=ns.points,
+                                      seed=SEED)
     except ExpressionError as e:
         raise cli.UsageError(f"--expect: {e}") from None
     print(result)
@@ -97,8 +99,9 @@ def _cmd_check(ns) -> int:
 def _cmd_gradcheck(ns) -> int:
     fn, _ = cli.load_function(ns.target)
     params, args = _point(fn, ns)
-    report = run_gradcheck(fn, *args, argnums=_argnums(params, cli._wrt(fn, params, ns.wrt)),
-                           seed=SEED)
+    argnums = _argnums(params, cli._wrt(fn, params, ns.wrt))
+    with progress.task(f"checking the gradient of {fn.__name__} against central differences"):
+        report = run_gradcheck(fn, *args, argnums=argnums, seed=SEED)
     print(report)
     return 0 if report.passed else 1
 

@@ -6,6 +6,7 @@ import argparse
 import difflib
 import sys
 
+from .. import progress
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS
 from ..compile import compile_gradient
@@ -29,13 +30,15 @@ def _cmd_emit(ns) -> int:
     command += ["--dims", ns.dims] if ns.dims != "fixed" else []
     command += ["-o", ns.output] if ns.output else []
     argnums = tuple(params.index(w) for w in wrt)
-    compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command,
-                                dims=None if ns.dims == "fixed" else ns.dims)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
+                                    source_name=path, kinds=kinds, command=command,
+                                    dims=None if ns.dims == "fixed" else ns.dims)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        verify_emitted(compiled, fn)
+        with progress.task("checking the gradient against central differences"):
+            verify_emitted(compiled, fn)
     return _deliver(compiled.source, ns.output)
 
 

@@ -73,11 +73,11 @@ def _reduce_shape(shape, *, axes, keepdims):
 
 def _matmul_shape(a, b):
     if not a or not b:
-        raise ValueError("matmul: operands must be at least 1-d (use * for scalars)")
+        raise ValueError("operands must be at least 1-d (use * for scalars)")
     a2 = (1,) + a if len(a) == 1 else a
     b2 = b + (1,) if len(b) == 1 else b
     if not dims.equal(a2[-1], b2[-2]):
-        raise ValueError(f"matmul: inner dimensions differ: {a} @ {b}")
+        raise ValueError(f"inner dimensions differ: {a} @ {b}")
     batch = dims.broadcast_shapes(a2[:-2], b2[:-2])
     out = batch + (a2[-2], b2[-1])
     if len(a) == 1:
@@ -189,12 +189,11 @@ primitive("einsum", lambda *ops, subscripts: np.einsum(subscripts, *ops), _einsu
           doc="Einstein summation with explicit subscripts (`ij,jk->ik`)")
 
 
-def _square_matrices(name):
-    def rule(s, **_):
-        if len(s) < 2 or not dims.equal(s[-1], s[-2]):
-            raise ValueError(f"{name} needs square matrices (..., n, n), got shape {s}")
-        return s
-    return rule
+def _square_matrices(s, **_):
+    """The shape rule of ops on stacks of square matrices (bind names the op)."""
+    if len(s) < 2 or not dims.equal(s[-1], s[-2]):
+        raise ValueError(f"needs square matrices (..., n, n), got shape {s}")
+    return s
 
 
 def _float_dtype(dt, *others, **_):
@@ -202,23 +201,23 @@ def _float_dtype(dt, *others, **_):
         np.result_type(dt, *others)
 
 
-primitive("inv", np.linalg.inv, _square_matrices("inv"), _float_dtype,
+primitive("inv", np.linalg.inv, _square_matrices, _float_dtype,
           doc="matrix inverse over the last two axes")
-primitive("det", np.linalg.det, lambda s: _square_matrices("det")(s)[:-2], _float_dtype,
+primitive("det", np.linalg.det, lambda s: _square_matrices(s)[:-2], _float_dtype,
           doc="determinant over the last two axes")
 primitive("slogdet", lambda x, *, part: np.linalg.slogdet(x)[part],
-          lambda s, *, part: _square_matrices("slogdet")(s)[:-2], _float_dtype,
+          lambda s, *, part: _square_matrices(s)[:-2], _float_dtype,
           doc="`part` 0: the sign of the determinant, 1: log(abs(det))")
 
 
 def _solve_shape(a, b):
-    _square_matrices("solve")(a)
+    _square_matrices(a)
     if len(b) == 1:  # NumPy 2: b is a vector only when it is 1-d
         if not dims.equal(b[0], a[-1]):
-            raise ValueError(f"solve: a {a} and b {b} do not fit")
+            raise ValueError(f"a {a} and b {b} do not fit")
         return a[:-1]
     if not dims.equal(b[-2], a[-1]):
-        raise ValueError(f"solve: a {a} and b {b} do not fit")
+        raise ValueError(f"a {a} and b {b} do not fit")
     return dims.broadcast_shapes(a[:-2], b[:-2]) + b[-2:]
 
 

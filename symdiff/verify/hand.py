@@ -29,6 +29,7 @@ from enum import Enum
 import numpy as np
 import sympy as sp
 
+from .. import progress
 from ..compile import compile_gradient
 from ..errors import InputError
 from ..ir.graph import Graph
@@ -356,6 +357,7 @@ def _compare_numerically(grad, hand: _Hand, sampler: _Sampler, names, nums, shap
     count = 0
     for point in (sampler.points(n) if isinstance(sampler, _Sampler) else sampler):
         count += 1
+        progress.step()  # points compared, on the CLI's progress line
         with np.errstate(all="ignore"):
             mine = grad(*point)
         yours = hand.numeric(point)
