@@ -250,6 +250,8 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
     expr = stmt.expr
     if var is not None and expr.is_Symbol and expr in program.by_symbol and \
             var.dtype != program.by_symbol[expr].dtype:
+        if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
+            return f"{printer.doprint(expr)}.astype({dtype_name(var.dtype)})"
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
     if var is not None and not expr.free_symbols:
         if var.shape:
