@@ -66,6 +66,7 @@ class SymdiffPrinter(NumPyPrinter):
         super().__init__(settings or {})
         self.names = names or {}
         self.xp = xp
+        self.like: tuple | None = None  # (name, dtype) of an array argument to make buffers like
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
@@ -365,11 +366,15 @@ class SymdiffPrinter(NumPyPrinter):
         if _IDENTIFIER.fullmatch(values) and node.inputs[0].shape:
             dt = self._dtype_arg(node.out.dtype, default=node.inputs[0].dtype)
             return f"{self.xp}.zeros_like({values}, shape={shape}{dt})"
+        if self.like is not None:  # an array argument of the function
+            like, like_dtype = self.like
+            dt = self._dtype_arg(node.out.dtype, default=like_dtype)
+            return f"{self.xp}.zeros_like({like}, shape={shape}{dt})"
         return f"{self.xp}.zeros({shape}{self._dtype_arg(node.out.dtype)})"
 
     def _one_hot_sum(self, node, values: str, arrays, index, shape) -> str | None:
         """`out[idx] += values` for repeated indices as a product with a one-hot matrix,
-        `(np.arange(n)[:, None] == idx).astype(dtype) @ values`: one expression, so it
+        `(np.arange(n)[:, None] == idx % n).astype(dtype) @ values`: one expression, so it
         runs on any array NumPy dispatches to (Dask has no `np.add.at`). Only for one
         index array on the first axis of a small result (n * len(idx) <= ONE_HOT_MAX
         elements; beyond that `np.add.at` is faster)."""
@@ -381,8 +386,8 @@ class SymdiffPrinter(NumPyPrinter):
                 or n * idx.shape[0] > ONE_HOT_MAX or node.out.dtype.kind != "f":
             return None
         cast = dtype_name(node.out.dtype, self.xp)
-        return (f"({self.xp}.arange({n})[:, None] == {arrays[index[0].k]}).astype({cast})"
-                f" @ {_operand(values)}")
+        idx = f"{_operand(arrays[index[0].k])} % {n}"  # (negative indices count from the end)
+        return f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ {_operand(values)}"
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
         where = _format_index(index, arrays, node.out.shape)

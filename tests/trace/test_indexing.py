@@ -36,7 +36,7 @@ def test_repeated_indices_accumulate():
     g = symdiff.grad(f)
     np.testing.assert_array_equal(g(np.ones(3)), [7.0, 0.0, 3.0])
     # and the code says so: a one-hot product for a small index set (it runs on Dask)
-    assert "(np.arange(3)[:, None] == _t0).astype(np.float64) @ _t1" in g.source
+    assert "(np.arange(3)[:, None] == _t0 % 3).astype(np.float64) @ _t1" in g.source
 
 
 def test_repeated_indices_into_a_large_array_accumulate_with_add_at():
@@ -70,7 +70,7 @@ def test_slices_scatter_into_zeros():
     np.testing.assert_array_equal(g(np.ones((3, 3))), [[0, 0, 0], [2, 0, 2], [2, 0, 2]])
     assert g.cache_info().compiles == 1  # the rows are a symbol n: one module for both
     body = g.source.split("def grad_f")[1]
-    assert "= np.zeros((n, 3))" in body and "[1:, ::-2] = " in body
+    assert "= np.zeros_like(x, shape=(n, 3))" in body and "[1:, ::-2] = " in body
 
 
 def test_assignment_blocks_the_overwritten_entries_and_routes_the_new_value():
