@@ -93,7 +93,6 @@ class Compiled:
         return to_markdown(self)
 
 
-
 def write_atomic(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -108,7 +107,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-
 def _normalize_argnums(argnums) -> tuple[int, ...]:
     if not isinstance(argnums, (int, tuple, list)):
         raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
@@ -116,7 +114,6 @@ def _normalize_argnums(argnums) -> tuple[int, ...]:
     if not nums or not all(isinstance(i, int) for i in nums):
         raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
     return nums
-
 
 
 def compile_gradient(
@@ -182,7 +179,6 @@ def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
                                        source_name, command, ctx.graph.requirements))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
-
 
 
 def _argnums_in_range(fn: Callable, argnums, nargs: int) -> tuple[int, ...]:

@@ -155,14 +155,15 @@ def print_function(
         else:
             body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
     ret = _print_returns(returns, names, program)
-    types = _return_types(returns, names)
+    types = _return_types(returns, names, _symbolic(program))
     if not extra_params:
         return FunctionCode(name, docstring, body, ret, return_types=types,
                             stable_rewrites=program.stable_rewrites, constants=used_constants)
     checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
     extra = {pname for pname, _ in extra_params}
-    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
+    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype, _symbolic(program)))
+                 for v in program.inputs
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
                         program.stable_rewrites, used_constants)
@@ -212,12 +213,17 @@ def _large(program: Program, stmt: Statement) -> bool:
     return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
 
 
-def _return_types(returns, names) -> list[tuple[str, str]]:
+def _return_types(returns, names, symbolic: bool = False) -> list[tuple[str, str]]:
     """(name, dtype and shape) of each returned value, once each, in order."""
     seen = {}
     for v in _flatten(returns):
-        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype))
+        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype, symbolic))
     return list(seen.items())
+
+
+def _symbolic(program: Program) -> bool:
+    """Whether the module is for symbolic sizes (its docstrings then say `float64[]`)."""
+    return any(dims.is_symbolic(v.shape) for v in program.inputs)
 
 
 def _flatten(returns):

@@ -31,17 +31,17 @@ def _sig(specs: Sequence[ArgSpec]) -> str:
     return ", ".join(s.name for s in specs)
 
 
-def _type_text(shape: tuple[int, ...], dtype) -> str:
-    """`float64, shape (3,)`: the words docstrings use for an array argument or result
-    (`float64[n, 3]` for a symbolic shape)."""
-    if dims.is_symbolic(tuple(shape)):
+def _type_text(shape: tuple[int, ...], dtype, symbolic: bool = False) -> str:
+    """`float64, shape (3,)`: the words docstrings use for an array argument or result;
+    `float64[n, 3]` (and `float64[]` for a scalar) in a module for symbolic sizes."""
+    if symbolic or dims.is_symbolic(tuple(shape)):
         return f"{np.dtype(dtype).name}[{', '.join(map(str, shape))}]"
     return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"
 
 
-def _arg_text(s: ArgSpec) -> str:
+def _arg_text(s: ArgSpec, symbolic: bool = False) -> str:
     if s.traced:
-        return _type_text(s.shape, s.dtype)
+        return _type_text(s.shape, s.dtype, symbolic)
     return f"{s.static!r} (the value this code was generated for)"
 
 

@@ -16,6 +16,7 @@ from importlib import resources
 
 import jinja2
 
+from ..ir import dims
 from ..trace.function import ArgSpec
 from .checks import _if, input_checks
 from .function import FunctionCode
@@ -148,7 +149,8 @@ def _docstring(fn: FunctionCode, specs: Sequence[ArgSpec]) -> str:
     is indented for a function body and ends where the closing quotes go."""
     pad = " " * 4
     lines = textwrap.wrap(fn.docstring, LINE_LENGTH - len(pad) - 3) or [""]
-    args = [(s.name, _arg_text(s)) for s in specs] + fn.arg_types
+    symbolic = any(s.traced and dims.is_symbolic(s.shape) for s in specs)
+    args = [(s.name, _arg_text(s, symbolic)) for s in specs] + fn.arg_types
     lines += ["", "Args:", *(f"    {n}: {t}" for n, t in args)]
     lines += ["", "Returns:"]
     if len(fn.return_types) == 1 and fn.returns == fn.return_types[0][0]:

@@ -14,7 +14,7 @@ from symdiff.ir import dims
 
 def _grown(specs, args, extra: int):
     """The arguments with every symbolic size `extra` larger (values repeated by
-    np.resize, so they stay in the program's domain, and moved by a relative 1e-3 so
+    np.resize, so they stay in the program's domain, and moved by up to 5% so
     that no two are equal: a tie of np.max has no derivative to compare); None
     without symbolic sizes."""
     rng = np.random.default_rng(0)
@@ -34,7 +34,7 @@ def _grown(specs, args, extra: int):
 def _moved(a: np.ndarray, rng) -> np.ndarray:
     if a.dtype.kind != "f":
         return a
-    return (a * (1 + 1e-3 * rng.uniform(-1, 1, a.shape))).astype(a.dtype)
+    return (a * (1 + 0.05 * rng.uniform(-1, 1, a.shape))).astype(a.dtype)
 
 
 def check_at_other_sizes(program) -> str | None:

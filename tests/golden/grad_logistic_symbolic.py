@@ -85,12 +85,12 @@ def logistic(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
-        loss: float64, shape ()
+        loss: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -105,14 +105,14 @@ def grad_logistic(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
         (dloss_dw, dloss_db), where
             dloss_dw: float64[d]
-            dloss_db: float64, shape ()
+            dloss_db: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -134,15 +134,15 @@ def value_and_grad_logistic(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
         loss, (dloss_dw, dloss_db), where
-            loss: float64, shape ()
+            loss: float64[]
             dloss_dw: float64[d]
-            dloss_db: float64, shape ()
+            dloss_db: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)

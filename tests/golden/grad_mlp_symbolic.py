@@ -121,12 +121,12 @@ def mlp(W1, b1, W2, b2, X, y):
         W1: float64[d, k]
         b1: float64[k]
         W2: float64[k]
-        b2: float64, shape ()
+        b2: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
-        value: float64, shape ()
+        value: float64[]
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
@@ -142,7 +142,7 @@ def grad_mlp(W1, b1, W2, b2, X, y):
         W1: float64[d, k]
         b1: float64[k]
         W2: float64[k]
-        b2: float64, shape ()
+        b2: float64[]
         X: float64[n, d]
         y: float64[n]
 
@@ -151,7 +151,7 @@ def grad_mlp(W1, b1, W2, b2, X, y):
             dmlp_dW1: float64[d, k]
             dmlp_db1: float64[k]
             dmlp_dW2: float64[k]
-            dmlp_db2: float64, shape ()
+            dmlp_db2: float64[]
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
@@ -175,17 +175,17 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
         W1: float64[d, k]
         b1: float64[k]
         W2: float64[k]
-        b2: float64, shape ()
+        b2: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
         value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2), where
-            value: float64, shape ()
+            value: float64[]
             dmlp_dW1: float64[d, k]
             dmlp_db1: float64[k]
             dmlp_dW2: float64[k]
-            dmlp_db2: float64, shape ()
+            dmlp_db2: float64[]
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)

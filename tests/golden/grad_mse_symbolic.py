@@ -81,12 +81,12 @@ def mse(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
-        value: float64, shape ()
+        value: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -99,14 +99,14 @@ def grad_mse(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
         (dmse_dw, dmse_db), where
             dmse_dw: float64[d]
-            dmse_db: float64, shape ()
+            dmse_db: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -123,15 +123,15 @@ def value_and_grad_mse(w, b, X, y):
 
     Args:
         w: float64[d]
-        b: float64, shape ()
+        b: float64[]
         X: float64[n, d]
         y: float64[n]
 
     Returns:
         value, (dmse_dw, dmse_db), where
-            value: float64, shape ()
+            value: float64[]
             dmse_dw: float64[d]
-            dmse_db: float64, shape ()
+            dmse_db: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)

@@ -84,13 +84,13 @@ def logistic(w, b, X, y):
     """Value of logistic, as traced.
 
     Args:
-        w: float64, shape (3,)
-        b: float64, shape ()
+        w: float64[3]
+        b: float64[]
         X: float64[n, 3]
         y: float64[n]
 
     Returns:
-        loss: float64, shape ()
+        loss: float64[]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -104,13 +104,13 @@ def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w.
 
     Args:
-        w: float64, shape (3,)
-        b: float64, shape ()
+        w: float64[3]
+        b: float64[]
         X: float64[n, 3]
         y: float64[n]
 
     Returns:
-        dloss_dw: float64, shape (3,)
+        dloss_dw: float64[3]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
@@ -130,13 +130,13 @@ def hessian_logistic(w, b, X, y):
     """Hessian of logistic with respect to w: shape arg.shape + arg.shape.
 
     Args:
-        w: float64, shape (3,)
-        b: float64, shape ()
+        w: float64[3]
+        b: float64[]
         X: float64[n, 3]
         y: float64[n]
 
     Returns:
-        d2loss_dw2: float64, shape (3, 3)
+        d2loss_dw2: float64[3, 3]
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
