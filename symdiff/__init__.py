@@ -33,33 +33,17 @@ from .version import __version__
 
 __all__ = [
     "__version__",
-    "grad",
-    "value_and_grad",
-    "jacobian",
-    "jacfwd",
-    "jacrev",
-    "hessian",
-    "vjp",
-    "jvp",
-    "hvp",
+    # transforms, as JAX names them
+    "grad", "value_and_grad", "jacobian", "jacfwd", "jacrev", "hessian", "vjp", "jvp", "hvp",
     "stop_gradient",
-    "compile_gradient",
-    "Compiled",
-    "CapturedArrayWarning",
-    "SymdiffError",
-    "TraceError",
-    "UnsupportedOpError",
-    "InputError",
-    "ShapeError",
-    "SymbolicDimError",
+    # the generated module
+    "compile_gradient", "Compiled", "CapturedArrayWarning",
+    # errors
+    "SymdiffError", "TraceError", "UnsupportedOpError", "InputError", "ShapeError", "SymbolicDimError",
     "EmitError",
-    "GradcheckError",
-    "ExpressionError",
-    "gradcheck",
-    "GradcheckReport",
-    "check_derivative",
-    "DerivativeCheck",
-    "register_primitive",
-    "ShapeDtype",
-    "dim",
+    "GradcheckError", "ExpressionError",
+    # checking derivatives, extending
+    "gradcheck", "GradcheckReport", "check_derivative", "DerivativeCheck", "register_primitive",
+    # symbolic sizes
+    "ShapeDtype", "dim",
 ]

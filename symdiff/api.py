@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from .autodiff.transforms import KINDS, _d_forward
-from .compile import Compiled, _normalize_argnums, _prepare, compile_gradient
+from .codegen.numba_backend import compile_error
+from .compile import Compiled, _prepare, backend_layout, compile_gradient
 from .errors import InputError, ShapeError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import parameter_names
+from .trace.function import normalize_argnums, parameter_names
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -86,14 +87,15 @@ def _has_complex(result) -> bool:
 
 
 def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
-                    argnums, kind: str) -> Compiled:
+                    argnums, kind: str, backend: str = "numpy") -> Compiled:
     """The module holding `kind` of `fn` for these argument shapes, from `cache` (keyed
     by `_cache_key`) or compiled into it."""
     key = _cache_key(args)
     compiled = cache.get(key)
     if compiled is None:
         kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
-        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds)
+        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds,
+                                                 backend=backend)
     return compiled
 
 
@@ -153,8 +155,11 @@ class _Transformed:
     Called on tracers (inside another transform) it does not compile: it inlines its
     derivative graph into the enclosing trace, so transforms compose."""
 
-    def __init__(self, fn: Callable, argnums, kind: str, dims="auto"):
-        _normalize_argnums(argnums)
+    def __init__(self, fn: Callable, argnums, kind: str, dims="auto",
+                 backend: str = "numpy"):
+        normalize_argnums(argnums)
+        backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
+        self.backend = backend
         self.fn = fn
         self.argnums = argnums
         self.kind = kind
@@ -175,7 +180,8 @@ class _Transformed:
                 return compiled
         kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
             else (self.kind,)
-        compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds, dims=dims)
+        compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds, dims=dims,
+                                    backend=self.backend)
         self._counts[0] += 1
         modules.append(compiled)
         return compiled
@@ -210,7 +216,15 @@ class _Transformed:
             self._counts[1] += compiles == self._counts[0]  # a module of other sizes
         else:
             self._counts[1] += 1
-        return call(run, args)
+        if self.backend == "numpy":
+            return call(run, args)
+        try:  # numba compiles a kernel at its first call
+            return call(run, args)
+        except Exception as exc:
+            error = compile_error(exc)
+            if error is None:
+                raise
+            raise error from None
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
@@ -218,10 +232,10 @@ class _Transformed:
 
 def _transform(kind: str, doc: str):
     def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
-                  dims: str | Mapping = "auto"):
+                  dims: str | Mapping = "auto", backend: str = "numpy"):
         if fn is None:
-            return lambda f: _Transformed(f, argnums, kind, dims)
-        return _Transformed(fn, argnums, kind, dims)
+            return lambda f: _Transformed(f, argnums, kind, dims, backend)
+        return _Transformed(fn, argnums, kind, dims, backend)
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc

@@ -15,12 +15,14 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .errors import InputError, SymbolicDimError, SymdiffError
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims
 
 
@@ -70,9 +72,8 @@ class Compiled:
                 raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
                                  f"{self.name} was compiled for {spec.shape}")
         out = self.graph.outputs[0]
-        nums = _normalize_argnums(self.argnums)
         scalar = out.shape == () and out.dtype.kind == "f"
-        nums = tuple(i % len(self.specs) for i in nums) if scalar else ()
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
         return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
@@ -107,15 +108,6 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    return nums
-
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -124,6 +116,7 @@ def compile_gradient(
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
     dims: str | Mapping | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
@@ -134,13 +127,14 @@ def compile_gradient(
     argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
     sizes), and "auto" makes every size but 1 symbolic, merging those the program
     requires equal (see `symbolic`); where the program needs a number, that dimension
-    keeps its size, and where symbolic shapes fail, all do."""
-    nums = _argnums_in_range(fn, argnums, len(args))
+    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
+    "numba" (runs of elementwise statements fused into compiled loops)."""
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
     specs = _symbolic_specs(fn, concrete, dims)
     for _ in range(len(specs) * 8 + 1):
         try:
-            return _compile(fn, specs, argnums, source_name, kinds, command)
+            return _compile(fn, specs, argnums, source_name, kinds, command, backend)
         except SymbolicDimError as e:
             if dims != "auto":
                 raise
@@ -149,7 +143,7 @@ def compile_gradient(
             if dims != "auto" or specs == concrete:
                 raise
             specs = concrete  # a limit of symbolic shapes: compile for these sizes
-    return _compile(fn, concrete, argnums, source_name, kinds, command)
+    return _compile(fn, concrete, argnums, source_name, kinds, command, backend)
 
 
 def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
@@ -166,33 +160,47 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
                      f"names to shapes, got {dims!r}", function_location(fn))
 
 
-def _compile(fn, specs, argnums, source_name, kinds, command) -> Compiled:
+def _compile(fn, specs, argnums, source_name, kinds, command, backend) -> Compiled:
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
-        functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                    ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                    constants=constants)
-                     for d in derivations(ctx, kinds)]
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
+                                    constants=constants, kernel_layout=kernel_layout)
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command, ctx.graph.requirements))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend, ctx.graph.requirements))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
-def _argnums_in_range(fn: Callable, argnums, nargs: int) -> tuple[int, ...]:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -nargs <= i < nargs:
-            raise InputError(f"argnums {argnums!r} out of range for {nargs} arguments",
-                             function_location(fn))
-    return tuple(i % nargs for i in nums)
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     """Trace `fn` at `args` (values, tracers, or the `ArgSpec`s of a trace)."""
-    nums = _argnums_in_range(fn, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = list(args) if all(isinstance(a, ArgSpec) for a in args) and args else \
         describe_args(fn, args, nums)
     graph = trace(fn, specs)

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Sequence
 
 from .. import progress
-from ..errors import ShapeError, SymdiffError
+from ..errors import ShapeError, SymdiffError, traceback_location
 from ..version import __version__
 from .args import EXAMPLES, UsageError, _common
 from .check import add_commands
@@ -135,13 +135,15 @@ def _describe(exc: BaseException) -> str:
         return f"{exc.filename}:{exc.lineno}: {text}"
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror or exc}: {exc.filename}"
-    user = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)]
-    if user:
-        return f"{user[-1].filename}:{user[-1].lineno}: {text}"
+    where = traceback_location(exc.__traceback__, _is_library)
+    if where:
+        return f"{where}: {text}"
     return f"internal error: {text} (run with --debug for the traceback, and report it)"
 
 
-_LIBRARY_DIRS = tuple({os.path.dirname(os.path.abspath(__file__)) + os.sep,
+#: Errors are reported at the innermost frame outside these: symdiff, the standard
+#: library, installed packages.
+_LIBRARY_DIRS = tuple({os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
                        *(sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "purelib",
                                                                       "platlib"))})
 

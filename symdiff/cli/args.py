@@ -207,6 +207,12 @@ def _wrt(fn, params: list[str], text: str | None) -> list[str]:
 
 
 
+def argnums_of(params: list[str], wrt: list[str]) -> int | tuple[int, ...]:
+    """The `argnums` of the parameters named `wrt`: an int for one, a tuple for several."""
+    nums = tuple(params.index(w) for w in wrt)
+    return nums[0] if len(nums) == 1 else nums
+
+
 def _kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
     unknown = [k for k in kinds if k not in KINDS]

@@ -8,9 +8,21 @@ import sys
 
 from .. import progress
 from ..autodiff.transforms import KINDS
-from ..codegen.header import DEFAULT_KINDS
-from ..compile import compile_gradient
-from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _kinds, _wrt, load_function
+from ..codegen.header import DEFAULT_KINDS, emit_command
+from ..codegen.numba_backend import compile_error
+from ..compile import BACKENDS, backend_layout, compile_gradient
+from ..errors import InputError
+from .args import (
+    EXAMPLES,
+    UsageError,
+    _add_inputs,
+    _deliver,
+    _inputs,
+    _kinds,
+    _wrt,
+    argnums_of,
+    load_function,
+)
 from .check import verify_emitted
 
 #: Lines of unified diff `emit --check` prints for a stale file.
@@ -25,20 +37,28 @@ def _cmd_emit(ns) -> int:
     kinds = _kinds(ns.emit)
     if ns.check and not ns.output:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
-    command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
-    command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
-    command += ["--dims", ns.dims] if ns.dims != "fixed" else []
-    command += ["-o", ns.output] if ns.output else []
-    argnums = tuple(params.index(w) for w in wrt)
+    command = emit_command(ns.target, wrt, words + (["--dims", ns.dims] if ns.dims != "fixed"
+                                                     else []), kinds, ns.output,
+                           backend=ns.backend)
+    try:
+        backend_layout(ns.backend)
+    except InputError as exc:  # numba not installed: say which extra to install
+        raise UsageError(str(exc)) from None
     with progress.task(f"tracing and differentiating {fn.__name__}"):
-        compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                    source_name=path, kinds=kinds, command=command,
+        compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
+                                    kinds=kinds, command=command, backend=ns.backend,
                                     dims=None if ns.dims == "fixed" else ns.dims)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
         with progress.task("checking the gradient against central differences"):
-            verify_emitted(compiled, fn)
+            try:
+                verify_emitted(compiled, fn)
+            except Exception as exc:  # numba compiles kernels at their first call
+                error = compile_error(exc)
+                if error is None:
+                    raise
+                raise error from None
     return _deliver(compiled.source, ns.output)
 
 
@@ -81,6 +101,10 @@ def _add_emit(sub, common) -> None:
                       help="fixed (default): sizes as given, names in --shape symbolic; "
                       "auto: every size but 1 symbolic, shared where the program needs "
                       "them equal (the module then holds for every size)")
+    emit.add_argument("--backend", choices=BACKENDS, default="numpy",
+                      help="numpy (default), or numba: runs of elementwise statements "
+                      "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
+                      "numba-parallel also spreads large loops over the cores (prange)")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..ir import dims
 from .layout import LINE_LENGTH
-from .printer import dtype_name
+from .literals import dtype_name
 from .shape_checks import symbolic_checks
 
 

@@ -17,8 +17,9 @@ from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .literals import array_literal, dtype_name
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _operand, array_literal, dtype_name
+from .printer import Block, SymdiffPrinter, _balanced_call, _operand
 
 
 @dataclass
@@ -34,6 +35,7 @@ class FunctionCode:
     return_types: list[tuple[str, str]] = field(default_factory=list)
     stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
     constants: list[str] = field(default_factory=list)  # module-level definitions it reads
+    kernels: list[str] = field(default_factory=list)  # compiled loops it calls (fused backend)
 
     @property
     def signature(self) -> str:
@@ -90,14 +92,20 @@ def print_function(
     xp: str = "np",
     extra_params: Sequence[tuple[str, tuple]] = (),
     constants: ConstantPool | None = None,
+    kernel_layout=None,
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
     (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
-    `constants`, shared by the functions of one module."""
+    `constants`, shared by the functions of one module. A `kernel_layout` (the fused
+    backend's, `numba_backend.NumbaLayout`) groups statements into kernels: each is
+    printed as a function of its own and called where its last statement was."""
     constants = constants if constants is not None else ConstantPool()
-    names = _assign_names(program, out_name)
     output_vars = set(_flatten(returns))
-    inlinable = _inlinable(program, output_vars)
+    plan = kernel_layout.plan(program, output_vars) if kernel_layout is not None else None
+    program = plan.program if plan is not None else program
+    names = _assign_names(program, out_name)
+    inlinable = _inlinable(program, output_vars) - (plan.named if plan is not None else set())
+    kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
     # buffers filled in place are made like an array argument (a Dask array for Dask)
     printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs if v.shape),
@@ -108,7 +116,7 @@ def print_function(
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
-    temps = _TempNames(program, inlinable, output_vars)
+    temps = _TempNames(program, inlinable, output_vars, plan.at if plan is not None else None)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
@@ -116,6 +124,10 @@ def print_function(
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
+        if plan is not None and index in plan.skipped:  # printed in a kernel
+            _print_kernel(kernel_layout, plan, index, names, temps, name, kernels, body,
+                          backward, output_vars)
+            continue
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
                 and constants.wants(stmt.node.value, names.get(stmt.target), printer):
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
@@ -130,7 +142,8 @@ def print_function(
         if _sizes_only(stmt) and printer.dtype is not None and \
                 np.dtype(printer.dtype) not in (np.dtype(np.float64), np.dtype(np.int64)):
             rhs = f"{dtype_name(printer.dtype, xp)}({rhs})"  # np.sqrt(n) is a float64
-        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
+        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
+            and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs
@@ -138,27 +151,61 @@ def print_function(
             if not _is_atomic(rhs):
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
-        if is_backward and stmt.loc and stmt.loc != last_comment:
-            comment = _source_comment(stmt.loc)
-            if comment:
-                body.append(comment)
-            last_comment = stmt.loc
         if stmt.target not in names:
             names[stmt.target] = temps.take(stmt.target, index)
-        if stmt.node is not None and stmt.node.op == "stop_gradient":
-            body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
-                        "a constant")
-        if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
-            target = names[stmt.target]
-            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
-                        if line != f"{target} = {target}")
-        else:
-            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+        last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
+                                         is_backward, last_comment)
+    return _function_code(program, name, docstring, body, returns, names, extra_params,
+                          used_constants, kernels)
+
+
+def _print_kernel(layout, plan, index: int, names: dict, temps, name: str,
+                  kernels: list[str], body: list[str], backward, output_vars) -> None:
+    """Where statement `index` closes a fused kernel, print the kernel (into `kernels`)
+    and its call (into `body`); the kernel's other statements print nothing."""
+    kernel = plan.closing.get(index)
+    if kernel is None:
+        return
+    for sym in kernel.returns:
+        if sym not in names:
+            names[sym] = temps.take(sym, index)
+    text, lines = layout.print_kernel(kernel, plan, names, name, len(kernels), backward,
+                                      output_vars)
+    kernels.append(text)
+    body.extend(lines)
+
+
+def _append_statement(body: list[str], stmt, rhs, name: str, is_backward: bool,
+                      last_comment: str | None) -> str | None:
+    """Append `stmt`, printed as `rhs` and assigned to `name`, to `body`; in gradient
+    code, first a comment naming the source line it differentiates (once per line).
+    Returns the source line last named."""
+    if is_backward and stmt.loc and stmt.loc != last_comment:
+        comment = _source_comment(stmt.loc)
+        if comment:
+            body.append(comment)
+        last_comment = stmt.loc
+    if stmt.node is not None and stmt.node.op == "stop_gradient":
+        body.append(f"# stop_gradient({rhs}): derivatives treat {name} as a constant")
+    if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
+        body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(name)
+                    if line != f"{name} = {name}")
+    else:
+        body.append(_wrap(f"{name} = {rhs}", indent=4))
+    return last_comment
+
+
+def _function_code(program: Program, name: str, docstring: str, body: list[str], returns,
+                   names: dict, extra_params, used_constants: list[str],
+                   kernels: list[str]) -> FunctionCode:
+    """The printed function; parameters beyond the module's (a tangent, a cotangent) get
+    their shape checks and docstring types here."""
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names, _symbolic(program))
     if not extra_params:
         return FunctionCode(name, docstring, body, ret, return_types=types,
-                            stable_rewrites=program.stable_rewrites, constants=used_constants)
+                            stable_rewrites=program.stable_rewrites, constants=used_constants,
+                            kernels=kernels)
     checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
     extra = {pname for pname, _ in extra_params}
@@ -166,7 +213,7 @@ def print_function(
                  for v in program.inputs
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
-                        program.stable_rewrites, used_constants)
+                        program.stable_rewrites, used_constants, kernels)
 
 
 class ConstantPool:
@@ -311,22 +358,13 @@ def _sizes_only(stmt: Statement) -> bool:
 
 
 def _is_atomic(text: str) -> bool:
-    """A name, an attribute or a call: safe inside any expression without parentheses."""
-    if text.isidentifier():
-        return True
-    if text.endswith(".T") and text[:-2].isidentifier():
+    """A name, an attribute, a subscript or a call: safe inside any expression without
+    parentheses."""
+    if text.isidentifier() or text.endswith(".T") and text[:-2].isidentifier():
         return True
     if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
         return True  # a subscript: x[1:, None]
-    head = text.split("(", 1)[0]
-    if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
-        return False
-    depth = 0
-    for i, ch in enumerate(text[len(head):]):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and i < len(text) - len(head) - 1:
-            return False
-    return True
+    return text.endswith(")") and _balanced_call(text)
 
 
 def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:

@@ -91,6 +91,18 @@ def _transpose_shape(shape, *, axes):
     return tuple(shape[i] for i in axes)
 
 
+def _given_shape(s, *, shape):
+    return tuple(shape)
+
+
+def _same_shape(s, **_):
+    return tuple(s)
+
+
+def _same_dtype(dt, *_, **__):
+    return dt
+
+
 primitive(
     "sum",
     lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
@@ -98,27 +110,14 @@ primitive(
     doc="sum over `axes` (a tuple), keeping them as size 1 when `keepdims`",
 )
 primitive("matmul", np.matmul, _matmul_shape, doc="NumPy's matmul / `@`")
-primitive(
-    "reshape",
-    lambda x, *, shape: np.reshape(x, shape),
-    lambda s, *, shape: tuple(shape),
-    lambda dt, **_: dt,
-    doc="reshape to `shape`",
-)
-primitive(
-    "transpose",
-    lambda x, *, axes: np.transpose(x, axes),
-    _transpose_shape,
-    lambda dt, **_: dt,
-    doc="permute axes",
-)
-primitive(
-    "broadcast_to",
-    lambda x, *, shape: np.broadcast_to(x, shape),
-    lambda s, *, shape: tuple(shape),
-    lambda dt, **_: dt,
-    doc="broadcast to `shape` (NumPy rules)",
-)
+primitive("reshape", lambda x, *, shape: np.reshape(x, shape), _given_shape, _same_dtype,
+          doc="reshape to `shape`")
+primitive("transpose", lambda x, *, axes: np.transpose(x, axes), _transpose_shape, _same_dtype,
+          doc="permute axes")
+primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape), _given_shape,
+          _same_dtype, doc="broadcast to `shape` (NumPy rules)")
+
+
 def _size_impl(*, expr):
     raise TypeError(f"the size {expr} is symbolic: instantiate the graph first")
 
@@ -128,13 +127,8 @@ primitive("dim", _size_impl, lambda *, expr: (), lambda **_: np.int64,
 primitive("full", lambda *, dtype, shape, value: np.full(shape, value, dtype=dtype),
           lambda *, dtype, shape, value: tuple(shape), lambda *, dtype, **_: np.dtype(dtype),
           doc="an array of one value (`np.zeros((n, 3))`), for symbolic shapes")
-primitive(
-    "stop_gradient",
-    lambda x: x,
-    lambda s: tuple(s),
-    lambda dt: dt,
-    doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)",
-)
+primitive("stop_gradient", lambda x: x, _same_shape, _same_dtype,
+          doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)")
 
 
 # -- reductions beyond sum -----------------------------------------------------------------
@@ -146,14 +140,6 @@ def _reduction(name: str, fn, doc: str) -> Primitive:
 _reduction("max", np.max, "largest element over `axes` (ties share the gradient)")
 _reduction("min", np.min, "smallest element over `axes` (ties share the gradient)")
 _reduction("prod", np.prod, "product over `axes`")
-
-
-def _same_shape(s, **_):
-    return tuple(s)
-
-
-def _same_dtype(dt, *_, **__):
-    return dt
 
 
 primitive("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), _same_shape,

@@ -47,7 +47,7 @@ from sympy.codegen.cfunctions import expm1, hypot, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from ..ir.elementwise import Absolute, _sigmoid_formula, sigmoid
-from ..ir.graph import ELEMENTWISE, Graph, Node, Var
+from ..ir.graph import ELEMENTWISE, Graph, Node, Var, graph_pass
 from ..ir.primitives import PRIMITIVES
 
 __all__ = ["sigmoid", "lower_sigmoid", "SIGMOID_FORM", "SIGMOID_PAIR_FORM", "finite_or_zero",
@@ -175,6 +175,12 @@ def _log1p(expr):
 
 def _expm1(expr):
     """exp(u) - 1 -> expm1(u), also c*exp(u) - c -> c*expm1(u)."""
+    return _cancel_constant(expr, sp.exp, lambda c, k, e: k * expm1(e.args[0]))
+
+
+def _cancel_constant(expr, kind: type, replace: Callable):
+    """``c + ... + k*f(u) + ...`` with ``k == -c`` and `f` of type `kind`: the sum
+    without `c` and that term replaced by ``replace(c, k, f)``; else None."""
     if not expr.is_Add:
         return None
     const, rest = expr.as_coeff_Add()
@@ -182,9 +188,9 @@ def _expm1(expr):
         return None
     terms = list(sp.Add.make_args(rest))
     for i, term in enumerate(terms):
-        coeff, e = term.as_coeff_Mul()
-        if isinstance(e, sp.exp) and coeff == -const:
-            terms[i] = coeff * expm1(e.args[0])
+        coeff, f = term.as_coeff_Mul()
+        if isinstance(f, kind) and coeff == -const:
+            terms[i] = replace(const, coeff, f)
             return sp.Add(*terms)
     return None
 
@@ -226,18 +232,7 @@ def _sigmoid_factors(expr, powers):
 
 def _one_minus_sigmoid(expr):
     """c - c*sigmoid(u) -> c*sigmoid(-u)."""
-    if not expr.is_Add:
-        return None
-    const, rest = expr.as_coeff_Add()
-    if const == 0:
-        return None
-    terms = list(sp.Add.make_args(rest))
-    for i, term in enumerate(terms):
-        coeff, s = term.as_coeff_Mul()
-        if isinstance(s, sigmoid) and coeff == -const:
-            terms[i] = const * sigmoid(-s.args[0])
-            return sp.Add(*terms)
-    return None
+    return _cancel_constant(expr, sigmoid, lambda c, k, s: c * sigmoid(-s.args[0]))
 
 
 def _exp_times_sigmoid(expr):
@@ -333,6 +328,7 @@ def _rewrite(expr, applied: set[str], memo: dict):
 LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"
 
 
+@graph_pass
 def stabilize(graph: Graph) -> Graph:
     """Rewrite `graph` into stable forms: logsumexp shifts, then every real
     elementwise expression by `RULES`. Returns `graph` itself when nothing applies."""

@@ -28,13 +28,14 @@ from ..errors import (
     SymbolicDimError,
     SymdiffError,
     TraceError,
-    _is_internal,
+    traceback_location,
     user_location,
 )
 from ..ir import dims
-from ..ir.graph import CONST, Graph
+from ..ir.graph import CONST, Graph, graph_pass
+from .registry import UFUNCS
 from .sizes import size_value
-from .tracer import UFUNCS, Tracer, as_tracer
+from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
 
@@ -143,6 +144,23 @@ def parameter_names(fn: Callable, nargs: int) -> list[str]:
     return names[:nargs]
 
 
+def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
+                      where: str | None = None) -> tuple[int, ...]:
+    """`argnums` (an int, or a tuple or list of ints) as a tuple of argument positions,
+    made non-negative when `nargs`, the number of arguments, is known. `who` names the
+    call in the error ("gradcheck of f"), `where` the user's line."""
+    nums = (argnums,) if isinstance(argnums, int) else \
+        tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
+    said = f"{who}: " if who else ""
+    if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
+        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}",
+                         where)
+    if nargs is not None and not all(-nargs <= i < nargs for i in nums):
+        raise InputError(f"{said}argnums {argnums!r} does not name arguments among the "
+                         f"{nargs} given; pass an int or a tuple of ints", where)
+    return nums if nargs is None else tuple(i % nargs for i in nums)
+
+
 def describe_args(fn: Callable, args: Sequence[Any], argnums: tuple[int, ...]) -> list[ArgSpec]:
     """Classify arguments: differentiated ones must be real floating point."""
     names = parameter_names(fn, len(args))
@@ -229,6 +247,7 @@ def _holds_arrays(a) -> bool:
     return False
 
 
+@graph_pass
 def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
     """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
     graph = Graph()
@@ -308,7 +327,7 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
             raise SymbolicDimError(", ".join(sorted({str(x) for a in args if isinstance(a, Tracer)
                                                      for x in dims.symbols_of(a.shape)})),
                                    f"needs a concrete size ({e})",
-                                   _traceback_location(e.__traceback__)) from e
+                                   traceback_location(e.__traceback__)) from e
         if "Tracer" not in str(e):
             raise
         raise _misuse(fn, e) from e
@@ -345,7 +364,7 @@ def _symbolic_size_misuse(e: TypeError, args) -> bool:
 
 def _misuse(fn, e: Exception) -> TraceError:
     """A Python error about a tracer, as a TraceError at the user's line."""
-    where = _traceback_location(e.__traceback__) or function_location(fn)
+    where = traceback_location(e.__traceback__) or function_location(fn)
     text = str(e)
     if "item assignment" in text:
         return TraceError("assignment into a traced array is not supported here; build a "
@@ -362,16 +381,6 @@ def _misuse(fn, e: Exception) -> TraceError:
                       f"({type(e).__name__}: {text}); use NumPy operations on it instead",
                       where)
 
-
-def _traceback_location(tb) -> str | None:
-    """`file:line` of the innermost traceback frame in the user's code."""
-    where = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not _is_internal(filename):
-            where = f"{filename}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return where
 
 
 # -- values a function reads from outside its arguments ------------------------------------

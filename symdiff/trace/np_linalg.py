@@ -11,9 +11,10 @@ import sympy as sp
 from ..errors import ShapeError, UnsupportedOpError, user_location
 from .np_reductions import _extremum
 from .numpy_api import FLOAT, _axis, _cast, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
 from .subscript import getitem
-from .tracer import Tracer, _no_kwargs, astype, bind, elementwise, matmul, transpose
+from .tracer import Tracer, astype, bind, elementwise, matmul, transpose
 
 
 # -- linear algebra -------------------------------------------------------------------------

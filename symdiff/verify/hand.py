@@ -33,7 +33,7 @@ from .. import progress
 from ..compile import compile_gradient
 from ..errors import InputError
 from ..ir.graph import Graph
-from ..trace.function import ArgSpec, function_location, parameter_names
+from ..trace.function import ArgSpec, function_location, normalize_argnums, parameter_names
 from ..trace.tracer import Tracer, as_tracer
 from .formula import Formula, parse_formula, symbol
 from .proof import Counterexample, _component_name, _differs, _Proof, _tex_component, evaluate
@@ -181,7 +181,8 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
         raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
                          "compare at 1 point (the one given) or more")
     args = _default_args(f) if not args else _as_float64(args)
-    nums = _argnums(f, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args),
+                             f"check_derivative of {_function_name(f)}")
     names = parameter_names(f, len(args))
     hand = _Hand(df, names, nums)
     compiled = compile_gradient(f, args, nums)
@@ -437,11 +438,3 @@ def _default_args(f) -> list[float]:
     params = inspect.signature(f).parameters.values()
     return [1.0 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
-
-def _argnums(f, argnums, nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) and -nargs <= i < nargs for i in nums):
-        raise InputError(f"check_derivative of {_function_name(f)}: argnums {argnums!r} does "
-                         f"not name arguments among the {nargs} given; pass an int or a "
-                         "tuple of ints")
-    return tuple(i % nargs for i in nums)

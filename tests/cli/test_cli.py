@@ -161,6 +161,16 @@ def test_an_exception_in_the_users_code_is_one_line_at_its_line(model, capsys):
     assert re.search(r"model\.py:\d+: ZeroDivisionError: division by zero", err)
 
 
+def test_a_bug_inside_symdiff_is_reported_as_internal(model, capsys, monkeypatch):
+    # a failure in a stage package (not in the user's file, nor in the cli package)
+    from symdiff.codegen import module
+
+    monkeypatch.setattr(module, "_environment", dict)  # dict has no get_template
+    status, _, err = run(capsys, "emit", "model.py:J")
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("symdiff: error: internal error: AttributeError: "), err
+
+
 def test_a_syntax_error_in_the_users_file(model, capsys):
     (model / "bad.py").write_text("def f(x):\n    return x +\n")
     status, _, err = run(capsys, "emit", "bad.py:f")

@@ -9,7 +9,7 @@
 #   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
 #   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
 #   np.where(c, a, b): the derivative of the branch chosen; conditions have none
-# Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):
+# Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):
 #   log(sigmoid(u)) -> -np.logaddexp(0, -u)
 #   1/(1 + exp(-u)) -> sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))
 #   1 - sigmoid(u) -> sigmoid(-u)
@@ -95,8 +95,10 @@ def logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     logits = b + X @ w
-    _t0 = -y*np.logaddexp(0, -logits) - (1 - y)*np.logaddexp(0, logits)
-    loss = -1/n*np.sum(_t0)
+    _t0 = -logits
+    _t1 = 1 - y
+    _t2 = np.sum(-_t1*np.logaddexp(0, logits) - y*np.logaddexp(0, _t0))
+    loss = -1/n*_t2
     return loss
 
 
@@ -116,9 +118,9 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = -logits
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = (
         -1/n*(y*np.exp(np.minimum(_t0, 0))/(1 + np.exp(-np.abs(_t0)))
             - (1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits))))

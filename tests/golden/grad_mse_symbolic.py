@@ -90,7 +90,8 @@ def mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    value = 1/n*np.sum((b - y + X @ w)**2)
+    residual = b - y + X @ w
+    value = 1/n*np.sum(residual**2)
     return value
 
 
@@ -110,8 +111,9 @@ def grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
+    residual = b - y + X @ w
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 2/n*(b - y + X @ w)
+    _t0 = 2/n*residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
