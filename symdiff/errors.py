@@ -7,6 +7,9 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 
+import numpy as _np
+import sympy as _sp
+
 __all__ = [
     "SymdiffError",
     "TraceError",
@@ -23,6 +26,8 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
+_SYMPY_DIR = os.path.dirname(os.path.abspath(_sp.__file__)) + os.sep
 
 
 class SymdiffError(Exception):
@@ -126,5 +131,6 @@ def _is_internal(filename: str) -> bool:
         return True
     # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us,
     # and SymPy's between a user's comparison of symbolic sizes and the error it raises.
-    return os.sep + "numpy" + os.sep in path or os.sep + "sympy" + os.sep in path or \
+    # (Their own directories: a user's project may well live in a folder named numpy.)
+    return path.startswith(_NUMPY_DIR) or path.startswith(_SYMPY_DIR) or \
         filename.startswith("<__array_function__")

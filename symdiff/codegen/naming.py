@@ -12,8 +12,9 @@ from ..errors import EmitError
 from ..ir import dims
 from ..passes.simplify import Program
 
-# (njit, prange and _accumulate are the fused backend's module-level names)
-_RESERVED = {"np", "value", "_check_inputs", "njit", "prange", "_accumulate"} \
+# (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
+# are printed calls' modules)
+_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "njit", "prange", "_accumulate"} \
     | set(keyword.kwlist) | set(dir(__builtins__))
 
 

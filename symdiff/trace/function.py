@@ -33,6 +33,7 @@ from ..errors import (
 )
 from ..ir import dims
 from ..ir.graph import CONST, Graph, graph_pass
+from .rebind import rebound_names
 from .registry import UFUNCS
 from .sizes import size_value
 from .tracer import Tracer, as_tracer
@@ -259,7 +260,8 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden(), dims.requirements() as required, running(graph):
+    with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
+            running(graph):
         try:
             result, local_names, returned_at = _call_recording_locals(fn, call_args)
         except SymbolicDimError as e:
