@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ class Compiled:
     argnums: int | tuple[int, ...]
     specs: list[ArgSpec]
     graph: Graph = field(repr=False)
+    fn: Any = field(default=None, repr=False)  # a weak reference to the function, traced
+    # again for pictures of loops (a strong one would keep it alive through the caches)
 
     @property
     def forward(self) -> Callable:
@@ -74,7 +77,11 @@ class Compiled:
         out = self.graph.outputs[0]
         scalar = out.shape == () and out.dtype.kind == "f"
         nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
-        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+        graph = self.graph
+        fn = self.fn() if self.fn is not None else None
+        if fn is not None and any(n.op == "loop" for n in graph.nodes):
+            graph = trace(fn, self.specs, fold=False)  # a box per step taken
+        return GraphPicture(traced_picture(graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
@@ -179,7 +186,14 @@ def _compile(fn, specs, argnums, source_name, kinds, command, backend) -> Compil
         module = load_module(source, name)
     else:  # from a file, where numba caches the compiled kernels
         module = load_from_file(source, name, write_atomic)
-    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, _weak(fn))
+
+
+def _weak(fn):
+    try:
+        return weakref.ref(fn)
+    except TypeError:  # (not weakly referenceable: no picture of its loops)
+        return None
 
 
 #: The code generators: plain NumPy (the default), NumPy calling numba loops, and the

@@ -29,8 +29,9 @@ class _TempNames:
     long chain otherwise keeps every one alive until the function returns)."""
 
     def __init__(self, program: Program, inlinable: set, outputs: set,
-                 at: dict[int, int] | None = None):
-        """`at` maps statements evaluated elsewhere (in a kernel) to where that is."""
+                 at: dict[int, int] | None = None, pinned=frozenset()):
+        """`at` maps statements evaluated elsewhere (in a kernel) to where that is;
+        `pinned` symbols are read by a loop and live as long as it runs."""
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]
@@ -50,6 +51,8 @@ class _TempNames:
                 self.last_use[sym] = max(self.last_use.get(sym, -1), where[i])
         for var in outputs:
             self.last_use[var.symbol] = float("inf")
+        for sym in pinned:  # read by a loop: alive as long as it runs
+            self.last_use[sym] = float("inf")
         self.holders: list[tuple[sp.Symbol, str]] = []
         self.free: list[int] = []
         self.count = 0

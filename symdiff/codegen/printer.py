@@ -103,6 +103,8 @@ class SymdiffPrinter(NumPyPrinter):
         except KeyError:
             raise EmitError(f"internal: symbol {expr} has no name in the generated code") from None
 
+    _print_Dummy = _print_Symbol  # (the values of loop bodies)
+
     def parenthesize(self, item, level, strict=False):
         if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
             return f"({self._print(item)})"
@@ -475,8 +477,10 @@ def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -
 
 
 def _operand(text: str) -> str:
-    """Parenthesize a printed argument unless it is a name or a call."""
+    """Parenthesize a printed argument unless it is a name, a call or a row `x[t]`."""
     if text.isidentifier() or (text.endswith(")") and _balanced_call(text)):
+        return text
+    if re.fullmatch(r"[A-Za-z_]\w*\[[A-Za-z_]\w*\]", text):  # a loop's row of an array
         return text
     if text.endswith(".T") and _operand(text[:-2]) == text[:-2]:  # X.T, f(x).T; not a @ b.T
         return text

@@ -19,6 +19,8 @@ import sympy as sp
 from ..ir import dims
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass, is_size_symbol
+from ..ir.loops import LOOP
+from .loops import loop_statements, optimize_loops, with_bodies
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
 
@@ -41,8 +43,9 @@ SIMPLIFY_MAX_OPS = 40
 
 
 def optimize(graph: Graph, simplify: bool = True) -> Graph:
-    """All graph passes, in order."""
-    graph = fuse(value_number(collapse_scalar_broadcasts(dce(graph))))
+    """All graph passes, in order (and inside loop bodies)."""
+    graph = optimize_loops(dce(graph), lambda body: optimize(body, simplify))
+    graph = fuse(value_number(collapse_scalar_broadcasts(graph)))
     stable = stabilize(graph)  # numerically stable forms; may leave values single-use
     graph = fuse(stable) if stable is not graph else graph
     if not simplify:
@@ -393,6 +396,8 @@ class Statement:
     node: Node | None = None
     args: tuple = ()
     loc: str | None = None
+    depth: int = 0  # how many loops enclose it (passes/loops.py)
+    scope: Var | None = None  # the innermost enclosing loop's node
 
 
 @dataclass
@@ -460,8 +465,10 @@ def _inline_numbers(temps, reduced):
             [e.xreplace(numbers) for e in reduced])
 
 
-def to_program(graph: Graph, cse: bool = True) -> Program:
-    """Order the nodes as statements, with CSE temporaries placed before first use."""
+def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0) -> Program:
+    """Order the nodes as statements, with CSE temporaries placed before first use; a
+    loop's body follows its head, one level deeper (`depth` counts the enclosing loops;
+    a body's temporaries are `temp_symbols`, unlike any other's)."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
     forms: set[str] = set()
     exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
@@ -469,8 +476,8 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
     rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
     temps: list[tuple[sp.Symbol, sp.Expr]] = []
     if cse and exprs:
-        temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
-                                order="canonical", list=True)
+        temps, reduced = sp.cse(exprs, symbols=temp_symbols or sp.numbered_symbols(
+            "c", real=True), order="canonical", list=True)
         temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
         temps, reduced = _inline_numbers(temps, reduced)
         reduced_iter = iter(reduced)
@@ -489,6 +496,7 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
 
     alias: dict[sp.Symbol, sp.Symbol] = {}  # values that are just another name
     outputs = set(graph.outputs)
+    bodies: list[Program] = []
     for node in body:
         if node.op == ELEMENTWISE:
             expr = next(reduced_iter) if cse and exprs else node.expr
@@ -508,8 +516,16 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
             args = tuple(alias.get(v.symbol, v.symbol) for v in node.inputs)
             for sym in sorted(set(args) & temp_defs.keys(), key=sp.default_sort_key):
                 place(sym, node.loc)
+            if node.op == LOOP:
+                inner, program = loop_statements(node, args, to_program, Statement, depth)
+                statements.extend(inner)
+                bodies.append(program)
+                continue
             statements.append(Statement(node.out.symbol, node.out, node=node, args=args,
                                         loc=node.loc))
-    return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
-                   [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                   dict(graph.expr_names), temp_defs, rewrites)
+    for stmt in statements:
+        stmt.depth = max(stmt.depth, depth)
+    result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
+                     [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
+                     dict(graph.expr_names), temp_defs, rewrites)
+    return with_bodies(result, bodies) if bodies else result
