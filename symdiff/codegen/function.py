@@ -20,7 +20,7 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call
+from .printer import Block, SymdiffPrinter, _balanced_call, _operand
 
 
 @dataclass
@@ -128,6 +128,9 @@ def print_function(
     inlinable -= pinned
     kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
+    # buffers filled in place are made like an array argument (a Dask array for Dask)
+    printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs if v.shape),
+                        None)
     printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
     printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
                       if e.free_symbols and e.free_symbols <= printer.sizes}
@@ -336,6 +339,8 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
     expr = stmt.expr
     if var is not None and expr.is_Symbol and expr in program.by_symbol and \
             var.dtype != program.by_symbol[expr].dtype:
+        if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
+            return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
     if var is not None and not expr.free_symbols:
         if var.shape:

@@ -36,6 +36,10 @@ __all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
 _ATOM = PRECEDENCE["Atom"]
 
 
+ONE_HOT_MAX = 2**16  # elements of the one-hot matrix of a scatter-add
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
 class Block:
     """A value printed as statements rather than one expression (a fresh array filled
     in place, e.g. by ``np.add.at``). `lines` name the target ``{out}``."""
@@ -63,6 +67,7 @@ class SymdiffPrinter(NumPyPrinter):
         super().__init__(settings or {})
         self.names = names or {}
         self.xp = xp
+        self.like: tuple | None = None  # (name, dtype) of an array argument to make buffers like
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
@@ -357,14 +362,47 @@ class SymdiffPrinter(NumPyPrinter):
         return f"{_operand(x)}[{_format_index(index, arrays, node.inputs[0].shape)}]"
 
     def _print_op_scatter_add(self, node, values, *arrays, index, shape):
-        fresh = f"{{out}} = {self.xp}.zeros({tuple(shape)}{self._dtype_arg(node.out.dtype)})"
+        fresh = f"{{out}} = {self._zeros(node, values, shape)}"
         where = _format_index(index, arrays, shape)
         if is_basic(index):  # each element is selected at most once
             return Block(fresh, f"{{out}}[{where}] = {values}")
+        one_hot = self._one_hot_sum(node, values, arrays, index, shape)
+        if one_hot is not None:
+            return one_hot
         if all(isinstance(e, IndexArg) for e in index):
             where = ", ".join(arrays[e.k] for e in index) + ("," if len(index) == 1 else "")
             return Block(fresh, f"{self.xp}.add.at({{out}}, ({where}), {values})")
         return Block(fresh, f"{self.xp}.add.at({{out}}, {self.xp}.s_[{where}], {values})")
+
+    def _zeros(self, node, values: str, shape) -> str:
+        """A zero array to fill in place, made like `values` when that is a name
+        (`np.zeros_like(g, shape=...)` is a Dask or CuPy array when `g` is one)."""
+        shape = dims.shape_text(tuple(shape))
+        if _IDENTIFIER.fullmatch(values) and node.inputs[0].shape:
+            dt = self._dtype_arg(node.out.dtype, default=node.inputs[0].dtype)
+            return f"{self.xp}.zeros_like({values}, shape={shape}{dt})"
+        if self.like is not None:  # an array argument of the function
+            like, like_dtype = self.like
+            dt = self._dtype_arg(node.out.dtype, default=like_dtype)
+            return f"{self.xp}.zeros_like({like}, shape={shape}{dt})"
+        return f"{self.xp}.zeros({shape}{self._dtype_arg(node.out.dtype)})"
+
+    def _one_hot_sum(self, node, values: str, arrays, index, shape) -> str | None:
+        """`out[idx] += values` for repeated indices as a product with a one-hot matrix,
+        `(np.arange(n)[:, None] == idx % n).astype(dtype) @ values`: one expression, so it
+        runs on any array NumPy dispatches to (Dask has no `np.add.at`). Only for one
+        index array on the first axis of a small result (n * len(idx) <= ONE_HOT_MAX
+        elements; beyond that `np.add.at` is faster)."""
+        if len(index) != 1 or not isinstance(index[0], IndexArg) or len(shape) > 2:
+            return None
+        idx = node.inputs[1 + index[0].k]
+        n = shape[0]
+        if len(idx.shape) != 1 or not all(isinstance(d, int) for d in (n, *idx.shape)) \
+                or n * idx.shape[0] > ONE_HOT_MAX or node.out.dtype.kind != "f":
+            return None
+        cast = dtype_name(node.out.dtype, self.xp)
+        idx = f"{_operand(arrays[index[0].k])} % {n}"  # (negative indices count from the end)
+        return f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ {_operand(values)}"
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
         where = _format_index(index, arrays, node.out.shape)

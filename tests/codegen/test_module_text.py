@@ -389,7 +389,7 @@ def test_a_buffer_updated_in_place_is_named_after_the_gradient():
     source = symdiff.grad(rosenbrock, dims="fixed").compile(np.zeros(6)).source.split("def grad_")[1]
     body = [line.strip() for line in source.split('"""')[2].split("\n\n\n")[0].splitlines()]
     assert body[-4:] == [
-        "drosenbrock_dx = np.zeros((6,))",
+        "drosenbrock_dx = np.zeros_like(x, shape=(6,))",  # (a Dask array for Dask's x)
         "drosenbrock_dx[:5] = _t0*(2 - 400*_t1) - 2",
         "drosenbrock_dx[1:] += 200*_t1",
         "return drosenbrock_dx",

@@ -14,10 +14,12 @@ def _check_inputs(x):
     (TypeError) they had when this module was generated."""
     if np.shape(x) != (3,):
         raise ValueError(f"x must have shape (3,), got {np.shape(x)}")
-    if np.asarray(x).dtype != np.float64 and np.asarray(x).dtype.kind not in 'iu':
+    if not hasattr(x, "dtype"):  # a list
+        x = np.asarray(x)
+    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
         raise TypeError(
-            "x must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(x).dtype}; convert it with .astype(np.float64)"
+            f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
+            "convert it with .astype(np.float64)"
         )
 
 

@@ -16,24 +16,30 @@ def _check_inputs(W1, b1, W2, b2, X, y):
     (TypeError) they had when this module was generated."""
     if np.shape(W1) != (2, 4):
         raise ValueError(f"W1 must have shape (2, 4), got {np.shape(W1)}")
-    if np.asarray(W1).dtype != np.float64 and np.asarray(W1).dtype.kind not in 'iu':
+    if not hasattr(W1, "dtype"):  # a list
+        W1 = np.asarray(W1)
+    if W1.dtype != np.float64 and W1.dtype.kind not in 'iu':
         raise TypeError(
-            "W1 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(W1).dtype}; convert it with .astype(np.float64)"
+            f"W1 must be float64 as traced (or integers), got dtype {W1.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(b1) != (4,):
         raise ValueError(f"b1 must have shape (4,), got {np.shape(b1)}")
-    if np.asarray(b1).dtype != np.float64 and np.asarray(b1).dtype.kind not in 'iu':
+    if not hasattr(b1, "dtype"):  # a list
+        b1 = np.asarray(b1)
+    if b1.dtype != np.float64 and b1.dtype.kind not in 'iu':
         raise TypeError(
-            "b1 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(b1).dtype}; convert it with .astype(np.float64)"
+            f"b1 must be float64 as traced (or integers), got dtype {b1.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(W2) != (4,):
         raise ValueError(f"W2 must have shape (4,), got {np.shape(W2)}")
-    if np.asarray(W2).dtype != np.float64 and np.asarray(W2).dtype.kind not in 'iu':
+    if not hasattr(W2, "dtype"):  # a list
+        W2 = np.asarray(W2)
+    if W2.dtype != np.float64 and W2.dtype.kind not in 'iu':
         raise TypeError(
-            "W2 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(W2).dtype}; convert it with .astype(np.float64)"
+            f"W2 must be float64 as traced (or integers), got dtype {W2.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if not isinstance(b2, float):
         if np.shape(b2) != ():
@@ -45,17 +51,21 @@ def _check_inputs(W1, b1, W2, b2, X, y):
             )
     if np.shape(X) != (8, 2):
         raise ValueError(f"X must have shape (8, 2), got {np.shape(X)}")
-    if np.asarray(X).dtype != np.float64 and np.asarray(X).dtype.kind not in 'iu':
+    if not hasattr(X, "dtype"):  # a list
+        X = np.asarray(X)
+    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
         raise TypeError(
-            "X must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(X).dtype}; convert it with .astype(np.float64)"
+            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(y) != (8,):
         raise ValueError(f"y must have shape (8,), got {np.shape(y)}")
-    if np.asarray(y).dtype != np.float64 and np.asarray(y).dtype.kind not in 'iu':
+    if not hasattr(y, "dtype"):  # a list
+        y = np.asarray(y)
+    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
         raise TypeError(
-            "y must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(y).dtype}; convert it with .astype(np.float64)"
+            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
+            "convert it with .astype(np.float64)"
         )
 
 

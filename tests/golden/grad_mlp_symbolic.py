@@ -17,33 +17,41 @@ def _check_inputs(W1, b1, W2, b2, X, y):
     if np.ndim(X) != 2:
         raise ValueError(f"X must have shape (n, d) (2 dimensions), got {np.shape(X)}")
     n, d = np.shape(X)
-    if min(n, d) < 1:
+    if not (n >= 1 and d >= 1):
         raise ValueError(
-            f"X must have shape (n, d) with n and d at least 1, got {np.shape(X)}"
+            f"X must have shape (n, d) with n and d at least 1, got {np.shape(X)} "
+            "(a Dask array of unknown chunk sizes has nan: call "
+            "X.compute_chunk_sizes() first)"
         )
-    if np.asarray(X).dtype != np.float64 and np.asarray(X).dtype.kind not in 'iu':
+    if not hasattr(X, "dtype"):  # a list
+        X = np.asarray(X)
+    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
         raise TypeError(
-            "X must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(X).dtype}; convert it with .astype(np.float64)"
+            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.ndim(W1) != 2:
         raise ValueError(
             f"W1 must have shape (d, k) (2 dimensions), got {np.shape(W1)}"
         )
     _, k = np.shape(W1)
-    if k < 1:
+    if not k >= 1:
         raise ValueError(
-            f"W1 must have shape (d, k) with k at least 1, got {np.shape(W1)}"
+            f"W1 must have shape (d, k) with k at least 1, got {np.shape(W1)} (a "
+            "Dask array of unknown chunk sizes has nan: call "
+            "W1.compute_chunk_sizes() first)"
         )
     if np.shape(W1) != (d, k):
         raise ValueError(
             f"W1 must have shape (d, k) = {(d, k)} where X has shape (n, d) = "
             f"{np.shape(X)}, got {np.shape(W1)}"
         )
-    if np.asarray(W1).dtype != np.float64 and np.asarray(W1).dtype.kind not in 'iu':
+    if not hasattr(W1, "dtype"):  # a list
+        W1 = np.asarray(W1)
+    if W1.dtype != np.float64 and W1.dtype.kind not in 'iu':
         raise TypeError(
-            "W1 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(W1).dtype}; convert it with .astype(np.float64)"
+            f"W1 must be float64 as traced (or integers), got dtype {W1.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.ndim(y) != 1:
         raise ValueError(f"y must have shape (n,) (1 dimension), got {np.shape(y)}")
@@ -52,10 +60,12 @@ def _check_inputs(W1, b1, W2, b2, X, y):
             f"y must have shape (n,) = {(n,)} where X has shape (n, d) = "
             f"{np.shape(X)}, got {np.shape(y)}"
         )
-    if np.asarray(y).dtype != np.float64 and np.asarray(y).dtype.kind not in 'iu':
+    if not hasattr(y, "dtype"):  # a list
+        y = np.asarray(y)
+    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
         raise TypeError(
-            "y must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(y).dtype}; convert it with .astype(np.float64)"
+            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.ndim(b1) != 1:
         raise ValueError(f"b1 must have shape (k,) (1 dimension), got {np.shape(b1)}")
@@ -64,10 +74,12 @@ def _check_inputs(W1, b1, W2, b2, X, y):
             f"b1 must have shape (k,) = {(k,)} where W1 has shape (d, k) = "
             f"{np.shape(W1)}, got {np.shape(b1)}"
         )
-    if np.asarray(b1).dtype != np.float64 and np.asarray(b1).dtype.kind not in 'iu':
+    if not hasattr(b1, "dtype"):  # a list
+        b1 = np.asarray(b1)
+    if b1.dtype != np.float64 and b1.dtype.kind not in 'iu':
         raise TypeError(
-            "b1 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(b1).dtype}; convert it with .astype(np.float64)"
+            f"b1 must be float64 as traced (or integers), got dtype {b1.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.ndim(W2) != 1:
         raise ValueError(f"W2 must have shape (k,) (1 dimension), got {np.shape(W2)}")
@@ -76,10 +88,12 @@ def _check_inputs(W1, b1, W2, b2, X, y):
             f"W2 must have shape (k,) = {(k,)} where W1 has shape (d, k) = "
             f"{np.shape(W1)}, got {np.shape(W2)}"
         )
-    if np.asarray(W2).dtype != np.float64 and np.asarray(W2).dtype.kind not in 'iu':
+    if not hasattr(W2, "dtype"):  # a list
+        W2 = np.asarray(W2)
+    if W2.dtype != np.float64 and W2.dtype.kind not in 'iu':
         raise TypeError(
-            "W2 must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(W2).dtype}; convert it with .astype(np.float64)"
+            f"W2 must be float64 as traced (or integers), got dtype {W2.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if not isinstance(b2, float) and np.shape(b2) != ():
         raise ValueError(f"b2 must have shape (), got {np.shape(b2)}")

@@ -15,10 +15,12 @@ def _check_inputs(w, b, X, y):
     (TypeError) they had when this module was generated."""
     if np.shape(w) != (3,):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if np.asarray(w).dtype != np.float64 and np.asarray(w).dtype.kind not in 'iu':
+    if not hasattr(w, "dtype"):  # a list
+        w = np.asarray(w)
+    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
         raise TypeError(
-            "w must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(w).dtype}; convert it with .astype(np.float64)"
+            f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if not isinstance(b, float):
         if np.shape(b) != ():
@@ -30,17 +32,21 @@ def _check_inputs(w, b, X, y):
             )
     if np.shape(X) != (12, 3):
         raise ValueError(f"X must have shape (12, 3), got {np.shape(X)}")
-    if np.asarray(X).dtype != np.float64 and np.asarray(X).dtype.kind not in 'iu':
+    if not hasattr(X, "dtype"):  # a list
+        X = np.asarray(X)
+    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
         raise TypeError(
-            "X must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(X).dtype}; convert it with .astype(np.float64)"
+            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(y) != (12,):
         raise ValueError(f"y must have shape (12,), got {np.shape(y)}")
-    if np.asarray(y).dtype != np.float64 and np.asarray(y).dtype.kind not in 'iu':
+    if not hasattr(y, "dtype"):  # a list
+        y = np.asarray(y)
+    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
         raise TypeError(
-            "y must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(y).dtype}; convert it with .astype(np.float64)"
+            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
+            "convert it with .astype(np.float64)"
         )
 
 

@@ -16,31 +16,39 @@ def _check_inputs(W, U, b, xs):
     (TypeError) they had when this module was generated."""
     if np.shape(W) != (4, 4):
         raise ValueError(f"W must have shape (4, 4), got {np.shape(W)}")
-    if np.asarray(W).dtype != np.float64 and np.asarray(W).dtype.kind not in 'iu':
+    if not hasattr(W, "dtype"):  # a list
+        W = np.asarray(W)
+    if W.dtype != np.float64 and W.dtype.kind not in 'iu':
         raise TypeError(
-            "W must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(W).dtype}; convert it with .astype(np.float64)"
+            f"W must be float64 as traced (or integers), got dtype {W.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(U) != (4, 2):
         raise ValueError(f"U must have shape (4, 2), got {np.shape(U)}")
-    if np.asarray(U).dtype != np.float64 and np.asarray(U).dtype.kind not in 'iu':
+    if not hasattr(U, "dtype"):  # a list
+        U = np.asarray(U)
+    if U.dtype != np.float64 and U.dtype.kind not in 'iu':
         raise TypeError(
-            "U must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(U).dtype}; convert it with .astype(np.float64)"
+            f"U must be float64 as traced (or integers), got dtype {U.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(b) != (4,):
         raise ValueError(f"b must have shape (4,), got {np.shape(b)}")
-    if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
+    if not hasattr(b, "dtype"):  # a list
+        b = np.asarray(b)
+    if b.dtype != np.float64 and b.dtype.kind not in 'iu':
         raise TypeError(
-            "b must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
+            f"b must be float64 as traced (or integers), got dtype {b.dtype}; "
+            "convert it with .astype(np.float64)"
         )
     if np.shape(xs) != (12, 2):
         raise ValueError(f"xs must have shape (12, 2), got {np.shape(xs)}")
-    if np.asarray(xs).dtype != np.float64 and np.asarray(xs).dtype.kind not in 'iu':
+    if not hasattr(xs, "dtype"):  # a list
+        xs = np.asarray(xs)
+    if xs.dtype != np.float64 and xs.dtype.kind not in 'iu':
         raise TypeError(
-            "xs must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(xs).dtype}; convert it with .astype(np.float64)"
+            f"xs must be float64 as traced (or integers), got dtype {xs.dtype}; "
+            "convert it with .astype(np.float64)"
         )
 
 
