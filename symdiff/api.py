@@ -70,7 +70,9 @@ def _cache_key(args) -> tuple | None:
 def call(run: Callable, args: Sequence[Any]):
     """Run generated code. Python floats take the fast scalar path, but their arithmetic
     raises where NumPy's gives inf or nan (1/0.0, 10.0**400: a derivative such as 1/x
-    of log at 0); then the call is repeated with them as np.float64, as NumPy would."""
+    of log at 0); then the call is repeated with them as np.float64, as NumPy would.
+    Lists become arrays first (the code casts with `.astype`, which keeps a Dask array)."""
+    args = [np.asarray(a) if type(a) is list else a for a in args]
     try:
         result = run(*args)
         if not _has_complex(result):  # (-2.0)**0.5 is complex in Python, nan in NumPy

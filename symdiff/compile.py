@@ -17,6 +17,7 @@ from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
 from .codegen.function import ConstantPool, print_function
+from .codegen.header import CONVENTIONS, kink_conventions
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
@@ -119,6 +120,18 @@ def write_atomic(path: str, text: str | bytes) -> None:
             os.unlink(tmp)
 
 
+def _keep_user_locations(programs, traced: Graph) -> None:
+    """Forget a statement's source line unless it is in a file the traced function's
+    own lines are in: a node built while differentiating, outside any `located`
+    block, would otherwise quote whatever frame called symdiff (the installed
+    `symdiff` launcher's `sys.exit(main())`) in a "# gradient of line" comment."""
+    files = {node.loc.rpartition(":")[0] for node in traced.nodes if node.loc}
+    for program in programs:
+        for stmt in program.statements:
+            if stmt.loc and stmt.loc.rpartition(":")[0] not in files:
+                stmt.loc = None
+
+
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -185,8 +198,10 @@ def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=No
         ctx = _prepare(fn, specs, argnums, values=values)
     with located(None):  # seeds and zeros belong to no line (not the caller's)
         functions, constants = _functions(ctx, kinds, kernel_layout)
+    kinks = [line for line in CONVENTIONS if any(line in kink_conventions(p.graph)
+                                                 for p in ctx.traced.paths)]
     module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command,
-                         backend, ctx.graph.requirements)
+                         backend, ctx.graph.requirements, kinks)
     if ctx.traced.guarded:
         module.path_check = branches.path_check(ctx.traced.paths[0])
     source = render_module(module)
@@ -212,6 +227,7 @@ def _functions(ctx: _Context, kinds, kernel_layout):
                                            constants), constants
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        _keep_user_locations(programs, ctx.graph)
         return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                d.backward_from, extra_params=d.extra_params,
                                constants=constants, kernel_layout=kernel_layout)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
-from ..ir import dims
+from ..ir import canonical, dims
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
 from ..ir.loops import LOOP, LOOP_OUTPUT
@@ -141,7 +141,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
     for var in g.operands(node):
         if not differentiable(var):
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:
@@ -203,7 +203,7 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
                 t = _elementwise_jvp(g, node, known, forward_only)
             if t is not None:  # None: a zero derivative (sign, floor, ...)
                 known[node.out] = _materialized(g, t)
-    partial = sp.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
+    partial = canonical.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
     tangent = known.get(reduction.inputs[0])
     with located(reduction.loc):
         grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
@@ -347,7 +347,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         t = known.get(var)
         if t is None:
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:

@@ -75,26 +75,32 @@ def _split_fstring(body: str, width: int) -> list[str]:
 
 
 
-def dtype_check(name: str, dtype, guard: bool = True, indent: int = 4) -> list[str]:
+def dtype_check(name: str, dtype, guard: bool = True, indent: int = 4,
+                scalar: bool | None = None) -> list[str]:
     """Lines raising TypeError for an argument of a dtype the code was not generated
     for: bool, complex, object or strings where real numbers were traced, and a float of
     another width (float32 code would silently compute in float64, and float64 code in
-    float32). Integers pass where floats were traced: NumPy promotes them."""
+    float32). Integers pass where floats were traced: NumPy promotes them. An array
+    argument's dtype is read from the array itself (`X.dtype`): `np.asarray(X)` would
+    pull a Dask array to the client; a list is converted first, as NumPy would."""
     dtype = np.dtype(dtype)
+    scalar = guard if scalar is None else scalar
+    got = f"np.asarray({name}).dtype" if scalar else f"{name}.dtype"
+    lines = [] if scalar else [f'if not hasattr({name}, "dtype"):  # a list',
+                               f"    {name} = np.asarray({name})"]
     if dtype.kind == "f":
-        test = (f"np.asarray({name}).dtype != {dtype_name(dtype)} and "
-                f"np.asarray({name}).dtype.kind not in 'iu'")
+        test = f"{got} != {dtype_name(dtype)} and {got}.kind not in 'iu'"
         if guard:
             test = f"not isinstance({name}, float) and {test}"
         message = (f'f"{name} must be {dtype.name} as traced (or integers), got dtype '
-                   f'{{np.asarray({name}).dtype}}; convert it with .astype({dtype_name(dtype)})"')
-        return [_if(test, indent), *_raise(message, "TypeError")]
+                   f'{{{got}}}; convert it with .astype({dtype_name(dtype)})"')
+        return lines + [_if(test, indent), *_raise(message, "TypeError")]
     kinds, what = {"i": ("iu", "integers"), "u": ("iu", "integers"),
                    "b": ("b", "booleans")}[dtype.kind]
-    test = f"np.asarray({name}).dtype.kind not in {kinds!r}"
+    test = f"{got}.kind not in {kinds!r}"
     message = (f'f"{name} must be {what} ({dtype.name} when traced), '
-               f'got dtype {{np.asarray({name}).dtype}}"')
-    return [_if(test, indent), *_raise(message, "TypeError")]
+               f'got dtype {{{got}}}"')
+    return lines + [_if(test, indent), *_raise(message, "TypeError")]
 
 
 
@@ -110,7 +116,7 @@ def input_checks(specs, requirements=()) -> list[str]:
             lines += static_check(s.name, s.static)
         elif s.shape == () and s.dtype.kind == "f":  # one type test on the hot path
             nested = shape_check(s.name, (), guard=False) \
-                + dtype_check(s.name, s.dtype, False, indent=8)
+                + dtype_check(s.name, s.dtype, False, indent=8, scalar=True)
             lines += [f"if not isinstance({s.name}, float):", *("    " + x for x in nested)]
         else:
             lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())

@@ -20,7 +20,7 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call
+from .printer import Block, SymdiffPrinter, _balanced_call, _operand
 
 
 @dataclass
@@ -71,6 +71,22 @@ def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
     return memo[sym]
 
 
+def _shape_of(program: Program, sym: sp.Symbol, memo: dict):
+    """The shape of a statement's value: its Var's, or for a CSE temporary the
+    broadcast of what it reads (the set of those shapes where they do not broadcast
+    as plain integers)."""
+    var = program.by_symbol.get(sym)
+    if var is not None:
+        return var.shape
+    if sym not in memo:
+        shapes = [_shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
+        try:
+            memo[sym] = np.broadcast_shapes(*shapes)
+        except Exception:  # (symbolic sizes refuse to be integers: compare as text)
+            memo[sym] = frozenset(map(str, shapes))
+    return memo[sym]
+
+
 def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
     return [st for st in program.statements
             if st.expr is not None and sym in st.expr.free_symbols]
@@ -114,6 +130,9 @@ def print_function(
     inlinable -= pinned
     kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
+    # buffers filled in place are made like an array argument (a Dask array for Dask)
+    printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs if v.shape),
+                        None)
     printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
     printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
                       if e.free_symbols and e.free_symbols <= printer.sizes}
@@ -127,6 +146,7 @@ def print_function(
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+    temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         if loops.is_loop_statement(stmt):
             pad = " " * (4 * stmt.depth)
@@ -165,7 +185,8 @@ def print_function(
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if stmt.target not in names:
-            names[stmt.target] = temps.take(stmt.target, index)
+            kind = (_shape_of(program, stmt.target, temp_shapes), printer.dtype)
+            names[stmt.target] = temps.take(stmt.target, index, kind)
         last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
                                          is_backward, last_comment, indent)
     return _function_code(program, name, docstring, body, returns, names, extra_params,
@@ -320,6 +341,8 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
     expr = stmt.expr
     if var is not None and expr.is_Symbol and expr in program.by_symbol and \
             var.dtype != program.by_symbol[expr].dtype:
+        if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
+            return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
     if var is not None and not expr.free_symbols:
         if var.shape:

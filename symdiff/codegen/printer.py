@@ -36,6 +36,10 @@ __all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
 _ATOM = PRECEDENCE["Atom"]
 
 
+ONE_HOT_MAX = 2**16  # elements of the one-hot matrix of a scatter-add
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
 class Block:
     """A value printed as statements rather than one expression (a fresh array filled
     in place, e.g. by ``np.add.at``). `lines` name the target ``{out}``."""
@@ -63,6 +67,7 @@ class SymdiffPrinter(NumPyPrinter):
         super().__init__(settings or {})
         self.names = names or {}
         self.xp = xp
+        self.like: tuple | None = None  # (name, dtype) of an array argument to make buffers like
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
@@ -103,7 +108,19 @@ class SymdiffPrinter(NumPyPrinter):
     def parenthesize(self, item, level, strict=False):
         if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
             return f"({self._print(item)})"
+        if self._repeated(item):  # 1/(x*x*x), not 1/x*x*x (a -3*x**3/y Mul asks at Add level)
+            return f"({self._print(item)})"
         return super().parenthesize(item, level, strict)
+
+    def _repeated(self, expr) -> str | None:
+        """The name `x` when `expr` is x**3 or x**4 of a named value: printed as x*x*x,
+        two or three multiplications, where NumPy's float power costs about eight
+        times as much on arrays (and CPython's about twice on floats)."""
+        if expr.is_Pow and expr.exp.is_Integer and int(expr.exp) in (3, 4) and \
+                expr.base.is_Symbol:
+            name = self._print(expr.base)
+            return name if name.isidentifier() else None
+        return None
 
     def _print_Float(self, expr):
         return repr(float(expr))
@@ -143,7 +160,22 @@ class SymdiffPrinter(NumPyPrinter):
                 return f"{coeff.p}/({self._print(denominator)})"
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
             return f"{coeff.p}/{coeff.q}*{text}"
+        if any(self._repeated(f) for f in expr.args) and \
+                not any(f.is_Pow and f.exp.is_negative for f in expr.args):
+            return self._print_product(expr)
         return super()._print_Mul(expr)
+
+    def _print_product(self, expr) -> str:
+        """A product without a denominator, its powers x**3 and x**4 written out:
+        ``8*x*x*x``."""
+        coeff, _ = expr.as_coeff_Mul()
+        sign = "-" if coeff.is_negative else ""
+        parts = []
+        for f in (-expr if sign else expr).as_ordered_factors():
+            name = self._repeated(f)
+            parts.append("*".join([name] * int(f.exp)) if name else
+                         self.parenthesize(f, PRECEDENCE["Mul"], strict=False))
+        return sign + "*".join(parts)
 
     def _sizes_first(self, expr):
         """(numbers and sizes, the rest) of a product of both, else (None, None)."""
@@ -171,6 +203,9 @@ class SymdiffPrinter(NumPyPrinter):
         if exp.is_Integer and exp < 0:
             inverse = base if exp == -1 else sp.Pow(base, -exp, evaluate=False)
             return f"1/{self.parenthesize(inverse, prec, strict=True)}"
+        name = self._repeated(expr)
+        if name:
+            return "*".join([name] * int(exp))
         if base is sp.E:
             return f"{self.xp}.exp({self._print(exp)})"
         # ** groups to the right: a base that is itself a power needs parentheses
@@ -327,14 +362,47 @@ class SymdiffPrinter(NumPyPrinter):
         return f"{_operand(x)}[{_format_index(index, arrays, node.inputs[0].shape)}]"
 
     def _print_op_scatter_add(self, node, values, *arrays, index, shape):
-        fresh = f"{{out}} = {self.xp}.zeros({tuple(shape)}{self._dtype_arg(node.out.dtype)})"
+        fresh = f"{{out}} = {self._zeros(node, values, shape)}"
         where = _format_index(index, arrays, shape)
         if is_basic(index):  # each element is selected at most once
             return Block(fresh, f"{{out}}[{where}] = {values}")
+        one_hot = self._one_hot_sum(node, values, arrays, index, shape)
+        if one_hot is not None:
+            return one_hot
         if all(isinstance(e, IndexArg) for e in index):
             where = ", ".join(arrays[e.k] for e in index) + ("," if len(index) == 1 else "")
             return Block(fresh, f"{self.xp}.add.at({{out}}, ({where}), {values})")
         return Block(fresh, f"{self.xp}.add.at({{out}}, {self.xp}.s_[{where}], {values})")
+
+    def _zeros(self, node, values: str, shape) -> str:
+        """A zero array to fill in place, made like `values` when that is a name
+        (`np.zeros_like(g, shape=...)` is a Dask or CuPy array when `g` is one)."""
+        shape = dims.shape_text(tuple(shape))
+        if _IDENTIFIER.fullmatch(values) and node.inputs[0].shape:
+            dt = self._dtype_arg(node.out.dtype, default=node.inputs[0].dtype)
+            return f"{self.xp}.zeros_like({values}, shape={shape}{dt})"
+        if self.like is not None:  # an array argument of the function
+            like, like_dtype = self.like
+            dt = self._dtype_arg(node.out.dtype, default=like_dtype)
+            return f"{self.xp}.zeros_like({like}, shape={shape}{dt})"
+        return f"{self.xp}.zeros({shape}{self._dtype_arg(node.out.dtype)})"
+
+    def _one_hot_sum(self, node, values: str, arrays, index, shape) -> str | None:
+        """`out[idx] += values` for repeated indices as a product with a one-hot matrix,
+        `(np.arange(n)[:, None] == idx % n).astype(dtype) @ values`: one expression, so it
+        runs on any array NumPy dispatches to (Dask has no `np.add.at`). Only for one
+        index array on the first axis of a small result (n * len(idx) <= ONE_HOT_MAX
+        elements; beyond that `np.add.at` is faster)."""
+        if len(index) != 1 or not isinstance(index[0], IndexArg) or len(shape) > 2:
+            return None
+        idx = node.inputs[1 + index[0].k]
+        n = shape[0]
+        if len(idx.shape) != 1 or not all(isinstance(d, int) for d in (n, *idx.shape)) \
+                or n * idx.shape[0] > ONE_HOT_MAX or node.out.dtype.kind != "f":
+            return None
+        cast = dtype_name(node.out.dtype, self.xp)
+        idx = f"{_operand(arrays[index[0].k])} % {n}"  # (negative indices count from the end)
+        return f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ {_operand(values)}"
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
         where = _format_index(index, arrays, node.out.shape)

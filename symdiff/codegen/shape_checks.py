@@ -104,13 +104,17 @@ def _rank_check(s, if_, raise_) -> list[str]:
 
 
 def _positive_check(s, fresh: Sequence, if_, raise_) -> list[str]:
+    """Sizes below 1, and nan sizes (a Dask array of unknown chunk sizes), which every
+    comparison would let through."""
     names = [str(d) for d in fresh]
-    test = f"{names[0]} < 1" if len(names) == 1 else f"min({', '.join(names)}) < 1"
+    test = f"not {names[0]} >= 1" if len(names) == 1 else \
+        "not (" + " and ".join(f"{d} >= 1" for d in names) + ")"
     shape = dims.shape_text(s.shape)
     which = names[0] if len(names) == 1 else " and ".join(names)
     return [if_(test),
             *raise_(f'f"{s.name} must have shape {shape} with {which} at least 1, got '
-                    f'{{np.shape({s.name})}}"')]
+                    f'{{np.shape({s.name})}} (a Dask array of unknown chunk sizes has nan: '
+                    f'call {s.name}.compute_chunk_sizes() first)"')]
 
 
 def _relation_check(s, origin: dict, if_, raise_) -> list[str]:

@@ -3,12 +3,6 @@
 #   symdiff emit tests/golden/models.py:rosenbrock --wrt x --shape x=8 --backend numba \
 #       -o tests/golden/fused_rosenbrock.py
 # Traced arguments: x: float64[8]
-# Conventions at kinks:
-#   d|x|/dx = sign(x), 0 at x = 0
-#   maximum/minimum (fmax/fmin, max/min reductions): ties share the gradient equally
-#   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
-#   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
-#   np.where(c, a, b): the derivative of the branch chosen; conditions have none
 # Fused loops: numba @njit(cache=True), fastmath {'contract'} only (a multiply
 #   and an add may round once, as an FMA); sums add through _accumulate, whose
 #   additions alone may be reassociated (into vector lanes).
@@ -33,10 +27,12 @@ def _check_inputs(x):
     (TypeError) they had when this module was generated."""
     if np.shape(x) != (8,):
         raise ValueError(f"x must have shape (8,), got {np.shape(x)}")
-    if np.asarray(x).dtype != np.float64 and np.asarray(x).dtype.kind not in 'iu':
+    if not hasattr(x, "dtype"):  # a list
+        x = np.asarray(x)
+    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
         raise TypeError(
-            "x must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(x).dtype}; convert it with .astype(np.float64)"
+            f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
+            "convert it with .astype(np.float64)"
         )
 
 

@@ -37,6 +37,8 @@ SCRIPTS = {
     "custom_primitive.py": [],  # its numbers: tests/api/test_extend.py
     "branches.py": [],
 }
+#: scripts that need an optional extra (run by their own test, skipped without it)
+OPTIONAL = {"dask_logistic_regression.py"}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,23 @@ def load_example(name: str):
 def test_every_runnable_example_is_run_here():
     runnable = {p.name for p in pathlib.Path(EXAMPLES).glob("*.py")
                 if '__name__ == "__main__"' in p.read_text()}
-    assert runnable <= set(SCRIPTS), f"not tested: {sorted(runnable - set(SCRIPTS))}"
+    assert runnable <= set(SCRIPTS) | OPTIONAL, \
+        f"not tested: {sorted(runnable - set(SCRIPTS) - OPTIONAL)}"
+
+
+def test_dask_logistic_regression_trains_on_a_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    pytest.importorskip("dask.array")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, "dask_logistic_regression.py"),
+         "--rows", "200000", "--chunk", "25000", "--steps", "3", "--memory-limit", "300MiB"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    losses = [float(line.split()[3]) for line in proc.stdout.splitlines()
+              if line.startswith("step")]
+    assert len(losses) == 3 and losses[0] == pytest.approx(np.log(2))  # w = 0, b = 0
+    assert losses[2] < losses[1] < losses[0]
+    assert list(tmp_path.iterdir()) == []  # it writes nothing
 
 
 def test_every_script_exits_cleanly(run):

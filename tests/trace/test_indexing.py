@@ -35,7 +35,22 @@ def test_repeated_indices_accumulate():
 
     g = symdiff.grad(f)
     np.testing.assert_array_equal(g(np.ones(3)), [7.0, 0.0, 3.0])
-    assert "np.add.at(" in g.source  # and the code says so
+    # and the code says so: a one-hot product for a small index set (it runs on Dask)
+    assert "(np.arange(3)[:, None] == _t0 % 3).astype(np.float64) @ _t1" in g.source
+
+
+def test_repeated_indices_into_a_large_array_accumulate_with_add_at():
+    idx = np.arange(3000) % 100  # each of 100 rows picked 30 times
+
+    def f(x):
+        return np.sum(x[idx] ** 2)
+
+    x = np.linspace(0.0, 1.0, 400)
+    g = symdiff.grad(f, dims="fixed")
+    expected = np.zeros(400)
+    expected[:100] = 60 * x[:100]  # d/dx_i of 30 x_i^2, worked by hand
+    np.testing.assert_allclose(g(x), expected, rtol=1e-12)
+    assert "np.add.at(" in g.source  # 400 x 3000 one-hot entries: np.add.at is faster
 
 
 def test_traced_labels_pick_one_entry_per_row():
@@ -55,7 +70,7 @@ def test_slices_scatter_into_zeros():
     np.testing.assert_array_equal(g(np.ones((3, 3))), [[0, 0, 0], [2, 0, 2], [2, 0, 2]])
     assert g.cache_info().compiles == 1  # the rows are a symbol n: one module for both
     body = g.source.split("def grad_f")[1]
-    assert "= np.zeros((n, 3))" in body and "[1:, ::-2] = " in body
+    assert "= np.zeros_like(x, shape=(n, 3))" in body and "[1:, ::-2] = " in body
 
 
 def test_assignment_blocks_the_overwritten_entries_and_routes_the_new_value():
