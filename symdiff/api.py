@@ -150,11 +150,34 @@ class _Transformed:
         if run is None:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
-            run = self._functions[key] = self.compile(*args).function(self.kind)
+            run = self.compile(*args).function(self.kind)
+            if any(_foreign(a) for a in args):
+                run = _converting(run)
+            self._functions[key] = run
         return call(run, args)
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+
+def _foreign(a) -> bool:
+    """An argument the generated code would get as it is but may not use as an array:
+    a list, or an object NumPy converts through `__array__` (a duck array with its own
+    shape and dtype, such as a Dask array, is passed through as documented)."""
+    if a is None or isinstance(a, (float, int, str, np.ndarray, np.generic, Tracer)):
+        return False
+    return not (hasattr(a, "shape") and hasattr(a, "dtype"))
+
+
+def _converting(run: Callable) -> Callable:
+    """`run` on its arguments converted as tracing saw them (`np.asarray` of each
+    `_foreign` one); only the cache entries of calls with such arguments pay for it."""
+
+    @functools.wraps(run)
+    def converted(*args):
+        return run(*(np.asarray(a) if _foreign(a) else a for a in args))
+
+    return converted
 
 
 def _transform(kind: str, doc: str):

@@ -18,6 +18,7 @@ from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .printer import Block, SymdiffPrinter, array_literal, dtype_name
+from .safe_text import comment as safe_comment
 
 
 @dataclass
@@ -323,6 +324,7 @@ def _source_comment(loc: str) -> str | None:
     if not line.isdigit():
         return None
     text = linecache.getline(filename, int(line)).strip()
+    text = safe_comment(text)
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
     return comment if len(comment) + 4 <= LINE_LENGTH else comment[: LINE_LENGTH - 8] + "..."
 

@@ -8,6 +8,7 @@ source line each gradient block differentiates, and fills the module template.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ import jinja2
 from ..trace.function import ArgSpec
 from .checks import _if, input_checks
 from .function import FunctionCode
-from .header import _arg_text, module_header
+from .header import _arg_text, module_header, static_constants
 from .layout import LINE_LENGTH, call_text
 
 __all__ = ["ModuleCode", "render_module", "module_code"]
@@ -36,6 +37,7 @@ class ModuleCode:
     functions: list[FunctionCode] = field(default_factory=list)
     scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
     constants: list[str] = field(default_factory=list)  # lines defining module constants
+    statics: list[str] = field(default_factory=list)  # static arguments' values
 
     @property
     def exports(self) -> str:
@@ -88,15 +90,18 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`)."""
-    try:
-        return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        import os
-
-        here = os.path.join(os.path.dirname(__file__), os.pardir, "templates", name)
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). In a
+    source checkout the checkout's own templates win: an editable install maps the
+    package to wherever it was installed from, which need not be this tree."""
+    here = os.path.join(_REPOSITORY, "templates", name)
+    if os.path.isfile(os.path.join(_REPOSITORY, "pyproject.toml")) and os.path.isfile(here):
         with open(here, encoding="utf-8") as fh:
             return fh.read()
+    return resources.files("symdiff.templates").joinpath(name).read_text("utf-8")
+
+
+#: The source checkout holding this package (symdiff/codegen/ -> the repository).
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def render_module(module: ModuleCode) -> str:
@@ -131,6 +136,7 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         scalar_params=[s.name for s in specs] if all(_float_scalar(s) for s in specs) else [],
         constants=[line for text in dict.fromkeys(c for f in functions for c in f.constants)
                    for line in text.splitlines()],
+        statics=static_constants(specs),
     )
 
 

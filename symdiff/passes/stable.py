@@ -15,8 +15,12 @@ and to gradients), bottom-up, until none applies:
     exp(k*u)/(1 + exp(u))**m         ->  sigmoid(u)**k * sigmoid(-u)**(m-k), 0 <= k <= m
     exp(u)*sigmoid(-u)               ->  sigmoid(u)
     1 - sigmoid(u)                   ->  sigmoid(-u)
-    sqrt(x**2 + y**2)                ->  np.hypot(x, y)
+    sqrt(x**2 + y**2)                ->  np.hypot(x, y)     (also y**2 a constant)
+    log(cosh(u))                     ->  np.logaddexp(u, -u) - log(2)
+    1 - tanh(u)**2                   ->  1/cosh(u)**2
     log(sum(exp(z))), across nodes   ->  m + log(sum(exp(z - m))), m = max(z)
+    log(prod(u)), across nodes       ->  sum(log(u)), for positive u (sigmoid, exp)
+    exp(z)/sum(exp(z)), across nodes ->  exp(z - m)/sum(exp(z - m)), m = max(z)
 
 The last spans a structured ``sum``: it is a graph rewrite, ``m`` a ``max``
 reduction behind a ``stop_gradient`` (so its derivative, which cancels exactly, is
@@ -39,6 +43,7 @@ header.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -269,16 +274,86 @@ def _log_sigmoid(expr):
 
 
 def _hypot(expr):
-    """(x**2 + y**2)**(n/2) -> hypot(x, y)**n for odd n."""
+    """(x**2 + y**2)**(n/2) -> hypot(x, y)**n for odd n; a positive constant c among
+    the terms is sqrt(c)**2 (sqrt(x**2 + eps) at x = 1e200 is 1e200, not inf)."""
     if not (expr.is_Pow and expr.exp.is_Rational and expr.exp.q == 2 and expr.base.is_Add):
         return None
     terms = sp.Add.make_args(expr.base)
-    if len(terms) < 2 or not all(t.is_Pow and t.exp == 2 for t in terms):
+    bases = [t.base if t.is_Pow and t.exp == 2 else
+             sp.sqrt(t) if t.is_Number and t.is_positive else None for t in terms]
+    if len(terms) < 2 or None in bases or all(t.is_Number for t in terms):
         return None
-    result = terms[0].base
-    for t in terms[1:]:
-        result = hypot(result, t.base)
+    result = bases[0]
+    for b in bases[1:]:
+        result = hypot(result, b)
     return result ** expr.exp.p
+
+
+def _log_cosh(expr):
+    """log(cosh(u)) -> logaddexp(u, -u) - log(2): cosh overflows at |u| > 710."""
+    if isinstance(expr, sp.log) and isinstance(expr.args[0], sp.cosh):
+        u = expr.args[0].args[0]
+        return logaddexp(u, -u) - sp.log(2)
+    return None
+
+
+def _sech_squared(expr):
+    """c - c*tanh(u)**2 -> c/cosh(u)**2 (tanh' = 1 - tanh**2 cancels to 0 for |u| > 19,
+    where it is about 4*exp(-2|u|))."""
+    if not expr.is_Add:
+        return None
+    const, rest = expr.as_coeff_Add()
+    if const == 0:
+        return None
+    terms = list(sp.Add.make_args(rest))
+    for i, term in enumerate(terms):
+        coeff, t = term.as_coeff_Mul()
+        if coeff == -const and t.is_Pow and t.exp == 2 and isinstance(t.base, sp.tanh):
+            terms[i] = const / sp.cosh(t.base.args[0]) ** 2
+            return sp.Add(*terms)
+    return None
+
+
+#: Near a removable singularity at u = 0 (``(1 - cos(u))/u**2``) the expression is
+#: replaced by its Taylor polynomial of `SERIES_ORDER` terms for |u| < `SERIES_RADIUS`;
+#: the direct form cancels catastrophically there (1e8 instead of -8e-10 at 1e-8) and
+#: is accurate beyond (its terms are at most ~1/u**3 there).
+SERIES_RADIUS = sp.Rational(1, 4)
+SERIES_ORDER = 14
+_DIRECT: set = set()  # expressions given a series branch in this `stabilize_expr` call
+_TRANSCENDENTAL = (sp.sin, sp.cos, sp.tan, sp.exp, sp.log, sp.sinh, sp.cosh, sp.tanh,
+                   expm1, log1p)
+
+
+def _removable_singularity(expr):
+    """f(u) -> where(|u| < r, taylor(f), f) where f is undefined at u = 0 (0/0) but
+    has a finite Taylor series there (SymPy finds it); None otherwise."""
+    if not (expr.is_Add or expr.is_Mul) or len(expr.free_symbols) != 1 or \
+            sp.count_ops(expr) > 40 or not expr.has(*_TRANSCENDENTAL):
+        return None
+    (u,) = expr.free_symbols
+    if expr in _DIRECT or not u.is_real or not any(
+            p.exp.is_negative and p.base.has(u) and p.base.subs(u, 0) == 0
+            for p in expr.atoms(sp.Pow)):
+        return None
+    form = _series_form(expr, u)
+    if form is not None:
+        _DIRECT.add(expr)  # the branch away from 0 keeps the direct form: no second match
+    return form
+
+
+@functools.lru_cache(maxsize=1024)
+def _series_form(expr, u):
+    try:
+        series = sp.series(expr, u, 0, SERIES_ORDER + 1).removeO()
+    except (NotImplementedError, ValueError, TypeError, sp.PoleError):
+        return None
+    powers = [t.as_coeff_exponent(u)[1] for t in sp.Add.make_args(series)]
+    if series.has(sp.Order) or any(not (p.is_Integer and p >= 0) for p in powers) or \
+            series.free_symbols - {u} or series.has(*_TRANSCENDENTAL):
+        return None
+    near = sp.Lt(Absolute(u), SERIES_RADIUS)
+    return sp.Piecewise((series, near), (expr, True))
 
 
 #: In the order they are tried on each subexpression; the first that matches wins.
@@ -295,6 +370,10 @@ RULES: tuple[Rule, ...] = (
     Rule("exp(u)*sigmoid(-u) -> sigmoid(u)", _exp_times_sigmoid),
     Rule("1 - sigmoid(u) -> sigmoid(-u)", _one_minus_sigmoid),
     Rule("sqrt(x**2 + y**2) -> np.hypot(x, y)", _hypot),
+    Rule("log(cosh(u)) -> np.logaddexp(u, -u) - log(2)", _log_cosh),
+    Rule("1 - tanh(u)**2 -> 1/cosh(u)**2", _sech_squared),
+    Rule(f"f(u) undefined at u = 0 (0/0) -> its Taylor polynomial for |u| < "
+         f"{SERIES_RADIUS}", _removable_singularity),
 )
 
 _MAX_PASSES = 8
@@ -305,6 +384,7 @@ def stabilize_expr(expr: sp.Expr, applied: set[str] | None = None) -> sp.Expr:
     added to `applied`."""
     applied = set() if applied is None else applied
     memo: dict[sp.Basic, sp.Basic] = {}
+    _DIRECT.clear()
     return _rewrite(expr, applied, memo)
 
 
@@ -331,12 +411,22 @@ def _rewrite(expr, applied: set[str], memo: dict):
 
 # -- the graph pass ----------------------------------------------------------------------
 LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"
+LOG_PROD = "log(prod(u)) -> sum(log(u)) for positive u"
+SOFTMAX = "exp(z)/sum(exp(z)) -> exp(z - m)/sum(exp(z - m)), m = max(z)"
 
 
 def stabilize(graph: Graph) -> Graph:
     """Rewrite `graph` into stable forms: logsumexp shifts, then every real
     elementwise expression by `RULES`. Returns `graph` itself when nothing applies."""
     applied: set[str] = set()
+    summed = _sum_logs(graph)
+    if summed is not None:
+        applied.add(LOG_PROD)
+        graph = graph.derive(summed, graph.outputs)
+    softmax = _shift_softmax(graph)
+    if softmax is not None:
+        applied.add(SOFTMAX)
+        graph = graph.derive(softmax, graph.outputs)
     shifted = _shift_logsumexp(graph)
     if shifted is not None:
         applied.add(LOGSUMEXP)
@@ -358,6 +448,45 @@ def stabilize(graph: Graph) -> Graph:
     result.stable_rewrites = sorted(set(graph.stable_rewrites) | applied,
                                     key=lambda name: order.get(name, len(order)))
     return result
+
+
+def _sum_logs(graph: Graph) -> list[Node] | None:
+    """New node list where each ``log(p)``, p = prod(e) with e positive (a sigmoid, an
+    exp), reads ``sum(log(e))`` instead: the product underflows to 0 (log gives -inf)
+    long before the sum of logs leaves the float range. None when there is none."""
+    defs = graph.definitions()
+    after: dict[Var, list[Node]] = {}
+    summed: dict[sp.Expr, sp.Expr] = {}
+    for node in graph.nodes:
+        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
+            continue
+        for log in node.expr.atoms(sp.log):
+            p = graph.by_symbol.get(log.args[0])
+            prod = defs.get(p)
+            if log in summed or prod is None or prod.op != "prod":
+                continue
+            src = prod.inputs[0]
+            e = defs.get(src)
+            factor = e.expr if e is not None and e.op == ELEMENTWISE else src.symbol
+            if src.dtype != p.dtype or not factor.is_positive:
+                continue
+            logs = graph.new_var(src.shape, src.dtype)
+            total = graph.new_var(p.shape, p.dtype)
+            after.setdefault(p, []).extend([
+                Node(logs, ELEMENTWISE, expr=sp.log(factor), loc=prod.loc),
+                Node(total, "sum", (logs,), prod.params, loc=prod.loc)])
+            summed[log] = total.symbol
+    if not summed:
+        return None
+    nodes = []
+    for node in graph.nodes:
+        if node.op == ELEMENTWISE and node.expr.has(sp.log):
+            new_expr = node.expr.xreplace(summed)
+            if new_expr != node.expr:
+                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new_expr, loc=node.loc)
+        nodes.append(node)
+        nodes.extend(after.get(node.out, ()))
+    return nodes
 
 
 def _shift_logsumexp(graph: Graph) -> list[Node] | None:
@@ -412,6 +541,17 @@ def _minus_own_max(graph: Graph, defs: dict, e: sp.Expr, axes: tuple) -> bool:
 
 def _shifted_sum(graph: Graph, defs: dict, total: Node):
     """(new nodes, m + log(s')) for ``total = sum(exp(z))``, or None."""
+    parts = _shifted_parts(graph, defs, total)
+    if parts is None:
+        return None
+    new, m, _, s = parts
+    return new, m.symbol + sp.log(s.symbol)
+
+
+def _shifted_parts(graph: Graph, defs: dict, total: Node):
+    """(new nodes, m, t, s') for ``total = sum(exp(z))``: t = exp(z - m) and
+    s' = sum(t), so that total = exp(m)*s' with m = max(z) (held, 0 where not
+    finite); None when `total` is no such sum or z is already shifted."""
     if total.op != "sum":
         return None
     e = defs.get(total.inputs[0])
@@ -440,7 +580,50 @@ def _shifted_sum(graph: Graph, defs: dict, total: Node):
     s = add(total.out.shape, "sum", (terms,), total.params)
     if not params["keepdims"]:
         m = add(total.out.shape, "reshape", (m,), (("shape", total.out.shape),))
-    return new, m.symbol + sp.log(s.symbol)
+    return new, m, terms, s
+
+
+def _shift_softmax(graph: Graph) -> list[Node] | None:
+    """New node list where an expression reading both ``e = exp(z)`` and
+    ``s = sum(e)`` (the softmax ``e/s``, unshifted) reads ``t = exp(z - m)`` and
+    ``s' = sum(t)`` instead, where the factor exp(m) cancels; None when none does."""
+    defs = graph.definitions()
+    scale = sp.Dummy("scale", positive=True)  # stands for exp(m), which must cancel
+    after: dict[Var, list[Node]] = {}
+    parts: dict[Var, tuple | None] = {}
+    rewritten: dict[Var, sp.Expr] = {}
+    for node in graph.nodes:
+        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
+            continue
+        expr = node.expr
+        for sym in sorted(node.expr.free_symbols, key=str):
+            total = defs.get(graph.by_symbol.get(sym))
+            if total is None or total.op != "sum" or total.inputs[0].symbol not in \
+                    expr.free_symbols or total.out.shape != node.out.shape and \
+                    total.out.shape != () and not total.p["keepdims"]:
+                continue
+            if total.out not in parts:
+                parts[total.out] = _shifted_parts(graph, defs, total)
+            if parts[total.out] is None:
+                continue
+            new, _, terms, s = parts[total.out]
+            trial = expr.xreplace({total.inputs[0].symbol: terms.symbol * scale,
+                                   sym: s.symbol * scale})
+            if scale not in trial.free_symbols:
+                expr = trial
+                after[total.out] = new
+        if expr is not node.expr:
+            rewritten[node.out] = expr
+    if not rewritten:
+        return None
+    nodes = []
+    for node in graph.nodes:
+        if node.out in rewritten:
+            node = Node(node.out, ELEMENTWISE, params=node.params, expr=rewritten[node.out],
+                        loc=node.loc)
+        nodes.append(node)
+        nodes.extend(after.get(node.out, ()))
+    return nodes
 
 
 def _look_through(expr, sigmoids: dict, graph: Graph, dtype) -> sp.Expr:

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, SymdiffError, TraceError, _is_internal, user_location
+from ..errors import (
+    InputError,
+    SymdiffError,
+    TraceError,
+    _is_internal,
+    recording_trace_errors,
+    user_location,
+)
 from ..ir.graph import CONST, Graph
 from .tracer import Tracer, as_tracer
 
@@ -49,8 +56,20 @@ class ArgSpec:
 
     def describe(self) -> str:
         if not self.traced:
-            return f"{self.name}={self.static!r} (static)"
+            return f"{self.name}={self.static!r} (static)"  # an exact builtin: a literal
         return f"{self.name}: {self.dtype.name}{list(self.shape)}"
+
+
+def static_value(value):
+    """A static argument as its exact builtin type (an IntEnum as its int, a str
+    subclass as a str), so that printing and comparing it later runs no user code."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    return str.__str__(value)
 
 
 def function_location(fn: Callable) -> str:
@@ -116,14 +135,15 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
             raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
                              "respect to floats: pass float(...) or an array of dtype float64",
                              where)
-        return ArgSpec(name, None, None, static=a)
+        return ArgSpec(name, None, None, static=static_value(a))
     if isinstance(a, float):
         return ArgSpec(name, (), np.dtype(np.float64))
     if isinstance(a, str) or a is None:
         if wrt:
             raise InputError(f"{arg} is {a!r}, which has no derivative; differentiate with "
                              "respect to float arrays and leave it out of argnums", where)
-        return ArgSpec(name, None, None, static=a)  # configuration, fixed in the code
+        # configuration, fixed in the code
+        return ArgSpec(name, None, None, static=static_value(a))
     if isinstance(a, (np.ndarray, np.generic)):
         arr = a
     elif isinstance(a, (list, tuple, dict, set)):
@@ -185,7 +205,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden():
+    with _random_forbidden(), recording_trace_errors():
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)
@@ -315,14 +335,59 @@ def _check_captured(fn, captured: list) -> None:
                 "while tracing would be baked into the generated code as a constant; draw "
                 "the random values outside and pass them in as an argument", where)
         if isinstance(value, np.ndarray):
-            dtype = f"{value.dtype.name}{list(value.shape)}"
-            filename, _, line = where.rpartition(":")
-            warnings.warn_explicit(
-                f"{where}: {qualname} reads the {scope} array {name!r} ({dtype}); its "
-                "current value is baked into the generated code as a constant: no gradient "
-                f"flows to it and later changes to {name!r} are not seen. Pass it as an "
-                "argument if it should vary", CapturedArrayWarning, filename,
-                int(line) if line.isdigit() else 0)
+            _warn_captured(qualname, f"the {scope} array {name!r}", name, value, where)
+        else:
+            for path, array in _arrays_inside(value, name, _loaded_attributes(fn)):
+                _warn_captured(qualname, f"{path}, an array inside the {scope} "
+                               f"{type(value).__name__} {name!r},", path, array, where)
+    owner = getattr(fn, "__self__", None)
+    if inspect.ismethod(fn) and not isinstance(owner, type):
+        self_name = next(iter(inspect.signature(fn.__func__).parameters), "self")
+        for path, array in _arrays_inside(owner, self_name, _loaded_attributes(fn)):
+            _warn_captured(qualname, f"{path} (an attribute of the bound object)", path,
+                           array, function_location(fn))
+
+
+def _warn_captured(qualname: str, what: str, name: str, value: np.ndarray, where: str):
+    dtype = f"{value.dtype.name}{list(value.shape)}"
+    filename, _, line = where.rpartition(":")
+    warnings.warn_explicit(
+        f"{where}: {qualname} reads {what} ({dtype}); its current value is baked into the "
+        "generated code as a constant: no gradient flows to it and later changes to "
+        f"{name} are not seen. Pass it as an argument if it should vary",
+        CapturedArrayWarning, filename, int(line) if line.isdigit() else 0)
+
+
+def _loaded_attributes(fn) -> set[str]:
+    """Names `fn`'s code (and code nested in it) reads as attributes."""
+    names: set[str] = set()
+    todo = [getattr(fn, "__code__", None)]
+    while todo:
+        code = todo.pop()
+        if code is not None:
+            names.update(code.co_names)
+            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def _arrays_inside(value, name: str, attributes: set[str]) -> list[tuple[str, np.ndarray]]:
+    """(`name[key]` or `name.attr`, array) for the arrays one level inside a mutable
+    container or object the traced code reads (attributes only those it names): their
+    values, too, are baked into the generated code."""
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}[{i}]", v) for i, v in enumerate(value[:1000])
+                if isinstance(v, np.ndarray)]
+    if isinstance(value, dict):
+        return [(f"{name}[{k!r}]", v) for k, v in list(value.items())[:1000]
+                if isinstance(v, np.ndarray)]
+    if isinstance(value, (types.ModuleType, type, types.FunctionType, np.generic)) \
+            or callable(value):
+        return []
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict):
+        return []
+    return [(f"{name}.{k}", v) for k, v in fields.items()
+            if k in attributes and isinstance(v, np.ndarray)]
 
 
 def _captured(fn) -> list[tuple[str, str, Any, str]]:

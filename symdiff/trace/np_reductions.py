@@ -8,7 +8,15 @@ import sympy as sp
 from ..errors import ShapeError, UnsupportedOpError, user_location
 from .numpy_api import FLOAT, _axes, _axis, _cast, _no_out, _tracers, implements
 from .structured import reduce_sum, reshape
-from .tracer import Tracer, _no_kwargs, as_tracer, bind, broadcast_to, elementwise
+from .tracer import (
+    Tracer,
+    _no_kwargs,
+    as_tracer,
+    bind,
+    broadcast_to,
+    elementwise,
+    materialized,
+)
 
 
 # -- reductions ---------------------------------------------------------------------------
@@ -96,7 +104,7 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     _no_kwargs("np.var", kwargs)
     a = _tracers(a)[0]
     axes = _axes(axis, a.ndim)
-    centered = a - _mean(a, axes, keepdims=True)
+    centered = materialized(a - _mean(a, axes, keepdims=True))  # gradients stay centred
     n = _count(a, axes) - ddof
     squares = reduce_sum(centered * centered, axes, keepdims)
     return _cast(elementwise(lambda s: s / n, squares, kind=FLOAT), dtype)
