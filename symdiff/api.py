@@ -120,6 +120,10 @@ class _Transformed:
     derivative graph into the enclosing trace, so transforms compose."""
 
     def __init__(self, fn: Callable, argnums, kind: str):
+        if not callable(fn):
+            raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
+                             f"{type(fn).__name__} {fn!r}; pass the function itself: "
+                             f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
         _normalize_argnums(argnums)
         self.fn = fn
         self.argnums = argnums
@@ -144,7 +148,7 @@ class _Transformed:
             raise InputError(
                 f"{self!r} called with keyword arguments ({', '.join(kwargs)}): the "
                 "generated code takes its arguments by position; pass them positionally, "
-                "or fix them first with functools.partial(f, name=value)")
+                "or fix them first with functools.partial(f, name=value)", user_location())
         key = _cache_key(args)
         run = self._functions.get(key)
         if run is None:
@@ -219,7 +223,8 @@ _JACOBIAN_MODES = {"auto": _jacobian_auto, "forward": jacfwd, "reverse": jacrev}
 
 def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mode: str = "auto"):
     if mode not in _JACOBIAN_MODES:
-        raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'")
+        raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'",
+                         user_location())
     return _JACOBIAN_MODES[mode](fn, argnums)
 
 

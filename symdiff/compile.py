@@ -18,7 +18,7 @@ from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .codegen.safe_text import identifier
-from .errors import InputError
+from .errors import InputError, user_location
 from .ir.graph import Graph
 from .passes.simplify import optimize, to_program
 from .trace.function import ArgSpec, describe_args, function_location, trace
@@ -126,11 +126,12 @@ def _exit_on_term(signum, frame):
 
 
 def _normalize_argnums(argnums) -> tuple[int, ...]:
-    if not isinstance(argnums, (int, tuple, list)):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums) \
+        if isinstance(argnums, (tuple, list)) else ()
     if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}; e.g. "
+                         "argnums=0 for the first argument, argnums=(0, 2) for two",
+                         user_location())
     return nums
 
 
@@ -163,7 +164,8 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
     nums = _normalize_argnums(argnums)
     for i in nums:
         if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments",
+            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments; "
+                             "argnums counts the positional arguments from 0",
                              function_location(fn))
     nums = tuple(i % len(args) for i in nums)
     specs = describe_args(fn, args, nums)

@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..compile import compile_gradient
-from ..errors import InputError
+from ..errors import InputError, user_location
 from ..ir.graph import Graph
 from ..trace.function import ArgSpec, function_location, parameter_names
 from ..trace.tracer import Tracer, as_tracer
@@ -191,7 +191,7 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     """
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
-                         "compare at 1 point (the one given) or more")
+                         "compare at 1 point (the one given) or more", user_location())
     args = _default_args(f) if not args else _as_float64(args)
     nums = _argnums(f, argnums, len(args))
     names = parameter_names(f, len(args))

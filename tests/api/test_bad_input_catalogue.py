@@ -300,6 +300,43 @@ ROWS = [
 ]
 
 
+def vector_fn(x):  # here
+    return x * 2.0
+
+
+# Misuse of the API itself: the error names the line of the call (or, for what is
+# wrong with the function's own arguments, the function's definition).
+API_ROWS = [
+    (lambda: symdiff.grad(scalar_fn)(x=1.0), InputError, "positionally"),
+    (lambda: symdiff.grad(scalar_fn, argnums="0")(1.0), InputError, "argnums=0"),
+    (lambda: symdiff.grad(scalar_fn, argnums=(0, 2.5))(1.0), InputError, "argnums=(0, 2)"),
+    (lambda: symdiff.grad(scalar_fn(2.0))(1.0), InputError, "symdiff.grad(f)(x)"),
+    (lambda: symdiff.jacobian(scalar_fn, mode="sideways")(1.0), InputError, "'forward'"),
+    (lambda: symdiff.jvp(two_args, (V2, V2), (V2, V3)), ShapeError, "same shape"),
+    (lambda: symdiff.jvp(two_args, (V2, V2), (V2,)), InputError, "one tangent per primal"),
+    (lambda: symdiff.vjp(vector_fn, V2)[1](V3), ShapeError, "same shape"),
+    (lambda: symdiff.hvp(vector_fn, (V2,), (V2,)), TraceError, "symdiff.jvp"),
+    (lambda: symdiff.gradcheck(two_args, (V2, V2)), InputError, "gradcheck(f, x, y)"),
+    (lambda: symdiff.check_derivative(scalar_fn, "2*x", 1.0, points=0), InputError,
+     "1 point"),
+    (lambda: symdiff.grad(two_args, argnums=2)(V2, V2), InputError, "from 0"),
+]
+
+
+@pytest.mark.parametrize("call, error, words", API_ROWS,
+                         ids=[f"api{i}" for i in range(len(API_ROWS))])
+def test_api_misuse(call, error, words):
+    with pytest.raises(SymdiffError) as info:
+        call()
+    assert isinstance(info.value, error), f"{type(info.value).__name__}: {info.value}"
+    message = str(info.value)
+    lines = {call.__code__.co_firstlineno} | {
+        line_of(f) for f in (scalar_fn, two_args, vector_fn) if f.__name__ in
+        call.__code__.co_names}
+    assert any(f"{HERE}:{line}" in message for line in lines), message
+    assert words in message, message
+
+
 def line_of(fn, marker="# here"):
     lines, start = inspect.getsourcelines(fn)
     return start + next(i for i, text in enumerate(lines) if marker in text)
@@ -327,4 +364,4 @@ def test_bad_input(row):
 
 
 def test_the_catalogue_has_at_least_60_rows():
-    assert len(ROWS) >= 60
+    assert len(ROWS) + len(API_ROWS) >= 60
