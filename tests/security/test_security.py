@@ -192,3 +192,22 @@ def test_ctrl_c_stops_the_proof_worker_promptly(monkeypatch):
         symdiff.check_derivative(cube, "2*(x+1)", 1.5, proof_seconds=60)
     assert time.monotonic() - start < 6
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("formula, status", [("(x+1)**4096", 2), ("exp(" * 20 + "x" + ")" * 20, 2),
+                                             ("x**x**x", 1)])
+def test_cli_check_answers_a_short_formula_quickly(tmp_path, formula, status):
+    (tmp_path / "m.py").write_text("def f(x):\n    return (x + 1) ** 2\n")
+    start = time.monotonic()
+    r = _run_cli("check", "m.py:f", "--expect", formula, cwd=tmp_path)
+    assert time.monotonic() - start < 60
+    assert r.returncode == status, r.stderr + r.stdout
+    assert "internal error" not in r.stderr
+
+
+def test_a_hostile_static_string_shows_as_a_constant_in_docstrings():
+    compiled = compile_gradient(two_x, [1.0, 'x"""\nimport os'], 0)
+    assert "s: _STATIC_s (the value" in compiled.source
+    assert "_STATIC_s = 'x\"\"\"\\nimport os'" in compiled.source
+    compiled = compile_gradient(two_x, [1.0, "mean"], 0)
+    assert "s: 'mean' (the value" in compiled.source
