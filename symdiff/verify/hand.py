@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..compile import compile_gradient
-from ..errors import InputError, user_location
+from ..errors import InputError, recording_trace_errors, user_location
 from ..ir.graph import Graph
 from ..trace.function import ArgSpec, function_location, parameter_names
 from ..trace.tracer import Tracer, as_tracer
@@ -357,7 +357,9 @@ def _trace_outputs(fn, specs: list[ArgSpec], split) -> Graph:
     graph = Graph()
     call = [Tracer(graph, graph.add_input(s.shape, s.dtype, s.name)) if s.traced else s.static
             for s in specs]
-    outs = [as_tracer(graph, r) for r in split(fn(*call))]
+    with recording_trace_errors():  # a TraceError your derivative caught still counts
+        result = fn(*call)
+    outs = [as_tracer(graph, r) for r in split(result)]
     graph.outputs = [t.var for t in outs]
     return graph
 
