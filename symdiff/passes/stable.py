@@ -327,19 +327,42 @@ _TRANSCENDENTAL = (sp.sin, sp.cos, sp.tan, sp.exp, sp.log, sp.sinh, sp.cosh, sp.
 
 def _removable_singularity(expr):
     """f(u) -> where(|u| < r, taylor(f), f) where f is undefined at u = 0 (0/0) but
-    has a finite Taylor series there (SymPy finds it); None otherwise."""
+    has a finite Taylor series there (SymPy finds it); None otherwise. In a sum only
+    the terms singular at 0 are expanded (the others are left as they are, and SymPy's
+    series of a long sum is slow)."""
     if not (expr.is_Add or expr.is_Mul) or len(expr.free_symbols) != 1 or \
-            sp.count_ops(expr) > 40 or not expr.has(*_TRANSCENDENTAL):
+            expr in _DIRECT or not expr.has(*_TRANSCENDENTAL):
         return None
     (u,) = expr.free_symbols
-    if expr in _DIRECT or not u.is_real or not any(
-            p.exp.is_negative and p.base.has(u) and p.base.subs(u, 0) == 0
-            for p in expr.atoms(sp.Pow)):
+    if not u.is_real or not _singular_at_zero(expr, u):
         return None
-    form = _series_form(expr, u)
-    if form is not None:
-        _DIRECT.add(expr)  # the branch away from 0 keeps the direct form: no second match
-    return form
+    regular = [t for t in expr.args if expr.is_Add and not _singular_at_zero(t, u)]
+    singular = sp.Add(*[t for t in expr.args if t not in regular]) if regular else expr
+    if sp.count_ops(singular) > 30 or not singular.has(*_TRANSCENDENTAL):
+        return None
+    form = _series_form(singular, u)
+    if form is None:
+        return None
+    _DIRECT.add(singular)  # the branch away from 0 keeps the direct form: no second match
+    _DIRECT.add(expr)
+    return sp.Add(*regular, form)
+
+
+def _nested_series(expr):
+    """where(c, a, where(c, a, b)) -> where(c, a, b): the derivative of a series form
+    is a series form, whose direct branch the rule above would wrap again."""
+    if isinstance(expr, sp.Piecewise) and len(expr.args) == 2:
+        (a, c), (inner, _) = expr.args
+        if isinstance(inner, sp.Piecewise) and len(inner.args) == 2 and \
+                inner.args[0] == (a, c):
+            return inner
+    return None
+
+
+def _singular_at_zero(expr, u) -> bool:
+    """Whether `expr` divides by something that vanishes at u = 0."""
+    return any(p.exp.is_negative and p.base.has(u) and p.base.subs(u, 0) == 0
+               for p in expr.atoms(sp.Pow))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -374,6 +397,7 @@ RULES: tuple[Rule, ...] = (
     Rule("1 - tanh(u)**2 -> 1/cosh(u)**2", _sech_squared),
     Rule(f"f(u) undefined at u = 0 (0/0) -> its Taylor polynomial for |u| < "
          f"{SERIES_RADIUS}", _removable_singularity),
+    Rule("where(c, a, where(c, a, b)) -> where(c, a, b)", _nested_series),
 )
 
 _MAX_PASSES = 8
