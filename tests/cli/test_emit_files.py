@@ -39,7 +39,8 @@ def test_emit_writes_through_a_symlink(tmp_path):
     assert "def grad_f" in real.read_text()
 
 
-def test_no_temporary_file_left_after_sigterm(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_no_temporary_file_left_after_a_signal(tmp_path, signum):
     script = tmp_path / "w.py"
     script.write_text(
         "import os, sys, time\n"
@@ -53,7 +54,7 @@ def test_no_temporary_file_left_after_sigterm(tmp_path):
     p = subprocess.Popen([sys.executable, str(script), str(tmp_path / "out.py")],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "writing"
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(signum)
     p.wait(timeout=30)
     left = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     assert left == []
