@@ -90,9 +90,10 @@ def _environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). In a
-    source checkout the checkout's own templates win: an editable install maps the
-    package to wherever it was installed from, which need not be this tree."""
+    """Templates ship as the package `symdiff.templates` (the repo's `templates/`). A
+    source checkout uses its own templates first: run in place (as CI runs the tests)
+    the package is not importable, and an editable install maps it to wherever it was
+    installed from, which need not be this tree (a second worktree)."""
     here = os.path.join(_REPOSITORY, "templates", name)
     if os.path.isfile(os.path.join(_REPOSITORY, "pyproject.toml")) and os.path.isfile(here):
         with open(here, encoding="utf-8") as fh:

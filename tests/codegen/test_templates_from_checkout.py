@@ -1,0 +1,16 @@
+"""Templates load from a source checkout run in place (CI runs the tests from the
+repository, where `symdiff/` shadows the installed package and `symdiff.templates`,
+which setuptools maps to the repository's `templates/`, is not importable)."""
+
+import importlib.resources
+
+from symdiff.codegen import module
+
+
+def test_templates_load_without_the_templates_package(monkeypatch):
+    def no_package(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(importlib.resources, "files", no_package)
+    text = module._load_template("module.py.j2")
+    assert "{{" in text and "import numpy as np" in text
