@@ -303,7 +303,8 @@ def _sech_squared(expr):
 
 
 #: Near a removable singularity at u = 0 (``(1 - cos(u))/u**2``) the expression is
-#: replaced by its Taylor polynomial of `SERIES_ORDER` terms for |u| < `SERIES_RADIUS`;
+#: replaced by its Taylor polynomial of `SERIES_ORDER` terms for |u| < `SERIES_RADIUS`
+#: (or less: see `_radius`);
 #: the direct form cancels catastrophically there (1e8 instead of -8e-10 at 1e-8) and
 #: is accurate beyond (its terms are at most ~1/u**3 there).
 SERIES_RADIUS = sp.Rational(1, 4)
@@ -363,8 +364,32 @@ def _series_form(expr, u):
     if series.has(sp.Order) or any(not (p.is_Integer and p >= 0) for p in powers) or \
             series.free_symbols - {u} or series.has(*_TRANSCENDENTAL):
         return None
-    near = sp.Lt(Absolute(u), SERIES_RADIUS)
-    return sp.Piecewise((series, near), (expr, True))
+    radius = _radius(series, expr, u)
+    if radius is None:
+        return None
+    return sp.Piecewise((series, sp.Lt(Absolute(u), radius)), (expr, True))
+
+
+def _radius(series, expr, u):
+    """The largest of 1/4, 1/8, ... 1/1024 within which the polynomial agrees with the
+    exact value of `expr` (30 digits) to 1e-13 relative at the radius and half of it,
+    on both sides: a pole or fast growth near 0 shrinks it. None if none does."""
+    radius = SERIES_RADIUS
+    while radius >= sp.Rational(1, 1024):
+        if all(_agrees(series, expr, u, radius * f) for f in (1, -1, sp.S.Half, -sp.S.Half)):
+            return radius
+        radius /= 2
+    return None
+
+
+def _agrees(series, expr, u, at) -> bool:
+    try:
+        exact = complex(expr.evalf(30, subs={u: at}))
+    except (TypeError, ValueError):
+        return False
+    if exact.imag or exact != exact:
+        return False
+    return abs(float(series.subs(u, at)) - exact.real) <= 1e-13 * max(abs(exact.real), 1e-300)
 
 
 #: In the order they are tried on each subexpression; the first that matches wins.
@@ -383,8 +408,8 @@ RULES: tuple[Rule, ...] = (
     Rule("sqrt(x**2 + y**2) -> np.hypot(x, y)", _hypot),
     Rule("log(cosh(u)) -> np.logaddexp(u, -u) - log(2)", _log_cosh),
     Rule("1 - tanh(u)**2 -> 1/cosh(u)**2", _sech_squared),
-    Rule(f"f(u) undefined at u = 0 (0/0) -> its Taylor polynomial for |u| < "
-         f"{SERIES_RADIUS}", _removable_singularity),
+    Rule("f(u) undefined at u = 0 (0/0) -> its Taylor polynomial near 0",
+         _removable_singularity),
     Rule("where(c, a, where(c, a, b)) -> where(c, a, b)", _nested_series),
 )
 

@@ -168,3 +168,16 @@ def test_float64(fn, x):
 @pytest.mark.parametrize("fn, x", CASES32, ids=lambda v: getattr(v, "__name__", str(v)))
 def test_float32(fn, x):
     _check(fn, x, np.float32, 2e-3)
+
+
+def sinc_over_pole(x):
+    return np.sum(np.sin(x) / x / (1 - 8 * x))
+
+
+def test_series_form_shrinks_before_a_pole_near_zero():
+    """sin(x)/x/(1 - 8x) is removable at 0 but has a pole at 1/8: its Taylor polynomial
+    must not be used out to 1/4 (it would be wrong beyond the pole)."""
+    x = np.array([1e-8, 0.05, 0.2, -0.2])
+    grad = symdiff.grad(sinc_over_pole)(x)
+    ref = [mp.diff(lambda t: mp.sin(t) / t / (1 - 8 * t), mp.mpf(float(v))) for v in x]
+    np.testing.assert_allclose(grad, [float(r) for r in ref], rtol=1e-9)
