@@ -17,7 +17,7 @@ and to gradients), bottom-up, until none applies:
     1 - sigmoid(u)                   ->  sigmoid(-u)
     sqrt(x**2 + y**2)                ->  np.hypot(x, y)     (also y**2 a constant)
     log(cosh(u))                     ->  np.logaddexp(u, -u) - log(2)
-    1 - tanh(u)**2                   ->  1/cosh(u)**2
+    1 - tanh(u)**2                   ->  4*exp(-2|u|)/(1 + exp(-2|u|))**2
     log(sum(exp(z))), across nodes   ->  m + log(sum(exp(z - m))), m = max(z)
     log(prod(u)), across nodes       ->  sum(log(u)), for positive u (sigmoid, exp)
     exp(z)/sum(exp(z)), across nodes ->  exp(z - m)/sum(exp(z - m)), m = max(z)
@@ -286,8 +286,8 @@ def _log_cosh(expr):
 
 
 def _sech_squared(expr):
-    """c - c*tanh(u)**2 -> c/cosh(u)**2 (tanh' = 1 - tanh**2 cancels to 0 for |u| > 19,
-    where it is about 4*exp(-2|u|))."""
+    """c - c*tanh(u)**2 -> 4c*exp(-2|u|)/(1 + exp(-2|u|))**2, which is c/cosh(u)**2
+    without overflow (tanh' = 1 - tanh**2 cancels to 0 for |u| > 19)."""
     if not expr.is_Add:
         return None
     const, rest = expr.as_coeff_Add()
@@ -297,7 +297,8 @@ def _sech_squared(expr):
     for i, term in enumerate(terms):
         coeff, t = term.as_coeff_Mul()
         if coeff == -const and t.is_Pow and t.exp == 2 and isinstance(t.base, sp.tanh):
-            terms[i] = const / sp.cosh(t.base.args[0]) ** 2
+            e = sp.exp(-2 * Absolute(t.base.args[0]))  # 1/cosh**2 would overflow
+            terms[i] = 4 * const * e / (1 + e) ** 2
             return sp.Add(*terms)
     return None
 
@@ -407,7 +408,7 @@ RULES: tuple[Rule, ...] = (
     Rule("1 - sigmoid(u) -> sigmoid(-u)", _one_minus_sigmoid),
     Rule("sqrt(x**2 + y**2) -> np.hypot(x, y)", _hypot),
     Rule("log(cosh(u)) -> np.logaddexp(u, -u) - log(2)", _log_cosh),
-    Rule("1 - tanh(u)**2 -> 1/cosh(u)**2", _sech_squared),
+    Rule("1 - tanh(u)**2 -> 4*exp(-2|u|)/(1 + exp(-2|u|))**2", _sech_squared),
     Rule("f(u) undefined at u = 0 (0/0) -> its Taylor polynomial near 0",
          _removable_singularity),
     Rule("where(c, a, where(c, a, b)) -> where(c, a, b)", _nested_series),

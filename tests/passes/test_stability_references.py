@@ -109,7 +109,7 @@ CASES64 = [
     (norm, [1e-200, 2e-200]),
     (norm, [1e200, 2e200]),
     (soft_abs, [1e200, -1e200]),
-    (tanh_sum, [20.0, -20.0]),
+    (tanh_sum, [20.0, -20.0, 1000.0]),
     (one_minus_cos, [1e-8, -1e-8]),
     # the mean dwarfs the spread; these values, their sum and mean are exact in float64,
     # so the centred form x - mean is exact and only the expanded form loses digits
