@@ -5,7 +5,7 @@ dJ/dv = 3, dJ/da = dJ/dv dv/da = 3, dJ/du = 3, dJ/db = dJ/du du/db = 3 c = 6 and
 dJ/dc = 3 b = 9. symdiff traces the same graph from the code below, extends it with
 the reverse pass, and draws both (Graphviz DOT; SVG too when Graphviz is installed):
 
-    python examples/computational_graph.py [OUTPUT_DIR]
+    python examples/computational_graph.py [OUTPUT_DIR]   # default: a new temporary directory
     symdiff graph examples/computational_graph.py:J --wrt a,b,c --grad -o J.svg
 """
 
@@ -13,9 +13,10 @@ import inspect
 import os
 import shutil
 import sys
+import tempfile
 
 import symdiff
-from symdiff.display.graphviz import function_graphs, render, to_dot
+from symdiff.display.graphviz import function_picture, render, to_dot
 
 
 def J(a, b, c):
@@ -30,7 +31,9 @@ def example_inputs_J():
     return 5.0, 3.0, 2.0
 
 
-def main(out_dir="."):
+def main(out_dir=None):
+    if out_dir is None:  # never litter the current directory unasked
+        out_dir = tempfile.mkdtemp(prefix="symdiff-graph-")
     a, b, c = example_inputs_J()
     value, (da, db, dc) = symdiff.value_and_grad(J, argnums=(0, 1, 2))(a, b, c)
     print(f"J at a = {a:g}, b = {b:g}, c = {c:g}")
@@ -43,12 +46,13 @@ def main(out_dir="."):
     print("\nThe reverse pass as code:\n")
     print(inspect.getsource(compiled.grad))
 
-    graph, first_adjoint = function_graphs(J, (a, b, c), (0, 1, 2), grad=True)
-    dot_text = to_dot(graph, first_adjoint, "J = 3(a + b c) and its gradient")
+    picture = function_picture(J, (a, b, c), (0, 1, 2), grad=True, values=True,
+                               title="J = 3(a + b c) and its gradient")
+    dot_text = to_dot(picture)
     path = os.path.join(out_dir, "J.dot")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(dot_text)
-    print(f"wrote {path} ({len(graph.nodes)} values: forward in grey, reverse in orange)")
+    print(f"wrote {path} (forward values above, their adjoints in orange below)")
     if shutil.which("dot"):
         svg = os.path.join(out_dir, "J.svg")
         with open(svg, "wb") as fh:

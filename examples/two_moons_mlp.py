@@ -13,6 +13,8 @@ otherwise).
 
 import argparse
 import inspect
+import os
+import tempfile
 
 import numpy as np
 
@@ -70,7 +72,8 @@ def train(X, y, epochs, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
     return params, history, value_and_grad
 
 
-def plot(history, path):
+def plot(history, path=None):
+    """Save the loss curve to `path`, by default into a new temporary directory."""
     try:
         import matplotlib
 
@@ -78,6 +81,8 @@ def plot(history, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return
+    if path is None:  # never litter the current directory unasked
+        path = os.path.join(tempfile.mkdtemp(prefix="symdiff-"), "two_moons_loss.png")
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(history)
     ax.set(xlabel="epoch", ylabel="loss", title="two moons, 2-16-1 MLP")
@@ -89,7 +94,8 @@ def plot(history, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--plot", default="two_moons_loss.png", metavar="PNG")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="where to save the loss curve (default: a new temporary directory)")
     ns = parser.parse_args(argv)
 
     X, y = make_moons()

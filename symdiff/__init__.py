@@ -31,30 +31,14 @@ from .version import __version__
 
 __all__ = [
     "__version__",
-    "grad",
-    "value_and_grad",
-    "jacobian",
-    "jacfwd",
-    "jacrev",
-    "hessian",
-    "vjp",
-    "jvp",
-    "hvp",
+    # transforms, as JAX names them
+    "grad", "value_and_grad", "jacobian", "jacfwd", "jacrev", "hessian", "vjp", "jvp", "hvp",
     "stop_gradient",
-    "compile_gradient",
-    "Compiled",
-    "CapturedArrayWarning",
-    "SymdiffError",
-    "TraceError",
-    "UnsupportedOpError",
-    "InputError",
-    "ShapeError",
-    "EmitError",
-    "GradcheckError",
-    "ExpressionError",
-    "gradcheck",
-    "GradcheckReport",
-    "check_derivative",
-    "DerivativeCheck",
-    "register_primitive",
+    # the generated module
+    "compile_gradient", "Compiled", "CapturedArrayWarning",
+    # errors
+    "SymdiffError", "TraceError", "UnsupportedOpError", "InputError", "ShapeError", "EmitError",
+    "GradcheckError", "ExpressionError",
+    # checking derivatives, extending
+    "gradcheck", "GradcheckReport", "check_derivative", "DerivativeCheck", "register_primitive",
 ]

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from .autodiff.transforms import KINDS, _d_forward
-from .compile import Compiled, _normalize_argnums, _prepare, compile_gradient
+from .compile import Compiled, _prepare, compile_gradient
 from .errors import InputError, ShapeError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import parameter_names
+from .trace.function import normalize_argnums, parameter_names
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -124,7 +124,7 @@ class _Transformed:
             raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
                              f"{type(fn).__name__} {fn!r}; pass the function itself: "
                              f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
-        _normalize_argnums(argnums)
+        normalize_argnums(argnums)
         self.fn = fn
         self.argnums = argnums
         self.kind = kind

@@ -13,15 +13,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
 from .codegen.load import load_module
 from .codegen.module import module_code, render_module
 from .codegen.safe_text import identifier
-from .errors import InputError, user_location
+from .errors import InputError
 from .ir.graph import Graph
-from .passes.simplify import optimize, to_program
-from .trace.function import ArgSpec, describe_args, function_location, trace
+from .passes.simplify import optimize
+from .passes.whole_module import module_programs
+from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 
 
 @dataclass
@@ -55,6 +59,26 @@ class Compiled:
         """Write the module atomically (a temporary file, then a rename)."""
         write_atomic(path, self.source)
 
+    def picture(self, *args):
+        """The computational graph and its backward pass, drawn as the autograd
+        tutorials draw them (`symdiff graph --grad`); given the arguments, with every
+        value and gradient at that point. In a notebook it shows itself as SVG when
+        Graphviz is installed; `.dot` is the DOT text, `.save(path)` writes a file."""
+        from .display.graphviz import GraphPicture, traced_picture
+
+        if args and len(args) != len(self.specs):
+            raise InputError(f"picture() takes no arguments or all {len(self.specs)} of "
+                             f"{self.name}, got {len(args)}")
+        for spec, a in zip(self.specs, args):
+            if spec.traced and np.shape(a) != spec.shape:
+                raise InputError(f"picture(): {spec.name} has shape {np.shape(a)}, but "
+                                 f"{self.name} was compiled for {spec.shape}")
+        out = self.graph.outputs[0]
+        scalar = out.shape == () and out.dtype.kind == "f"
+        nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
+        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+                                           self.name, self.name))
+
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
     def _repr_latex_(self) -> str:
         from .display.latex import to_latex
@@ -70,7 +94,6 @@ class Compiled:
         from .display.latex import to_markdown
 
         return to_markdown(self)
-
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
@@ -125,17 +148,6 @@ def _exit_on_term(signum, frame):
 
 
 
-def _normalize_argnums(argnums) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums) \
-        if isinstance(argnums, (tuple, list)) else ()
-    if not nums or not all(isinstance(i, int) for i in nums):
-        raise InputError(f"argnums must be an int or a tuple of ints, got {argnums!r}; e.g. "
-                         "argnums=0 for the first argument, argnums=(0, 2) for two",
-                         user_location())
-    return nums
-
-
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -147,27 +159,24 @@ def compile_gradient(
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
     (the words of a `symdiff emit` command line) is recorded in the header."""
-    ctx = _prepare(fn, args, argnums)
+    with progress.task("tracing"):
+        ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
-    functions = [print_function(to_program(optimize(d.graph)), d.fname, d.doc, d.returns,
-                                ctx.out_name, d.backward_from, extra_params=d.extra_params,
-                                constants=constants)
-                 for d in derivations(ctx, kinds)]
+    with progress.task("differentiating, simplifying, printing"):
+        ds = derivations(ctx, kinds)
+        programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+                                    d.backward_from, extra_params=d.extra_params,
+                                    constants=constants)
+                     for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
                                        source_name, command))
     module = load_module(source, f"symdiff_generated_{ctx.name}")
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
 
 
-
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
-    nums = _normalize_argnums(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise InputError(f"argnums {argnums!r} out of range for {len(args)} arguments; "
-                             "argnums counts the positional arguments from 0",
-                             function_location(fn))
-    nums = tuple(i % len(args) for i in nums)
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     specs = describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import traceback
+from collections.abc import Callable, Iterable
 
 __all__ = [
     "SymdiffError",
@@ -16,6 +18,7 @@ __all__ = [
     "GradcheckError",
     "ExpressionError",
     "user_location",
+    "traceback_location",
     "located",
     "recording_trace_errors",
     "forgive",
@@ -134,12 +137,22 @@ def user_location() -> str | None:
     """`file:line` of the innermost stack frame outside the symdiff package and NumPy."""
     if _LOCATION_OVERRIDE:
         return _LOCATION_OVERRIDE[-1]
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not _is_internal(filename):
-            return f"{filename}:{frame.f_lineno}"
-        frame = frame.f_back
+    return _first_outside(traceback.walk_stack(sys._getframe(1)))
+
+
+def traceback_location(tb, internal: Callable[[str], bool] | None = None) -> str | None:
+    """`file:line` of the innermost frame of traceback `tb` outside the symdiff package
+    and NumPy (or outside the files `internal` accepts)."""
+    return _first_outside(reversed(list(traceback.walk_tb(tb))), internal or _is_internal)
+
+
+def _first_outside(frames: Iterable, internal: Callable[[str], bool] | None = None) -> str | None:
+    """The one finder of the user's frame: `file:line` of the first of `frames`
+    ((frame, line) pairs, innermost first) whose file is not `internal`."""
+    internal = internal or _is_internal
+    for frame, line in frames:
+        if not internal(frame.f_code.co_filename):
+            return f"{frame.f_code.co_filename}:{line}"
     return None
 
 

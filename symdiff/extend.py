@@ -30,9 +30,10 @@ import sympy as sp
 from .codegen.printer import SymdiffPrinter
 from .errors import EmitError, InputError, TraceError
 from .ir.elementwise import NumPyFunctionBase, numpy_function
-from .ir.graph import CONST, ELEMENTWISE, INPUT, Graph
-from .trace.dtypes import number
-from .trace.tracer import FUNCTIONS, UFUNCS, Tracer, as_tracer, elementwise
+from .ir.graph import CONST, Graph
+from .ir.interpret import interpret, object_array
+from .trace.registry import FUNCTIONS, UFUNCS
+from .trace.tracer import Tracer, as_tracer, elementwise
 
 __all__ = ["register_primitive"]
 
@@ -189,16 +190,14 @@ def _as_expression(derivative: Callable, nargs: int):
     graph = Graph()
     inputs = [graph.add_input((), np.float64, f"x{i}") for i in range(nargs)]
     result = as_tracer(graph, derivative(*(Tracer(graph, v) for v in inputs)))
-    exprs: dict[sp.Symbol, sp.Expr] = {}
-    for node in graph.nodes:
-        if node.op == INPUT:
-            exprs[node.out.symbol] = node.out.symbol
-        elif node.op == ELEMENTWISE:
-            exprs[node.out.symbol] = node.expr.xreplace(exprs)
-        elif node.op == CONST and node.value.ndim == 0:
-            exprs[node.out.symbol] = number(node.value.item())
-        else:
-            raise InputError(f"a derivative given to register_primitive uses {node.op}; "
-                             "derivatives of elementwise functions must be elementwise "
-                             "NumPy code of the arguments")
-    return [v.symbol for v in inputs], exprs[result.var.symbol]
+    if any(n.op == CONST and n.value.ndim for n in graph.nodes):
+        _not_elementwise(CONST)
+    values = interpret(graph, {v: object_array(v.symbol) for v in inputs},
+                       lambda node, args: _not_elementwise(node.op))
+    return [v.symbol for v in inputs], values[result.var][()]
+
+
+def _not_elementwise(op: str):
+    raise InputError(f"a derivative given to register_primitive uses {op}; "
+                     "derivatives of elementwise functions must be elementwise "
+                     "NumPy code of the arguments")

@@ -28,3 +28,7 @@ def assert_matches_fd(fn, args, argnums=0, rtol=1e-6, atol=1e-7):
 
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+# Every graph pass validates its result (symdiff.ir.graph.graph_pass), so a pass that
+# breaks the IR fails in the pass that broke it; subprocesses inherit the setting.
+os.environ.setdefault("SYMDIFF_CHECK_IR", "1")

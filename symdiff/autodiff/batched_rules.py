@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedOpError
 from ..trace.structured import reduce_sum, reshape
-from ..trace.tracer import Tracer, broadcast_to, matmul, transpose
+from ..trace.tracer import Tracer, broadcast_to, matmul, matrix_transpose, transpose
 
 __all__ = ["BATCHED_JVP"]
 
@@ -20,9 +20,6 @@ __all__ = ["BATCHED_JVP"]
 def _k(tangents) -> int:
     return next(t.shape[-1] for t in tangents if t is not None)
 
-
-def _swap_last(x: Tracer) -> Tracer:
-    return transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
 
 
 def _is_identity(t: Tracer, identity) -> bool:
@@ -75,13 +72,13 @@ def _tangent_times_right(a, b, ta, k, identity):
     """ta @ b with ta shaped a.shape + (k,)."""
     if a.ndim == 1:
         if _is_identity(ta, identity):
-            return _swap_last(b) if b.ndim >= 2 else b
-        return matmul(_swap_last(b), ta) if b.ndim >= 2 else matmul(b, ta)
+            return matrix_transpose(b) if b.ndim >= 2 else b
+        return matmul(matrix_transpose(b), ta) if b.ndim >= 2 else matmul(b, ta)
     if b.ndim > 2:
         raise_batched_unsupported("matmul with a batched right operand")
-    moved = _swap_last(ta)  # (..., n, k, ka)
+    moved = matrix_transpose(ta)  # (..., n, k, ka)
     prod = matmul(moved, b)  # (..., n, k[, m])
-    return prod if b.ndim == 1 else _swap_last(prod)
+    return prod if b.ndim == 1 else matrix_transpose(prod)
 
 
 def raise_batched_unsupported(what: str):

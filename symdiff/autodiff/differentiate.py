@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
 from ..trace.structured import concatenate, reshape
 from ..trace.tracer import Tracer, bind, broadcast_to, cast, elementwise, expression
@@ -43,6 +43,7 @@ def active_vars(graph: Graph, wrt: Sequence[Var]) -> set[Var]:
     return active
 
 
+@graph_pass
 def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) -> Graph:
     """A copy of `graph` whose outputs are its output followed by one cotangent per `wrt`.
 
@@ -136,6 +137,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
 #: (each tangent materialized next to its value); shorter ones go through reverse mode.
 LONG_CHAIN = 8
 
+@graph_pass
 def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     """Gradient of ``out = h(sum(E))`` when E depends on the one `wrt` array only
     through elementwise operations of its own shape (a diagonal Jacobian).
@@ -206,6 +208,7 @@ def _scalar_tail(defs, out: Var, active: set[Var]):
 
 
 # -- forward mode ------------------------------------------------------------------------
+@graph_pass
 def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
               batch: int | None = None, identity: Sequence[Var] = (),
               upto: int | None = None) -> Graph:

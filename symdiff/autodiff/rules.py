@@ -33,6 +33,7 @@ from ..trace.tracer import (
     elementwise,
     expression,
     matmul,
+    matrix_transpose,
     transpose,
 )
 
@@ -50,16 +51,9 @@ def unbroadcast(g: Tracer, shape: tuple[int, ...]) -> Tracer:
     return reshape(reduce_sum(g, axes), shape)
 
 
-def recent_definition(t: Tracer, window: int = 64):
-    """The node defining `t` if it is among the last `window` nodes (rules just made it)."""
-    for node in reversed(t.graph.nodes[-window:]):
-        if node.out is t.var:
-            return node
-    return None
-
-
-def _swap(x: Tracer) -> Tracer:
-    return transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+def recent_definition(t: Tracer):
+    """The node defining `t` (a rule just made it, or any earlier one)."""
+    return t.graph.defining(t.var)
 
 
 def _sum_vjp(g, out, x, *, axes, keepdims):
@@ -75,14 +69,16 @@ def _matmul_vjp(g, out, a, b):
     if b.ndim == 1:  # out[..., n] = sum_k a[..., n, k] b[k]
         g_col = reshape(g, g.shape + (1,))
         ga = unbroadcast(g_col * b, a.shape)
-        gb = matmul(_swap(a), g) if a.ndim == 2 else unbroadcast(g_col * a, (1,) * (a.ndim - 1) + b.shape)
+        gb = matmul(matrix_transpose(a), g) if a.ndim == 2 else \
+            unbroadcast(g_col * a, (1,) * (a.ndim - 1) + b.shape)
         return ga, reshape(gb, b.shape)
     if a.ndim == 1:  # out[..., m] = sum_k a[k] b[..., k, m]
         g_row = reshape(g, g.shape[:-1] + (1,) + g.shape[-1:])
         ga = matmul(b, g) if b.ndim == 2 else unbroadcast(g_row * b, (1,) * (b.ndim - 2) + a.shape + (1,))
         gb = unbroadcast(reshape(a, a.shape + (1,)) * g_row, b.shape)
         return reshape(ga, a.shape), gb
-    return unbroadcast(matmul(g, _swap(b)), a.shape), unbroadcast(matmul(_swap(a), g), b.shape)
+    return (unbroadcast(matmul(g, matrix_transpose(b)), a.shape),
+            unbroadcast(matmul(matrix_transpose(a), g), b.shape))
 
 
 def _differentiable(x: Tracer) -> bool:
@@ -222,9 +218,6 @@ def _einsum_operand_vjp(g, res, ins, ops, k):
     return ct
 
 
-def _mT(x: Tracer) -> Tracer:
-    return transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
-
 
 def _scalar_to_matrix(s: Tracer) -> Tracer:
     return reshape(s, s.shape + (1, 1))
@@ -240,7 +233,7 @@ def _det_grad(out, x) -> Tracer:
     invertible, and finite where it is singular (the rank n-1 case included)."""
     n = x.shape[-1]
     if not isinstance(n, int) or n > MAX_COFACTOR_SIZE:
-        return _scalar_to_matrix(out) * _mT(bind("inv", x))
+        return _scalar_to_matrix(out) * matrix_transpose(bind("inv", x))
     if n == 1:
         return const(x.graph, np.ones(x.shape, dtype=x.dtype))
     keep = np.array([[k for k in range(n) if k != i] for i in range(n)])
@@ -258,13 +251,13 @@ def _det_jvp(tangents, out, x):
 
 
 def _slogdet_vjp(g, out, x, *, part):
-    return (None,) if part == 0 else (_scalar_to_matrix(g) * _mT(bind("inv", x)),)
+    return (None,) if part == 0 else (_scalar_to_matrix(g) * matrix_transpose(bind("inv", x)),)
 
 
 def _slogdet_jvp(tangents, out, x, *, part):
     if part == 0:
         return None
-    return reduce_sum(_mT(bind("inv", x)) * tangents[0], (-2, -1))
+    return reduce_sum(matrix_transpose(bind("inv", x)) * tangents[0], (-2, -1))
 
 
 def _as_columns(v: Tracer, b: Tracer) -> Tracer:
@@ -274,8 +267,8 @@ def _as_columns(v: Tracer, b: Tracer) -> Tracer:
 
 def _solve_vjp(g, out, a, b):
     """x = a^-1 b: gb = a^-T g, ga = -gb x^T (NumPy 2: b is a vector only when 1-d)."""
-    gb = bind("solve", _mT(a), _as_columns(g, b))
-    ga = -matmul(gb, _mT(_as_columns(out, b)))
+    gb = bind("solve", matrix_transpose(a), _as_columns(g, b))
+    ga = -matmul(gb, matrix_transpose(_as_columns(out, b)))
     gb = reshape(gb, g.shape) if b.ndim == 1 else gb
     return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
 
@@ -371,7 +364,7 @@ VJP = {
     # -- linear algebra --------------------------------------------------------------
     "matmul": _matmul_vjp,
     "einsum": _einsum_vjp,
-    "inv": lambda g, out, x: (-matmul(matmul(_mT(out), g), _mT(out)),),
+    "inv": lambda g, out, x: (-matmul(matmul(matrix_transpose(out), g), matrix_transpose(out)),),
     "det": _det_vjp,
     "slogdet": _slogdet_vjp,
     "solve": _solve_vjp,

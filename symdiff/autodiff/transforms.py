@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..errors import InputError, TraceError
+from ..errors import InputError, TraceError, located
 from ..ir.graph import Graph, Var
 from ..trace.function import ArgSpec, function_location
 from ..trace.structured import concatenate, reshape
@@ -167,11 +167,13 @@ def _d_hvp(ctx: _Context) -> Derivation:
 def _jacobian_columns(g: Graph, outputs: list[Var], w: Var, upto: int) -> tuple[Graph, list[Var]]:
     """d outputs / d w by batched forward mode seeded with the identity."""
     if w.shape == ():
-        seed = expression(g, sp.Integer(1), (), w.dtype)
+        with located(None):  # seeds belong to no source line
+            seed = expression(g, sp.Integer(1), (), w.dtype)
         jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], upto=upto)
         return jg, list(jg.outputs)
     k = w.size
-    seed = const(g, np.eye(k, dtype=w.dtype).reshape(w.shape + (k,)))
+    with located(None):
+        seed = const(g, np.eye(k, dtype=w.dtype).reshape(w.shape + (k,)))
     identity = [seed.var] if w.ndim == 1 else []
     jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], batch=k, identity=identity,
                    upto=upto)
@@ -208,7 +210,9 @@ def _jacobian_reverse(ctx: _Context) -> tuple[Graph, list[Var]]:
     for m in range(out.size):
         onehot = np.zeros(out.shape, dtype=out.dtype)
         onehot.flat[m] = 1
-        seed = const(g, onehot) if out.shape else expression(g, sp.Integer(1), (), out.dtype)
+        with located(None):
+            seed = const(g, onehot) if out.shape else expression(g, sp.Integer(1), (),
+                                                                 out.dtype)
         g.outputs = [out]
         g = vjp_graph(g, ctx.wrt, cotangent=seed.var)
         for row, grad in zip(rows, g.outputs[1:]):

@@ -100,17 +100,35 @@ def _positional_params(fn) -> list[str]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def _defaults(fn) -> dict:
+    """Default values of the positional parameters that have one."""
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty}
 
-def _example_args(fn, shapes: dict, dtypes: dict):
+
+def _passed(fn, mentioned) -> list[str]:
+    """The parameters the command passes, in order: as in a Python call, trailing ones
+    with a default are left out (the function uses its default) unless mentioned."""
+    params, defaults = _positional_params(fn), _defaults(fn)
+    last = max((i for i, p in enumerate(params) if p not in defaults or p in mentioned),
+               default=-1)
+    return params[:last + 1]
+
+
+def _example_args(fn, shapes: dict, dtypes: dict, mentioned=()):
     """Parameter names and stand-in arguments (0.5 everywhere) of the given shapes
-    and dtypes; parameters not mentioned are float64 scalars."""
-    params = _positional_params(fn)
-    unknown = (set(shapes) | set(dtypes)) - set(params)
+    and dtypes; parameters not mentioned are float64 scalars, or take their default."""
+    all_params, defaults = _positional_params(fn), _defaults(fn)
+    unknown = (set(shapes) | set(dtypes)) - set(all_params)
     if unknown:
         raise UsageError(f"--shape/--dtype name(s) {', '.join(sorted(unknown))} are not "
-                         f"parameters of {fn.__name__}({', '.join(params)})")
+                         f"parameters of {fn.__name__}({', '.join(all_params)})")
+    params = _passed(fn, {*shapes, *dtypes, *mentioned})
     args = []
     for p in params:
+        if p in defaults and p not in shapes and p not in dtypes and p not in mentioned:
+            args.append(defaults[p])
+            continue
         dtype = np.dtype(dtypes.get(p, "float64"))
         shape = shapes.get(p, ())
         size = math.prod(shape)
@@ -128,53 +146,73 @@ def _example_args(fn, shapes: dict, dtypes: dict):
     return params, args
 
 
-
 def _conventional_example(fn) -> str | None:
     name = f"example_inputs_{fn.__name__}"
     return name if callable(fn.__globals__.get(name)) else None
 
 
-
 def _call_example(fn, name: str) -> tuple[list[str], list]:
-    """Parameter names and the arguments `name()` (defined beside `fn`) returns."""
+    """Parameter names and the arguments `name()` (defined beside `fn`) returns;
+    parameters it leaves out take their default values, as in a Python call."""
     maker = fn.__globals__.get(name)
     if not callable(maker):
         raise UsageError(f"--example {name}: the file of {fn.__name__} defines no "
                          f"function {name!r}")
-    params = _positional_params(fn)
+    params, defaults = _positional_params(fn), _defaults(fn)
     value = maker()
     if isinstance(value, dict):
-        missing = [p for p in params if p not in value]
+        missing = [p for p in params if p not in value and p not in defaults]
         if missing:
             raise InputError(f"{name}() returned a dict without {', '.join(missing)}; give "
-                             f"every parameter of {fn.__name__}({', '.join(params)})")
-        return params, [value[p] for p in params]
+                             f"every parameter of {fn.__name__}({', '.join(params)}) that "
+                             "has no default")
+        passed = _passed(fn, value)
+        return passed, [value[p] if p in value else defaults[p] for p in passed]
     args = list(value) if isinstance(value, tuple) else [value]
-    if len(args) != len(params):
+    required = sum(p not in defaults for p in params)
+    if not required <= len(args) <= len(params):
+        takes = f"{required} to {len(params)}" if required != len(params) else str(required)
         raise InputError(f"{name}() returned {len(args)} argument(s) but "
-                         f"{fn.__name__}({', '.join(params)}) takes {len(params)}; return a "
+                         f"{fn.__name__}({', '.join(params)}) takes {takes}; return a "
                          "tuple in parameter order or a dict by name")
-    return params, args
+    return params[:len(args)], args
 
 
-
-def _inputs(fn, ns) -> tuple[list[str], list, list[str]]:
-    """Parameter names, example arguments, and the options that reproduce them."""
-    shapes = dict(parse_shape(s) for s in ns.shape)
-    dtypes = dict(parse_dtype(d) for d in ns.dtype)
-    if ns.example and (shapes or dtypes):
+def _example_name(fn, ns) -> str | None:
+    """The example function giving the arguments: --example, else example_inputs_FUNC
+    when no --shape/--dtype is given."""
+    if ns.example and (ns.shape or ns.dtype):
         raise UsageError("--example gives the arguments; drop --shape/--dtype, or drop "
                          "--example")
-    example = ns.example or (None if shapes or dtypes else _conventional_example(fn))
+    return ns.example or (None if ns.shape or ns.dtype else _conventional_example(fn))
+
+
+def _inputs(fn, ns, also=()) -> tuple[list[str], list, list[str]]:
+    """Parameter names, example arguments, and the options that reproduce them;
+    parameters named in --wrt or `also` are passed even when they have a default."""
+    shapes = dict(parse_shape(s) for s in ns.shape)
+    dtypes = dict(parse_dtype(d) for d in ns.dtype)
+    example = _example_name(fn, ns)
+    mentioned = {*_wrt_names(ns), *also}
     if example:
         params, args = _call_example(fn, example)
+        defaults = _defaults(fn)
+        for p in _passed(fn, {*params, *mentioned})[len(params):]:  # defaults, as in a call
+            params, args = params + [p], args + [defaults[p]]
         return params, args, ["--example", ns.example] if ns.example else []
-    params, args = _example_args(fn, shapes, dtypes)
+    params, args = _example_args(fn, shapes, dtypes, mentioned)
+    # stand-ins traced as float64 scalars for lack of a shape: named if tracing fails
+    ns.unshaped = [p for p, a in zip(params, args) if p not in shapes and isinstance(a, float)
+                   and not (p in _defaults(fn) and p not in mentioned)]
     words = [w for p in params if shapes.get(p)
              for w in ("--shape", f"{p}={','.join(map(str, shapes[p]))}")]
     words += [w for p in params if p in dtypes for w in ("--dtype", f"{p}={dtypes[p]}")]
     return params, args, words
 
+
+def _wrt_names(ns) -> list[str]:
+    text = getattr(ns, "wrt", None)
+    return [w.strip() for w in text.split(",") if w.strip()] if text else []
 
 
 def _wrt(fn, params: list[str], text: str | None) -> list[str]:
@@ -186,6 +224,12 @@ def _wrt(fn, params: list[str], text: str | None) -> list[str]:
                          f"({', '.join(params)})")
     return wrt
 
+
+
+def argnums_of(params: list[str], wrt: list[str]) -> int | tuple[int, ...]:
+    """The `argnums` of the parameters named `wrt`: an int for one, a tuple for several."""
+    nums = tuple(params.index(w) for w in wrt)
+    return nums[0] if len(nums) == 1 else nums
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -204,6 +248,9 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an error")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress line on stderr (drawn only on a terminal, for work "
+                        "taking more than a second)")
     return common
 
 

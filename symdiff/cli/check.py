@@ -16,11 +16,12 @@ import sys
 
 import numpy as np
 
+from .. import progress
 from ..errors import ExpressionError, GradcheckError
 from ..verify.hand import POINTS, check_derivative
 from ..verify.numerical import gradcheck as run_gradcheck
 from ..verify.numerical import sample_args, verify_compiled
-from . import args as cli
+from .args import UsageError, _add_inputs, _conventional_example, _inputs, _wrt, argnums_of, load_function
 
 __all__ = ["add_commands", "verify_emitted", "SEED"]
 
@@ -55,7 +56,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         description="Compare a derivative worked out by hand with symdiff's: PROVED (the "
         "symbolic difference simplifies to 0), AGREES (equal at random points, no proof) "
         "or REFUTED (the difference and a counterexample).")
-    cli._add_inputs(check)
+    _add_inputs(check)
     check.add_argument("derivative", nargs="?", metavar="FILE.py:DF",
                        help="your derivative: a function of the same arguments returning "
                        "one value per --wrt parameter (a bare DF is looked up in FILE.py)")
@@ -72,30 +73,32 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         help="check symdiff's gradient of a function against central differences",
         description="Compare symdiff's gradient with central differences at a random "
         "point (uniform in [0.5, 1.5), or the arguments of --example).")
-    cli._add_inputs(grad)
+    _add_inputs(grad)
     grad.set_defaults(run=_cmd_gradcheck)
 
 
 def _cmd_check(ns) -> int:
-    fn, path = cli.load_function(ns.target)
+    fn, path = load_function(ns.target)
     params, args = _point(fn, ns)
-    wrt = cli._wrt(fn, params, ns.wrt)
+    wrt = _wrt(fn, params, ns.wrt)
     df = _derivative(ns, path, wrt)
-    argnums = _argnums(params, wrt)
+    argnums = argnums_of(params, wrt)
     try:
-        result = check_derivative(fn, df, *args, argnums=argnums, points=ns.points,
-                                  seed=SEED)
+        with progress.task(f"checking your derivative of {fn.__name__}"):
+            result = check_derivative(fn, df, *args, argnums=argnums, points=ns.points,
+                                      seed=SEED)
     except ExpressionError as e:
-        raise cli.UsageError(f"--expect: {e}") from None
+        raise UsageError(f"--expect: {e}") from None
     print(result)
     return 0 if result.ok else 1
 
 
 def _cmd_gradcheck(ns) -> int:
-    fn, _ = cli.load_function(ns.target)
+    fn, _ = load_function(ns.target)
     params, args = _point(fn, ns)
-    report = run_gradcheck(fn, *args, argnums=_argnums(params, cli._wrt(fn, params, ns.wrt)),
-                           seed=SEED)
+    argnums = argnums_of(params, _wrt(fn, params, ns.wrt))
+    with progress.task(f"checking the gradient of {fn.__name__} against central differences"):
+        report = run_gradcheck(fn, *args, argnums=argnums, seed=SEED)
     print(report)
     return 0 if report.passed else 1
 
@@ -114,8 +117,8 @@ def verify_emitted(compiled, fn) -> None:
 def _point(fn, ns) -> tuple[list[str], list]:
     """Parameter names and the point: the arguments of an example function when there
     is one, else random floats of the requested shapes in [0.5, 1.5)."""
-    params, args, _ = cli._inputs(fn, ns)
-    if ns.example or (not ns.shape and not ns.dtype and cli._conventional_example(fn)):
+    params, args, _ = _inputs(fn, ns)
+    if ns.example or (not ns.shape and not ns.dtype and _conventional_example(fn)):
         return params, args
     rng = np.random.default_rng(SEED)
     return params, [_random_like(a, rng) for a in args]
@@ -143,19 +146,15 @@ def _random_like(a, rng):
 def _derivative(ns, path: str, wrt: list[str]):
     """The user's derivative: a loaded function or the --expect formulas."""
     if ns.derivative and ns.expect:
-        raise cli.UsageError("give the derivative once: FILE.py:DF or --expect, not both")
+        raise UsageError("give the derivative once: FILE.py:DF or --expect, not both")
     if ns.derivative:
         target = ns.derivative if ":" in ns.derivative else f"{path}:{ns.derivative}"
-        return cli.load_function(target)[0]
+        return load_function(target)[0]
     if not ns.expect:
-        raise cli.UsageError("give your derivative: FILE.py:DF, or --expect 'EXPR'")
+        raise UsageError("give your derivative: FILE.py:DF, or --expect 'EXPR'")
     if len(ns.expect) != len(wrt):
-        raise cli.UsageError(f"{len(ns.expect)} --expect formula(s) for {len(wrt)} --wrt "
+        raise UsageError(f"{len(ns.expect)} --expect formula(s) for {len(wrt)} --wrt "
                              f"parameter(s) ({', '.join(wrt)}); give one per parameter, in "
                              "the same order")
     return ns.expect[0] if len(wrt) == 1 else list(ns.expect)
 
-
-def _argnums(params: list[str], wrt: list[str]):
-    nums = tuple(params.index(w) for w in wrt)
-    return nums[0] if len(nums) == 1 else nums

@@ -6,10 +6,21 @@ import argparse
 import difflib
 import sys
 
+from .. import progress
 from ..autodiff.transforms import KINDS
-from ..codegen.header import DEFAULT_KINDS
+from ..codegen.header import DEFAULT_KINDS, emit_command
 from ..compile import compile_gradient
-from .args import EXAMPLES, UsageError, _add_inputs, _deliver, _inputs, _kinds, _wrt, load_function
+from .args import (
+    EXAMPLES,
+    UsageError,
+    _add_inputs,
+    _deliver,
+    _inputs,
+    _kinds,
+    _wrt,
+    argnums_of,
+    load_function,
+)
 from .check import verify_emitted
 
 #: Lines of unified diff `emit --check` prints for a stale file.
@@ -24,16 +35,15 @@ def _cmd_emit(ns) -> int:
     kinds = _kinds(ns.emit)
     if ns.check and not ns.output:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
-    command = ["symdiff", "emit", ns.target, "--wrt", ",".join(wrt), *words]
-    command += ["--emit", ",".join(kinds)] if kinds != DEFAULT_KINDS else []
-    command += ["-o", ns.output] if ns.output else []
-    argnums = tuple(params.index(w) for w in wrt)
-    compiled = compile_gradient(fn, args, argnums[0] if len(argnums) == 1 else argnums,
-                                source_name=path, kinds=kinds, command=command)
+    command = emit_command(ns.target, wrt, words, kinds, ns.output)
+    with progress.task(f"tracing and differentiating {fn.__name__}"):
+        compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
+                                    kinds=kinds, command=command)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
-        verify_emitted(compiled, fn)
+        with progress.task("checking the gradient against central differences"):
+            verify_emitted(compiled, fn)
     return _deliver(compiled.source, ns.output)
 
 

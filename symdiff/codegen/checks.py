@@ -7,7 +7,7 @@ import numpy as np
 
 from .header import static_name
 from .layout import LINE_LENGTH
-from .printer import dtype_name
+from .literals import dtype_name
 
 
 def shape_check(name: str, shape: tuple[int, ...], guard: bool = True) -> list[str]:

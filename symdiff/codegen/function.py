@@ -16,8 +16,9 @@ from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .literals import array_literal, dtype_name
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, array_literal, dtype_name
+from .printer import Block, SymdiffPrinter, _balanced_call
 from .safe_text import comment as safe_comment
 
 
@@ -125,22 +126,38 @@ def print_function(
             if not _is_atomic(rhs):
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
-        if is_backward and stmt.loc and stmt.loc != last_comment:
-            comment = _source_comment(stmt.loc)
-            if comment:
-                body.append(comment)
-            last_comment = stmt.loc
         if stmt.target not in names:
             names[stmt.target] = temps.take(stmt.target, index)
-        if stmt.node is not None and stmt.node.op == "stop_gradient":
-            body.append(f"# stop_gradient({rhs}): derivatives treat {names[stmt.target]} as "
-                        "a constant")
-        if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
-            target = names[stmt.target]
-            body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(target)
-                        if line != f"{target} = {target}")
-        else:
-            body.append(_wrap(f"{names[stmt.target]} = {rhs}", indent=4))
+        last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
+                                         is_backward, last_comment)
+    return _function_code(program, name, docstring, body, returns, names, extra_params,
+                          used_constants)
+
+
+def _append_statement(body: list[str], stmt, rhs, name: str, is_backward: bool,
+                      last_comment: str | None) -> str | None:
+    """Append `stmt`, printed as `rhs` and assigned to `name`, to `body`; in gradient
+    code, first a comment naming the source line it differentiates (once per line).
+    Returns the source line last named."""
+    if is_backward and stmt.loc and stmt.loc != last_comment:
+        comment = _source_comment(stmt.loc)
+        if comment:
+            body.append(comment)
+        last_comment = stmt.loc
+    if stmt.node is not None and stmt.node.op == "stop_gradient":
+        body.append(f"# stop_gradient({rhs}): derivatives treat {name} as a constant")
+    if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
+        body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(name)
+                    if line != f"{name} = {name}")
+    else:
+        body.append(_wrap(f"{name} = {rhs}", indent=4))
+    return last_comment
+
+
+def _function_code(program: Program, name: str, docstring: str, body: list[str], returns,
+                   names: dict, extra_params, used_constants: list[str]) -> FunctionCode:
+    """The printed function; parameters beyond the module's (a tangent, a cotangent) get
+    their shape checks and docstring types here."""
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:
@@ -153,7 +170,6 @@ def print_function(
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
                         program.stable_rewrites, used_constants)
-
 
 class ConstantPool:
     """Literal arrays defined once at module level, where a function reads them: an
@@ -283,22 +299,13 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
 
 
 def _is_atomic(text: str) -> bool:
-    """A name, an attribute or a call: safe inside any expression without parentheses."""
-    if text.isidentifier():
-        return True
-    if text.endswith(".T") and text[:-2].isidentifier():
+    """A name, an attribute, a subscript or a call: safe inside any expression without
+    parentheses."""
+    if text.isidentifier() or text.endswith(".T") and text[:-2].isidentifier():
         return True
     if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
         return True  # a subscript: x[1:, None]
-    head = text.split("(", 1)[0]
-    if not text.endswith(")") or not head or not head.replace(".", "_").isidentifier():
-        return False
-    depth = 0
-    for i, ch in enumerate(text[len(head):]):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and i < len(text) - len(head) - 1:
-            return False
-    return True
+    return text.endswith(")") and _balanced_call(text)
 
 
 def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:

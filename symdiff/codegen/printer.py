@@ -9,7 +9,6 @@ through one `_print_op_<name>` method each.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,15 +20,18 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from ..errors import EmitError
 from ..ir.graph import Node
 from ..ir.indexing import IndexArg, is_basic
+from .literals import (
+    _CONST_PATTERNS,
+    _float_literal,
+    _format_entries,
+    _unit_axes_inserted,
+    array_literal,
+    dtype_name,
+)
 
 __all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
 
 _ATOM = PRECEDENCE["Atom"]
-
-
-def dtype_name(dtype, xp: str = "np") -> str:
-    name = np.dtype(dtype).name
-    return f"{xp}.bool_" if name == "bool" else f"{xp}.{name}"  # np.bool is NumPy 2 only
 
 
 class Block:
@@ -52,7 +54,6 @@ class SymdiffPrinter(NumPyPrinter):
     `names` maps symbols to identifiers; `xp` is the array namespace's name.
     """
 
-    printmethod = "_symdiff_numpy"
     _default_settings = dict(NumPyPrinter._default_settings, strict=True,
                              fully_qualified_modules=True)
 
@@ -254,24 +255,6 @@ class SymdiffPrinter(NumPyPrinter):
         keep = ", keepdims=True" if keepdims else ""
         return f"{self.xp}.{fn}({x}{axis}{keep})"
 
-    def _print_op_sum(self, node, x, *, axes, keepdims):
-        return self._reduction("sum", node, x, axes, keepdims)
-
-    def _print_op_max(self, node, x, *, axes, keepdims):
-        return self._reduction("max", node, x, axes, keepdims)
-
-    def _print_op_min(self, node, x, *, axes, keepdims):
-        return self._reduction("min", node, x, axes, keepdims)
-
-    def _print_op_prod(self, node, x, *, axes, keepdims):
-        return self._reduction("prod", node, x, axes, keepdims)
-
-    def _print_op_cumsum(self, node, x, *, axis):
-        return f"{self.xp}.cumsum({x}, axis={axis})"
-
-    def _print_op_cumprod(self, node, x, *, axis):
-        return f"{self.xp}.cumprod({x}, axis={axis})"
-
     def _print_op_matmul(self, node, a, b):
         return f"{_operand(a)} @ {_operand(b)}"
 
@@ -342,6 +325,28 @@ class SymdiffPrinter(NumPyPrinter):
         return x  # codegen/function.py writes a comment line saying no derivative flows here
 
 
+# Reductions and scans print alike: one printer per name, from a table (as SymPy's
+# NumPyPrinter sets its `_print_<function>` methods).
+def _reduction_printer(name: str):
+    def print_reduction(self, node, x, *, axes, keepdims):
+        return self._reduction(name, node, x, axes, keepdims)
+
+    return print_reduction
+
+
+def _scan_printer(name: str):
+    def print_scan(self, node, x, *, axis):
+        return f"{self.xp}.{name}({x}, axis={axis})"
+
+    return print_scan
+
+
+for _name in ("sum", "max", "min", "prod"):
+    setattr(SymdiffPrinter, f"_print_op_{_name}", _reduction_printer(_name))
+for _name in ("cumsum", "cumprod"):
+    setattr(SymdiffPrinter, f"_print_op_{_name}", _scan_printer(_name))
+
+
 def numbers_last(terms: list) -> list:
     """`-400*t + 2` rather than `2 - 400*t` for large arrays: NumPy reuses the temporary
     `-400*t` for the sum (it computes `temporary + 2` in place), but `2 - temporary`
@@ -355,27 +360,6 @@ def numbers_last(terms: list) -> list:
     return [*terms[1:], terms[0]]
 
 
-def array_literal(value: np.ndarray, xp: str = "np", prefix: str = "",
-                  width: int | None = None) -> str:
-    """`np.array([...], dtype=...)` that evaluates to `value` exactly (shortest round-trip
-    digits, unpadded; nan and inf as `np.nan`, `np.inf`), on one line or, given a
-    `width`, wrapped with continuation lines aligned after `prefix` (the text before it)."""
-    head, tail = f"{xp}.array(", f", dtype={dtype_name(value.dtype, xp)})"
-    formatter = {"float_kind": lambda v: _float_literal(v, xp), "int_kind": str, "bool": str}
-    body = np.array2string(value, separator=", ", threshold=sys.maxsize, formatter=formatter,
-                           max_line_width=width or sys.maxsize, prefix=prefix + head,
-                           suffix=tail)
-    return head + body + tail
-
-
-def _float_literal(v, xp: str) -> str:
-    if np.isnan(v):
-        return f"{xp}.nan"
-    if np.isinf(v):
-        return f"{xp}.inf" if v > 0 else f"-{xp}.inf"
-    return str(v)  # NumPy's shortest round-trip digits
-
-
 def _format_slice(s: slice, n: int) -> str:
     """The shortest spelling of a canonical slice over an axis of length n."""
     step = s.step
@@ -387,12 +371,6 @@ def _format_slice(s: slice, n: int) -> str:
         stop = "" if s.stop is None else str(s.stop)
     text = f"{start}:{stop}"
     return text if step == 1 else f"{text}:{step}"
-
-
-def _format_entries(entries) -> str:
-    while len(entries) > 1 and entries[-1] == ":":
-        entries = entries[:-1]  # trailing full slices are implied
-    return ", ".join(entries) if entries else "()"
 
 
 def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -> str:
@@ -410,71 +388,6 @@ def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -
             entries.append(str(e))
         axis += 1
     return _format_entries(entries)
-
-
-def _unit_axes_inserted(old: tuple, new: tuple) -> list[str] | None:
-    """Index entries (":" and "None") when `new` is `old` with size-1 axes added."""
-    entries, i = [], 0
-    for d in new:
-        if i < len(old) and d == old[i]:
-            entries.append(":")
-            i += 1
-        elif d == 1:
-            entries.append("None")
-        else:
-            return None
-    return entries if i == len(old) and len(new) > len(old) else None
-
-
-def _const_uniform(printer, value):
-    shape, dtype = value.shape, printer._dtype_arg(value.dtype)
-    if value.size == 0:
-        return f"{printer.xp}.zeros({shape}{dtype})"
-    first = value.flat[0]
-    nan = value.dtype.kind == "f" and np.isnan(first)
-    if not (np.isnan(value) if nan else value == first).all():
-        return None
-    if first == 0:
-        return f"{printer.xp}.zeros({shape}{dtype})"
-    if first == 1:
-        return f"{printer.xp}.ones({shape}{dtype})"
-    return f"{printer.xp}.full({shape}, {printer._item(first.item())}{dtype})"
-
-
-def _const_eye(printer, value):
-    if value.ndim == 2 and value.shape[0] == value.shape[1] and value.size > 1 and \
-            np.array_equal(value, np.eye(len(value), dtype=value.dtype)):
-        return f"{printer.xp}.eye({len(value)}{printer._dtype_arg(value.dtype)})"
-    return None
-
-
-def _const_arange(printer, value):
-    if value.dtype.kind not in "iu" or value.size < 2 or \
-            not np.array_equal(value.ravel(), np.arange(value.size)):
-        return None
-    text = f"{printer.xp}.arange({value.size}{printer._dtype_arg(value.dtype, np.int64)})"
-    inserted = _unit_axes_inserted((value.size,), value.shape)
-    if value.ndim == 1:
-        return text
-    if inserted is not None:
-        return f"{text}[{_format_entries(inserted)}]"
-    return f"{text}.reshape({value.shape})"
-
-
-#: Constants a person would write as a call: zeros/ones/full, the identity, a range.
-def _const_tri(printer, value):
-    """A triangular mask (np.tril/np.triu): `np.tri(n, m, k, dtype=bool)` or its `~`."""
-    if value.dtype != bool or value.ndim != 2 or value.size < 2:
-        return None
-    n, m = value.shape
-    for negate, mask in ((False, value), (True, ~value)):
-        k = int(mask[0].sum()) - 1  # row 0 of np.tri(n, m, k) is true up to column k
-        if np.array_equal(mask, np.tri(n, m, k, dtype=bool)):
-            return f"{'~' if negate else ''}{printer.xp}.tri({n}, {m}, {k}, dtype=bool)"
-    return None
-
-
-_CONST_PATTERNS = (_const_uniform, _const_eye, _const_arange, _const_tri)
 
 
 def _operand(text: str) -> str:

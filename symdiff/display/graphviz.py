@@ -1,44 +1,56 @@
-"""Pictures of computational graphs: a traced function, and its gradient, as Graphviz DOT.
+"""Pictures of computational graphs: a traced function, and its backward pass, as Graphviz DOT.
 
-Drawn as in the autograd tutorials: every value is a box (inputs filled blue, results
-bold green), every operation an ellipse between its operands and its result, labelled
-with the operation or with the SymPy expression it computes in terms of its operands'
-names. The gradient graph adds the reverse pass in orange: adjoint values
-`d<out>_d<var>` and the operations computing them, reading forward values where the
-chain rule needs them. The user's own variable names label values where the trace
-recovered them; others are `t<k>`.
+Drawn as the autograd tutorials draw them (backprop.py builds the picture): every
+value is a box holding how it is computed (`u = b*c`; inputs blue, the result bold
+green), with arrows from the values it reads. With the backward pass, every adjoint
+(`dJ_du`, the generated module's names) is an orange box below, the seed `dJ_dJ = 1`
+first; an orange arrow from the adjoint of a result to the adjoint of each operand
+carries the local derivative (`du/db = c`), and a dashed arrow brings each forward
+value that local derivative reads. Given argument values, every box shows its number
+at that point. The forward pass runs left to right on top, the backward pass right
+to left below it, each adjoint under its value.
 
-    dot_text = to_dot(*function_graphs(fn, args, argnums=(0,), grad=True))
+Large graphs stay legible by collapsing chains: unnamed single-use elementwise
+temporaries fuse into the value that reads them (as the compiler fuses them), while
+every value the user named keeps its box; in SVG, hovering a box shows its source
+line. (Frames per source line were tried: Graphviz then stops keeping the forward
+pass above the backward pass.)
+
+    dot_text = to_dot(function_picture(fn, args, argnums=(0,), grad=True, values=True))
     render(dot_text, "svg")   # needs Graphviz's `dot` program
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
-from ..autodiff.differentiate import vjp_graph
 from ..errors import SymdiffError, TraceError
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
+from ..ir.graph import Graph, dce
+from ..passes.simplify import fuse
 from ..trace.function import describe_args, function_location, trace
+from .backprop import MAX_SHOWN_ELEMENTS, Picture, build_picture, format_number, source_line
 
-__all__ = ["function_graphs", "to_dot", "render", "RenderError", "FORMATS", "STYLES"]
+__all__ = ["function_picture", "traced_picture", "to_dot", "render", "require_graphviz", "GraphPicture",
+           "RenderError", "FORMATS", "STYLES"]
 
-#: DOT attributes per kind of drawn node.
+#: DOT attributes per kind of drawn box or arrow.
 STYLES = {
     "input": 'shape=box, style="filled", fillcolor="#cfe2f3"',
     "value": 'shape=box, style="rounded"',
     "result": 'shape=box, style="filled,bold", fillcolor="#d9ead3"',
     "const": 'shape=box, style="dashed"',
-    "op": 'shape=ellipse, style="filled", fillcolor="#eeeeee"',
+    "seed": 'shape=box, style="rounded,filled", fillcolor="#fce5cd"',
     "adjoint": 'shape=box, style="rounded,filled", fillcolor="#fce5cd"',
     "adjoint_result": 'shape=box, style="filled,bold", fillcolor="#f9cb9c"',
-    "adjoint_op": 'shape=ellipse, style="filled", fillcolor="#f6b26b"',
+    "forward": "",
+    "backward": 'color="#e69138", fontcolor="#b45f06"',
+    "reads": 'style=dashed, color="#999999", arrowsize=0.6, constraint=false',
 }
 
 #: Output formats `render` accepts, by file extension (None: DOT text itself).
@@ -49,104 +61,100 @@ class RenderError(SymdiffError):
     """Graphviz is missing or failed to draw the graph."""
 
 
-def function_graphs(fn: Callable, args: Sequence[Any], argnums: Sequence[int],
-                    grad: bool) -> tuple[Graph, int | None]:
-    """The graph of `fn` traced at `args` (one node per operation the function
-    performed) and, with `grad`, its reverse-mode extension by `argnums`; returns the
-    graph and the id of its first adjoint value (None without `grad`)."""
+def function_picture(fn: Callable, args: Sequence[Any], argnums: Sequence[int], grad: bool,
+                     values: bool = False, title: str | None = None) -> Picture:
+    """The picture of `fn` traced at `args` (one box per operation the function
+    performed) and, with `grad`, of its backward pass by `argnums`; with `values`,
+    the numbers of every value and adjoint at `args`."""
     specs = describe_args(fn, args, tuple(argnums))
-    graph = dce(trace(fn, specs))
-    if not grad:
-        return graph, None
+    graph = trace(fn, specs)
     out = graph.outputs[0]
-    if out.shape != () or out.dtype.kind != "f":
+    if grad and (out.shape != () or out.dtype.kind != "f"):
         raise TraceError(f"the gradient graph needs a real scalar output, but "
                          f"{fn.__qualname__} returns {out.type_str()}; draw it without "
                          "--grad, or reduce the output (e.g. with np.sum)",
                          function_location(fn))
+    return traced_picture(graph, specs, argnums if grad else (), args if values else None,
+                          fn.__name__, title or fn.__qualname__)
+
+
+def traced_picture(graph: Graph, specs, argnums: Sequence[int], args: Sequence[Any] | None,
+                   name: str, title: str) -> Picture:
+    """The picture of a traced `graph` (arguments described by `specs`), with the
+    backward pass by `argnums` (none: the forward graph alone) and the numbers at
+    `args` when given."""
+    graph = _collapse_temporaries(dce(graph))
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [graph.inputs[traced.index(i)] for i in argnums]
-    first_adjoint = graph._next_id
-    return dce(vjp_graph(graph, wrt)), first_adjoint
+    inputs = None
+    if args is not None:
+        inputs = {graph.inputs[k]: np.asarray(args[i], dtype=graph.inputs[k].dtype)
+                  for k, i in enumerate(traced)}
+    name = name if name.isidentifier() else "f"  # a lambda: as compile names it
+    out_name = graph.names.get(graph.outputs[0]) or name  # as the generated module names it
+    return build_picture(graph, title, out_name, wrt, inputs)
 
 
-def to_dot(graph: Graph, first_adjoint: int | None = None, title: str = "") -> str:
-    """DOT text drawing `graph`; values with id >= `first_adjoint` belong to the
-    reverse pass."""
-    names = value_names(graph)
-    reverse = (lambda var: var.id >= first_adjoint) if first_adjoint is not None \
-        else (lambda var: False)
-    results = set(graph.outputs)
-    lines = [f"digraph {_quote(title or 'symdiff')} {{",
-             '  graph [fontname="Helvetica", labelloc=t' +
-             (f", label={_quote(title)}]" if title else "]"),
-             '  node [fontname="Helvetica"]', '  edge [fontname="Helvetica"]']
-    for node in graph.nodes:
-        lines += _draw(graph, node, names, reverse, node.out in results)
+def _collapse_temporaries(graph: Graph) -> Graph:
+    """Fuse chains of unnamed single-use elementwise values into their consumer (as
+    the compiler does), keeping every value the user named: `u` and `v` of
+    J = 3(a + b*c) stay boxes of their own, `t7 = b1 + t6` goes into `hidden`."""
+    named = [var for var in graph.names if var not in graph.inputs]
+    fused = fuse(graph.derive(graph.nodes, graph.outputs + named))  # outputs stay
+    return dce(fused.derive(fused.nodes, graph.outputs))
+
+
+def to_dot(picture: Picture) -> str:
+    """DOT text drawing `picture`: forward values above, adjoints below."""
+    title = picture.title
+    lines = [f"digraph {_quote(title)} {{",
+             f'  graph [fontname="Helvetica", labelloc=t, label={_quote(title)}, rankdir=LR, '
+             'newrank=true]',
+             '  node [fontname="Helvetica"]', '  edge [fontname="Helvetica", fontsize=11]']
+    for box in picture.boxes:
+        label = _quote(*_box_lines(box, picture.values.get(box.id)))
+        where = source_line(box.line)  # shown on hover in SVG
+        if where and box.id.startswith("g"):
+            where = f"gradient of {where}"
+        tooltip = f", tooltip={_quote(where)}" if where else ""
+        lines.append(f"  {box.id} [label={label}, {STYLES[box.kind]}{tooltip}]")
+    lines += _ranks(picture)
+    for arrow in picture.arrows:
+        attrs = [a for a in (f"label={_quote(*arrow.label.split(chr(10)))}" if arrow.label
+                             else "", STYLES[arrow.kind]) if a]
+        lines.append(f"  {arrow.src} -> {arrow.dst}" + (f" [{', '.join(attrs)}]" if attrs else ""))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def value_names(graph: Graph) -> dict[Var, str]:
-    """Labels: the user's names, adjoints `d<out>_d<var>`, otherwise `t<id>`."""
-    out = graph.outputs[0] if graph.outputs else None
-    names = {node.out: graph.names.get(node.out, f"t{node.out.id}") for node in graph.nodes}
-    out_name = names.get(out, "f")
-    for cot, primal in graph.adjoint_of.items():
-        if cot in names:
-            names[cot] = f"d{out_name}_d{names.get(primal, f't{primal.id}')}"
-    return names
+def _box_lines(box, value: np.ndarray | None) -> list[str]:
+    """The text of a box: `u = b*c = 6` for a float64 scalar; the type and small values
+    on lines of their own for arrays."""
+    var = box.var
+    scalar = var.shape == () and var.dtype == np.float64
+    if value is None and box.kind == "seed":  # the seed is 1 at every point
+        value = np.ones(var.shape, var.dtype)
+    if value is None:
+        return [box.text] if scalar else [box.text, var.type_str()]
+    if scalar:
+        return [f"{box.text} = {format_number(value)}"]
+    if value.size <= MAX_SHOWN_ELEMENTS:
+        shown = np.array2string(value, separator=", ", formatter={"all": format_number})
+        return [box.text, var.type_str(), shown.replace("\n", "")]
+    return [box.text, var.type_str()]
 
 
-def _draw(graph: Graph, node: Node, names, reverse, is_result: bool) -> list[str]:
-    """The value box of `node` and, unless it is an input or a constant, the ellipse of
-    its operation with edges from the operands; `reverse(var)` tells adjoint values."""
-    var = node.out
-    is_reverse = reverse(var)
-    value_id = f"v{var.id}"
-    kind = _value_kind(node, is_reverse, is_result)
-    head = _const_text(node.value) if node.op == CONST else names[var]
-    constant = node.op == ELEMENTWISE and not node.expr.free_symbols  # e.g. the seed 1
-    if constant:
-        head = f"{head} = {sp.sstr(node.expr)}"
-    lines = [f"  {value_id} [label={_quote(head, var.type_str())}, {STYLES[kind]}]"]
-    if node.op in (INPUT, CONST) or constant:
-        return lines
-    op_id = f"op{var.id}"
-    op_style = STYLES["adjoint_op" if is_reverse else "op"]
-    lines.append(f"  {op_id} [label={_quote(_op_label(graph, node, names))}, {op_style}]")
-    for operand in graph.operands(node):
-        # forward values read by the reverse pass: the chain rule's dependencies
-        dashed = is_reverse and not reverse(operand)
-        lines.append(f"  v{operand.id} -> {op_id}" + (" [style=dashed]" if dashed else ""))
-    lines.append(f"  {op_id} -> {value_id}")
+def _ranks(picture: Picture) -> list[str]:
+    """Each adjoint in the column of its value (forward left to right on top, the
+    backward pass right to left below it), the inputs and theirs in the first column.
+    An invisible edge from a value to its adjoint puts the value above."""
+    adjoint = {box.var: box.id for box in picture.boxes if box.id.startswith("g")}
+    inputs = [box.id for box in picture.boxes if box.kind == "input"]
+    lines = [f"  {{rank=same; {'; '.join(inputs)}}}"] if len(inputs) > 1 else []
+    for box in picture.boxes:
+        if box.id.startswith("v") and box.var in adjoint:
+            lines.append(f"  {{rank=same; {box.id} -> {adjoint[box.var]} [style=invis]}}")
     return lines
-
-
-def _value_kind(node: Node, is_reverse: bool, is_result: bool) -> str:
-    if node.op == INPUT:
-        return "input"
-    if node.op == CONST:
-        return "const"
-    if is_reverse:
-        return "adjoint_result" if is_result else "adjoint"
-    return "result" if is_result else "value"
-
-
-def _op_label(graph: Graph, node: Node, names) -> str:
-    """The expression, in operand names, of an elementwise node; else the primitive
-    and its parameters (`sum axes=(0,)`)."""
-    if node.op == ELEMENTWISE:
-        subs = {v.symbol: sp.Symbol(names[v]) for v in graph.operands(node)}
-        return sp.sstr(node.expr.xreplace(subs))
-    params = " ".join(f"{k}={v!r}" for k, v in node.params if v is not False)
-    return f"{node.op} {params}".rstrip()
-
-
-def _const_text(value: np.ndarray) -> str:
-    if value.ndim == 0:
-        return repr(value.item())
-    return f"const {np.array2string(value, threshold=4, separator=',')}".replace("\n", "")
 
 
 def _quote(*lines: str) -> str:
@@ -155,13 +163,19 @@ def _quote(*lines: str) -> str:
     return '"' + "\\n".join(escaped) + '"'
 
 
-def render(dot_text: str, fmt: str) -> bytes:
-    """`dot_text` drawn by Graphviz's `dot` as `fmt` (svg, png, pdf)."""
+def require_graphviz(fmt: str) -> str:
+    """The path of Graphviz's `dot` program, or a RenderError saying how to get it."""
     dot = shutil.which("dot")
     if dot is None:
         raise RenderError(f"drawing {fmt.upper()} needs Graphviz's `dot` program, which is "
                           "not installed (Debian/Ubuntu: apt-get install graphviz; macOS: "
                           "brew install graphviz); or write DOT text with -o FILE.dot")
+    return dot
+
+
+def render(dot_text: str, fmt: str) -> bytes:
+    """`dot_text` drawn by Graphviz's `dot` as `fmt` (svg, png, pdf)."""
+    dot = require_graphviz(fmt)
     proc = subprocess.run([dot, f"-T{fmt}"], input=dot_text.encode("utf-8"),
                           capture_output=True, check=False)
     if proc.returncode != 0:
@@ -169,3 +183,39 @@ def render(dot_text: str, fmt: str) -> bytes:
         raise RenderError(f"Graphviz's dot failed to draw the graph: "
                           f"{message[0] if message else f'exit status {proc.returncode}'}")
     return proc.stdout
+
+
+class GraphPicture:
+    """A picture that shows itself in a notebook: SVG drawn by Graphviz when its `dot`
+    program is installed (`_repr_svg_`), else the DOT text with a word on how to
+    draw it. `.dot` is the DOT text; `.save(path)` writes .dot/.gv/.svg/.png/.pdf."""
+
+    def __init__(self, picture: Picture):
+        self.picture = picture
+        self.dot = to_dot(picture)
+
+    def _repr_svg_(self) -> str | None:
+        if shutil.which("dot") is None:
+            return None  # the notebook falls back to __repr__
+        return render(self.dot, "svg").decode("utf-8")
+
+    def __repr__(self) -> str:
+        boxes = self.picture.boxes
+        adjoints = sum(1 for b in boxes if b.id.startswith("g"))
+        head = f"<graph of {self.picture.title}: {len(boxes) - adjoints} values, " \
+               f"{adjoints} adjoints>"
+        if shutil.which("dot") is None:
+            head += ("\n(install Graphviz to see it drawn: apt-get install graphviz, or "
+                     "brew install graphviz; .dot holds the DOT text)")
+        return head
+
+    def save(self, path: str) -> None:
+        """Write the picture; the extension picks the format (see FORMATS)."""
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in FORMATS:
+            raise RenderError(f"cannot save a graph as {ext or 'a file without extension'}: "
+                              f"use one of {', '.join(FORMATS)}")
+        fmt = FORMATS[ext]
+        data = self.dot.encode("utf-8") if fmt is None else render(self.dot, fmt)
+        with open(path, "wb") as fh:
+            fh.write(data)

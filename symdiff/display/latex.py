@@ -23,8 +23,9 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
-from ..ir.primitives import PRIMITIVES
+from ..ir.interpret import apply_primitive, interpret
 from ..passes.simplify import simplify_expr
+from ..trace.function import normalize_argnums
 
 __all__ = ["Expressions", "expressions", "latex", "to_latex", "to_html", "to_markdown",
            "highlight"]
@@ -125,11 +126,6 @@ def _array_op(name: str) -> type:
 
 
 # -- the compiled function's inputs ------------------------------------------------------
-def _argnums(compiled) -> tuple[int, ...]:
-    nums = (compiled.argnums,) if isinstance(compiled.argnums, int) else compiled.argnums
-    return tuple(i % len(compiled.specs) for i in nums)
-
-
 def _input_vars(compiled) -> dict[int, Var]:
     """Spec index -> the graph input it became (static arguments have none)."""
     traced = [i for i, s in enumerate(compiled.specs) if s.traced]
@@ -183,39 +179,15 @@ def _element_symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _as_object_array(value, shape) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        arr = value.astype(object)
-    else:
-        arr = np.empty((), dtype=object)
-        arr[()] = value
-    if arr.shape != tuple(shape):
-        raise ValueError(f"expanded to shape {arr.shape}, expected {shape}")
-    return arr
-
-
 def _expand_elements(graph: Graph, symbols: dict[Var, np.ndarray]) -> dict[Var, np.ndarray]:
-    values: dict[Var, np.ndarray] = {}
-    for node in graph.nodes:
-        var = node.out
-        if node.op == INPUT:
-            values[var] = symbols[var]
-        elif node.op == CONST:
-            values[var] = np.vectorize(_number, otypes=[object])(node.value).reshape(var.shape)
-        elif node.op == ELEMENTWISE:
-            operands = graph.operands(node)
-            arrays = np.broadcast_arrays(*[values[v] for v in operands]) if operands else []
-            out = np.empty(var.shape, dtype=object)
-            for idx in np.ndindex(*var.shape):
-                subs = {v.symbol: a[idx] for v, a in zip(operands, arrays)}
-                out[idx] = _tidy(node.expr.xreplace(subs))
-            values[var] = out
-        elif node.op == "stop_gradient":
-            values[var] = np.vectorize(StopGradient, otypes=[object])(values[node.inputs[0]])
-        else:
-            result = PRIMITIVES[node.op].impl(*[values[v] for v in node.inputs], **node.p)
-            values[var] = _as_object_array(result, var.shape)
-    return values
+    return interpret(graph, symbols, _structured, constant=_number, tidy=_tidy)
+
+
+def _structured(node, args) -> np.ndarray:
+    """Structured ops by their NumPy implementation; stop_gradient stays visible."""
+    if node.op == "stop_gradient":
+        return np.vectorize(StopGradient, otypes=[object])(args[0])
+    return apply_primitive(node, args)
 
 
 def _derivative(value: np.ndarray, elems: np.ndarray) -> np.ndarray:
@@ -244,10 +216,10 @@ def expressions(compiled) -> Expressions | None:
         return None
     value = np.vectorize(simplify_expr, otypes=[object])(values[graph.outputs[0]])
     grads = {compiled.specs[i].name: _derivative(value, symbols[inputs[i]])
-             for i in _argnums(compiled) if i in inputs}
+             for i in normalize_argnums(compiled.argnums, len(compiled.specs)) if i in inputs}
     hessians = {}
     if value.shape == () and hasattr(compiled.module, f"hessian_{compiled.name}"):
-        wrt = [i for i in _argnums(compiled) if i in inputs]
+        wrt = [i for i in normalize_argnums(compiled.argnums, len(compiled.specs)) if i in inputs]
         hessians = {(compiled.specs[i].name, compiled.specs[j].name):
                     _derivative(grads[compiled.specs[i].name], symbols[inputs[j]])
                     for i in wrt for j in wrt}

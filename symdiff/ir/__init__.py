@@ -1,3 +1,4 @@
 """Stage 2, the IR: a DAG of SymPy expressions with shapes (`graph`), its primitives and
-their shape rules (`primitives`), canonical indices (`indexing`), and the SymPy
-functions with NumPy semantics that elementwise expressions are made of (`elementwise`)."""
+their shape rules (`primitives`), canonical indices (`indexing`), the SymPy functions
+with NumPy semantics that elementwise expressions are made of (`elementwise`), and the
+one graph interpreter (`interpret`)."""

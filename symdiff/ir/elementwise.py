@@ -22,6 +22,7 @@ The same class is what `symdiff.register_primitive` creates for a user's functio
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable, Sequence
 
@@ -53,7 +54,9 @@ __all__ = [
     "LogAddExp",
     "LogAddExp2",
     "Power",
-    "sympy_number",
+    "number",
+    "logistic",
+    "sigmoid",
 ]
 
 KINK_CONVENTIONS = (
@@ -78,7 +81,7 @@ class NumPyFunctionBase(sp.Function):
     def eval(cls, *args):
         if cls.numeric is not None and args and all(a.is_Number for a in args):
             with np.errstate(all="ignore"):
-                return sympy_number(cls.numeric(*(float(a) for a in args)))
+                return number(cls.numeric(*(float(a) for a in args)))
         return None
 
     def fdiff(self, argindex=1):
@@ -100,17 +103,21 @@ def _display_name(f) -> str:
     return name[3:] if name.startswith("np_") else name
 
 
-def sympy_number(value) -> sp.Expr:
-    """A float as the SymPy number that prints it exactly (nan, oo, an Integer when
-    integral)."""
-    value = float(value)
-    if math.isnan(value):
-        return sp.nan
-    if math.isinf(value):
-        return sp.oo if value > 0 else -sp.oo
-    if value.is_integer() and abs(value) < 2**53:
+def number(value) -> sp.Expr:
+    """A Python/NumPy scalar as the SymPy number that prints it exactly: an Integer when
+    integral (floats too, below 2**53), nan, +-oo, else a 17-digit Float."""
+    if isinstance(value, (bool, np.bool_)):
         return sp.Integer(int(value))
-    return sp.Float(value, 17)
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    f = float(value)  # a real number: Python, NumPy scalar or 0-d array
+    if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+        return sp.Integer(int(f))
+    if math.isnan(f):
+        return sp.nan
+    if math.isinf(f):
+        return sp.oo if f > 0 else -sp.oo
+    return sp.Float(f, 17)
 
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
@@ -215,14 +222,10 @@ Mod = numpy_function("np_mod", "np.mod({0}, {1})",
 Cbrt = numpy_function("np_cbrt", "np.cbrt({0})", [lambda x: 1 / (3 * Cbrt(x) ** 2)], np.cbrt)
 
 
-def _sigmoid(x):
-    return sigmoid(x)
-
-
 # d/da logaddexp(a, b) = sigmoid(a - b): never overflows, and as cheap as one exp.
 LogAddExp = numpy_function("np_logaddexp", "np.logaddexp({0}, {1})", [
-    lambda a, b: _sigmoid(a - b),
-    lambda a, b: _sigmoid(b - a),
+    lambda a, b: sigmoid(a - b),
+    lambda a, b: sigmoid(b - a),
 ], np.logaddexp)
 LogAddExp2 = numpy_function("np_logaddexp2", "np.logaddexp2({0}, {1})", [
     lambda a, b: exp2(a - LogAddExp2(a, b)),
@@ -255,6 +258,12 @@ class Power(NumPyFunctionBase):
         return None
 
 
+def logistic(x: sp.Expr) -> sp.Expr:
+    """The logistic function's definition, 1/(1 + exp(-x)), in plain SymPy (what proofs
+    and the formula language compare with; `sigmoid` is the function symdiff prints)."""
+    return 1 / (1 + sp.exp(-x))
+
+
 class sigmoid(sp.Function):
     """The logistic function ``1/(1 + exp(-x))``, printed in a form that cannot overflow."""
 
@@ -277,14 +286,13 @@ class sigmoid(sp.Function):
         return True if self.args[0].is_real else None
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sp.exp(-x))
+        return logistic(x)
 
     def _numpycode(self, printer) -> str:
         # NumPyPrinter sets its instance's `printmethod` to "_numpycode", so this is the
         # hook any NumPy printer (symdiff's or SymPy's) calls. Programs lower sigmoid
         # before CSE (`lower_sigmoid`), so that its argument is computed once.
         return printer._print(_sigmoid_formula(self.args[0]))
-
 
 
 def _sigmoid_formula(x):

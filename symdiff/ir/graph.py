@@ -15,7 +15,9 @@ graph keeps name hints recovered from the user's code on the side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,7 @@ import sympy as sp
 
 from .primitives import PRIMITIVES
 
-__all__ = ["Var", "Node", "Graph", "check_graph", "dump", "ELEMENTWISE", "INPUT", "CONST"]
+__all__ = ["Var", "Node", "Graph", "check_graph", "graph_pass", "dump", "ELEMENTWISE", "INPUT", "CONST"]
 
 ELEMENTWISE = "elementwise"
 INPUT = "input"
@@ -150,6 +152,19 @@ class Graph:
     def definitions(self) -> dict[Var, Node]:
         return {node.out: node for node in self.nodes}
 
+    def defining(self, var: Var) -> Node | None:
+        """The node that defines `var`, or None. Indexed as nodes are appended (a pass
+        that builds a new node list is seen as a new graph), so rules can ask for the
+        node behind any value, however far back."""
+        nodes, seen, table = getattr(self, "_defining", (None, 0, {}))
+        if nodes is not self.nodes or seen > len(self.nodes):
+            seen, table = 0, {}
+        for i in range(seen, len(self.nodes)):
+            table[self.nodes[i].out] = i
+        self._defining = (self.nodes, len(self.nodes), table)
+        i = table.get(var)  # a position: a node replaced in place is found as it is now
+        return self.nodes[i] if i is not None and self.nodes[i].out == var else None
+
     def __repr__(self) -> str:
         return dump(self)
 
@@ -183,6 +198,27 @@ def check_graph(graph: Graph) -> None:
             raise AssertionError(f"output v{var.id} is not defined")
 
 
+#: Set to 1 (the test suite does) to validate the graph after every pass.
+CHECK_IR_VARIABLE = "SYMDIFF_CHECK_IR"
+
+
+def graph_pass(fn: Callable[..., Graph | None]) -> Callable[..., Graph | None]:
+    """Mark `fn`, which returns a graph, as a pass: with SYMDIFF_CHECK_IR=1 in the
+    environment its result goes through `check_graph`, so a pass that breaks the IR
+    fails loudly where it broke it, not later as wrong printed code."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if out is not None and os.environ.get(CHECK_IR_VARIABLE) == "1":
+            try:
+                check_graph(out)
+            except AssertionError as e:
+                raise AssertionError(f"the IR is broken after {fn.__name__}: {e}") from None
+        return out
+
+    return run
+
+
 def dump(graph: Graph) -> str:
     """One line per node, e.g. ``v3: f64[5,3] = matmul v1 v2``."""
     lines = []
@@ -204,6 +240,7 @@ def dump(graph: Graph) -> str:
 
 
 # -- dead code ---------------------------------------------------------------------------
+@graph_pass
 def dce(graph: Graph) -> Graph:
     """Keep the nodes the outputs need (and all inputs, which are the signature)."""
     live = set(graph.outputs)

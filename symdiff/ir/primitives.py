@@ -72,11 +72,11 @@ def _reduce_shape(shape, *, axes, keepdims):
 
 def _matmul_shape(a, b):
     if not a or not b:
-        raise ValueError("matmul: operands must be at least 1-d (use * for scalars)")
+        raise ValueError("operands must be at least 1-d (use * for scalars)")
     a2 = (1,) + a if len(a) == 1 else a
     b2 = b + (1,) if len(b) == 1 else b
     if a2[-1] != b2[-2]:
-        raise ValueError(f"matmul: inner dimensions differ: {a} @ {b}")
+        raise ValueError(f"inner dimensions differ: {a} @ {b}")
     batch = np.broadcast_shapes(a2[:-2], b2[:-2])
     out = batch + (a2[-2], b2[-1])
     if len(a) == 1:
@@ -90,6 +90,18 @@ def _transpose_shape(shape, *, axes):
     return tuple(shape[i] for i in axes)
 
 
+def _given_shape(s, *, shape):
+    return tuple(shape)
+
+
+def _same_shape(s, **_):
+    return tuple(s)
+
+
+def _same_dtype(dt, *_, **__):
+    return dt
+
+
 primitive(
     "sum",
     lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
@@ -97,34 +109,14 @@ primitive(
     doc="sum over `axes` (a tuple), keeping them as size 1 when `keepdims`",
 )
 primitive("matmul", np.matmul, _matmul_shape, doc="NumPy's matmul / `@`")
-primitive(
-    "reshape",
-    lambda x, *, shape: np.reshape(x, shape),
-    lambda s, *, shape: tuple(shape),
-    lambda dt, **_: dt,
-    doc="reshape to `shape`",
-)
-primitive(
-    "transpose",
-    lambda x, *, axes: np.transpose(x, axes),
-    _transpose_shape,
-    lambda dt, **_: dt,
-    doc="permute axes",
-)
-primitive(
-    "broadcast_to",
-    lambda x, *, shape: np.broadcast_to(x, shape),
-    lambda s, *, shape: tuple(shape),
-    lambda dt, **_: dt,
-    doc="broadcast to `shape` (NumPy rules)",
-)
-primitive(
-    "stop_gradient",
-    lambda x: x,
-    lambda s: tuple(s),
-    lambda dt: dt,
-    doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)",
-)
+primitive("reshape", lambda x, *, shape: np.reshape(x, shape), _given_shape, _same_dtype,
+          doc="reshape to `shape`")
+primitive("transpose", lambda x, *, axes: np.transpose(x, axes), _transpose_shape, _same_dtype,
+          doc="permute axes")
+primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape), _given_shape,
+          _same_dtype, doc="broadcast to `shape` (NumPy rules)")
+primitive("stop_gradient", lambda x: x, _same_shape, _same_dtype,
+          doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)")
 
 
 # -- reductions beyond sum -----------------------------------------------------------------
@@ -136,14 +128,6 @@ def _reduction(name: str, fn, doc: str) -> Primitive:
 _reduction("max", np.max, "largest element over `axes` (ties share the gradient)")
 _reduction("min", np.min, "smallest element over `axes` (ties share the gradient)")
 _reduction("prod", np.prod, "product over `axes`")
-
-
-def _same_shape(s, **_):
-    return tuple(s)
-
-
-def _same_dtype(dt, *_, **__):
-    return dt
 
 
 primitive("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), _same_shape,
@@ -179,12 +163,11 @@ primitive("einsum", lambda *ops, subscripts: np.einsum(subscripts, *ops), _einsu
           doc="Einstein summation with explicit subscripts (`ij,jk->ik`)")
 
 
-def _square_matrices(name):
-    def rule(s, **_):
-        if len(s) < 2 or s[-1] != s[-2]:
-            raise ValueError(f"{name} needs square matrices (..., n, n), got shape {s}")
-        return s
-    return rule
+def _square_matrices(s, **_):
+    """The shape rule of ops on stacks of square matrices (bind names the op)."""
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise ValueError(f"needs square matrices (..., n, n), got shape {s}")
+    return s
 
 
 def _float_dtype(dt, *others, **_):
@@ -192,23 +175,23 @@ def _float_dtype(dt, *others, **_):
         np.result_type(dt, *others)
 
 
-primitive("inv", np.linalg.inv, _square_matrices("inv"), _float_dtype,
+primitive("inv", np.linalg.inv, _square_matrices, _float_dtype,
           doc="matrix inverse over the last two axes")
-primitive("det", np.linalg.det, lambda s: _square_matrices("det")(s)[:-2], _float_dtype,
+primitive("det", np.linalg.det, lambda s: _square_matrices(s)[:-2], _float_dtype,
           doc="determinant over the last two axes")
 primitive("slogdet", lambda x, *, part: np.linalg.slogdet(x)[part],
-          lambda s, *, part: _square_matrices("slogdet")(s)[:-2], _float_dtype,
+          lambda s, *, part: _square_matrices(s)[:-2], _float_dtype,
           doc="`part` 0: the sign of the determinant, 1: log(abs(det))")
 
 
 def _solve_shape(a, b):
-    _square_matrices("solve")(a)
+    _square_matrices(a)
     if len(b) == 1:  # NumPy 2: b is a vector only when it is 1-d
         if b[0] != a[-1]:
-            raise ValueError(f"solve: a {a} and b {b} do not fit")
+            raise ValueError(f"a {a} and b {b} do not fit")
         return a[:-1]
     if b[-2] != a[-1]:
-        raise ValueError(f"solve: a {a} and b {b} do not fit")
+        raise ValueError(f"a {a} and b {b} do not fit")
     return np.broadcast_shapes(a[:-2], b[:-2]) + b[-2:]
 
 

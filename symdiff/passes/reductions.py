@@ -19,15 +19,16 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce
+from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce, graph_pass
 
 __all__ = ["rewrite_reductions"]
 
 
+@graph_pass
 def rewrite_reductions(graph: Graph) -> Graph:
     """Apply the rewrites above to every eligible `sum` node."""
     defs = graph.definitions()
-    uses = _use_counts(graph)
+    uses = graph.use_counts()
     g = graph.derive([], graph.outputs)
     changed = False
     for node in graph.nodes:
@@ -58,16 +59,6 @@ def _merge_sums(outer: Node, inner: Node) -> Node:
     remaining = [i for i in range(x.ndim) if i not in inner.p["axes"]]
     axes = tuple(sorted(inner.p["axes"] + tuple(remaining[j] for j in outer.p["axes"])))
     return Node(outer.out, "sum", (x,), (("axes", axes), ("keepdims", False)), loc=outer.loc)
-
-
-def _use_counts(graph: Graph) -> dict[Var, int]:
-    counts: dict[Var, int] = {}
-    for node in graph.nodes:
-        for var in graph.operands(node):
-            counts[var] = counts.get(var, 0) + 1
-    for var in graph.outputs:
-        counts[var] = counts.get(var, 0) + 1
-    return counts
 
 
 def _rewrite_sum(g: Graph, node: Node, src: Node) -> bool:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..ir.elementwise import sympy_number
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce
+from ..ir.elementwise import number
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
 
@@ -55,6 +55,7 @@ def optimize(graph: Graph, simplify: bool = True) -> Graph:
 _REARRANGING = ("broadcast_to", "reshape", "transpose", "index")
 
 
+@graph_pass
 def constant_broadcasts(graph: Graph) -> Graph:
     """Constants of one value everywhere, folded: a broadcast of a constant scalar that
     fusion could not remove (a gradient of ones or zeros), rearrangements of such
@@ -93,7 +94,7 @@ def _constant_node(node: Node, value: np.ndarray) -> Node:
     """A number for a float scalar (fusion writes it into its readers), else a constant
     array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
-        return Node(node.out, ELEMENTWISE, expr=sympy_number(value), loc=node.loc)
+        return Node(node.out, ELEMENTWISE, expr=number(value), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
@@ -111,6 +112,7 @@ def _numpy_scalar(expr: sp.Expr, dtype: np.dtype) -> np.ndarray | None:
 _SHAPE_OPS = ("broadcast_to", "reshape")
 
 
+@graph_pass
 def collapse_scalar_broadcasts(graph: Graph) -> Graph:
     """A reshape or broadcast of a broadcast scalar is that scalar broadcast once
     (adjoints of means arrive as such chains); fusion can then inline the scalar."""
@@ -132,6 +134,7 @@ def collapse_scalar_broadcasts(graph: Graph) -> Graph:
 
 
 # -- value numbering ---------------------------------------------------------------------
+@graph_pass
 def value_number(graph: Graph) -> Graph:
     """Merge nodes that compute the same thing from the same operands."""
     seen: dict[tuple, Var] = {}
@@ -186,6 +189,7 @@ def _occurrences(graph: Graph) -> tuple[Counter, dict[Var, list[Node]], dict[Var
     return uses, consumers, sizes
 
 
+@graph_pass
 def fuse(graph: Graph, rounds: int = 3) -> Graph:
     """Inline single-use elementwise values and scalar constants into elementwise
     consumers; read broadcasts' sources directly where NumPy broadcasts the same way.
@@ -276,6 +280,7 @@ def _constant_of(node: Node | None) -> sp.Expr | None:
 
 
 # -- simplification ----------------------------------------------------------------------
+@graph_pass
 def simplify_expressions(graph: Graph) -> Graph:
     nodes = []
     for node in graph.nodes:

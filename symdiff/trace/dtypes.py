@@ -1,33 +1,12 @@
-"""Dtypes under tracing: NumPy's promotion rules (NEP 50) and Python/NumPy scalars as
-exact SymPy numbers."""
+"""Dtypes under tracing: NumPy's promotion rules (NEP 50), and the dtype an expression
+is computed in once printed."""
 
 from __future__ import annotations
-
-import math
-import numbers
 
 import numpy as np
 import sympy as sp
 
-
-def number(value) -> sp.Expr:
-    """A Python/NumPy scalar as an exact SymPy number (integral floats become Integers)."""
-    if isinstance(value, (bool, np.bool_)):
-        return sp.Integer(int(value))
-    if isinstance(value, numbers.Integral):
-        return sp.Integer(int(value))
-    if isinstance(value, numbers.Real):
-        f = float(value)
-        if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
-            return sp.Integer(int(f))
-        if math.isnan(f):
-            return sp.nan
-        if math.isinf(f):
-            return sp.oo if f > 0 else -sp.oo
-        return sp.Float(f, 17)
-    raise TypeError(value)
-
-
+from ..ir.graph import Graph
 
 #: NumPy's default dtype for a Python scalar that meets no array (NEP 50).
 _DEFAULT_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64)}
@@ -78,4 +57,25 @@ def _result_dtype(common: np.dtype, kind: str) -> np.dtype:
     if kind == "arith" and common.kind == "b":
         return promote(common, 0)
     return common
+
+
+def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
+    """The float dtype NumPy computes `expr` in once printed: the promotion of the
+    arrays it reads as values (numbers print as weak literals). None when unknown
+    (only integer or boolean values, which a float function may widen either way)."""
+    dtypes = [graph.by_symbol[s].dtype for s in _value_symbols(expr)]
+    dt = np.result_type(*dtypes) if dtypes else None
+    return dt if dt is not None and dt.kind == "f" else None
+
+
+
+def _value_symbols(expr: sp.Expr) -> set:
+    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
+    if isinstance(expr, sp.Symbol):
+        return {expr}
+    if isinstance(expr, (sp.Piecewise)):
+        return set().union(*(_value_symbols(v) for v, _ in expr.args))
+    if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+        return set()
+    return set().union(set(), *(_value_symbols(a) for a in expr.args))
 

@@ -26,11 +26,11 @@ from ..errors import (
     InputError,
     SymdiffError,
     TraceError,
-    _is_internal,
     recording_trace_errors,
+    traceback_location,
     user_location,
 )
-from ..ir.graph import CONST, Graph
+from ..ir.graph import CONST, Graph, graph_pass
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -110,6 +110,25 @@ def parameter_names(fn: Callable, nargs: int) -> list[str]:
                          f"arguments but {nargs} were given; pass one value per parameter",
                          where)
     return names[:nargs]
+
+
+def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
+                      where: str | None = None) -> tuple[int, ...]:
+    """`argnums` (an int, or a tuple or list of ints) as a tuple of argument positions,
+    made non-negative when `nargs`, the number of arguments, is known. `who` names the
+    call in the error ("gradcheck of f"), `where` the user's line."""
+    nums = (argnums,) if isinstance(argnums, int) else \
+        tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
+    said = f"{who}: " if who else ""
+    if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
+        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}; "
+                         "e.g. argnums=0 for the first argument, argnums=(0, 2) for two",
+                         where or user_location())
+    if nargs is not None and not all(-nargs <= i < nargs for i in nums):
+        raise InputError(f"{said}argnums {argnums!r} does not name arguments among the "
+                         f"{nargs} given; pass an int or a tuple of ints (argnums counts the "
+                         "positional arguments from 0)", where or user_location())
+    return nums if nargs is None else tuple(i % nargs for i in nums)
 
 
 def describe_args(fn: Callable, args: Sequence[Any], argnums: tuple[int, ...]) -> list[ArgSpec]:
@@ -194,6 +213,7 @@ def _holds_arrays(a) -> bool:
     return False
 
 
+@graph_pass
 def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
     """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
     graph = Graph()
@@ -276,7 +296,7 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
 
 def _misuse(fn, e: Exception) -> TraceError:
     """A Python error about a tracer, as a TraceError at the user's line."""
-    where = _traceback_location(e.__traceback__) or function_location(fn)
+    where = traceback_location(e.__traceback__) or function_location(fn)
     text = str(e)
     if "item assignment" in text:
         return TraceError("assignment into a traced array is not supported here; build a "
@@ -293,16 +313,6 @@ def _misuse(fn, e: Exception) -> TraceError:
                       f"({type(e).__name__}: {text}); use NumPy operations on it instead",
                       where)
 
-
-def _traceback_location(tb) -> str | None:
-    """`file:line` of the innermost traceback frame in the user's code."""
-    where = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not _is_internal(filename):
-            where = f"{filename}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return where
 
 
 # -- values a function reads from outside its arguments ------------------------------------

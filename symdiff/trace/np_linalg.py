@@ -12,18 +12,10 @@ from ..errors import ShapeError, UnsupportedOpError, user_location
 from ..ir.elementwise import Maximum
 from .np_reductions import _extremum
 from .numpy_api import FLOAT, _axis, _cast, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
 from .subscript import getitem
-from .tracer import (
-    Tracer,
-    _no_kwargs,
-    astype,
-    bind,
-    elementwise,
-    materialized,
-    matmul,
-    transpose,
-)
+from .tracer import Tracer, astype, bind, elementwise, materialized, matmul, transpose
 
 
 # -- linear algebra -------------------------------------------------------------------------

@@ -7,25 +7,25 @@ import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
 from .numpy_api import FLOAT, _axes, _axis, _cast, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
-from .tracer import (
-    Tracer,
-    _no_kwargs,
-    as_tracer,
-    bind,
-    broadcast_to,
-    elementwise,
-    materialized,
-)
+from .tracer import Tracer, as_tracer, bind, broadcast_to, elementwise, materialized
 
 
 # -- reductions ---------------------------------------------------------------------------
+def _reduction_operand(name: str, a, axis, out, kwargs) -> tuple[Tracer, tuple[int, ...]]:
+    """The array a reduction `np.<name>` reads and its axes; `out` and unknown keyword
+    arguments are refused."""
+    _no_out(name, out)
+    _no_kwargs(f"np.{name}", kwargs)
+    a = _tracers(a)[0]
+    return a, _axes(axis, a.ndim)
+
+
 @implements(np.sum, group="reductions")
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_out("sum", out)
-    _no_kwargs("np.sum", kwargs)
-    a = _tracers(a)[0]
-    return _cast(reduce_sum(a, _axes(axis, a.ndim), keepdims), dtype)
+    a, axes = _reduction_operand("sum", a, axis, out, kwargs)
+    return _cast(reduce_sum(a, axes, keepdims), dtype)
 
 
 def _count(a: Tracer, axes) -> int:
@@ -34,10 +34,7 @@ def _count(a: Tracer, axes) -> int:
 
 @implements(np.mean, group="reductions")
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_out("mean", out)
-    _no_kwargs("np.mean", kwargs)
-    a = _tracers(a)[0]
-    axes = _axes(axis, a.ndim)
+    a, axes = _reduction_operand("mean", a, axis, out, kwargs)
     total = reduce_sum(a, axes, keepdims)
     count = _count(a, axes)
     if count == 0:  # NumPy's 0/0 (with "Mean of empty slice"); nothing to differentiate
@@ -66,10 +63,7 @@ def _average(a, axis=None, weights=None, returned=False, keepdims=False):
 
 def _extremum(name: str):
     def impl(a, axis=None, out=None, keepdims=False, **kwargs):
-        _no_out(name, out)
-        _no_kwargs(f"np.{name}", kwargs)
-        a = _tracers(a)[0]
-        axes = _axes(axis, a.ndim)
+        a, axes = _reduction_operand(name, a, axis, out, kwargs)
         if not axes:
             return a
         if _count(a, axes) == 0:
@@ -87,10 +81,7 @@ implements(np.min, np.amin, group="reductions")(_extremum("min"))
 
 @implements(np.prod, group="reductions")
 def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_out("prod", out)
-    _no_kwargs("np.prod", kwargs)
-    a = _tracers(a)[0]
-    axes = _axes(axis, a.ndim)
+    a, axes = _reduction_operand("prod", a, axis, out, kwargs)
     if not axes:
         return _cast(a, dtype)
     if a.size == 0:  # the empty product is 1; the input has no elements to differentiate
@@ -100,10 +91,7 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
 
 @implements(np.var, group="reductions")
 def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    _no_out("var", out)
-    _no_kwargs("np.var", kwargs)
-    a = _tracers(a)[0]
-    axes = _axes(axis, a.ndim)
+    a, axes = _reduction_operand("var", a, axis, out, kwargs)
     centered = materialized(a - _mean(a, axes, keepdims=True))  # gradients stay centred
     n = _count(a, axes) - ddof
     squares = reduce_sum(centered * centered, axes, keepdims)

@@ -8,9 +8,10 @@ import sympy as sp
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
 from ..ir import elementwise as F
 from .numpy_api import BOOL, FLOAT, _axis, _graph, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import reshape
 from .subscript import getitem
-from .tracer import Tracer, _no_kwargs, as_tracer, astype, broadcast_to, const, elementwise
+from .tracer import Tracer, as_tracer, astype, broadcast_to, const, elementwise
 
 
 # -- picking elements by index ------------------------------------------------------------

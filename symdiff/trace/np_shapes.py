@@ -6,9 +6,10 @@ import numpy as np
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
 from .numpy_api import _axes, _axis, _no_out, _tracers, implements
+from .registry import _no_kwargs
 from .structured import concatenate, reshape
 from .subscript import getitem
-from .tracer import Tracer, _no_kwargs, bind, broadcast_to, power, transpose
+from .tracer import Tracer, bind, broadcast_to, power, transpose
 
 
 # -- shapes -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ primitives of `ir/primitives.py`, preferring few primitives: `mean` is `sum / n`
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
@@ -20,9 +22,8 @@ from sympy.codegen.cfunctions import exp2, expm1, hypot, log1p, log2, log10
 from ..errors import ShapeError, TraceError, user_location
 from ..ir import elementwise as F
 from ..ir.primitives import normalize_axes
+from .registry import FUNCTIONS, UFUNCS
 from .tracer import (
-    FUNCTIONS,
-    UFUNCS,
     VIEW_FUNCTIONS,
     Tracer,
     _graph_of,
@@ -54,14 +55,6 @@ FUNCTION_GROUPS: dict[str, list] = {}
 
 
 # -- elementwise: NumPy ufunc -> (SymPy function, result kind, reference group) --------------
-def _sub(a, b):
-    return a - b
-
-
-def _div(a, b):
-    return a / b
-
-
 def _deg2rad(a):
     return a * sp.pi / 180
 
@@ -75,9 +68,9 @@ ARITH, FLOAT, BOOL = "arith", "float", "bool"
 ELEMENTWISE_UFUNCS = {
     # arithmetic
     np.add: (sp.Add, ARITH, "arithmetic"),
-    np.subtract: (_sub, ARITH, "arithmetic"),
+    np.subtract: (operator.sub, ARITH, "arithmetic"),
     np.multiply: (sp.Mul, ARITH, "arithmetic"),
-    np.true_divide: (_div, FLOAT, "arithmetic"),
+    np.true_divide: (operator.truediv, FLOAT, "arithmetic"),
     np.negative: (lambda a: -a, ARITH, "arithmetic"),
     np.positive: (lambda a: a, ARITH, "arithmetic"),
     np.float_power: (F.Power, FLOAT, "arithmetic"),

@@ -10,20 +10,27 @@ gradient graph is a graph of the same kind.
 
 from __future__ import annotations
 
-import functools
-import sys
+import operator
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError, TraceError, UnsupportedOpError, _is_internal, user_location
+from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
 from ..ir import elementwise as F
+from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
-from .dtypes import _result_dtype, _weak, number, promote
+from .dtypes import _printed_dtype, _result_dtype, _value_symbols, _weak, promote
+from .registry import (
+    FUNCTIONS,
+    UFUNCS,
+    _no_kwargs,
+    _public_name,
+    _unsupported,
+    _ValueOrVariance,
+)
 
 __all__ = [
     "Tracer",
@@ -38,34 +45,8 @@ __all__ = [
     "FUNCTIONS",
 ]
 
-# Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
-UFUNCS: dict[Any, Callable] = {}
-FUNCTIONS: dict[Any, Callable] = {}
 
 _WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
-
-
-class _ValueOrVariance:
-    """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
-    ``x.var(...)`` method (the variance) for the user's code. The two names collide;
-    which one is meant is decided by where the attribute is read."""
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        if _internal_file(sys._getframe(1).f_code.co_filename):
-            if obj._stale is not None:
-                raise TraceError(obj._stale, user_location())
-            return obj._var
-        return functools.partial(FUNCTIONS[np.var], obj)
-
-    def __set__(self, obj, value):
-        obj._var = value
-
-
-@functools.cache
-def _internal_file(filename: str) -> bool:
-    return _is_internal(filename)
 
 
 class Tracer:
@@ -89,7 +70,7 @@ class Tracer:
     ndim = property(lambda self: len(self._var.shape))
     size = property(lambda self: self._var.size)
     T = property(lambda self: _viewed(self, transpose(self), np.transpose))
-    mT = property(lambda self: _viewed(self, transpose(self, _swap_last(self.ndim)),
+    mT = property(lambda self: _viewed(self, matrix_transpose(self),
                                        lambda p: np.swapaxes(p, -1, -2)))
 
     def __repr__(self) -> str:
@@ -175,12 +156,12 @@ class Tracer:
     # -- operators ------------------------------------------------------------------
     def __add__(self, o): return elementwise(sp.Add, self, o)
     def __radd__(self, o): return elementwise(sp.Add, o, self)
-    def __sub__(self, o): return elementwise(_sub, self, o)
-    def __rsub__(self, o): return elementwise(_sub, o, self)
+    def __sub__(self, o): return elementwise(operator.sub, self, o)
+    def __rsub__(self, o): return elementwise(operator.sub, o, self)
     def __mul__(self, o): return elementwise(sp.Mul, self, o)
     def __rmul__(self, o): return elementwise(sp.Mul, o, self)
-    def __truediv__(self, o): return elementwise(_div, self, o, kind="float")
-    def __rtruediv__(self, o): return elementwise(_div, o, self, kind="float")
+    def __truediv__(self, o): return elementwise(operator.truediv, self, o, kind="float")
+    def __rtruediv__(self, o): return elementwise(operator.truediv, o, self, kind="float")
     def __pow__(self, o): return power(self, o)
     def __rpow__(self, o): return power(o, self)
     def __neg__(self): return elementwise(lambda a: -a, self)
@@ -290,39 +271,10 @@ def _viewed(base, result, positions):
 
 
 # -- helpers for building ---------------------------------------------------------------
-def _sub(a, b):
-    return a - b
-
-
-def _div(a, b):
-    return a / b
-
-
 def _swap_last(ndim: int) -> tuple[int, ...]:
     if ndim < 2:
         raise TraceError(".mT needs at least 2 dimensions", user_location())
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
-
-
-def _public_name(func) -> str:
-    mod = getattr(func, "__module__", "") or ""
-    name = getattr(func, "__name__", repr(func))
-    return f"linalg.{name}" if "linalg" in mod else name
-
-
-def _unsupported(name: str) -> UnsupportedOpError:
-    return UnsupportedOpError(
-        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
-        "NumPy operations, or register it with symdiff.register_primitive "
-        "(see docs/extending.md)", user_location())
-
-
-def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:
-    bad = sorted(k for k, v in kwargs.items() if k not in allowed and v is not None)
-    if bad:
-        raise UnsupportedOpError(f"{name}: argument(s) {', '.join(bad)} are not supported "
-                                 "under tracing; drop them or compute the result another way",
-                                 user_location())
 
 
 def _graph_of(args) -> Graph:
@@ -447,26 +399,6 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
     return broadcast_to(Tracer(graph, var), shape)
 
 
-def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
-    """The float dtype NumPy computes `expr` in once printed: the promotion of the
-    arrays it reads as values (numbers print as weak literals). None when unknown
-    (only integer or boolean values, which a float function may widen either way)."""
-    dtypes = [graph.by_symbol[s].dtype for s in _value_symbols(expr)]
-    dt = np.result_type(*dtypes) if dtypes else None
-    return dt if dt is not None and dt.kind == "f" else None
-
-
-def _value_symbols(expr: sp.Expr) -> set:
-    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
-    if isinstance(expr, sp.Symbol):
-        return {expr}
-    if isinstance(expr, (sp.Piecewise)):
-        return set().union(*(_value_symbols(v) for v, _ in expr.args))
-    if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
-        return set()
-    return set().union(set(), *(_value_symbols(a) for a in expr.args))
-
-
 def _cast_node(graph: Graph, var: Var, dtype: np.dtype) -> Tracer:
     """`var` converted to `dtype`, as a value of its own: fusing it into its readers
     would drop the conversion from the printed code."""
@@ -556,6 +488,11 @@ def transpose(x: Tracer, axes=None) -> Tracer:
     if axes == tuple(range(x.ndim)):
         return x
     return bind("transpose", x, axes=axes)
+
+
+def matrix_transpose(x: Tracer) -> Tracer:
+    """`x` with its last two axes swapped (NumPy's ``x.mT``), the one axis swap."""
+    return transpose(x, _swap_last(x.ndim))
 
 
 def broadcast_to(x: Tracer, shape) -> Tracer:

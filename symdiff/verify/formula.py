@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ExpressionError
+from ..ir.elementwise import logistic
 
 __all__ = ["Formula", "parse_formula", "FUNCTIONS", "MAX_LENGTH", "MAX_POWER_BITS",
            "MAX_SYMBOLIC_EXPONENT", "MAX_CALL_DEPTH", "MAX_DEPTH", "MAX_NODES"]
@@ -34,7 +35,7 @@ FUNCTIONS = {
     "sinh": (sp.sinh, np.sinh),
     "cosh": (sp.cosh, np.cosh),
     "tanh": (sp.tanh, np.tanh),
-    "sigmoid": (lambda z: 1 / (1 + sp.exp(-z)), lambda z: 1 / (1 + np.exp(-z))),
+    "sigmoid": (logistic, lambda z: 1 / (1 + np.exp(-z))),
     "abs": (sp.Abs, np.abs),
 }
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..compile import compile_gradient
 from ..errors import GradcheckError, InputError, user_location
+from ..trace.function import normalize_argnums
 
 __all__ = [
     "numerical_gradient",
@@ -178,7 +179,7 @@ def gradcheck(f: Callable, *args, argnums: int | tuple[int, ...] = 0,
     absolute and relative error and the worst point); with `raise_on_failure` a
     failure raises `symdiff.GradcheckError` instead.
     """
-    nums = _argnums(f, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args), f"gradcheck of {_name(f)}")
     if any(isinstance(a, (tuple, list)) and any(isinstance(v, np.ndarray) for v in a)
            for a in args):
         raise InputError("gradcheck(f, *args) takes the arguments themselves, got a "
@@ -206,7 +207,7 @@ def verify_compiled(compiled, args: Sequence[Any], fn: Callable | None = None,
     module, name = compiled.module, compiled.name
     fn = fn or compiled.forward
     argnums = compiled.argnums
-    nums = _argnums(fn, argnums, len(args))
+    nums = normalize_argnums(argnums, len(args), f"gradcheck of {_name(fn)}")
     rng = np.random.default_rng(options.get("seed", 0) + 1)
 
     def get(kind: str):
@@ -454,15 +455,6 @@ def _parameter_names(f, nargs: int) -> list[str]:
     except (TypeError, ValueError):
         params = []
     return (params + [f"arg{i}" for i in range(len(params), nargs)])[:nargs]
-
-
-def _argnums(f, argnums, nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(i, int) and -nargs <= i < nargs for i in nums):
-        raise InputError(f"gradcheck of {_name(f)}: argnums {argnums!r} does not name "
-                         f"arguments among the {nargs} given; pass an int or a tuple of ints")
-    nums = tuple(i % nargs for i in nums)
-    return nums
 
 
 def _float64_at(args, nums) -> list:

@@ -13,11 +13,10 @@ import sympy as sp
 
 from ..autodiff.differentiate import vjp_graph
 from ..ir import elementwise as _functions
-from ..ir.elementwise import sigmoid
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
-from ..ir.primitives import PRIMITIVES
+from ..ir.elementwise import logistic, number, sigmoid
+from ..ir.graph import Graph, Var
+from ..ir.interpret import apply_primitive, interpret, object_array
 from ..passes.simplify import optimize
-from ..trace.dtypes import number
 from ..trace.function import ArgSpec, describe_args, trace
 from .formula import symbol
 from .numerical import abs_errors
@@ -64,7 +63,7 @@ class _Proof:
         values = evaluate(full, dict(zip(full.inputs, [env[s.name] for s in specs
                                                        if s.traced])))
         self.mine = [values[v] for v in full.outputs[1:]]
-        scope = dict(env, **{s.name: _object_array(number(s.static)) for s in specs
+        scope = dict(env, **{s.name: object_array(number(s.static)) for s in specs
                              if not s.traced and isinstance(s.static, (int, float))})
         try:
             yours = hand.symbolic(specs, scope)
@@ -76,7 +75,7 @@ class _Proof:
     def _symbols(self, spec: ArgSpec, value) -> np.ndarray:
         """Real symbols named like the argument (`w`, `X[1, 2]`); integers stay numbers."""
         if spec.dtype.kind != "f":
-            return _object_array(np.vectorize(number, otypes=[object])(np.asarray(value)))
+            return object_array(np.vectorize(number, otypes=[object])(np.asarray(value)))
         out = np.empty(spec.shape, dtype=object)
         for idx in np.ndindex(spec.shape):
             if not idx:
@@ -168,52 +167,16 @@ class _Proof:
 
 def evaluate(graph: Graph, inputs: dict[Var, np.ndarray]) -> dict[Var, np.ndarray]:
     """Every node of `graph` as an object array of SymPy expressions, from the inputs'."""
-    values: dict[Var, np.ndarray] = {}
-    for node in graph.nodes:
-        if node.op == INPUT:
-            values[node.out] = inputs[node.out]
-        elif node.op == CONST:
-            values[node.out] = _object_array(np.vectorize(number, otypes=[object])(node.value))
-        elif node.op == ELEMENTWISE:
-            values[node.out] = _elementwise(graph, node, values)
-        else:
-            values[node.out] = _structured(node, values)
-    return values
+    return interpret(graph, inputs, _structured)
 
 
-
-def _elementwise(graph: Graph, node, values) -> np.ndarray:
-    operands = graph.operands(node)
-    shape = node.out.shape
-    arrays = [np.broadcast_to(values[v], shape) for v in operands]
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(shape):
-        out[idx] = node.expr.xreplace({v.symbol: a[idx] for v, a in zip(operands, arrays)})
-    return out
-
-
-
-def _structured(node, values) -> np.ndarray:
+def _structured(node, args) -> np.ndarray:
     """A structured op applied to object arrays by its own NumPy implementation."""
     try:
-        result = _object_array(PRIMITIVES[node.op].impl(*[values[v] for v in node.inputs],
-                                                        **node.p))
+        return apply_primitive(node, args)
     except Exception as e:  # noqa: BLE001 - any failure means: no symbolic form
         raise _NoProof(f"{node.op} has no element-by-element symbolic form "
-                       f"({type(e).__name__})") from None
-    if result.shape != node.out.shape:
-        raise _NoProof(f"{node.op} gave shape {result.shape} on symbols, not {node.out.shape}")
-    return result
-
-
-
-def _object_array(x) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x.astype(object)
-    out = np.empty((), dtype=object)
-    out[()] = x
-    return out
-
+                       f"({type(e).__name__}: {e})") from None
 
 
 def _exact(expr) -> sp.Expr:
@@ -350,7 +313,7 @@ DEFINITIONS = {
         (getattr(_functions, "LogAddExp", None), lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
         (getattr(_functions, "LogAddExp2", None),
          lambda a, b: sp.log(2**a + 2**b) / sp.log(2)),
-        (sigmoid, lambda x: 1 / (1 + sp.exp(-x))),
+        (sigmoid, logistic),
     ) if cls is not None
 }
 

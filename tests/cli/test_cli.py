@@ -160,6 +160,16 @@ def test_an_exception_in_the_users_code_is_one_line_at_its_line(model, capsys):
     assert re.search(r"model\.py:\d+: ZeroDivisionError: division by zero", err)
 
 
+def test_a_bug_inside_symdiff_is_reported_as_internal(model, capsys, monkeypatch):
+    # a failure in a stage package (not in the user's file, nor in the cli package)
+    from symdiff.codegen import module
+
+    monkeypatch.setattr(module, "_environment", dict)  # dict has no get_template
+    status, _, err = run(capsys, "emit", "model.py:J")
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("symdiff: error: internal error: AttributeError: "), err
+
+
 def test_a_syntax_error_in_the_users_file(model, capsys):
     (model / "bad.py").write_text("def f(x):\n    return x +\n")
     status, _, err = run(capsys, "emit", "bad.py:f")
@@ -307,7 +317,7 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(model, capsys,
 # -- graph ----------------------------------------------------------------------------------------
 def dot_nodes(text):
     """{node id: attribute text} of a DOT graph, and its edges."""
-    nodes = dict(re.findall(r"^  ((?:v|op)\d+) \[(.*)\]$", text, re.M))
+    nodes = dict(re.findall(r"^  ([vg]\d+) \[(.*)\]$", text, re.M))
     edges = re.findall(r"^  (\w+) -> (\w+)", text, re.M)
     return nodes, edges
 
@@ -318,28 +328,20 @@ def labels(nodes):
 
 
 def test_graph_draws_J_with_its_gradient(model, capsys):
+    """The picture itself is tested in test_graph_picture.py; here, the command: the
+    file's example_inputs_J gives the point, so the boxes hold the lecture's numbers."""
     status, out, _ = run(capsys, "graph", "model.py:J", "--wrt", "a,b,c", "--grad")
     assert status == 0 and out.startswith("digraph")
     nodes, edges = dot_nodes(out)
     by_label = labels(nodes)
-    for name in ("a", "b", "c"):  # the inputs, drawn as filled boxes
+    for name in ("a = 5", "b = 3", "c = 2"):  # the inputs, drawn as filled boxes
         assert "shape=box" in by_label[name] and "#cfe2f3" in by_label[name]
-    for op in ("b*c", "a + u", "3*v"):  # the operations, as ellipses
-        assert "shape=ellipse" in by_label[op]
-    for value in ("u", "v", "J"):  # intermediate values and the result
+    for value in ("u = b*c = 6", "v = a + u = 11", "J = 3*v = 33"):
         assert "shape=box" in by_label[value]
-    for adjoint in ("dJ_da", "dJ_db", "dJ_dc"):  # the reverse pass, in orange
+    for adjoint in ("dJ_da = 3", "dJ_db = 6", "dJ_dc = 9"):  # the reverse pass, in orange
         assert "#f9cb9c" in by_label[adjoint]
-    adjoint_ops = [label for label, attrs in by_label.items() if "#f6b26b" in attrs]
-    assert {"c*dJ_da", "b*dJ_da"} <= set(adjoint_ops)
     ids = set(nodes)
     assert edges and all(a in ids and b in ids for a, b in edges)
-    # data flows a, b, c -> b*c -> u -> a + u -> v -> 3*v -> J
-    label_of = {i: re.search(r'label="([^"\\]*)', a).group(1) for i, a in nodes.items()}
-    flow = {(label_of[a], label_of[b]) for a, b in edges}
-    assert {("b", "b*c"), ("c", "b*c"), ("b*c", "u"), ("u", "a + u"), ("a", "a + u"),
-            ("a + u", "v"), ("v", "3*v"), ("3*v", "J")} <= flow
-    assert ("c", "c*dJ_da") in flow and ("c*dJ_da", "dJ_db") in flow
 
 
 def test_graph_without_grad_has_no_adjoints(model, capsys):

@@ -3,6 +3,7 @@ repository, where `symdiff/` shadows the installed package and `symdiff.template
 which setuptools maps to the repository's `templates/`, is not importable)."""
 
 import importlib.resources
+import os
 
 from symdiff.codegen import module
 
@@ -14,3 +15,6 @@ def test_templates_load_without_the_templates_package(monkeypatch):
     monkeypatch.setattr(importlib.resources, "files", no_package)
     text = module._load_template("module.py.j2")
     assert "{{" in text and "import numpy as np" in text
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "templates", "module.py.j2"), encoding="utf-8") as fh:
+        assert text == fh.read()  # the repository's own, not an installed copy

@@ -9,7 +9,7 @@
 #   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
 #   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
 #   np.where(c, a, b): the derivative of the branch chosen; conditions have none
-# Stable rewrites (numerically equal, no overflow; see symdiff/stable.py):
+# Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):
 #   log(sigmoid(u)) -> -np.logaddexp(0, -u)
 #   1/(1 + exp(-u)) -> sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))
 #   1 - sigmoid(u) -> sigmoid(-u)
@@ -68,8 +68,10 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     logits = b + X @ w
-    _t0 = -y*np.logaddexp(0, -logits) - (1 - y)*np.logaddexp(0, logits)
-    loss = -1/20*np.sum(_t0)
+    _t0 = -logits
+    _t1 = 1 - y
+    _t2 = np.sum(-_t1*np.logaddexp(0, logits) - y*np.logaddexp(0, _t0))
+    loss = -1/20*_t2
     return loss
 
 

@@ -63,7 +63,8 @@ def mse(w, b, X, y):
         value: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    value = 1/12*np.sum((b - y + X @ w)**2)
+    residual = b - y + X @ w
+    value = 1/12*np.sum(residual**2)
     return value
 
 
@@ -83,7 +84,8 @@ def grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 1/6*(b - y + X @ w)
+    residual = b - y + X @ w
+    _t0 = 1/6*residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0

@@ -161,18 +161,28 @@ def test_stop_gradient(run):
     assert value(out, "d layer_loss / d trained (frozen not differentiated)") == [5, 12]
 
 
+@pytest.mark.parametrize("script", [script for script, args in SCRIPTS.items() if not args])
+def test_examples_write_nothing_into_the_current_directory(run, script):
+    _, cwd = run(script)
+    assert sorted(os.listdir(cwd)) == []
+
+
 # -- 6 ----------------------------------------------------------------------------------
 def test_computational_graph(run):
-    out, cwd = run("computational_graph.py")
+    out, _ = run("computational_graph.py")
     a, b, c = 5.0, 3.0, 2.0
     assert value(out, "J") == 3 * (a + b * c) == 33
     assert (value(out, "dJ/da"), value(out, "dJ/db"), value(out, "dJ/dc")) == (3, 3 * c, 3 * b)
-    dot = (cwd / "J.dot").read_text()
+    # no output directory given: the files go to a new temporary directory it names
+    out_dir = pathlib.Path(re.search(r"^wrote (\S+)J\.dot ", out, re.M)[1])
+    dot = (out_dir / "J.dot").read_text()
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     for name in ("a", "b", "c", "u", "v", "J"):
-        assert re.search(rf'label="{name}\\n', dot), name
+        assert re.search(rf'label="{name} = ', dot), name  # with its value at the point
+    for name in ("dJ_dv = 3", "dJ_du = 3", "dJ_db = 6", "dJ_dc = 9"):
+        assert f'label="{name}"' in dot
     if shutil.which("dot"):
-        assert "<svg" in (cwd / "J.svg").read_text()
+        assert "<svg" in (out_dir / "J.svg").read_text()
 
 
 # -- 7 ----------------------------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The module optimised once as a whole: the graphs of a generated module's functions
+that extend one another go through the passes and CSE together, and each function
+keeps the statements its outputs need."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+import sympy as sp
+
+from ..ir.graph import Graph, Var
+from .simplify import Program, Statement, optimize, to_program
+
+
+def module_programs(graphs: Sequence[Graph]) -> list[Program]:
+    """The programs of one module's functions, optimised as one: a graph that extends
+    another (the gradient's extends the forward pass's, the Hessian's the gradient's)
+    joins its group, optimised and CSE'd once with the outputs of all its members; each
+    function then keeps the statements its own outputs need. A value several functions
+    share is so computed by the same statements in each."""
+    programs: list[Program | None] = [None] * len(graphs)
+    for base, members in _extension_groups(graphs):
+        outputs = [v for i in members for v in graphs[i].outputs]
+        whole = to_program(optimize(base.derive(base.nodes, outputs)))
+        for i in members:
+            programs[i] = _slice(whole, graphs[i].outputs)
+    return programs
+
+
+
+def _extension_groups(graphs: Sequence[Graph]) -> list[tuple[Graph, list[int]]]:
+    """Groups of graphs whose nodes are each a prefix of their group's longest (the
+    base), with the same inputs; a graph that extends no other starts a group."""
+    groups: list[tuple[Graph, list[int]]] = []
+    for i in sorted(range(len(graphs)), key=lambda i: -len(graphs[i].nodes)):
+        g = graphs[i]
+        for base, members in groups:
+            n = len(g.nodes)
+            if base.inputs == g.inputs and all(a is b for a, b in zip(base.nodes[:n], g.nodes)):
+                members.append(i)
+                break
+        else:
+            groups.append((g, [i]))
+    return [(base, sorted(members)) for base, members in groups]
+
+
+
+def _slice(program: Program, outputs: Sequence[Var]) -> Program:
+    """The statements of `program` that `outputs` need, in order."""
+    need = {v.symbol for v in outputs}
+    kept = []
+    for stmt in reversed(program.statements):
+        if stmt.target in need:
+            kept.append(stmt)
+            need |= set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+    statements = _inline_single_reads(kept[::-1], program)
+    targets = {s.target for s in statements}
+    return replace(program, outputs=list(outputs), statements=statements,
+                   temps=[t for t in program.temps if t in targets])
+
+
+
+def _inline_single_reads(statements: list[Statement], program: Program) -> list[Statement]:
+    """A CSE temporary that only one expression of this function reads, once, goes back
+    into it: the module shares it, this function alone need not (`8*x**3 + ...` stays
+    a closed form in a gradient whose module also prints the value). What the user's
+    named values are computed from stays as the module has it, so that a named value
+    prints the same way in every function."""
+    uses: Counter = Counter()
+    in_calls: set[sp.Symbol] = set()
+    for stmt in statements:
+        if stmt.expr is not None:
+            uses.update(t for t in sp.preorder_traversal(stmt.expr) if t.is_Symbol)
+        uses.update(stmt.args)
+        in_calls.update(stmt.args)
+    kept = _named_cone(statements, program)
+    defs = {s.target: s.expr for s in statements if s.var is None and uses[s.target] == 1
+            and s.target not in in_calls and s.target not in kept}
+    if not defs:
+        return statements
+    out = []
+    for stmt in statements:
+        if stmt.target in defs:
+            continue
+        expr = stmt.expr
+        while expr is not None and expr.free_symbols & defs.keys():  # temporaries of temporaries
+            with sp.evaluate(False):  # as the module had it: 1/4*(a + b), not a/4 + b/4
+                expr = expr.xreplace(defs)
+        out.append(stmt if expr is stmt.expr else replace(stmt, expr=expr))
+    return out
+
+
+
+def _named_cone(statements: list[Statement], program: Program) -> set[sp.Symbol]:
+    """The targets that the user's named values (variables of the traced code) read,
+    directly or through other statements, and those values themselves."""
+    def written_out(expr):  # a temporary's expression in the values it stands for
+        while expr.free_symbols & program.temp_defs.keys():
+            expr = expr.xreplace(program.temp_defs)
+        return expr
+
+    cone: set[sp.Symbol] = set()
+    for stmt in reversed(statements):
+        named = stmt.var in program.names if stmt.var is not None else \
+            written_out(stmt.expr) in program.expr_names
+        if named or stmt.target in cone:
+            cone.add(stmt.target)
+            cone |= set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+    return cone
+

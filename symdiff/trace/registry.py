@@ -1,0 +1,70 @@
+"""The NumPy surface's tables (filled by `numpy_api` and its sections, read by the
+Tracer class) and the errors for what tracing refuses, said one way everywhere."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import TraceError, UnsupportedOpError, _is_internal, user_location
+
+# Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
+UFUNCS: dict[Any, Callable] = {}
+
+
+
+FUNCTIONS: dict[Any, Callable] = {}
+
+
+
+class _ValueOrVariance:
+    """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
+    ``x.var(...)`` method (the variance) for the user's code. The two names collide;
+    which one is meant is decided by where the attribute is read."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if _internal_file(sys._getframe(1).f_code.co_filename):
+            if obj._stale is not None:
+                raise TraceError(obj._stale, user_location())
+            return obj._var
+        return functools.partial(FUNCTIONS[np.var], obj)
+
+    def __set__(self, obj, value):
+        obj._var = value
+
+
+
+@functools.cache
+def _internal_file(filename: str) -> bool:
+    return _is_internal(filename)
+
+
+
+def _public_name(func) -> str:
+    mod = getattr(func, "__module__", "") or ""
+    name = getattr(func, "__name__", repr(func))
+    return f"linalg.{name}" if "linalg" in mod else name
+
+
+
+def _unsupported(name: str) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
+        "NumPy operations, or register it with symdiff.register_primitive "
+        "(see docs/extending.md)", user_location())
+
+
+
+def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:
+    bad = sorted(k for k, v in kwargs.items() if k not in allowed and v is not None)
+    if bad:
+        raise UnsupportedOpError(f"{name}: argument(s) {', '.join(bad)} are not supported "
+                                 "under tracing; drop them or compute the result another way",
+                                 user_location())
+
