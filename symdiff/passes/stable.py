@@ -473,7 +473,10 @@ def stabilize(graph: Graph) -> Graph:
             new = stabilize_expr(expr, applied)
             if isinstance(new, sigmoid):
                 sigmoids[node.out.symbol] = new
-            if isinstance(new, sp.tanh):
+            if isinstance(new, sp.tanh) and node.out not in graph.names:
+                # a tanh the user named (hidden = np.tanh(...)) keeps the derivative a
+                # person writes, 1 - hidden**2, which loses relative accuracy only where
+                # it is below ~1e-8; an unnamed one gets the overflow-free form
                 tanhs[node.out.symbol] = new
             if new != node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
