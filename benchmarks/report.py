@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from .fused import TARGETS as FUSED_TARGETS
 from .results import ProblemResult, Row, Settings
 from .timing import UNIT_LABELS, UNITS, Timing, pick_unit
 
 __all__ = ["machine_info", "load_average", "render"]
 
-PACKAGES = ("numpy", "sympy", "jax", "jaxlib", "torch", "autograd", "threadpoolctl")
+PACKAGES = ("numpy", "sympy", "jax", "jaxlib", "torch", "autograd", "threadpoolctl", "numba",
+            "llvmlite")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PEER_COLUMNS = (("peer:jax", "JAX"), ("peer:torch", "PyTorch"), ("peer:autograd", "autograd"),
                 ("peer:sympy", "SymPy"))
@@ -237,6 +239,47 @@ def _overview_section(results: list[ProblemResult]) -> list[str]:
     return lines + [""]
 
 
+def _fused_row(r: ProblemResult) -> str:
+    numba, unit = r.first("numba"), _unit(r)
+    if numba is None or numba.timing is None:
+        return f"| {r.problem.name} | {_short_status(numba)} |" + " |" * 10
+    vs_numpy, vs_jax = r.ratio(numba, "symdiff"), r.ratio(numba, "peer:jax")
+    vs_copy = r.ratio(numba, "copy")
+    numpy_target, jax_target = FUSED_TARGETS.get(r.problem.name, (None, None))
+    fits = [_fits(vs_numpy, numpy_target), _fits(vs_jax, jax_target)]
+    verdict = "—" if fits == [None, None] else \
+        "meets" if all(f is not False for f in fits) else "misses"
+    first, second = r.fused_compile or (None, None)
+    parallel = r.first("numba-parallel")
+    parallel = f"{_ratio(r.ratio(parallel, 'peer:jax'))}" if parallel and parallel.timing \
+        else _short_status(parallel) if parallel else ""
+    cells = [r.problem.name, _time(numba.timing.median, unit), _ratio(vs_numpy),
+             _target(vs_numpy, numpy_target, "×"), _ratio(vs_jax),
+             _target(vs_jax, jax_target, "×"), _ratio(vs_copy),
+             f"{first:.3g} s" if first is not None else "",
+             f"{second:.3g} s" if second is not None else "", verdict, parallel]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _fused_section(results: list[ProblemResult]) -> list[str]:
+    if not any(r.first("numba") for r in results):
+        return []
+    lines = ["## symdiff's numba backend", "",
+             "`symdiff.grad(f, backend=\"numba\")`: runs of elementwise statements, sums and "
+             "slice updates fused into `@njit` loops (one thread, no `parallel=True`). Ratios "
+             "are medians of per-round ratios in the same interleaved run: ÷ NumPy module is "
+             "against symdiff's default (NumPy) generated derivative, ÷ copy bound against "
+             "`np.copy` of every array argument. First call = trace, emit, load and numba's "
+             "compilation (fresh cache directory); second process = the same first call in a "
+             "new process, which loads the kernels numba cached. The last column is the "
+             "`numba-parallel` variant (prange, every core numba uses) ÷ JAX on one thread: "
+             "not a like-for-like comparison, shown apart.", "",
+             "| problem | numba | ÷ NumPy module | target | ÷ JAX jit(grad) | target | "
+             "÷ copy bound | first call | second process | verdict | parallel ÷ JAX |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    return lines + [_fused_row(r) for r in results] + [""]
+
+
 def _problem_section(r: ProblemResult) -> list[str]:
     p, unit = r.problem, _unit(r)
     lines = [f"## {p.name}: {p.title}", "", f"Sizes: {r.sizes}. Derivative w.r.t. argnums "
@@ -279,7 +322,7 @@ def render(results: list[ProblemResult], info: list[tuple[str, str]], settings: 
            command: str) -> str:
     """The whole report as Markdown."""
     lines = _header(settings, command) + _machine_section(info)
-    lines += _summary_section(results) + _overview_section(results)
+    lines += _summary_section(results) + _overview_section(results) + _fused_section(results)
     for r in results:
         lines += _problem_section(r)
         if r.depth_scan:

@@ -34,6 +34,7 @@ class Settings:
     seed: int = 0
     peers: tuple[str, ...] = ("jax", "torch", "autograd", "sympy")
     symdiff: bool = True
+    numba: bool = True              # symdiff's numba backend and the memory-copy bound
     compile_repeats: int = 3
     compile_timeout: float = 120.0
     sympy_timeout: float = 30.0
@@ -74,6 +75,7 @@ class ProblemResult:
     module_bytes: int | None = None
     module_lines: int | None = None
     depth_scan: list[DepthPoint] = field(default_factory=list)
+    fused_compile: tuple | None = None  # numba backend: (first call, in a second process)
 
     def first(self, kind: str) -> Row | None:
         """The first row of `kind` (e.g. "hand", "forward", "symdiff")."""

@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from benchmarks.checks import selfcheck_case  # noqa: E402
+from benchmarks.fused import bench_fused, use_fresh_cache  # noqa: E402
 from benchmarks.peers import PEER_LABELS, PeerFailed, PeerUnavailable, prepare  # noqa: E402
 from benchmarks.problems import DEFAULT_SELECTION, PROBLEMS  # noqa: E402
 from benchmarks.report import load_average, machine_info, render  # noqa: E402
@@ -68,6 +69,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--peers", default=",".join(ALL_PEERS),
                         help="comma-separated subset of jax,torch,autograd,sympy, or 'none'")
     parser.add_argument("--no-symdiff", action="store_true", help="skip symdiff entirely")
+    parser.add_argument("--no-numba", action="store_true",
+                        help="skip symdiff's numba backend (and the memory-copy bound)")
     parser.add_argument("--repeats", type=int, help="timing repetitions (default 7)")
     parser.add_argument("--min-time", type=float, help="seconds per repetition (default 0.2)")
     parser.add_argument("--rtol", type=float, help="agreement tolerance (default 1e-6)")
@@ -83,7 +86,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Defaults, then the --quick preset, then explicit options."""
     settings = Settings(preset="quick" if args.quick else "full", seed=args.seed,
-                        symdiff=not args.no_symdiff, peers=_peer_list(args.peers))
+                        symdiff=not args.no_symdiff, peers=_peer_list(args.peers),
+                        numba=not args.no_numba)
     if args.quick:
         for name, value in QUICK.items():
             setattr(settings, name, value)
@@ -166,6 +170,8 @@ def bench_problem(name: str, settings: Settings) -> ProblemResult:
     ]
     if settings.symdiff:
         bench_symdiff(result, case, reference, settings)
+        if settings.numba:
+            bench_fused(result, case, reference, settings)
     result.rows += [peer_row(peer, problem, case, reference, settings)
                     for peer in problem.peers if peer in settings.peers]
     measure_rows(result.rows, settings)
@@ -214,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args)
     names = selection(args)
     load_at_start = load_average()
+    use_fresh_cache()  # the numba backend's first call then includes its compilation
     with _thread_limits():
         if args.selfcheck:
             return run_selfcheck(names, settings)

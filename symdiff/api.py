@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .autodiff.transforms import KINDS, _d_forward
-from .compile import Compiled, _prepare, compile_gradient
+from .codegen.numba_backend import compile_error
+from .compile import Compiled, _prepare, backend_layout, compile_gradient
 from .errors import InputError, ShapeError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
@@ -85,14 +86,15 @@ def _has_complex(result) -> bool:
 
 
 def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
-                    argnums, kind: str) -> Compiled:
+                    argnums, kind: str, backend: str = "numpy") -> Compiled:
     """The module holding `kind` of `fn` for these argument shapes, from `cache` (keyed
     by `_cache_key`) or compiled into it."""
     key = _cache_key(args)
     compiled = cache.get(key)
     if compiled is None:
         kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
-        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds)
+        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds,
+                                                 backend=backend)
     return compiled
 
 
@@ -119,12 +121,14 @@ class _Transformed:
     Called on tracers (inside another transform) it does not compile: it inlines its
     derivative graph into the enclosing trace, so transforms compose."""
 
-    def __init__(self, fn: Callable, argnums, kind: str):
+    def __init__(self, fn: Callable, argnums, kind: str, backend: str = "numpy"):
         if not callable(fn):
             raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
                              f"{type(fn).__name__} {fn!r}; pass the function itself: "
                              f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
         normalize_argnums(argnums)
+        backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
+        self.backend = backend
         self.fn = fn
         self.argnums = argnums
         self.kind = kind
@@ -134,7 +138,8 @@ class _Transformed:
 
     def compile(self, *args) -> Compiled:
         """The generated module for these argument shapes (cached)."""
-        return _compile_cached(self._cache, self.fn, args, self.argnums, self.kind)
+        return _compile_cached(self._cache, self.fn, args, self.argnums, self.kind,
+                               self.backend)
 
     @property
     def source(self) -> str:
@@ -158,7 +163,15 @@ class _Transformed:
             if any(_foreign(a) for a in args):
                 run = _converting(run)
             self._functions[key] = run
-        return call(run, args)
+        if self.backend == "numpy":
+            return call(run, args)
+        try:  # numba compiles a kernel at its first call
+            return call(run, args)
+        except Exception as exc:
+            error = compile_error(exc)
+            if error is None:
+                raise
+            raise error from None
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
@@ -185,10 +198,11 @@ def _converting(run: Callable) -> Callable:
 
 
 def _transform(kind: str, doc: str):
-    def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0):
+    def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
+                  backend: str = "numpy"):
         if fn is None:
-            return lambda f: _Transformed(f, argnums, kind)
-        return _Transformed(fn, argnums, kind)
+            return lambda f: _Transformed(f, argnums, kind, backend)
+        return _Transformed(fn, argnums, kind, backend)
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc

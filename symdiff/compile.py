@@ -18,8 +18,9 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
-from .codegen.load import load_module
+from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
+from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.safe_text import identifier
 from .errors import InputError
 from .ir.graph import Graph
@@ -147,7 +148,6 @@ def _exit_on_term(signum, frame):
     raise SystemExit(128 + signum)
 
 
-
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -155,10 +155,13 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header."""
+    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
+    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, args, argnums)
     constants = ConstantPool()
@@ -167,12 +170,32 @@ def compile_gradient(
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                     d.backward_from, extra_params=d.extra_params,
-                                    constants=constants)
+                                    constants=constants, kernel_layout=kernel_layout)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command))
-    module = load_module(source, f"symdiff_generated_{ctx.name}")
+                                       source_name, command, backend))
+    name = f"symdiff_generated_{ctx.name}"
+    if kernel_layout is None:
+        module = load_module(source, name)
+    else:  # from a file, where numba caches the compiled kernels
+        module = load_from_file(source, name, write_atomic)
     return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+
+
+#: The code generators: plain NumPy (the default), NumPy calling numba loops, and the
+#: same with the outer loop of kernels without offset writes spread over the cores.
+BACKENDS = ("numpy", "numba", "numba-parallel")
+
+
+def backend_layout(backend: str):
+    """The kernel layout of a backend (None for plain NumPy). A usage error for an
+    unknown backend, or for numba when it is not installed."""
+    if backend == "numpy":
+        return None
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    require_numba()
+    return NumbaLayout(parallel=backend == "numba-parallel")
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:

@@ -20,7 +20,7 @@ from .autodiff.rules import JVP, VJP
 from .codegen.printer import SymdiffPrinter
 from .ir.elementwise import KINK_CONVENTIONS
 from .ir.primitives import PRIMITIVES
-from .trace import numpy_api
+from .trace import np_reference, numpy_api
 from .trace.tracer import Tracer
 
 __all__ = ["render", "main", "PATH"]
@@ -88,7 +88,8 @@ call that makes them). `np.zeros_like(x)`, `np.ones_like`, `np.full_like`,
 
 def _name(func) -> str:
     mod = getattr(func, "__module__", "") or ""
-    prefix = "np.linalg." if "linalg" in mod else "np."
+    prefix = "np.linalg." if "linalg" in mod else \
+        "np.lib.stride_tricks." if "stride_tricks" in mod else "np."
     return prefix + func.__name__
 
 
@@ -135,8 +136,13 @@ def _functions() -> list[str]:
     lines += ["", "Axes may be an int, a tuple or None, negative or not; reductions take "
               "`keepdims`, `var`/`std` take `ddof`. `np.linalg.norm` covers vector norms "
               "(any `ord`), the Frobenius norm and the matrix norms with `ord` 1, -1, "
-              "inf, -inf; the norms that need singular values (`'nuc'`, 2, -2) are not "
-              "supported.", ""]
+              "inf, -inf, and through the singular values `'nuc'`, 2, -2. `cholesky`, "
+              "`eigh` and `eigvalsh` read the lower triangle (as NumPy does), so their "
+              "gradients are zero above the diagonal. Eigenvector and singular-vector "
+              "derivatives raise `np.linalg.LinAlgError` at repeated eigenvalues "
+              "(singular values) in the generated code, where they do not exist; "
+              "`svd` vectors need `full_matrices=False` for non-square matrices; `pinv` "
+              "and `lstsq` assume full rank; `qr` needs m >= n.", ""]
     return lines
 
 
@@ -156,7 +162,7 @@ def _primitives() -> list[str]:
              "is a SymPy expression). Each has a reverse-mode (VJP) and a forward-mode "
              "(JVP) rule and a printer; see [extending.md](extending.md).", "",
              "| primitive | what it computes | rules |", "|---|---|---|"]
-    for name in sorted(PRIMITIVES):
+    for name in sorted(n for n in PRIMITIVES if not n.startswith("user_")):  # symdiff's own
         rules = " + ".join(k for k, table in (("VJP", VJP), ("JVP", JVP)) if name in table)
         lines.append(f"| `{name}` | {PRIMITIVES[name].doc} | {rules} |")
     return lines + [""]
@@ -173,7 +179,8 @@ def _conventions() -> list[str]:
 def render() -> str:
     """The whole reference, as Markdown."""
     parts = [_HEADER, _OPERATORS, "\n".join(_elementwise()), "\n".join(_functions()),
-             "\n".join(_methods()), _INDEXING, _CONSTANTS, "\n".join(_conventions()),
+             "\n".join(_methods()), _INDEXING, _CONSTANTS, "\n".join(np_reference.reference()),
+             "\n".join(_conventions()),
              "\n".join(_primitives())]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 

@@ -8,6 +8,8 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 
+import numpy as _np
+
 __all__ = [
     "SymdiffError",
     "TraceError",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
 
 
 class SymdiffError(Exception):
@@ -161,4 +164,5 @@ def _is_internal(filename: str) -> bool:
     if path.startswith(_PACKAGE_DIR + os.sep):
         return True
     # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us.
-    return os.sep + "numpy" + os.sep in path or filename.startswith("<__array_function__")
+    # (NumPy's own directory: a user's project may well live in a folder named numpy.)
+    return path.startswith(_NUMPY_DIR) or filename.startswith("<__array_function__")

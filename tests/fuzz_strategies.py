@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+import math
 import re
 import traceback
 import warnings
@@ -182,7 +183,7 @@ class Program:
         digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         filename = f"<fuzz {digest}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace = {"np": np, "stop_gradient": symdiff.stop_gradient}
+        namespace = {"np": np, "math": math, "stop_gradient": symdiff.stop_gradient}
         exec(compile(source, filename, "exec"), namespace)
         # constants captured from a closure: `make` holds them and returns f
         return namespace["make"]() if "make" in namespace else namespace["f"]
@@ -266,7 +267,7 @@ class _Builder:
     def evaluate(self, text: str) -> np.ndarray | None:
         with np.errstate(all="ignore"):
             try:
-                value = eval(text, {"np": np}, dict(self.env))
+                value = eval(text, {"np": np, "math": math}, dict(self.env))
             except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):
                 return None
         value = np.asarray(value)
@@ -813,6 +814,7 @@ def _steps() -> list[tuple[str, Callable[[_Builder], bool]]]:
         steps += [("[]=", _setitem)] * 3  # many forms: drawn as often as three ops
     steps += [(getattr(f, "__name__", repr(f)), builder)
               for f, builder in FUNCTION_BUILDERS.items() if f in tracer.FUNCTIONS]
+    steps += EXTRA_STEPS  # constructs NumPy does not dispatch (fuzz_more.py)
     from fuzz_widening import extra_steps  # (it builds on this module)
 
     steps += extra_steps()
@@ -975,3 +977,10 @@ def check(program: Program) -> str | None:
             return (f"gradient of argument {i}: symdiff {np.atleast_1d(g)[np.atleast_1d(bad)]!r} "
                     f"vs finite differences {np.atleast_1d(fd2)[np.atleast_1d(bad)]!r}")
     return None
+
+
+#: (name, builder) steps beyond FUNCTION_BUILDERS: np.array of traced values, lists
+#: given to NumPy, buffers, math (filled by fuzz_more.py)
+EXTRA_STEPS: list[tuple[str, Callable]] = []
+
+import fuzz_more  # noqa: E402,F401  (builders for NumPy as people write it)

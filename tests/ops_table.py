@@ -414,3 +414,5 @@ case("NumPy scalars", lambda x: wsum(np.float64(2.5) * x + np.float32(0.5) + np.
                                     + np.pi * x), (normal, M))
 case("np.shape/ndim/size", lambda x: wsum(x * np.shape(x)[0] * np.ndim(x) / np.size(x)),
      (normal, M))
+
+import ops_table_more  # noqa: E402,F401  (rows for NumPy as people write it)

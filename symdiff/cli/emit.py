@@ -9,7 +9,9 @@ import sys
 from .. import progress
 from ..autodiff.transforms import KINDS
 from ..codegen.header import DEFAULT_KINDS, emit_command
-from ..compile import compile_gradient
+from ..codegen.numba_backend import compile_error
+from ..compile import BACKENDS, backend_layout, compile_gradient
+from ..errors import InputError
 from .args import (
     EXAMPLES,
     UsageError,
@@ -35,15 +37,25 @@ def _cmd_emit(ns) -> int:
     kinds = _kinds(ns.emit)
     if ns.check and not ns.output:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
-    command = emit_command(ns.target, wrt, words, kinds, ns.output)
+    command = emit_command(ns.target, wrt, words, kinds, ns.output, backend=ns.backend)
+    try:
+        backend_layout(ns.backend)
+    except InputError as exc:  # numba not installed: say which extra to install
+        raise UsageError(str(exc)) from None
     with progress.task(f"tracing and differentiating {fn.__name__}"):
         compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
-                                    kinds=kinds, command=command)
+                                    kinds=kinds, command=command, backend=ns.backend)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
         with progress.task("checking the gradient against central differences"):
-            verify_emitted(compiled, fn)
+            try:
+                verify_emitted(compiled, fn)
+            except Exception as exc:  # numba compiles kernels at their first call
+                error = compile_error(exc)
+                if error is None:
+                    raise
+                raise error from None
     return _deliver(compiled.source, ns.output)
 
 
@@ -82,6 +94,10 @@ def _add_emit(sub, common) -> None:
     emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
                       help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
                       f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("--backend", choices=BACKENDS, default="numpy",
+                      help="numpy (default), or numba: runs of elementwise statements "
+                      "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
+                      "numba-parallel also spreads large loops over the cores (prange)")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

@@ -35,6 +35,7 @@ class FunctionCode:
     return_types: list[tuple[str, str]] = field(default_factory=list)
     stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
     constants: list[str] = field(default_factory=list)  # module-level definitions it reads
+    kernels: list[str] = field(default_factory=list)  # compiled loops it calls (fused backend)
 
 
     @property
@@ -92,19 +93,25 @@ def print_function(
     xp: str = "np",
     extra_params: Sequence[tuple[str, tuple]] = (),
     constants: ConstantPool | None = None,
+    kernel_layout=None,
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
     (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
-    `constants`, shared by the functions of one module."""
+    `constants`, shared by the functions of one module. A `kernel_layout` (the fused
+    backend's, `numba_backend.NumbaLayout`) groups statements into kernels: each is
+    printed as a function of its own and called where its last statement was."""
     constants = constants if constants is not None else ConstantPool()
-    names = _assign_names(program, out_name)
     output_vars = set(_flatten(returns))
-    inlinable = _inlinable(program, output_vars)
+    plan = kernel_layout.plan(program, output_vars) if kernel_layout is not None else None
+    program = plan.program if plan is not None else program
+    names = _assign_names(program, out_name)
+    inlinable = _inlinable(program, output_vars) - (plan.named if plan is not None else set())
+    kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
-    temps = _TempNames(program, inlinable, output_vars)
+    temps = _TempNames(program, inlinable, output_vars, plan.at if plan is not None else None)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
@@ -112,13 +119,18 @@ def print_function(
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
+        if plan is not None and index in plan.skipped:  # printed in a kernel
+            _print_kernel(kernel_layout, plan, index, names, temps, name, kernels, body,
+                          backward, output_vars)
+            continue
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
                 and constants.wants(stmt.node.value, names.get(stmt.target), printer):
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])
             continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
-        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc
+        internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
+            and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
             call_args[stmt.target] = rhs
@@ -131,7 +143,23 @@ def print_function(
         last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
                                          is_backward, last_comment)
     return _function_code(program, name, docstring, body, returns, names, extra_params,
-                          used_constants)
+                          used_constants, kernels)
+
+
+def _print_kernel(layout, plan, index: int, names: dict, temps, name: str,
+                  kernels: list[str], body: list[str], backward, output_vars) -> None:
+    """Where statement `index` closes a fused kernel, print the kernel (into `kernels`)
+    and its call (into `body`); the kernel's other statements print nothing."""
+    kernel = plan.closing.get(index)
+    if kernel is None:
+        return
+    for sym in kernel.returns:
+        if sym not in names:
+            names[sym] = temps.take(sym, index)
+    text, lines = layout.print_kernel(kernel, plan, names, name, len(kernels), backward,
+                                      output_vars)
+    kernels.append(text)
+    body.extend(lines)
 
 
 def _append_statement(body: list[str], stmt, rhs, name: str, is_backward: bool,
@@ -155,21 +183,24 @@ def _append_statement(body: list[str], stmt, rhs, name: str, is_backward: bool,
 
 
 def _function_code(program: Program, name: str, docstring: str, body: list[str], returns,
-                   names: dict, extra_params, used_constants: list[str]) -> FunctionCode:
+                   names: dict, extra_params, used_constants: list[str],
+                   kernels: list[str]) -> FunctionCode:
     """The printed function; parameters beyond the module's (a tangent, a cotangent) get
     their shape checks and docstring types here."""
     ret = _print_returns(returns, names, program)
     types = _return_types(returns, names)
     if not extra_params:
         return FunctionCode(name, docstring, body, ret, return_types=types,
-                            stable_rewrites=program.stable_rewrites, constants=used_constants)
+                            stable_rewrites=program.stable_rewrites, constants=used_constants,
+                            kernels=kernels)
     checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
     extra = {pname for pname, _ in extra_params}
     arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
-                        program.stable_rewrites, used_constants)
+                        program.stable_rewrites, used_constants, kernels)
+
 
 class ConstantPool:
     """Literal arrays defined once at module level, where a function reads them: an

@@ -11,7 +11,10 @@ import sympy as sp
 from ..errors import EmitError
 from ..passes.simplify import Program
 
-_RESERVED = {"np", "value", "_check_inputs"} | set(keyword.kwlist) | set(dir(__builtins__))
+# (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
+# are printed calls' modules)
+_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "njit", "prange", "_accumulate"} \
+    | set(keyword.kwlist) | set(dir(__builtins__))
 
 
 
@@ -24,7 +27,9 @@ class _TempNames:
     NumPy can free an intermediate array as soon as the code no longer needs it (a
     long chain otherwise keeps every one alive until the function returns)."""
 
-    def __init__(self, program: Program, inlinable: set, outputs: set):
+    def __init__(self, program: Program, inlinable: set, outputs: set,
+                 at: dict[int, int] | None = None):
+        """`at` maps statements evaluated elsewhere (in a kernel) to where that is."""
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]
@@ -33,7 +38,7 @@ class _TempNames:
             for sym in symbols:
                 first_reader.setdefault(sym, i)
         # An inlined statement is evaluated where its reader is (transitively).
-        where = list(range(len(statements)))
+        where = [at.get(i, i) if at else i for i in range(len(statements))]
         for i in reversed(range(len(statements))):
             reader = first_reader.get(statements[i].target)
             if statements[i].target in inlinable and reader is not None:

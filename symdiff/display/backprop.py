@@ -29,6 +29,7 @@ import numpy as np
 import sympy as sp
 
 from ..autodiff.differentiate import _node_vjp, active_vars, differentiable
+from ..codegen.module import runtime_namespace
 from ..codegen.printer import SymdiffPrinter, _operand
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
@@ -161,7 +162,7 @@ def _numeric(expr: sp.Expr, values: dict[sp.Symbol, np.ndarray]):
     `np.` calls, numbers and the identifiers made here, never user text."""
     names = {sym: f"_v{k}" for k, sym in enumerate(sorted(expr.free_symbols, key=str))}
     code = SymdiffPrinter(names).doprint(expr)
-    scope = {"np": np, **{names[sym]: values[sym] for sym in names}}
+    scope = {**runtime_namespace(), **{names[sym]: values[sym] for sym in names}}
     with np.errstate(all="ignore"):
         return eval(code, {"__builtins__": {}}, scope)
 

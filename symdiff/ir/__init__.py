@@ -2,3 +2,6 @@
 their shape rules (`primitives`), canonical indices (`indexing`), the SymPy functions
 with NumPy semantics that elementwise expressions are made of (`elementwise`), and the
 one graph interpreter (`interpret`)."""
+
+# The decompositions register their primitives beside the core ones.
+from . import decompositions  # noqa: E402,F401

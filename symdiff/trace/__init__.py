@@ -7,3 +7,7 @@
 from . import numpy_api, subscript  # noqa: F401
 
 from . import np_reductions, np_linalg, np_shapes, np_selection  # noqa: F401  isort: skip
+
+# Beyond NumPy's dispatch: calls caught by rebinding names (rebind), and more functions.
+from . import np_constructs, np_math, np_special  # noqa: F401  isort: skip
+from . import np_decompositions, np_filters, np_sorting, np_more  # noqa: F401  isort: skip

@@ -31,6 +31,7 @@ from ..errors import (
     user_location,
 )
 from ..ir.graph import CONST, Graph, graph_pass
+from .rebind import rebound_names
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -225,7 +226,7 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden(), recording_trace_errors():
+    with _random_forbidden(), rebound_names(fn), recording_trace_errors():
         result, local_names, returned_at = _call_recording_locals(fn, call_args)
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)

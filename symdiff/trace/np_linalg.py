@@ -243,10 +243,12 @@ def _matrix_norm(x, ord, axes, keepdims):
         return _two_norm(x, axes, keepdims)
     table = {1: ("max", row, col), -1: ("min", row, col),
              np.inf: ("max", col, row), -np.inf: ("min", col, row)}
+    if ord in ("nuc", 2, -2):
+        from .np_decompositions import spectral_norm  # (through the singular values)
+        return spectral_norm(x, ord, axes, keepdims)
     if ord not in table:
-        raise UnsupportedOpError(f"np.linalg.norm(ord={ord!r}) needs singular values, which "
-                                 "symdiff cannot differentiate; use 'fro', 1, -1, inf or -inf",
-                                 user_location())
+        raise UnsupportedOpError(f"np.linalg.norm(ord={ord!r}) for matrices: use 'fro', "
+                                 "'nuc', 1, -1, 2, -2, inf or -inf", user_location())
     name, inner, outer = table[ord]
     sums = reduce_sum(abs(x), (inner,), keepdims=True)
     result = bind(name, sums, axes=(outer,), keepdims=True)

@@ -18,6 +18,11 @@ UFUNCS: dict[Any, Callable] = {}
 
 
 FUNCTIONS: dict[Any, Callable] = {}
+#: (ufunc, method) -> implementation of `ufunc.reduce(...)` etc. on tracers
+UFUNC_METHODS: dict[tuple[Any, str], Callable] = {}
+#: type -> resolver, for array types standing for traced values (np_constructs'
+#: buffers): the resolver gives the Tracer, or a plain array when none is written yet
+STAND_INS: dict[type, Callable] = {}
 
 
 
@@ -53,12 +58,34 @@ def _public_name(func) -> str:
 
 
 
-def _unsupported(name: str) -> UnsupportedOpError:
-    return UnsupportedOpError(
-        f"{name} has no derivative rule in symdiff yet; rewrite it with supported "
-        "NumPy operations, or register it with symdiff.register_primitive "
-        "(see docs/extending.md)", user_location())
+#: what to register, by the kind of function without a rule (see docs/extending.md)
+_REGISTRATIONS = {
+    "elementwise": "teach it with symdiff.register_primitive({name}, derivatives=[...]) "
+                   "(one partial derivative per argument, written in NumPy)",
+    "structured": "teach it with symdiff.register_primitive({name}, shape=..., vjp=..., "
+                  "numpy=...) (its output shape, its vector-Jacobian product written in "
+                  "NumPy, and its printed form)",
+    "method": "write it with supported functions (np.sum, np.max, np.cumsum ...)",
+}
 
+
+def _unsupported(name: str, kind: str = "structured") -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"{name} has no derivative rule in symdiff yet; "
+        + _REGISTRATIONS[kind].format(name=name)
+        + ", or rewrite it with supported NumPy operations (see docs/extending.md)",
+        user_location())
+
+
+def _ufunc_name(ufunc) -> str:
+    """`np.sinc`, `scipy.special.jv`: where the user's code finds the ufunc."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"np.{name}"
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, name, None) is ufunc:
+        return f"scipy.special.{name}"
+    return name
 
 
 def _no_kwargs(name: str, kwargs: dict, allowed=()) -> None:

@@ -25,9 +25,12 @@ from ..ir.primitives import PRIMITIVES
 from .dtypes import _printed_dtype, _result_dtype, _value_symbols, _weak, promote
 from .registry import (
     FUNCTIONS,
+    STAND_INS,
+    UFUNC_METHODS,
     UFUNCS,
     _no_kwargs,
     _public_name,
+    _ufunc_name,
     _unsupported,
     _ValueOrVariance,
 )
@@ -83,10 +86,12 @@ class Tracer:
 
     # -- NumPy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" and (ufunc, method) in UFUNC_METHODS:  # np.add.reduce(x)
+            return _new_array(UFUNC_METHODS[ufunc, method](*inputs, **kwargs))
         impl = UFUNCS.get(ufunc)
         if method != "__call__" or impl is None:
-            name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-            raise _unsupported(name)
+            name = _ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
+            raise _unsupported(name, "elementwise" if method == "__call__" else "method")
         out = kwargs.pop("out", None)
         if out is not None:
             if not any(isinstance(o, Tracer) for o in out):  # y = np.zeros(n); y[i] += x
@@ -105,7 +110,7 @@ class Tracer:
     def __array_function__(self, func, types, args, kwargs):
         impl = FUNCTIONS.get(func)
         if impl is None:
-            raise _unsupported(f"np.{_public_name(func)}")
+            raise _unsupported(f"np.{_public_name(func)}", "structured")
         result = impl(*args, **kwargs)
         if func not in VIEW_FUNCTIONS:
             return _new_array(result)
@@ -228,7 +233,7 @@ class Tracer:
     def __getattr__(self, name):
         """An ndarray attribute symdiff does not trace gets a typed error, not AttributeError."""
         if not name.startswith("__") and hasattr(np.ndarray, name):
-            raise _unsupported(f"the array method .{name}")
+            raise _unsupported(f"the array method .{name}", "method")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def flatten(self, order="C"):
@@ -277,9 +282,15 @@ def _swap_last(ndim: int) -> tuple[int, ...]:
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
+def _stand_in(a):
+    resolve = STAND_INS.get(type(a))
+    return a if resolve is None else resolve(a)
+
+
 def _graph_of(args) -> Graph:
     graph = None
     for a in args:
+        a = _stand_in(a)
         if isinstance(a, Tracer):
             if graph is None:
                 graph = a.graph
@@ -306,6 +317,7 @@ def const(graph: Graph, value) -> Tracer:
 def _atom(graph: Graph, a):
     """(SymPy atom, shape, dtype or weak Python scalar, whether it becomes a literal)
     for one elementwise operand. NumPy scalars and 0-d arrays are strong (NEP 50)."""
+    a = _stand_in(a)
     if isinstance(a, Tracer):
         return a.var.symbol, a.shape, a.dtype, False
     if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
@@ -470,6 +482,9 @@ def bind(name: str, *args, **params) -> Tracer:
 
 
 def as_tracer(graph: Graph, a) -> Tracer:
+    if isinstance(a, Tracer):
+        return a
+    a = _stand_in(a)
     if isinstance(a, Tracer):
         return a
     # (a 0-d array too: as a number, fusion would inline it where it prints weak)

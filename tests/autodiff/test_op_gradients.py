@@ -54,6 +54,12 @@ FLOAT32 = {
     "logaddexp": lambda x: np.sum(np.logaddexp(x, 0)),
     "maximum": lambda x: np.sum(np.maximum(x, 0)),
     "inv": lambda x: np.sum(np.linalg.inv(x[:, :3] + 3 * np.eye(3, dtype=np.float32))),
+    "cholesky": lambda x: np.sum(np.linalg.cholesky(x[:, :3] @ x[:, :3].T
+                                                    + 3 * np.eye(3, dtype=np.float32))),
+    "eigvalsh": lambda x: np.sum(np.linalg.eigvalsh(x[:, :3] @ x[:, :3].T) ** 2),
+    "convolve": lambda x: np.sum(np.convolve(x[0], x[1], "same") ** 2),
+    "sort": lambda x: np.sum(np.sort(x, axis=1) * np.arange(4, dtype=np.float32)),
+    "np.array of traced values": lambda x: np.sum(np.array([x[0, 0], x[1, 1]]) ** 2),
 }
 
 

@@ -61,3 +61,7 @@ def mlp_inputs():
     rng = np.random.default_rng(1)
     return (rng.normal(size=(2, 4)), rng.normal(size=4), rng.normal(size=4), 0.1,
             rng.normal(size=(8, 2)), rng.normal(size=8))
+
+
+def rosenbrock(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)

@@ -286,8 +286,7 @@ def test_assigning_the_wrong_shape():
 
 @pytest.mark.parametrize("call, what", [
     (lambda x: np.pad(x, 1, mode="reflect"), "mode='reflect'"),
-    (lambda x: np.linalg.norm(x, ord="nuc"), "singular values"),
-    (lambda x: np.einsum(x, [0, 1]), "subscripts as a string"),
+    (lambda x: np.linalg.norm(x, ord=3), "for matrices: use"),
     (lambda x: np.sum((x > 0) & 1), "boolean masks"),
     (lambda x: np.pad(x, 1, constant_values=((1, 2), (3, 4))), "one number"),
 ])

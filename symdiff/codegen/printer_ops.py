@@ -1,0 +1,101 @@
+"""Printers of the decompositions and of convolution (ir/decompositions.py), installed
+as `SymdiffPrinter._print_op_<name>` methods (the table a test checks), and the
+installer `register_printer` that extend.py uses for the user's primitives."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from ..errors import EmitError
+from .printer import Block, SymdiffPrinter, _operand
+
+__all__ = ["register_printer", "template_printer", "literal"]
+
+
+def register_printer(name: str, method: Callable) -> None:
+    """Install `method(printer, node, *args, **params) -> str | Block` for primitive `name`."""
+    setattr(SymdiffPrinter, f"_print_op_{name}", method)
+
+
+def _cholesky(self, node, a):
+    return f"{self.xp}.linalg.cholesky({a})"
+
+
+def _eigh(self, node, a, *, part):
+    return f"{self.xp}.linalg.eigh({a}).{('eigenvalues', 'eigenvectors')[part]}"
+
+
+def _svd(self, node, a, *, part):
+    return f"{self.xp}.linalg.svd({a}, full_matrices=False).{('U', 'S', 'Vh')[part]}"
+
+
+def _qr(self, node, a, *, part):
+    return f"{self.xp}.linalg.qr({a}).{('Q', 'R')[part]}"
+
+
+def _convolve(self, node, a, v):
+    return f"{self.xp}.convolve({a}, {v})"
+
+
+def _argsort(self, node, x, *, axis, kth):
+    if kth is None:
+        return f"{self.xp}.argsort({x}, axis={axis}, kind='stable')"
+    return f"{self.xp}.argpartition({x}, {literal(kth)}, axis={axis})"
+
+
+def _inverse_gaps(self, node, w, *, what):
+    """Statements: the gaps, infinite on the diagonal (so 1/gap is 0 there), a raise
+    where two values coincide (a derivative that does not exist), the reciprocal."""
+    n, xp, w = node.inputs[0].shape[-1], self.xp, _operand(w)
+    return Block(
+        f"{{out}} = {w}[..., None, :] - {w}[..., :, None]",
+        f"{{out}}[..., {xp}.arange({n}), {xp}.arange({n})] = {xp}.inf",
+        f"if {xp}.any({{out}} == 0):",
+        f"    raise {xp}.linalg.LinAlgError(",
+        f"        \"{what} derivatives are undefined at repeated values\"",
+        "    )",
+        "{out} = 1 / {out}")
+
+
+for _name, _method in (("cholesky", _cholesky), ("eigh", _eigh), ("svd", _svd), ("qr", _qr),
+                       ("convolve", _convolve), ("inverse_gaps", _inverse_gaps),
+                       ("argsort", _argsort)):
+    register_printer(_name, _method)
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
+    """A printer method from a template: ``{0}``, ``{1}``... (or the input's parameter
+    name from `names`) the printed inputs, ``{name}`` the node's parameter `name`
+    printed as a Python literal."""
+    def method(self, node, *args, **params):
+        def field(m):
+            key = m.group(1)
+            if key in params:
+                return literal(params[key])
+            if key.isdigit() and int(key) < len(args):
+                return args[int(key)]
+            if key in names and names.index(key) < len(args):
+                return args[names.index(key)]
+            raise EmitError(f"the printed form {template!r} names {{{key}}}, which is "
+                            "neither an input nor a parameter of this call")
+        text = _FIELD.sub(field, template)
+        return re.sub(r"\bnp\.", f"{self.xp}.", text) if self.xp != "np" else text
+    return method
+
+
+def literal(value) -> str:
+    """A parameter as source: numbers, booleans, None, short plain strings and tuples
+    of them; anything else is refused (a user's value never becomes code)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str) and re.fullmatch(r"[\w ,.:>-]{0,40}", value):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise EmitError(f"a parameter of value {value!r} cannot be printed into generated code; "
+                    "use numbers, booleans, None, short plain strings or tuples of them")
