@@ -168,7 +168,9 @@ def _header(settings: Settings, command: str) -> list[str]:
         "the per-round ratio, which cancels load that drifts between rounds. Every "
         "implementation is first checked against the hand-written derivative "
         f"(max |got - want| ≤ {settings.rtol:g} · max |want|); a disagreement is reported "
-        "instead of a time. BLAS, PyTorch and XLA are pinned to one thread.",
+        "instead of a time. BLAS, PyTorch and XLA are pinned to one thread. symdiff's "
+        f"modules are compiled with dims={settings.dims!r} ('auto': one module for every "
+        "size, sizes bound from the arguments; 'fixed': one module per shape).",
         "",
     ]
 

@@ -40,6 +40,7 @@ class Settings:
     sympy_timeout: float = 30.0
     depths: tuple[int, ...] = (10, 50, 200, 1000)
     depth_limit: float = 30.0
+    dims: str = "auto"              # symdiff's dims: "auto" (symbolic sizes) or "fixed"
 
 
 @dataclass

@@ -75,6 +75,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--min-time", type=float, help="seconds per repetition (default 0.2)")
     parser.add_argument("--rtol", type=float, help="agreement tolerance (default 1e-6)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dims", choices=("auto", "fixed"), default="auto",
+                        help="symdiff's modules: auto (symbolic sizes, the decorators' "
+                        "default) or fixed (one module per shape), to compare the two")
     parser.add_argument("--compile-timeout", type=float, help="seconds (default 120)")
     parser.add_argument("--sympy-timeout", type=float, help="seconds (default 30)")
     parser.add_argument("--depths", help="P6 depth scan, e.g. 10,50,200,1000, or 'none'")
@@ -87,7 +90,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Defaults, then the --quick preset, then explicit options."""
     settings = Settings(preset="quick" if args.quick else "full", seed=args.seed,
                         symdiff=not args.no_symdiff, peers=_peer_list(args.peers),
-                        numba=not args.no_numba)
+                        numba=not args.no_numba, dims=args.dims)
     if args.quick:
         for name, value in QUICK.items():
             setattr(settings, name, value)

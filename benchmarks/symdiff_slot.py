@@ -39,10 +39,15 @@ def fresh_copy(fn: Callable) -> Callable:
     return copy
 
 
+#: The `dims` every symdiff transform of a run gets (`run.py --dims`): "auto", the
+#: decorators' default (modules for every size), or "fixed" (one module per shape).
+DIMS = "auto"
+
+
 def transform(symdiff, problem, fn: Callable):
     """``symdiff.grad(fn, argnums)``, or ``symdiff.hessian`` for Hessian problems."""
     make = symdiff.hessian if problem.kind == "hessian" else symdiff.grad
-    return make(fn, argnums=problem.argnums)
+    return make(fn, argnums=problem.argnums, dims=DIMS)
 
 
 def raw_derivative(compiled, kind: str) -> Callable:
@@ -88,6 +93,8 @@ def _compile_row(symdiff, problem, case, settings: Settings) -> tuple[Row, Any]:
 
 def bench_symdiff(result: ProblemResult, case, reference, settings: Settings) -> None:
     """Append symdiff's rows to `result`: compile, raw derivative, wrapper, forward."""
+    global DIMS
+    DIMS = settings.dims
     problem = result.problem
     what = "hessian" if problem.kind == "hessian" else "grad"
     symdiff, error = load_symdiff()

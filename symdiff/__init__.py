@@ -19,12 +19,14 @@ from .errors import (
     GradcheckError,
     InputError,
     ShapeError,
+    SymbolicDimError,
     SymdiffError,
     TraceError,
     UnsupportedOpError,
 )
 from .extend import register_primitive
-from .trace.function import CapturedArrayWarning
+from .ir.dims import dim
+from .trace.function import CapturedArrayWarning, ShapeDtype
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck
 from .version import __version__
@@ -37,8 +39,11 @@ __all__ = [
     # the generated module
     "compile_gradient", "Compiled", "CapturedArrayWarning",
     # errors
-    "SymdiffError", "TraceError", "UnsupportedOpError", "InputError", "ShapeError", "EmitError",
+    "SymdiffError", "TraceError", "UnsupportedOpError", "InputError", "ShapeError", "SymbolicDimError",
+    "EmitError",
     "GradcheckError", "ExpressionError",
     # checking derivatives, extending
     "gradcheck", "GradcheckReport", "check_derivative", "DerivativeCheck", "register_primitive",
+    # symbolic sizes
+    "ShapeDtype", "dim",
 ]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,13 +116,47 @@ def _compile_product(fn: Callable, args: Sequence[Any], argnums, kind: str) -> C
     return _compile_cached(cache, fn, args, argnums, kind)
 
 
+#: Exact argument shapes whose generated function a transform remembers for its fast
+#: path; past this many (one per batch size seen) it starts over, the modules stay.
+MAX_SHAPES_REMEMBERED = 4096
+
+CacheInfo = namedtuple("CacheInfo", "compiles hits modules")
+CacheInfo.__doc__ = """Compilations so far, calls served by a compiled module, and the
+modules held (one per rank, dtype and pattern of size-1 dimensions under dims="auto")."""
+
+
+def _pattern_key(args) -> tuple | None:
+    """What a module compiled with dims="auto" depends on: each array's rank, dtype and
+    which of its dimensions are 1 (those broadcast), static values; None for tracers."""
+    key = _cache_key(args)
+    if key is None:
+        return None
+    return tuple((len(k[0]), k[1], tuple(d == 1 for d in k[0]), *k[2:])
+                 if isinstance(k, tuple) and k and isinstance(k[0], tuple) else k for k in key)
+
+
+def _accepts(compiled: Compiled, args) -> bool:
+    """Whether `compiled` was generated for these arguments: its fixed sizes match
+    (its symbolic ones bind whatever the arguments hold; its module checks them)."""
+    for spec, a in zip(compiled.specs, args):
+        if spec.traced and spec.shape:
+            shape = np.shape(a)
+            if len(shape) != len(spec.shape) or any(
+                    isinstance(d, int) and d != size for d, size in zip(spec.shape, shape)):
+                return False
+    return True
+
+
 class _Transformed:
-    """A function transformed by symdiff; compiles once per argument shapes/dtypes.
+    """A function transformed by symdiff; compiles once per argument ranks, dtypes and
+    pattern of size-1 dimensions (dims="auto", the default: the module holds for every
+    size), or once per shapes (dims="fixed"), or for the shapes of a `dims` mapping.
 
     Called on tracers (inside another transform) it does not compile: it inlines its
     derivative graph into the enclosing trace, so transforms compose."""
 
-    def __init__(self, fn: Callable, argnums, kind: str, backend: str = "numpy"):
+    def __init__(self, fn: Callable, argnums, kind: str, dims="auto",
+                 backend: str = "numpy"):
         if not callable(fn):
             raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
                              f"{type(fn).__name__} {fn!r}; pass the function itself: "
@@ -132,21 +167,40 @@ class _Transformed:
         self.fn = fn
         self.argnums = argnums
         self.kind = kind
-        self._cache: dict[tuple, Compiled] = {}
+        self.dims = dims
+        self._cache: dict[tuple, list[Compiled]] = {}  # pattern -> modules
         self._functions: dict[tuple, Callable] = {}  # key -> generated function, for __call__
+        self._counts = [0, 0]  # compilations, calls served
         functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
-    def compile(self, *args) -> Compiled:
-        """The generated module for these argument shapes (cached)."""
-        return _compile_cached(self._cache, self.fn, args, self.argnums, self.kind,
-                               self.backend)
+    def compile(self, *args, dims=None) -> Compiled:
+        """The generated module for these arguments (cached); `dims` as for
+        `compile_gradient` (default: the transform's)."""
+        dims = self.dims if dims is None else dims
+        key = (_pattern_key(args) if dims != "fixed" else _cache_key(args), repr(dims))
+        modules = self._cache.setdefault(key, [])
+        for compiled in modules:
+            if _accepts(compiled, args):
+                return compiled
+        kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
+            else (self.kind,)
+        compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds, dims=dims,
+                                    backend=self.backend)
+        self._counts[0] += 1
+        modules.append(compiled)
+        return compiled
+
+    def cache_info(self) -> CacheInfo:
+        """How many modules were compiled, and how many calls ran without compiling."""
+        return CacheInfo(self._counts[0], self._counts[1],
+                         sum(len(m) for m in self._cache.values()))
 
     @property
     def source(self) -> str:
         """Source of the most recently compiled module."""
         if not self._cache:
             raise SymdiffError("nothing compiled yet: call the function (or .compile) first")
-        return next(reversed(self._cache.values())).source
+        return next(reversed(self._cache.values()))[-1].source
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -159,10 +213,16 @@ class _Transformed:
         if run is None:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
+            compiles = self._counts[0]
+            if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
+                self._functions.clear()
             run = self.compile(*args).function(self.kind)
             if any(_foreign(a) for a in args):
                 run = _converting(run)
             self._functions[key] = run
+            self._counts[1] += compiles == self._counts[0]  # a module of other sizes
+        else:
+            self._counts[1] += 1
         if self.backend == "numpy":
             return call(run, args)
         try:  # numba compiles a kernel at its first call
@@ -199,10 +259,10 @@ def _converting(run: Callable) -> Callable:
 
 def _transform(kind: str, doc: str):
     def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
-                  backend: str = "numpy"):
+                  dims: str | Mapping = "auto", backend: str = "numpy"):
         if fn is None:
-            return lambda f: _Transformed(f, argnums, kind, backend)
-        return _Transformed(fn, argnums, kind, backend)
+            return lambda f: _Transformed(f, argnums, kind, dims, backend)
+        return _Transformed(fn, argnums, kind, dims, backend)
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc
@@ -235,11 +295,12 @@ jacrev = _transform("jacrev", "Reverse-accumulation Jacobian, as `jax.jacrev`.")
 _JACOBIAN_MODES = {"auto": _jacobian_auto, "forward": jacfwd, "reverse": jacrev}
 
 
-def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mode: str = "auto"):
+def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mode: str = "auto",
+             dims: str | Mapping = "auto"):
     if mode not in _JACOBIAN_MODES:
         raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'",
                          user_location())
-    return _JACOBIAN_MODES[mode](fn, argnums)
+    return _JACOBIAN_MODES[mode](fn, argnums, dims)
 
 
 jacobian.__doc__ = _JACOBIAN_DOC
@@ -401,7 +462,8 @@ def splice(outer: Graph, inner: Graph, mapping: dict[Var, Var]) -> None:
     for node in inner.nodes:
         if node.op == INPUT:
             continue
-        var = outer.new_var(node.out.shape, node.out.dtype)
+        var = outer.new_size_var() if node.op == "dim" else \
+            outer.new_var(node.out.shape, node.out.dtype)
         if node.op == ELEMENTWISE:
             subs = {v.symbol: mapping[v].symbol for v in inner.operands(node)}
             outer.add(Node(var, ELEMENTWISE, expr=node.expr.xreplace(subs), loc=node.loc))

@@ -9,7 +9,7 @@ import os
 import signal
 import stat
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +22,12 @@ from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.safe_text import identifier
-from .errors import InputError
+from .errors import InputError, SymbolicDimError, SymdiffError
 from .ir.graph import Graph
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
+from .trace.symbolic import auto_specs, declared_specs, fix_dims
 
 
 @dataclass
@@ -155,15 +156,55 @@ def compile_gradient(
     source_name: str | None = None,
     kinds: Sequence[str] = ("grad", "value_and_grad"),
     command: Sequence[str] | None = None,
+    dims: str | Mapping | None = None,
     backend: str = "numpy",
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
-    (the words of a `symdiff emit` command line) is recorded in the header. `backend`
-    is "numpy" or "numba" (runs of elementwise statements fused into compiled loops)."""
+    (the words of a `symdiff emit` command line) is recorded in the header.
+
+    `dims` picks symbolic dimensions: None keeps the sizes of `args` (which may be
+    `ShapeDtype` stand-ins with symbolic shapes), a mapping declares shapes by
+    argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
+    sizes), and "auto" makes every size but 1 symbolic, merging those the program
+    requires equal (see `symbolic`); where the program needs a number, that dimension
+    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
+    "numba" (runs of elementwise statements fused into compiled loops)."""
+    nums = normalize_argnums(argnums, len(args), where=function_location(fn))
+    concrete = describe_args(fn, args, nums)
+    specs = _symbolic_specs(fn, concrete, dims)
+    for _ in range(len(specs) * 8 + 1):
+        try:
+            return _compile(fn, specs, argnums, source_name, kinds, command, backend)
+        except SymbolicDimError as e:
+            if dims != "auto":
+                raise
+            specs = fix_dims(specs, concrete, e.dims)
+        except Exception:
+            if dims != "auto" or specs == concrete:
+                raise
+            specs = concrete  # a limit of symbolic shapes: compile for these sizes
+    return _compile(fn, concrete, argnums, source_name, kinds, command, backend)
+
+
+def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
+    if dims is None or dims == "fixed":
+        return specs
+    if dims == "auto":
+        try:
+            return auto_specs(fn, specs)
+        except SymdiffError:
+            return specs  # tracing fails at these sizes too: _compile reports it
+    if isinstance(dims, Mapping):
+        return declared_specs(fn, specs, dims)
+    raise InputError(f"dims must be None, 'auto', 'fixed' or a mapping from argument "
+                     f"names to shapes, got {dims!r}", function_location(fn))
+
+
+def _compile(fn, specs, argnums, source_name, kinds, command, backend) -> Compiled:
     kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
-        ctx = _prepare(fn, args, argnums)
+        ctx = _prepare(fn, specs, argnums)
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
         ds = derivations(ctx, kinds)
@@ -173,7 +214,7 @@ def compile_gradient(
                                     constants=constants, kernel_layout=kernel_layout)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command, backend))
+                                       source_name, command, backend, ctx.graph.requirements))
     name = f"symdiff_generated_{ctx.name}"
     if kernel_layout is None:
         module = load_module(source, name)
@@ -199,8 +240,10 @@ def backend_layout(backend: str):
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums) -> _Context:
+    """Trace `fn` at `args` (values, tracers, or the `ArgSpec`s of a trace)."""
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
-    specs = describe_args(fn, args, nums)
+    specs = list(args) if all(isinstance(a, ArgSpec) for a in args) and args else \
+        describe_args(fn, args, nums)
     graph = trace(fn, specs)
     forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]

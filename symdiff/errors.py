@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable, Iterable
 
 import numpy as _np
+import sympy as _sp
 
 __all__ = [
     "SymdiffError",
@@ -16,6 +17,7 @@ __all__ = [
     "UnsupportedOpError",
     "InputError",
     "ShapeError",
+    "SymbolicDimError",
     "EmitError",
     "GradcheckError",
     "ExpressionError",
@@ -28,6 +30,7 @@ __all__ = [
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
+_SYMPY_DIR = os.path.dirname(os.path.abspath(_sp.__file__)) + os.sep
 
 
 class SymdiffError(Exception):
@@ -51,6 +54,21 @@ class TraceError(SymdiffError):
         stack = getattr(_traces, "stack", None)
         if stack:
             stack[-1].append(self)
+
+
+class SymbolicDimError(TraceError, TypeError):
+    """A program needs the concrete value of a symbolic dimension (`range(n)`, a
+    reshape that the sizes do not determine)."""
+
+    def __init__(self, dim: str, what: str, where: str | None = None, holders: str = "",
+                 fix: str = "--shape ARG=...,<size>,..."):
+        self.dims = tuple(name.strip() for name in dim.split(","))
+        self.what = what
+        super().__init__(
+            f"the size{'s' * (len(self.dims) > 1)} {dim}{holders} "
+            f"{'are' if len(self.dims) > 1 else 'is'} symbolic, but the program {what}; fix "
+            f"that dimension to a number: symdiff emit {fix} (or dims={{...}} with an int in "
+            "its place in the Python API)", where)
 
 
 class UnsupportedOpError(TraceError):
@@ -163,6 +181,8 @@ def _is_internal(filename: str) -> bool:
     path = os.path.abspath(filename)
     if path.startswith(_PACKAGE_DIR + os.sep):
         return True
-    # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us.
-    # (NumPy's own directory: a user's project may well live in a folder named numpy.)
-    return path.startswith(_NUMPY_DIR) or filename.startswith("<__array_function__")
+    # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us,
+    # and SymPy's between a user's comparison of symbolic sizes and the error it raises.
+    # (Their own directories: a user's project may well live in a folder named numpy.)
+    return path.startswith(_NUMPY_DIR) or path.startswith(_SYMPY_DIR) or \
+        filename.startswith("<__array_function__")

@@ -94,4 +94,6 @@ BATCHED_JVP = {
     "transpose": _transpose,
     "broadcast_to": _broadcast_to,
     "stop_gradient": lambda tangents, out, x, *, identity: None,
+    "dim": lambda tangents, out, *, identity: None,
+    "full": lambda tangents, out, *, identity: None,
 }

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
+from ..ir import dims
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
 from ..trace.structured import concatenate, reshape
@@ -320,7 +320,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
 
 def _natural_shape(g: Graph, expr: sp.Expr) -> tuple[int, ...]:
     shapes = [g.by_symbol[s].shape for s in expr.free_symbols]
-    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+    return tuple(dims.broadcast_shapes(*shapes)) if shapes else ()
 
 
 def _broadcast_batched(t: Tracer, shape: tuple[int, ...], size: int) -> Tracer:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..ir import dims
 from ..ir.indexing import is_full, materialize, reshaping_inverse
 from ..ir.primitives import einsum_letters
 from ..trace.structured import concatenate, reduce_sum, reshape, zeros
@@ -156,11 +157,19 @@ def _cumsum_vjp(g, out, x, *, axis):
     return (_flip(bind("cumsum", _flip(g, axis), axis=axis), axis),)
 
 
+def _unroll(x: Tracer, shift: int, axis: int):
+    """The shift undoing np.roll by `shift`: n - shift (as printed so far) for a fixed
+    length n, -shift for a symbolic one."""
+    n = x.shape[axis]
+    return -shift if dims.is_symbolic(n) else n - shift
+
+
 def _cumprod_partials(x: Tracer, axis: int) -> tuple[Tracer, tuple[int, ...]]:
     """M[..., i, j] = d out_j / d x_i = prod of x_k over k <= j, k != i (0 for j < i),
     with `axis` moved last; O(n^2) in the axis length, but exact where x has zeros."""
     moved, back = _move_last(x, axis)
-    n = moved.shape[-1]
+    n = dims.concrete(moved.shape[-1], "differentiates np.cumprod along an axis of that "
+                      "length (its derivative is a triangle of that size)")
     i = const(x.graph, np.arange(n).reshape(n, 1))
     j = const(x.graph, np.arange(n))
     row = reshape(moved, moved.shape[:-1] + (1, n))
@@ -373,7 +382,7 @@ VJP = {
     "transpose": lambda g, out, x, *, axes: (transpose(g, tuple(np.argsort(axes))),),
     "broadcast_to": lambda g, out, x, *, shape: (unbroadcast(g, x.shape),),
     "concatenate": _concatenate_vjp,
-    "roll": lambda g, out, x, *, shift, axis: (bind("roll", g, shift=x.shape[axis] - shift,
+    "roll": lambda g, out, x, *, shift, axis: (bind("roll", g, shift=_unroll(x, shift, axis),
                                                     axis=axis),),
     "pad": _pad_vjp,
     # -- indexing --------------------------------------------------------------------
@@ -383,6 +392,8 @@ VJP = {
     "add_at": _add_at_vjp,
     # -- control of differentiation ------------------------------------------------------
     "stop_gradient": lambda g, out, x: (None,),
+    "dim": lambda g, out: (),  # a size: no inputs
+    "full": lambda g, out: (),  # a constant: no inputs
 }
 
 
@@ -443,3 +454,5 @@ JVP.update({
     "add_at": joint_linear_jvp("add_at", data=2),
 })
 JVP["stop_gradient"] = lambda tangents, out, x: None
+JVP["dim"] = lambda tangents, out: None
+JVP["full"] = lambda tangents, out: None

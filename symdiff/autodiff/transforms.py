@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InputError, TraceError, located
+from ..ir import dims
 from ..ir.graph import Graph, Var
 from ..trace.function import ArgSpec, function_location
 from ..trace.structured import concatenate, reshape
@@ -171,7 +172,8 @@ def _jacobian_columns(g: Graph, outputs: list[Var], w: Var, upto: int) -> tuple[
             seed = expression(g, sp.Integer(1), (), w.dtype)
         jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], upto=upto)
         return jg, list(jg.outputs)
-    k = w.size
+    k = dims.concrete(w.size, "differentiates twice (or takes a Jacobian) with respect to "
+                      "an argument of that size: one column per element")
     with located(None):
         seed = const(g, np.eye(k, dtype=w.dtype).reshape(w.shape + (k,)))
     identity = [seed.var] if w.ndim == 1 else []
@@ -201,6 +203,8 @@ def _jacobian_forward(ctx: _Context) -> tuple[Graph, list[Var]]:
 def _jacobian_reverse(ctx: _Context) -> tuple[Graph, list[Var]]:
     """One vector-Jacobian product per output element (a one-hot cotangent), stacked."""
     out = ctx.out
+    dims.concrete(out.size, "takes a reverse-mode Jacobian of an output of that size (one "
+                  "backward pass per element; mode='forward' has none)")
     if out.size > MAX_REVERSE_ROWS:
         raise InputError(f"a reverse-mode Jacobian of {ctx.name} would unroll {out.size} "
                          f"backward passes (more than {MAX_REVERSE_ROWS}); use "
@@ -225,10 +229,18 @@ def _jacobian_reverse(ctx: _Context) -> tuple[Graph, list[Var]]:
 
 
 
+def _reverse_rows(out: Var) -> int | None:
+    """The backward passes a reverse-mode Jacobian of `out` takes, when it can."""
+    size = out.size
+    return size if isinstance(size, int) and size <= MAX_REVERSE_ROWS else None
+
+
 def _jacobian_derivation(ctx: _Context, mode: str, fname: str) -> Derivation:
     if mode == "auto":
-        inputs = sum(w.size for w in ctx.wrt)
-        reverse = ctx.out.size < inputs and ctx.out.size <= MAX_REVERSE_ROWS
+        why = "chooses the Jacobian's accumulation by its sizes (jacfwd and jacrev do not)"
+        inputs = dims.concrete(sum(w.size for w in ctx.wrt), why)
+        rows = dims.concrete(ctx.out.size, why)
+        reverse = rows < inputs and rows <= MAX_REVERSE_ROWS
         mode = "reverse" if reverse else "forward"
     g, jacs = (_jacobian_reverse if mode == "reverse" else _jacobian_forward)(ctx)
     for i, v in zip(ctx.nums, jacs):
@@ -261,7 +273,7 @@ def _d_hessian(ctx: _Context) -> Derivation:
         full = ctx.full()
         grads = list(full.outputs[1:])
     else:  # as jax.hessian, jacfwd of jacrev: shape out.shape + arg.shape + arg.shape
-        first = _jacobian_reverse if ctx.out.size <= MAX_REVERSE_ROWS else _jacobian_forward
+        first = _jacobian_reverse if _reverse_rows(ctx.out) is not None else _jacobian_forward
         full, grads = first(ctx)
     g, upto = full.derive(full.nodes, grads), len(full.nodes)
     rows: list[list[Var]] = [[] for _ in grads]

@@ -16,6 +16,8 @@ import numpy as np
 from ..autodiff.transforms import KINDS
 from ..compile import write_atomic
 from ..errors import InputError, SymdiffError
+from ..ir import dims
+from ..trace.function import ShapeDtype
 
 #: Elements of one example argument made from --shape (8 GB in float64): beyond it the
 #: allocation would fail or swap.
@@ -66,19 +68,25 @@ def _exit_location(exc: BaseException, path: str) -> str:
 
 
 
-def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """`x=3,4` -> ("x", (3, 4)); `x=` or `x=()` is a scalar."""
-    name, sep, dims = text.partition("=")
+def parse_shape(text: str) -> tuple[str, tuple]:
+    """`x=3,4` -> ("x", (3, 4)); `X=n,d` -> ("X", ("n", "d")), names of symbolic
+    dimensions (validated against the parameters later); `x=` or `x=()` is a scalar."""
+    name, sep, entries = text.partition("=")
     if not sep or not name.isidentifier():
         raise UsageError(f"--shape takes NAME=D0,D1,..., got {text!r}")
-    dims = dims.strip().strip("()[]")
-    try:
-        shape = tuple(int(d) for d in dims.split(",") if d.strip())
-    except ValueError:
-        raise UsageError(f"--shape {text!r}: dimensions must be integers") from None
-    if any(d < 0 for d in shape):
-        raise UsageError(f"--shape {text!r}: dimensions must not be negative")
-    return name, shape
+    entries = entries.strip().strip("()[]")
+    shape = []
+    for d in (d.strip() for d in entries.split(",") if d.strip()):
+        if d.lstrip("-").isdigit():
+            if int(d) < 0:
+                raise UsageError(f"--shape {text!r}: dimensions must not be negative")
+            shape.append(int(d))
+        elif d.isidentifier():
+            shape.append(d)
+        else:
+            raise UsageError(f"--shape {text!r}: a dimension is a size (10) or the name of "
+                             f"a symbolic size (n), got {d!r}")
+    return name, tuple(shape)
 
 
 
@@ -123,26 +131,27 @@ def _example_args(fn, shapes: dict, dtypes: dict, mentioned=()):
     if unknown:
         raise UsageError(f"--shape/--dtype name(s) {', '.join(sorted(unknown))} are not "
                          f"parameters of {fn.__name__}({', '.join(all_params)})")
+    names = {d for shape in shapes.values() for d in shape if isinstance(d, str)}
+    for d in sorted(names):
+        try:
+            dims.check_name(d, all_params)
+        except ValueError as e:
+            raise UsageError(f"--shape: {e}") from None
     params = _passed(fn, {*shapes, *dtypes, *mentioned})
     args = []
-    for p in params:
+    for p in params:  # shapes and dtypes only: tracing never needs the data
         if p in defaults and p not in shapes and p not in dtypes and p not in mentioned:
             args.append(defaults[p])
             continue
         dtype = np.dtype(dtypes.get(p, "float64"))
-        shape = shapes.get(p, ())
+        shape = tuple(dims.dim(d) if isinstance(d, str) else d for d in shapes.get(p, ()))
         size = math.prod(shape)
-        if size > MAX_EXAMPLE_ELEMENTS:
+        if all(isinstance(d, int) for d in shape) and size > MAX_EXAMPLE_ELEMENTS:
             raise UsageError(f"--shape {p}={','.join(map(str, shape))}: {size:,} elements, more "
-                             f"than {MAX_EXAMPLE_ELEMENTS:,} (symdiff allocates an example "
-                             "argument of that shape); trace at a smaller shape")
-        try:
-            args.append(0.5 if shape == () and dtype == np.float64 else
-                        np.full(shape, 0.5, dtype=dtype))
-        except MemoryError:
-            raise UsageError(f"--shape {p}={','.join(map(str, shape))}: not enough memory for "
-                             "an example argument of that shape; trace at a smaller "
-                             "shape") from None
+                             f"than {MAX_EXAMPLE_ELEMENTS:,} (symdiff makes example "
+                             "arguments of that shape to check the code); trace at a "
+                             "smaller shape, or give the axis a name (--shape x=n)")
+        args.append(0.5 if shape == () and dtype == np.float64 else ShapeDtype(shape, dtype))
     return params, args
 
 

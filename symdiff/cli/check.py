@@ -18,6 +18,9 @@ import numpy as np
 
 from .. import progress
 from ..errors import ExpressionError, GradcheckError
+from ..ir import dims
+from ..trace.function import ArgSpec, ShapeDtype
+from ..trace.symbolic import instantiate, small_sizes
 from ..verify.hand import POINTS, check_derivative
 from ..verify.numerical import gradcheck as run_gradcheck
 from ..verify.numerical import sample_args, verify_compiled
@@ -103,14 +106,33 @@ def _cmd_gradcheck(ns) -> int:
     return 0 if report.passed else 1
 
 
+#: Fixed sizes with more elements than this are not checked numerically (the check
+#: would allocate and difference arrays of that size); symbolic ones always are, at
+#: small sizes.
+MAX_VERIFY_ELEMENTS = 1 << 20
+
+
 def verify_emitted(compiled, fn) -> None:
     """Gradcheck a generated module at random arguments in [0.5, 1.5) (fixed seed),
-    differencing the user's `fn`; on failure print the report and raise."""
-    report = verify_compiled(compiled, sample_args(compiled.specs, seed=SEED), fn=fn)
-    if not report.passed:
-        print(report, file=sys.stderr)
-        raise GradcheckError(f"{report.summary()}. Nothing was written; --no-verify writes "
-                             "the module anyway", report=report)
+    differencing the user's `fn`; on failure print the report and raise. Symbolic
+    dimensions are checked at two different small sizes each; fixed sizes only when
+    the arguments are small (else a note on stderr says so)."""
+    specs = compiled.specs
+    symbolic = any(s.traced and dims.is_symbolic(s.shape) for s in specs)
+    points = [instantiate(specs, small_sizes(specs, v)) for v in (0, 1)] if symbolic \
+        else [specs]
+    total = sum(int(np.prod(s.shape)) for s in points[0] if s.traced)
+    if total > MAX_VERIFY_ELEMENTS:
+        print(f"symdiff emit: not checked numerically: the arguments have {total} elements "
+              "(declare the large sizes symbolic, e.g. --shape X=n,10, to check the module "
+              "at small sizes)", file=sys.stderr)
+        return
+    for point in points:
+        report = verify_compiled(compiled, sample_args(point, seed=SEED), fn=fn)
+        if not report.passed:
+            print(report, file=sys.stderr)
+            raise GradcheckError(f"{report.summary()}. Nothing was written; --no-verify "
+                                 "writes the module anyway", report=report)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -121,7 +143,9 @@ def _point(fn, ns) -> tuple[list[str], list]:
     if ns.example or (not ns.shape and not ns.dtype and _conventional_example(fn)):
         return params, args
     rng = np.random.default_rng(SEED)
-    return params, [_random_like(a, rng) for a in args]
+    sizes = small_sizes([ArgSpec(p, a.shape, np.dtype(a.dtype)) for p, a in zip(params, args)
+                         if isinstance(a, ShapeDtype)], 0)  # symbolic sizes: small ones
+    return params, [_random_like(a, rng, sizes) for a in args]
 
 
 def _positive(text: str) -> int:
@@ -135,9 +159,11 @@ def _positive(text: str) -> int:
     return n
 
 
-def _random_like(a, rng):
+def _random_like(a, rng, sizes):
     if isinstance(a, float):
         return float(rng.uniform(0.5, 1.5))
+    if isinstance(a, ShapeDtype):
+        a = np.zeros(dims.instantiate(a.shape, sizes), dtype=a.dtype)
     if isinstance(a, np.ndarray) and a.dtype.kind == "f":
         return rng.uniform(0.5, 1.5, a.shape).astype(a.dtype)
     return a

@@ -37,14 +37,17 @@ def _cmd_emit(ns) -> int:
     kinds = _kinds(ns.emit)
     if ns.check and not ns.output:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
-    command = emit_command(ns.target, wrt, words, kinds, ns.output, backend=ns.backend)
+    command = emit_command(ns.target, wrt, words + (["--dims", ns.dims] if ns.dims != "fixed"
+                                                     else []), kinds, ns.output,
+                           backend=ns.backend)
     try:
         backend_layout(ns.backend)
     except InputError as exc:  # numba not installed: say which extra to install
         raise UsageError(str(exc)) from None
     with progress.task(f"tracing and differentiating {fn.__name__}"):
         compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
-                                    kinds=kinds, command=command, backend=ns.backend)
+                                    kinds=kinds, command=command, backend=ns.backend,
+                                    dims=None if ns.dims == "fixed" else ns.dims)
     if ns.check:
         return _check_file(ns.output, compiled.source)
     if not ns.no_verify:
@@ -94,6 +97,10 @@ def _add_emit(sub, common) -> None:
     emit.add_argument("--emit", default=",".join(DEFAULT_KINDS), metavar="KINDS",
                       help=f"derivatives to emit, comma-separated, from {', '.join(KINDS)} "
                       f"(default: {','.join(DEFAULT_KINDS)})")
+    emit.add_argument("--dims", choices=("fixed", "auto"), default="fixed",
+                      help="fixed (default): sizes as given, names in --shape symbolic; "
+                      "auto: every size but 1 symbolic, shared where the program needs "
+                      "them equal (the module then holds for every size)")
     emit.add_argument("--backend", choices=BACKENDS, default="numpy",
                       help="numpy (default), or numba: runs of elementwise statements "
                       "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "

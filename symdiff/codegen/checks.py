@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir import dims
 from .header import static_name
 from .layout import LINE_LENGTH
 from .literals import dtype_name
+from .shape_checks import symbolic_checks
 
 
 def shape_check(name: str, shape: tuple[int, ...], guard: bool = True) -> list[str]:
@@ -99,8 +101,12 @@ def dtype_check(name: str, dtype, guard: bool = True, indent: int = 4) -> list[s
 
 
 
-def input_checks(specs) -> list[str]:
-    """Body of `_check_inputs`: one shape and dtype (or static value) check per argument."""
+def input_checks(specs, requirements=()) -> list[str]:
+    """Body of `_check_inputs`: one shape and dtype (or static value) check per argument
+    (and, for symbolic shapes, the sizes the program requires)."""
+    if any(s.traced and dims.is_symbolic(s.shape) for s in specs):
+        return [line for s in specs if not s.traced for line in static_check(s.name, s.static)] \
+            + symbolic_checks(specs, requirements, shape_check, dtype_check, _if, _raise)
     lines = []
     for s in specs:
         if not s.traced:

@@ -11,7 +11,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import EmitError
-from ..ir.graph import CONST, Var
+from ..ir import dims
+from ..ir.graph import CONST, Var, is_size_symbol
 from ..passes.simplify import Program, Statement
 from .checks import shape_check
 from .header import _type_text
@@ -36,7 +37,6 @@ class FunctionCode:
     stable_rewrites: list[str] = field(default_factory=list)  # listed in the header
     constants: list[str] = field(default_factory=list)  # module-level definitions it reads
     kernels: list[str] = field(default_factory=list)  # compiled loops it calls (fused backend)
-
 
     @property
     def signature(self) -> str:
@@ -108,6 +108,9 @@ def print_function(
     inlinable = _inlinable(program, output_vars) - (plan.named if plan is not None else set())
     kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
+    printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
+    printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
+                      if e.free_symbols and e.free_symbols <= printer.sizes}
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
@@ -128,7 +131,15 @@ def print_function(
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])
             continue
+        if stmt.node is not None and stmt.node.op == "dim":  # a size: `n`, `(n - 1)`
+            names[stmt.target] = call_args[stmt.target] = printer.print_node(stmt.node, ())
+            if not _is_atomic(names[stmt.target]):
+                printer.compound.add(stmt.target)
+            continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
+        if _sizes_only(stmt) and printer.dtype is not None and \
+                np.dtype(printer.dtype) not in (np.dtype(np.float64), np.dtype(np.int64)):
+            rhs = f"{dtype_name(printer.dtype, xp)}({rhs})"  # np.sqrt(n) is a float64
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
             and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
@@ -188,7 +199,7 @@ def _function_code(program: Program, name: str, docstring: str, body: list[str],
     """The printed function; parameters beyond the module's (a tangent, a cotangent) get
     their shape checks and docstring types here."""
     ret = _print_returns(returns, names, program)
-    types = _return_types(returns, names)
+    types = _return_types(returns, names, _symbolic(program))
     if not extra_params:
         return FunctionCode(name, docstring, body, ret, return_types=types,
                             stable_rewrites=program.stable_rewrites, constants=used_constants,
@@ -196,7 +207,8 @@ def _function_code(program: Program, name: str, docstring: str, body: list[str],
     checks = [line for pname, shape in extra_params for line in shape_check(pname, shape)]
     params = ", ".join(names[v.symbol] for v in program.inputs)
     extra = {pname for pname, _ in extra_params}
-    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype)) for v in program.inputs
+    arg_types = [(names[v.symbol], _type_text(v.shape, v.dtype, _symbolic(program)))
+                 for v in program.inputs
                  if names[v.symbol] in extra]
     return FunctionCode(name, docstring, checks + body, ret, params, arg_types, types,
                         program.stable_rewrites, used_constants, kernels)
@@ -241,17 +253,22 @@ _ELIDE_BYTES = 1 << 18
 def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
-        return stmt.var.size * stmt.var.dtype.itemsize >= _ELIDE_BYTES
+        return dims.at_least(stmt.var.size * stmt.var.dtype.itemsize, _ELIDE_BYTES)
     vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
-    return any(v.size * v.dtype.itemsize >= _ELIDE_BYTES for v in vars_)
+    return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
 
 
-def _return_types(returns, names) -> list[tuple[str, str]]:
+def _return_types(returns, names, symbolic: bool = False) -> list[tuple[str, str]]:
     """(name, dtype and shape) of each returned value, once each, in order."""
     seen = {}
     for v in _flatten(returns):
-        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype))
+        seen.setdefault(names[v.symbol], _type_text(v.shape, v.dtype, symbolic))
     return list(seen.items())
+
+
+def _symbolic(program: Program) -> bool:
+    """Whether the module is for symbolic sizes (its docstrings then say `float64[]`)."""
+    return any(dims.is_symbolic(v.shape) for v in program.inputs)
 
 
 def _flatten(returns):
@@ -327,6 +344,13 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
         if structured or elementwise_arg:
             result.add(stmt.target)
     return result
+
+
+def _sizes_only(stmt: Statement) -> bool:
+    """An elementwise statement of sizes alone (`1/np.sqrt(d*n)`), which NumPy would
+    compute in float64 whatever the arrays that read it."""
+    return stmt.expr is not None and bool(stmt.expr.free_symbols) and \
+        all(is_size_symbol(s) for s in stmt.expr.free_symbols)
 
 
 def _is_atomic(text: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..ir import dims
 from ..ir.elementwise import KINK_CONVENTIONS
 from ..trace.function import ArgSpec
 from ..version import __version__
@@ -28,14 +29,17 @@ CONVENTIONS = KINK_CONVENTIONS + (
 DEFAULT_KINDS = ("grad", "value_and_grad")
 
 
-def _type_text(shape: tuple[int, ...], dtype) -> str:
-    """`float64, shape (3,)`: the words docstrings use for an array argument or result."""
+def _type_text(shape: tuple[int, ...], dtype, symbolic: bool = False) -> str:
+    """`float64, shape (3,)`: the words docstrings use for an array argument or result;
+    `float64[n, 3]` (and `float64[]` for a scalar) in a module for symbolic sizes."""
+    if symbolic or dims.is_symbolic(tuple(shape)):
+        return f"{np.dtype(dtype).name}[{', '.join(map(str, shape))}]"
     return f"{np.dtype(dtype).name}, shape {tuple(shape)!r}"
 
 
-def _arg_text(s: ArgSpec) -> str:
+def _arg_text(s: ArgSpec, symbolic: bool = False) -> str:
     if s.traced:
-        return _type_text(s.shape, s.dtype)
+        return _type_text(s.shape, s.dtype, symbolic)
     return f"{_docstring_value(s)} (the value this code was generated for)"
 
 

@@ -9,6 +9,7 @@ import keyword
 import sympy as sp
 
 from ..errors import EmitError
+from ..ir import dims
 from ..passes.simplify import Program
 
 # (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
@@ -83,7 +84,8 @@ def _assign_names(program: Program, out_name: str) -> dict[sp.Symbol, str]:
     """Names for inputs, the user's variables and adjoints; temporaries are numbered
     later, in order of appearance."""
     names: dict[sp.Symbol, str] = {}
-    taken: set[str] = set()
+    # sizes are bound under their own names: a user's variable `n` gets another one
+    taken: set[str] = {str(d) for v in program.inputs for d in dims.symbols_of(v.shape)}
 
     def claim(sym, candidate):
         if candidate and candidate not in taken and sym not in names:

@@ -18,6 +18,8 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..errors import EmitError
+from ..ir import dims
+from ..ir.dims import Dim
 from ..ir.graph import Node
 from ..ir.indexing import IndexArg, is_basic
 from .literals import (
@@ -63,6 +65,7 @@ class SymdiffPrinter(NumPyPrinter):
         self.xp = xp
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
+        self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
@@ -88,6 +91,8 @@ class SymdiffPrinter(NumPyPrinter):
 
     # -- atoms --------------------------------------------------------------------------
     def _print_Symbol(self, expr):
+        if isinstance(expr, Dim):  # a size, bound by _check_inputs under its own name
+            return expr.name
         try:
             return self.names[expr]
         except KeyError:
@@ -121,6 +126,11 @@ class SymdiffPrinter(NumPyPrinter):
 
     # -- arithmetic -----------------------------------------------------------------------
     def _print_Mul(self, expr):
+        scalar, arrays = self._sizes_first(expr)
+        if scalar is not None:  # `8/n*x`: Python folds 8/n first, x is touched once
+            text = self._print(scalar)  # (a product or quotient reads left to right)
+            text = f"({text})" if scalar.is_Add else text
+            return f"{text}*{self.parenthesize(arrays, PRECEDENCE['Mul'])}"
         coeff, rest = expr.as_coeff_Mul()
         if coeff.is_negative and coeff.is_Rational and coeff.q != 1:
             return "-" + self._print_Mul(_keep_coeff(-coeff, rest))
@@ -132,6 +142,18 @@ class SymdiffPrinter(NumPyPrinter):
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
             return f"{coeff.p}/{coeff.q}*{text}"
         return super()._print_Mul(expr)
+
+    def _sizes_first(self, expr):
+        """(numbers and sizes, the rest) of a product of both, else (None, None)."""
+        if not self.sizes:
+            return None, None
+        scalar, arrays = [], []
+        for factor in expr.args:
+            is_scalar = factor.free_symbols <= self.sizes
+            (scalar if is_scalar else arrays).append(factor)
+        if not arrays or not any(f.free_symbols for f in scalar):
+            return None, None
+        return sp.Mul(*scalar), sp.Mul(*arrays)
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
         terms = super()._as_ordered_terms(expr, order=order)
@@ -321,6 +343,15 @@ class SymdiffPrinter(NumPyPrinter):
         start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
         return Block(start, f"{{out}}[{where}] += {values}")
 
+    def _print_op_full(self, node, *, dtype, shape, value):
+        shape, dt = dims.shape_text(tuple(shape)), self._dtype_arg(dtype)
+        if value == 0 or value == 1:
+            return f"{self.xp}.{'zeros' if value == 0 else 'ones'}({shape}{dt})"
+        return f"{self.xp}.full({shape}, {self._item(value)}{dt})"
+
+    def _print_op_dim(self, node, *, expr):
+        return self.doprint(expr)
+
     def _print_op_stop_gradient(self, node, x):
         return x  # codegen/function.py writes a comment line saying no derivative flows here
 
@@ -360,9 +391,24 @@ def numbers_last(terms: list) -> list:
     return [*terms[1:], terms[0]]
 
 
+def _bound(b, n) -> str:
+    """An index or slice bound: `n - 1` on an axis of symbolic length n is `-1`."""
+    if dims.is_symbolic(b) or dims.is_symbolic(n):
+        offset = dims.canon(b - n)
+        if isinstance(offset, int) and offset < 0:
+            return str(offset)
+    return str(b)
+
+
 def _format_slice(s: slice, n: int) -> str:
     """The shortest spelling of a canonical slice over an axis of length n."""
     step = s.step
+    if dims.is_symbolic(n) or dims.is_symbolic(s.start) or dims.is_symbolic(s.stop):
+        if step < 0:  # only the whole axis reversed has a symbolic form
+            return "::-1"
+        start = "" if s.start == 0 else _bound(s.start, n)
+        stop = "" if dims.equal(s.stop, n) else _bound(s.stop, n)
+        return f"{start}:{stop}"
     if step > 0:
         start = "" if s.start == 0 else str(s.start)
         stop = "" if s.stop is None or s.stop >= n else str(s.stop)
@@ -385,7 +431,7 @@ def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -
         elif isinstance(e, slice):
             entries.append(_format_slice(e, shape[axis]))
         else:
-            entries.append(str(e))
+            entries.append(_bound(e, shape[axis]))
         axis += 1
     return _format_entries(entries)
 

@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 
+from ..ir import dims
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.interpret import apply_primitive, interpret
 from ..passes.simplify import simplify_expr
@@ -160,7 +161,7 @@ def _tree_sizes(graph: Graph, per_element: bool) -> int:
             size[node.out] = own + sum(size[v] * node.expr.count(v.symbol)
                                        for v in graph.operands(node))
         else:
-            spread = (lambda v: max(v.size, 1)) if per_element else (lambda v: 1)
+            spread = (lambda v: max(dims.concrete(v.size), 1)) if per_element else (lambda v: 1)
             size[node.out] = 1 + sum(size[v] * spread(v) for v in node.inputs)
         if size[node.out] > MAX_TREE:
             return size[node.out]
@@ -205,7 +206,8 @@ def expressions(compiled) -> Expressions | None:
     expand (or uses an op with no element expansion)."""
     graph = compiled.graph
     inputs = _input_vars(compiled)
-    if any(v.size > MAX_ELEMENTS for v in inputs.values()) or graph.outputs[0].size > MAX_ELEMENTS:
+    if any(dims.at_least(v.size, MAX_ELEMENTS + 1)
+           for v in [*inputs.values(), graph.outputs[0]]):  # (symbolic sizes too)
         return None
     if _tree_sizes(graph, per_element=True) > MAX_TREE:
         return None
@@ -310,6 +312,8 @@ def _array_lines(compiled) -> list[str]:
         elif node.op == ELEMENTWISE:
             values[var] = _tidy(node.expr.xreplace({v.symbol: values[v]
                                                     for v in graph.operands(node)}))
+        elif node.op == "dim":  # a size: n
+            values[var] = node.p["expr"]
         else:
             op = _array_op(node.op)
             axes = node.p.get("axes") if node.op == "sum" else None

@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from . import dims
 from .primitives import PRIMITIVES
 
-__all__ = ["Var", "Node", "Graph", "check_graph", "graph_pass", "dump", "ELEMENTWISE", "INPUT", "CONST"]
+__all__ = ["Var", "Node", "Graph", "check_graph", "graph_pass", "dump", "is_size_symbol",
+           "ELEMENTWISE", "INPUT", "CONST"]
 
 ELEMENTWISE = "elementwise"
 INPUT = "input"
@@ -38,7 +40,7 @@ class Var:
     """One SSA value. Identity is the object; `symbol` names it inside expressions."""
 
     id: int
-    shape: tuple[int, ...]
+    shape: tuple  # ints and SymPy expressions of dimension symbols (see dims)
     dtype: np.dtype
     symbol: sp.Symbol = field(repr=False)
 
@@ -47,8 +49,9 @@ class Var:
         return len(self.shape)
 
     @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+    def size(self):
+        """The number of elements: an int, or an expression of dimension symbols."""
+        return dims.prod(self.shape)
 
     def type_str(self) -> str:
         """`f64[5,3]`, as in a dump."""
@@ -98,13 +101,23 @@ class Graph:
         self.adjoint_of: dict[Var, Var] = {}  # cotangent -> primal, a naming hint
         self.expr_names: dict[sp.Expr, str] = {}  # user names of values fused away
         self.stable_rewrites: list[str] = []  # rules of passes/stable.py applied, for the header
+        self.requirements: list = []  # (expression of sizes that must be >= 0, why)
         self._next_id = 0
 
     # -- building ---------------------------------------------------------------
     def new_var(self, shape: Iterable[int], dtype: Any) -> Var:
         vid = self._next_id
         self._next_id += 1
-        var = Var(vid, tuple(int(d) for d in shape), np.dtype(dtype), sp.Symbol(f"v{vid}", real=True))
+        var = Var(vid, dims.canon_shape(shape), np.dtype(dtype), sp.Symbol(f"v{vid}", real=True))
+        self.by_symbol[var.symbol] = var
+        return var
+
+    def new_size_var(self) -> Var:
+        """A Var for a size (a `dim` node): its symbol is a positive integer, which tells
+        it apart from array values (`is_size_symbol`) and lets SymPy simplify with it."""
+        vid = self._next_id
+        self._next_id += 1
+        var = Var(vid, (), np.dtype(np.int64), sp.Symbol(f"v{vid}", integer=True, positive=True))
         self.by_symbol[var.symbol] = var
         return var
 
@@ -130,6 +143,7 @@ class Graph:
         g.adjoint_of = dict(self.adjoint_of)
         g.expr_names = dict(self.expr_names)
         g.stable_rewrites = list(self.stable_rewrites)
+        g.requirements = list(self.requirements)
         g._next_id = self._next_id
         return g
 
@@ -169,6 +183,11 @@ class Graph:
         return dump(self)
 
 
+def is_size_symbol(sym: sp.Symbol) -> bool:
+    """True for the symbol of a size Var (`Graph.new_size_var`)."""
+    return bool(sym.is_positive) and bool(sym.is_integer)
+
+
 def _sym_id(sym: sp.Symbol) -> int:
     return int(sym.name[1:])
 
@@ -182,7 +201,7 @@ def check_graph(graph: Graph) -> None:
                 raise AssertionError(f"v{node.out.id} uses v{var.id} before its definition")
         if node.op == ELEMENTWISE:
             shapes = [v.shape for v in graph.operands(node)]
-            want = np.broadcast_shapes(*shapes) if shapes else ()
+            want = dims.broadcast_shapes(*shapes) if shapes else ()
             if want != node.out.shape:
                 raise AssertionError(f"v{node.out.id}: expression shape {want} != {node.out.shape}")
         elif node.op not in (INPUT, CONST):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import dims
 from .indexing import index_shape, materialize
 
 __all__ = ["Primitive", "PRIMITIVES", "primitive", "normalize_axes"]
@@ -75,9 +76,9 @@ def _matmul_shape(a, b):
         raise ValueError("operands must be at least 1-d (use * for scalars)")
     a2 = (1,) + a if len(a) == 1 else a
     b2 = b + (1,) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
+    if not dims.equal(a2[-1], b2[-2]):
         raise ValueError(f"inner dimensions differ: {a} @ {b}")
-    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    batch = dims.broadcast_shapes(a2[:-2], b2[:-2])
     out = batch + (a2[-2], b2[-1])
     if len(a) == 1:
         out = out[:-2] + out[-1:]
@@ -115,6 +116,17 @@ primitive("transpose", lambda x, *, axes: np.transpose(x, axes), _transpose_shap
           doc="permute axes")
 primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape), _given_shape,
           _same_dtype, doc="broadcast to `shape` (NumPy rules)")
+
+
+def _size_impl(*, expr):
+    raise TypeError(f"the size {expr} is symbolic: instantiate the graph first")
+
+
+primitive("dim", _size_impl, lambda *, expr: (), lambda **_: np.int64,
+          doc="a symbolic size (`expr`, e.g. n or n - 1) as a number: mean is sum / n")
+primitive("full", lambda *, dtype, shape, value: np.full(shape, value, dtype=dtype),
+          lambda *, dtype, shape, value: tuple(shape), lambda *, dtype, **_: np.dtype(dtype),
+          doc="an array of one value (`np.zeros((n, 3))`), for symbolic shapes")
 primitive("stop_gradient", lambda x: x, _same_shape, _same_dtype,
           doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)")
 
@@ -152,7 +164,7 @@ def _einsum_shape(*shapes, subscripts):
         if len(letters) != len(shape):
             raise ValueError(f"subscripts {letters!r} do not match an operand of shape {shape}")
         for letter, d in zip(letters, shape):
-            if sizes.setdefault(letter, d) != d:
+            if not dims.equal(sizes.setdefault(letter, d), d):
                 raise ValueError(f"index {letter!r} has sizes {sizes[letter]} and {d} "
                                  "(symdiff does not broadcast inside einsum; use "
                                  "np.broadcast_to first)")
@@ -165,7 +177,7 @@ primitive("einsum", lambda *ops, subscripts: np.einsum(subscripts, *ops), _einsu
 
 def _square_matrices(s, **_):
     """The shape rule of ops on stacks of square matrices (bind names the op)."""
-    if len(s) < 2 or s[-1] != s[-2]:
+    if len(s) < 2 or not dims.equal(s[-1], s[-2]):
         raise ValueError(f"needs square matrices (..., n, n), got shape {s}")
     return s
 
@@ -187,12 +199,12 @@ primitive("slogdet", lambda x, *, part: np.linalg.slogdet(x)[part],
 def _solve_shape(a, b):
     _square_matrices(a)
     if len(b) == 1:  # NumPy 2: b is a vector only when it is 1-d
-        if b[0] != a[-1]:
+        if not dims.equal(b[0], a[-1]):
             raise ValueError(f"a {a} and b {b} do not fit")
         return a[:-1]
-    if b[-2] != a[-1]:
+    if not dims.equal(b[-2], a[-1]):
         raise ValueError(f"a {a} and b {b} do not fit")
-    return np.broadcast_shapes(a[:-2], b[:-2]) + b[-2:]
+    return dims.broadcast_shapes(a[:-2], b[:-2]) + b[-2:]
 
 
 primitive("solve", np.linalg.solve, _solve_shape, _float_dtype,
@@ -203,8 +215,8 @@ primitive("solve", np.linalg.solve, _solve_shape, _float_dtype,
 def _concatenate_shape(*shapes, axis):
     first = shapes[0]
     for s in shapes[1:]:
-        if len(s) != len(first) or any(a != b for i, (a, b) in enumerate(zip(s, first))
-                                       if i != axis):
+        if len(s) != len(first) or any(not dims.equal(a, b) for i, (a, b)
+                                       in enumerate(zip(s, first)) if i != axis):
             raise ValueError(f"shapes {first} and {s} differ off the joining axis {axis}")
     return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
 
@@ -243,7 +255,7 @@ def _index_update_impl(base, values, *arrays, index):
 
 def _index_update_shape(base, values, *arrays, index):
     target = index_shape(base, arrays, index)
-    if np.broadcast_shapes(values, target) != target:
+    if dims.broadcast_shapes(values, target) != target:
         raise ValueError(f"a value of shape {values} does not fit a selection of shape {target}")
     return tuple(base)
 
@@ -253,7 +265,7 @@ primitive("index", _index_impl,
           _same_dtype, doc="x[index]: slices, ints, None and integer index arrays")
 def _scatter_add_shape(values, *arrays, index, shape):
     target = index_shape(tuple(shape), arrays, index)
-    if np.broadcast_shapes(values, target) != target:
+    if dims.broadcast_shapes(values, target) != target:
         raise ValueError(f"values of shape {values} do not fit a selection of shape {target}")
     return tuple(shape)
 
@@ -272,7 +284,7 @@ def _add_at_impl(base, values, *, index, inplace):
 
 def _add_at_shape(base, values, *, index, inplace):
     target = index_shape(base, (), index)
-    if np.broadcast_shapes(values, target) != target:
+    if dims.broadcast_shapes(values, target) != target:
         raise ValueError(f"values of shape {values} do not fit a selection of shape {target}")
     return tuple(base)
 

@@ -16,9 +16,9 @@ order, as between any two NumPy reductions.
 
 from __future__ import annotations
 
-import numpy as np
 import sympy as sp
 
+from ..ir import dims
 from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce, graph_pass
 
 __all__ = ["rewrite_reductions"]
@@ -90,7 +90,7 @@ def _rewrite_sum(g: Graph, node: Node, src: Node) -> bool:
 
 def _natural_shape(g: Graph, expr: sp.Expr) -> tuple[int, ...]:
     shapes = [g.by_symbol[s].shape for s in expr.free_symbols]
-    return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+    return tuple(dims.broadcast_shapes(*shapes)) if shapes else ()
 
 
 def _elementwise(g: Graph, expr: sp.Expr, shape, dtype, loc) -> Var:

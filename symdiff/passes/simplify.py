@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..ir import dims
 from ..ir.elementwise import number
-from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass
+from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass, is_size_symbol
 from .reductions import rewrite_reductions
 from .stable import lower_sigmoid, stabilize
 
@@ -74,6 +75,8 @@ def constant_broadcasts(graph: Graph) -> Graph:
             number = _numpy_scalar(node.expr, node.out.dtype)
             if number is not None and node.out.shape == ():
                 uniform[node.out] = number
+        elif node.op == "sum" and dims.is_symbolic(node.inputs[0].shape):
+            pass  # (n times the value: not a number)
         elif node.op in _REARRANGING and node.inputs[0] in uniform and node.out.size:
             value = uniform[node.inputs[0]]
         elif node.op == ELEMENTWISE and all(v in uniform for v in graph.operands(node)):
@@ -95,6 +98,9 @@ def _constant_node(node: Node, value: np.ndarray) -> Node:
     array, a broadcast view of the one value."""
     if node.out.shape == () and value.dtype.kind == "f":
         return Node(node.out, ELEMENTWISE, expr=number(value), loc=node.loc)
+    if dims.is_symbolic(node.out.shape):  # np.zeros((n, 3)): no array to hold
+        return Node(node.out, "full", params=(("dtype", value.dtype.str), ("shape", node.out.shape),
+                                              ("value", value.item())), loc=node.loc)
     return Node(node.out, CONST, value=np.broadcast_to(value, node.out.shape), loc=node.loc)
 
 
@@ -246,7 +252,7 @@ def _keep_shape(graph: Graph, node: Node) -> list[Node]:
     it its shape (where(t < 2, t, x) with t a broadcast of x is just x), the expression
     at its own shape followed by a broadcast to the node's."""
     shapes = [graph.by_symbol[s].shape for s in node.expr.free_symbols]
-    natural = np.broadcast_shapes(*shapes) if shapes else ()
+    natural = dims.broadcast_shapes(*shapes) if shapes else ()
     if natural == node.out.shape:
         return [node]
     inner = graph.new_var(natural, node.out.dtype)
@@ -267,7 +273,7 @@ def _substitute(graph: Graph, node: Node, inline: dict, defs: dict) -> sp.Expr:
         if src_node is not None and src_node.op == "broadcast_to":
             src = src_node.inputs[0]
             others = [s for v, s in shapes.items() if v is not var]
-            if src.dtype == var.dtype and np.broadcast_shapes(src.shape, *others) == node.out.shape:
+            if src.dtype == var.dtype and dims.broadcast_shapes(src.shape, *others) == node.out.shape:
                 repl[var.symbol] = inline.get(src, _constant_of(defs.get(src)) or src.symbol)
                 shapes[var] = src.shape
     return node.expr.xreplace(repl) if repl else node.expr
@@ -286,10 +292,33 @@ def simplify_expressions(graph: Graph) -> Graph:
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
             new = simplify_expr(node.expr)
+            new = _distribute_sizes(new) if any(map(is_size_symbol, new.free_symbols)) else new
             if new is not node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
     return graph.derive(nodes, graph.outputs)
+
+
+def _distribute_sizes(expr: sp.Expr) -> sp.Expr:
+    """`(8*x + 12)/n` as `8*x/n + 12/n`, printed `8/n*x + 12/n`: a size is a scalar, so
+    where every term has a number, the numbers absorb it and the quotient of the sum (a
+    pass over the array) is saved, as SymPy does by itself for a number; otherwise the
+    sum's common number joins the sizes (`2/n*(b - y)`), one scalar for one pass."""
+    def scalar(f):
+        return f.free_symbols and all(is_size_symbol(s) for s in f.free_symbols)
+
+    def distribute(m):
+        sizes = [f for f in m.args if scalar(f)]
+        rest = [f for f in m.args if not scalar(f)]
+        if not sizes or len(rest) != 1 or not rest[0].is_Add:
+            return m
+        content, terms = rest[0].primitive()  # 2*b - 2*y: 2, b - y
+        factor = sp.Mul(content, *sizes)
+        if all(t.is_Number or t.as_coeff_Mul()[0] not in (1, -1) for t in terms.args):
+            return sp.Add(*[factor * t for t in terms.args])  # every term has a number
+        return sp.Mul(factor, terms, evaluate=False)  # printed 2/n*(b - y)
+
+    return expr.replace(lambda e: e.is_Mul, distribute)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -408,15 +437,25 @@ def _absorb_bare_temporaries(body, temps, reduced):
     return new_temps, new_reduced
 
 
+def _size_ratio(expr: sp.Expr) -> bool:
+    """A ratio of sizes (`1/n`, `2/(d*n)`): a Python number once printed, which costs
+    nothing to compute twice and reads better in place (`8/n*x + 12/n`)."""
+    return bool(expr.free_symbols) and all(map(is_size_symbol, expr.free_symbols)) and \
+        all(p.exp.is_Integer for p in expr.atoms(sp.Pow)) and not expr.atoms(sp.Function)
+
+
 def _inline_numbers(temps, reduced):
-    """Put a temporary that is only a number (`sqrt(6)`) back where it is read: printed
-    inside a float32 statement it becomes `np.float32(np.sqrt(6))`, but as a statement of
-    its own it would be a float64 scalar that widens every float32 array it meets."""
-    numbers = {t: e for t, e in temps if e.is_number}
+    """Put a temporary that is only a number (`sqrt(6)`), or a ratio of sizes, back where
+    it is read: printed inside a float32 statement a number becomes
+    `np.float32(np.sqrt(6))`, but as a statement of its own it would be a float64 scalar
+    that widens every float32 array it meets."""
+    numbers: dict = {}
+    for t, e in temps:  # (in order: a number may read an earlier one)
+        e = e.xreplace(numbers)
+        if e.is_number or _size_ratio(e):
+            numbers[t] = e
     if not numbers:
         return temps, reduced
-    for t in list(numbers):  # a number may read an earlier number
-        numbers[t] = numbers[t].xreplace(numbers)
     return ([(t, e.xreplace(numbers)) for t, e in temps if t not in numbers],
             [e.xreplace(numbers) for e in reduced])
 

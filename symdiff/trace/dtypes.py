@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..ir.graph import Graph
+from ..ir.graph import Graph, is_size_symbol
 
 #: NumPy's default dtype for a Python scalar that meets no array (NEP 50).
 _DEFAULT_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64)}
@@ -70,9 +70,10 @@ def _printed_dtype(graph: Graph, expr: sp.Expr) -> np.dtype | None:
 
 
 def _value_symbols(expr: sp.Expr) -> set:
-    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic)."""
+    """Symbols of `expr` outside conditions (of Piecewise, comparisons, logic); sizes
+    (`size_value`) are Python ints in the printed code, which take no part in dtypes."""
     if isinstance(expr, sp.Symbol):
-        return {expr}
+        return set() if is_size_symbol(expr) else {expr}
     if isinstance(expr, (sp.Piecewise)):
         return set().union(*(_value_symbols(v) for v, _ in expr.args))
     if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):

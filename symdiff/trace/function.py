@@ -21,17 +21,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from ..errors import (
     InputError,
+    SymbolicDimError,
     SymdiffError,
     TraceError,
     recording_trace_errors,
     traceback_location,
     user_location,
 )
+from ..ir import dims
 from ..ir.graph import CONST, Graph, graph_pass
 from .rebind import rebound_names
+from .registry import UFUNCS
+from .sizes import size_value
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -71,6 +76,46 @@ def static_value(value):
     if isinstance(value, int):
         return int.__index__(value)
     return str.__str__(value)
+
+
+@dataclass(frozen=True)
+class ShapeDtype:
+    """An argument known only by its shape and dtype (as `jax.ShapeDtypeStruct`): what
+    tracing needs, without the data. Dimensions may be symbolic (see `dims`)."""
+
+    shape: tuple
+    dtype: Any = np.float64
+
+
+#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
+#: is recorded (see `dims.Dim.__array_ufunc__`).
+_RUNNING: list[Graph] = []
+
+
+class running:
+    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self):
+        _RUNNING.append(self.graph)
+
+    def __exit__(self, *exc):
+        _RUNNING.pop()
+
+
+def _size_ufunc(ufunc, method, *inputs, **kwargs):
+    if method != "__call__" or not _RUNNING or ufunc not in UFUNCS or kwargs:
+        return NotImplemented
+    graph = _RUNNING[-1]
+    args = [Tracer(graph, graph.by_symbol[size_value(graph, a)])
+            if isinstance(a, (sp.Basic, dims.Size)) and dims.is_symbolic(a) else a
+            for a in inputs]
+    return UFUNCS[ufunc](*args)
+
+
+dims.UFUNC_HOOK = _size_ufunc
 
 
 def function_location(fn: Callable) -> str:
@@ -150,6 +195,11 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
     arg = f"argument {i} ({name})"
     if isinstance(a, Tracer):
         return ArgSpec(name, a.shape, a.dtype)
+    if isinstance(a, ShapeDtype):
+        if wrt and np.dtype(a.dtype).kind != "f":
+            raise InputError(f"{arg} has dtype {np.dtype(a.dtype)}; gradients are taken with "
+                             "respect to real floating-point arrays", where)
+        return ArgSpec(name, dims.canon_shape(a.shape), np.dtype(a.dtype))
     if isinstance(a, (bool, np.bool_)) or (isinstance(a, int) and not isinstance(a, np.generic)):
         if wrt:
             raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
@@ -226,8 +276,13 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden(), rebound_names(fn), recording_trace_errors():
-        result, local_names, returned_at = _call_recording_locals(fn, call_args)
+    with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
+            running(graph), recording_trace_errors():
+        try:
+            result, local_names, returned_at = _call_recording_locals(fn, call_args)
+        except SymbolicDimError as e:
+            raise _naming_holders(e, specs) from None
+    graph.requirements = required
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     _name_captured_constants(captured, graph)
     for name, value in local_names.items():
@@ -285,7 +340,16 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
                          "Python loop over a fixed count", function_location(fn)) from None
     except SymdiffError:
         raise
-    except (TypeError, AttributeError, IndexError, ValueError) as e:
+    except TypeError as e:
+        if _symbolic_size_misuse(e, args):
+            raise SymbolicDimError(", ".join(sorted({str(x) for a in args if isinstance(a, Tracer)
+                                                     for x in dims.symbols_of(a.shape)})),
+                                   f"needs a concrete size ({e})",
+                                   traceback_location(e.__traceback__)) from e
+        if "Tracer" not in str(e):
+            raise
+        raise _misuse(fn, e) from e
+    except (AttributeError, IndexError, ValueError) as e:
         if "Tracer" not in str(e):
             raise  # the user's own bug, not a limit of tracing
         raise _misuse(fn, e) from e
@@ -293,6 +357,27 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
         if hooked:
             sys.setprofile(None)
     return result, sink, (returned_at[0] if returned_at else None)
+
+
+def _naming_holders(e: SymbolicDimError, specs: Sequence[ArgSpec]) -> SymbolicDimError:
+    """`e` saying which argument's axis the size is, and the `--shape` that fixes it."""
+    for s in specs:
+        for axis, d in enumerate(s.shape or ()):
+            if str(d) in e.dims:
+                fix = ",".join("<size>" if i == axis else str(x) for i, x in enumerate(s.shape))
+                return SymbolicDimError(", ".join(e.dims), e.what, e.where,
+                                        f" (axis {axis} of {s.name}, of shape "
+                                        f"{dims.shape_text(s.shape)})", f"--shape {s.name}={fix}")
+    return e
+
+
+def _symbolic_size_misuse(e: TypeError, args) -> bool:
+    """A TypeError from a symbolic size used as a number (`range(n - 1)`, `if n > 3`)."""
+    text = str(e)
+    return any(isinstance(a, Tracer) and dims.is_symbolic(a.shape) for a in args) and (
+        "Relational" in text or "cannot be interpreted as an integer" in text
+        or "Symbol" in text or "convert expression" in text or "Dim" in text
+        or "sequence of integers" in text)
 
 
 def _misuse(fn, e: Exception) -> TraceError:

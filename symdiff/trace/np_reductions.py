@@ -6,6 +6,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
+from ..ir import dims
 from .numpy_api import FLOAT, _axes, _axis, _cast, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
@@ -28,8 +29,9 @@ def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     return _cast(reduce_sum(a, axes, keepdims), dtype)
 
 
-def _count(a: Tracer, axes) -> int:
-    return int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+def _count(a: Tracer, axes):
+    """The number of elements over `axes`: an int, or an expression of dimensions."""
+    return dims.prod([a.shape[i] for i in axes])
 
 
 @implements(np.mean, group="reductions")
@@ -39,7 +41,18 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     count = _count(a, axes)
     if count == 0:  # NumPy's 0/0 (with "Mean of empty slice"); nothing to differentiate
         return _cast(_empty_reduction(total, np.nan), dtype)
-    return _cast(elementwise(lambda s: s / count, total, kind=FLOAT), dtype)
+    _require_elements(count, "np.mean")
+    return _cast(elementwise(lambda s, n: s / n, total, count, kind=FLOAT), dtype)
+
+
+def _require_elements(count, what: str) -> None:
+    """A reduction over a symbolic number of elements needs at least one (NumPy's mean
+    of none is nan, its max an error): the module checks it."""
+    if dims.is_symbolic(count):
+        try:
+            dims.require_nonnegative(count - 1, f"{what} over {count} elements")
+        except ValueError as e:
+            raise ShapeError(str(e), user_location()) from None
 
 
 def _empty_reduction(total: Tracer, value: float) -> Tracer:
@@ -66,6 +79,7 @@ def _extremum(name: str):
         a, axes = _reduction_operand(name, a, axis, out, kwargs)
         if not axes:
             return a
+        _require_elements(_count(a, axes), f"np.{name}")
         if _count(a, axes) == 0:
             raise ShapeError(f"np.{name} over an empty axis (shape {a.shape}, axis={axis}): "
                              "a zero-size reduction has no identity (NumPy raises "
@@ -94,8 +108,9 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     a, axes = _reduction_operand("var", a, axis, out, kwargs)
     centered = materialized(a - _mean(a, axes, keepdims=True))  # gradients stay centred
     n = _count(a, axes) - ddof
+    _require_elements(n, "np.var (or std) with ddof")
     squares = reduce_sum(centered * centered, axes, keepdims)
-    return _cast(elementwise(lambda s: s / n, squares, kind=FLOAT), dtype)
+    return _cast(elementwise(lambda s, m: s / m, squares, n, kind=FLOAT), dtype)
 
 
 @implements(np.std, group="reductions")

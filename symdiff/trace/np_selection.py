@@ -6,12 +6,14 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from ..ir import elementwise as F
+from ..ir.elementwise import number
 from .numpy_api import BOOL, FLOAT, _axis, _graph, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import reshape
 from .subscript import getitem
-from .tracer import Tracer, as_tracer, astype, broadcast_to, const, elementwise
+from .tracer import Tracer, as_tracer, astype, broadcast_to, const, elementwise, expression
 
 
 # -- picking elements by index ------------------------------------------------------------
@@ -93,6 +95,11 @@ def _fix(x, out=None):
 
 
 # -- constants and queries -----------------------------------------------------------------
+#: `np.zeros_like` of more elements than this (or of a symbolic size) is a broadcast
+#: number in the trace, not a constant array.
+MAX_CONSTANT_ELEMENTS = 1 << 20
+
+
 def _like(fill):
     def impl(a, dtype=None, order="K", subok=True, shape=None, **kwargs):
         a = _tracers(a)[0]
@@ -101,6 +108,9 @@ def _like(fill):
         value = fill(kwargs) if fill is not None else 0
         if isinstance(value, Tracer):
             return astype(broadcast_to(value, shape), dtype)
+        if dims.at_least(dims.prod(shape), MAX_CONSTANT_ELEMENTS + 1):
+            # symbolic or huge: the value broadcast, never an array of that size
+            return expression(a.graph, number(value), shape, dtype)
         return const(a.graph, np.full(shape, value, dtype=dtype))
     return impl
 
@@ -116,7 +126,7 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None):
 
 @implements(np.shape, group="constants")
 def _shape(a):
-    return a.shape
+    return tuple(dims.user_size(d) for d in a._var.shape)  # (np.shape is the user's call)
 
 
 @implements(np.ndim, group="constants")
@@ -126,7 +136,7 @@ def _ndim(a):
 
 @implements(np.size, group="constants")
 def _size(a, axis=None):
-    return a.size if axis is None else a.shape[axis]
+    return dims.user_size(a._var.size if axis is None else a._var.shape[axis])
 
 
 @implements(np.copy, group="constants")

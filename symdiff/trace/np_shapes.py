@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from .numpy_api import _axes, _axis, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import concatenate, reshape
@@ -71,6 +72,11 @@ def _squeeze(a, axis=None):
     a = _tracers(a)[0]
     axes = tuple(i for i, d in enumerate(a.shape) if d == 1) if axis is None \
         else _axes(axis, a.ndim)
+    if axis is None:  # at size 1, NumPy would drop a symbolic axis too: require >= 2
+        for d in a.shape:
+            if dims.is_symbolic(d):
+                dims.require_nonnegative(d - 2, "np.squeeze without an axis (which drops "
+                                         "every axis of size 1)")
     if any(a.shape[i] != 1 for i in axes):
         raise ShapeError(f"cannot squeeze axis {axis} of shape {a.shape}: its size is not 1",
                          user_location())
@@ -131,6 +137,17 @@ def _column_stack(tup):
 
 
 def _split_points(n: int, sections, equal: bool) -> list[int]:
+    if isinstance(sections, (int, np.integer)) and dims.is_symbolic(n):
+        dims.concrete(n, f"splits it into {sections} sections, whose lengths depend on it")
+    if dims.is_symbolic(n):  # split points: within the axis (the module checks it)
+        points = [int(i) for i in sections]
+        for lo, hi in zip([0] + points, points):
+            if hi < lo:
+                raise ShapeError(f"np.split: split points {points} are not increasing",
+                                 user_location())
+        if points:
+            dims.require_nonnegative(n - points[-1], f"np.split at {points}")
+        return [0] + points + [n]
     if isinstance(sections, (int, np.integer)):
         if equal and n % sections:
             raise ShapeError(f"np.split: {n} elements do not divide into {sections} equal "
@@ -147,8 +164,8 @@ def _split_impl(equal: bool):
         axis = _axis(axis, a.ndim)
         points = _split_points(a.shape[axis], indices_or_sections, equal)
         lead = (slice(None),) * axis
-        return [getitem(a, lead + (slice(lo, max(lo, hi)),)) for lo, hi in
-                zip(points[:-1], points[1:])]
+        return [getitem(a, lead + (slice(lo, hi if dims.is_symbolic(hi) else max(lo, hi)),))
+                for lo, hi in zip(points[:-1], points[1:])]
     return impl
 
 
@@ -211,7 +228,8 @@ def _roll(a, shift, axis=None):
     shifts, axes = np.broadcast_arrays(np.atleast_1d(shift), np.atleast_1d(axis))
     for s, ax in zip(shifts, axes):
         ax = _axis(ax, a.ndim)
-        s = int(s) % a.shape[ax] if a.shape[ax] else 0
+        n = a.shape[ax]  # (a symbolic length: np.roll reduces the shift when it runs)
+        s = int(s) if dims.is_symbolic(n) else int(s) % n if n else 0
         if s:
             a = bind("roll", a, shift=s, axis=ax)
     return a

@@ -7,6 +7,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, user_location
+from ..ir import dims
 from ..ir.graph import Graph
 from ..ir.primitives import normalize_axes
 from .tracer import Tracer, _graph_of, as_tracer, bind, expression
@@ -21,11 +22,13 @@ def reduce_sum(x: Tracer, axis=None, keepdims: bool = False) -> Tracer:
 
 
 def reshape(x: Tracer, shape) -> Tracer:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer, sp.Basic, dims.Size)) \
+        else tuple(shape)
     try:
-        shape = np.empty(x.shape, dtype=np.int8).reshape(shape).shape
+        shape = dims.reshape_shape(x.shape, shape)
     except ValueError as e:
-        raise ShapeError(f"cannot reshape {x.shape} to {shape}: {e}", user_location()) from None
+        raise ShapeError(f"cannot reshape {dims.shape_text(x.shape)} to "
+                         f"{dims.shape_text(shape)}: {e}", user_location()) from None
     if shape == x.shape:
         return x
     return bind("reshape", x, shape=shape)

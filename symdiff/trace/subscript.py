@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError, TraceError, user_location
+from ..ir import dims
 from ..ir.graph import CONST, Graph, Var
 from ..ir.indexing import IndexArg, canonical, index_shape, materialize
 from .structured import reshape
-from .tracer import Tracer, _viewed, as_tracer, bind, const
+from .tracer import _UNTRACKED, Tracer, _untracked, _viewed, as_tracer, bind, const
 
 # -- indexing ---------------------------------------------------------------------------
 _MASK_HINT = ("a traced boolean mask (computed from traced values, or an argument) selects "
@@ -58,8 +59,8 @@ def _drop_leading_ones(value: Tracer, shape, index, arrays) -> Tracer:
     leading ones have length 1 (``y[-1] = [[2.0]]`` into a (3, 1) array)."""
     try:
         extra = value.ndim - len(index_shape(shape, [a.shape for a in arrays], index))
-    except (ValueError, IndexError):
-        return value  # the update reports the misfit
+    except (ValueError, IndexError, TypeError):
+        return value  # the update reports the misfit (TypeError: a symbolic size)
     if extra > 0 and all(d == 1 for d in value.shape[:extra]):
         return reshape(value, value.shape[extra:])
     return value
@@ -82,6 +83,8 @@ def index_operands(x: Tracer, key) -> tuple[tuple, list[Tracer]]:
                              "axis", user_location())
         elif isinstance(item, (int, np.integer)):
             flat.append(int(item))
+        elif dims.is_symbolic(item):  # x[x.shape[0] - 1]: an index of symbolic sizes
+            flat.append(dims.canon(item))
         else:
             flat.extend(_array_entries(x.graph, item, arrays, masks, constants))
     try:
@@ -132,6 +135,15 @@ def _array_entries(graph: Graph, item, arrays: list, masks: dict, constants: dic
 
 
 
+def _require_sizes(*exprs_and_why) -> None:
+    *exprs, why = exprs_and_why
+    try:
+        for expr in exprs:
+            dims.require_nonnegative(expr, why)
+    except ValueError as e:
+        raise ShapeError(str(e), user_location()) from None
+
+
 def _check_constant_arrays(x: Tracer, index: tuple, masks: dict, constants: dict) -> None:
     """Bounds of constant index arrays, and mask shapes, as NumPy would check them."""
     axis = 0
@@ -143,7 +155,11 @@ def _check_constant_arrays(x: Tracer, index: tuple, masks: dict, constants: dict
                                  f"indexed axes {x.shape[axis:axis + len(masks[k])]}",
                                  user_location())
             value = constants.get(k)
-            if value is not None and value.size and not (
+            if value is not None and value.size and dims.is_symbolic(x.shape[axis]):
+                n = x.shape[axis]  # (checked by the module: NumPy would raise IndexError)
+                where = f"an index array with values in [{value.min()}, {value.max()}]"
+                _require_sizes(n - int(value.max()) - 1, n + int(value.min()), where)
+            elif value is not None and value.size and not (
                     -x.shape[axis] <= value.min() and value.max() < x.shape[axis]):
                 raise ShapeError(f"index array with values in [{value.min()}, "
                                  f"{value.max()}] is out of bounds for axis {axis} with "
@@ -186,12 +202,13 @@ def _note_write(t, index: tuple, arrays) -> None:
     root, pos = t._view or (t, None)
     if t._view is None and not root._views:
         return
-    if pos is None:
-        pos = np.arange(root.size).reshape(root.shape)
-    known = [constant_value(t.graph, a) for a in arrays]
-    written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
-    hit = np.zeros(root.size, dtype=bool)
-    hit[np.ravel(written)] = True
+    untracked = pos is _UNTRACKED or _untracked(root)
+    if not untracked:
+        pos = np.arange(root.size).reshape(root.shape) if pos is None else pos
+        known = [constant_value(t.graph, a) for a in arrays]
+        written = pos[materialize(index, known)] if all(k is not None for k in known) else pos
+        hit = np.zeros(root.size, dtype=bool)
+        hit[np.ravel(written)] = True
     where = user_location()
     live = []
     for ref in root._views or ():
@@ -199,7 +216,8 @@ def _note_write(t, index: tuple, arrays) -> None:
         if view is None:
             continue
         live.append(ref)
-        if view is not t and view._stale is None and hit[np.ravel(view._view[1])].any():
+        if view is not t and view._stale is None and (
+                untracked or hit[np.ravel(view._view[1])].any()):
             view._stale = (
                 f"this array is a view (a slice, reshape or transpose) of an array that "
                 f"was assigned into after the view was taken, at {where}: NumPy's view "

@@ -11,6 +11,7 @@ gradient graph is a graph of the same kind.
 from __future__ import annotations
 
 import operator
+import sys
 import weakref
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from ..ir import elementwise as F
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
@@ -28,12 +30,14 @@ from .registry import (
     STAND_INS,
     UFUNC_METHODS,
     UFUNCS,
+    _internal_file,
     _no_kwargs,
     _public_name,
     _ufunc_name,
     _unsupported,
     _ValueOrVariance,
 )
+from .sizes import size_value
 
 __all__ = [
     "Tracer",
@@ -52,6 +56,17 @@ __all__ = [
 _WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
 
 
+def _as_seen(shape):
+    """A shape (or size) as its reader sees it: symdiff's own code works with SymPy
+    dimensions, the user's code gets `dims.Size` objects, which refuse comparisons
+    that depend on the sizes."""
+    if not dims.is_symbolic(shape) or _internal_file(sys._getframe(2).f_code.co_filename):
+        return shape
+    if isinstance(shape, tuple):
+        return tuple(dims.user_size(d) for d in shape)
+    return dims.user_size(shape)
+
+
 class Tracer:
     """An array under tracing: a `Var` of a `Graph`."""
 
@@ -68,10 +83,10 @@ class Tracer:
         self.var = var
 
     # -- array attributes -----------------------------------------------------------
-    shape = property(lambda self: self._var.shape)
+    shape = property(lambda self: _as_seen(self._var.shape))
     dtype = property(lambda self: self._var.dtype)
     ndim = property(lambda self: len(self._var.shape))
-    size = property(lambda self: self._var.size)
+    size = property(lambda self: _as_seen(self._var.size))
     T = property(lambda self: _viewed(self, transpose(self), np.transpose))
     mT = property(lambda self: _viewed(self, matrix_transpose(self),
                                        lambda p: np.swapaxes(p, -1, -2)))
@@ -82,7 +97,8 @@ class Tracer:
     def __len__(self) -> int:
         if not self.shape:
             raise TraceError("len() of a 0-d traced array", user_location())
-        return self.shape[0]
+        return dims.concrete(self.shape[0], "takes len() of an array of that length (loops "
+                             "over a symbolic size are not supported yet)")
 
     # -- NumPy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -262,15 +278,28 @@ def _new_array(result):
     return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
 
 
+#: Views of arrays with symbolic or more than this many elements do not track which
+#: elements they show (that would take an array of positions as large as the data).
+MAX_TRACKED_ELEMENTS = 1 << 20
+_UNTRACKED = "untracked"
+
+
+def _untracked(root: Tracer) -> bool:
+    size = root.size
+    return not isinstance(size, int) or size > MAX_TRACKED_ELEMENTS
+
+
 def _viewed(base, result, positions):
     """Record that `result` is a NumPy view of `base`: which elements of their root
     (the array that is no one's view) it shows, `positions(p)` applied to base's."""
     if not isinstance(result, Tracer) or not isinstance(base, Tracer) or result is base:
         return result
     root, pos = base._view or (base, None)
-    if pos is None:
+    if pos is None and _untracked(root):
+        pos = _UNTRACKED  # (positions unknown: every write makes every view stale)
+    elif pos is None:
         pos = np.arange(root.size).reshape(root.shape)
-    result._view = (root, np.asarray(positions(pos)))
+    result._view = (root, pos if pos is _UNTRACKED else np.asarray(positions(pos)))
     root._views = (root._views or []) + [weakref.ref(result)]
     return result
 
@@ -330,6 +359,8 @@ def _atom(graph: Graph, a):
     if isinstance(a, (np.ndarray, list, tuple)):
         t = const(graph, a)
         return t.var.symbol, t.shape, t.dtype, False
+    if isinstance(a, (sp.Basic, dims.Size)) and dims.is_symbolic(a):  # x / X.shape[0]
+        return size_value(graph, a), (), 0, True
     raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
                      "use floats or NumPy arrays", user_location())
 
@@ -353,7 +384,7 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
     graph = _graph_of(args)
     atoms, shapes, dtypes, literal = (list(c) for c in zip(*(_atom(graph, a) for a in args)))
     try:
-        shape = np.broadcast_shapes(*shapes)
+        shape = dims.broadcast_shapes(*shapes)
     except ValueError:
         raise ShapeError("operands could not be broadcast together with shapes "
                          + " ".join(map(str, shapes)), user_location()) from None
@@ -400,7 +431,7 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
             expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
                                   for v in ints})
     syms = [graph.by_symbol[s] for s in expr.free_symbols]
-    natural = np.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
+    natural = dims.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
     computed = _printed_dtype(graph, expr)
     if dtype.kind == "f" and computed is not None and computed != dtype:
         inner = graph.new_var(natural, computed)
@@ -515,7 +546,7 @@ def broadcast_to(x: Tracer, shape) -> Tracer:
     if x.shape == shape:
         return x
     try:
-        np.broadcast_shapes(x.shape, shape)
+        dims.broadcast_shapes(x.shape, shape)
     except ValueError:
         raise ShapeError(f"cannot broadcast {x.shape} to {shape}", user_location()) from None
     return bind("broadcast_to", x, shape=shape)

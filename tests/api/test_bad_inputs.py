@@ -440,7 +440,7 @@ def compiled():
     def f(x, n):
         return np.sum(x * x) * n
 
-    return symdiff.grad(f).compile(np.ones(3), 2)
+    return symdiff.grad(f, dims="fixed").compile(np.ones(3), 2)
 
 
 def test_generated_module_rejects_a_wrong_shape(compiled):

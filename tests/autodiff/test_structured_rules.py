@@ -80,8 +80,10 @@ SAMPLES = {
 
 
 def test_every_primitive_has_samples():
-    # (a user's registrations, made by tests of register_primitive, are not symdiff's)
-    assert set(SAMPLES) == {name for name in PRIMITIVES if not name.startswith("user_")}
+    # (a user's registrations, made by tests of register_primitive, are not symdiff's; a
+    # size and a constant of symbolic shape have no inputs, hence no derivative to check)
+    assert set(SAMPLES) == {name for name in PRIMITIVES
+                            if not name.startswith("user_")} - {"dim", "full"}
 
 
 def _value(spec, rng):

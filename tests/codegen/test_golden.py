@@ -36,6 +36,23 @@ CASES = {
                     ["W1", "b1", "W2", "b2"]),
 }
 
+#: Modules for every size (symbolic dimensions): golden file -> (function, options,
+#: differentiated args, the shapes `--dims auto` gives or `--shape` declares).
+SYMBOLIC = {
+    "grad_mse_symbolic.py": ("mse", ["--wrt", "w,b", "--shape", "w=d", "--shape", "X=n,d",
+                                     "--shape", "y=n"], ["w", "b"],
+                             {"w": "d", "X": "n,d", "y": "n"}),
+    "grad_logistic_symbolic.py": ("logistic", ["--wrt", "w,b", "--dims", "auto"], ["w", "b"],
+                                  {"w": "d", "X": "n,d", "y": "n"}),
+    "grad_mlp_symbolic.py": ("mlp", ["--wrt", "W1,b1,W2,b2", "--example", "mlp_inputs",
+                                     "--dims", "auto"], ["W1", "b1", "W2", "b2"],
+                             {"W1": "d,k", "b1": "k", "W2": "k", "X": "n,d", "y": "n"}),
+    "hessian_logistic_symbolic.py": ("logistic", ["--wrt", "w", "--dims", "auto", "--emit",
+                                                  "grad,hessian"], ["w"],
+                                     {"w": "3", "X": "n,3", "y": "n"}),  # (d: the seed)
+}
+ALL = {**CASES, **{name: case[:3] for name, case in SYMBOLIC.items()}}
+
 
 def golden_path(name: str) -> str:
     return os.path.join(GOLDEN, name)
@@ -46,9 +63,9 @@ def at_root(monkeypatch):
     monkeypatch.chdir(ROOT)  # paths in headers are relative to the repository
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_emit_matches_golden_byte_for_byte(name, at_root, capsys):
-    func, options, _ = CASES[name]
+    func, options, _ = ALL[name]
     argv = ["emit", f"{MODELS}:{func}", *options, "-o", golden_path(name)]
     status = main(argv if REGENERATE else argv + ["--check"])
     err = capsys.readouterr().err
@@ -122,7 +139,7 @@ def _example(fn, options, shapes):
 
 def test_ruff_finds_nothing_in_golden_modules():
     pytest.importorskip("ruff")
-    files = [golden_path(name) for name in sorted(CASES)]
+    files = [golden_path(name) for name in sorted(ALL)]
     # the project's rule selection at 88 columns with nothing ignored, then ruff's defaults
     for selection in (["--select", "E,F,W,I,UP,B", "--line-length", "88"], []):
         proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated",
@@ -134,8 +151,32 @@ def test_ruff_finds_nothing_in_golden_modules():
 def test_golden_modules_import_nothing_but_numpy():
     import ast
 
-    for name in sorted(CASES):
+    for name in sorted(ALL):
         with open(os.path.join(ROOT, golden_path(name)), encoding="utf-8") as fh:
             tree = ast.parse(fh.read())
         imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
         assert [ast.unparse(n) for n in imports] == ["import numpy as np"], name
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC))
+@pytest.mark.parametrize("sizes", [{"n": 1, "d": 2, "k": 3}, {"n": 9, "d": 4, "k": 6}])
+def test_symbolic_golden_modules_are_right_at_other_sizes(name, sizes):
+    """One file, sizes it was not traced at (and a batch of one): central differences."""
+    func, _, wrt, shapes = SYMBOLIC[name]
+    fn, _ = load_function(f"{os.path.join(ROOT, MODELS)}:{func}")
+    module = load_golden(name)
+    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    rng = np.random.default_rng(sizes["n"])
+    args = [rng.normal(size=tuple(int(sizes.get(d, d)) for d in shapes[p].split(",")))
+            if p in shapes else float(rng.normal()) for p in params]
+    grads = getattr(module, f"grad_{func}")(*args)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for g, w in zip(grads, wrt):
+        np.testing.assert_allclose(g, central_difference(fn, args, params.index(w)),
+                                   rtol=1e-6, atol=1e-8, err_msg=f"{name}: d{func}/d{w}")
+    if hasattr(module, f"hessian_{func}"):
+        i = params.index("w")
+        hessian = getattr(module, f"hessian_{func}")(*args)
+        columns = [central_difference(lambda *a, j=j: getattr(module, f"grad_{func}")(*a)[j],
+                                      args, i) for j in range(np.size(args[i]))]
+        np.testing.assert_allclose(hessian, np.stack(columns), rtol=1e-5, atol=1e-8)

@@ -42,7 +42,7 @@ def a_function_with_a_rather_long_name(first_parameter_name, second_parameter_na
 
 def logistic_source():
     X = np.linspace(-1, 1, 30).reshape(10, 3)
-    return symdiff.grad(logistic, argnums=(0, 1)).compile(np.zeros(3), 0.0, X,
+    return symdiff.grad(logistic, argnums=(0, 1), dims="fixed").compile(np.zeros(3), 0.0, X,
                                                           np.ones(10)).source
 
 
@@ -52,7 +52,7 @@ def functions(source):
 
 # -- header --------------------------------------------------------------------------------
 def test_header_states_provenance_command_shapes_and_conventions():
-    source = symdiff.grad(chain).compile(np.ones(3)).source
+    source = symdiff.grad(chain, dims="fixed").compile(np.ones(3)).source
     header = source.split('"""', 1)[0]
     assert f"symdiff {symdiff.__version__}" in header
     assert "test_module_text.py:chain" in header
@@ -60,6 +60,10 @@ def test_header_states_provenance_command_shapes_and_conventions():
     assert "x: float64[3]" in header
     assert "Conventions at kinks:" in header and "sign(x)" in header
     assert not re.search(r"\d{4}-\d\d-\d\d|\d\d:\d\d", header)  # no timestamp
+    symbolic = symdiff.grad(chain).compile(np.ones(3)).source.split('"""', 1)[0]
+    assert "symdiff emit tests/codegen/test_module_text.py:chain --wrt x --shape x=n" \
+        in symbolic  # the command regenerates the module for every length n
+    assert "x: float64[n]" in symbolic
 
 
 def test_header_command_is_the_one_given():
@@ -196,7 +200,7 @@ def test_static_arguments_are_documented_and_checked():
 
 # -- input checks ---------------------------------------------------------------------------
 def test_wrong_shape_raises_value_error_naming_argument_expected_and_actual():
-    g = symdiff.grad(logistic, argnums=(0, 1)).compile(np.zeros(3), 0.0, np.ones((10, 3)),
+    g = symdiff.grad(logistic, argnums=(0, 1), dims="fixed").compile(np.zeros(3), 0.0, np.ones((10, 3)),
                                                         np.ones(10)).grad
     with pytest.raises(ValueError, match=r"^X must have shape \(10, 3\), got \(3, 10\)$"):
         g(np.zeros(3), 0.0, np.ones((3, 10)), np.ones(10))
@@ -265,7 +269,7 @@ def test_same_input_same_bytes():
 
 # -- generated source in tracebacks, inspect and pdb -------------------------------------------
 def test_traceback_shows_the_generated_lines():
-    compiled = symdiff.grad(chain).compile(np.ones(3))
+    compiled = symdiff.grad(chain, dims="fixed").compile(np.ones(3))
     linecache.checkcache()  # as pdb and IPython do: the entry must survive
     with pytest.raises(ValueError) as info:
         compiled.grad(np.ones(4))
@@ -356,13 +360,13 @@ def rosenbrock_grad_by_hand(x):
 @pytest.mark.parametrize("n, form", [(5, "2 - 400*"), (40000, "-400*_t1 + 2")])
 def test_large_arrays_put_numbers_last_so_numpy_reuses_temporaries(n, form):
     x = np.random.default_rng(0).standard_normal(n)
-    compiled = symdiff.grad(rosenbrock).compile(x)
+    compiled = symdiff.grad(rosenbrock, dims="fixed").compile(x)
     assert form in compiled.source.split("def grad_rosenbrock")[1]
     np.testing.assert_allclose(compiled.grad(x), rosenbrock_grad_by_hand(x), rtol=1e-12)
 
 
 def test_a_buffer_updated_in_place_is_named_after_the_gradient():
-    source = symdiff.grad(rosenbrock).compile(np.zeros(6)).source.split("def grad_")[1]
+    source = symdiff.grad(rosenbrock, dims="fixed").compile(np.zeros(6)).source.split("def grad_")[1]
     body = [line.strip() for line in source.split('"""')[2].split("\n\n\n")[0].splitlines()]
     assert body[-4:] == [
         "drosenbrock_dx = np.zeros((6,))",
@@ -414,8 +418,9 @@ def test_constant_gradients_print_as_zeros_ones_and_full():
         compiled = symdiff.grad(f, argnums=(0, 1)).compile(*args)
         body = compiled.source.split("def grad_f")[1].split("\n\n\n")[0]
         suffix = "" if dtype == np.float64 else ", dtype=np.float32"
-        assert f"df_dx = np.full((3,), 2.0{suffix})" in body
-        assert f"df_dunused = np.zeros((3,){suffix})" in body
+        # (the sizes of x and unused are symbols of their own: nothing makes them equal)
+        assert f"df_dx = np.full((n,), 2.0{suffix})" in body
+        assert f"df_dunused = np.zeros((d,){suffix})" in body
         dx, dunused = compiled.grad(*args)  # d/dx sum(2x) = 2, by hand
         assert dx.dtype == dtype and dunused.dtype == dtype
         np.testing.assert_array_equal(dx, [2.0, 2.0, 2.0])

@@ -41,7 +41,7 @@ def test_scalar_polynomial_and_its_derivative():
 
 
 def test_array_input_expands_element_by_element():
-    compiled = symdiff.grad(chain).compile(np.array([1.0, 2.0, 3.0]))
+    compiled = symdiff.grad(chain, dims="fixed").compile(np.array([1.0, 2.0, 3.0]))
     ex = expressions(compiled)
     x = sp.IndexedBase("x", real=True)
     for i in range(3):  # d mean((2x + 3)^2)/dx_i = 4 (2 x_i + 3) / 3
@@ -75,10 +75,13 @@ def test_stop_gradient_has_zero_derivative():
 
 
 def test_large_inputs_are_shown_in_array_notation():
-    compiled = symdiff.grad(chain).compile(np.ones(100))
+    compiled = symdiff.grad(chain, dims="fixed").compile(np.ones(100))
     assert expressions(compiled) is None
     latex = compiled._repr_latex_()
     assert r"\sum" in latex and r"x \in \mathbb{R}^{100}" in latex
+    symbolic = symdiff.grad(chain).compile(np.ones(3))  # a symbolic size: array notation
+    assert expressions(symbolic) is None
+    assert r"x \in \mathbb{R}^{n}" in symbolic._repr_latex_()
     assert "derivatives: see the generated code" in latex
 
 

@@ -151,7 +151,10 @@ def _check(fn, x, dtype, rtol):
     x = np.array(x, dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        grad = symdiff.grad(fn)(x)
+        # det's cofactor gradient needs the matrix size fixed (a symbolic n keeps
+        # det*inv.T); the other cases run with the default, symbolic sizes
+        fixed = fn is det or fn is std and dtype == np.float32  # see the xfail below
+        grad = symdiff.grad(fn, dims="fixed" if fixed else "auto")(x)
     ref = np.array([float(v) for v in REFS[fn](x)]).reshape(x.shape)
     assert grad.dtype == dtype
     assert np.all(np.isfinite(grad)), grad
@@ -181,3 +184,10 @@ def test_series_form_shrinks_before_a_pole_near_zero():
     grad = symdiff.grad(sinc_over_pole)(x)
     ref = [mp.diff(lambda t: mp.sin(t) / t / (1 - 8 * t), mp.mpf(float(v))) for v in x]
     np.testing.assert_allclose(grad, [float(r) for r in ref], rtol=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="open: with a symbolic size, std's gradient reads "
+                   "np.sqrt(n) of a Python int, which widens float32 to float64")
+def test_float32_std_gradient_with_a_symbolic_size_stays_float32():
+    x = np.array([1e4 + 0.25, 1e4 + 0.5, 1e4 + 1.25], dtype=np.float32)
+    assert symdiff.grad(std)(x).dtype == np.float32

@@ -119,8 +119,8 @@ def test_chain_rule(run):
     np.testing.assert_allclose(value(out, "dout/dx"), [6.6667, 9.3333, 12.0])
     assert value(out, "out2") == pytest.approx(140.0)
     np.testing.assert_allclose(value(out, "dout2/dx"), [[10, 16, 22], [22, 16, 10]])
-    x = np.array([1.0, 2.0, 3.0])  # d mean((2x + 3)^2)/dx = 4 (2x + 3) / 3
-    np.testing.assert_allclose(eval(assignment(out, "dout_dx"), {"x": x, "np": np}),
+    x = np.array([1.0, 2.0, 3.0])  # d mean((2x + 3)^2)/dx = 4 (2x + 3) / n
+    np.testing.assert_allclose(eval(assignment(out, "dout_dx"), {"x": x, "n": 3, "np": np}),
                                4 * (2 * x + 3) / 3)
 
 

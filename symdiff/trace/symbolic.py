@@ -1,0 +1,178 @@
+"""Which dimensions of a trace are symbolic: declared by name, or found automatically.
+
+`declared_specs` applies shapes given by the user (`--shape X=n,d`,
+``dims={"X": ("n", "d")}``): names are dimension symbols, ints fixed sizes.
+`auto_specs` (the decorator's default, `--dims auto`) makes every dimension of the
+example arguments a symbol of its own, except sizes 1 (which broadcast), and traces:
+where the program requires two dimensions equal (``X @ w``, ``p - y``) the trace
+stops with `dims.Unify` and runs again with the two merged; where it needs a number
+(`range(n)`) that dimension keeps its example size. The result is the most general
+shapes the program allows, named `n, d, k, ...` in the order `_check_inputs` binds
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+import sympy as sp
+
+from ..errors import InputError, SymbolicDimError
+from ..ir import dims
+from .function import ArgSpec, function_location, trace
+
+__all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes"]
+
+#: Names of automatic dimensions, in binding order (then n1, n2, ...).
+NAMES = ("n", "d", "k", "m", "p", "q", "r", "s", "t", "u")
+
+
+def declared_specs(fn: Callable, specs: Sequence[ArgSpec], declared: Mapping) -> list[ArgSpec]:
+    """`specs` with the shapes of `declared` (argument name -> entries: an int, a
+    dimension name, or None for the example's size)."""
+    params = {s.name for s in specs}
+    unknown = sorted(set(declared) - params)
+    if unknown:
+        raise InputError(f"dims names {', '.join(unknown)}, which are not arguments of "
+                         f"{getattr(fn, '__qualname__', fn)}({', '.join(s.name for s in specs)})",
+                         function_location(fn))
+    out = []
+    for s in specs:
+        if s.name not in declared:
+            out.append(s)
+            continue
+        entries = tuple(declared[s.name]) if not isinstance(declared[s.name], str) \
+            else tuple(e.strip() for e in declared[s.name].split(","))
+        if not s.traced or len(entries) != len(s.shape):
+            raise InputError(f"dims gives {s.name} {len(entries)} dimensions, but it has "
+                             f"shape {s.shape if s.traced else '(static)'}",
+                             function_location(fn))
+        shape = tuple(_entry(fn, e, d, params) for e, d in zip(entries, s.shape))
+        out.append(replace(s, shape=shape))
+    return out
+
+
+def _entry(fn, entry, example, params):
+    if entry is None:
+        return example
+    if isinstance(entry, sp.Symbol):
+        entry = entry.name
+    if isinstance(entry, str):
+        try:
+            return dims.dim(dims.check_name(entry, params))
+        except ValueError as e:
+            raise InputError(str(e), function_location(fn)) from None
+    if isinstance(entry, int) and entry >= 0:
+        return entry
+    raise InputError(f"a dimension must be a name or a size >= 0, got {entry!r}",
+                     function_location(fn))
+
+
+def auto_specs(fn: Callable, specs: Sequence[ArgSpec], fixed: Sequence[str] = ()) -> list[ArgSpec]:
+    """The most general symbolic shapes for `specs` (see the module docstring); the
+    dimensions named in `fixed` (of an earlier attempt) keep their example sizes."""
+    example: dict = {}
+    shapes = []
+    for i, s in enumerate(specs):
+        if not s.traced:
+            shapes.append(None)
+            continue
+        shape = []
+        for axis, size in enumerate(s.shape):
+            if isinstance(size, int) and size > 1 and f"{s.name}.{axis}" not in fixed:
+                sym = dims.dim(f"_a{i}_{axis}")
+                example[sym] = size
+                shape.append(sym)
+            else:
+                shape.append(size)
+        shapes.append(tuple(shape))
+    assign: dict = {}
+    for _ in range(len(example) + 2):
+        current = _specs(specs, shapes, assign)
+        try:
+            with dims.unifying(example):
+                trace(fn, current)
+        except dims.Unify as u:
+            assign.update({k: v for k, v in u.subs.items()})
+            continue
+        except SymbolicDimError as e:
+            names = set(e.dims)
+            stuck = {s: example[s] for s in example if s.name in names}
+            if not stuck:
+                raise
+            assign.update(stuck)
+            continue
+        except Exception:  # noqa: BLE001 - a limit of symbolic shapes: keep every size
+            return list(specs)
+        break
+    return _pretty(_specs(specs, shapes, assign), specs)
+
+
+def _resolve(d, assign: dict):
+    for _ in range(len(assign) + 1):
+        new = d.xreplace(assign) if isinstance(d, sp.Basic) else d
+        if new == d:
+            break
+        d = new
+    return dims.canon(d)
+
+
+def _specs(specs, shapes, assign) -> list[ArgSpec]:
+    return [s if shape is None else replace(s, shape=tuple(_resolve(d, assign) for d in shape))
+            for s, shape in zip(specs, shapes)]
+
+
+def _pretty(specs: list[ArgSpec], examples: Sequence[ArgSpec]) -> list[ArgSpec]:
+    """Placeholders renamed n, d, k, ... skipping argument names, in the order of the
+    arguments of most dimensions and then most elements (the data, whose first axis
+    is the batch: X of (n, d), W of (d, k))."""
+    taken = {s.name for s in specs}
+    names = [n for n in NAMES if n not in taken]
+    extra = (f"n{i}" for i in range(1, 1000) if f"n{i}" not in taken)
+    rename: dict = {}
+    order = sorted((i for i, s in enumerate(specs) if s.traced),
+                   key=lambda i: (-len(specs[i].shape), -dims.prod(examples[i].shape)))
+    for s in (specs[i] for i in order):
+        for d in s.shape:
+            for sym in sorted(dims.symbols_of(d), key=str):
+                if sym not in rename:
+                    rename[sym] = dims.dim(names.pop(0) if names else next(extra))
+    return [s if not s.traced else replace(s, shape=tuple(
+        dims.canon(d.xreplace(rename)) if isinstance(d, sp.Basic) else d for d in s.shape))
+        for s in specs]
+
+
+def small_sizes(specs: Sequence[ArgSpec], variant: int) -> dict:
+    """Distinct small sizes for the dimension symbols of `specs`: variant 0 gives
+    3, 4, 5, ..., variant 1 gives 6, 8, 10, ... (two instantiations that differ in
+    every dimension, and never make two dimensions equal)."""
+    syms = []
+    for s in specs:
+        if s.traced:
+            for sym in sorted(dims.symbols_of(s.shape), key=str):
+                if sym not in syms:
+                    syms.append(sym)
+    start, step = ((3, 1), (6, 2))[variant]
+    return {sym: start + step * i for i, sym in enumerate(syms)}
+
+
+def fix_dims(specs: Sequence[ArgSpec], example: Sequence[ArgSpec], names) -> list[ArgSpec]:
+    """`specs` with the dimensions called `names` back at their sizes in `example`
+    (the concrete specs they were made from), the others named n, d, ... afresh."""
+    names = set(names)
+    out = []
+    for s, e in zip(specs, example):
+        if not s.traced:
+            out.append(s)
+            continue
+        shape = tuple(size if any(x.name in names for x in dims.symbols_of(d)) else d
+                      for d, size in zip(s.shape, e.shape))
+        out.append(replace(s, shape=shape))
+    return _pretty(out, example)
+
+
+def instantiate(specs: Sequence[ArgSpec], sizes: Mapping) -> list[ArgSpec]:
+    """`specs` at concrete sizes (dimension symbol -> int)."""
+    return [replace(s, shape=dims.instantiate(s.shape, sizes)) if s.traced else s
+            for s in specs]
