@@ -9,6 +9,7 @@ import os
 import signal
 import stat
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen.function import ConstantPool, print_function
+from .codegen.header import kink_conventions
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
@@ -40,6 +42,8 @@ class Compiled:
     argnums: int | tuple[int, ...]
     specs: list[ArgSpec]
     graph: Graph = field(repr=False)
+    fn: Any = field(default=None, repr=False)  # a weak reference to the function, traced
+    # again for pictures of loops (a strong one would keep it alive through the caches)
 
     @property
     def forward(self) -> Callable:
@@ -78,7 +82,11 @@ class Compiled:
         out = self.graph.outputs[0]
         scalar = out.shape == () and out.dtype.kind == "f"
         nums = normalize_argnums(self.argnums, len(self.specs)) if scalar else ()
-        return GraphPicture(traced_picture(self.graph, self.specs, nums, args or None,
+        graph = self.graph
+        fn = self.fn() if self.fn is not None else None
+        if fn is not None and any(n.op == "loop" for n in graph.nodes):
+            graph = trace(fn, self.specs, fold=False)  # a box per step taken
+        return GraphPicture(traced_picture(graph, self.specs, nums, args or None,
                                            self.name, self.name))
 
     # Rich display in notebooks: the derivative as LaTeX, the module highlighted.
@@ -149,6 +157,18 @@ def _exit_on_term(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _keep_user_locations(programs, traced: Graph) -> None:
+    """Forget a statement's source line unless it is in a file the traced function's
+    own lines are in: a node built while differentiating, outside any `located`
+    block, would otherwise quote whatever frame called symdiff (the installed
+    `symdiff` launcher's `sys.exit(main())`) in a "# gradient of line" comment."""
+    files = {node.loc.rpartition(":")[0] for node in traced.nodes if node.loc}
+    for program in programs:
+        for stmt in program.statements:
+            if stmt.loc and stmt.loc.rpartition(":")[0] not in files:
+                stmt.loc = None
+
+
 def compile_gradient(
     fn: Callable,
     args: Sequence[Any],
@@ -209,18 +229,27 @@ def _compile(fn, specs, argnums, source_name, kinds, command, backend) -> Compil
     with progress.task("differentiating, simplifying, printing"):
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
+        _keep_user_locations(programs, ctx.graph)
         functions = [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                     d.backward_from, extra_params=d.extra_params,
                                     constants=constants, kernel_layout=kernel_layout)
                      for d, program in zip(ds, programs)]
     source = render_module(module_code(fn, ctx.name, ctx.specs, ctx.nums, functions,
-                                       source_name, command, backend, ctx.graph.requirements))
+                                       source_name, command, backend,
+                                       ctx.graph.requirements, kink_conventions(ctx.graph)))
     name = f"symdiff_generated_{ctx.name}"
     if kernel_layout is None:
         module = load_module(source, name)
     else:  # from a file, where numba caches the compiled kernels
         module = load_from_file(source, name, write_atomic)
-    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph)
+    return Compiled(ctx.name, source, module, argnums, ctx.specs, ctx.graph, _weak(fn))
+
+
+def _weak(fn):
+    try:
+        return weakref.ref(fn)
+    except TypeError:  # (not weakly referenceable: no picture of its loops)
+        return None
 
 
 #: The code generators: plain NumPy (the default), NumPy calling numba loops, and the

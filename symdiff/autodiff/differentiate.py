@@ -19,12 +19,14 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..errors import UnsupportedOpError, located
-from ..ir import dims
+from ..ir import canonical, dims
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, graph_pass
 from ..ir.indexing import is_basic
+from ..ir.loops import LOOP, LOOP_OUTPUT
 from ..trace.structured import concatenate, reshape
 from ..trace.tracer import Tracer, bind, broadcast_to, cast, elementwise, expression
 from .batched_rules import BATCHED_JVP
+from .loops import diagonal_loop, joint_jvp, loop_jvp, loop_vjp
 from .rules import JVP, VJP, recent_definition, unbroadcast
 
 __all__ = ["vjp_graph", "jvp_graph", "diagonal_grad_graph", "differentiable", "active_vars"]
@@ -44,22 +46,35 @@ def active_vars(graph: Graph, wrt: Sequence[Var]) -> set[Var]:
 
 
 @graph_pass
-def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) -> Graph:
+def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
+              seeds: Sequence[tuple[Var, Var]] = ()) -> Graph:
     """A copy of `graph` whose outputs are its output followed by one cotangent per `wrt`.
 
     The seed is `cotangent` (a Var of the output's shape) or, for a scalar output,
-    the constant 1.
+    the constant 1; or, given `seeds`, a cotangent (second) for each of several
+    values (first), as a loop body's adjoint has.
     """
     g = graph.derive(graph.nodes, graph.outputs)
     out = graph.outputs[0]
     active = active_vars(graph, wrt)
-    if cotangent is None:
-        seed = expression(g, sp.Integer(1), out.shape, out.dtype)
-    else:
-        seed = Tracer(g, cotangent)
-    adjoints: dict[Var, list[Tracer]] = {out: [seed]} if out in active else {}
+    adjoints: dict[Var, list[Tracer]] = {}
+    for var, seed in seeds or [(out, cotangent)]:
+        if var in active:
+            with located(None):  # (the seed belongs to no line of the user's)
+                adjoints.setdefault(var, []).append(
+                    Tracer(g, seed) if seed is not None else
+                    expression(g, sp.Integer(1), out.shape, out.dtype))
+    pending: dict[Var, dict[int, Tracer]] = {}  # loop -> output index -> its cotangent
     for node in reversed(graph.nodes):
         contributions = adjoints.pop(node.out, None)
+        if node.op == LOOP and node.out in pending:
+            with located(node.loc):
+                contributions = [(v, ct) for v, ct in loop_vjp(
+                    g, node, pending.pop(node.out), active, vjp_graph, active_vars)]
+            for var, ct in contributions:
+                if var in active:
+                    adjoints.setdefault(var, []).append(cast(ct, var.dtype))
+            continue
         if contributions is None:
             continue
         if node.op in (INPUT, CONST):
@@ -68,6 +83,9 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None) ->
         with located(node.loc):
             cotangent_out = _accumulate(contributions)
             g.adjoint_of.setdefault(cotangent_out.var, node.out)
+            if node.op == LOOP_OUTPUT:
+                pending.setdefault(node.inputs[0], {})[node.p["index"]] = cotangent_out
+                continue
             for var, ct in _node_vjp(g, node, cotangent_out):
                 if ct is not None and var in active:
                     adjoints.setdefault(var, []).append(cast(ct, var.dtype))
@@ -123,7 +141,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
     for var in g.operands(node):
         if not differentiable(var):
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:
@@ -162,22 +180,30 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     for node in graph.nodes:
         if node.out in active and node.out not in (x, total, out) and not (
                 node.op == ELEMENTWISE and node.out.shape == x.shape
-                and all(v.shape == x.shape for v in graph.operands(node) if v in active)):
+                and all(v.shape == x.shape for v in graph.operands(node) if v in active)) \
+                and not (node.op == LOOP and diagonal_loop(node, x.shape, active, active_vars)) \
+                and not (node.op == LOOP_OUTPUT and node.out.shape == x.shape):
             return None
     chain = [n for n in graph.nodes if n.out in active and n.out not in (x, total, out)]
-    if len(chain) <= LONG_CHAIN:  # reverse mode fuses a short chain into a closed form
-        return None
+    if len(chain) <= LONG_CHAIN and not any(n.op == LOOP for n in chain):
+        return None  # reverse mode fuses a short chain into a closed form
     g = graph.derive([], graph.outputs)
-    known = {x: expression(g, sp.Integer(1), x.shape, x.dtype)}
+    with located(None):  # (the seed belongs to no line of the user's)
+        known = {x: expression(g, sp.Integer(1), x.shape, x.dtype)}
     forward_only = _Batch(None, set())
+    joint: dict[Var, tuple] = {}  # a loop -> the loop computing its tangents with it
     for node in graph.nodes:
+        if node.op in (LOOP, LOOP_OUTPUT) and (node.out in active or node.inputs[0] in joint):
+            with located(node.loc):
+                _diagonal_loop_step(g, node, known, joint)
+            continue
         g.nodes.append(node)
         if node.out in active and node.out not in (x, total, out):
             with located(node.loc):
                 t = _elementwise_jvp(g, node, known, forward_only)
             if t is not None:  # None: a zero derivative (sign, floor, ...)
                 known[node.out] = _materialized(g, t)
-    partial = sp.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
+    partial = canonical.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
     tangent = known.get(reduction.inputs[0])
     with located(reduction.loc):
         grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
@@ -185,6 +211,25 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     g.adjoint_of[grad.var] = x
     g.outputs = [out, grad.var]
     return g
+
+
+def _diagonal_loop_step(g: Graph, node: Node, known: dict, joint: dict) -> None:
+    """A loop of a diagonal chain, replaced by one carrying its tangents too; its
+    outputs, projected from that loop (the same Vars), with their tangents."""
+    if node.op == LOOP:
+        joint[node.out] = joint_jvp(g, node, known, jvp_graph, active_vars)
+        return
+    token, index, tangents = joint[node.inputs[0]]
+    k = node.p["index"]
+    g.add(Node(node.out, LOOP_OUTPUT, (token,), tuple(
+        (name, index[k] if name == "index" else value) for name, value in node.params),
+        loc=node.loc))
+    if k in tangents:
+        t = g.new_var(node.out.shape, node.out.dtype)
+        g.add(Node(t, LOOP_OUTPUT, (token,), tuple(
+            (name, tangents[k] if name == "index" else value) for name, value in node.params),
+            loc=node.loc))
+        known[node.out] = Tracer(g, t)
 
 
 def _materialized(g: Graph, t: Tracer) -> Tracer:
@@ -222,14 +267,21 @@ def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
     g = graph.derive(graph.nodes, graph.outputs)
     known: dict[Var, Tracer] = {w: Tracer(g, t) for w, t in zip(wrt, tangents)}
     ctx = _Batch(batch, set(identity))
+    loops: dict[Var, dict[int, Tracer]] = {}  # loop -> output index -> its tangent
     for node in graph.nodes[:upto]:
         if node.op in (INPUT, CONST):
             continue
         operands = graph.operands(node)
-        if not any(v in known for v in operands) or not differentiable(node.out):
+        if not any(v in known or v in loops for v in operands) or not differentiable(node.out):
             continue
         with located(node.loc):
-            t = _node_jvp(g, node, known, ctx)
+            if node.op == LOOP:
+                loops[node.out] = loop_jvp(g, node, known, ctx, jvp_graph, active_vars)
+                continue
+            if node.op == LOOP_OUTPUT:
+                t = loops.get(node.inputs[0], {}).get(node.p["index"])
+            else:
+                t = _node_jvp(g, node, known, ctx)
         if t is not None:
             known[node.out] = cast(t, node.out.dtype)
     tail = (batch,) if batch is not None else ()
@@ -295,7 +347,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         t = known.get(var)
         if t is None:
             continue
-        partial = sp.diff(expr, var.symbol)
+        partial = canonical.diff(expr, var.symbol)
         if partial == 0:
             continue
         if not expr.is_Symbol:

@@ -18,6 +18,7 @@ from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
+from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .printer import Block, SymdiffPrinter, _balanced_call
 from .safe_text import comment as safe_comment
@@ -71,6 +72,22 @@ def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
     return memo[sym]
 
 
+def _shape_of(program: Program, sym: sp.Symbol, memo: dict):
+    """The shape of a statement's value: its Var's, or for a CSE temporary the
+    broadcast of what it reads (the set of those shapes where they do not broadcast
+    as plain integers)."""
+    var = program.by_symbol.get(sym)
+    if var is not None:
+        return var.shape
+    if sym not in memo:
+        shapes = [_shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
+        try:
+            memo[sym] = np.broadcast_shapes(*shapes)
+        except Exception:  # (symbolic sizes refuse to be integers: compare as text)
+            memo[sym] = frozenset(map(str, shapes))
+    return memo[sym]
+
+
 def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
     return [st for st in program.statements
             if st.expr is not None and sym in st.expr.free_symbols]
@@ -102,10 +119,14 @@ def print_function(
     printed as a function of its own and called where its last statement was."""
     constants = constants if constants is not None else ConstantPool()
     output_vars = set(_flatten(returns))
+    if any(stmt.depth for stmt in program.statements):
+        kernel_layout = None  # (loops print as NumPy loops; kernels do not span them)
     plan = kernel_layout.plan(program, output_vars) if kernel_layout is not None else None
     program = plan.program if plan is not None else program
     names = _assign_names(program, out_name)
+    pinned = pinned_symbols(program)
     inlinable = _inlinable(program, output_vars) - (plan.named if plan is not None else set())
+    inlinable -= pinned
     kernels: list[str] = []
     printer = SymdiffPrinter(names, xp=xp)
     printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
@@ -114,11 +135,20 @@ def print_function(
     call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
     body: list[str] = []
     last_comment = None
-    temps = _TempNames(program, inlinable, output_vars, plan.at if plan is not None else None)
+    temps = _TempNames(program, inlinable, output_vars, plan.at if plan is not None else None,
+                       pinned)
+    loops = LoopPrinter(program, names, printer, temps, {v.symbol for v in output_vars},
+                        out_name, _source_comment)
     backward = _backward_flags(program, backward_from)
     used_constants: list[str] = []
     temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+    temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
+        if loops.is_loop_statement(stmt):
+            pad = " " * (4 * stmt.depth)
+            body.extend(pad + line for line in loops.lines(stmt, index))
+            last_comment = None  # (a loop's body names its lines again)
+            continue
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
             _temp_dtype(program, stmt.target, temp_dtypes)
         printer.large = _large(program, stmt)
@@ -127,6 +157,7 @@ def print_function(
                           backward, output_vars)
             continue
         if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
+                and stmt.target not in loops.inits \
                 and constants.wants(stmt.node.value, names.get(stmt.target), printer):
             names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
             used_constants.append(constants.lines[names[stmt.target]])
@@ -150,7 +181,8 @@ def print_function(
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             continue
         if stmt.target not in names:
-            names[stmt.target] = temps.take(stmt.target, index)
+            kind = (_shape_of(program, stmt.target, temp_shapes), printer.dtype)
+            names[stmt.target] = temps.take(stmt.target, index, kind)
         last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
                                          is_backward, last_comment)
     return _function_code(program, name, docstring, body, returns, names, extra_params,
@@ -178,18 +210,19 @@ def _append_statement(body: list[str], stmt, rhs, name: str, is_backward: bool,
     """Append `stmt`, printed as `rhs` and assigned to `name`, to `body`; in gradient
     code, first a comment naming the source line it differentiates (once per line).
     Returns the source line last named."""
+    pad, indent = " " * (4 * stmt.depth), 4 + 4 * stmt.depth  # (inside loops: deeper)
     if is_backward and stmt.loc and stmt.loc != last_comment:
-        comment = _source_comment(stmt.loc)
+        comment = _source_comment(stmt.loc, indent)
         if comment:
-            body.append(comment)
+            body.append(pad + comment)
         last_comment = stmt.loc
     if stmt.node is not None and stmt.node.op == "stop_gradient":
-        body.append(f"# stop_gradient({rhs}): derivatives treat {name} as a constant")
+        body.append(f"{pad}# stop_gradient({rhs}): derivatives treat {name} as a constant")
     if isinstance(rhs, Block):  # (a buffer updated in place may share its name)
-        body.extend(_wrap_statement(line, indent=4) for line in rhs.statements(name)
-                    if line != f"{name} = {name}")
+        body.extend(pad + _wrap_statement(line, indent=indent)
+                    for line in rhs.statements(name) if line != f"{name} = {name}")
     else:
-        body.append(_wrap(f"{name} = {rhs}", indent=4))
+        body.append(pad + _wrap(f"{name} = {rhs}", indent=indent))
     return last_comment
 
 
@@ -364,16 +397,18 @@ def _is_atomic(text: str) -> bool:
 
 
 def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
-    """Which statements belong to the gradient part (temps follow their first user)."""
+    """Which statements belong to the gradient part (temps follow their first user; a
+    loop's body, its loop)."""
     flags = [False] * len(program.statements)
     if backward_from is None:
         return flags
     pending = []
     for i, stmt in enumerate(program.statements):
-        if stmt.var is None:
+        ref = stmt.scope if stmt.scope is not None else stmt.var
+        if ref is None:
             pending.append(i)
             continue
-        flag = stmt.var.id >= backward_from
+        flag = ref.id >= backward_from
         for j in pending:
             flags[j] = flag
         pending = []
@@ -381,13 +416,14 @@ def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
     return flags
 
 
-def _source_comment(loc: str) -> str | None:
+def _source_comment(loc: str, indent: int = 4) -> str | None:
     filename, _, line = loc.rpartition(":")
     if not line.isdigit():
         return None
     text = linecache.getline(filename, int(line)).strip()
     text = safe_comment(text)
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
-    return comment if len(comment) + 4 <= LINE_LENGTH else comment[: LINE_LENGTH - 8] + "..."
+    room = LINE_LENGTH - indent
+    return comment if len(comment) <= room else comment[: room - 4] + "..."
 
 

@@ -10,9 +10,12 @@ import textwrap
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
 from ..ir import dims
+from ..ir import elementwise as ew
 from ..ir.elementwise import KINK_CONVENTIONS
+from ..ir.graph import ELEMENTWISE, Graph
 from ..trace.function import ArgSpec
 from ..version import __version__
 from .layout import LINE_LENGTH, _fill
@@ -23,6 +26,42 @@ from .safe_text import literal
 CONVENTIONS = KINK_CONVENTIONS + (
     "np.where(c, a, b): the derivative of the branch chosen; conditions have none",
 )
+
+
+#: What makes each convention apply: elementwise functions, structured ops, and for the
+#: last two the SymPy classes of comparisons and choices.
+_CONVENTION_USERS = (
+    ({ew.Absolute}, ()),
+    ({ew.Maximum, ew.Minimum, ew.Fmax, ew.Fmin}, ("max", "min")),
+    ({ew.Clip}, ()),
+    ({ew.Sign, ew.Floor, ew.Ceil, ew.Trunc, ew.Rint, ew.Round, ew.FloorDivide, ew.Mod,
+      sp.Rel}, ()),
+    ({sp.Piecewise}, ()),
+)
+
+
+def kink_conventions(graph: Graph) -> list[str]:
+    """The lines of `CONVENTIONS` that apply to the traced `graph`: those of the kinks
+    its functions have (a polynomial has none). Graphs in node parameters (bodies of
+    loops and branches) are read too."""
+    kinds, ops = _functions_and_ops(graph)
+    return [text for text, (classes, names) in zip(CONVENTIONS, _CONVENTION_USERS)
+            if ops & set(names) or any(issubclass(k, tuple(classes)) for k in kinds)]
+
+
+def _functions_and_ops(graph: Graph) -> tuple[set[type], set[str]]:
+    kinds: set[type] = set()
+    ops: set[str] = set()
+    for node in graph.nodes:
+        ops.add(node.op)
+        if node.op == ELEMENTWISE and node.expr is not None:
+            kinds |= {type(e) for e in sp.preorder_traversal(node.expr)}
+        for _, value in node.params:
+            value = getattr(value, "body", value)  # (a loop's spec holds its body graph)
+            if isinstance(value, Graph):
+                inner = _functions_and_ops(value)
+                kinds, ops = kinds | inner[0], ops | inner[1]
+    return kinds, ops
 
 
 #: The derivative kinds a module holds unless asked otherwise (`symdiff emit --emit`).
@@ -65,8 +104,9 @@ def static_constants(specs: Sequence[ArgSpec]) -> list[str]:
 
 
 def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAULT_KINDS,
-                  stable_rewrites=(), backend="numpy") -> list[str]:
-    """Header comment lines: provenance, how to regenerate, arguments, conventions."""
+                  stable_rewrites=(), backend="numpy", conventions=CONVENTIONS) -> list[str]:
+    """Header comment lines: provenance, how to regenerate, arguments, the conventions
+    at kinks in `conventions` (none: no such section)."""
     width = LINE_LENGTH - 2  # the template writes "# " before each line
     cell = None if source_name else _fileless_source(fn)
     if cell is None:
@@ -85,8 +125,8 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
         *provenance,
         *command_lines(command, width),
         *_fill([s.describe() for s in specs], ", ", width - 1, "Traced arguments: ", "  "),
-        "Conventions at kinks:",
-        *(f"  {c}" for c in CONVENTIONS),
+        *(["Conventions at kinks:"] if conventions else []),
+        *(f"  {c}" for c in conventions),
         *(["Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):"]
           if stable_rewrites else []),
         *(line for r in stable_rewrites for line in textwrap.wrap(

@@ -22,7 +22,7 @@ from ..ir import dims
 from ..trace.function import ArgSpec
 from .checks import _if, input_checks
 from .function import FunctionCode
-from .header import _arg_text, module_header, static_constants
+from .header import CONVENTIONS, _arg_text, module_header, static_constants
 from .layout import LINE_LENGTH, call_text
 from .shape_checks import binding_lines, bound_dims, dims_read
 
@@ -119,7 +119,7 @@ def _module_docstring(text: str) -> str:
 
 
 def module_code(fn, name, specs, nums, functions, source_name=None, command=None,
-                backend="numpy", requirements=()) -> ModuleCode:
+                backend="numpy", requirements=(), conventions=CONVENTIONS) -> ModuleCode:
     """The template context for a module of `functions` (the forward function first).
 
     `command` is the `symdiff emit` command line (a list of words) recorded in the
@@ -138,7 +138,7 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         imports_before=before,
         header=module_header(fn, name, specs, nums, source_name, command, kinds,
                              list(dict.fromkeys(r for f in functions for r in f.stable_rewrites)),
-                             backend) + needs,
+                             backend, conventions) + needs,
         docstring=_module_docstring(summary),
         params=params,
         checks=input_checks(specs, requirements),

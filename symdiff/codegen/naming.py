@@ -29,8 +29,9 @@ class _TempNames:
     long chain otherwise keeps every one alive until the function returns)."""
 
     def __init__(self, program: Program, inlinable: set, outputs: set,
-                 at: dict[int, int] | None = None):
-        """`at` maps statements evaluated elsewhere (in a kernel) to where that is."""
+                 at: dict[int, int] | None = None, pinned=frozenset()):
+        """`at` maps statements evaluated elsewhere (in a kernel) to where that is;
+        `pinned` symbols are read by a loop and live as long as it runs."""
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]
@@ -50,12 +51,17 @@ class _TempNames:
                 self.last_use[sym] = max(self.last_use.get(sym, -1), where[i])
         for var in outputs:
             self.last_use[var.symbol] = float("inf")
+        for sym in pinned:  # read by a loop: alive as long as it runs
+            self.last_use[sym] = float("inf")
         self.holders: list[tuple[sp.Symbol, str]] = []
         self.free: list[int] = []
+        self.kinds: dict[int, object] = {}  # number -> the kind of value it last held
         self.count = 0
 
-    def take(self, sym: sp.Symbol, index: int) -> str:
-        """A name for `sym`, defined by statement `index`."""
+    def take(self, sym: sp.Symbol, index: int, kind=None) -> str:
+        """A name for `sym`, defined by statement `index`; a dead temporary's name is
+        reused only for a value of the same `kind` (shape and dtype), so that a name
+        never holds an (8,) array in one line and an (8, 4) one further down."""
         still = []
         for holder, name in self.holders:
             if self.last_use.get(holder, -1) < index:
@@ -63,10 +69,13 @@ class _TempNames:
             else:
                 still.append((holder, name))
         self.holders = still
-        if self.free:
-            number = heapq.heappop(self.free)
+        number = next((n for n in sorted(self.free) if self.kinds.get(n) == kind), None)
+        if number is not None:
+            self.free.remove(number)
+            heapq.heapify(self.free)
         else:
             number, self.count = self.count, self.count + 1
+        self.kinds[number] = kind
         name = f"{_TEMP_PREFIX}{number}"
         self.holders.append((sym, name))
         return name

@@ -98,10 +98,24 @@ class SymdiffPrinter(NumPyPrinter):
         except KeyError:
             raise EmitError(f"internal: symbol {expr} has no name in the generated code") from None
 
+    _print_Dummy = _print_Symbol  # (the values of loop bodies)
+
     def parenthesize(self, item, level, strict=False):
         if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
             return f"({self._print(item)})"
+        if self._repeated(item):  # 1/(x*x*x), not 1/x*x*x (a -3*x**3/y Mul asks at Add level)
+            return f"({self._print(item)})"
         return super().parenthesize(item, level, strict)
+
+    def _repeated(self, expr) -> str | None:
+        """The name `x` when `expr` is x**3 or x**4 of a named value: printed as x*x*x,
+        two or three multiplications, where NumPy's float power costs about eight
+        times as much on arrays (and CPython's about twice on floats)."""
+        if expr.is_Pow and expr.exp.is_Integer and int(expr.exp) in (3, 4) and \
+                expr.base.is_Symbol:
+            name = self._print(expr.base)
+            return name if name.isidentifier() else None
+        return None
 
     def _print_Float(self, expr):
         return repr(float(expr))
@@ -141,7 +155,22 @@ class SymdiffPrinter(NumPyPrinter):
                 return f"{coeff.p}/({self._print(denominator)})"
             text = self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)
             return f"{coeff.p}/{coeff.q}*{text}"
+        if any(self._repeated(f) for f in expr.args) and \
+                not any(f.is_Pow and f.exp.is_negative for f in expr.args):
+            return self._print_product(expr)
         return super()._print_Mul(expr)
+
+    def _print_product(self, expr) -> str:
+        """A product without a denominator, its powers x**3 and x**4 written out:
+        ``8*x*x*x``."""
+        coeff, _ = expr.as_coeff_Mul()
+        sign = "-" if coeff.is_negative else ""
+        parts = []
+        for f in (-expr if sign else expr).as_ordered_factors():
+            name = self._repeated(f)
+            parts.append("*".join([name] * int(f.exp)) if name else
+                         self.parenthesize(f, PRECEDENCE["Mul"], strict=False))
+        return sign + "*".join(parts)
 
     def _sizes_first(self, expr):
         """(numbers and sizes, the rest) of a product of both, else (None, None)."""
@@ -169,6 +198,9 @@ class SymdiffPrinter(NumPyPrinter):
         if exp.is_Integer and exp < 0:
             inverse = base if exp == -1 else sp.Pow(base, -exp, evaluate=False)
             return f"1/{self.parenthesize(inverse, prec, strict=True)}"
+        name = self._repeated(expr)
+        if name:
+            return "*".join([name] * int(exp))
         if base is sp.E:
             return f"{self.xp}.exp({self._print(exp)})"
         # ** groups to the right: a base that is itself a power needs parentheses
@@ -437,8 +469,10 @@ def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -
 
 
 def _operand(text: str) -> str:
-    """Parenthesize a printed argument unless it is a name or a call."""
+    """Parenthesize a printed argument unless it is a name, a call or a row `x[t]`."""
     if text.isidentifier() or (text.endswith(")") and _balanced_call(text)):
+        return text
+    if re.fullmatch(r"[A-Za-z_]\w*\[[A-Za-z_]\w*\]", text):  # a loop's row of an array
         return text
     if text.endswith(".T") and _operand(text[:-2]) == text[:-2]:  # X.T, f(x).T; not a @ b.T
         return text

@@ -67,7 +67,7 @@ def function_picture(fn: Callable, args: Sequence[Any], argnums: Sequence[int], 
     performed) and, with `grad`, of its backward pass by `argnums`; with `values`,
     the numbers of every value and adjoint at `args`."""
     specs = describe_args(fn, args, tuple(argnums))
-    graph = trace(fn, specs)
+    graph = trace(fn, specs, fold=False)  # one box per operation performed: loops unrolled
     out = graph.outputs[0]
     if grad and (out.shape != () or out.dtype.kind != "f"):
         raise TraceError(f"the gradient graph needs a real scalar output, but "

@@ -25,6 +25,7 @@ from sympy.printing.precedence import PRECEDENCE
 from ..ir import dims
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.interpret import apply_primitive, interpret
+from ..ir.loops import LOOP
 from ..passes.simplify import simplify_expr
 from ..trace.function import normalize_argnums
 
@@ -296,6 +297,12 @@ def _array_lines(compiled) -> list[str]:
     graph = compiled.graph
     head, _ = _head(compiled)
     inputs = _input_vars(compiled)
+    loops = [n.p["loop"] for n in graph.nodes if n.op == LOOP]
+    if loops:
+        steps = " and ".join(str(loop.length) for loop in loops)
+        ops = sum(1 for loop in loops for n in loop.body.nodes if n.op not in (INPUT, CONST))
+        return [f"{head} &: \\text{{loops of {steps} steps, {ops} operations per step; its "
+                "derivatives are in the generated code}}"]
     if _tree_sizes(graph, per_element=False) > MAX_TREE:
         ops = sum(1 for n in graph.nodes if n.op not in (INPUT, CONST))
         return [f"{head} &: \\text{{{ops} operations; its derivatives are in the generated "

@@ -134,7 +134,7 @@ class Graph:
 
     def derive(self, nodes: list[Node], outputs: list[Var]) -> Graph:
         """A graph over the same Vars with other nodes/outputs (passes stay functional)."""
-        g = Graph()
+        g = type(self)()  # (a loop body stays one)
         g.nodes = list(nodes)
         g.inputs = list(self.inputs)
         g.outputs = list(outputs)
@@ -204,6 +204,8 @@ def check_graph(graph: Graph) -> None:
             want = dims.broadcast_shapes(*shapes) if shapes else ()
             if want != node.out.shape:
                 raise AssertionError(f"v{node.out.id}: expression shape {want} != {node.out.shape}")
+        elif node.op in ("loop", "loop_output"):
+            pass  # shapes fixed when the loop is built (ir/loops.py output_types)
         elif node.op not in (INPUT, CONST):
             prim = PRIMITIVES[node.op]
             want = prim.shape_rule(*[v.shape for v in node.inputs], **node.p)

@@ -4,8 +4,10 @@ Two rewrites of a `sum` whose argument is a single-use elementwise product:
 
 - scalar factors move out: ``np.sum(2/5*r*x)`` -> ``2/5*np.sum(r*x)``, one array pass
   less;
-- a full sum of the product of two 1-d arrays is their dot product:
-  ``np.sum(r*x)`` -> ``r @ x``, which BLAS does in one pass with no temporary.
+- a full sum of the product of two 1-d arrays, one of them a value of its own, is
+  their dot product: ``np.sum(r*x)`` -> ``r @ x``, which BLAS does in one pass with no
+  temporary (of two computed factors, ``np.sum(x**2*np.sin(x)**2)`` stays a sum: the
+  dot would need both as temporaries, and reads worse).
 
 A sum of a single-use sum is one sum over both sets of axes. And an `add_at` into
 a fresh buffer that nothing else reads updates it in place.
@@ -66,13 +68,16 @@ def _rewrite_sum(g: Graph, node: Node, src: Node) -> bool:
     content, primitive = src.expr.as_content_primitive()  # 2*x/5 + 2*y/5 -> 2/5, x + y
     if primitive.atoms(sp.Float) - src.expr.atoms(sp.Float):  # it did arithmetic on a
         content, primitive = sp.S.One, src.expr  # float: sqrt(v/6 + 1e-5) -> sqrt(v + 6e-5)
+    if primitive.is_Add and primitive.could_extract_minus_sign():  # -sum(a + b), so that
+        content, primitive = -content, -primitive  # -1/n*sum(-a - b) reads 1/n*sum(a + b)
     scalar, arrays = ([content] if content != 1 else []), []
     for factor in sp.Mul.make_args(primitive):
         shapes = [g.by_symbol[s].shape for s in factor.free_symbols]
         (arrays if any(shapes) else scalar).append(factor)
     full = len(node.p["axes"]) == src.out.ndim
     dot = full and src.out.ndim == 1 and len(arrays) == 2 and all(
-        _natural_shape(g, a) == src.out.shape for a in arrays)
+        _natural_shape(g, a) == src.out.shape for a in arrays) and \
+        any(a.is_Symbol for a in arrays)  # (x**2) @ (sin(x)**2) saves nothing: two temporaries
     if not scalar and not dot:
         g.nodes.append(node)
         return False

@@ -129,6 +129,8 @@ def _minus_own_max(graph: Graph, defs: dict, e: sp.Expr, axes: tuple) -> bool:
     """Whether `e` is ``a - m`` with m the keepdims max of a over `axes`."""
     for m in e.free_symbols:
         node = defs.get(graph.by_symbol.get(m))
+        if node is not None and node.op == "stop_gradient":  # (passes/shift.py's)
+            node = defs.get(node.inputs[0])
         if node is not None and node.op == "max" and node.p["keepdims"] and \
                 tuple(node.p["axes"]) == tuple(axes) and \
                 sp.expand(e - (node.inputs[0].symbol - m)) == 0:

@@ -17,9 +17,13 @@ import numpy as np
 import sympy as sp
 
 from ..ir import dims
+from ..ir.canonical import canonical, rename
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var, dce, graph_pass, is_size_symbol
+from ..ir.loops import LOOP
+from .loops import loop_statements, optimize_loops, with_bodies
 from .reductions import rewrite_reductions
+from .shift import stop_cancelling_shifts
 from .stable import lower_sigmoid, stabilize
 
 __all__ = [
@@ -41,8 +45,11 @@ SIMPLIFY_MAX_OPS = 40
 
 
 def optimize(graph: Graph, simplify: bool = True) -> Graph:
-    """All graph passes, in order."""
-    graph = fuse(value_number(collapse_scalar_broadcasts(dce(graph))))
+    """All graph passes, in order (and inside loop bodies)."""
+    graph = optimize_loops(dce(graph), lambda body: optimize(body, simplify))
+    graph = fuse(value_number(collapse_scalar_broadcasts(graph)))
+    if not simplify:  # (before differentiation) a max shift the value does not depend on
+        graph = stop_cancelling_shifts(graph)
     stable = stabilize(graph)  # numerically stable forms; may leave values single-use
     graph = fuse(stable) if stable is not graph else graph
     if not simplify:
@@ -86,11 +93,38 @@ def constant_broadcasts(graph: Graph) -> Graph:
         elif node.op == "sum" and node.inputs[0] in uniform:  # sum(ones(n)) -> n
             count = node.inputs[0].size // max(node.out.size, 1)
             value = np.asarray(uniform[node.inputs[0]] * count, dtype=node.out.dtype)
+        elif node.op == ELEMENTWISE and node.out.dtype.kind == "f":
+            new = _uniform_operands_as_numbers(graph, node, uniform)
+            node, changed = (new, True) if new is not None else (node, changed)
         if value is not None and value.dtype == node.out.dtype:
             uniform[node.out] = value
             node, changed = _constant_node(node, value), True
         nodes.append(node)
     return fuse(dce(graph.derive(nodes, graph.outputs))) if changed else graph
+
+
+def _uniform_operands_as_numbers(graph: Graph, node: Node, uniform: dict) -> Node | None:
+    """`node` with its operands of one value everywhere written as that number, where
+    the others alone give the result its shape and dtype (``ones((1, 1))*inv(A).T`` is
+    ``inv(A).T``); None when there is none such."""
+    operands = graph.operands(node)
+    others = [v for v in operands if v not in uniform]
+    if not others or not _same_shape(dims.broadcast_shapes(*(v.shape for v in others)),
+                                     node.out.shape) or \
+            np.result_type(*(v.dtype for v in others)) != node.out.dtype:  # (zeros + x32)
+        return None
+    repl = {v.symbol: number(uniform[v]) for v in operands  # (not 0: x*0 -> 0 would
+            if v in uniform and uniform[v].dtype == node.out.dtype  # drop x's nan and
+            and uniform[v] != 0 and np.isfinite(uniform[v])  # shape; a 0-d float64
+            and v.shape != ()}  # keeps its own rule: np.float64(2)*x32 is float64)
+    expr = node.expr.xreplace(repl) if repl else None
+    if expr is None or {v.symbol for v in others} - expr.free_symbols:
+        return None
+    return Node(node.out, ELEMENTWISE, params=node.params, expr=expr, loc=node.loc)
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(dims.equal(x, y) for x, y in zip(a, b))
 
 
 def _constant_node(node: Node, value: np.ndarray) -> Node:
@@ -325,28 +359,47 @@ def _distribute_sizes(expr: sp.Expr) -> sp.Expr:
 def simplify_expr(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS) -> sp.Expr:
     """The cheapest of a few deterministic rewritings; big expressions are left alone.
 
-    A rewriting must have fewer operations and print no longer. Memoized: the
-    forward, gradient and value-and-gradient programs share most expressions."""
+    A rewriting must have fewer operations and print no longer. Memoized, also up to
+    the names of the symbols (`canonical`): the forward, gradient and value-and-gradient
+    programs share most expressions, and an unrolled loop repeats one in new names."""
     if expr.is_Atom or expr.has(sp.Piecewise):
         return expr
-    best_ops = sp.count_ops(expr)
+    canon, back = canonical(expr)
+    best_ops = _count_ops(canon)
     if best_ops > max_ops:
         return expr
     best, best_len = expr, None
+    for candidate, ops in _rewritings(canon):
+        if ops >= best_ops:
+            continue
+        candidate = rename(candidate, back)
+        best_len = best_len if best_len is not None else len(str(best))
+        length = len(str(candidate))  # (in the user's names: lengths differ by name)
+        if length <= best_len:
+            best, best_ops, best_len = candidate, ops, length
+    return best
+
+
+@functools.lru_cache(maxsize=8192)
+def _count_ops(expr: sp.Expr) -> int:
+    return sp.count_ops(expr)
+
+
+@functools.lru_cache(maxsize=8192)
+def _rewritings(expr: sp.Expr) -> tuple[tuple[sp.Expr, int], ...]:
+    """(rewriting, its operation count) for each rewriting of `expr` that keeps its
+    floats and its symbols, in the order they are tried."""
+    out = []
     for rewrite in (sp.factor_terms, _expand_small, sp.cancel, *_collectors(expr)):
         try:
             candidate = rewrite(expr)
         except (sp.PolynomialError, NotImplementedError, TypeError):
             continue
-        ops = sp.count_ops(candidate)
-        if ops >= best_ops or candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
+        if candidate.atoms(sp.Float) - expr.atoms(sp.Float) or \
                 candidate.free_symbols != expr.free_symbols:  # (a dropped one may give the shape)
             continue  # (no arithmetic on the user's floats: 6*1e-05 is 6.000000000000001e-05)
-        best_len = best_len if best_len is not None else len(str(best))
-        length = len(str(candidate))
-        if length <= best_len:
-            best, best_ops, best_len = candidate, ops, length
-    return best
+        out.append((candidate, _count_ops(candidate)))
+    return tuple(out)
 
 
 def _collectors(expr: sp.Expr) -> list:
@@ -393,6 +446,8 @@ class Statement:
     node: Node | None = None
     args: tuple = ()
     loc: str | None = None
+    depth: int = 0  # how many loops enclose it (passes/loops.py)
+    scope: Var | None = None  # the innermost enclosing loop's node
 
 
 @dataclass
@@ -460,8 +515,10 @@ def _inline_numbers(temps, reduced):
             [e.xreplace(numbers) for e in reduced])
 
 
-def to_program(graph: Graph, cse: bool = True) -> Program:
-    """Order the nodes as statements, with CSE temporaries placed before first use."""
+def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0) -> Program:
+    """Order the nodes as statements, with CSE temporaries placed before first use; a
+    loop's body follows its head, one level deeper (`depth` counts the enclosing loops;
+    a body's temporaries are `temp_symbols`, unlike any other's)."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
     forms: set[str] = set()
     exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
@@ -469,8 +526,8 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
     rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
     temps: list[tuple[sp.Symbol, sp.Expr]] = []
     if cse and exprs:
-        temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", real=True),
-                                order="canonical", list=True)
+        temps, reduced = sp.cse(exprs, symbols=temp_symbols or sp.numbered_symbols(
+            "c", real=True), order="canonical", list=True)
         temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
         temps, reduced = _inline_numbers(temps, reduced)
         reduced_iter = iter(reduced)
@@ -489,6 +546,7 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
 
     alias: dict[sp.Symbol, sp.Symbol] = {}  # values that are just another name
     outputs = set(graph.outputs)
+    bodies: list[Program] = []
     for node in body:
         if node.op == ELEMENTWISE:
             expr = next(reduced_iter) if cse and exprs else node.expr
@@ -508,8 +566,16 @@ def to_program(graph: Graph, cse: bool = True) -> Program:
             args = tuple(alias.get(v.symbol, v.symbol) for v in node.inputs)
             for sym in sorted(set(args) & temp_defs.keys(), key=sp.default_sort_key):
                 place(sym, node.loc)
+            if node.op == LOOP:
+                inner, program = loop_statements(node, args, to_program, Statement, depth)
+                statements.extend(inner)
+                bodies.append(program)
+                continue
             statements.append(Statement(node.out.symbol, node.out, node=node, args=args,
                                         loc=node.loc))
-    return Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
-                   [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                   dict(graph.expr_names), temp_defs, rewrites)
+    for stmt in statements:
+        stmt.depth = max(stmt.depth, depth)
+    result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
+                     [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
+                     dict(graph.expr_names), temp_defs, rewrites)
+    return with_bodies(result, bodies) if bodies else result

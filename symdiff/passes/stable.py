@@ -66,7 +66,7 @@ __all__ = ["sigmoid", "lower_sigmoid", "SIGMOID_FORM", "SIGMOID_PAIR_FORM", "fin
 
 
 #: Header lines for how sigmoids are printed (`lower_sigmoid`).
-SIGMOID_FORM = "sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))"
+SIGMOID_FORM = "sigmoid(u) = np.where(u >= 0, 1, e)/(1 + e), e = np.exp(-np.abs(u))"
 SIGMOID_PAIR_FORM = "sigmoid(u)*sigmoid(-u) = np.exp(-np.abs(u))/(1 + np.exp(-np.abs(u)))**2"
 
 
@@ -78,9 +78,35 @@ def lower_sigmoid(expr: sp.Expr, forms: set[str] | None = None) -> sp.Expr:
     if not expr.has(sigmoid):
         return expr
     paired = expr.replace(lambda e: e.is_Mul and _sigmoid_pair(e) is not None, _lower_pair)
-    if forms is not None:
-        forms.update([SIGMOID_PAIR_FORM] * (paired != expr) + [SIGMOID_FORM] * paired.has(sigmoid))
+    if forms is not None and paired != expr:
+        forms.add(SIGMOID_PAIR_FORM)
+    paired = _fold_sigmoid_pairs(paired)  # after the products: s(u)*s(-u) stays exact
+    if forms is not None and paired.has(sigmoid):
+        forms.add(SIGMOID_FORM)
     return paired.replace(sigmoid, _sigmoid_formula)
+
+
+#: Expressions larger than this are not expanded to fold sigmoid(-u) into sigmoid(u).
+_FOLD_MAX_OPS = 80
+
+
+def _fold_sigmoid_pairs(expr: sp.Expr) -> sp.Expr:
+    """A sum reading both sigmoid(u) and sigmoid(-u), with sigmoid(-u) = 1 - sigmoid(u)
+    and the terms collected, when that is no longer: the binary cross-entropy gradient
+    ``-y*sigmoid(-z) + (1 - y)*sigmoid(z)`` is the textbook ``sigmoid(z) - y``."""
+    if sp.count_ops(expr) > _FOLD_MAX_OPS:
+        return expr
+    args = sorted({s.args[0] for s in expr.atoms(sigmoid)}, key=sp.default_sort_key)
+    for u in args:
+        if u.could_extract_minus_sign():
+            continue
+        for w in args:  # -u, however it is written (-(a + b) or -a - b)
+            if w.could_extract_minus_sign() and sp.expand(u + w) == 0:
+                folded = sp.factor_terms(sp.expand(
+                    expr.xreplace({sigmoid(w): 1 - sigmoid(u)})))
+                if sp.count_ops(folded) <= sp.count_ops(expr):
+                    expr = folded
+    return expr
 
 
 def _sigmoid_powers(mul: sp.Expr) -> dict[sp.Expr, int]:
@@ -399,7 +425,7 @@ RULES: tuple[Rule, ...] = (
     Rule("log(sigmoid(u)) -> -np.logaddexp(0, -u)", _log_sigmoid),
     Rule("log(1 + u) -> np.log1p(u)", _log1p),
     Rule("exp(u) - 1 -> np.expm1(u)", _expm1),
-    Rule("1/(1 + exp(-u)) -> sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))",
+    Rule("1/(1 + exp(-u)) -> sigmoid(u)",
          lambda e: _sigmoid_factors(e, (1,))),
     Rule("exp(k*u)/(1 + exp(u))**m -> sigmoid(u)**k*sigmoid(-u)**(m-k)",
          lambda e: _sigmoid_factors(e, range(2, 9))),

@@ -11,6 +11,8 @@ from dataclasses import replace
 import sympy as sp
 
 from ..ir.graph import Graph, Var
+from ..ir.loops import LOOP
+from .loops import LOOP_END
 from .simplify import Program, Statement, optimize, to_program
 
 
@@ -48,13 +50,28 @@ def _extension_groups(graphs: Sequence[Graph]) -> list[tuple[Graph, list[int]]]:
 
 
 def _slice(program: Program, outputs: Sequence[Var]) -> Program:
-    """The statements of `program` that `outputs` need, in order."""
+    """The statements of `program` that `outputs` need, in order (a loop whole: its
+    head, body and tail, when one of its results is needed)."""
     need = {v.symbol for v in outputs}
     kept = []
-    for stmt in reversed(program.statements):
-        if stmt.target in need:
-            kept.append(stmt)
-            need |= set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+    statements = program.statements
+    i = len(statements) - 1
+    while i >= 0:
+        stmt = statements[i]
+        block = [stmt]
+        if stmt.node is not None and stmt.node.op == LOOP_END:
+            head = next(j for j in range(i, -1, -1) if statements[j].node is not None and
+                        statements[j].node.op == LOOP and
+                        statements[j].node.out is stmt.node.out)
+            block = statements[head:i + 1][::-1]
+            if stmt.node.out.symbol in need:
+                need.add(block[0].target)
+            i = head
+        i -= 1
+        if block[0].target in need:
+            for s in block:
+                kept.append(s)
+                need |= set(s.args) | (s.expr.free_symbols if s.expr is not None else set())
     statements = _inline_single_reads(kept[::-1], program)
     targets = {s.target for s in statements}
     return replace(program, outputs=list(outputs), statements=statements,
@@ -64,7 +81,7 @@ def _slice(program: Program, outputs: Sequence[Var]) -> Program:
 
 def _inline_single_reads(statements: list[Statement], program: Program) -> list[Statement]:
     """A CSE temporary that only one expression of this function reads, once, goes back
-    into it: the module shares it, this function alone need not (`8*x**3 + ...` stays
+    into it: the module shares it, this function alone need not (`8*x*x*x + ...` stays
     a closed form in a gradient whose module also prints the value). What the user's
     named values are computed from stays as the module has it, so that a named value
     prints the same way in every function."""
@@ -104,7 +121,7 @@ def _named_cone(statements: list[Statement], program: Program) -> set[sp.Symbol]
     cone: set[sp.Symbol] = set()
     for stmt in reversed(statements):
         named = stmt.var in program.names if stmt.var is not None else \
-            written_out(stmt.expr) in program.expr_names
+            stmt.expr is not None and written_out(stmt.expr) in program.expr_names
         if named or stmt.target in cone:
             cone.add(stmt.target)
             cone |= set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())

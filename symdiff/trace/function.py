@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import logging
 import sys
 import threading
 import types
@@ -34,12 +35,17 @@ from ..errors import (
 )
 from ..ir import dims
 from ..ir.graph import CONST, Graph, graph_pass
+from ..ir.loops import bodies
+from .loops import LoopFolder, Unfold
 from .rebind import rebound_names
 from .registry import UFUNCS
 from .sizes import size_value
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
+
+
+_log = logging.getLogger("symdiff.trace")
 
 
 class CapturedArrayWarning(UserWarning):
@@ -265,8 +271,24 @@ def _holds_arrays(a) -> bool:
 
 
 @graph_pass
-def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
-    """Run `fn` on tracers shaped like `specs`; the graph's single output is its result."""
+def trace(fn: Callable, specs: Sequence[ArgSpec], fold: bool = True) -> Graph:
+    """Run `fn` on tracers shaped like `specs`; the graph's single output is its result.
+    Loops fold into loop nodes where they can (`trace/loops.py`; `fold=False`: never,
+    every operation performed is a node, as pictures of the graph show it); a loop that
+    turns out not to fold is traced again unrolled."""
+    unrolled: set[str] = set()
+    while True:
+        try:
+            return _trace(fn, specs, unrolled, fold)
+        except Unfold as e:
+            _log.info("the loop at %s stays unrolled: %s", e.where, e.why)
+            if e.where in unrolled:
+                raise TraceError(f"internal: the loop at {e.where} did not unroll: {e.why}",
+                                 e.where) from None
+            unrolled.add(e.where)
+
+
+def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: bool) -> Graph:
     graph = Graph()
     call_args = []
     for spec in specs:
@@ -276,14 +298,23 @@ def trace(fn: Callable, specs: Sequence[ArgSpec]) -> Graph:
             call_args.append(spec.static)
     captured = _captured(fn)
     _check_captured(fn, captured)
-    with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
-            running(graph), recording_trace_errors():
-        try:
-            result, local_names, returned_at = _call_recording_locals(fn, call_args)
-        except SymbolicDimError as e:
-            raise _naming_holders(e, specs) from None
+    folder = LoopFolder(graph, unrolled, fn, enabled=fold)
+    try:
+        with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
+                running(graph), folder, recording_trace_errors():
+            try:
+                result, local_names, returned_at = _call_recording_locals(fn, call_args)
+            except SymbolicDimError as e:
+                raise _naming_holders(e, specs) from None
+    except Unfold:
+        raise
+    except Exception as e:
+        if folder.pending is not None:  # (an `if` on the loop index, say): unroll it
+            raise Unfold(folder.pending, f"{type(e).__name__}: {e}") from e
+        raise
     graph.requirements = required
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
+    folder.check_escapes(graph)
     _name_captured_constants(captured, graph)
     for name, value in local_names.items():
         # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
@@ -409,13 +440,15 @@ def _name_captured_constants(captured: list, graph: Graph) -> None:
     """A constant equal to an array the function read from a global or closure (an
     entry of `_captured`) takes its name."""
     arrays = [(name, v) for name, _, v, _ in captured if isinstance(v, np.ndarray)]
-    for node in graph.nodes:
-        if node.op == CONST and node.out not in graph.names:
-            for name, value in arrays:
-                if value.shape == node.value.shape and value.dtype == node.value.dtype and \
-                        np.array_equal(value, node.value, equal_nan=value.dtype.kind == "f"):
-                    graph.names[node.out] = name
-                    break
+    for g in [graph, *bodies(graph)]:
+        for node in g.nodes:
+            if node.op == CONST and node.out not in g.names:
+                for name, value in arrays:
+                    if value.shape == node.value.shape and value.dtype == node.value.dtype \
+                            and np.array_equal(value, node.value,
+                                               equal_nan=value.dtype.kind == "f"):
+                        g.names[node.out] = name
+                        break
 
 
 def _check_captured(fn, captured: list) -> None:

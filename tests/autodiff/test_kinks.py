@@ -101,11 +101,16 @@ def test_logaddexp_derivative_never_overflows():
     np.testing.assert_allclose(g, [0.0, 0.5, 1.0])
 
 
-def test_header_states_every_convention():
-    source = symdiff.grad(lambda x: np.sum(np.maximum(x, 0.0))).compile(np.ones(3)).source
+def test_header_states_every_convention_the_function_meets():
+    def every_kink(x):
+        return np.sum(np.abs(x) + np.maximum(x, 0.0) + np.clip(x, -1, 1) + np.floor(x) * x)
+
+    source = symdiff.grad(every_kink).compile(np.ones(3)).source
     header = "\n".join(line for line in source.splitlines() if line.startswith("#"))
     for convention in KINK_CONVENTIONS:
         assert convention in header
+    relu = symdiff.grad(lambda x: np.sum(np.maximum(x, 0.0))).compile(np.ones(3)).source
+    assert KINK_CONVENTIONS[1] in relu and KINK_CONVENTIONS[0] not in relu
 
 
 def test_kinks_print_as_the_numpy_call():

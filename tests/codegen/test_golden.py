@@ -34,6 +34,10 @@ CASES = {
     "grad_logistic.py": ("logistic", ["--wrt", "w,b"], ["w", "b"]),
     "grad_mlp.py": ("mlp", ["--wrt", "W1,b1,W2,b2", "--example", "mlp_inputs"],
                     ["W1", "b1", "W2", "b2"]),
+    "grad_rnn_loop.py": ("rnn_loop", ["--wrt", "W,U,b,xs", "--example", "rnn_loop_inputs"],
+                         ["W", "U", "b", "xs"]),
+    "grad_nested_loop.py": ("nested_loop", ["--wrt", "x", "--example", "nested_loop_inputs"],
+                            ["x"]),
 }
 
 #: Modules for every size (symbolic dimensions): golden file -> (function, options,
@@ -97,6 +101,8 @@ def central_difference(f, args, i, h=1e-6):
 
 
 def random_like(value, rng):
+    if isinstance(value, int):  # a static argument (a loop's step count) stays
+        return value
     if isinstance(value, float) or np.ndim(value) == 0:
         return float(rng.normal())
     return rng.normal(size=np.shape(value))

@@ -18,3 +18,12 @@ def test_templates_load_without_the_templates_package(monkeypatch):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "templates", "module.py.j2"), encoding="utf-8") as fh:
         assert text == fh.read()  # the repository's own, not an installed copy
+
+
+def test_a_checkout_reads_its_own_templates_over_an_installed_copy(monkeypatch, tmp_path):
+    (tmp_path / "module.py.j2").write_text("another checkout's template\n")
+    monkeypatch.setattr(importlib.resources, "files", lambda name: tmp_path)
+    text = module._load_template("module.py.j2")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "templates", "module.py.j2"), encoding="utf-8") as fh:
+        assert text == fh.read()

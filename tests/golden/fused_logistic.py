@@ -3,16 +3,11 @@
 #   symdiff emit tests/golden/models.py:logistic --wrt w,b --backend numba \
 #       -o tests/golden/fused_logistic.py
 # Traced arguments: w: float64[3], b: float64[], X: float64[20, 3], y: float64[20]
-# Conventions at kinks:
-#   d|x|/dx = sign(x), 0 at x = 0
-#   maximum/minimum (fmax/fmin, max/min reductions): ties share the gradient equally
-#   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
-#   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
-#   np.where(c, a, b): the derivative of the branch chosen; conditions have none
 # Stable rewrites (numerically equal, no overflow; see symdiff/passes/stable.py):
 #   log(sigmoid(u)) -> -np.logaddexp(0, -u)
-#   1/(1 + exp(-u)) -> sigmoid(u) = np.exp(np.minimum(u, 0))/(1 + np.exp(-np.abs(u)))
+#   1/(1 + exp(-u)) -> sigmoid(u)
 #   1 - sigmoid(u) -> sigmoid(-u)
+#   sigmoid(u) = np.where(u >= 0, 1, e)/(1 + e), e = np.exp(-np.abs(u))
 # Fused loops: numba @njit(cache=True), fastmath {'contract'} only (a multiply
 #   and an add may round once, as an FMA); sums add through _accumulate, whose
 #   additions alone may be reassociated (into vector lanes).
@@ -72,7 +67,7 @@ def _logistic_k0(b, _t0, y):
     _t1 = 0.0
     for i in range(n):
         logits = b + _t0[i]
-        _t2 = -(1 - y[i])*np.logaddexp(0, logits) - y[i]*np.logaddexp(0, -logits)
+        _t2 = y[i]*np.logaddexp(0, -logits) + (1 - y[i])*np.logaddexp(0, logits)
         _t1 = _accumulate(_t1, _t2)
     return _t1
 
@@ -92,20 +87,20 @@ def logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     _t0 = X @ w
     _t1 = _logistic_k0(np.float64(b), _t0, y)
-    loss = -1/20*_t1
+    loss = 1/20*_t1
     return loss
 
 
 @njit(cache=True, fastmath={"contract"})
-def _grad_logistic_k0(b, _t0):
-    n = _t0.shape[0]
-    logits = np.empty(n)
+def _grad_logistic_k0(logits, _t0, y):
+    n = logits.shape[0]
     _t1 = np.empty(n)
+    dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        logits[i] = b + _t0[i]
-        _t1[i] = -logits[i]
-    return logits, _t1
+        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        dloss_db = _accumulate(dloss_db, _t1[i])
+    return _t1, dloss_db
 
 
 def grad_logistic(w, b, X, y):
@@ -123,17 +118,13 @@ def grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    _t0 = X @ w
-    logits, _t1 = _grad_logistic_k0(np.float64(b), _t0)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t0 = (
-        -1/20*y*np.exp(np.minimum(_t1, 0))/(1 + np.exp(-np.abs(_t1)))
-        + 1/20*(1 - y)*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
-    )
+    logits = b + X @ w
+    _t0 = np.exp(-np.abs(logits))
+    _t1, dloss_db = _grad_logistic_k0(logits, _t0, y)
+    dloss_db = np.float64(dloss_db)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t0
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    dloss_db = np.sum(_t0)
+    dloss_dw = X.T @ _t1
     return (dloss_dw, dloss_db)
 
 
@@ -141,16 +132,25 @@ def grad_logistic(w, b, X, y):
 def _value_and_grad_logistic_k0(b, _t0, y):
     n = _t0.shape[0]
     logits = np.empty(n)
-    _t1 = np.empty(n)
-    _t2 = np.empty(n)
-    _t3 = 0.0
+    _t1 = 0.0
     for i in range(n):
+        # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
         logits[i] = b + _t0[i]
-        _t1[i] = -logits[i]
-        _t2[i] = 1 - y[i]
-        _t4 = -_t2[i]*np.logaddexp(0, logits[i]) - y[i]*np.logaddexp(0, _t1[i])
-        _t3 = _accumulate(_t3, _t4)
-    return logits, _t1, _t2, _t3
+        _t2 = y[i]*np.logaddexp(0, -logits[i]) + (1 - y[i])*np.logaddexp(0, logits[i])
+        _t1 = _accumulate(_t1, _t2)
+    return logits, _t1
+
+
+@njit(cache=True, fastmath={"contract"})
+def _value_and_grad_logistic_k1(logits, _t0, y):
+    n = logits.shape[0]
+    _t1 = np.empty(n)
+    dloss_db = 0.0
+    for i in range(n):
+        # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        dloss_db = _accumulate(dloss_db, _t1[i])
+    return _t1, dloss_db
 
 
 def value_and_grad_logistic(w, b, X, y):
@@ -170,15 +170,12 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     _t0 = X @ w
-    logits, _t1, _t2, _t3 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
-    loss = -1/20*_t3
+    logits, _t1 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
+    loss = 1/20*_t1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t0 = (
-        1/20*_t2*np.exp(np.minimum(logits, 0))/(1 + np.exp(-np.abs(logits)))
-        - 1/20*y*np.exp(np.minimum(_t1, 0))/(1 + np.exp(-np.abs(_t1)))
-    )
+    _t0 = np.exp(-np.abs(logits))
+    _t1, dloss_db = _value_and_grad_logistic_k1(logits, _t0, y)
+    dloss_db = np.float64(dloss_db)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t0
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    dloss_db = np.sum(_t0)
+    dloss_dw = X.T @ _t1
     return loss, (dloss_dw, dloss_db)

@@ -3,12 +3,6 @@
 #   symdiff emit tests/golden/models.py:rosenbrock --wrt x --shape x=8 --backend numba \
 #       -o tests/golden/fused_rosenbrock.py
 # Traced arguments: x: float64[8]
-# Conventions at kinks:
-#   d|x|/dx = sign(x), 0 at x = 0
-#   maximum/minimum (fmax/fmin, max/min reductions): ties share the gradient equally
-#   clip(x, lo, hi): d/dx = 1 strictly inside (lo, hi); at or past a bound, d/dbound = 1
-#   sign, floor, ceil, trunc, rint, round, //, comparisons: zero derivative
-#   np.where(c, a, b): the derivative of the branch chosen; conditions have none
 # Fused loops: numba @njit(cache=True), fastmath {'contract'} only (a multiply
 #   and an add may round once, as an FMA); sums add through _accumulate, whose
 #   additions alone may be reassociated (into vector lanes).

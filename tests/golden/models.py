@@ -65,3 +65,28 @@ def mlp_inputs():
 
 def rosenbrock(x):
     return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def rnn_loop(W, U, b, xs):
+    """A tanh recurrent network over the rows of xs: the loop stays a loop."""
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(W @ h + U @ x + b)
+    return np.sum(h**2)
+
+
+def rnn_loop_inputs():
+    rng = np.random.default_rng(2)
+    return (0.5 * rng.normal(size=(4, 4)), rng.normal(size=(4, 2)), 0.1 * rng.normal(size=4),
+            rng.normal(size=(12, 2)))
+
+
+def nested_loop(x, depth):
+    """Benchmark problem P6 as a loop; `depth` is a static argument."""
+    for _ in range(depth):
+        x = np.sin(x) * x + np.cos(x)
+    return np.sum(x)
+
+
+def nested_loop_inputs():
+    return np.linspace(-1.0, 1.0, 5), 30

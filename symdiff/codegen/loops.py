@@ -1,0 +1,279 @@
+"""Printing loops: `for t in range(T):` with the user's loop variable and names.
+
+A loop reaches the printer as a head statement (the loop node), its body's
+statements one level deeper, a tail statement, and the `loop_output` statements
+naming its results (passes/loops.py). The head chooses the names: a carried value
+keeps one name before, in and after the loop (the user's, `h`); a stack of values
+is preallocated with `np.empty` and named after what it holds (`hs`); a row of a
+per-iteration input reads `X[t]`, and values read from outside keep their names.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..ir.graph import Var
+from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
+from ..passes.loops import LOOP_END
+from ..passes.simplify import Program
+from .literals import dtype_name
+
+__all__ = ["LoopPrinter", "pinned_symbols"]
+
+_INDEX_NAMES = ("t", "i", "k", "step")
+
+
+def pinned_symbols(program: Program) -> set[sp.Symbol]:
+    """Symbols that must keep a name of their own for a whole loop: what a loop reads
+    from outside, its carried values, what its body hands on. They are neither
+    printed inside their reader nor given a temporary name that is reused."""
+    out: set[sp.Symbol] = set()
+    for stmt in program.statements:
+        if stmt.node is not None and stmt.node.op in (LOOP, LOOP_END):
+            out.update(stmt.args)
+            loop: Loop = stmt.node.p["loop"]
+            out.update(v.symbol for v in loop.body.inputs)
+    return out
+
+
+class LoopPrinter:
+    """Lines for loop heads and tails, sharing the function's name table."""
+
+    def __init__(self, program: Program, names: dict, printer, temps, returned=(),
+                 out_name: str = "f", comment=None):
+        self.program = program
+        self.names = names
+        self.printer = printer
+        self.temps = temps
+        self.out_name = out_name
+        self.comment = comment  # (loc, indent) -> a `# gradient of line` comment or None
+        self.outputs: dict[sp.Symbol, dict[int, sp.Symbol]] = {}  # token -> index -> target
+        self.readers: dict[sp.Symbol, list[float]] = {}
+        self.defined: dict[sp.Symbol, int] = {}
+        for i, stmt in enumerate(program.statements):
+            self.defined.setdefault(stmt.target, i)
+            if stmt.node is not None and stmt.node.op == LOOP_OUTPUT:
+                self.outputs.setdefault(stmt.args[0], {})[stmt.node.p["index"]] = stmt.target
+            if stmt.node is not None and stmt.node.op == LOOP_END:
+                continue  # (it repeats its head's arguments, to keep them alive)
+            reads = set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+            for sym in reads:
+                self.readers.setdefault(sym, []).append(i)
+        for sym in returned:
+            self.readers.setdefault(sym, []).append(float("inf"))
+        self.tails: dict[sp.Symbol, list] = {}  # token -> what closes its body
+        self.direct: set[sp.Symbol] = set()
+        self.inits: set[sp.Symbol] = set()  # first values named after their loop's carry
+        self._name_inits()
+
+    def _name_inits(self) -> None:
+        """A value computed only to start a carried value gets the carried value's name
+        (`h = np.zeros(8)`, not `_t0 = np.zeros(8)` then `h = _t0`)."""
+        for index, stmt in enumerate(self.program.statements):
+            if stmt.node is None or stmt.node.op != LOOP:
+                continue
+            loop: Loop = stmt.node.p["loop"]
+            finals = self.outputs.get(stmt.node.out.symbol, {})
+            inits = list(stmt.args[:loop.n_carry])
+            for j, init in enumerate(inits):
+                if init in self.names or init not in self.defined or inits.count(init) > 1 \
+                        or any(i != index for i in self.readers.get(init, ())):
+                    continue
+                final = finals.get(j)
+                hint = (self.names.get(final) if final is not None else None) or \
+                    self.program.names.get(loop.carry_in[j])
+                family = {init, loop.carry_in[j].symbol, loop.carry_out[j].symbol, final}
+                if _user_name(hint) and not self._taken(hint, family, self.defined[init]):
+                    self.names[init] = hint
+                    self.inits.add(init)
+
+    def is_loop_statement(self, stmt) -> bool:
+        return stmt.node is not None and stmt.node.op in (LOOP, LOOP_END, LOOP_OUTPUT)
+
+    def lines(self, stmt, index: int) -> list[str]:
+        op = stmt.node.op
+        if op == LOOP:
+            return self._head(stmt, index)
+        if op == LOOP_END:
+            return self._finish_tail(self.tails.pop(stmt.node.out.symbol, []))
+        return []  # a loop output: named by its head
+
+    # -- names -------------------------------------------------------------------------------
+    def _taken(self, name: str, allowed: set, after: int) -> bool:
+        """Whether another symbol with this name is read or defined after statement
+        `after` (the loop's head): giving the name to a carried value would clobber it."""
+        for sym, other in self.names.items():
+            if other != name or sym in allowed:
+                continue
+            if self.defined.get(sym, -1) > after or \
+                    any(i > after for i in self.readers.get(sym, ())):
+                return True
+        return False
+
+    def _free(self, name: str, allowed: set, after: int) -> str:
+        while self._taken(name, allowed, after):
+            name += "_"
+        return name
+
+    def _text(self, sym: sp.Symbol) -> str:
+        return self.names.get(sym) or self.printer.doprint(sym)
+
+    def _head(self, stmt, index: int) -> list[str]:
+        node = stmt.node
+        loop: Loop = node.p["loop"]
+        token = node.out.symbol
+        outs = self.outputs.get(token, {})
+        args = list(stmt.args)
+        n_c, n_x = loop.n_carry, loop.n_xs
+        inits, xs_outer, consts = args[:n_c], args[n_c:n_c + n_x], args[n_c + n_x:]
+        before, top, tail = [], [], []
+        t = self._index_name(loop, index)
+        self.names[loop.index.symbol] = t
+        for inner, outer in zip(loop.consts_in, consts):
+            self.names[inner.symbol] = self._text(outer)
+            if outer in self.printer.compound:
+                self.printer.compound.add(inner.symbol)
+        shared = {init for init in inits if inits.count(init) > 1}
+        for j in range(n_c):
+            self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
+                        inits[j] not in shared)
+        for inner, outer in zip(loop.xs_in, xs_outer):
+            row = f"{_operand(self._text(outer))}[{t}]"
+            user = self.program.names.get(inner)
+            if _user_name(user) and not self._taken(user, {inner.symbol}, index):
+                self.names[inner.symbol] = user
+                top.append(f"{user} = {row}")
+            else:
+                self.names[inner.symbol] = row
+        for k, y in enumerate(loop.ys):
+            target = outs.get(n_c + k)
+            if target is None:
+                continue
+            name = self._stack_name(y, target, index)
+            shape = _shape_text(loop, y.shape)
+            before.append(f"{name} = {self.printer.xp}.empty({shape}, "
+                          f"dtype={dtype_name(y.dtype, self.printer.xp)})")
+            if y in loop.body.inputs:
+                top.append(f"{name}[{t}] = {self._text(y.symbol)}")
+            else:
+                tail.append((f"{name}[{t}]", y.symbol, "write"))
+        self.tails[token] = tail
+        note = self.comment(loop.source, 4) if loop.reverse and loop.source and \
+            self.comment else None
+        return before + ([note] if note else []) + [self._for_line(loop, t)] + \
+            [f"    {line}" for line in top]
+
+    def _carry(self, loop: Loop, j: int, init: sp.Symbol, final, index: int,
+               before: list, tail: list, own_init: bool) -> str:
+        """Name carried value `j` (and its first and last values), and say what the
+        tail assigns; `own_init`: no other carried value starts from `init`."""
+        carry_in, carry_out = loop.carry_in[j], loop.carry_out[j]
+        family = {carry_in.symbol, carry_out.symbol} | ({final} if final else set())
+        init_free = own_init and not any(i > index for i in self.readers.get(init, ()))
+        if init_free:  # nothing reads the first value later: the loop may overwrite it
+            family.add(init)
+        user = [h for h in (self.program.names.get(carry_in),
+                            self.names.get(carry_out.symbol),
+                            self.names.get(final) if final is not None else None)
+                if _user_name(h) and h != "value"]
+        adjoint = self._adjoint_name(loop, carry_in)
+        if user:
+            name = self._free(user[0], family, index)
+        elif init_free and init in self.defined and init in self.names:
+            name = self.names[init]
+        elif adjoint:
+            name = self._free(adjoint, family, index)
+        else:
+            name = self.temps.take(carry_in.symbol, index)
+        self.names[carry_in.symbol] = name
+        if final is not None:
+            self.names[final] = name
+        if self._text(init) != name:
+            before.append(f"{name} = {self._text(init)}")
+        if self._direct(loop, carry_in, carry_out, name):
+            self.names[carry_out.symbol] = name
+            self.direct.add(carry_out.symbol)
+            return name
+        if self.names.get(carry_out.symbol) == name and carry_out not in loop.body.inputs:
+            # (the old value is still needed after the new one is made)
+            self.names[carry_out.symbol] = self._free(f"{name}_new", set(), index)
+        tail.append((name, carry_out.symbol, "move"))
+        return name
+
+    def _adjoint_name(self, loop: Loop, carry_in: Var) -> str | None:
+        """`d<out>_d<x>` for a cotangent carried backwards."""
+        primal = loop.body.adjoint_of.get(carry_in)
+        base = self.program.names.get(primal) if primal is not None else None
+        return f"d{self.out_name}_d{base}" if _user_name(base) else None
+
+    def _direct(self, loop: Loop, carry_in: Var, carry_out: Var, name: str) -> bool:
+        """Whether the body may assign the carried value's new value to its name: it
+        computes it, and nothing after that reads the old value."""
+        if carry_out in loop.body.inputs or carry_out.symbol in self.direct:
+            return False
+        if carry_in in loop.carry_out:  # another carried value takes the old one
+            return False
+        if sum(v is carry_out for v in loop.body.outputs) > 1:
+            return False
+        if self.names.get(carry_out.symbol) not in (None, name):
+            return False  # the user named the new value (h_next)
+        defined = self._index_of(carry_out.symbol)
+        if defined is None:
+            return False
+        return all(i <= defined for i in self.readers.get(carry_in.symbol, ()))
+
+    def _index_of(self, sym: sp.Symbol) -> int | None:
+        for i, stmt in enumerate(self.program.statements):
+            if stmt.target == sym:
+                return i
+        return None
+
+    def _finish_tail(self, tail: list) -> list[str]:
+        """Stack writes, then the carried values' new values, assigned together."""
+        lines = [f"{n} = {self._text(s)}" for n, s, kind in tail if kind == "write"]
+        moves = [(n, self._text(s)) for n, s, kind in tail if kind == "move"]
+        moves = [(n, v) for n, v in moves if n != v]
+        if len(moves) == 1:
+            lines.append(f"{moves[0][0]} = {moves[0][1]}")
+        elif moves:
+            lines.append(", ".join(n for n, _ in moves) + " = " + ", ".join(v for _, v in moves))
+        return [f"    {line}" for line in lines]
+
+    def _stack_name(self, y: Var, target: sp.Symbol, index: int) -> str:
+        if target in self.names:
+            return self.names[target]
+        base = self.names.get(y.symbol) or self.program.names.get(y)
+        if _user_name(base):
+            name = self._free(f"{base}s", {target}, index)
+        else:
+            name = self.temps.take(target, index)
+        self.names[target] = name
+        return name
+
+    def _index_name(self, loop: Loop, index: int) -> str:
+        for name in (loop.index_name, *_INDEX_NAMES):
+            if name.isidentifier() and not self._taken(name, {loop.index.symbol}, index):
+                return name
+        return self._free("t", {loop.index.symbol}, index)
+
+    def _for_line(self, loop: Loop, t: str) -> str:
+        stop = loop.stop_name if loop.stop_name else str(loop.stop)
+        span = f"range({stop})" if loop.start == 0 else f"range({loop.start}, {stop})"
+        if loop.reverse:
+            span = f"reversed({span})"
+        return f"for {t} in {span}:"
+
+
+def _shape_text(loop: Loop, shape: tuple) -> str:
+    """`(T, 3)` for a stack of T rows of shape (3,), T by name when the loop's is."""
+    return "(" + ", ".join([loop.stop_name or str(loop.stop), *map(str, shape)]) + \
+        ("," if not shape else "") + ")"
+
+
+def _user_name(name) -> bool:
+    return bool(name) and name.isidentifier() and not name.startswith("_")
+
+
+def _operand(text: str) -> str:
+    return text if text.replace("_", "a").isalnum() or text.endswith(("]", ")")) and \
+        text.count("(") == text.count(")") and " " not in text else f"({text})"

@@ -1,0 +1,325 @@
+"""What the source and the running frame say about a `for` loop, for folding it
+(`trace/loops.py`): the loop's AST, where its iterations start in the bytecode, the
+names its body assigns, the length of its iterable (evaluated without calling user
+code), and reading and rebinding the locals of the running frame."""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import dis
+import functools
+import linecache
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import _is_internal
+from .tracer import Tracer
+
+__all__ = ["FoldableLoop", "foldable_loops", "Plan", "iteration_plan", "set_locals",
+           "snapshot", "containers", "same_python_value"]
+
+
+# -- what the source says about a loop -----------------------------------------------------
+@dataclass(frozen=True)
+class FoldableLoop:
+    """A `for` statement that may fold: its line, bytecode offset and AST."""
+
+    line: int  # the line of its FOR_ITER instruction (where each iteration starts)
+    for_iter: int
+    node: ast.For
+    body_first: int
+    body_last: int
+    resume_line: int  # the first line of the statement after the loop
+    assigned: frozenset  # names the body binds (targets excluded)
+    stored_into: frozenset  # names the body assigns into (x[i] = ...)
+    targets: Any  # a name, or a nested tuple of names
+    where: str
+
+    def in_body(self, line: int) -> bool:
+        return self.body_first <= line <= self.body_last
+
+
+@functools.lru_cache(maxsize=512)
+def _file_tree(filename: str) -> ast.Module | None:
+    source = "".join(linecache.getlines(filename))
+    if not source:
+        return None
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+_loops_cache: dict = {}
+
+
+def foldable_loops(code) -> dict[int, FoldableLoop]:
+    """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
+    found = _loops_cache.get(code)
+    if found is None:
+        if len(_loops_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
+            _loops_cache.clear()
+        found = _loops_cache[code] = _find_loops(code)
+    return found
+
+
+_FOR_ITER = bytes([dis.opmap["FOR_ITER"]])
+
+
+@functools.lru_cache(maxsize=4096)
+def _library_file(filename: str) -> bool:
+    """Files of Python itself, of installed libraries and of symdiff: loops there are
+    not the user's (and reading their bytecode on every call would cost time)."""
+    if _is_internal(filename) or filename.startswith("<"):
+        return True
+    paths = sysconfig.get_paths()
+    roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} - {None}
+    return any(os.path.abspath(filename).startswith(os.path.abspath(r) + os.sep)
+               for r in roots)
+
+
+def _find_loops(code) -> dict[int, FoldableLoop]:
+    if _FOR_ITER not in code.co_code[::2] or _library_file(code.co_filename):
+        return {}
+    for_iters = [(ins.positions.lineno, ins.offset) for ins in dis.get_instructions(code)
+                 if ins.opname == "FOR_ITER" and getattr(ins, "positions", None)]
+    if not for_iters:
+        return {}
+    tree = _file_tree(code.co_filename)
+    if tree is None:
+        return {}
+    statements = _for_statements(tree)
+    loops = {}
+    for line, offset in for_iters:
+        match = [(f, nxt) for f, nxt in statements
+                 if f.lineno <= line <= f.iter.end_lineno]
+        if len(match) != 1:
+            continue
+        loop = _describe(match[0][0], match[0][1], line, offset, code.co_filename)
+        if loop is not None:
+            loops[line] = loop
+    return loops
+
+
+def _for_statements(tree) -> list[tuple[ast.For, ast.stmt | None]]:
+    """Every `for` statement with the statement after it in its block."""
+    out = []
+    for parent in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if not isinstance(block, list):
+                continue
+            for i, stmt in enumerate(block):
+                if isinstance(stmt, ast.For):
+                    out.append((stmt, block[i + 1] if i + 1 < len(block) else None))
+    return out
+
+
+_BLOCKING = (ast.Break, ast.Return, ast.Yield, ast.YieldFrom, ast.Try, ast.With,
+             ast.Global, ast.Nonlocal, ast.AsyncFor, ast.AsyncWith, ast.Await)
+
+
+def _describe(node: ast.For, after, line: int, offset: int, filename: str):
+    if node.orelse or after is None or node.body[0].lineno <= node.iter.end_lineno:
+        return None
+    targets = _target_names(node.target)
+    if targets is None:
+        return None
+    assigned, stored = set(), set()
+    for sub in _walk_body(node.body):
+        if isinstance(sub, _BLOCKING):
+            return None
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            assigned.add(sub.id)
+        if isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store):
+            base = sub.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Name):
+                stored.add(base.id)
+    names = set(_flat(targets))
+    return FoldableLoop(line, offset, node, node.body[0].lineno, node.end_lineno,
+                        after.lineno, frozenset(assigned - names),
+                        frozenset(stored - assigned - names), targets, f"{filename}:{line}")
+
+
+def _walk_body(body):
+    """Nodes of the loop body, not descending into nested functions and classes (a
+    `return` there is theirs)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                             ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _target_names(target):
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Tuple) and all(
+            isinstance(e, (ast.Name, ast.Tuple)) for e in target.elts):
+        parts = [_target_names(e) for e in target.elts]
+        return None if any(p is None for p in parts) else tuple(parts)
+    return None
+
+
+def _flat(targets):
+    if isinstance(targets, str):
+        yield targets
+    else:
+        for t in targets:
+            yield from _flat(t)
+
+
+# -- what the iterable is ------------------------------------------------------------------
+@dataclass
+class Plan:
+    """How the loop variables follow the iteration index: `kind` is "range" (with
+    `start`, `step`), "rows" (of `array`), or "zip"/"enumerate" of `parts`."""
+
+    kind: str
+    count: int
+    start: int = 0
+    step: int = 1
+    array: Any = None
+    parts: list = field(default_factory=list)
+    stop_name: str | None = None
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def iteration_plan(expr: ast.expr, frame) -> Plan | None:
+    """The plan of `for ... in expr`, evaluated without calling user code; None when
+    the iterable is anything else."""
+    try:
+        return _plan(expr, frame)
+    except (_NotSimple, TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+
+
+def _plan(expr, frame) -> Plan:
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and not expr.keywords:
+        name = expr.func.id
+        if name == "range" and _builtin(frame, name) is range:
+            args = [_int(_value(a, frame)) for a in expr.args]
+            r = range(*args)
+            stop_name = None
+            stop = expr.args[1] if len(expr.args) > 1 else expr.args[0]
+            if isinstance(stop, ast.Name):
+                stop_name = stop.id
+            return Plan("range", len(r), r.start, r.step, stop_name=stop_name)
+        if name == "enumerate" and _builtin(frame, name) is enumerate and len(expr.args) == 1:
+            inner = _plan(expr.args[0], frame)
+            return Plan("enumerate", inner.count, parts=[inner])
+        if name == "zip" and _builtin(frame, name) is zip and expr.args:
+            parts = [_plan(a, frame) for a in expr.args]
+            return Plan("zip", min(p.count for p in parts), parts=parts)
+        raise _NotSimple
+    value = _value(expr, frame)
+    if isinstance(value, (Tracer, np.ndarray)) and value.ndim >= 1:
+        return Plan("rows", value.shape[0], array=value)
+    raise _NotSimple
+
+
+def _builtin(frame, name: str):
+    if name in frame.f_locals or name in frame.f_globals:
+        return None  # shadowed: not the builtin
+    builtins = frame.f_builtins
+    return builtins.get(name) if isinstance(builtins, dict) else getattr(builtins, name, None)
+
+
+def _int(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _NotSimple
+    return int(value)
+
+
+_ARRAY_ATTRS = {"shape", "ndim", "size", "T"}
+
+
+def _value(expr, frame):
+    """A small, side-effect free evaluator: names, numbers, shapes, `len`, arithmetic."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, (int, float)):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        for scope in (frame.f_locals, frame.f_globals):
+            if expr.id in scope:
+                return scope[expr.id]
+        raise _NotSimple
+    if isinstance(expr, ast.Attribute) and expr.attr in _ARRAY_ATTRS:
+        base = _value(expr.value, frame)
+        if isinstance(base, np.ndarray) or (isinstance(base, Tracer) and expr.attr != "T"):
+            return getattr(base, expr.attr)
+        raise _NotSimple
+    if isinstance(expr, ast.Subscript):
+        base = _value(expr.value, frame)
+        if isinstance(base, (tuple, list)):
+            return base[_int(_value(expr.slice, frame))]
+        raise _NotSimple
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
+            expr.func.id == "len" and len(expr.args) == 1 and _builtin(frame, "len") is len:
+        base = _value(expr.args[0], frame)
+        if isinstance(base, (Tracer, np.ndarray, tuple, list)):
+            return len(base)
+        raise _NotSimple
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult,
+                                                            ast.FloorDiv)):
+        a, b = _int(_value(expr.left, frame)), _int(_value(expr.right, frame))
+        return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
+                ast.FloorDiv: a // b if b else 0}[type(expr.op)]
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        return -_int(_value(expr.operand, frame))
+    raise _NotSimple
+
+
+# -- frame locals ----------------------------------------------------------------------------
+def set_locals(frame, values: dict[str, Any]) -> None:
+    """Rebind local variables of a running frame."""
+    if sys.version_info >= (3, 13):  # PEP 667: f_locals writes through
+        for name, value in values.items():
+            frame.f_locals[name] = value
+        return
+    frame.f_locals.update(values)
+    ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+
+
+def snapshot(frame) -> dict[str, Any]:
+    return dict(frame.f_locals)
+
+
+def containers(values: dict[str, Any]) -> dict[str, tuple]:
+    """Lists, dicts and sets among the locals, as (length, ids of traced items): a
+    change means the loop fills a container, which folding cannot follow."""
+    out = {}
+    for name, value in values.items():
+        if isinstance(value, (list, dict, set)):
+            items = value.values() if isinstance(value, dict) else value
+            out[name] = (len(value), tuple(id(v) for v in items if isinstance(v, Tracer)))
+    return out
+
+
+def same_python_value(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (int, float, str, bool, type(None), tuple)):
+        try:
+            return bool(a == b)
+        except Exception:  # noqa: BLE001 - incomparable means changed
+            return False
+    return False
+
+
+# -- one loop being folded ---------------------------------------------------------------------

@@ -1,0 +1,476 @@
+"""Folding Python `for` loops into loop nodes while tracing.
+
+Tracing every iteration of a long loop costs time (0.7 ms per step of a small body)
+and gives a module that grows with the step count. Instead, as JAX's `scan` traces
+its body once, the loop's iterations after the first run *once* on placeholder
+values, and the rest are skipped:
+
+1. A `sys.settrace` hook watches the user's frames that hold a `for` statement
+   (read from the source's AST; `FoldableLoop`). A loop folds only when its
+   iterable's length is known without running user code (`range`, a traced or
+   NumPy array, `zip`/`enumerate` of those), it has at least `FOLD_MIN_STEPS`
+   iterations, and its body has no `break`, `return`, `yield`, `try` or `with`.
+2. Iteration 0 runs as usual: it gives accumulators such as ``ll = 0.0`` their
+   traced shape and dtype.
+3. At the loop's back edge every local the body assigns (or assigns into) that holds
+   a traced value is rebound to a placeholder, and at the first body line so are
+   the loop variables (the index `t` becomes a traced int64). Iteration 1 then
+   traces the body once, into the same graph.
+4. At the next back edge those nodes are cut out into the body graph, a loop node
+   replaces them, the carried locals are rebound to its results, and the frame
+   jumps to the statement after the loop.
+
+Anything the placeholder iteration cannot stand for raises inside it (a Python `if`
+on `t` or on a carried value, `int(t)`, a list indexed by `t`), or is caught after
+it: a carried value whose shape or dtype changes, a Python value the body changes,
+a container of traced values that grows, a value of the placeholder iteration that
+escapes the loop. Each makes tracing start over with that loop unrolled
+(`Unfold`), as it was traced before loops folded: such loops still work.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
+from ..ir.indexing import IndexArg
+from ..ir.loops import BodyGraph, Loop, loop_node, substitute
+from .loop_source import (
+    FoldableLoop,
+    Plan,
+    containers,
+    foldable_loops,
+    iteration_plan,
+    same_python_value,
+    set_locals,
+    snapshot,
+)
+from .subscript import getitem
+from .tracer import Tracer, cast, const
+
+__all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
+
+#: Loops of fewer iterations stay unrolled: a short loop (over the three layers of a
+#: network, say) reads better written out, and its iterations often differ in shape.
+FOLD_MIN_STEPS = 4
+
+_PLACEHOLDER = "loop_arg"  # op of a placeholder while its iteration is traced
+
+
+class Unfold(Exception):
+    """Internal: trace again with the loop at `where` unrolled."""
+
+    def __init__(self, where: str, why: str):
+        super().__init__(f"{where}: {why}")
+        self.where = where
+        self.why = why
+
+
+@dataclass
+class _Carry:
+    """A local the loop body rebinds (or writes into: `mutated`), carried from one
+    iteration to the next: `obj` is the tracer holding it in the placeholder
+    iteration, `placeholder` the body input standing for its value on entry."""
+
+    name: str
+    obj: Tracer
+    placeholder: Var
+    mutated: bool
+    first: Var | None = None  # its value after iteration 0 (to start a peeled loop)
+
+
+class _Fold:
+    """The state of one loop of one frame activation while it is being folded."""
+
+    def __init__(self, graph: Graph, loop: FoldableLoop, plan: Plan, entry: dict):
+        self.graph = graph
+        self.loop = loop
+        self.plan = plan
+        self.entry = entry
+        # a buffer written in the loop is one tracer object whose value changes
+        self.entry_vars = {n: v.var for n, v in entry.items() if isinstance(v, Tracer)}
+        self.edges = 0  # back edges seen
+        self.mark = 0  # first node of the placeholder iteration
+        self.awaiting_targets = False
+        self.carries: list[_Carry] = []
+        self.python: dict[str, Any] = {}
+        self.containers: dict[str, tuple] = {}
+        self.index: Var | None = None
+        self.xs: list[tuple[Var, Any]] = []  # (row placeholder, array iterated)
+        self.target_values: dict[str, Any] = {}
+        self.cut: set = set()
+
+    def fail(self, why: str):
+        raise Unfold(self.loop.where, why)
+
+    # back edge 1: iteration 0 ran concretely; start the placeholder iteration
+    def begin(self, frame) -> None:
+        values = snapshot(frame)
+        graph = self.graph
+        self.mark = len(graph.nodes)
+        self.index = self._placeholder((), np.int64)
+        rebind = {}
+        for name in sorted(self.loop.assigned | self.loop.stored_into):
+            value = values.get(name)
+            if isinstance(value, Tracer) and value.graph is graph:
+                holder, first = self._placeholder(value.shape, value.dtype), value.var
+                if name in self.loop.stored_into:  # keep the object: its aliases see
+                    value.var = holder              # the writes, as in NumPy
+                    self.carries.append(_Carry(name, value, holder, True, first))
+                else:
+                    obj = rebind[name] = Tracer(graph, holder)
+                    self.carries.append(_Carry(name, obj, holder, False, first))
+            elif name in self.loop.assigned and name in values:
+                self.python[name] = values[name]
+        self.containers = containers(values)
+        if rebind:
+            set_locals(frame, rebind)
+        self.awaiting_targets = True
+
+    def _placeholder(self, shape, dtype) -> Var:
+        var = self.graph.new_var(shape, dtype)
+        self.graph.add(Node(var, _PLACEHOLDER))
+        return var
+
+    def bind_targets(self, frame) -> None:
+        """At the first body line of the placeholder iteration: the loop variables."""
+        self.awaiting_targets = False
+        value = self._target_value(self.plan)
+        names = self.loop.targets
+        self.target_values = {}
+        self._assign(names, value)
+        set_locals(frame, self.target_values)
+
+    def _assign(self, names, value) -> None:
+        if isinstance(names, str):
+            self.target_values[names] = value
+            return
+        if not isinstance(value, tuple) or len(value) != len(names):
+            self.fail("the loop variables do not unpack the iterable's items")
+        for n, v in zip(names, value):
+            self._assign(n, v)
+
+    def _target_value(self, plan: Plan):
+        t = Tracer(self.graph, self.index)
+        if plan.kind == "range":
+            if plan.step == 1:
+                return t
+            return t * plan.step + plan.start  # (the loop runs i = 0, 1, ...)
+        if plan.kind == "rows":
+            array = plan.array
+            row = self._placeholder(array.shape[1:], array.dtype)
+            self.xs.append((row, array))
+            return Tracer(self.graph, row)
+        if plan.kind == "enumerate":
+            return (t, self._target_value(plan.parts[0]))
+        return tuple(self._target_value(p) for p in plan.parts)
+
+    # back edge 2: cut the placeholder iteration out as the body
+    def finish(self, frame) -> None:
+        values = snapshot(frame)
+        for name, old in self.python.items():
+            if not same_python_value(old, values.get(name)):
+                self.fail(f"the loop changes the Python value {name!r}")
+        if containers(values) != self.containers:
+            self.fail("the loop fills a list or dict of traced values")
+        outs = []
+        for carry in self.carries:
+            value = carry.obj if carry.mutated else values.get(carry.name)
+            if not isinstance(value, Tracer) or value.graph is not self.graph:
+                self.fail(f"{carry.name!r} is no longer a traced value after an iteration")
+            if value.shape != carry.obj.shape or value.dtype != carry.obj.dtype:
+                self.fail(f"{carry.name!r} changes shape or dtype from one iteration to "
+                          "the next")
+            outs.append(value.var)
+        build = _BodyBuilder(self, outs)
+        results = build.run()
+        rebind = {}
+        for carry, var in zip(self.carries, results):
+            if carry.mutated:
+                carry.obj.var = var
+            else:
+                rebind[carry.name] = Tracer(self.graph, var)
+        rebind.update(self._final_targets())
+        set_locals(frame, rebind)
+        frame.f_lineno = self.loop.resume_line
+        self.cut = build.cut
+
+    def _final_targets(self) -> dict[str, Any]:
+        self.target_values = {}
+        self._assign(self.loop.targets, self._last_value(self.plan, self.plan.count - 1))
+        return self.target_values
+
+    def _last_value(self, plan: Plan, i: int):
+        if plan.kind == "range":
+            return plan.start + plan.step * i
+        if plan.kind == "rows":
+            array = plan.array
+            return getitem(array, i) if isinstance(array, Tracer) else array[i]
+        if plan.kind == "enumerate":
+            return (i, self._last_value(plan.parts[0], i))
+        return tuple(self._last_value(p, i) for p in plan.parts)
+
+
+class _BodyBuilder:
+    """Cuts the placeholder iteration's nodes out of the graph into a body graph and
+    appends the loop node in their place."""
+
+    def __init__(self, fold: _Fold, carry_out: list[Var]):
+        self.fold = fold
+        self.graph = fold.graph
+        self.carry_out = carry_out
+        self.cut: set = set()
+
+    def run(self) -> list[Var]:
+        """The final carried values (Vars of the graph, after the loop node)."""
+        fold, graph = self.fold, self.graph
+        nodes = graph.nodes[fold.mark:]
+        graph.nodes = graph.nodes[:fold.mark]  # (a new list: `Graph.defining` re-indexes)
+        self.cut = {n.out for n in nodes}
+        placeholders = {n.out for n in nodes if n.op == _PLACEHOLDER}
+        body = BodyGraph()
+        body._next_id = graph._next_id  # (above every id of the cut nodes)
+        carry_in = [c.placeholder for c in fold.carries]
+        xs_in = [row for row, _ in fold.xs]
+        xs_outer = [array for _, array in fold.xs]
+        subs: dict[Var, Var] = {}
+        kept = []
+        for node in nodes:
+            if node.op == _PLACEHOLDER:
+                continue
+            row_of = self._row_read(node, placeholders)
+            if row_of is not None:
+                row = body.new_var(node.out.shape, node.out.dtype)
+                subs[node.out] = row
+                xs_in.append(row)
+                xs_outer.append(Tracer(graph, row_of))
+                continue
+            kept.append(node)
+        outside = self._outside_reads(kept, placeholders, subs)
+        consts_in = []
+        for var in outside:
+            inner = subs[var] = body.new_var(var.shape, var.dtype)
+            consts_in.append(inner)
+        # every value of the body becomes a Var of its own (a Dummy symbol): the trace's
+        # symbols would collide with another graph's once the loop is spliced into it
+        made_here = set(subs.values())  # (rows of arrays read by the index)
+        for v in [fold.index] + carry_in + xs_in + [n.out for n in kept]:
+            if v not in subs and v not in made_here:
+                subs[v] = body.new_var(v.shape, v.dtype)
+        kept = [replace(substitute(n, subs), out=subs[n.out]) for n in kept]
+        for v in [fold.index] + carry_in + xs_in + consts_in:
+            body.add(Node(subs.get(v, v), INPUT, params=(("name", ""),)))
+        body.nodes.extend(kept)
+        for node in body.nodes:
+            body.by_symbol[node.out.symbol] = node.out
+        body.outputs = [subs.get(v, v) for v in self.carry_out]
+        self._names(body, subs)
+        inits = self._inits(carry_in)
+        plan = fold.plan
+        start = plan.start if plan.kind == "range" and plan.step == 1 else 0
+        stop = start + plan.count
+        if inits is None:  # iteration 0 stays as traced: the loop runs the others
+            inits, start = [c.first for c in fold.carries], start + 1
+        loop = Loop(body, start, stop, len(carry_in), len(xs_in),
+                    index_name=self._index_name(), stop_name=plan.stop_name,
+                    source=fold.loop.where)
+        xs_vars = [a.var if isinstance(a, Tracer) else const(graph, a).var for a in xs_outer]
+        outs = loop_node(graph, loop, inits + xs_vars + outside, fold.loop.where)
+        return outs[:len(carry_in)]
+
+    def _row_read(self, node: Node, placeholders) -> Var | None:
+        """The outside array X when `node` is X[t] with t the loop index: a row of a
+        per-iteration input, whose cotangent is then stacked rather than scattered."""
+        if node.op != "index" or len(node.inputs) != 2 or node.inputs[1] is not \
+                self.fold.index or node.p["index"] != (IndexArg(0),):
+            return None
+        array = node.inputs[0]
+        if array in self.cut or array in placeholders:
+            return None
+        return array
+
+    def _outside_reads(self, kept, placeholders, subs) -> list[Var]:
+        """Values defined before the loop that the body reads, in first-read order."""
+        inside = self.cut | placeholders
+        seen, out = set(), []
+        for node in kept:
+            for v in self.graph_operands(node):
+                if v not in inside and v not in subs and v not in seen:
+                    seen.add(v)
+                    out.append(v)
+        for v in self.carry_out:
+            if v not in inside and v not in subs and v not in seen:
+                seen.add(v)
+                out.append(v)
+        return out
+
+    def graph_operands(self, node: Node):
+        if node.op == ELEMENTWISE:
+            return [self.graph.by_symbol[s] for s in node.expr.free_symbols]
+        return list(node.inputs)
+
+    def _names(self, body: Graph, subs: dict) -> None:
+        """Names for the body's values: the carried locals (their values on entry and,
+        when computed, at the end of an iteration) and the loop variables."""
+        computed = {n.out for n in body.nodes if n.op != INPUT}
+        for carry, out in zip(self.fold.carries, body.outputs):
+            body.names[subs[carry.placeholder]] = carry.name
+            if out in computed:
+                body.names.setdefault(out, carry.name)
+        for name, value in self.fold.target_values.items():
+            if isinstance(value, Tracer) and value.var in subs:
+                body.names.setdefault(subs[value.var], name)
+
+    def _inits(self, carry_in: list[Var]) -> list[Var] | None:
+        """Initial carried values: the values on entering the loop, so that the loop
+        runs from its first iteration (iteration 0's trace is then dead code); None
+        when one of them has another shape or dtype than in the loop (`acc = 0.0`
+        that becomes a vector): the loop then starts after iteration 0."""
+        fold = self.fold
+        inits = []
+        for carry, var in zip(fold.carries, carry_in):
+            if carry.mutated:
+                init = fold.entry_vars.get(carry.name)
+            else:
+                init = self._entry_value(fold.entry.get(carry.name), var)
+            if init is None:
+                return None
+            inits.append(init)
+        return inits
+
+    def _entry_value(self, entry, var: Var) -> Var | None:
+        graph = self.graph
+        if isinstance(entry, Tracer):
+            if entry.graph is not graph or entry.shape != var.shape:
+                return None
+            if entry.dtype == var.dtype:
+                return entry.var
+            return cast(entry, var.dtype).var if entry.dtype.kind in "biuf" else None
+        if entry is None:
+            return _zeros(graph, var)
+        try:
+            value = np.asarray(entry)
+        except Exception:  # noqa: BLE001 - not an array: cannot start the loop from it
+            return None
+        if value.shape != var.shape or value.dtype.kind not in "biuf":
+            return None
+        return const(graph, value.astype(var.dtype)).var
+
+    def _index_name(self) -> str:
+        targets = self.fold.loop.targets
+        plan = self.fold.plan
+        if plan.kind == "range" and isinstance(targets, str):
+            return targets
+        if plan.kind == "enumerate" and isinstance(targets, tuple) and \
+                isinstance(targets[0], str):
+            return targets[0]
+        return "t"
+
+
+def _zeros(graph: Graph, var: Var) -> Var:
+    return const(graph, np.zeros(var.shape, var.dtype)).var
+
+
+# -- the hook --------------------------------------------------------------------------------
+class LoopFolder:
+    """While tracing into `graph`, fold the loops of user frames (a context manager).
+    Loops whose `file:line` is in `unrolled` are left alone."""
+
+    def __init__(self, graph: Graph, unrolled: set[str], fn=None, enabled: bool = True):
+        self.wanted = enabled
+        self.graph = graph
+        self.unrolled = unrolled
+        self.top = getattr(fn, "__code__", None)  # the traced function's code
+        self.folds: dict[Any, _Fold] = {}  # frame -> its loop being folded
+        self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
+        self.previous = None
+        self.enabled = False
+        self.pending: str | None = None  # a loop whose placeholder iteration runs
+
+    def __enter__(self):
+        self.previous = sys.gettrace()
+        self.enabled = self.wanted and (self.previous is None or isinstance(
+            getattr(self.previous, "__self__", None), LoopFolder))
+        if self.enabled:
+            sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            sys.settrace(self.previous)
+        self.folds.clear()
+
+    def _call(self, frame, event, arg):
+        if event == "call" and foldable_loops(frame.f_code):
+            return self._line
+        return None
+
+    def busy(self) -> bool:
+        return any(f.edges >= 1 for f in self.folds.values())
+
+    def _line(self, frame, event, arg):
+        if event == "return":
+            self.folds.pop(frame, None)
+            return None
+        if event != "line":
+            return self._line
+        fold = self.folds.get(frame)
+        line = frame.f_lineno
+        if fold is not None:
+            loop = fold.loop
+            if line == loop.line and frame.f_lasti == loop.for_iter:
+                fold.edges += 1
+                if fold.edges == 1:
+                    self.pending = loop.where
+                    fold.begin(frame)
+                else:
+                    fold.finish(frame)
+                    self.pending = None
+                    self.cuts.append((loop.where, fold.cut))
+                    del self.folds[frame]
+            elif fold.awaiting_targets and loop.in_body(line):
+                fold.bind_targets(frame)
+            elif not loop.in_body(line) and line != loop.line:
+                if fold.edges >= 1:
+                    fold.fail("the loop ended before its placeholder iteration did")
+                del self.folds[frame]  # ended early (a loop of one iteration)
+            return self._line
+        loop = foldable_loops(frame.f_code).get(line)
+        if loop is None or frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
+                or self.busy():
+            return self._line
+        plan = iteration_plan(loop.node.iter, frame)
+        if plan is None or plan.count < FOLD_MIN_STEPS:
+            return self._line
+        if plan.stop_name is not None and not self._static_argument(frame, plan):
+            plan.stop_name = None
+        self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
+        return self._line
+
+    def _static_argument(self, frame, plan: Plan) -> bool:
+        """Whether `range(n)` reads `n`, a Python int argument of the traced function
+        itself: the generated code then loops `range(n)` and checks n's value."""
+        code = frame.f_code
+        if code is not self.top or plan.stop_name not in code.co_varnames[:code.co_argcount]:
+            return False
+        value = frame.f_locals.get(plan.stop_name)
+        return isinstance(value, int) and not isinstance(value, bool) and \
+            value == plan.start + plan.step * plan.count and plan.step == 1
+
+    def check_escapes(self, graph: Graph) -> None:
+        """A value of a placeholder iteration read after its loop (through a list, an
+        attribute, a container) would be wrong: unroll that loop instead."""
+        if not self.cuts:
+            return
+        reads = set(graph.outputs)
+        for node in graph.nodes:
+            reads.update(node.inputs if node.op != ELEMENTWISE else
+                         (graph.by_symbol[s] for s in node.expr.free_symbols))
+        for where, cut in self.cuts:
+            if reads & cut:
+                raise Unfold(where, "a value computed in the loop is used after it other "
+                             "than through a variable the loop assigns")
