@@ -160,6 +160,10 @@ class _Transformed:
 
     def __init__(self, fn: Callable, argnums, kind: str, dims="auto",
                  backend: str = "numpy"):
+        if not callable(fn):
+            raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
+                             f"{type(fn).__name__} {fn!r}; pass the function itself: "
+                             f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
         normalize_argnums(argnums)
         backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
         self.backend = backend
@@ -206,7 +210,7 @@ class _Transformed:
             raise InputError(
                 f"{self!r} called with keyword arguments ({', '.join(kwargs)}): the "
                 "generated code takes its arguments by position; pass them positionally, "
-                "or fix them first with functools.partial(f, name=value)")
+                "or fix them first with functools.partial(f, name=value)", user_location())
         key = _cache_key(args)
         run = self._functions.get(key)
         if run is None:
@@ -215,8 +219,11 @@ class _Transformed:
             compiles = self._counts[0]
             if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
                 self._functions.clear()
-            run = self._functions[key] = branches.specialised_function(
+            run = branches.specialised_function(
                 self.compile(*args), self.kind, lambda a: self.compile(*a))
+            if any(_foreign(a) for a in args):
+                run = _converting(run)
+            self._functions[key] = run
             self._counts[1] += compiles == self._counts[0]  # a module of other sizes
         else:
             self._counts[1] += 1
@@ -232,6 +239,26 @@ class _Transformed:
 
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+
+def _foreign(a) -> bool:
+    """An argument the generated code would get as it is but may not use as an array:
+    a list, or an object NumPy converts through `__array__` (a duck array with its own
+    shape and dtype, such as a Dask array, is passed through as documented)."""
+    if a is None or isinstance(a, (float, int, str, np.ndarray, np.generic, Tracer)):
+        return False
+    return not (hasattr(a, "shape") and hasattr(a, "dtype"))
+
+
+def _converting(run: Callable) -> Callable:
+    """`run` on its arguments converted as tracing saw them (`np.asarray` of each
+    `_foreign` one); only the cache entries of calls with such arguments pay for it."""
+
+    @functools.wraps(run)
+    def converted(*args):
+        return run(*(np.asarray(a) if _foreign(a) else a for a in args))
+
+    return converted
 
 
 def _transform(kind: str, doc: str):
@@ -275,7 +302,8 @@ _JACOBIAN_MODES = {"auto": _jacobian_auto, "forward": jacfwd, "reverse": jacrev}
 def jacobian(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0, mode: str = "auto",
              dims: str | Mapping = "auto"):
     if mode not in _JACOBIAN_MODES:
-        raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'")
+        raise InputError(f"jacobian mode {mode!r}: choose 'auto', 'forward' or 'reverse'",
+                         user_location())
     return _JACOBIAN_MODES[mode](fn, argnums, dims)
 
 

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import stat
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from .codegen.header import CONVENTIONS, kink_conventions
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
+from .codegen.safe_text import identifier
 from .errors import InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
 from .passes.simplify import optimize
@@ -107,17 +111,54 @@ class Compiled:
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    """Write `text` to `path` all at once (a reader sees the old file or the new one).
+
+    A symlink is written through: its target gets the text and the link stays. An
+    existing file keeps its permission bits (a new one gets 0666 less the umask, as
+    `open` would give). The temporary file beside the target is removed on every exit,
+    including SIGTERM (which raises SystemExit while writing) and Ctrl-C; only SIGKILL
+    can leave it behind."""
+    path = os.path.realpath(path)
+    directory, base = os.path.split(path)
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as fh:  # bytes: the same file on every platform
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    with _terminate_as_exit():
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            with open(fd, "wb") as fh:  # bytes: the same file on every platform
+                fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+                fh.flush()
+                if mode is not None:
+                    os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+
+
+class _terminate_as_exit:
+    """SIGTERM raises SystemExit(143) while this context is active (main thread only),
+    so that `finally` blocks run; the previous handler is restored afterwards."""
+
+    def __enter__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        if self.active:
+            self.previous = signal.signal(signal.SIGTERM, _exit_on_term)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:  # a handler installed outside Python reads back as None
+            signal.signal(signal.SIGTERM, self.previous if self.previous is not None
+                          else signal.SIG_DFL)
+        return False
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _keep_user_locations(programs, traced: Graph) -> None:
@@ -287,9 +328,8 @@ def _context(fn: Callable, specs, nums, argnums, graph: Graph, keep=()) -> _Cont
         forward = optimize(graph, simplify=False)
     traced = [i for i, s in enumerate(specs) if s.traced]
     wrt = [forward.inputs[traced.index(i)] for i in nums]
-    name = fn.__name__ if getattr(fn, "__name__", "").isidentifier() else "f"
-    if name == "<lambda>" or not name.isidentifier():
-        name = "f"
+    name = getattr(fn, "__name__", "f")
+    name = "f" if name == "<lambda>" else identifier(name)  # `class` -> `class_`
     out_name = graph.names.get(graph.outputs[0]) or name
     return _Context(fn, name, specs, nums, argnums, graph, forward, wrt, out_name)
 

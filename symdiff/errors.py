@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 
@@ -24,6 +25,8 @@ __all__ = [
     "user_location",
     "traceback_location",
     "located",
+    "recording_trace_errors",
+    "forgive",
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -40,7 +43,18 @@ class SymdiffError(Exception):
 
 
 class TraceError(SymdiffError):
-    """The function does something tracing cannot follow (e.g. `if` on a traced value)."""
+    """The function does something tracing cannot follow (e.g. `if` on a traced value).
+
+    A TraceError poisons the trace it belongs to: if the user's code catches it
+    (``try: ... except Exception: pass``) and returns normally, the trace fails with it
+    anyway (`recording_trace_errors`), since what follows was computed from a value
+    tracing could not give."""
+
+    def __init__(self, message: str, where: str | None = None):
+        super().__init__(message, where)
+        stack = getattr(_traces, "stack", None)
+        if stack:
+            stack[-1].append(self)
 
 
 class BranchError(TraceError):
@@ -89,6 +103,44 @@ class GradcheckError(SymdiffError):
 
 class ExpressionError(SymdiffError, ValueError):
     """A derivative written as a string uses something outside the safe formula language."""
+
+
+_traces = threading.local()  # .stack: one list of TraceErrors per trace in progress
+
+
+class recording_trace_errors:
+    """Within this context (one trace), every TraceError created is recorded; on a
+    normal exit the first one is raised again, even if the traced code caught it.
+    symdiff code that catches a TraceError on purpose passes it to `forgive`."""
+
+    def __enter__(self) -> list:
+        if not hasattr(_traces, "stack"):
+            _traces.stack = []
+        _traces.stack.append([])
+        return _traces.stack[-1]
+
+    def __exit__(self, kind, value, tb):
+        raised = _traces.stack.pop()
+        if not raised or (kind is not None and not issubclass(kind, Exception)):
+            return False
+        if kind is None:
+            error = raised[0]
+            if hasattr(error, "add_note"):  # Python 3.11+
+                error.add_note("(raised while tracing and caught by the traced code: the "
+                               "values after it cannot be traced, so compiling fails)")
+            raise error
+        if not isinstance(value, SymdiffError):
+            # NumPy (or the user) turned our error into its own, such as the ValueError
+            # "setting an array element with a sequence": ours says what and where
+            raise raised[0] from value
+        return False
+
+
+def forgive(error: TraceError) -> None:
+    """Unrecord `error`: symdiff caught it on purpose and traced another way."""
+    stack = getattr(_traces, "stack", None)
+    if stack and error in stack[-1]:
+        stack[-1].remove(error)
 
 
 _LOCATION_OVERRIDE: list[str | None] = []

@@ -114,7 +114,8 @@ BINARY_RULES = {
     "fmod": ("any", "nonzero", _no_jump), "floor_divide": ("any", "nonzero", _no_jump),
     "heaviside": ("kink0", "any", None),
 }
-_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**",
+              "floor_divide": "//", "remainder": "%"}
 _COMPARISONS = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<="}
 
 
@@ -172,25 +173,29 @@ class Program:
     scale: float = 1.0  # largest magnitude of any intermediate value
     size: int = 1  # most elements of any value (sums of many terms round more)
     literals: dict[int, str] = field(default_factory=dict)  # argument -> source text
+    # the program NumPy and finite differences run, where it differs from `source`:
+    # stable forms of what symdiff must stabilize, stop_gradient values as constants
+    reference: str | None = None
+    transform: str = "value_and_grad"  # or jacobian, hessian, vjp, jvp, hvp, kink
 
-
-    def function(self) -> Callable:
-        digest = hashlib.sha1(self.source.encode()).hexdigest()[:10]
+    def function(self, reference: bool = False) -> Callable:
+        source = self.reference if reference and self.reference else self.source
+        digest = hashlib.sha1(source.encode()).hexdigest()[:10]
         filename = f"<fuzz {digest}>"
-        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True),
-                                     filename)
-        namespace = {"np": np, "math": math}
-        exec(compile(self.source, filename, "exec"), namespace)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = {"np": np, "math": math, "stop_gradient": symdiff.stop_gradient}
+        exec(compile(source, filename, "exec"), namespace)
         # constants captured from a closure: `make` holds them and returns f
         return namespace["make"]() if "make" in namespace else namespace["f"]
 
     def __repr__(self) -> str:
         args = ", ".join(self.literals.get(i) or _literal(a) for i, a in enumerate(self.args))
-        return f"Program(argnums={self.argnums}, args=({args},))\n{self.source}"
+        how = "" if self.transform == "value_and_grad" else f", transform={self.transform!r}"
+        return f"Program(argnums={self.argnums}, args=({args},){how})\n{self.source}"
 
 
 def _literal(value) -> str:
-    if isinstance(value, float):
+    if isinstance(value, (float, int, str)):
         return repr(value)
     value = np.asarray(value)
     dtype = ", dtype=np.float32" if value.dtype == np.float32 else ""
@@ -215,6 +220,10 @@ class _Builder:
         self.ops: list[str] = []
         self.scale = 1.0
         self.assigned: dict[str, int] = {}  # name -> line of its last write
+        self.limit = LIMIT
+        self.input_scale = 1.0  # magnitude of new arguments (`fuzz_widening.big_inputs`)
+        self.references: dict[int, str] = {}  # line -> its text in the reference program
+        self.floats: list[int] = []  # parameters that may be differentiated
 
     def value(self, name: str) -> np.ndarray:
         return np.asarray(self.env[name])
@@ -228,7 +237,8 @@ class _Builder:
             self.literals[len(self.params)] = \
                 f"np.random.default_rng({s}).uniform(-2, 2, size={shape!r}){dtype}"
         else:
-            value = self.rng.uniform(-2, 2, size=shape).astype(self.dtype)
+            value = (self.rng.uniform(-2, 2, size=shape) * self.input_scale).astype(self.dtype)
+        self.floats.append(len(self.params))
         self.params.append(name)
         self.args.append(float(value) if shape == () and self.draw(st.booleans()) else value)
         self.env[name] = value if value.dtype == np.float32 else np.asarray(value, dtype=float)
@@ -263,7 +273,7 @@ class _Builder:
         value = np.asarray(value)
         if value.dtype.kind != "f" or value.size > self.max_size or value.size == 0:
             return None
-        if not np.all(np.isfinite(value)) or np.max(np.abs(value)) > LIMIT:
+        if not np.all(np.isfinite(value)) or np.max(np.abs(value)) > self.limit:
             return None
         return value
 
@@ -280,11 +290,15 @@ class _Builder:
         value = self.evaluate(text)
         return text if value is not None and test(value) else None
 
-    def assign(self, text: str, op: str) -> bool:
-        value = self.evaluate(text)
+    def assign(self, text: str, op: str, reference: str | None = None) -> bool:
+        """`t<n> = text`; NumPy and finite differences run `reference` instead where
+        given (an equal, stable form, or a constant for stop_gradient)."""
+        value = self.evaluate(reference or text)
         if value is None:
             return False
         name = f"t{len(self.lines)}"
+        if reference is not None:
+            self.references[len(self.lines)] = f"    {name} = {reference}"
         self.lines.append(f"    {name} = {text}")
         self.writes.append(None)
         self.env[name] = value
@@ -313,7 +327,7 @@ class _Builder:
                 exec(f"new[{key}] {op} value", {"np": np}, {"new": new, "value": value})
         except (ValueError, TypeError, IndexError):
             return False
-        if not np.all(np.isfinite(new)) or np.max(np.abs(new)) > LIMIT:
+        if not np.all(np.isfinite(new)) or np.max(np.abs(new)) > self.limit:
             return False
         self.lines.append(f"    {target}[{key}] {op} {text}")
         self.writes.append(target)
@@ -801,6 +815,9 @@ def _steps() -> list[tuple[str, Callable[[_Builder], bool]]]:
     steps += [(getattr(f, "__name__", repr(f)), builder)
               for f, builder in FUNCTION_BUILDERS.items() if f in tracer.FUNCTIONS]
     steps += EXTRA_STEPS  # constructs NumPy does not dispatch (fuzz_more.py)
+    from fuzz_widening import extra_steps  # (it builds on this module)
+
+    steps += extra_steps()
     order = {"add": 0, "multiply": 1, "exp": 2, "sum": 3}
     return sorted(steps, key=lambda s: (order.get(s[0], 9), s[0]))
 
@@ -819,8 +836,15 @@ _LARGE_STEPS = {"add", "multiply", "subtract", "divide", "exp", "sin", "tanh", "
 @st.composite
 def programs(draw, max_steps: int = MAX_STEPS) -> Program:
     """A random program over symdiff's op table; see the module docstring. About one
-    in 40 is large (>= 40,000 elements), about one in 8 is in float32."""
-    kind = draw(st.sampled_from(["float64"] * 34 + ["float32"] * 5 + ["large"]))
+    in 40 is large (>= 40,000 elements), one in 8 in float32, one in 20 works at
+    magnitudes up to 1e6, one in 20 sits on a kink or tie (`fuzz_widening`), and one
+    in 6 is checked through another transform than value_and_grad."""
+    from fuzz_widening import big_inputs, kink_program, pick_transform
+
+    kind = draw(st.sampled_from(["float64"] * 30 + ["float32"] * 5 + ["large"]
+                                + ["big"] * 2 + ["kink"] * 2))
+    if kind == "kink":
+        return kink_program(draw)
     steps = _steps()
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if kind == "large":
@@ -830,6 +854,8 @@ def programs(draw, max_steps: int = MAX_STEPS) -> Program:
         max_steps = min(max_steps, 4)
     else:
         b = _Builder(draw, rng, dtype=np.float32 if kind == "float32" else np.float64)
+    if kind == "big":
+        steps = big_inputs(b, steps)
     for _ in range(draw(st.integers(1 if kind != "large" else 0, 2))):
         b.new_input(draw(st.sampled_from(_SHAPES)))
     n_steps = draw(st.integers(1, max_steps))
@@ -842,17 +868,25 @@ def programs(draw, max_steps: int = MAX_STEPS) -> Program:
     ends = [n for n, i in b.assigned.items() if not b.read_after(n, i)]
     terms = [n if b.value(n).ndim == 0 else draw(st.sampled_from(
         [f"np.sum({n})", f"np.mean({n})", f"np.sum({n} * {n})"])) for n in ends or b.pool[-1:]]
-    ret = " + ".join(terms)
-    source = f"def f({', '.join(b.params)}):\n" + "\n".join(b.lines + [f"    return {ret}"]) \
-        + "\n"
+    ret = f"    return {' + '.join(terms)}"
+    source = _source(b, b.lines + [ret])
+    reference = _source(b, [b.references.get(i, line) for i, line in enumerate(b.lines)]
+                        + [ret]) if b.references else None
+    nums = draw(st.sets(st.sampled_from(b.floats), min_size=1))
+    size = max(np.size(v) for v in b.env.values())
+    program = Program(source, tuple(b.args), tuple(sorted(nums)), b.ops, b.scale, size,
+                      b.literals, reference)
+    program.transform = pick_transform(draw, program, kind)
+    return program
+
+
+def _source(b: _Builder, lines: list[str]) -> str:
+    source = f"def f({', '.join(b.params)}):\n" + "\n".join(lines) + "\n"
     if b.closure:  # f reads constants from the enclosing function
         source = "def make():\n" + "\n".join(b.closure) + "\n\n" + \
             "".join(f"    {line}\n" if line else "\n" for line in source.splitlines()) + \
             "\n    return f\n"
-    nums = draw(st.sets(st.integers(0, len(b.params) - 1), min_size=1))
-    size = max(np.size(v) for v in b.env.values())
-    return Program(source, tuple(b.args), tuple(sorted(nums)), b.ops, b.scale, size,
-                   b.literals)
+    return source
 
 
 # -- the check -----------------------------------------------------------------------------
@@ -871,8 +905,8 @@ def _with(args: tuple, i: int, x: np.ndarray) -> list:
 def finite_difference(f: Callable, args: tuple, i: int, h: float) -> np.ndarray | float:
     """d f / d args[i], every element, by the 4-point central stencil (error O(h^4)),
     in float64 whatever the arguments' dtype."""
-    args = tuple(np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a
-                 for a in args)
+    args = tuple(np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) and
+                 a.dtype.kind == "f" else a for a in args)
     x0 = np.array(args[i], dtype=np.float64)
     out = np.zeros_like(x0)
     for k in range(x0.size):
@@ -897,8 +931,13 @@ def check(program: Program) -> str | None:
     """None if symdiff's value and gradient agree with NumPy and finite differences
     (float32 programs within float32 rounding, large arguments along a random
     direction); otherwise a description of the disagreement."""
+    if program.transform != "value_and_grad":
+        from fuzz_widening import check_transform
+
+        return check_transform(program)
     f = program.function()
-    want = _call(f, program.args)
+    ref = program.function(reference=True)
+    want = _call(ref, program.args)
     args = [np.array(a) if isinstance(a, np.ndarray) else a for a in program.args]
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -925,12 +964,12 @@ def check(program: Program) -> str | None:
         if np.size(g) > MAX_SIZE:
             d = np.random.default_rng(i).standard_normal(np.shape(g))
             d /= np.linalg.norm(d)
-            fd1 = directional_difference(f, program.args, i, d, 1e-3)
-            fd2 = directional_difference(f, program.args, i, d, 5e-4)
+            fd1 = directional_difference(ref, program.args, i, d, 1e-3)
+            fd2 = directional_difference(ref, program.args, i, d, 5e-4)
             g, fd1, fd2 = np.sum(g * d), np.asarray(fd1), np.asarray(fd2)
         else:
-            fd1 = finite_difference(f, program.args, i, 1e-3)
-            fd2 = finite_difference(f, program.args, i, 5e-4)
+            fd1 = finite_difference(ref, program.args, i, 1e-3)
+            fd2 = finite_difference(ref, program.args, i, 5e-4)
         noise = np.abs(fd1 - fd2)  # estimates the finite-difference error
         tol = (1e-3 if single else 1e-6) * (scale + np.abs(fd2)) + 30 * noise
         bad = ~(np.abs(g - fd2) <= tol)

@@ -232,12 +232,31 @@ def _scalar_to_matrix(s: Tracer) -> Tracer:
     return reshape(s, s.shape + (1, 1))
 
 
+#: Matrices up to this size differentiate `det` through their cofactors (finite at
+#: singular matrices); larger ones through det(x) * inv(x).T (O(n^5) against O(n^3)).
+MAX_COFACTOR_SIZE = 8
+
+
+def _det_grad(out, x) -> Tracer:
+    """d det(x)/dx = adj(x).T, the matrix of cofactors: det(x) * inv(x).T where x is
+    invertible, and finite where it is singular (the rank n-1 case included)."""
+    n = x.shape[-1]
+    if not isinstance(n, int) or n > MAX_COFACTOR_SIZE:
+        return _scalar_to_matrix(out) * matrix_transpose(bind("inv", x))
+    if n == 1:
+        return const(x.graph, np.ones(x.shape, dtype=x.dtype))
+    keep = np.array([[k for k in range(n) if k != i] for i in range(n)])
+    minors = x[..., keep[:, None, :, None], keep[None, :, None, :]]  # (..., n, n, n-1, n-1)
+    signs = (-1.0) ** np.add.outer(np.arange(n), np.arange(n))
+    return bind("det", minors) * signs.astype(x.dtype)
+
+
 def _det_vjp(g, out, x):
-    return (_scalar_to_matrix(g * out) * matrix_transpose(bind("inv", x)),)
+    return (_scalar_to_matrix(g) * _det_grad(out, x),)
 
 
 def _det_jvp(tangents, out, x):
-    return out * reduce_sum(matrix_transpose(bind("inv", x)) * tangents[0], (-2, -1))
+    return reduce_sum(_det_grad(out, x) * tangents[0], (-2, -1))
 
 
 def _slogdet_vjp(g, out, x, *, part):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import math
 import os
 import sys
+import traceback
 
 import numpy as np
 
@@ -17,6 +19,10 @@ from ..errors import InputError, SymdiffError
 from ..ir import dims
 from ..trace.control import StandInArguments
 from ..trace.function import ShapeDtype
+
+#: Elements of one example argument made from --shape (8 GB in float64): beyond it the
+#: allocation would fail or swap.
+MAX_EXAMPLE_ELEMENTS = 10**9
 
 
 class UsageError(Exception):
@@ -38,12 +44,28 @@ def load_function(target: str):
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:  # else `emit --check` would exit 0 on a stale file
+        where = _exit_location(e, path)
+        raise InputError(f"importing {path} called sys.exit({e.code!r}); symdiff imports the "
+                         f"file to find {name}: put the script part under "
+                         "`if __name__ == \"__main__\":`", where) from None
     finally:
         sys.path.pop(0)
     fn = getattr(module, name, None)
-    if not callable(fn):
+    if fn is None or not callable(fn):
         raise UsageError(f"{path} defines no function {name!r}")
+    if not inspect.isfunction(inspect.unwrap(fn)):
+        kind = "a class" if isinstance(fn, type) else f"a {type(fn).__name__}"
+        raise UsageError(f"{path}:{name} is {kind}, not a Python function (def or lambda); "
+                         f"wrap it, e.g. def f(x): return {name}(x)")
     return fn, path
+
+
+def _exit_location(exc: BaseException, path: str) -> str:
+    """`file:line` in the user's file where `exc` was raised (else the file itself)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename) == os.path.abspath(path)]
+    return f"{path}:{frames[-1].lineno}" if frames else path
 
 
 
@@ -124,6 +146,12 @@ def _example_args(fn, shapes: dict, dtypes: dict, mentioned=()):
             continue
         dtype = np.dtype(dtypes.get(p, "float64"))
         shape = tuple(dims.dim(d) if isinstance(d, str) else d for d in shapes.get(p, ()))
+        size = math.prod(shape)
+        if all(isinstance(d, int) for d in shape) and size > MAX_EXAMPLE_ELEMENTS:
+            raise UsageError(f"--shape {p}={','.join(map(str, shape))}: {size:,} elements, more "
+                             f"than {MAX_EXAMPLE_ELEMENTS:,} (symdiff makes example "
+                             "arguments of that shape to check the code); trace at a "
+                             "smaller shape, or give the axis a name (--shape x=n)")
         args.append(0.5 if shape == () and dtype == np.float64 else ShapeDtype(shape, dtype))
     return params, StandInArguments(args)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dims
+from .header import static_name
 from .layout import LINE_LENGTH
 from .literals import dtype_name
 from .shape_checks import symbolic_checks
@@ -36,11 +37,13 @@ def _if(test: str, indent: int = 4) -> str:
 
 
 
-def static_check(name: str, value) -> list[str]:
-    """Lines checking that a static (untraced) argument has its generation-time value."""
-    message = (f'f"{name} was {value!r} when this code was generated, '
+def static_check(name: str) -> list[str]:
+    """Lines checking that a static (untraced) argument has its generation-time value,
+    the module constant `static_name(name)`: the value is never pasted into code."""
+    constant = static_name(name)
+    message = (f'f"{name} was {{{constant}!r}} when this code was generated, '
                f'got {{{name}!r}}"')
-    return [f"if {name} != {value!r}:", *_raise(message)]
+    return [f"if {name} != {constant}:", *_raise(message)]
 
 
 
@@ -113,7 +116,7 @@ def input_checks(specs, requirements=()) -> list[str]:
     lines = []
     for s in specs:
         if not s.traced:
-            lines += static_check(s.name, s.static)
+            lines += static_check(s.name)
         elif s.shape == () and s.dtype.kind == "f":  # one type test on the hot path
             nested = shape_check(s.name, (), guard=False) \
                 + dtype_check(s.name, s.dtype, False, indent=8, scalar=True)

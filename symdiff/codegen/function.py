@@ -21,6 +21,7 @@ from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .printer import Block, SymdiffPrinter, _balanced_call, _operand
+from .safe_text import comment as safe_comment
 
 
 @dataclass
@@ -427,6 +428,7 @@ def _source_comment(loc: str, indent: int = 4) -> str | None:
     if not line.isdigit():
         return None
     text = linecache.getline(filename, int(line)).strip()
+    text = safe_comment(text)
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
     room = LINE_LENGTH - indent
     return comment if len(comment) <= room else comment[: room - 4] + "..."

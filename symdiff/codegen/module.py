@@ -22,7 +22,7 @@ from ..ir import dims
 from ..trace.function import ArgSpec
 from .checks import _if, input_checks
 from .function import FunctionCode
-from .header import CONVENTIONS, _arg_text, module_header
+from .header import CONVENTIONS, _arg_text, module_header, static_constants
 from .layout import LINE_LENGTH, call_text
 from .shape_checks import binding_lines, bound_dims, dims_read
 
@@ -41,6 +41,7 @@ class ModuleCode:
     scalar_params: list[str] = field(default_factory=list)  # all traced float scalars
     constants: list[str] = field(default_factory=list)  # lines defining module constants
     path_check: list[str] = field(default_factory=list)  # guards of a specialised path
+    statics: list[str] = field(default_factory=list)  # static arguments' values
     imports_before: list[str] = field(default_factory=list)  # stdlib, before numpy's
     imports: list[str] = field(default_factory=list)  # after numpy's (scipy, the fused backend's)
     helpers: list[str] = field(default_factory=list)  # definitions kernels share
@@ -146,6 +147,7 @@ def module_code(fn, name, specs, nums, functions, source_name=None, command=None
         scalar_params=[s.name for s in specs] if all(_float_scalar(s) for s in specs) else [],
         constants=[line for text in dict.fromkeys(c for f in functions for c in f.constants)
                    for line in text.splitlines()],
+        statics=static_constants(specs),
         imports=after + support.get("imports", []),
         helpers=support.get("helpers", []),
     )

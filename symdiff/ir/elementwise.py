@@ -132,13 +132,26 @@ def numpy_function(name: str, template: str, partials: Sequence[Callable],
     used = {int(i) for i in _PLACEHOLDER.findall(template)}
     if used != set(range(nargs)):
         raise ValueError(f"template {template!r} must use each of {{0}} .. {{{nargs - 1}}}")
-    return type(name, (NumPyFunctionBase,), {
+    cls = _CLASSES[name] = type(name, (NumPyFunctionBase,), {
         "nargs": nargs,
         "template": template,
         "partials": tuple(partials),
         "numeric": staticmethod(numeric) if numeric is not None else None,
         "__module__": __name__,
     })
+    return cls
+
+
+#: Every class `numpy_function` made, by name: pickle finds them as attributes of this
+#: module (`__getattr__`), so expressions using them cross process boundaries.
+_CLASSES: dict[str, type] = {}
+
+
+def __getattr__(name: str):
+    try:
+        return _CLASSES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def _zero(*args):

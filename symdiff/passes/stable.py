@@ -15,14 +15,15 @@ and to gradients), bottom-up, until none applies:
     exp(k*u)/(1 + exp(u))**m         ->  sigmoid(u)**k * sigmoid(-u)**(m-k), 0 <= k <= m
     exp(u)*sigmoid(-u)               ->  sigmoid(u)
     1 - sigmoid(u)                   ->  sigmoid(-u)
-    sqrt(x**2 + y**2)                ->  np.hypot(x, y)
+    sqrt(x**2 + y**2)                ->  np.hypot(x, y)     (also y**2 a constant)
+    log(cosh(u))                     ->  np.logaddexp(u, -u) - log(2)
+    1 - tanh(u)**2                   ->  4*sigmoid(2u)*sigmoid(-2u)
     log(sum(exp(z))), across nodes   ->  m + log(sum(exp(z - m))), m = max(z)
+    log(prod(u)), across nodes       ->  sum(log(u)), for positive u (sigmoid, exp)
+    exp(z)/sum(exp(z)), across nodes ->  exp(z - m)/sum(exp(z - m)), m = max(z)
 
-The last spans a structured ``sum``: it is a graph rewrite, ``m`` a ``max``
-reduction behind a ``stop_gradient`` (so its derivative, which cancels exactly, is
-not computed) and replaced by 0 where it is not finite (as in `jax.nn.logsumexp`).
-Since `optimize` runs before differentiation too, the gradient is then the stable
-softmax ``exp(z - m)/sum(exp(z - m))``.
+The last three span structured ``sum``/``prod`` nodes: they are graph rewrites, in
+`passes/shifts.py`.
 
 ``sigmoid(u)`` is written out before CSE as ``exp(min(u, 0))/(1 + exp(-|u|))``,
 within an ulp or two of ``1/(1 + exp(-u))`` in relative terms everywhere; it never
@@ -39,6 +40,7 @@ header.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,8 +49,16 @@ from sympy.codegen.cfunctions import expm1, hypot, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from ..ir.elementwise import Absolute, _sigmoid_formula, sigmoid
-from ..ir.graph import ELEMENTWISE, Graph, Node, Var, graph_pass
-from ..ir.primitives import PRIMITIVES
+from ..ir.graph import ELEMENTWISE, Graph, Node, graph_pass
+from .shifts import (
+    LOG_PROD,
+    LOGSUMEXP,
+    SOFTMAX,
+    finite_or_zero,
+    shift_logsumexp,
+    shift_softmax,
+    sum_logs,
+)
 
 __all__ = ["sigmoid", "lower_sigmoid", "SIGMOID_FORM", "SIGMOID_PAIR_FORM", "finite_or_zero",
            "Rule", "RULES", "LOGSUMEXP", "stabilize",
@@ -124,23 +134,6 @@ def _lower_pair(mul: sp.Expr) -> sp.Expr:
     m = min(powers[u], powers[-u])
     t = sp.exp(-Absolute(u))
     return mul / (sigmoid(u) * sigmoid(-u)) ** m * (t / (1 + t) ** 2) ** m
-
-
-class finite_or_zero(sp.Function):
-    """`x` where it is finite, else 0: the shift of a logsumexp (no derivative: it is
-    only ever used behind a stop_gradient)."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        return sp.S.Zero
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _numpycode(self, printer) -> str:
-        x = printer._print(self.args[0])
-        return f"{printer._module_format('numpy.nan_to_num')}({x}, posinf=0, neginf=0)"
 
 
 @dataclass(frozen=True)
@@ -290,16 +283,139 @@ def _log_sigmoid(expr):
 
 
 def _hypot(expr):
-    """(x**2 + y**2)**(n/2) -> hypot(x, y)**n for odd n."""
+    """(x**2 + y**2)**(n/2) -> hypot(x, y)**n for odd n; a positive constant c among
+    the terms is sqrt(c)**2 (sqrt(x**2 + eps) at x = 1e200 is 1e200, not inf)."""
     if not (expr.is_Pow and expr.exp.is_Rational and expr.exp.q == 2 and expr.base.is_Add):
         return None
     terms = sp.Add.make_args(expr.base)
-    if len(terms) < 2 or not all(t.is_Pow and t.exp == 2 for t in terms):
+    bases = [t.base if t.is_Pow and t.exp == 2 else
+             sp.sqrt(t) if t.is_Number and t.is_positive else None for t in terms]
+    if len(terms) < 2 or None in bases or all(t.is_Number for t in terms):
         return None
-    result = terms[0].base
-    for t in terms[1:]:
-        result = hypot(result, t.base)
+    result = bases[0]
+    for b in bases[1:]:
+        result = hypot(result, b)
     return result ** expr.exp.p
+
+
+def _log_cosh(expr):
+    """log(cosh(u)) -> logaddexp(u, -u) - log(2): cosh overflows at |u| > 710."""
+    if isinstance(expr, sp.log) and isinstance(expr.args[0], sp.cosh):
+        u = expr.args[0].args[0]
+        return logaddexp(u, -u) - sp.log(2)
+    return None
+
+
+_SECH_SQUARED = "1 - tanh(u)**2 -> 4*sigmoid(2u)*sigmoid(-2u)"
+
+
+def _sech_squared(expr):
+    """c - c*tanh(u)**2 -> 4c*sigmoid(2u)*sigmoid(-2u), which is c/cosh(u)**2 without
+    overflow, printed as 4c*exp(-|2u|)/(1 + exp(-|2u|))**2 (tanh' = 1 - tanh**2
+    cancels: 0 instead of 1.7e-17 at u = 20)."""
+    if not expr.is_Add:
+        return None
+    const, rest = expr.as_coeff_Add()
+    if const == 0:
+        return None
+    terms = list(sp.Add.make_args(rest))
+    for i, term in enumerate(terms):
+        coeff, t = term.as_coeff_Mul()
+        if coeff == -const and t.is_Pow and t.exp == 2 and isinstance(t.base, sp.tanh):
+            u = 2 * t.base.args[0]  # 1/cosh(u)**2 = 4*sigmoid(2u)*sigmoid(-2u), no overflow
+            terms[i] = 4 * const * sigmoid(u) * sigmoid(-u)
+            return sp.Add(*terms)
+    return None
+
+
+#: Near a removable singularity at u = 0 (``(1 - cos(u))/u**2``) the expression is
+#: replaced by its Taylor polynomial of `SERIES_ORDER` terms for |u| < `SERIES_RADIUS`
+#: (or less: see `_radius`);
+#: the direct form cancels catastrophically there (1e8 instead of -8e-10 at 1e-8) and
+#: is accurate beyond (its terms are at most ~1/u**3 there).
+SERIES_RADIUS = sp.Rational(1, 4)
+SERIES_ORDER = 14
+_DIRECT: set = set()  # expressions given a series branch in this `stabilize_expr` call
+_TRANSCENDENTAL = (sp.sin, sp.cos, sp.tan, sp.exp, sp.log, sp.sinh, sp.cosh, sp.tanh,
+                   expm1, log1p)
+
+
+def _removable_singularity(expr):
+    """f(u) -> where(|u| < r, taylor(f), f) where f is undefined at u = 0 (0/0) but
+    has a finite Taylor series there (SymPy finds it); None otherwise. In a sum only
+    the terms singular at 0 are expanded (the others are left as they are, and SymPy's
+    series of a long sum is slow)."""
+    if not (expr.is_Add or expr.is_Mul) or len(expr.free_symbols) != 1 or \
+            expr in _DIRECT or not expr.has(*_TRANSCENDENTAL):
+        return None
+    (u,) = expr.free_symbols
+    if not u.is_real or not _singular_at_zero(expr, u):
+        return None
+    regular = [t for t in expr.args if expr.is_Add and not _singular_at_zero(t, u)]
+    singular = sp.Add(*[t for t in expr.args if t not in regular]) if regular else expr
+    if sp.count_ops(singular) > 30 or not singular.has(*_TRANSCENDENTAL):
+        return None
+    form = _series_form(singular, u)
+    if form is None:
+        return None
+    _DIRECT.add(singular)  # the branch away from 0 keeps the direct form: no second match
+    _DIRECT.add(expr)
+    return sp.Add(*regular, form)
+
+
+def _nested_series(expr):
+    """where(c, a, where(c, a, b)) -> where(c, a, b): the derivative of a series form
+    is a series form, whose direct branch the rule above would wrap again."""
+    if isinstance(expr, sp.Piecewise) and len(expr.args) == 2:
+        (a, c), (inner, _) = expr.args
+        if isinstance(inner, sp.Piecewise) and len(inner.args) == 2 and \
+                inner.args[0] == (a, c):
+            return inner
+    return None
+
+
+def _singular_at_zero(expr, u) -> bool:
+    """Whether `expr` divides by something that vanishes at u = 0."""
+    return any(p.exp.is_negative and p.base.has(u) and p.base.subs(u, 0) == 0
+               for p in expr.atoms(sp.Pow))
+
+
+@functools.lru_cache(maxsize=1024)
+def _series_form(expr, u):
+    try:
+        series = sp.series(expr, u, 0, SERIES_ORDER + 1).removeO()
+    except (NotImplementedError, ValueError, TypeError, sp.PoleError):
+        return None
+    powers = [t.as_coeff_exponent(u)[1] for t in sp.Add.make_args(series)]
+    if series.has(sp.Order) or any(not (p.is_Integer and p >= 0) for p in powers) or \
+            series.free_symbols - {u} or series.has(*_TRANSCENDENTAL):
+        return None
+    radius = _radius(series, expr, u)
+    if radius is None:
+        return None
+    return sp.Piecewise((series, sp.Lt(Absolute(u), radius)), (expr, True))
+
+
+def _radius(series, expr, u):
+    """The largest of 1/4, 1/8, ... 1/1024 within which the polynomial agrees with the
+    exact value of `expr` (30 digits) to 1e-13 relative at the radius and half of it,
+    on both sides: a pole or fast growth near 0 shrinks it. None if none does."""
+    radius = SERIES_RADIUS
+    while radius >= sp.Rational(1, 1024):
+        if all(_agrees(series, expr, u, radius * f) for f in (1, -1, sp.S.Half, -sp.S.Half)):
+            return radius
+        radius /= 2
+    return None
+
+
+def _agrees(series, expr, u, at) -> bool:
+    try:
+        exact = complex(expr.evalf(30, subs={u: at}))
+    except (TypeError, ValueError):
+        return False
+    if exact.imag or exact != exact:
+        return False
+    return abs(float(series.subs(u, at)) - exact.real) <= 1e-13 * max(abs(exact.real), 1e-300)
 
 
 #: In the order they are tried on each subexpression; the first that matches wins.
@@ -316,6 +432,11 @@ RULES: tuple[Rule, ...] = (
     Rule("exp(u)*sigmoid(-u) -> sigmoid(u)", _exp_times_sigmoid),
     Rule("1 - sigmoid(u) -> sigmoid(-u)", _one_minus_sigmoid),
     Rule("sqrt(x**2 + y**2) -> np.hypot(x, y)", _hypot),
+    Rule("log(cosh(u)) -> np.logaddexp(u, -u) - log(2)", _log_cosh),
+    Rule(_SECH_SQUARED, _sech_squared),
+    Rule("f(u) undefined at u = 0 (0/0) -> its Taylor polynomial near 0",
+         _removable_singularity),
+    Rule("where(c, a, where(c, a, b)) -> where(c, a, b)", _nested_series),
 )
 
 _MAX_PASSES = 8
@@ -326,6 +447,7 @@ def stabilize_expr(expr: sp.Expr, applied: set[str] | None = None) -> sp.Expr:
     added to `applied`."""
     applied = set() if applied is None else applied
     memo: dict[sp.Basic, sp.Basic] = {}
+    _DIRECT.clear()
     return _rewrite(expr, applied, memo)
 
 
@@ -351,25 +473,37 @@ def _rewrite(expr, applied: set[str], memo: dict):
 
 
 # -- the graph pass ----------------------------------------------------------------------
-LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"
-
-
 @graph_pass
 def stabilize(graph: Graph) -> Graph:
     """Rewrite `graph` into stable forms: logsumexp shifts, then every real
     elementwise expression by `RULES`. Returns `graph` itself when nothing applies."""
     applied: set[str] = set()
-    shifted = _shift_logsumexp(graph)
+    summed = sum_logs(graph)
+    if summed is not None:
+        applied.add(LOG_PROD)
+        graph = graph.derive(summed, graph.outputs)
+    softmax = shift_softmax(graph)
+    if softmax is not None:
+        applied.add(SOFTMAX)
+        graph = graph.derive(softmax, graph.outputs)
+    shifted = shift_logsumexp(graph)
     if shifted is not None:
         applied.add(LOGSUMEXP)
     sigmoids: dict[sp.Symbol, sp.Expr] = {}  # values that are a sigmoid, to look through
+    tanhs: dict[sp.Symbol, sp.Expr] = {}  # and a tanh (its derivative reads 1 - t**2)
     nodes = []
     for node in shifted or graph.nodes:
         if node.op == ELEMENTWISE and node.out.dtype.kind == "f":
             expr = _look_through(node.expr, sigmoids, graph, node.out.dtype)
+            expr = _tanh_through(expr, tanhs, graph, node.out.dtype, applied)
             new = stabilize_expr(expr, applied)
             if isinstance(new, sigmoid):
                 sigmoids[node.out.symbol] = new
+            if isinstance(new, sp.tanh) and node.out not in graph.names:
+                # a tanh the user named (hidden = np.tanh(...)) keeps the derivative a
+                # person writes, 1 - hidden**2, which loses relative accuracy only where
+                # it is below ~1e-8; an unnamed one gets the overflow-free form
+                tanhs[node.out.symbol] = new
             if new != node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
@@ -382,89 +516,26 @@ def stabilize(graph: Graph) -> Graph:
     return result
 
 
-def _shift_logsumexp(graph: Graph) -> list[Node] | None:
-    """New node list where each ``log(s)``, s = sum(exp(z)), reads the max-shifted
-    sum instead; None when there is no such pattern (or no `max` primitive)."""
-    if "max" not in PRIMITIVES:
-        return None
-    defs = graph.definitions()
-    after: dict[Var, list[Node]] = {}  # new nodes, placed after the sum they replace
-    shifted: dict[sp.Expr, sp.Expr] = {}  # log(s) -> m + log(s')
-    for node in graph.nodes:
-        if node.op != ELEMENTWISE or node.out.dtype.kind != "f":
-            continue
-        for log in node.expr.atoms(sp.log):
-            s = graph.by_symbol.get(log.args[0])
-            if log in shifted or s is None or s not in defs:
-                continue
-            new = _shifted_sum(graph, defs, defs[s])
-            if new is not None:
-                after[s], shifted[log] = new
-    if not shifted:
-        return None
-    nodes = []
-    for node in graph.nodes:
-        if node.op == ELEMENTWISE and node.expr.has(sp.log):
-            new_expr = node.expr.xreplace(shifted)
-            if new_expr != node.expr:
-                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new_expr, loc=node.loc)
-        nodes.append(node)
-        nodes.extend(after.get(node.out, ()))
-    return nodes
+def _tanh_through(expr, tanhs: dict, graph: Graph, dtype, applied: set) -> sp.Expr:
+    """``c - c*t**2`` where t is a tanh-valued value, written with the tanh so that
+    `_sech_squared` applies (the derivative of a tanh the forward pass computed)."""
+    usable = {t: e for t, e in tanhs.items()
+              if t in expr.free_symbols and graph.by_symbol[t].dtype == dtype}
+    if not usable:
+        return expr
 
+    def query(e):
+        return e.is_Add and any(b in usable and x == 2 for b, x in
+                                (a.as_base_exp() for m in e.args for a in sp.Mul.make_args(m)))
 
-def _is_shifted(graph: Graph, defs: dict, z: sp.Expr, axes: tuple) -> bool:
-    """Whether `z` already subtracts a logsumexp shift: this rewrite's (it is
-    idempotent), or the user's own ``z = a - np.max(a, axis, keepdims=True)``."""
-    forms = [z] + [defs[v].expr for v in map(graph.by_symbol.get, z.free_symbols)
-                   if v in defs and defs[v].op == ELEMENTWISE]
-    return any(e.has(finite_or_zero) or _minus_own_max(graph, defs, e, axes) for e in forms)
+    def value(e):
+        new = _sech_squared(e.xreplace(usable))
+        if new is None:
+            return e
+        applied.add(_SECH_SQUARED)
+        return new
 
-
-def _minus_own_max(graph: Graph, defs: dict, e: sp.Expr, axes: tuple) -> bool:
-    """Whether `e` is ``a - m`` with m the keepdims max of a over `axes`."""
-    for m in e.free_symbols:
-        node = defs.get(graph.by_symbol.get(m))
-        if node is not None and node.op == "stop_gradient":  # (passes/shift.py's)
-            node = defs.get(node.inputs[0])
-        if node is not None and node.op == "max" and node.p["keepdims"] and \
-                tuple(node.p["axes"]) == tuple(axes) and \
-                sp.expand(e - (node.inputs[0].symbol - m)) == 0:
-            return True
-    return False
-
-
-def _shifted_sum(graph: Graph, defs: dict, total: Node):
-    """(new nodes, m + log(s')) for ``total = sum(exp(z))``, or None."""
-    if total.op != "sum":
-        return None
-    e = defs.get(total.inputs[0])
-    if e is None or e.op != ELEMENTWISE or not isinstance(e.expr, sp.exp) or \
-            not e.expr.free_symbols or e.out.dtype.kind != "f":
-        return None
-    z, params, loc = e.expr.args[0], total.p, total.loc
-    if _is_shifted(graph, defs, z, params["axes"]):
-        return None
-    shape, dtype = e.out.shape, e.out.dtype
-    kept = tuple(1 if i in params["axes"] else d for i, d in enumerate(shape))
-    new: list[Node] = []
-
-    def add(shape_, op, inputs=(), params_=(), expr=None, at=loc) -> Var:
-        var = graph.new_var(shape_, dtype)
-        new.append(Node(var, op, tuple(inputs), tuple(params_), expr=expr, loc=at))
-        return var
-
-    zvar = graph.by_symbol.get(z)
-    if zvar is None or zvar.shape != shape:
-        zvar = add(shape, ELEMENTWISE, expr=z)
-    held = add(shape, "stop_gradient", (zvar,), at=None)  # no source line: not the user's
-    peak = add(kept, "max", (held,), (("axes", params["axes"]), ("keepdims", True)))
-    m = add(kept, ELEMENTWISE, expr=finite_or_zero(peak.symbol))
-    terms = add(shape, ELEMENTWISE, expr=sp.exp(z - m.symbol))
-    s = add(total.out.shape, "sum", (terms,), total.params)
-    if not params["keepdims"]:
-        m = add(total.out.shape, "reshape", (m,), (("shape", total.out.shape),))
-    return new, m.symbol + sp.log(s.symbol)
+    return expr.replace(query, value)
 
 
 def _look_through(expr, sigmoids: dict, graph: Graph, dtype) -> sp.Expr:

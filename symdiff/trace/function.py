@@ -29,6 +29,7 @@ from ..errors import (
     SymbolicDimError,
     SymdiffError,
     TraceError,
+    recording_trace_errors,
     traceback_location,
     user_location,
 )
@@ -67,8 +68,20 @@ class ArgSpec:
 
     def describe(self) -> str:
         if not self.traced:
-            return f"{self.name}={self.static!r} (static)"
+            return f"{self.name}={self.static!r} (static)"  # an exact builtin: a literal
         return f"{self.name}: {self.dtype.name}{list(self.shape)}"
+
+
+def static_value(value):
+    """A static argument as its exact builtin type (an IntEnum as its int, a str
+    subclass as a str), so that printing and comparing it later runs no user code."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    return str.__str__(value)
 
 
 @dataclass(frozen=True)
@@ -160,11 +173,13 @@ def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
         tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
     said = f"{who}: " if who else ""
     if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
-        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}",
-                         where)
+        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}; "
+                         "e.g. argnums=0 for the first argument, argnums=(0, 2) for two",
+                         where or user_location())
     if nargs is not None and not all(-nargs <= i < nargs for i in nums):
         raise InputError(f"{said}argnums {argnums!r} does not name arguments among the "
-                         f"{nargs} given; pass an int or a tuple of ints", where)
+                         f"{nargs} given; pass an int or a tuple of ints (argnums counts the "
+                         "positional arguments from 0)", where or user_location())
     return nums if nargs is None else tuple(i % nargs for i in nums)
 
 
@@ -196,14 +211,15 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
             raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
                              "respect to floats: pass float(...) or an array of dtype float64",
                              where)
-        return ArgSpec(name, None, None, static=a)
+        return ArgSpec(name, None, None, static=static_value(a))
     if isinstance(a, float):
         return ArgSpec(name, (), np.dtype(np.float64))
     if isinstance(a, str) or a is None:
         if wrt:
             raise InputError(f"{arg} is {a!r}, which has no derivative; differentiate with "
                              "respect to float arrays and leave it out of argnums", where)
-        return ArgSpec(name, None, None, static=a)  # configuration, fixed in the code
+        # configuration, fixed in the code
+        return ArgSpec(name, None, None, static=static_value(a))
     if isinstance(a, (np.ndarray, np.generic)):
         arr = a
     elif isinstance(a, (list, tuple, dict, set)):
@@ -285,7 +301,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: boo
     folder = LoopFolder(graph, unrolled, fn, enabled=fold)
     try:
         with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
-                running(graph), folder:
+                running(graph), folder, recording_trace_errors():
             try:
                 result, local_names, returned_at = _call_recording_locals(fn, call_args)
             except SymbolicDimError as e:
@@ -448,14 +464,59 @@ def _check_captured(fn, captured: list) -> None:
                 "while tracing would be baked into the generated code as a constant; draw "
                 "the random values outside and pass them in as an argument", where)
         if isinstance(value, np.ndarray):
-            dtype = f"{value.dtype.name}{list(value.shape)}"
-            filename, _, line = where.rpartition(":")
-            warnings.warn_explicit(
-                f"{where}: {qualname} reads the {scope} array {name!r} ({dtype}); its "
-                "current value is baked into the generated code as a constant: no gradient "
-                f"flows to it and later changes to {name!r} are not seen. Pass it as an "
-                "argument if it should vary", CapturedArrayWarning, filename,
-                int(line) if line.isdigit() else 0)
+            _warn_captured(qualname, f"the {scope} array {name!r}", name, value, where)
+        else:
+            for path, array in _arrays_inside(value, name, _loaded_attributes(fn)):
+                _warn_captured(qualname, f"{path}, an array inside the {scope} "
+                               f"{type(value).__name__} {name!r},", path, array, where)
+    owner = getattr(fn, "__self__", None)
+    if inspect.ismethod(fn) and not isinstance(owner, type):
+        self_name = next(iter(inspect.signature(fn.__func__).parameters), "self")
+        for path, array in _arrays_inside(owner, self_name, _loaded_attributes(fn)):
+            _warn_captured(qualname, f"{path} (an attribute of the bound object)", path,
+                           array, function_location(fn))
+
+
+def _warn_captured(qualname: str, what: str, name: str, value: np.ndarray, where: str):
+    dtype = f"{value.dtype.name}{list(value.shape)}"
+    filename, _, line = where.rpartition(":")
+    warnings.warn_explicit(
+        f"{where}: {qualname} reads {what} ({dtype}); its current value is baked into the "
+        "generated code as a constant: no gradient flows to it and later changes to "
+        f"{name} are not seen. Pass it as an argument if it should vary",
+        CapturedArrayWarning, filename, int(line) if line.isdigit() else 0)
+
+
+def _loaded_attributes(fn) -> set[str]:
+    """Names `fn`'s code (and code nested in it) reads as attributes."""
+    names: set[str] = set()
+    todo = [getattr(fn, "__code__", None)]
+    while todo:
+        code = todo.pop()
+        if code is not None:
+            names.update(code.co_names)
+            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def _arrays_inside(value, name: str, attributes: set[str]) -> list[tuple[str, np.ndarray]]:
+    """(`name[key]` or `name.attr`, array) for the arrays one level inside a mutable
+    container or object the traced code reads (attributes only those it names): their
+    values, too, are baked into the generated code."""
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}[{i}]", v) for i, v in enumerate(value[:1000])
+                if isinstance(v, np.ndarray)]
+    if isinstance(value, dict):
+        return [(f"{name}[{k!r}]", v) for k, v in list(value.items())[:1000]
+                if isinstance(v, np.ndarray)]
+    if isinstance(value, (types.ModuleType, type, types.FunctionType, np.generic)) \
+            or callable(value):
+        return []
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict):
+        return []
+    return [(f"{name}.{k}", v) for k, v in fields.items()
+            if k in attributes and isinstance(v, np.ndarray)]
 
 
 def _captured(fn) -> list[tuple[str, str, Any, str]]:

@@ -9,12 +9,13 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
+from ..ir.elementwise import Maximum
 from .np_reductions import _extremum
 from .numpy_api import FLOAT, _axis, _cast, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
 from .subscript import getitem
-from .tracer import Tracer, astype, bind, elementwise, matmul, transpose
+from .tracer import Tracer, astype, bind, elementwise, materialized, matmul, transpose
 
 
 # -- linear algebra -------------------------------------------------------------------------
@@ -204,9 +205,27 @@ def _norm(x, ord=None, axis=None, keepdims=False):
                      "(matrix norm)", user_location())
 
 
+def _two_norm(x, axes, keepdims):
+    """sqrt(sum(x**2)) as m*sqrt(sum((x/m)**2)) with m = max|x| held constant for
+    derivatives (so the gradient is (x/m)/sqrt(sum((x/m)**2)) = x/norm): x**2 neither
+    overflows at 1e200 nor underflows at 1e-200. m is at least the smallest normal
+    float, so all-zero x gives 0 (and the gradient NaN, as x/norm does)."""
+    if x.size == 0:
+        return elementwise(sp.sqrt, reduce_sum(x * x, axes, keepdims), kind=FLOAT)
+    x = astype(x, np.float64) if x.dtype.kind != "f" else x
+    peak = bind("max", bind("stop_gradient", abs(x)), axes=axes, keepdims=True)
+    tiny = float(np.finfo(x.dtype).tiny)
+    scale = elementwise(lambda p: Maximum(p, sp.Float(tiny, 17)), peak, kind=FLOAT)
+    scaled = materialized(x / scale)  # SymPy would expand (x/m)**2 into x**2/m**2
+    root = elementwise(sp.sqrt, reduce_sum(scaled * scaled, axes, keepdims=True), kind=FLOAT)
+    norm = scale * root
+    return norm if keepdims else reshape(norm, tuple(
+        d for i, d in enumerate(x.shape) if i not in axes))
+
+
 def _vector_norm(x, ord, axes, keepdims):
     if ord is None or ord == 2:
-        return elementwise(sp.sqrt, reduce_sum(x * x, axes, keepdims), kind=FLOAT)
+        return _two_norm(x, axes, keepdims)
     if ord == np.inf:
         return _extremum("max")(abs(x), axes, keepdims=keepdims)
     if ord == -np.inf:
@@ -221,7 +240,7 @@ def _vector_norm(x, ord, axes, keepdims):
 def _matrix_norm(x, ord, axes, keepdims):
     row, col = axes
     if ord in (None, "fro"):
-        return elementwise(sp.sqrt, reduce_sum(x * x, axes, keepdims), kind=FLOAT)
+        return _two_norm(x, axes, keepdims)
     table = {1: ("max", row, col), -1: ("min", row, col),
              np.inf: ("max", col, row), -np.inf: ("min", col, row)}
     if ord in ("nuc", 2, -2):

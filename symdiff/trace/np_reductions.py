@@ -10,7 +10,7 @@ from ..ir import dims
 from .numpy_api import FLOAT, _axes, _axis, _cast, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import reduce_sum, reshape
-from .tracer import Tracer, as_tracer, bind, broadcast_to, elementwise
+from .tracer import Tracer, as_tracer, bind, broadcast_to, elementwise, materialized
 
 
 # -- reductions ---------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
 @implements(np.var, group="reductions")
 def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     a, axes = _reduction_operand("var", a, axis, out, kwargs)
-    centered = a - _mean(a, axes, keepdims=True)
+    centered = materialized(a - _mean(a, axes, keepdims=True))  # gradients stay centred
     n = _count(a, axes) - ddof
     _require_elements(n, "np.var (or std) with ddof")
     squares = reduce_sum(centered * centered, axes, keepdims)

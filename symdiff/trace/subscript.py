@@ -8,7 +8,8 @@ import numpy as np
 from ..errors import ShapeError, TraceError, user_location
 from ..ir import dims
 from ..ir.graph import CONST, Graph, Var
-from ..ir.indexing import IndexArg, canonical, materialize
+from ..ir.indexing import IndexArg, canonical, index_shape, materialize
+from .structured import reshape
 from .tracer import _UNTRACKED, Tracer, _untracked, _viewed, as_tracer, bind, const
 
 # -- indexing ---------------------------------------------------------------------------
@@ -44,12 +45,25 @@ def setitem(x: Tracer, key, value) -> Tracer:
     value = as_tracer(x.graph, value)
     if value.dtype.kind not in "biuf":
         raise TraceError(f"cannot assign a value of dtype {value.dtype}", user_location())
+    value = _drop_leading_ones(value, x.shape, index, arrays)
     try:
         return bind("index_update", x, value, *arrays, index=index)
     except (ValueError, IndexError) as e:
         raise ShapeError(f"assignment into an array of shape {x.shape}: {e}",
                          user_location()) from None
 
+
+
+def _drop_leading_ones(value: Tracer, shape, index, arrays) -> Tracer:
+    """NumPy assigns a value with more dimensions than the selection when the extra
+    leading ones have length 1 (``y[-1] = [[2.0]]`` into a (3, 1) array)."""
+    try:
+        extra = value.ndim - len(index_shape(shape, [a.shape for a in arrays], index))
+    except (ValueError, IndexError, TypeError):
+        return value  # the update reports the misfit (TypeError: a symbolic size)
+    if extra > 0 and all(d == 1 for d in value.shape[:extra]):
+        return reshape(value, value.shape[extra:])
+    return value
 
 
 def index_operands(x: Tracer, key) -> tuple[tuple, list[Tracer]]:

@@ -459,6 +459,13 @@ def _cast_node(graph: Graph, var: Var, dtype: np.dtype) -> Tracer:
     return Tracer(graph, out)
 
 
+def materialized(x: Tracer) -> Tracer:
+    """`x` as a value of its own that fusion does not inline: its readers (and their
+    derivatives) read it whole instead of expanding it (``x - mean(x)`` stays centred,
+    where SymPy would distribute ``2/3*(3*x - sum(x))`` into a cancelling difference)."""
+    return _cast_node(x.graph, x.var, x.dtype)
+
+
 def cast(x: Tracer, dtype) -> Tracer:
     """`x` in `dtype` (any numeric dtype; symdiff's own conversions)."""
     return expression(x.graph, x.var.symbol, x.shape, dtype)
@@ -471,7 +478,10 @@ def astype(x, dtype) -> Tracer:
         return x
     if dtype.kind != "f":
         raise TraceError(f"cast of a traced value to {dtype}: only casts to float can be "
-                         "traced", user_location())
+                         "traced (an integer made from a float has no derivative); for "
+                         "rounding use np.floor(x) or np.round(x), which stay floats, and "
+                         "for one-hot rows compare: labels[:, None] == np.arange(k)",
+                         user_location())
     return cast(x, dtype)
 
 

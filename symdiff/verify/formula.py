@@ -21,7 +21,8 @@ import sympy as sp
 from ..errors import ExpressionError
 from ..ir.elementwise import logistic
 
-__all__ = ["Formula", "parse_formula", "FUNCTIONS", "MAX_LENGTH", "MAX_POWER_BITS"]
+__all__ = ["Formula", "parse_formula", "FUNCTIONS", "MAX_LENGTH", "MAX_POWER_BITS",
+           "MAX_SYMBOLIC_EXPONENT", "MAX_CALL_DEPTH", "MAX_DEPTH", "MAX_NODES"]
 
 #: name -> (SymPy function, NumPy function); every one takes one argument.
 FUNCTIONS = {
@@ -57,6 +58,16 @@ MAX_LENGTH = 1000
 #: Powers of numbers whose result would need more bits than this are refused, so
 #: that a short text such as ``9**9**9`` cannot make SymPy compute for hours.
 MAX_POWER_BITS = 4096
+
+#: A power of an expression in the arguments (``(x + 1)**n``) expands to about n terms
+#: per term of its base, and proofs expand: larger exponents are refused.
+MAX_SYMBOLIC_EXPONENT = 64
+#: Calls nested deeper than this (``exp(exp(exp(...)))``) are refused: each level
+#: multiplies the size of the derivative and of the proof's simplification.
+MAX_CALL_DEPTH = 8
+#: Syntax tree limits: operators and parentheses nested this deep, and this many nodes.
+MAX_DEPTH = 50
+MAX_NODES = 400
 
 #: ast node type -> how an error names it.
 _WHAT = {
@@ -99,8 +110,24 @@ class Formula:
         return self.expr.xreplace({symbol(n): values[n] for n in self.names if n in values})
 
     def numpy(self, values: Mapping[str, Any]):
-        """The formula evaluated with NumPy on argument values (arrays broadcast)."""
-        return _Walker(self.text, self.names, 1, values).visit(self._tree.body)
+        """The formula evaluated with NumPy in float64 on argument values (arrays
+        broadcast): an overflow is inf and a power of a negative number NaN, as in
+        NumPy, never a Python OverflowError or complex number."""
+        values = {n: np.asarray(v, dtype=np.float64) for n, v in values.items()}
+        with np.errstate(all="ignore"):
+            return _Walker(self.text, self.names, 1, values).visit(self._tree.body)
+
+    def precise(self, values: Mapping[str, Any], digits: int = 30) -> float:
+        """The formula at scalar argument values, evaluated from its SymPy form with
+        `digits` digits (mpmath): finite where float64 overflows on the way to a finite
+        value (``0*x**x`` at x = 300 is 0); NaN where it is not a real number."""
+        subs = {symbol(n): sp.Float(float(values[n]), digits) for n in self.names
+                if n in values}
+        try:
+            value = complex(self.expr.evalf(digits, subs=subs))
+        except (TypeError, ValueError, OverflowError):
+            return float("nan")
+        return value.real if value.imag == 0 else float("nan")
 
     def __str__(self) -> str:
         return self.text
@@ -122,6 +149,7 @@ def parse_formula(text: str, names: Sequence[str]) -> Formula:
                               "pass a Python function instead")
     try:
         tree = ast.parse(text.strip(), mode="eval")
+        _check_size(text, tree)
         expr = _Walker(text.strip(), names, 0, {n: symbol(n) for n in names}).visit(tree.body)
     except SyntaxError as e:
         raise ExpressionError(f"formula {text!r} is not valid syntax ({e.msg}, column "
@@ -130,6 +158,24 @@ def parse_formula(text: str, names: Sequence[str]) -> Formula:
         raise ExpressionError(f"formula {text[:40]!r}... is nested too deeply; split it "
                               "or pass a Python function") from None
     return Formula(text, names, sp.sympify(expr), tree)
+
+
+def _check_size(text: str, tree: ast.AST) -> None:
+    """Refuse trees too deep or too large before any SymPy object exists (iteratively:
+    the walk itself must not recurse on a deep tree)."""
+    nodes, todo = 0, [(tree, 0, 0)]
+    while todo:
+        node, depth, calls = todo.pop()
+        nodes += 1
+        calls += isinstance(node, ast.Call)
+        if nodes > MAX_NODES or depth > MAX_DEPTH or calls > MAX_CALL_DEPTH:
+            what = (f"more than {MAX_NODES} terms" if nodes > MAX_NODES else
+                    f"calls nested more than {MAX_CALL_DEPTH} deep" if calls > MAX_CALL_DEPTH
+                    else f"nesting deeper than {MAX_DEPTH}")
+            raise ExpressionError(f"formula {text[:40]!r}{'...' * (len(text) > 40)} has "
+                                  f"{what} (a limit that keeps proofs short); split it, or "
+                                  "pass a Python function")
+        todo += [(child, depth + 1, calls) for child in ast.iter_child_nodes(node)]
 
 
 def _ALLOWED(names) -> str:
@@ -203,10 +249,14 @@ class _Walker:
         """Refuse powers too large to compute exactly (``9**9**9``, ``x**10**6``)."""
         if not exponent.is_Number:
             return
-        if base.is_Rational:
-            bits = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1)
-        else:  # a symbol's power expands to about that many terms; a float's is cheap
-            bits = 0 if base.is_Number else 1
+        if not base.is_Number:  # expands to about |exponent| terms per term of the base
+            if abs(exponent) > MAX_SYMBOLIC_EXPONENT:
+                self.refuse(node, "power", f": exponents above {MAX_SYMBOLIC_EXPONENT} of an "
+                            "expression in the arguments are refused (its expansion is too "
+                            "large to prove); write exp(n*log(u)) for u > 0")
+            return
+        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1) \
+            if base.is_Rational else 0  # a float's power is cheap
         if abs(exponent) * bits > MAX_POWER_BITS:
-            self.refuse(node, "power", f": a result of more than {MAX_POWER_BITS} bits or "
-                        "terms is refused")
+            self.refuse(node, "power", f": a result of more than {MAX_POWER_BITS} bits is "
+                        "refused")

@@ -31,12 +31,22 @@ import sympy as sp
 
 from .. import progress
 from ..compile import compile_gradient
-from ..errors import InputError
+from ..errors import InputError, recording_trace_errors, user_location
 from ..ir.graph import Graph
 from ..trace.function import ArgSpec, function_location, normalize_argnums, parameter_names
 from ..trace.tracer import Tracer, as_tracer
+from .deadline import run_with_deadline
 from .formula import Formula, parse_formula, symbol
-from .proof import Counterexample, _component_name, _differs, _Proof, _tex_component, evaluate
+from .proof import (
+    DIGITS,
+    MAX_PRECISE,
+    Counterexample,
+    _component_name,
+    _differs,
+    _Proof,
+    _tex_component,
+    evaluate,
+)
 
 __all__ = ["check_derivative", "DerivativeCheck", "ArgumentVerdict", "Counterexample",
            "Status", "POINTS", "RTOL", "ATOL", "PROOF_SECONDS"]
@@ -48,6 +58,12 @@ POINTS = 20
 RTOL, ATOL = 1e-7, 1e-9
 #: Time budget of the symbolic proof (simplification can take long on big expressions).
 PROOF_SECONDS = 10.0
+#: The proof's worker is stopped after `PROOF_HARD_FACTOR * proof_seconds +
+#: PROOF_GRACE_SECONDS` (35 s by default): the budget bounds the simplification steps,
+#: and building the symbolic derivatives and showing the difference need time too, more
+#: on a loaded machine; the hard limit only has to stop what never ends.
+PROOF_HARD_FACTOR = 3.0
+PROOF_GRACE_SECONDS = 5.0
 #: Float64 disagreements re-evaluated in high precision, per argument.
 MAX_CANDIDATES = 5
 
@@ -179,7 +195,7 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     """
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
-                         "compare at 1 point (the one given) or more")
+                         "compare at 1 point (the one given) or more", user_location())
     args = _default_args(f) if not args else _as_float64(args)
     nums = normalize_argnums(argnums, len(args),
                              f"check_derivative of {_function_name(f)}")
@@ -190,19 +206,44 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     sampler = _Sampler(compiled.forward, args, seed)
     numeric, n_points = _compare_numerically(compiled.grad, hand, sampler, names, nums,
                                              shapes, points, rtol, atol)
-    proof = _Proof(f, args, nums, hand, time.monotonic() + proof_seconds, rtol, atol)
-    # a difference left by the proof may be non-zero only on a region the random points
-    # missed (a wrong threshold in np.where): compare also across its thresholds
-    for k in range(len(nums)):
-        if not numeric[k] and proof.first_unproved(k) is not None:
-            extra = [p for p in proof.threshold_points(k, args) if sampler.finite(p)]
-            more, count = _compare_numerically(compiled.grad, hand, iter(extra), names, nums,
-                                           shapes, len(extra), rtol, atol)
-            numeric[k], n_points = more[k], n_points + count
-    verdicts = [_verdict(names[i], shapes[k], numeric[k], proof, k)
-                for k, i in enumerate(nums)]
-    return DerivativeCheck(_function_name(f), verdicts, n_points, rtol, atol,
-                           proof.latex_names)
+
+    def prove():
+        proof = _Proof(f, args, nums, hand, time.monotonic() + proof_seconds, rtol, atol)
+        # a difference left by the proof may be non-zero only on a region the random
+        # points missed (a wrong threshold in np.where): compare also across its thresholds
+        candidates, count = list(numeric), n_points
+        for k in range(len(nums)):
+            if not candidates[k] and proof.first_unproved(k) is not None:
+                extra = [p for p in proof.threshold_points(k, args) if sampler.finite(p)]
+                more, n = _compare_numerically(compiled.grad, hand, iter(extra), names, nums,
+                                               shapes, len(extra), rtol, atol)
+                candidates[k], count = more[k], count + n
+        verdicts = [_verdict(names[i], shapes[k], candidates[k], proof, k)
+                    for k, i in enumerate(nums)]
+        return verdicts, count, proof.latex_names
+
+    def sampled(reason: str):
+        return [_sampled_verdict(names[i], shapes[k], numeric[k], reason)
+                for k, i in enumerate(nums)], n_points, {}
+
+    # SymPy checks no clock inside one simplification: the proof runs in a worker
+    # stopped at a hard limit, after which the points compared already answer
+    verdicts, n_points, latex_names = run_with_deadline(
+        prove, PROOF_HARD_FACTOR * proof_seconds + PROOF_GRACE_SECONDS,
+        lambda reason: sampled(reason.replace("the work", "the proof")))
+    return DerivativeCheck(_function_name(f), verdicts, n_points, rtol, atol, latex_names)
+
+
+def _sampled_verdict(name, shape, candidates, reason: str) -> ArgumentVerdict:
+    """The verdict from the points compared alone, when the proof did not finish."""
+    stopped = f"no symbolic proof: {reason}"
+    if candidates:
+        cx = candidates[0]
+        return ArgumentVerdict(name, shape, Status.REFUTED, None, cx.component, cx,
+                               f"{stopped}; this float64 disagreement was not re-checked "
+                               "in high precision")
+    return ArgumentVerdict(name, shape, Status.AGREES, None, None, None,
+                           f"{stopped}; the derivatives agree at every point compared")
 
 
 def _verdict(name, shape, candidates, proof: _Proof, k: int) -> ArgumentVerdict:
@@ -260,8 +301,7 @@ class _Hand:
     def numeric(self, args) -> tuple:
         if self.formulas is not None:
             values = dict(zip(self.names, args))
-            with np.errstate(all="ignore"):
-                return tuple(form.numpy(values) for form in self.formulas)
+            return tuple(_formula_numeric(form, values) for form in self.formulas)
         with np.errstate(all="ignore"):
             return self._tuple(self.fn(*args))
 
@@ -290,6 +330,22 @@ def _all_strings(df) -> bool:
     return isinstance(df, (tuple, list)) and bool(df) and all(isinstance(t, str) for t in df)
 
 
+def _formula_numeric(form: Formula, values: dict) -> np.ndarray:
+    """A formula in float64, and where float64 gives inf or NaN, in `DIGITS` digits
+    (an intermediate overflow such as ``0*x**x`` at x = 300 need not make the value
+    infinite), for up to `MAX_PRECISE` elements."""
+    out = np.array(form.numpy(values), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if not bad.any() or bad.sum() > MAX_PRECISE:
+        return out
+    used = [n for n in form.names if symbol(n) in form.expr.free_symbols]
+    arrays = {n: np.broadcast_to(np.asarray(values[n], dtype=np.float64), out.shape)
+              for n in used}
+    for idx in zip(*np.nonzero(bad)) if out.ndim else [()]:
+        out[idx] = form.precise({n: a[idx] for n, a in arrays.items()}, DIGITS)
+    return out
+
+
 def _formula_values(form: Formula, env: dict[str, np.ndarray]) -> np.ndarray:
     """A formula applied elementwise to symbol arrays (NumPy broadcasting)."""
     used = [n for n in form.names if symbol(n) in form.expr.free_symbols]
@@ -306,7 +362,9 @@ def _trace_outputs(fn, specs: list[ArgSpec], split) -> Graph:
     graph = Graph()
     call = [Tracer(graph, graph.add_input(s.shape, s.dtype, s.name)) if s.traced else s.static
             for s in specs]
-    outs = [as_tracer(graph, r) for r in split(fn(*call))]
+    with recording_trace_errors():  # a TraceError your derivative caught still counts
+        result = fn(*call)
+    outs = [as_tracer(graph, r) for r in split(result)]
     graph.outputs = [t.var for t in outs]
     return graph
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..compile import compile_gradient
-from ..errors import GradcheckError, InputError
+from ..errors import GradcheckError, InputError, user_location
 from ..trace.function import normalize_argnums
 
 __all__ = [
@@ -180,6 +180,11 @@ def gradcheck(f: Callable, *args, argnums: int | tuple[int, ...] = 0,
     failure raises `symdiff.GradcheckError` instead.
     """
     nums = normalize_argnums(argnums, len(args), f"gradcheck of {_name(f)}")
+    if any(isinstance(a, (tuple, list)) and any(isinstance(v, np.ndarray) for v in a)
+           for a in args):
+        raise InputError("gradcheck(f, *args) takes the arguments themselves, got a "
+                         "tuple or list of arrays; write gradcheck(f, x, y), or "
+                         "gradcheck(f, *args)", user_location())
     _scalar_value(f, args)
     if grad_fn is None:
         grad_fn = compile_gradient(f, args, argnums).grad

@@ -300,6 +300,9 @@ PROOF_MAX_OPS = 600
 
 #: Digits of the high-precision re-evaluation that tells rounding from a real difference.
 DIGITS = 30
+#: Elements of a formula's value re-evaluated in `DIGITS` digits where float64 is not
+#: finite, per point.
+MAX_PRECISE = 64
 
 
 

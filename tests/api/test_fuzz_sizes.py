@@ -38,6 +38,10 @@ def _moved(a: np.ndarray, rng) -> np.ndarray:
 
 
 def check_at_other_sizes(program) -> str | None:
+    if program.reference is not None:
+        # differences of a program with stop_gradient (or a stable naive form) run a
+        # reference holding values at the traced sizes: no reference at other sizes
+        return None
     f = program.function()
     args = [np.array(a) if isinstance(a, np.ndarray) else a for a in program.args]
     with np.errstate(all="ignore"), warnings.catch_warnings():

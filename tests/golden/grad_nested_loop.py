@@ -9,6 +9,9 @@ import numpy as np
 
 __all__ = ["grad_nested_loop", "nested_loop", "value_and_grad_nested_loop"]
 
+# Static arguments as they were when this module was generated (checked on each call).
+_STATIC_depth = 30
+
 
 def _check_inputs(x, depth):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
@@ -22,8 +25,11 @@ def _check_inputs(x, depth):
             f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
             "convert it with .astype(np.float64)"
         )
-    if depth != 30:
-        raise ValueError(f"depth was 30 when this code was generated, got {depth!r}")
+    if depth != _STATIC_depth:
+        raise ValueError(
+            f"depth was {_STATIC_depth!r} when this code was generated, got "
+            f"{depth!r}"
+        )
 
 
 def nested_loop(x, depth):
