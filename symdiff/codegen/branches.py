@@ -28,7 +28,7 @@ from ..ir.graph import INPUT, Graph, Node, Var
 from ..passes.simplify import optimize, to_program
 from ..trace.control import Path, Traced
 from .checks import _if
-from .function import FunctionCode, print_function
+from .function import FunctionCode, _flatten, print_function
 from .layout import LINE_LENGTH, _wrap
 from .naming import _identifier
 
@@ -214,14 +214,6 @@ def _negated(test: str) -> str:
 def _return(text: str, indent: int) -> str:
     stand_in = "____ = "  # as long as "return ", so that _wrap measures the same line
     return "return " + _wrap(stand_in + text, indent)[len(stand_in):]
-
-
-def _flatten(returns):
-    for r in returns:
-        if isinstance(r, tuple):
-            yield from _flatten(r)
-        else:
-            yield r
 
 
 def _defined_ids(nodes) -> set[int]:
