@@ -3,14 +3,11 @@
 from .api import (
     grad,
     hessian,
-    hvp,
     jacfwd,
     jacobian,
     jacrev,
-    jvp,
     stop_gradient,
     value_and_grad,
-    vjp,
 )
 from .compile import Compiled, compile_gradient
 from .errors import (
@@ -28,6 +25,7 @@ from .errors import (
 from .extend import register_primitive
 from .implicit import fixed_point
 from .ir.dims import dim
+from .products import hvp, jvp, vjp
 from .trace.function import CapturedArrayWarning, ShapeDtype
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck

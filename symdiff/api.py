@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import functools
-import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,10 +16,10 @@ from .autodiff.transforms import KINDS, _d_forward
 from .codegen import branches
 from .codegen.numba_backend import compile_error
 from .compile import Compiled, _prepare, backend_layout, compile_gradient
-from .errors import InputError, ShapeError, SymdiffError, user_location
+from .errors import InputError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import normalize_argnums, parameter_names
+from .trace.function import normalize_argnums
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -30,9 +29,6 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "hessian",
-    "vjp",
-    "jvp",
-    "hvp",
     "stop_gradient",
     "compile_gradient",
     "Compiled",
@@ -89,36 +85,6 @@ def _has_complex(result) -> bool:
     return type(result) is complex
 
 
-def _compile_cached(cache: dict[tuple, Compiled], fn: Callable, args: Sequence[Any],
-                    argnums, kind: str, backend: str = "numpy") -> Compiled:
-    """The module holding `kind` of `fn` for these argument shapes, from `cache` (keyed
-    by `_cache_key`) or compiled into it."""
-    key = _cache_key(args)
-    compiled = cache.get(key)
-    if compiled is None or not branches.path_holds(compiled, args):
-        kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
-        compiled = cache[key] = compile_gradient(fn, args, argnums, kinds=kinds,
-                                                 backend=backend)
-    return compiled
-
-
-#: The caches of vjp, jvp and hvp, which return no transformed function to hold one:
-#: per function (weakly, so a cache dies with its function), then per (kind, argnums).
-#: The values hold only generated modules, never the function itself.
-_PRODUCT_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _compile_product(fn: Callable, args: Sequence[Any], argnums, kind: str) -> Compiled:
-    try:
-        per_fn = _PRODUCT_CACHES.get(fn)
-        if per_fn is None:
-            per_fn = _PRODUCT_CACHES[fn] = {}
-    except TypeError:  # not weakly referenceable (or unhashable): compile every call
-        per_fn = {}
-    cache = per_fn.setdefault((kind, argnums), {})
-    return _compile_cached(cache, fn, args, argnums, kind)
-
-
 #: Exact argument shapes whose generated function a transform remembers for its fast
 #: path; past this many (one per batch size seen) it starts over, the modules stay.
 MAX_SHAPES_REMEMBERED = 4096
@@ -150,6 +116,33 @@ def _accepts(compiled: Compiled, args) -> bool:
     return True
 
 
+class _Modules:
+    """Generated modules of one transform of a function, per rank, dtype and pattern of
+    size-1 dimensions (or per shapes with dims="fixed"), with the counts of
+    `cache_info`. It holds no reference to the function."""
+
+    def __init__(self):
+        self.cache: dict[tuple, list[Compiled]] = {}  # pattern -> modules
+        self.counts = [0, 0]  # compilations, calls served
+
+    def get(self, fn: Callable, args, argnums, kind: str, dims="auto",
+            backend: str = "numpy") -> Compiled:
+        key = (_pattern_key(args) if dims != "fixed" else _cache_key(args), repr(dims))
+        modules = self.cache.setdefault(key, [])
+        for compiled in modules:  # (a module specialised to a path must hold for args)
+            if _accepts(compiled, args) and branches.path_holds(compiled, args):
+                return compiled
+        kinds = ("grad", "value_and_grad") if kind in ("grad", "value_and_grad") else (kind,)
+        compiled = compile_gradient(fn, args, argnums, kinds=kinds, dims=dims,
+                                    backend=backend)
+        self.counts[0] += 1
+        modules.append(compiled)
+        return compiled
+
+    def size(self) -> int:
+        return sum(len(m) for m in self.cache.values())
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument ranks, dtypes and
     pattern of size-1 dimensions (dims="auto", the default: the module holds for every
@@ -171,39 +164,26 @@ class _Transformed:
         self.argnums = argnums
         self.kind = kind
         self.dims = dims
-        self._cache: dict[tuple, list[Compiled]] = {}  # pattern -> modules
+        self._modules = _Modules()
         self._functions: dict[tuple, Callable] = {}  # key -> generated function, for __call__
-        self._counts = [0, 0]  # compilations, calls served
         functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
     def compile(self, *args, dims=None) -> Compiled:
         """The generated module for these arguments (cached); `dims` as for
         `compile_gradient` (default: the transform's)."""
-        dims = self.dims if dims is None else dims
-        key = (_pattern_key(args) if dims != "fixed" else _cache_key(args), repr(dims))
-        modules = self._cache.setdefault(key, [])
-        for compiled in modules:  # (a module specialised to a path must hold for args)
-            if _accepts(compiled, args) and branches.path_holds(compiled, args):
-                return compiled
-        kinds = ("grad", "value_and_grad") if self.kind in ("grad", "value_and_grad") \
-            else (self.kind,)
-        compiled = compile_gradient(self.fn, args, self.argnums, kinds=kinds, dims=dims,
-                                    backend=self.backend)
-        self._counts[0] += 1
-        modules.append(compiled)
-        return compiled
+        return self._modules.get(self.fn, args, self.argnums, self.kind,
+                                 self.dims if dims is None else dims, self.backend)
 
     def cache_info(self) -> CacheInfo:
         """How many modules were compiled, and how many calls ran without compiling."""
-        return CacheInfo(self._counts[0], self._counts[1],
-                         sum(len(m) for m in self._cache.values()))
+        return CacheInfo(*self._modules.counts, self._modules.size())
 
     @property
     def source(self) -> str:
         """Source of the most recently compiled module."""
-        if not self._cache:
+        if not self._modules.cache:
             raise SymdiffError("nothing compiled yet: call the function (or .compile) first")
-        return next(reversed(self._cache.values()))[-1].source
+        return next(reversed(self._modules.cache.values()))[-1].source
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -216,7 +196,7 @@ class _Transformed:
         if run is None:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
-            compiles = self._counts[0]
+            compiles = self._modules.counts[0]
             if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
                 self._functions.clear()
             run = branches.specialised_function(
@@ -224,9 +204,9 @@ class _Transformed:
             if any(_foreign(a) for a in args):
                 run = _converting(run)
             self._functions[key] = run
-            self._counts[1] += compiles == self._counts[0]  # a module of other sizes
+            self._modules.counts[1] += compiles == self._modules.counts[0]  # a module of other sizes
         else:
-            self._counts[1] += 1
+            self._modules.counts[1] += 1
         if self.backend == "numpy":
             return call(run, args)
         try:  # numba compiles a kernel at its first call
@@ -316,119 +296,6 @@ hessian = _transform("hessian", """Hessian of a function, as `jax.hessian`: the 
     Emitted in closed form where the algebra allows, e.g. ``X.T @ (d[:, None] * X)``
     for a generalized linear model.
     """)
-
-
-def _all_argnums(primals) -> tuple[int, ...]:
-    return tuple(range(len(primals)))
-
-
-def _traced(*values) -> bool:
-    return any(isinstance(v, Tracer) for v in values)
-
-
-def _dtype(value) -> np.dtype | None:
-    """The dtype `value` would have as an array; None when it cannot be one (ragged)."""
-    if isinstance(value, Tracer):
-        return value.dtype
-    try:
-        return np.asarray(value).dtype
-    except ValueError:
-        return None
-
-
-def _direction(fn: Callable, label: str, value, shape: tuple[int, ...], of: str,
-               dtype: np.dtype | None, what: str):
-    """Check a tangent or cotangent of `what` (jvp, vjp, hvp) before it reaches generated
-    code: real numbers, shaped exactly like `of` (a primal or the output), and a float
-    array must have `of`'s float `dtype`, as JAX requires. Python numbers, lists and
-    integers have no float width of their own: they are converted to `dtype`. Errors
-    point at the caller."""
-    if isinstance(value, Tracer):
-        got, got_dtype = value.shape, value.dtype
-    else:
-        try:
-            arr = np.asarray(value)
-        except ValueError:  # ragged
-            arr = np.asarray(None)
-        got, got_dtype = arr.shape, arr.dtype
-    name = getattr(fn, "__qualname__", "f")
-    if got_dtype.kind not in "fiu":
-        raise InputError(f"{label} of {name} must be real floating point like {of}, got "
-                         f"dtype {got_dtype}; pass a float array of shape {shape}",
-                         user_location())
-    if tuple(got) != tuple(shape):
-        raise ShapeError(f"{label} must have shape {shape}, got {tuple(got)}: it pairs with "
-                         f"{of} of {name}, so pass an array of the same shape",
-                         user_location())
-    if dtype is None or dtype.kind != "f" or got_dtype == dtype:
-        return value
-    typed = isinstance(value, (np.ndarray, np.generic, Tracer))
-    if typed and got_dtype.kind == "f":
-        raise InputError(f"{label} has dtype {got_dtype}, but {of} of {name} is {dtype}; {what} "
-                         f"needs the same dtype for both (as JAX does): convert it with "
-                         f".astype(np.{dtype.name})", user_location())
-    return value if isinstance(value, Tracer) else np.asarray(value, dtype=dtype)
-
-
-def _tangents(fn: Callable, primals, tangents, what: str) -> tuple[tuple, tuple]:
-    for given, role in ((primals, "primals"), (tangents, "tangents")):
-        if not isinstance(given, (tuple, list)):
-            raise InputError(f"{what}: {role} must be a tuple with one entry per argument, "
-                             f"got {type(given).__name__}; write {what}(f, (x,), (t,))",
-                             user_location())
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise InputError(f"{what}: {len(primals)} primals but {len(tangents)} tangents; give "
-                         "one tangent per primal", user_location())
-    names = parameter_names(fn, len(primals))
-    return primals, tuple(_direction(fn, f"tangent_{n}", t, np.shape(p), f"the primal {n}",
-                                     _dtype(p), what)
-                          for n, p, t in zip(names, primals, tangents))
-
-
-def vjp(fn: Callable, *primals):
-    """``(fn(*primals), vjp_fn)`` as `jax.vjp`: ``vjp_fn(cotangent)`` returns one
-    cotangent per primal, as a tuple. Inside another transform (primals or cotangent
-    traced) both inline into the enclosing trace, so vjp composes with every transform."""
-    argnums = _all_argnums(primals)
-    if _traced(*primals):
-        out = inline(fn, primals, argnums, "forward")
-        run = None
-    else:
-        compiled = _compile_product(fn, primals, argnums, "vjp")
-        out = compiled.forward(*primals)
-        run = compiled.function("vjp")
-    out_shape = np.shape(out)
-    out_dtype = _dtype(out) if run is None else compiled.graph.outputs[0].dtype
-
-    def vjp_fn(cotangent):
-        cotangent = _direction(fn, "cotangent", cotangent, out_shape, "the output", out_dtype,
-                               "vjp")
-        if run is None or isinstance(cotangent, Tracer):
-            return inline(fn, primals, argnums, "vjp", (cotangent,))
-        return call(run, (*primals, cotangent))
-
-    return out, vjp_fn
-
-
-def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
-    """``(fn(*primals), J @ tangents)`` as `jax.jvp`."""
-    primals, tangents = _tangents(fn, primals, tangents, "jvp")
-    if _traced(*primals, *tangents):
-        return inline(fn, primals, _all_argnums(primals), "jvp", tangents)
-    compiled = _compile_product(fn, primals, _all_argnums(primals), "jvp")
-    return call(compiled.function("jvp"), (*primals, *tangents))
-
-
-def hvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
-    """Hessian-vector product ``H(primals) @ tangents`` of a scalar function, by
-    forward mode over its gradient (one tuple entry per primal when several)."""
-    primals, tangents = _tangents(fn, primals, tangents, "hvp")
-    argnums = 0 if len(primals) == 1 else _all_argnums(primals)
-    if _traced(*primals, *tangents):
-        return inline(fn, primals, argnums, "hvp", tangents)
-    compiled = _compile_product(fn, primals, argnums, "hvp")
-    return call(compiled.function("hvp"), (*primals, *tangents))
 
 
 def stop_gradient(x):

@@ -237,13 +237,25 @@ def _reverse_rows(out: Var) -> int | None:
     return size if isinstance(size, int) and size <= MAX_REVERSE_ROWS else None
 
 
+def _auto_mode(ctx: _Context) -> str:
+    """Reverse when the output is the smaller side and has at most MAX_REVERSE_ROWS
+    elements. With symbolic sizes, the side that holds for every size: forward for a
+    symbolic output (its rows are unbounded), reverse for symbolic inputs and a small
+    fixed output; both symbolic, forward, whose columns need the inputs' size as a
+    number (under dims="auto" it stays fixed and a batch output stays symbolic)."""
+    rows = _reverse_rows(ctx.out)
+    inputs = dims.canon(sum(w.size for w in ctx.wrt))
+    if not isinstance(dims.canon(ctx.out.size), int) and not isinstance(inputs, int):
+        dims.concrete(inputs, "takes a Jacobian with respect to it where the output's size "
+                      "is symbolic too (forward accumulation: one column per element)")
+    if rows is None:
+        return "forward"
+    return "reverse" if not isinstance(inputs, int) or rows < inputs else "forward"
+
+
 def _jacobian_derivation(ctx: _Context, mode: str, fname: str) -> Derivation:
     if mode == "auto":
-        why = "chooses the Jacobian's accumulation by its sizes (jacfwd and jacrev do not)"
-        inputs = dims.concrete(sum(w.size for w in ctx.wrt), why)
-        rows = dims.concrete(ctx.out.size, why)
-        reverse = rows < inputs and rows <= MAX_REVERSE_ROWS
-        mode = "reverse" if reverse else "forward"
+        mode = _auto_mode(ctx)
     g, jacs = (_jacobian_reverse if mode == "reverse" else _jacobian_forward)(ctx)
     for i, v in zip(ctx.nums, jacs):
         g.names.setdefault(v, f"d{ctx.out_name}_d{ctx.specs[i].name}")

@@ -1,4 +1,5 @@
-"""vjp, jvp and hvp compile once per function, argument shapes and dtypes, as grad does."""
+"""vjp, jvp and hvp compile once per function, argument ranks, dtypes and pattern of
+size-1 dimensions, as grad does (dims="auto": a module holds for every size)."""
 
 import gc
 import weakref
@@ -34,7 +35,9 @@ def test_jvp_compiles_once_per_shape_and_dtype(compilations):
         np.testing.assert_allclose(out, x**3)
         np.testing.assert_allclose(tangent, 3 * x**2 * t)  # d/dx x^3 = 3x^2
     assert compilations == [("jvp",)]
-    symdiff.jvp(cube, (np.ones(4),), (np.ones(4),))  # another shape
+    _, tangent = symdiff.jvp(cube, (np.ones(4),), (np.ones(4),))  # another size
+    assert len(compilations) == 1 and tangent.shape == (4,)
+    symdiff.jvp(cube, (np.ones((2, 2)),), (np.ones((2, 2)),))  # another rank
     assert len(compilations) == 2
     x32 = x.astype(np.float32)
     _, tangent = symdiff.jvp(cube, (x32,), (t.astype(np.float32),))  # another dtype
@@ -42,6 +45,7 @@ def test_jvp_compiles_once_per_shape_and_dtype(compilations):
     symdiff.jvp(cube, (x32,), (t.astype(np.float32),))
     symdiff.jvp(cube, (x,), (t,))
     assert len(compilations) == 3
+    assert symdiff.jvp.cache_info(cube) == (3, 5, 3)  # 8 calls
 
 
 def test_vjp_compiles_once_per_shape(compilations):
@@ -56,11 +60,12 @@ def test_vjp_compiles_once_per_shape(compilations):
         np.testing.assert_allclose(dw, v * np.cos(w * x) * x)
         np.testing.assert_allclose(dx, v * np.cos(w * x) * w)
     assert compilations == [("vjp",)]
-    symdiff.vjp(weighted, np.ones(3), np.ones(3))[1](np.ones(3))
-    assert len(compilations) == 2
-    symdiff.vjp(weighted, 0.3, 2.0)[1](1.0)  # Python floats: a third signature
+    dw, _ = symdiff.vjp(weighted, np.ones(3), np.ones(3))[1](np.ones(3))  # another size
+    assert len(compilations) == 1
+    np.testing.assert_allclose(dw, np.cos(1.0) * np.ones(3))
+    symdiff.vjp(weighted, 0.3, 2.0)[1](1.0)  # Python floats: another signature
     symdiff.vjp(weighted, 0.7, -1.0)[1](2.0)
-    assert len(compilations) == 3
+    assert len(compilations) == 2
 
 
 def test_hvp_compiles_once_per_shape(compilations):
@@ -71,8 +76,9 @@ def test_hvp_compiles_once_per_shape(compilations):
     for _ in range(3):
         np.testing.assert_allclose(symdiff.hvp(quartic_sum, (x,), (t,)), 12 * x**2 * t)
     assert compilations == [("hvp",)]
-    symdiff.hvp(quartic_sum, (np.ones(3),), (np.ones(3),))
-    assert len(compilations) == 2
+    y = np.array([1.0, 0.5, -3.0])
+    np.testing.assert_allclose(symdiff.hvp(quartic_sum, (y,), (y,)), 12 * y**3)
+    assert len(compilations) == 1  # another size, the same module
     # two primals make a tuple argnums: a separate entry, not a stale single-argnum module
     assert symdiff.hvp(lambda a, b: a**2 * b, (2.0, 3.0), (1.0, 0.0)) == \
         pytest.approx((6.0, 4.0))  # H = [[2b, 2a], [2a, 0]] at (2, 3), times (1, 0)
