@@ -173,9 +173,7 @@ def print_function(
                 printer.compound.add(stmt.target)
             continue
         rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
-        if _sizes_only(stmt) and printer.dtype is not None and \
-                np.dtype(printer.dtype) not in (np.dtype(np.float64), np.dtype(np.int64)):
-            rhs = f"{dtype_name(printer.dtype, xp)}({rhs})"  # np.sqrt(n) is a float64
+        rhs = _sizes_cast(stmt, printer, rhs)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
             and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
@@ -347,7 +345,8 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
     if var is not None and not expr.free_symbols:
         if var.shape:
-            return f"{printer.xp}.full({var.shape}, {printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
+            return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
+                    f"dtype={dtype_name(var.dtype)})")
         return f"{dtype_name(var.dtype)}({printer.doprint(expr)})"
     text = printer.doprint(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
@@ -391,6 +390,29 @@ def _sizes_only(stmt: Statement) -> bool:
     compute in float64 whatever the arrays that read it."""
     return stmt.expr is not None and bool(stmt.expr.free_symbols) and \
         all(is_size_symbol(s) for s in stmt.expr.free_symbols)
+
+
+def _sizes_cast(stmt: Statement, printer, rhs):
+    """`rhs` of a statement of sizes alone in a float32 (or narrower) function, cast to
+    that dtype: `np.sqrt(n)` of the int n is a float64, strong under NEP 50."""
+    dtype = printer.dtype
+    if not _sizes_only(stmt) or dtype is None or \
+            np.dtype(dtype) in (np.dtype(np.float64), np.dtype(np.int64)):
+        return rhs
+    cast = dtype_name(dtype, printer.xp)
+    return rhs if _cast_whole(rhs, cast) else f"{cast}({rhs})"
+
+
+def _cast_whole(text, cast: str) -> bool:
+    """Whether `text` is one call `cast(...)` (the printer casts a function of sizes)."""
+    if not isinstance(text, str) or not text.startswith(cast + "(") or not text.endswith(")"):
+        return False
+    depth = 0
+    for i, ch in enumerate(text[len(cast):]):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0:
+            return i == len(text) - len(cast) - 1
+    return False
 
 
 def _is_atomic(text: str) -> bool:
