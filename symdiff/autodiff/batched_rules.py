@@ -96,4 +96,5 @@ BATCHED_JVP = {
     "stop_gradient": lambda tangents, out, x, *, identity: None,
     "dim": lambda tangents, out, *, identity: None,
     "full": lambda tangents, out, *, identity: None,
+    "arange": lambda tangents, out, *, identity: None,
 }

@@ -23,7 +23,7 @@ import sympy as sp
 from ..ir import dims
 from ..ir.indexing import is_full, materialize, reshaping_inverse
 from ..ir.primitives import einsum_letters
-from ..trace.structured import concatenate, reduce_sum, reshape, zeros
+from ..trace.structured import concatenate, identity, index_range, reduce_sum, reshape, zeros
 from ..trace.subscript import constant_value, index_node
 from ..trace.tracer import (
     Tracer,
@@ -168,10 +168,9 @@ def _cumprod_partials(x: Tracer, axis: int) -> tuple[Tracer, tuple[int, ...]]:
     """M[..., i, j] = d out_j / d x_i = prod of x_k over k <= j, k != i (0 for j < i),
     with `axis` moved last; O(n^2) in the axis length, but exact where x has zeros."""
     moved, back = _move_last(x, axis)
-    n = dims.concrete(moved.shape[-1], "differentiates np.cumprod along an axis of that "
-                      "length (its derivative is a triangle of that size)")
-    i = const(x.graph, np.arange(n).reshape(n, 1))
-    j = const(x.graph, np.arange(n))
+    n = moved.shape[-1]
+    i = reshape(index_range(x.graph, n), (n, 1))
+    j = index_range(x.graph, n)
     row = reshape(moved, moved.shape[:-1] + (1, n))
     skip_i = elementwise(lambda a, b, v: sp.Piecewise((1, sp.Eq(a, b)), (v, True)), i, j, row)
     running = bind("cumprod", skip_i, axis=skip_i.ndim - 1)
@@ -214,7 +213,7 @@ def _einsum_operand_vjp(g, res, ins, ops, k):
         if letter in seen:
             fresh = next(spare)
             terms.append(letter + fresh)
-            operands.append(const(x.graph, np.eye(d, dtype=x.dtype)))
+            operands.append(identity(x.graph, d, x.dtype))
             letter = fresh
         seen[letter] = d
         target.append(letter)
@@ -394,6 +393,7 @@ VJP = {
     "stop_gradient": lambda g, out, x: (None,),
     "dim": lambda g, out: (),  # a size: no inputs
     "full": lambda g, out: (),  # a constant: no inputs
+    "arange": lambda g, out: (),
 }
 
 
@@ -455,4 +455,4 @@ JVP.update({
 })
 JVP["stop_gradient"] = lambda tangents, out, x: None
 JVP["dim"] = lambda tangents, out: None
-JVP["full"] = lambda tangents, out: None
+JVP["full"] = JVP["arange"] = lambda tangents, out: None

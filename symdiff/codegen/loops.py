@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..ir import dims
 from ..ir.graph import Var
 from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
@@ -266,7 +267,7 @@ class LoopPrinter:
 
 def _shape_text(loop: Loop, shape: tuple) -> str:
     """`(T, 3)` for a stack of T rows of shape (3,), T by name when the loop's is."""
-    return "(" + ", ".join([loop.stop_name or str(loop.stop), *map(str, shape)]) + \
+    return "(" + ", ".join([loop.stop_name or str(loop.stop), *map(dims.text, shape)]) + \
         ("," if not shape else "") + ")"
 
 

@@ -83,16 +83,27 @@ class SymdiffPrinter(NumPyPrinter):
     def _print(self, expr, **kwargs):
         """A constant such as `log(2)` prints as a call that returns a float64 NumPy
         scalar, strong under NEP 50, which would widen float32 code: in a statement
-        of a narrower float it is converted to that dtype."""
+        of a narrower float it is converted to that dtype. So is a function of sizes
+        (`np.sqrt(n)` of the int n is a float64 scalar too)."""
         dtype = self.dtype
         if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype) == np.float64 \
-                or not isinstance(expr, sp.Expr) or expr.is_Atom or not expr.is_number:
+                or not isinstance(expr, sp.Expr) or expr.is_Atom or \
+                not (expr.is_number or self._function_of_sizes(expr)):
             return super()._print(expr, **kwargs)
         self.dtype = None  # (the parts of the constant print as they are)
         try:
             return f"{dtype_name(dtype, self.xp)}({super()._print(expr, **kwargs)})"
         finally:
             self.dtype = dtype
+
+    def _function_of_sizes(self, expr) -> bool:
+        """Whether `expr` reads sizes only and calls a function on them (`1/np.sqrt(n)`,
+        `np.log(n)`); `1/n` or `n - 1` are Python numbers, which NEP 50 keeps weak."""
+        symbols = expr.free_symbols
+        if not symbols or not symbols <= self.sizes:
+            return False
+        return bool(expr.atoms(sp.Function)) or any(
+            not p.exp.is_Integer for p in expr.atoms(sp.Pow))
 
     # -- atoms --------------------------------------------------------------------------
     def _print_Symbol(self, expr):
@@ -321,7 +332,7 @@ class SymdiffPrinter(NumPyPrinter):
         inserted = _unit_axes_inserted(node.inputs[0].shape, tuple(shape))
         if inserted is not None and node.inputs[0].shape:  # x[:, None]; 0-d may be a float
             return f"{_operand(x)}[{_format_entries(inserted)}]"
-        return f"{self.xp}.reshape({x}, {shape})"
+        return f"{self.xp}.reshape({x}, {dims.shape_text(tuple(shape))})"
 
     def _print_op_transpose(self, node, x, *, axes):
         if axes == tuple(reversed(range(len(axes)))):
@@ -329,7 +340,7 @@ class SymdiffPrinter(NumPyPrinter):
         return f"{self.xp}.transpose({x}, {axes})"
 
     def _print_op_broadcast_to(self, node, x, *, shape):
-        return f"{self.xp}.broadcast_to({x}, {shape})"
+        return f"{self.xp}.broadcast_to({x}, {dims.shape_text(tuple(shape))})"
 
     def _print_op_einsum(self, node, *ops, subscripts):
         return f"{self.xp}.einsum('{subscripts}', {', '.join(ops)})"
@@ -419,8 +430,12 @@ class SymdiffPrinter(NumPyPrinter):
             return f"{self.xp}.{'zeros' if value == 0 else 'ones'}({shape}{dt})"
         return f"{self.xp}.full({shape}, {self._item(value)}{dt})"
 
+    def _print_op_arange(self, node, *, dtype, shape):
+        dt = self._dtype_arg(dtype, default=np.int64)
+        return f"{self.xp}.arange({dims.text(shape[0])}{dt})"
+
     def _print_op_dim(self, node, *, expr):
-        return self.doprint(expr)
+        return dims.text(expr)  # (n//2, not np.floor(n/2): a size is an int)
 
     def _print_op_stop_gradient(self, node, x):
         return x  # codegen/function.py writes a comment line saying no derivative flows here
@@ -473,7 +488,7 @@ def _bound(b, n) -> str:
         offset = dims.canon(b - n)
         if isinstance(offset, int) and offset < 0:
             return str(offset)
-    return str(b)
+    return dims.text(b)
 
 
 def _format_slice(s: slice, n: int) -> str:
@@ -484,7 +499,7 @@ def _format_slice(s: slice, n: int) -> str:
             return "::-1"
         start = "" if s.start == 0 else _bound(s.start, n)
         stop = "" if dims.equal(s.stop, n) else _bound(s.stop, n)
-        return f"{start}:{stop}"
+        return f"{start}:{stop}" if step == 1 else f"{start}:{stop}:{step}"
     if step > 0:
         start = "" if s.start == 0 else str(s.start)
         stop = "" if s.stop is None or s.stop >= n else str(s.stop)

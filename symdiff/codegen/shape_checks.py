@@ -84,10 +84,13 @@ def _requirement_check(expr, why: str, origin: dict, if_, raise_) -> list[str]:
     """`x[2:]` needs n >= 2: `if n < 2: raise ValueError(...)`."""
     syms = sorted(expr.free_symbols, key=str)
     sym = syms[0]
-    if len(syms) == 1 and sp.expand(expr - sym).is_Integer:
+    if isinstance(expr, sp.Mod):  # np.split into k equal sections: k divides the size
+        size, k = expr.args
+        test, need = f"{dims.text(expr)} != 0", f"{dims.text(size)} divisible by {k}"
+    elif len(syms) == 1 and sp.expand(expr - sym).is_Integer:
         test, need = f"{sym} < {-(expr - sym)}", f"{sym} >= {-(expr - sym)}"
     else:
-        test, need = f"{expr} < 0", f"{expr} >= 0"
+        test, need = f"{dims.text(expr)} < 0", f"{dims.text(expr)} >= 0"
     got = ", ".join(f"{s} = {{{s}}}" for s in syms)
     shapes = " and ".join(f"{origin[s].name} has shape {dims.shape_text(origin[s].shape)}"
                           for s in syms if s in origin)

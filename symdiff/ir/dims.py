@@ -20,12 +20,15 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from ..errors import SymbolicDimError, user_location
 
 __all__ = ["Dim", "Size", "user_size", "dim", "canon", "canon_shape", "prod", "is_symbolic", "symbols_of",
            "broadcast_shapes", "equal", "concrete", "at_least", "requirements",
-           "require_nonnegative", "instantiate", "shape_text", "check_name", "reshape_shape",
+           "require_nonnegative", "require_divisible", "instantiate", "shape_text", "text",
+           "check_name", "reshape_shape",
            "Unify", "unifying", "RESERVED"]
 
 #: Names a dimension may not take: they mean something in every generated module.
@@ -153,12 +156,51 @@ for _name, _op in {"__add__": lambda a, b: a + b, "__radd__": lambda a, b: b + a
 
 
 def user_size(d):
-    """A dimension for the user's code: an int, or a `Size`."""
+    """A dimension for the user's code: an int, or a `Size` (`n // 2` included; `n % 2`
+    has no use as a size symdiff keeps symbolic)."""
     d = canon(d)
-    if isinstance(d, sp.Basic) and d.has(sp.floor, sp.Mod):  # n // 2: no symbolic form yet
-        concrete(d, f"computes {d} of sizes (// or %), which symdiff keeps only for "
+    if isinstance(d, sp.Basic) and d.has(sp.Mod):
+        concrete(d, f"computes {text(d)} of sizes (%), which symdiff keeps only for "
                     "fixed sizes")
     return d if isinstance(d, int) else Size(d)
+
+
+class _PythonSizes(StrPrinter):
+    """Sizes as Python spells them: floor(n/2) is `n//2`, ceiling(n/3) `(n + 2)//3`."""
+
+    def _print_floor(self, expr):
+        num, den = sp.fraction(sp.together(expr.args[0]))
+        if not den.is_Integer:
+            raise ValueError(f"internal: no integer spelling of the size {expr}")
+        return f"{self._operand(num)}//{den}" if den != 1 else self._print(num)
+
+    def _print_ceiling(self, expr):  # ceil(p/q) = (p + q - 1)//q
+        num, den = sp.fraction(sp.together(expr.args[0]))
+        return self._print_floor(sp.floor((num + den - 1) / den, evaluate=False))
+
+    def parenthesize(self, item, level, strict=False):
+        # `//` and `%` bind as `*` does, left to right: 2*(n//2) is not 2*n//2
+        if isinstance(item, (sp.floor, sp.ceiling, sp.Mod)) and level >= PRECEDENCE["Mul"]:
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
+    def _print_Mul(self, expr):
+        if expr.could_extract_minus_sign() and expr.has(sp.floor, sp.ceiling, sp.Mod):
+            # -(n//2), not -n//2 (that is (-n)//2)
+            return "-" + self.parenthesize(-expr, PRECEDENCE["Mul"])
+        return super()._print_Mul(expr)
+
+    def _print_Mod(self, expr):
+        return f"{self._operand(expr.args[0])} % {self._operand(expr.args[1])}"
+
+    def _operand(self, e) -> str:
+        return self._print(e) if e.is_Atom or e.is_Function else f"({self._print(e)})"
+
+
+def text(d) -> str:
+    """A dimension as Python code (`n - 1`, `(n + 1)//2`), for the generated module."""
+    d = canon(d)
+    return str(d) if isinstance(d, int) else _PythonSizes().doprint(d)
 
 
 def dim(name: str) -> Dim:
@@ -323,7 +365,7 @@ def require_nonnegative(expr, why: str) -> None:
         if expr < 0:
             raise ValueError(f"{why} needs {-expr} more elements than the axis has")
         return
-    if expr.is_nonnegative:
+    if expr.is_nonnegative or _nonnegative_with_floors(expr):
         return
     if _EXAMPLE.get() is not None and _example_value(expr) < 1:
         # at the example sizes a bound is reached (x[5:] of 5 elements is empty): the
@@ -332,6 +374,39 @@ def require_nonnegative(expr, why: str) -> None:
     found = _REQUIRED.get()
     if found is not None and (expr, why) not in found:
         found.append((expr, why))
+
+
+def require_divisible(expr, k: int, why: str) -> None:
+    """The program is valid only where `k` divides `expr` (np.split into k equal
+    sections): recorded as Mod(expr, k) for the module's input checks, which raise
+    ValueError elsewhere. At example sizes it does not hold for, the size stays a
+    number (NumPy's own error then comes at those sizes)."""
+    expr = canon(expr)
+    rest = sp.Mod(expr, k)
+    if rest == 0:
+        return
+    if _EXAMPLE.get() is not None and _example_value(expr) % k:
+        concrete(expr, f"uses {why}, which needs it divisible by {k}")
+    found = _REQUIRED.get()
+    if found is not None and (rest, why) not in found:
+        found.append((rest, why))
+
+
+def _nonnegative_with_floors(expr) -> bool:
+    """Whether `expr` >= 0 for every size, `n - n//2` included: floor(p/q) is (p - r)/q
+    for an r in 0..q-1, and `expr` is linear in each r, so its two ends decide."""
+    floors = list(expr.atoms(sp.floor))
+    if not floors or len(floors) > 2:
+        return False
+    corners = [expr]
+    for i, f in enumerate(floors):
+        num, den = sp.fraction(sp.together(f.args[0]))
+        if not den.is_Integer:
+            return False
+        r = sp.Symbol(f"_r{i}", integer=True, nonnegative=True)
+        corners = [c.xreplace({f: (num - r) / den}) for c in corners]
+        corners = [c.subs(r, k) for c in corners for k in (0, den - 1)]
+    return all(sp.expand(c).is_nonnegative for c in corners)
 
 
 def concrete(d, what: str = "", where: str | None = None) -> int:
@@ -358,8 +433,8 @@ def instantiate(shape: tuple, sizes: Mapping) -> tuple[int, ...]:
 def shape_text(shape: tuple) -> str:
     """`(n, 3)` / `(n,)` / `()`: a shape as Python would write the tuple."""
     if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(map(str, shape)) + ")"
+        return f"({text(shape[0])},)"
+    return "(" + ", ".join(map(text, shape)) + ")"
 
 
 def reshape_shape(old: tuple, new: Sequence) -> tuple:

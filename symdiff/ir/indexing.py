@@ -90,13 +90,14 @@ def _slice(s: slice, n: int) -> slice:
 def _symbolic_slice(s: slice, n) -> slice:
     """A slice with int bounds over an axis of symbolic length `n`: bounds become
     expressions (`x[1:-1]` is `slice(1, n - 1, 1)`), and the sizes they need (n >= 2)
-    are required of the arguments; steps other than 1 need a concrete size, but for the
-    whole axis reversed (`x[::-1]`)."""
+    are required of the arguments. A step k > 1 selects ceil((stop - start)/k)
+    elements (`x[::2]` has (n + 1)//2); negative steps need a concrete size, but for
+    the whole axis reversed (`x[::-1]`)."""
     start, stop = (None if b is None else dims.canon(b) for b in (s.start, s.stop))
     step = None if s.step is None else int(s.step)
     if step == -1 and start is None and stop is None:
         return slice(dims.canon(n - 1), None, -1)
-    if step not in (None, 1):
+    if step is not None and step < 1:
         dims.concrete(n, f"slices it with step {step}")
     start, stop = _from_start(start, n, 0), _from_start(stop, n, n)
     where = f"the slice [{_text(s)}]"
@@ -104,7 +105,7 @@ def _symbolic_slice(s: slice, n) -> slice:
         dims.require_nonnegative(bound, where)
         dims.require_nonnegative(n - bound, where)
     dims.require_nonnegative(sp.sympify(stop) - start, where)
-    return slice(start, stop, 1)
+    return slice(start, stop, step or 1)
 
 
 def _from_start(bound, n, default):
@@ -116,7 +117,7 @@ def _from_start(bound, n, default):
 
 
 def _text(s: slice) -> str:
-    text = ":".join("" if b is None else str(b) for b in (s.start, s.stop, s.step))
+    text = ":".join("" if b is None else dims.text(b) for b in (s.start, s.stop, s.step))
     return text[:-1] if text.endswith(":") else text
 
 
@@ -180,6 +181,8 @@ def slice_length(s: slice, n):
         return len(range(n)[s])
     if s.step == -1:
         return dims.canon(s.start + 1)
+    if s.step > 1:  # ceil((stop - start)/step), stop >= start being checked
+        return dims.canon(sp.floor((s.stop - s.start + s.step - 1) / s.step))
     return dims.canon(s.stop - s.start)
 
 

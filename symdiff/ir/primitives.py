@@ -127,6 +127,10 @@ primitive("dim", _size_impl, lambda *, expr: (), lambda **_: np.int64,
 primitive("full", lambda *, dtype, shape, value: np.full(shape, value, dtype=dtype),
           lambda *, dtype, shape, value: tuple(shape), lambda *, dtype, **_: np.dtype(dtype),
           doc="an array of one value (`np.zeros((n, 3))`), for symbolic shapes")
+primitive("arange", lambda *, dtype, shape: np.arange(shape[0], dtype=dtype),
+          lambda *, dtype, shape: tuple(shape), lambda *, dtype, **_: np.dtype(dtype),
+          doc="0, 1, ..., n - 1 (`np.arange(n)`) for a symbolic n: the rows and columns "
+          "of eye, tri and cumprod's triangle")
 primitive("stop_gradient", lambda x: x, _same_shape, _same_dtype,
           doc="identity whose derivative is zero (jax.lax.stop_gradient, torch detach)")
 

@@ -11,4 +11,5 @@ from . import np_reductions, np_linalg, np_shapes, np_selection  # noqa: F401  i
 # Beyond NumPy's dispatch: calls caught by rebinding names (rebind), and more functions.
 from . import np_constructs, np_math, np_special  # noqa: F401  isort: skip
 from . import np_decompositions, np_filters, np_sorting, np_more  # noqa: F401  isort: skip
+from . import np_sized  # noqa: F401  isort: skip
 from . import control  # noqa: F401  isort: skip  (if/while on tracers; np.all, np.any)

@@ -9,11 +9,13 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, UnsupportedOpError, user_location
+from ..ir import dims
 from ..ir.elementwise import Maximum
 from .np_reductions import _extremum
+from .np_selection import _where
 from .numpy_api import FLOAT, _axis, _cast, _no_out, _tracers, implements
 from .registry import _no_kwargs
-from .structured import reduce_sum, reshape
+from .structured import diagonal_mask, reduce_sum, reshape
 from .subscript import getitem
 from .tracer import Tracer, astype, bind, elementwise, materialized, matmul, transpose
 
@@ -132,12 +134,27 @@ def _diagonal(a, offset=0, axis1=0, axis2=1):
     n, m = a.shape[-2:]
     rows = slice(max(-offset, 0), None, 1)
     cols = slice(max(offset, 0), None, 1)
-    k = max(0, min(n - rows.start, m - cols.start))
+    k = _diagonal_length(n - rows.start, m - cols.start)
     lead = (slice(None),) * (a.ndim - 2)
     square = getitem(a, lead + (slice(rows.start, rows.start + k), slice(cols.start,
                                                                             cols.start + k)))
     batch = string.ascii_uppercase[:a.ndim - 2]
     return einsum_explicit(f"{batch}ii->{batch}i", square)
+
+
+def _diagonal_length(a, b):
+    """min(a, b), at least 0: the length of a diagonal; for symbolic sizes, where their
+    difference is a number (a square matrix: `n`; with an offset: `n - 1`)."""
+    a, b = dims.canon(a), dims.canon(b)
+    if not dims.is_symbolic((a, b)):
+        return max(0, min(a, b))
+    difference = dims.canon(a - b)
+    if not isinstance(difference, int):
+        dims.concrete(difference, "takes a diagonal of a matrix whose sides differ by a "
+                      "symbolic size")
+    shorter = b if difference >= 0 else a
+    dims.require_nonnegative(shorter, "the diagonal's offset")
+    return shorter
 
 
 @implements(np.trace, group="linear algebra")
@@ -155,7 +172,10 @@ def _diag(v, k=0):
         raise ShapeError(f"np.diag takes a 1-d or 2-d array, got shape {v.shape}",
                          user_location())
     n = v.shape[0]
-    square = reshape(v, (n, 1)) * np.eye(n, dtype=v.dtype)
+    if dims.is_symbolic(n):  # np.where(np.arange(n)[:, None] == np.arange(n), v[:, None], 0)
+        square = _where(diagonal_mask(v.graph, n, n), reshape(v, (n, 1)), 0)
+    else:
+        square = reshape(v, (n, 1)) * np.eye(n, dtype=v.dtype)
     if k == 0:
         return square
     widths = ((0, k), (k, 0)) if k > 0 else ((-k, 0), (0, -k))

@@ -11,7 +11,7 @@ from ..ir import elementwise as F
 from ..ir.elementwise import number
 from .numpy_api import BOOL, FLOAT, _axis, _graph, _no_out, _tracers, implements
 from .registry import _no_kwargs
-from .structured import reshape
+from .structured import diagonal_mask, reshape
 from .subscript import getitem
 from .tracer import Tracer, as_tracer, astype, broadcast_to, const, elementwise, expression
 
@@ -153,6 +153,10 @@ def _triangle(lower: bool):
         if a.ndim == 1:  # NumPy reads a vector as the rows of a square matrix
             a = broadcast_to(a, a.shape * 2)
         rows, cols = a.shape[-2:]
+        if dims.is_symbolic((rows, cols)):  # np.arange(n)[:, None] + k >= np.arange(m)
+            if lower:
+                return _where(diagonal_mask(a.graph, rows, cols, k, lower=True), a, 0)
+            return _where(diagonal_mask(a.graph, rows, cols, k - 1, lower=True), 0, a)
         keep = np.tri(rows, cols, k, dtype=bool) if lower else \
             ~np.tri(rows, cols, k - 1, dtype=bool)
         return _where(keep, a, 0)

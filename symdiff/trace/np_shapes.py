@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
 from ..ir import dims
@@ -138,7 +139,7 @@ def _column_stack(tup):
 
 def _split_points(n: int, sections, equal: bool) -> list[int]:
     if isinstance(sections, (int, np.integer)) and dims.is_symbolic(n):
-        dims.concrete(n, f"splits it into {sections} sections, whose lengths depend on it")
+        return _equal_sections(n, int(sections), equal)
     if dims.is_symbolic(n):  # split points: within the axis (the module checks it)
         points = [int(i) for i in sections]
         for lo, hi in zip([0] + points, points):
@@ -156,6 +157,21 @@ def _split_points(n: int, sections, equal: bool) -> list[int]:
         sizes = [size + 1] * extra + [size] * (sections - extra)
         return list(np.cumsum([0] + sizes))
     return [0] + [min(int(i), n) for i in sections] + [n]
+
+
+def _equal_sections(n, k: int, equal: bool) -> list:
+    """Split points of np.split(x, k) along an axis of symbolic length n: multiples of
+    n//k, k dividing n (the module checks it). np.array_split's section lengths depend
+    on n % k: that needs n as a number."""
+    if not equal:
+        dims.concrete(n, f"splits it into {k} sections with np.array_split, whose lengths "
+                      "depend on it")
+    if k < 1:
+        raise ShapeError(f"np.split: number sections must be larger than 0, got {k}",
+                         user_location())
+    dims.require_divisible(n, k, f"np.split into {k} equal sections")
+    size = dims.canon(sp.floor(dims.canon(n) / k))
+    return [dims.canon(i * size) for i in range(k + 1)]  # (the last ends at k*(n//k) = n)
 
 
 def _split_impl(equal: bool):
