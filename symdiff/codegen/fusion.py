@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from ..ir.indexing import IndexArg
+from ..ir import dims
+from ..ir.indexing import IndexArg, slice_length
 from ..passes.simplify import Program, Statement
 
 __all__ = ["Kernel", "Plan", "plan_kernels", "reads", "view_entries"]
@@ -85,7 +86,23 @@ def view_entries(stmt: Statement) -> tuple | None:
     for entry in index:
         if isinstance(entry, IndexArg) or isinstance(entry, slice) and entry.step != 1:
             return None
-    return index
+    return index if _fixed_offsets(index, node.inputs[0].shape) else None
+
+
+def _fixed_offsets(index: tuple, shape: tuple) -> bool:
+    """Whether each slice starts at a number and leaves a number of elements out: a
+    kernel reads `x[i + 1]` with its length `x.shape[0] - 1` (`x[:n//2]` of a symbolic n
+    has no such form, and stays a NumPy view)."""
+    axis = 0
+    for entry in index:
+        if entry is None:
+            continue
+        if isinstance(entry, slice) and not (
+                isinstance(entry.start, int)
+                and isinstance(dims.canon(shape[axis] - slice_length(entry, shape[axis])), int)):
+            return False
+        axis += 1
+    return True
 
 
 def _added_axes(old: tuple, new: tuple) -> tuple | None:
@@ -103,11 +120,12 @@ def _added_axes(old: tuple, new: tuple) -> tuple | None:
 
 
 def _write_slice(stmt: Statement) -> slice | None:
-    """The one step-1 slice a 1-D scatter or in-place add writes, or None."""
+    """The one step-1 slice a 1-D scatter or in-place add writes, or None; its offsets
+    must be numbers (see `_fixed_offsets`)."""
     node = stmt.node
     index = node.p["index"]
     if len(index) != 1 or not isinstance(index[0], slice) or index[0].step != 1 \
-            or len(stmt.var.shape) != 1:
+            or len(stmt.var.shape) != 1 or not _fixed_offsets(index, stmt.var.shape):
         return None
     return index[0]
 
@@ -154,7 +172,7 @@ class _Classifier:
 
 
 def _length(s: slice, n: int) -> tuple[int]:
-    return (len(range(n)[s]),)
+    return (slice_length(s, n),)
 
 
 class _Scheduler:
