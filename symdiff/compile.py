@@ -229,7 +229,7 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
 def _values(args, specs, concrete):
     """The arguments, for the conditions of a loop (guards): stand-ins when the sizes
     became symbolic (a value at one size does not decide a program for all)."""
-    return args if specs == concrete else StandInArguments(args)
+    return args if specs == concrete else StandInArguments(args, symbolic=True)
 
 
 def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=None) \

@@ -104,7 +104,13 @@ _state = threading.local()
 
 class StandInArguments(list):
     """Arguments made up from shapes alone (the CLI's `--shape`): a condition's value
-    at them means nothing, so a function that needs guards asks for examples."""
+    at them means nothing, so a function that needs guards asks for examples. With
+    `symbolic`, they are real arguments, but the sizes became symbols: a path taken
+    at one size says nothing of the others."""
+
+    def __init__(self, args=(), symbolic: bool = False):
+        super().__init__(args)
+        self.symbolic = symbolic
 
 
 # -- the hook: Tracer.__bool__ ----------------------------------------------------------------
@@ -341,6 +347,13 @@ def trace_paths(trace: Callable, fn: Callable, specs: Sequence, args: Sequence[A
             "itself traced by another transform (grad of grad, jvp of grad ...): only the "
             "outermost transform can branch; write the inner condition with "
             "np.where(condition, a, b)", _location(fn))
+    if getattr(args, "symbolic", False):
+        raise BranchError(
+            f"{getattr(fn, '__qualname__', fn)} branches on traced values in a way symdiff "
+            f"specialises to the path the arguments take ({reason}); with symbolic sizes "
+            "the path taken at one size does not hold for the others: give the sizes as "
+            "numbers (--shape X=100,3 rather than X=n,3; dims='fixed' or ints in dims={...} "
+            "in the Python API, whose default dims='auto' does so by itself)", _location(fn))
     if isinstance(args, StandInArguments) or any(isinstance(a, ShapeDtype) for a in args):
         raise BranchError(
             f"{getattr(fn, '__qualname__', fn)} branches on traced values in a way symdiff "

@@ -20,6 +20,7 @@ import sympy as sp
 
 from ..errors import InputError, SymbolicDimError
 from ..ir import dims
+from .control import StandInArguments, trace_paths
 from .function import ArgSpec, function_location, trace
 
 __all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes"]
@@ -91,8 +92,8 @@ def auto_specs(fn: Callable, specs: Sequence[ArgSpec], fixed: Sequence[str] = ()
     for _ in range(len(example) + 2):
         current = _specs(specs, shapes, assign)
         try:
-            with dims.unifying(example):
-                trace(fn, current)
+            with dims.unifying(example):  # (every path of a branching function)
+                trace_paths(trace, fn, current, StandInArguments(symbolic=True))
         except dims.Unify as u:
             assign.update({k: v for k, v in u.subs.items()})
             continue

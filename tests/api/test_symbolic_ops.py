@@ -152,3 +152,40 @@ def test_split_at_a_size_that_does_not_divide_keeps_it_fixed_under_auto():
     np.testing.assert_allclose(grad(x), numerical_gradient(f, [x], 0), rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="equal division"):  # NumPy's own error, as NumPy
         f(np.arange(5.0))
+
+
+# -- control flow ------------------------------------------------------------------------
+def _branching(x):
+    if np.sum(x) > 0:
+        return np.sum(x**2) / x.shape[0]
+    return np.sum(np.sin(x))
+
+
+def _newton_sqrt(x):
+    y = x
+    while np.max(np.abs(y * y - x)) > 1e-3:  # a loop on values: specialised, with guards
+        y = 0.5 * (y + x / y)
+    return np.sum(y)
+
+
+def test_if_else_on_values_is_one_module_for_every_size():
+    grad = symdiff.grad(_branching)
+    for n in (3, 5, 8):
+        for sign in (1, -1):
+            x = sign * np.random.default_rng(n).uniform(0.5, 2.0, n)
+            np.testing.assert_allclose(grad(x), numerical_gradient(_branching, [x], 0),
+                                       rtol=1e-6, atol=1e-9)
+    assert grad.cache_info().compiles == 1
+    assert "n = np.shape(x)[0]" in grad.source
+
+
+def test_guards_keep_fixed_sizes_and_say_so_when_sizes_are_declared():
+    grad = symdiff.grad(_newton_sqrt)  # auto: the guarded path holds at its own size
+    for n in (3, 5):
+        x = np.random.default_rng(n).uniform(0.5, 2.0, n)
+        np.testing.assert_allclose(grad(x), numerical_gradient(_newton_sqrt, [x], 0),
+                                   rtol=1e-5)
+    with pytest.raises(symdiff.BranchError, match=r"test_symbolic_ops\.py:\d+: _newton_sqrt "
+                       r"branches .*with symbolic sizes the path taken at one size does not "
+                       r"hold for the others: give the sizes as numbers"):
+        symdiff.grad(_newton_sqrt, dims={"x": ("n",)})(np.ones(3) + 1)
