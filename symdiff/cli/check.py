@@ -127,7 +127,8 @@ def verify_emitted(compiled, fn, example=None) -> None:
         return
     specs = compiled.specs
     symbolic = any(s.traced and dims.is_symbolic(s.shape) for s in specs)
-    points = [instantiate(specs, small_sizes(specs, v)) for v in (0, 1)] if symbolic \
+    required = compiled.graph.requirements
+    points = [instantiate(specs, small_sizes(specs, v, required)) for v in (0, 1)] if symbolic \
         else [specs]
     total = sum(int(np.prod(s.shape)) for s in points[0] if s.traced)
     if total > MAX_VERIFY_ELEMENTS:

@@ -13,6 +13,7 @@ them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -144,10 +145,14 @@ def _pretty(specs: list[ArgSpec], examples: Sequence[ArgSpec]) -> list[ArgSpec]:
         for s in specs]
 
 
-def small_sizes(specs: Sequence[ArgSpec], variant: int) -> dict:
+def small_sizes(specs: Sequence[ArgSpec], variant: int, requirements=()) -> dict:
     """Distinct small sizes for the dimension symbols of `specs`: variant 0 gives
     3, 4, 5, ..., variant 1 gives 6, 8, 10, ... (two instantiations that differ in
-    every dimension, and never make two dimensions equal)."""
+    every dimension, and never make two dimensions equal). Where the program's
+    `requirements` (see `dims.requirements`: x[:, :n] needs d >= n, np.split into 3
+    needs n % 3 == 0) do not hold there, those sizes in another order or times 2, 3,
+    4, 6 or 12, the first that meets them (variant 1 differing from variant 0 in every
+    size)."""
     syms = []
     for s in specs:
         if s.traced:
@@ -155,7 +160,28 @@ def small_sizes(specs: Sequence[ArgSpec], variant: int) -> dict:
                 if sym not in syms:
                     syms.append(sym)
     start, step = ((3, 1), (6, 2))[variant]
-    return {sym: start + step * i for i, sym in enumerate(syms)}
+    sizes = [start + step * i for i in range(len(syms))]
+    first = dict(zip(syms, sizes))
+    if not requirements or len(syms) > 4:
+        return first
+    other = small_sizes(specs, 0, requirements) if variant else {}
+    for factor in (1, 2, 3, 4, 6, 12):
+        for order in itertools.permutations(sizes):
+            candidate = {sym: size * factor for sym, size in zip(syms, order)}
+            if all(_holds(expr, candidate) for expr, _ in requirements) and \
+                    not any(other.get(s) == v for s, v in candidate.items()):
+                return candidate
+    return first
+
+
+def _holds(requirement, sizes: Mapping) -> bool:
+    """A requirement of `dims.requirements` at these sizes: Mod(e, k) must be 0, any
+    other expression at least 0."""
+    value = requirement.xreplace({s: sp.Integer(sizes[s]) for s in requirement.free_symbols
+                                  if s in sizes})
+    if not value.is_number:
+        return True  # (a symbol no argument binds: nothing to choose)
+    return value == 0 if isinstance(requirement, sp.Mod) else value >= 0
 
 
 def fix_dims(specs: Sequence[ArgSpec], example: Sequence[ArgSpec], names) -> list[ArgSpec]:

@@ -189,3 +189,34 @@ def test_guards_keep_fixed_sizes_and_say_so_when_sizes_are_declared():
                        r"branches .*with symbolic sizes the path taken at one size does not "
                        r"hold for the others: give the sizes as numbers"):
         symdiff.grad(_newton_sqrt, dims={"x": ("n",)})(np.ones(3) + 1)
+
+
+# -- symdiff emit: checked at sizes that meet the program's requirements -------------------
+PROGRAM = '''import numpy as np
+
+
+def thirds(X):
+    a, _, c = np.split(X, 3, axis=1)
+    return np.sum(a * np.sin(c)) + np.trace(X[:, :X.shape[0]] @ X[:, :X.shape[0]].T)
+'''
+
+
+def test_emit_checks_at_sizes_where_split_and_slices_are_defined(tmp_path):
+    """np.split into 3 needs d % 3 == 0, X[:, :n] needs d >= n: the emit-time gradcheck
+    picks two such instantiations of (n, d) instead of failing at 3 x 4."""
+    from symdiff.cli import main
+
+    source, out = tmp_path / "thirds.py", tmp_path / "grad_thirds.py"
+    source.write_text(PROGRAM)
+    assert main(["emit", f"{source}:thirds", "--shape", "X=n,d", "-o", str(out)]) == 0
+    namespace: dict = {}
+    exec(compile(out.read_text(), str(out), "exec"), namespace)
+    ns: dict = {}
+    exec(PROGRAM, ns)
+    for n, d in ((2, 3), (4, 9), (5, 6)):
+        X = np.random.default_rng(d).normal(size=(n, d))
+        np.testing.assert_allclose(namespace["grad_thirds"](X),
+                                   numerical_gradient(ns["thirds"], [X], 0), rtol=1e-6,
+                                   atol=1e-9)
+    with pytest.raises(ValueError, match="divisible by 3"):
+        namespace["grad_thirds"](np.ones((2, 4)))
