@@ -88,7 +88,8 @@ class _Tree:
         k = len(prefix)
         lo = path.decisions[k - 1].position if k else 0
         decision = path.decisions[k]
-        segment = [n for n in path.graph.nodes[lo:decision.position] if n.op != INPUT]
+        segment = [n for n in path.graph.nodes[:lo] if n.op == "dim"] + \
+            [n for n in path.graph.nodes[lo:decision.position] if n.op != INPUT]
         defined = self.segments[prefix] = {n.out.id for n in segment}
         outputs = [decision.cond] + sorted((v for v in _vars(path.graph, below & defined)
                                             if v is not decision.cond), key=lambda v: v.id)
@@ -238,8 +239,10 @@ def _input_nodes(graph: Graph, ids: set[int]) -> list[Node]:
 
 def _cut(graph: Graph, outputs: list[Var], ancestors: set[int]) -> tuple[Graph, set[int]]:
     """`graph` without the nodes an enclosing block computes (`ancestors`, by id): those
-    it reads become inputs. Returns the graph and the ids it reads."""
-    kept = [n for n in graph.nodes if n.op != INPUT and n.out.id not in ancestors]
+    it reads become inputs; sizes (`dim` nodes, a name such as n, nothing computed)
+    are its own. Returns the graph and the ids it reads."""
+    kept = [n for n in graph.nodes if n.op != INPUT and (n.out.id not in ancestors
+                                                          or n.op == "dim")]
     defined = {n.out.id for n in graph.nodes if n.op == INPUT} | {n.out.id for n in kept}
     read = _reads(graph, kept, defined) | {v.id for v in outputs if v.id not in defined}
     return _reading(graph, kept, outputs, read, set())
