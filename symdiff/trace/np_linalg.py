@@ -12,7 +12,6 @@ from ..errors import ShapeError, UnsupportedOpError, user_location
 from ..ir import dims
 from ..ir.elementwise import Maximum
 from .np_reductions import _extremum
-from .np_selection import _where
 from .numpy_api import FLOAT, _axis, _cast, _no_out, _tracers, implements
 from .registry import _no_kwargs
 from .structured import diagonal_mask, reduce_sum, reshape
@@ -173,7 +172,8 @@ def _diag(v, k=0):
                          user_location())
     n = v.shape[0]
     if dims.is_symbolic(n):  # np.where(np.arange(n)[:, None] == np.arange(n), v[:, None], 0)
-        square = _where(diagonal_mask(v.graph, n, n), reshape(v, (n, 1)), 0)
+        square = elementwise(lambda c, a: sp.Piecewise((a, c), (0, True)),
+                             diagonal_mask(v.graph, n, n), reshape(v, (n, 1)), conditions=1)
     else:
         square = reshape(v, (n, 1)) * np.eye(n, dtype=v.dtype)
     if k == 0:
