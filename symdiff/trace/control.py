@@ -118,6 +118,9 @@ def truth(t: Tracer) -> bool:
             "or test a single value with (condition).any() or (condition).all()", where)
     folder = getattr(sys.gettrace(), "__self__", None)  # loops.LoopFolder, when folding
     if getattr(folder, "pending", None) is not None:
+        answer = folder.condition(t)  # the test of a while loop being folded
+        if answer is not None:
+            return answer
         # a loop's placeholder iteration stands for every step: a condition in it must
         # make the trace start over with that loop unrolled (trace() does, on any error)
         raise TraceError("a condition on a traced value inside a loop being folded", where)
