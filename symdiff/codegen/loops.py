@@ -194,8 +194,8 @@ class LoopPrinter:
                             self.names.get(final) if final is not None else None)
                 if _user_name(h) and h != "value"]
         adjoint = self._adjoint_name(loop, carry_in)
-        if adjoint:  # a cotangent: named after its value in the loop (dy_dy, not dy_ds)
-            name = self._free(adjoint, family, index)
+        if adjoint and not self._taken(adjoint, family, index):
+            name = adjoint  # a cotangent: named after its value in the loop (dy_dy, not dy_ds)
         elif user:
             name = self._free(user[0], family, index)
         elif init_free and init in self.defined and init in self.names:
