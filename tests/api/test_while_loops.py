@@ -232,3 +232,10 @@ def test_emitted_while_module_loads_without_symdiff(tmp_path):
     y, dy = module.value_and_grad_newton_sqrt(30.0)
     assert y == cf.newton_sqrt(30.0)
     np.testing.assert_allclose(dy, 0.5 / np.sqrt(30.0), rtol=1e-9)
+
+
+def test_latex_of_a_while_loop_says_it_runs_while_its_condition_holds():
+    from symdiff.display.latex import to_latex
+
+    text = to_latex(symdiff.grad(cf.newton_sqrt).compile(2.0))
+    assert "loops of steps while a condition holds" in text
