@@ -32,7 +32,7 @@ from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_e
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .printer import SymdiffPrinter, dtype_name
 
-__all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS"]
+__all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS", "CALLS_ON_NUMBERS"]
 
 #: The fastmath flags of every kernel (see the module docstring).
 KERNEL_FLAGS = '{"contract"}'
@@ -63,6 +63,8 @@ exp log tanh expm1 log1p exp2 log2 log10 cbrt tan arcsin arccos arctan sinh cosh
 arccosh arctanh power logaddexp2
 """.split())
 _CONSTANTS = frozenset({"pi", "e", "nan", "inf"})
+#: What a kernel's text may read of NumPy: the calls above that are not slow, constants.
+CALLS_ON_NUMBERS = (_CALLS - _SLOW_IN_LOOPS) | _CONSTANTS
 #: Module-level names kernels call.
 _HELPERS = frozenset({"_accumulate", "prange", "np"})
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\(")
@@ -155,6 +157,14 @@ class NumbaLayout:
             # a parameter named like a module-level helper would hide it in a kernel
             return plan_kernels(program, outputs, lambda stmt: False, fuse=False)
         return plan_kernels(program, outputs, printable)
+
+    def loop_kernels(self, program: Program):
+        """The folded loops of `program` that run element by element in a kernel."""
+        from .loop_kernels import LoopKernels
+
+        if _HELPERS & {program.names.get(v) for v in program.inputs}:
+            return None
+        return LoopKernels(self, program)
 
     def print_kernel(self, kernel: Kernel, plan: Plan, names: dict, fname: str, number: int,
                      backward: list[bool], outputs: set) -> tuple[str, list[str]]:
