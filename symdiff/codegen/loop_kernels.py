@@ -42,11 +42,11 @@ class LoopKernels:
     """Finds the loops of a program that can run element by element, and moves their
     printed text into kernels (`FunctionCode.kernels`) once printed."""
 
-    def __init__(self, layout, program: Program):
-        from .numba_backend import CALLS_ON_NUMBERS, printable
-
+    def __init__(self, layout, program: Program, printable, calls: frozenset[str]):
+        """`printable`: whether a statement prints as a kernel's code on numbers;
+        `calls`: the NumPy names a kernel may read (np.<name>)."""
         self.layout, self.program = layout, program
-        self.calls = CALLS_ON_NUMBERS
+        self.calls = calls
         self.regions: dict[int, int] = {}  # head index -> its LOOP_END's index
         self.domains: dict[int, tuple] = {}  # head index -> domain
         for head, end in _loops(program):

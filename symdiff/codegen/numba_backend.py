@@ -30,6 +30,7 @@ from ..passes.stable import finite_or_zero
 from . import function as emit
 from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .loop_kernels import LoopKernels
 from .printer import SymdiffPrinter, dtype_name
 
 __all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS", "CALLS_ON_NUMBERS"]
@@ -160,11 +161,9 @@ class NumbaLayout:
 
     def loop_kernels(self, program: Program):
         """The folded loops of `program` that run element by element in a kernel."""
-        from .loop_kernels import LoopKernels
-
         if _HELPERS & {program.names.get(v) for v in program.inputs}:
             return None
-        return LoopKernels(self, program)
+        return LoopKernels(self, program, printable, CALLS_ON_NUMBERS)
 
     def print_kernel(self, kernel: Kernel, plan: Plan, names: dict, fname: str, number: int,
                      backward: list[bool], outputs: set) -> tuple[str, list[str]]:
