@@ -257,15 +257,15 @@ def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=No
 
 def _functions(ctx: _Context, kinds, kernel_layout):
     """The printed functions of the module, and its pool of constants. A function that
-    branches (or is specialised to a path) is printed as a tree of blocks, in NumPy
-    (the fused backend's kernels are for straight-line code)."""
+    branches (or is specialised to a path) is printed as a tree of blocks (the fused
+    backend's kernels each stay within one block)."""
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
         if ctx.traced.paths[0].decisions:  # branches (if/else) or guards (one path)
             per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
                         for i, p in enumerate(ctx.traced.paths)]
             return branches.print_branched(ctx.traced, per_path, ctx.out_name,
-                                           constants), constants
+                                           constants, kernel_layout), constants
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)

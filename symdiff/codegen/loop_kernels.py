@@ -1,25 +1,28 @@
 """Folded loops under the fused backend: a loop whose every step is elementwise runs
-element by element inside one kernel.
+as one kernel, each step one pass over the elements.
 
 When a loop's carried values all have one shape (its *domain*), what it reads from
-outside has that shape or none, and every statement of its body is elementwise, the
-loop computes each element on its own: the kernel runs over the domain and, for each
-element, the loop exactly as the NumPy function prints it, on numbers::
+outside has that shape or none, and every statement of its body is elementwise, each
+step computes each element on its own: the kernel starts the carried values element
+by element, then runs the loop exactly as the NumPy function prints it, on numbers,
+inside a pass over the domain::
 
-    for i in range(n):
-        x = x_in[i]
-        dJ_dx = dJ_dx_in[i]
-        for _ in range(4):
+    for _ in range(4):
+        for i in range(n):
+            x = x_all[i]
             _t0 = np.cos(x)
             ...
-        dJ_dx_out[i] = dJ_dx
+            x_all[i] = x
 
-Carried values stay in registers across steps instead of making one pass over memory
-per operation and step. Any other loop (a stack of values per step, a row per step,
-a matmul or a reduction in its body, a loop run backwards, nested loops) stays a NumPy
-loop. The printed loop text is checked before it moves into a kernel: it may only
-call NumPy functions a kernel can call on numbers, and read names the kernel binds or
-takes as arguments (sizes, static step counts); otherwise it stays NumPy too.
+One pass per step instead of one per operation and step, no temporaries. (The other
+nesting, the steps inside the pass over elements, keeps the carried values in
+registers but makes each element one chain of dependent calls that the processor
+cannot overlap: measured 1.7x slower on P6.) Any other loop (a stack of values per
+step, a row per step, a matmul or a reduction in its body, a loop run backwards,
+nested loops) stays a NumPy loop. The printed loop text is checked before it moves
+into a kernel: it may only call NumPy functions a kernel can call on numbers, and read
+names the kernel binds or takes as arguments (sizes, static step counts); otherwise
+it stays NumPy too.
 """
 
 from __future__ import annotations
@@ -162,61 +165,96 @@ class _KernelText:
         return loaded, stored
 
     def build(self, kname: str) -> tuple[str, list[str]] | None:
-        text = "\n".join(self.lines)
         try:
-            tree = ast.parse(_dedent(text))
+            tree = ast.parse(_dedent("\n".join(self.lines)))
         except SyntaxError:
             return None
         found = self._identifiers(tree)
-        if found is None:
+        split = _split(self.lines)
+        if found is None or split is None:
             return None
         loaded, stored = found
-        taken = loaded | stored | {"np", kname}
         arrays, scalars = self._outer(loaded, stored)
-        if arrays is None or not arrays:
+        results, carried = self._results(), self._carried()
+        if not arrays or not results or not carried or \
+                any(name not in carried for name, _ in results):
             return None
-        results = self._results()
-        if results is None:
-            return None
-        def fresh(name):
-            name = _fresh(name, taken)
-            taken.add(name)
-            return name
-        index = [fresh(n) for n in (["i", "j", "k"][:len(self.domain)] if len(self.domain) <= 3
-                                    else [f"i{d}" for d in range(len(self.domain))])]
-        lengths = [fresh(n) for n in (["n"] if len(self.domain) == 1
-                                      else [f"n{d}" for d in range(len(self.domain))])]
-        params = {name: fresh(f"{name}_in") for name in arrays}
-        outs = {name: fresh(f"{name}_out") for name, _ in results}
-        where = ", ".join(index)
-        first = params[arrays[0]]
-        head = [f"{n} = {first}.shape[{d}]" for d, n in enumerate(lengths)]
-        shape = lengths[0] if len(lengths) == 1 else f"({', '.join(lengths)})"
-        for name, dtype in results:
-            kind = "" if dtype is None or dtype_name(dtype) == "np.float64" else \
-                f", dtype={dtype_name(dtype)}"
-            head.append(f"{outs[name]} = np.empty({shape}{kind})")
-        loop = []
-        for d, (i, n) in enumerate(zip(index, lengths)):
-            ranger = "prange" if self.owner.layout.parallel and d == 0 else "range"
-            loop.append("    " * d + f"for {i} in {ranger}({n}):")
-        pad = "    " * len(index)
-        binds = [f"{pad}{name} = {params[name]}[{where}]" for name in arrays]
-        writes = [f"{pad}{outs[name]}[{where}] = {name}" for name, _ in results]
-        moved = [pad + line for line in self.lines]
-        ret = f"return {', '.join(outs[name] for name, _ in results)}"
+        self.taken = loaded | stored | {"np", kname}
+        ndim = len(self.domain)
+        self.index = [self._fresh(n) for n in (["i", "j", "k"][:ndim] if ndim <= 3
+                                               else [f"i{d}" for d in range(ndim)])]
+        self.lengths = [self._fresh(n) for n in (["n"] if ndim == 1
+                                                 else [f"n{d}" for d in range(ndim)])]
+        params = {name: self._fresh(f"{name}_in") for name in arrays}
+        state = {name: self._fresh(f"{name}_all") for name in carried}
+        body = self._body(split, params, state, carried)
+        body.append(f"return {', '.join(state[name] for name, _ in results)}")
         signature = call_text(kname, ", ".join([params[a] for a in arrays] + scalars), 0)
         flags = "cache=True, fastmath={\"contract\"}" + \
             (", parallel=True" if self.owner.layout.parallel else "")
-        body = head + loop + binds + moved + writes + [ret]
         kernel = "\n".join([f"@njit({flags})", f"def {signature}:",
                             *("    " + line if line else "" for line in body)])
         indent = _indent(self.lines)
-        call = " " * indent + _wrap(
-            f"{', '.join(name for name, _ in results)} = "
-            f"{call_text(kname, ', '.join(arrays + [self._scalar(s) for s in scalars]), 4 + indent)}",
-            indent=4 + indent)
+        arguments = ", ".join(arrays + [self._scalar(s) for s in scalars])
+        call = " " * indent + _wrap(f"{', '.join(name for name, _ in results)} = "
+                                    f"{call_text(kname, arguments, 4 + indent)}",
+                                    indent=4 + indent)
         return kernel, [call]
+
+    def _fresh(self, name: str) -> str:
+        name = _fresh(name, self.taken)
+        self.taken.add(name)
+        return name
+
+    def _body(self, split, params: dict, state: dict, carried: dict) -> list[str]:
+        """Start every carried value element by element, then each step: one pass over
+        the domain reading the carried values, stepping them, storing them back."""
+        before, for_line, steps = split
+        first = params[next(iter(params))]
+        lines = [f"{n} = {first}.shape[{d}]" for d, n in enumerate(self.lengths)]
+        shape = self.lengths[0] if len(self.lengths) == 1 else f"({', '.join(self.lengths)})"
+        for name, dtype in carried.items():
+            kind = "" if dtype is None or dtype_name(dtype) == "np.float64" else \
+                f", dtype={dtype_name(dtype)}"
+            lines.append(f"{state[name]} = np.empty({shape}{kind})")
+        where = ", ".join(self.index)
+        inits, consts = self._outer_names()
+        pad = "    " * len(self.index)
+        lines += self._element_loop("")
+        lines += [f"{pad}{name} = {params[name]}[{where}]" for name in params if name in inits]
+        lines += [pad + line for line in before]
+        lines += [f"{pad}{state[name]}[{where}] = {name}" for name in carried]
+        lines.append(for_line)
+        lines += self._element_loop("    ")
+        pad = "    " + pad
+        lines += [f"{pad}{name} = {params[name]}[{where}]" for name in params if name in consts]
+        lines += [f"{pad}{name} = {state[name]}[{where}]" for name in carried]
+        lines += ["    " * len(self.index) + line for line in steps]
+        lines += [f"{pad}{state[name]}[{where}] = {name}" for name in carried]
+        return lines
+
+    def _element_loop(self, pad: str) -> list[str]:
+        lines = []
+        for d, (i, n) in enumerate(zip(self.index, self.lengths)):
+            ranger = "prange" if self.owner.layout.parallel and d == 0 else "range"
+            lines.append(pad + "    " * d + f"for {i} in {ranger}({n}):")
+        return lines
+
+    def _outer_names(self) -> tuple[set[str], set[str]]:
+        """Names of the loop's first values, and of the values it reads each step."""
+        n_c = self.loop.n_carry
+        return ({self.names.get(s) for s in self.stmt.args[:n_c]},
+                {self.names.get(s) for s in self.stmt.args[n_c + self.loop.n_xs:]})
+
+    def _carried(self) -> dict[str, object] | None:
+        """The carried values' names (in the loop's text) and dtypes."""
+        carried = {}
+        for var in self.loop.carry_in:
+            name = self.names.get(var.symbol)
+            if not isinstance(name, str) or not name.isidentifier():
+                return None
+            carried[name] = var.dtype
+        return carried
 
     def _outer(self, loaded: set[str], stored: set[str]):
         """(arrays of the domain the loop reads, by name; names of numbers it reads),
@@ -259,6 +297,16 @@ class _KernelText:
             var = self.program.by_symbol.get(final)
             results.append((name, var.dtype if var is not None else None))
         return results or None
+
+
+def _split(lines: list[str]) -> tuple[list[str], str, list[str]] | None:
+    """(the lines before the loop's `for`, that line, the lines of its steps)."""
+    cut = _indent(lines)
+    for k, line in enumerate(lines):
+        if line[cut:].startswith("for "):
+            return [line[cut:] for line in lines[:k]], lines[k][cut:], \
+                [line[cut:] for line in lines[k + 1:]]
+    return None
 
 
 def _indent(lines: list[str]) -> int:

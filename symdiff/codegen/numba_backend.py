@@ -28,7 +28,7 @@ from ..errors import EmitError, InputError
 from ..passes.simplify import Program, Statement
 from ..passes.stable import finite_or_zero
 from . import function as emit
-from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
+from .fusion import ACC, AXIS, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .loop_kernels import LoopKernels
 from .printer import SymdiffPrinter, dtype_name
@@ -212,7 +212,7 @@ class _KernelWriter:
         self.program = plan.program
         self.statements = [self.program.statements[i] for i in sorted(kernel.members)]
         self.backward = [backward[i] for i in sorted(kernel.members)]
-        self.parallel = parallel and not any(k == BUFFER for k in kernel.kinds.values())
+        self.parallel = parallel and not any(k in (BUFFER, AXIS) for k in kernel.kinds.values())
         self.taken = {names[s] for s in kernel.params} | \
             {names[s.target] for s in self.statements if s.target in names}
         self.index = [self._take(n) for n in _index_names(len(kernel.domain))]
@@ -340,6 +340,13 @@ class _KernelWriter:
                 lines.append(f"{self.names[sym]} = np.empty({shape}{self._dtype(stmt)})")
             elif kind == ACC and sym in self.kernel.returns:
                 lines.append(f"{self.names[sym]} = 0.0")
+            elif kind == AXIS:
+                lengths = [("1" if stmt.node.p["keepdims"] else None) if d in
+                           stmt.node.p["axes"] else n for d, n in enumerate(self.lengths)]
+                lengths = [n for n in lengths if n is not None]
+                shape = lengths[0] if len(lengths) == 1 else f"({', '.join(lengths)},)" \
+                    if lengths else "()"
+                lines.append(f"{self.names[sym]} = np.zeros({shape}{self._dtype(stmt)})")
             elif kind == BUFFER and stmt.node.op == "scatter_add":
                 lines += self._buffer(stmt)
         return lines
@@ -430,6 +437,12 @@ class _KernelWriter:
             if self.parallel:  # numba's parfor spots `+=` reductions
                 return f"{name} += {term}"
             return f"{name} = _accumulate({name}, {term})"
+        if kind == AXIS:  # each element adds up in order along the summed axes
+            keep, axes = stmt.node.p["keepdims"], stmt.node.p["axes"]
+            where = [("0" if keep else None) if d in axes else i
+                     for d, i in enumerate(self.index)]
+            where = ", ".join(i for i in where if i is not None)
+            return f"{self.names[sym]}[{where}] += {self._read(stmt.args[0])}"
         root = self.kernel.buffer_of[sym]
         start = stmt.node.p["index"][0].start
         values = self._read(stmt.args[0] if stmt.node.op == "scatter_add" else stmt.args[1])

@@ -1,6 +1,7 @@
-"""Folded loops and symbolic sizes under the fused backend: the gradient of every loop
-program agrees with central differences at two sizes from one module; an elementwise
-loop runs element by element inside a kernel; other loops stay NumPy loops.
+"""Folded loops, symbolic sizes and branches under the fused backend: the gradient of
+every loop program agrees with central differences at two sizes from one module; an
+elementwise loop runs element by element inside a kernel; other loops stay NumPy
+loops; each block of an if/else has kernels of its own.
 
 Skipped without numba (CI installs the `numba` extra).
 """
@@ -47,8 +48,8 @@ def iterated_matrix(X, a):
 
 
 def test_an_elementwise_loop_runs_element_by_element_in_one_kernel():
-    """P6 as a loop: one kernel per function whose element loop holds the time loop,
-    the carried values as numbers; one module serves two sizes."""
+    """P6 as a loop: one kernel per function, each step one pass over the elements
+    reading and storing the carried values; one module serves two sizes."""
     fn = symdiff.grad(iterated, backend="numba")
     rng = np.random.default_rng(3)
     for n in (5, 12):
@@ -58,9 +59,9 @@ def test_an_elementwise_loop_runs_element_by_element_in_one_kernel():
     source = fn.source
     kernel = next(k for k in _kernels(source) if "def _grad_iterated_k0(" in k)
     assert "    for i in range(n):\n        x = x_in[i]\n" in kernel
-    assert "        for _ in range(4):\n" in kernel
-    assert "_t0 = np.cos(x)" in kernel
-    assert "diterated_dx_out[i] = diterated_dx" in kernel
+    assert "    for _ in range(4):\n        for i in range(n):\n            x = x_all[i]\n" in kernel
+    assert "            _t0 = np.cos(x)\n" in kernel
+    assert "            diterated_dx_all[i] = diterated_dx\n    return diterated_dx_all" in kernel
     assert "for _ in range(4):" not in source.split("def grad_iterated(")[1].split("\n\n\n")[0]
     assert fn.cache_info().compiles == 1  # (symbolic n: one module for both sizes)
 
@@ -83,7 +84,7 @@ def test_the_loop_kernel_under_the_parallel_variant_and_float32():
     x = np.random.default_rng(5).normal(size=9)
     np.testing.assert_allclose(par(x), central_difference(iterated, [x], 0), rtol=1e-6,
                                atol=1e-8)
-    assert "for i in prange(n):" in par.source
+    assert "        for i in prange(n):" in par.source
     x32 = x.astype(np.float32)
     g32 = symdiff.grad(iterated, backend="numba")(x32)
     assert g32.dtype == np.float32
@@ -113,3 +114,23 @@ def test_loop_programs_under_numba_match_central_differences_at_two_sizes(name):
             np.testing.assert_allclose(g, central_difference(fn, args, i), rtol=1e-5,
                                        atol=1e-7, err_msg=f"{name} size {size} arg {i}")
     assert "for " in fused.source  # (the loop stays folded)
+
+
+def branching(x):
+    if np.sum(x) > 0:
+        return np.sum((2 * x + 1) ** 2 * x)
+    return np.sum(np.sin(x) * x + x * x)
+
+
+def test_each_block_of_a_branching_module_has_its_own_kernels():
+    fn = symdiff.grad(branching, backend="numba")
+    rng = np.random.default_rng(6)
+    for sign in (1, -1):
+        x = sign * np.abs(rng.normal(size=6))
+        np.testing.assert_allclose(fn(x), central_difference(branching, [x], 0),
+                                   rtol=1e-6, atol=1e-8)
+    kernels = "\n".join(_kernels(fn.source))
+    assert "def _grad_branching_b1_k0(x):" in kernels
+    assert "dbranching_dx[i] = x[i]*(np.cos(x[i]) + 2) + np.sin(x[i])" in kernels
+    grad = fn.source.split("def grad_branching(")[1].split("\n\n\n")[0]
+    assert "    if np.sum(x) > 0:\n        dbranching_dx = _grad_branching_b1_k0(x)\n" in grad
