@@ -12,7 +12,15 @@ that changes more than rounding: not ``nnan``/``ninf`` (a NaN must propagate), `
 (the sign of a zero reaches ``1/x``), ``afn`` (libm accuracy) or ``arcp``. Sums add
 through ``_accumulate``, the one addition compiled with ``reassoc``: the compiler
 splits a sum into vector lanes (NumPy's own sum is pairwise, another order), and no
-other operation is reassociated.
+other operation is reassociated. A sum over some axes adds each result element's terms
+in order (float64 only: float32 would lose digits over a long axis).
+
+Transcendental functions are libm calls, one number at a time: numba vectorises them
+only through Intel SVML, which needs an SVML-patched LLVM (conda's llvmlite); PyPI's
+llvmlite 0.50 has none (`numba -s`: "llvmlite Using SVML Patched LLVM: False"), so
+installing Intel's runtime changes nothing; LLVM's `-vector-library=LIBMVEC` (glibc's
+vector libm) set through llvmlite changes neither the IR nor the machine code (LLVM
+22). Hence `_SLOW_IN_LOOPS` below.
 """
 
 from __future__ import annotations

@@ -134,3 +134,23 @@ def test_each_block_of_a_branching_module_has_its_own_kernels():
     assert "dbranching_dx[i] = x[i]*(np.cos(x[i]) + 2) + np.sin(x[i])" in kernels
     grad = fn.source.split("def grad_branching(")[1].split("\n\n\n")[0]
     assert "    if np.sum(x) > 0:\n        dbranching_dx = _grad_branching_b1_k0(x)\n" in grad
+
+
+def axis_sums(X):
+    return np.sum(np.sum(X * X, axis=1) ** 2) + np.sum(np.mean(np.sin(X) * X, axis=0))
+
+
+def test_sums_over_an_axis_are_accumulated_in_the_kernel():
+    """The row sums and column means of elementwise values, in the loop that makes the
+    values (a pass over memory fewer than NumPy); gradients at two shapes."""
+    fn = symdiff.value_and_grad(axis_sums, backend="numba")
+    rng = np.random.default_rng(8)
+    for shape in ((4, 3), (7, 5)):
+        X = rng.normal(size=shape)
+        value, g = fn(X)
+        np.testing.assert_allclose(value, axis_sums(X), rtol=1e-12)
+        np.testing.assert_allclose(g, central_difference(axis_sums, [X], 0), rtol=1e-6,
+                                   atol=1e-8)
+    kernels = "\n".join(_kernels(fn.source))
+    assert "[i] += X[i, j]**2" in kernels  # (the row sums)
+    assert "[j] += X[i, j]*np.sin(X[i, j])" in kernels  # (the column sums of the mean)
