@@ -232,17 +232,19 @@ def _scalar_to_matrix(s: Tracer) -> Tracer:
     return reshape(s, s.shape + (1, 1))
 
 
-#: Matrices up to this size differentiate `det` through their cofactors (finite at
-#: singular matrices); larger ones through det(x) * inv(x).T (O(n^5) against O(n^3)).
-MAX_COFACTOR_SIZE = 8
+#: Matrices of a fixed size up to this one differentiate `det` through the determinants
+#: of their minors (a polynomial: finite at singular matrices to every order, O(n^5));
+#: others, and those of symbolic size, through the `cofactor` primitive, from the SVD
+#: (finite at singular matrices, O(n^3); its own derivative divides by det(x)).
+MAX_MINORS_SIZE = 8
 
 
 def _det_grad(out, x) -> Tracer:
-    """d det(x)/dx = adj(x).T, the matrix of cofactors: det(x) * inv(x).T where x is
+    """d det(x)/dx = adj(x).T, the matrix of cofactors, det(x) * inv(x).T where x is
     invertible, and finite where it is singular (the rank n-1 case included)."""
     n = x.shape[-1]
-    if not isinstance(n, int) or n > MAX_COFACTOR_SIZE:
-        return _scalar_to_matrix(out) * matrix_transpose(bind("inv", x))
+    if not isinstance(n, int) or n > MAX_MINORS_SIZE:
+        return bind("cofactor", x)
     if n == 1:
         return const(x.graph, np.ones(x.shape, dtype=x.dtype))
     keep = np.array([[k for k in range(n) if k != i] for i in range(n)])
