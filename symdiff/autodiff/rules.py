@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 
 from ..ir import dims
+from ..ir.graph import ELEMENTWISE
 from ..ir.indexing import is_full, materialize, reshaping_inverse
 from ..ir.primitives import einsum_letters
 from ..trace.structured import concatenate, reduce_sum, reshape, zeros
@@ -254,7 +255,22 @@ def _det_grad(out, x) -> Tracer:
 
 
 def _det_vjp(g, out, x):
+    per_inverse = _times(g, out)
+    if per_inverse is not None:  # g = h/det(x), as log(det(x)) makes: g adj(x).T = h inv(x).T
+        return (_scalar_to_matrix(per_inverse) * matrix_transpose(bind("inv", x)),)
     return (_scalar_to_matrix(g) * _det_grad(out, x),)
+
+
+def _times(g: Tracer, out: Tracer) -> Tracer | None:
+    """g * out as a value of its own when g's expression is h/out with h free of out
+    (out cancels), else None."""
+    node = recent_definition(g)
+    if node is None or node.op != ELEMENTWISE or tuple(g.shape) != tuple(out.shape):
+        return None
+    h = node.expr * out.var.symbol
+    if h.has(out.var.symbol):
+        return None
+    return expression(g.graph, h, g.shape, g.dtype)
 
 
 def _det_jvp(tangents, out, x):

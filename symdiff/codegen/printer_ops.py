@@ -35,18 +35,17 @@ def _qr(self, node, a, *, part):
 
 
 def _cofactor(self, node, a):
-    """adj(a).T from the SVD of `a` (ir/decompositions.py: cofactor), as statements."""
+    """adj(a).T from the SVD of `a` (ir/decompositions.py: cofactor), as two statements
+    (each wrapped as any other): det(U) det(Vh) U diag(p) Vh, p_i the product of the
+    singular values other than S_i."""
     xp = self.xp
+    others = (f"{xp}.prod({xp}.where({xp}.eye({{out}}.S.shape[-1], dtype=bool), 1, "
+              "{out}.S[..., None, :]), axis=-1)")
     return Block(
-        "# the cofactors (gradient of det) from the SVD U diag(S) Vh: det(U) det(Vh) U diag(p) Vh,",
-        "# p_i the product of the singular values but S_i (no division: finite if singular)",
+        "# cofactors from the SVD, finite if singular",
         f"{{out}} = {xp}.linalg.svd({a})",
-        f"{{out}} = ({xp}.linalg.det({{out}}.U) * {xp}.linalg.det({{out}}.Vh))[..., None, None] * (",
-        f"    {{out}}.U * {xp}.prod(",
-        f"        {xp}.where({xp}.eye({{out}}.S.shape[-1], dtype=bool), 1, {{out}}.S[..., None, :]),",
-        "        axis=-1,",
-        "    )[..., None, :]",
-        ") @ {out}.Vh")
+        f"{{out}} = ({xp}.linalg.det({{out}}.U) * {xp}.linalg.det({{out}}.Vh))[..., None, None]"
+        f" * ({{out}}.U * {others}[..., None, :]) @ {{out}}.Vh")
 
 
 def _convolve(self, node, a, v):

@@ -226,9 +226,9 @@ def test_det_gradient_of_a_stack_of_singular_matrices():
         np.testing.assert_allclose(g, ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
 
 
-def test_det_hessian_through_the_svd_cofactors():
-    """The cofactors' own derivative, (<C, da> C - C da^T C) / det(a), against mpmath's
-    second differences of det at an invertible matrix (symbolic size: the SVD route)."""
+def test_det_hessian_of_a_small_fixed_size_matrix():
+    """Products take fixed sizes: up to 8x8 the minors, against mpmath's second
+    differences of det."""
     a = np.array([[2.0, 0.5, -1.0], [0.3, 1.5, 0.2], [-0.4, 0.7, 3.0]])
     hess = symdiff.hessian(det)(a)
     m = mp.matrix(a.tolist())
@@ -244,3 +244,29 @@ def test_det_hessian_through_the_svd_cofactors():
     ref = np.array([[[[float(second(i, j, p, q)) for q in range(3)] for p in range(3)]
                      for j in range(3)] for i in range(3)])
     np.testing.assert_allclose(hess, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_det_hessian_vector_product_through_the_svd_cofactors():
+    """9x9: past the minors, the cofactor primitive's own derivative
+    (<C, da> C - C da^T C) / det(a), against mpmath's central difference of
+    det(b) inv(b).T along the direction (h = 1e-20 at 60 digits)."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(9, 9)) + 3 * np.eye(9)
+    v = rng.normal(size=(9, 9))
+    got = symdiff.hvp(det, (a,), (v,))
+    m, d, h = mp.matrix(a.tolist()), mp.matrix(v.tolist()), mp.mpf("1e-20")
+
+    def cofactors(b):
+        return mp.det(b) * mp.inverse(b).T
+
+    diff = (cofactors(m + h * d) - cofactors(m - h * d)) / (2 * h)
+    ref = np.array([[float(diff[i, j]) for j in range(9)] for i in range(9)])
+    np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10 * np.max(np.abs(ref)))
+
+
+def test_det_gradient_of_symbolic_size_reads_the_svd():
+    a = np.array(_singular(3, 3))
+    compiled = symdiff.grad(det).compile(a)
+    assert "a: float64[n, n]" in compiled.source and "np.linalg.svd(a)" in compiled.source
+    ref = np.array([float(v) for v in _det_ref(a)]).reshape(a.shape)
+    np.testing.assert_allclose(compiled.grad(a), ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
