@@ -74,9 +74,11 @@ def _record(outcomes, failures, elapsed: float) -> None:
     lines = [
         "# Long fuzzing profile: last result",
         "",
-        "Random NumPy programs (tests/fuzz_strategies.py), each compiled with",
-        "`symdiff.value_and_grad`; the value is compared with NumPy running the original",
-        "function, the gradient with 4-point central differences. Reproduce with:",
+        "Random NumPy programs (tests/fuzz_strategies.py and tests/fuzz_widening.py), each",
+        "compiled with `symdiff.value_and_grad` (one in six small float64 programs through",
+        "jacobian, hessian, vjp, jvp or hvp instead; kink programs by one-sided differences);",
+        "the value is compared with NumPy running the original function (or its stable",
+        "reference form), the gradient with 4-point central differences. Reproduce with:",
         "",
         f"    SYMDIFF_FUZZ_PROFILE=long SYMDIFF_FUZZ_SEED={SEED} python -m pytest "
         "tests/api/test_fuzz.py -q",
