@@ -227,3 +227,29 @@ def test_float32_gradient_when_a_float64_constant_array_widens_the_value():
         "    return t3 + np.sum(t4 * t4) + np.mean(t5) + np.sum(t6) + np.sum(t7)\n",
         (x, 0.6660219430923462), (0, 1))
     assert check(found) is None
+
+
+def test_a_shape_reading_a_size_that_a_later_argument_binds():
+    # x2 of shape (n, 2*d) is checked first (two dimensions, `n`) but d is bound by x3
+    # of shape (k, d): the check read d before it was assigned (UnboundLocalError in the
+    # generated _check_inputs; long profile, seed 27)
+    def f(x0, x1, x2, x3):
+        t1 = np.concatenate([x1, x1], axis=0) + x2
+        return np.sum(np.dot(x3, x1)) + np.vdot(x1, x1) + np.sum(np.exp(np.heaviside(t1, 2.0)))
+
+    rng = np.random.default_rng(27)
+    x0, x1, x2, x3 = (rng.normal(size=s) for s in [(3,), (3,), (2, 6), (2, 3)])
+    value, (g0, g1) = symdiff.value_and_grad(f, argnums=(0, 1))(x0, x1, x2, x3)
+    assert value == pytest.approx(f(x0, x1, x2, x3), rel=1e-14)
+    np.testing.assert_array_equal(g0, np.zeros(3))  # x0 is not read
+    # hand-worked: d/dx1 of sum(x3 @ x1) + x1.x1 (heaviside is flat off its step)
+    np.testing.assert_allclose(g1, np.sum(x3, axis=0) + 2 * x1, rtol=1e-14)
+    compiled = symdiff.grad(f, argnums=(0, 1)).compile(x0, x1, x2, x3)
+    with pytest.raises(ValueError, match=r"x2 must have shape \(n, 2\*d\)"):
+        compiled.grad(x0, x1, rng.normal(size=(2, 5)), x3)
+    found = Program(
+        "def f(x0, x1, x2, x3):\n    t0 = np.concatenate([x1, x1], axis=0)\n"
+        "    t1 = np.add(t0, x2)\n    t2 = np.add(t1, t1)\n    t3 = np.dot(x3, x1)\n"
+        "    t4 = np.heaviside(t2, t1)\n    t5 = np.vdot(x1, x1)\n    t6 = np.exp(t4)\n"
+        "    return np.sum(t3) + t5 + np.sum(t6)\n", (x0, x1, x2, x3), (0,))
+    assert check(found) is None
