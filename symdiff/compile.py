@@ -115,12 +115,14 @@ def write_atomic(path: str, text: str | bytes) -> None:
 
     A symlink is written through: its target gets the text and the link stays. An
     existing file keeps its permission bits (a new one gets 0666 less the umask, as
-    `open` would give). The temporary file beside the target is removed on every exit,
-    including SIGTERM (which raises SystemExit while writing) and Ctrl-C; only SIGKILL
-    can leave it behind."""
+    `open` would give). The temporary file beside the target, `.<name>.<pid>.symdiff-tmp`,
+    is removed on every exit, including SIGTERM (which raises SystemExit while writing)
+    and Ctrl-C; one that SIGKILL left behind is removed by the next write to the same
+    target, once its process is gone."""
     path = os.path.realpath(path)
     directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
+    _remove_stale_temporaries(directory, base)
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
@@ -138,6 +140,38 @@ def write_atomic(path: str, text: str | bytes) -> None:
         finally:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
+
+
+#: How the temporary files of `write_atomic` end (after `.<target name>.<pid>`).
+TEMP_SUFFIX = ".symdiff-tmp"
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> None:
+    """Delete the temporary files of earlier writes to `base` whose process no longer
+    runs (killed by SIGKILL mid-write); a live writer's file is left alone."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):-len(TEMP_SUFFIX)]
+        if name.startswith(prefix) and name.endswith(TEMP_SUFFIX) and pid.isdigit() \
+                and int(pid) != os.getpid() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (another user's process: running)
+        return True
+    return True
 
 
 class _terminate_as_exit:

@@ -344,8 +344,9 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return f"{printer.xp}.array({text})"  # a fresh, writable array
         return text
     expr = stmt.expr
-    if var is not None and expr.is_Symbol and expr in program.by_symbol and \
-            var.dtype != program.by_symbol[expr].dtype:
+    source = program.by_symbol[expr].dtype if expr in program.by_symbol else \
+        program.temp_dtypes.get(expr)  # (a cast of a CSE temporary)
+    if var is not None and expr.is_Symbol and source is not None and var.dtype != source:
         if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
             return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
