@@ -34,7 +34,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -42,7 +42,7 @@ def _check_inputs(w, b, X, y):
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in "iu":
             raise TypeError(
                 "b must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
@@ -51,7 +51,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -60,7 +60,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -73,7 +73,7 @@ def _logistic_k0(b, _t0, y):
     _t1 = 0.0
     for i in range(n):
         logits = b + _t0[i]
-        _t2 = y[i]*np.logaddexp(0, -logits) + (1 - y[i])*np.logaddexp(0, logits)
+        _t2 = y[i] * np.logaddexp(0, -logits) + (1 - y[i]) * np.logaddexp(0, logits)
         _t1 = _accumulate(_t1, _t2)
     return _t1
 
@@ -93,7 +93,7 @@ def logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     _t0 = X @ w
     _t1 = _logistic_k0(np.float64(b), _t0, y)
-    loss = 1/20*_t1
+    loss = 1 / 20 * _t1
     return loss
 
 
@@ -104,7 +104,9 @@ def _grad_logistic_k0(logits, _t0, y):
     dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        _t1[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t0[i]) / (
+            _t0[i] + 1
+        )
         dloss_db = _accumulate(dloss_db, _t1[i])
     return _t1, dloss_db
 
@@ -142,7 +144,9 @@ def _value_and_grad_logistic_k0(b, _t0, y):
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
         logits[i] = b + _t0[i]
-        _t2 = y[i]*np.logaddexp(0, -logits[i]) + (1 - y[i])*np.logaddexp(0, logits[i])
+        _t2 = y[i] * np.logaddexp(0, -logits[i]) + (1 - y[i]) * np.logaddexp(
+            0, logits[i]
+        )
         _t1 = _accumulate(_t1, _t2)
     return logits, _t1
 
@@ -154,7 +158,9 @@ def _value_and_grad_logistic_k1(logits, _t0, y):
     dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        _t1[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t0[i]) / (
+            _t0[i] + 1
+        )
         dloss_db = _accumulate(dloss_db, _t1[i])
     return _t1, dloss_db
 
@@ -177,7 +183,7 @@ def value_and_grad_logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     _t0 = X @ w
     logits, _t1 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
-    loss = 1/20*_t1
+    loss = 1 / 20 * _t1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1, dloss_db = _value_and_grad_logistic_k1(logits, _t0, y)

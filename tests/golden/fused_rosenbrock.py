@@ -29,7 +29,7 @@ def _check_inputs(x):
         raise ValueError(f"x must have shape (8,), got {np.shape(x)}")
     if not hasattr(x, "dtype"):  # a list
         x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
+    if x.dtype != np.float64 and x.dtype.kind not in "iu":
         raise TypeError(
             f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
             "convert it with .astype(np.float64)"
@@ -41,7 +41,7 @@ def _rosenbrock_k0(x):
     n = x.shape[0] - 1
     value = 0.0
     for i in range(n):
-        value = _accumulate(value, (1 - x[i])**2 + 100*(x[i + 1] - x[i]**2)**2)
+        value = _accumulate(value, (1 - x[i]) ** 2 + 100 * (x[i + 1] - x[i] ** 2) ** 2)
     return value
 
 
@@ -67,9 +67,9 @@ def _grad_rosenbrock_k0(x):
     drosenbrock_dx[0] = 0
     for i in range(n):
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
-        _t0 = x[i + 1] - x[i]**2
-        drosenbrock_dx[i + 1] = 200*_t0
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
+        _t0 = x[i + 1] - x[i] ** 2
+        drosenbrock_dx[i + 1] = 200 * _t0
+        drosenbrock_dx[i] += x[i] * (2 - 400 * _t0) - 2
     return drosenbrock_dx
 
 
@@ -94,11 +94,11 @@ def _value_and_grad_rosenbrock_k0(x):
     drosenbrock_dx = np.empty(x.shape[0])
     drosenbrock_dx[0] = 0
     for i in range(n):
-        _t0 = x[i + 1] - x[i]**2
-        value = _accumulate(value, 100*_t0**2 + (1 - x[i])**2)
+        _t0 = x[i + 1] - x[i] ** 2
+        value = _accumulate(value, 100 * _t0**2 + (1 - x[i]) ** 2)
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
-        drosenbrock_dx[i + 1] = 200*_t0
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
+        drosenbrock_dx[i + 1] = 200 * _t0
+        drosenbrock_dx[i] += x[i] * (2 - 400 * _t0) - 2
     return value, drosenbrock_dx
 
 

@@ -15,7 +15,7 @@ def _check_inputs(a, b, c):
     if not isinstance(a, float):
         if np.shape(a) != ():
             raise ValueError(f"a must have shape (), got {np.shape(a)}")
-        if np.asarray(a).dtype != np.float64 and np.asarray(a).dtype.kind not in 'iu':
+        if np.asarray(a).dtype != np.float64 and np.asarray(a).dtype.kind not in "iu":
             raise TypeError(
                 "a must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(a).dtype}; convert it with .astype(np.float64)"
@@ -23,7 +23,7 @@ def _check_inputs(a, b, c):
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in "iu":
             raise TypeError(
                 "b must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
@@ -31,7 +31,7 @@ def _check_inputs(a, b, c):
     if not isinstance(c, float):
         if np.shape(c) != ():
             raise ValueError(f"c must have shape (), got {np.shape(c)}")
-        if np.asarray(c).dtype != np.float64 and np.asarray(c).dtype.kind not in 'iu':
+        if np.asarray(c).dtype != np.float64 and np.asarray(c).dtype.kind not in "iu":
             raise TypeError(
                 "c must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(c).dtype}; convert it with .astype(np.float64)"
@@ -51,7 +51,7 @@ def J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3*(a + b*c)
+    J = 3 * (a + b * c)
     return J
 
 
@@ -73,8 +73,8 @@ def grad_J(a, b, c):
         _check_inputs(a, b, c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
-    dJ_db = 3*c
-    dJ_dc = 3*b
+    dJ_db = 3 * c
+    dJ_dc = 3 * b
     return (dJ_da, dJ_db, dJ_dc)
 
 
@@ -95,9 +95,9 @@ def value_and_grad_J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3*(a + b*c)
+    J = 3 * (a + b * c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
-    dJ_db = 3*c
-    dJ_dc = 3*b
+    dJ_db = 3 * c
+    dJ_dc = 3 * b
     return J, (dJ_da, dJ_db, dJ_dc)

@@ -16,7 +16,7 @@ def _check_inputs(x):
         raise ValueError(f"x must have shape (3,), got {np.shape(x)}")
     if not hasattr(x, "dtype"):  # a list
         x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
+    if x.dtype != np.float64 and x.dtype.kind not in "iu":
         raise TypeError(
             f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
             "convert it with .astype(np.float64)"
@@ -33,8 +33,8 @@ def chain(x):
         out: float64, shape ()
     """
     _check_inputs(x)
-    z = (2*x + 3)**2
-    out = 1/3*np.sum(z)
+    z = (2 * x + 3) ** 2
+    out = 1 / 3 * np.sum(z)
     return out
 
 
@@ -49,7 +49,7 @@ def grad_chain(x):
     """
     _check_inputs(x)
     # gradient of line 17: z = y**2
-    dout_dx = 8/3*x + 4
+    dout_dx = 8 / 3 * x + 4
     return dout_dx
 
 
@@ -65,8 +65,8 @@ def value_and_grad_chain(x):
             dout_dx: float64, shape (3,)
     """
     _check_inputs(x)
-    z = (2*x + 3)**2
-    out = 1/3*np.sum(z)
+    z = (2 * x + 3) ** 2
+    out = 1 / 3 * np.sum(z)
     # gradient of line 17: z = y**2
-    dout_dx = 8/3*x + 4
+    dout_dx = 8 / 3 * x + 4
     return out, dout_dx

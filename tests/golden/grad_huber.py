@@ -18,7 +18,7 @@ def _check_inputs(r):
     if not isinstance(r, float):
         if np.shape(r) != ():
             raise ValueError(f"r must have shape (), got {np.shape(r)}")
-        if np.asarray(r).dtype != np.float64 and np.asarray(r).dtype.kind not in 'iu':
+        if np.asarray(r).dtype != np.float64 and np.asarray(r).dtype.kind not in "iu":
             raise TypeError(
                 "r must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(r).dtype}; convert it with .astype(np.float64)"
@@ -38,7 +38,7 @@ def huber(r):
         _check_inputs(r)
     _t0 = np.abs(r)
     if _t0 <= 1:
-        value = 0.5*r**2
+        value = 0.5 * r**2
         return value
     value = np.abs(r) - 0.5
     return value
@@ -58,7 +58,7 @@ def grad_huber(r):
     _t0 = np.abs(r)
     if _t0 <= 1:
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0*r
+        dhuber_dr = 1.0 * r
         return dhuber_dr
     # gradient of line 99: return abs(r) - 0.5
     dhuber_dr = np.sign(r)
@@ -80,9 +80,9 @@ def value_and_grad_huber(r):
         _check_inputs(r)
     _t0 = np.abs(r)
     if _t0 <= 1:
-        value = 0.5*r**2
+        value = 0.5 * r**2
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0*r
+        dhuber_dr = 1.0 * r
         return value, dhuber_dr
     value = np.abs(r) - 0.5
     # gradient of line 99: return abs(r) - 0.5

@@ -22,7 +22,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -30,7 +30,7 @@ def _check_inputs(w, b, X, y):
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in "iu":
             raise TypeError(
                 "b must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
@@ -39,7 +39,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -48,7 +48,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -69,8 +69,8 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/20*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / 20 * _t0
     return loss
 
 
@@ -92,7 +92,7 @@ def grad_logistic(w, b, X, y):
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = np.exp(-np.abs(logits))
-    _t1 = -1/20*y + 1/20*np.where(logits >= 0, 1, _t0)/(_t0 + 1)
+    _t1 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t0) / (_t0 + 1)
     dloss_db = np.sum(_t1)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
@@ -117,10 +117,10 @@ def value_and_grad_logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/20*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / 20 * _t0
     _t1 = np.exp(-np.abs(logits))
-    _t2 = -1/20*y + 1/20*np.where(logits >= 0, 1, _t1)/(_t1 + 1)
+    _t2 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t1) / (_t1 + 1)
     dloss_db = np.sum(_t2)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t2

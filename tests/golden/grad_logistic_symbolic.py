@@ -29,7 +29,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -43,7 +43,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -57,7 +57,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -67,7 +67,7 @@ def _check_inputs(w, b, X, y):
     if (
         not isinstance(b, float)
         and np.asarray(b).dtype != np.float64
-        and np.asarray(b).dtype.kind not in 'iu'
+        and np.asarray(b).dtype.kind not in "iu"
     ):
         raise TypeError(
             "b must be float64 as traced (or integers), got dtype "
@@ -90,8 +90,8 @@ def logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/n*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / n * _t0
     return loss
 
 
@@ -114,7 +114,7 @@ def grad_logistic(w, b, X, y):
     logits = b + X @ w
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
-    _t1 = 1/n*(-y + np.where(logits >= 0, 1, _t0)/(_t0 + 1))
+    _t1 = 1 / n * (-y + np.where(logits >= 0, 1, _t0) / (_t0 + 1))
     dloss_db = np.sum(_t1)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
@@ -140,10 +140,10 @@ def value_and_grad_logistic(w, b, X, y):
     n, _ = np.shape(X)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/n*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / n * _t0
     _t1 = np.exp(-np.abs(logits))
-    _t2 = 1/n*(-y + np.where(logits >= 0, 1, _t1)/(_t1 + 1))
+    _t2 = 1 / n * (-y + np.where(logits >= 0, 1, _t1) / (_t1 + 1))
     dloss_db = np.sum(_t2)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t2

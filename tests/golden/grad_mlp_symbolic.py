@@ -25,7 +25,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
         )
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -48,7 +48,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
         )
     if not hasattr(W1, "dtype"):  # a list
         W1 = np.asarray(W1)
-    if W1.dtype != np.float64 and W1.dtype.kind not in 'iu':
+    if W1.dtype != np.float64 and W1.dtype.kind not in "iu":
         raise TypeError(
             f"W1 must be float64 as traced (or integers), got dtype {W1.dtype}; "
             "convert it with .astype(np.float64)"
@@ -62,7 +62,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
         )
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -76,7 +76,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
         )
     if not hasattr(b1, "dtype"):  # a list
         b1 = np.asarray(b1)
-    if b1.dtype != np.float64 and b1.dtype.kind not in 'iu':
+    if b1.dtype != np.float64 and b1.dtype.kind not in "iu":
         raise TypeError(
             f"b1 must be float64 as traced (or integers), got dtype {b1.dtype}; "
             "convert it with .astype(np.float64)"
@@ -90,7 +90,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
         )
     if not hasattr(W2, "dtype"):  # a list
         W2 = np.asarray(W2)
-    if W2.dtype != np.float64 and W2.dtype.kind not in 'iu':
+    if W2.dtype != np.float64 and W2.dtype.kind not in "iu":
         raise TypeError(
             f"W2 must be float64 as traced (or integers), got dtype {W2.dtype}; "
             "convert it with .astype(np.float64)"
@@ -100,7 +100,7 @@ def _check_inputs(W1, b1, W2, b2, X, y):
     if (
         not isinstance(b2, float)
         and np.asarray(b2).dtype != np.float64
-        and np.asarray(b2).dtype.kind not in 'iu'
+        and np.asarray(b2).dtype.kind not in "iu"
     ):
         raise TypeError(
             "b2 must be float64 as traced (or integers), got dtype "
@@ -125,7 +125,7 @@ def mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
-    value = 1/n*np.sum((b2 - y + hidden @ W2)**2)
+    value = 1 / n * np.sum((b2 - y + hidden @ W2) ** 2)
     return value
 
 
@@ -151,12 +151,12 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 2/n*(b2 - y + hidden @ W2)
+    _t0 = 2 / n * (b2 - y + hidden @ W2)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t1 = W2*_t0[:, None]*(1 - hidden**2)
+    _t1 = W2 * _t0[:, None] * (1 - hidden**2)
     dmlp_db1 = np.sum(_t1, axis=0)
     dmlp_dW1 = X.T @ _t1
     return (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)
@@ -185,14 +185,14 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     n, _ = np.shape(X)
     hidden = np.tanh(b1 + X @ W1)
     _t0 = b2 - y + hidden @ W2
-    value = 1/n*np.sum(_t0**2)
+    value = 1 / n * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t1 = 2/n*_t0
+    _t1 = 2 / n * _t0
     dmlp_db2 = np.sum(_t1)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t1
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t2 = W2*_t1[:, None]*(1 - hidden**2)
+    _t2 = W2 * _t1[:, None] * (1 - hidden**2)
     dmlp_db1 = np.sum(_t2, axis=0)
     dmlp_dW1 = X.T @ _t2
     return value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)

@@ -17,7 +17,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -25,7 +25,7 @@ def _check_inputs(w, b, X, y):
     if not isinstance(b, float):
         if np.shape(b) != ():
             raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
+        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in "iu":
             raise TypeError(
                 "b must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
@@ -34,7 +34,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"X must have shape (12, 3), got {np.shape(X)}")
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -43,7 +43,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"y must have shape (12,), got {np.shape(y)}")
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -64,7 +64,7 @@ def mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     residual = b - y + X @ w
-    value = 1/12*np.sum(residual**2)
+    value = 1 / 12 * np.sum(residual**2)
     return value
 
 
@@ -85,7 +85,7 @@ def grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     # gradient of line 36: return np.mean(residual**2)
     residual = b - y + X @ w
-    _t0 = 1/6*residual
+    _t0 = 1 / 6 * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
@@ -109,9 +109,9 @@ def value_and_grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     residual = b - y + X @ w
-    value = 1/12*np.sum(residual**2)
+    value = 1 / 12 * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 1/6*residual
+    _t0 = 1 / 6 * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0

@@ -24,7 +24,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -38,7 +38,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -52,7 +52,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -62,7 +62,7 @@ def _check_inputs(w, b, X, y):
     if (
         not isinstance(b, float)
         and np.asarray(b).dtype != np.float64
-        and np.asarray(b).dtype.kind not in 'iu'
+        and np.asarray(b).dtype.kind not in "iu"
     ):
         raise TypeError(
             "b must be float64 as traced (or integers), got dtype "
@@ -85,7 +85,7 @@ def mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     residual = b - y + X @ w
-    value = 1/n*np.sum(residual**2)
+    value = 1 / n * np.sum(residual**2)
     return value
 
 
@@ -107,7 +107,7 @@ def grad_mse(w, b, X, y):
     n, _ = np.shape(X)
     residual = b - y + X @ w
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 2/n*residual
+    _t0 = 2 / n * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
@@ -132,9 +132,9 @@ def value_and_grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     residual = b - y + X @ w
-    value = 1/n*np.sum(residual**2)
+    value = 1 / n * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 2/n*residual
+    _t0 = 2 / n * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0

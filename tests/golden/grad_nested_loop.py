@@ -20,15 +20,14 @@ def _check_inputs(x, depth):
         raise ValueError(f"x must have shape (5,), got {np.shape(x)}")
     if not hasattr(x, "dtype"):  # a list
         x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
+    if x.dtype != np.float64 and x.dtype.kind not in "iu":
         raise TypeError(
             f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
             "convert it with .astype(np.float64)"
         )
     if depth != _STATIC_depth:
         raise ValueError(
-            f"depth was {_STATIC_depth!r} when this code was generated, got "
-            f"{depth!r}"
+            f"depth was {_STATIC_depth!r} when this code was generated, got {depth!r}"
         )
 
 
@@ -44,7 +43,7 @@ def nested_loop(x, depth):
     """
     _check_inputs(x, depth)
     for _ in range(depth):
-        x = x*np.sin(x) + np.cos(x)
+        x = x * np.sin(x) + np.cos(x)
     value = np.sum(x)
     return value
 
@@ -64,8 +63,8 @@ def grad_nested_loop(x, depth):
     for _ in range(depth):
         # gradient of line 87: x = np.sin(x) * x + np.cos(x)
         _t0 = np.cos(x)
-        _t1 = _t0 + x*np.sin(x)
-        dnested_loop_dx = _t0*x*dnested_loop_dx
+        _t1 = _t0 + x * np.sin(x)
+        dnested_loop_dx = _t0 * x * dnested_loop_dx
         x = _t1
     return dnested_loop_dx
 
@@ -87,8 +86,8 @@ def value_and_grad_nested_loop(x, depth):
     for _ in range(depth):
         # gradient of line 87: x = np.sin(x) * x + np.cos(x)
         _t0 = np.cos(x)
-        _t1 = _t0 + x*np.sin(x)
-        dnested_loop_dx = _t0*x*dnested_loop_dx
+        _t1 = _t0 + x * np.sin(x)
+        dnested_loop_dx = _t0 * x * dnested_loop_dx
         x = _t1
     value = np.sum(x)
     return value, dnested_loop_dx

@@ -16,7 +16,7 @@ def _check_inputs(x):
     if not isinstance(x, float):
         if np.shape(x) != ():
             raise ValueError(f"x must have shape (), got {np.shape(x)}")
-        if np.asarray(x).dtype != np.float64 and np.asarray(x).dtype.kind not in 'iu':
+        if np.asarray(x).dtype != np.float64 and np.asarray(x).dtype.kind not in "iu":
             raise TypeError(
                 "x must be float64 as traced (or integers), got dtype "
                 f"{np.asarray(x).dtype}; convert it with .astype(np.float64)"
@@ -34,7 +34,7 @@ def polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    value = 2*x*x*x*x + x*x*x + 3*x**2 + 5*x + 1
+    value = 2 * x * x * x * x + x * x * x + 3 * x**2 + 5 * x + 1
     return value
 
 
@@ -50,7 +50,7 @@ def grad_polynomial(x):
     if not isinstance(x, float):
         _check_inputs(x)
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8*x*x*x + 3*x**2 + 6*x + 5
+    dpolynomial_dx = 8 * x * x * x + 3 * x**2 + 6 * x + 5
     return dpolynomial_dx
 
 
@@ -67,9 +67,9 @@ def value_and_grad_polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    _t0 = x*x*x
-    _t1 = 3*x**2
-    value = _t0 + _t1 + 2*x*x*x*x + 5*x + 1
+    _t0 = x * x * x
+    _t1 = 3 * x**2
+    value = _t0 + _t1 + 2 * x * x * x * x + 5 * x + 1
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8*_t0 + _t1 + 6*x + 5
+    dpolynomial_dx = 8 * _t0 + _t1 + 6 * x + 5
     return value, dpolynomial_dx

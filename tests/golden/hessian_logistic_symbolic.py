@@ -34,7 +34,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"X must have shape (n, 3) = {(n, 3)}, got {np.shape(X)}")
     if not hasattr(X, "dtype"):  # a list
         X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
+    if X.dtype != np.float64 and X.dtype.kind not in "iu":
         raise TypeError(
             f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
             "convert it with .astype(np.float64)"
@@ -48,7 +48,7 @@ def _check_inputs(w, b, X, y):
         )
     if not hasattr(y, "dtype"):  # a list
         y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
+    if y.dtype != np.float64 and y.dtype.kind not in "iu":
         raise TypeError(
             f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
             "convert it with .astype(np.float64)"
@@ -57,7 +57,7 @@ def _check_inputs(w, b, X, y):
         raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
     if not hasattr(w, "dtype"):  # a list
         w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
+    if w.dtype != np.float64 and w.dtype.kind not in "iu":
         raise TypeError(
             f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
             "convert it with .astype(np.float64)"
@@ -67,7 +67,7 @@ def _check_inputs(w, b, X, y):
     if (
         not isinstance(b, float)
         and np.asarray(b).dtype != np.float64
-        and np.asarray(b).dtype.kind not in 'iu'
+        and np.asarray(b).dtype.kind not in "iu"
     ):
         raise TypeError(
             "b must be float64 as traced (or integers), got dtype "
@@ -91,8 +91,8 @@ def logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     _t0 = y - 1
-    _t1 = np.sum(-_t0*np.logaddexp(0, logits) + y*np.logaddexp(0, -logits))
-    loss = 1/n*_t1
+    _t1 = np.sum(-_t0 * np.logaddexp(0, logits) + y * np.logaddexp(0, -logits))
+    loss = 1 / n * _t1
     return loss
 
 
@@ -112,10 +112,10 @@ def grad_logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t0 = -1/n
+    _t0 = -1 / n
     _t1 = np.exp(-np.abs(logits))
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ (_t0*(y - np.where(logits >= 0, 1, _t1)/(_t1 + 1)))
+    dloss_dw = X.T @ (_t0 * (y - np.where(logits >= 0, 1, _t1) / (_t1 + 1)))
     return dloss_dw
 
 
@@ -136,10 +136,10 @@ def hessian_logistic(w, b, X, y):
     logits = b + X @ w
     _t0 = y - 1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t1 = -1/n
+    _t1 = -1 / n
     _t2 = np.exp(-np.abs(logits))
     _t3 = _t2 + 1
-    _t4 = 1/_t3**2
+    _t4 = 1 / _t3**2
     # gradient of line 40: logits = X @ w + b
-    d2loss_dw2 = X.T @ (X*((_t1*(_t0*_t2*_t4 - _t2*_t4*y))[:, None]))
+    d2loss_dw2 = X.T @ (X * ((_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None]))
     return d2loss_dw2
