@@ -111,7 +111,7 @@ def input_checks(specs, requirements=()) -> list[str]:
     """Body of `_check_inputs`: one shape and dtype (or static value) check per argument
     (and, for symbolic shapes, the sizes the program requires)."""
     if any(s.traced and dims.is_symbolic(s.shape) for s in specs):
-        return [line for s in specs if not s.traced for line in static_check(s.name, s.static)] \
+        return [line for s in specs if not s.traced for line in static_check(s.name)] \
             + symbolic_checks(specs, requirements, shape_check, dtype_check, _if, _raise)
     lines = []
     for s in specs:

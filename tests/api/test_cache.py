@@ -170,3 +170,16 @@ def test_the_transform_keeps_the_function_name_and_exposes_its_source():
     assert g.__name__ == "loss" and g.__wrapped__ is loss
     np.testing.assert_allclose(g(np.array([1.0, -2.0])), [2.0, -4.0])
     assert "def grad_loss(w):" in g.source
+
+
+def test_a_static_argument_keeps_the_module_valid_for_every_size(compilations):
+    def power_sum(x, k):
+        return np.sum(x**k)
+
+    g = symdiff.grad(power_sum)
+    for n in (3, 4, 7):
+        x = np.arange(1.0, n + 1)
+        np.testing.assert_allclose(g(x, 3), 3 * x**2)  # d/dx sum(x^3) = 3x^2
+    assert len(compilations) == 1 and "(n,) = np.shape(x)" in g.source
+    np.testing.assert_allclose(g(np.arange(1.0, 4.0), 2), [2.0, 4.0, 6.0])  # another k
+    assert len(compilations) == 2
