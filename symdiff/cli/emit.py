@@ -8,7 +8,7 @@ import sys
 
 from .. import progress
 from ..autodiff.transforms import KINDS
-from ..codegen.formatting import FORMATS, formatted
+from ..codegen.formatting import FORMATS, default_format, formatted
 from ..codegen.header import DEFAULT_KINDS, emit_command
 from ..codegen.numba_backend import compile_error
 from ..compile import BACKENDS, backend_layout, compile_gradient
@@ -110,9 +110,10 @@ def _add_emit(sub, common) -> None:
                       help="numpy (default), or numba: runs of elementwise statements "
                       "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
                       "numba-parallel also spreads large loops over the cores (prange)")
-    emit.add_argument("--format", choices=FORMATS, default="auto",
-                      help="layout of the written module: auto (default: `ruff format`'s "
-                      "when ruff is installed, else symdiff's own), ruff, or none")
+    emit.add_argument("--format", choices=FORMATS, default=default_format(),
+                      help="layout of the written module: auto (`ruff format`'s when ruff "
+                      "is installed, else symdiff's own; the default unless the "
+                      "environment variable SYMDIFF_FORMAT names another), ruff, or none")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

@@ -10,14 +10,23 @@ given ruff version). Nothing needs ruff at run time, and `.source` of a compiled
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
-__all__ = ["FORMATS", "formatted", "ruff_binary"]
+__all__ = ["FORMATS", "default_format", "formatted", "ruff_binary"]
 
 #: --format choices: auto (ruff when installed), ruff (required), none.
 FORMATS = ("auto", "ruff", "none")
 LINE_LENGTH = 88
+
+
+def default_format() -> str:
+    """`symdiff emit --format`'s default: $SYMDIFF_FORMAT when it names a choice (the
+    test suite sets none, so that what it reads of printed code does not depend on
+    whether ruff is installed), else auto."""
+    chosen = os.environ.get("SYMDIFF_FORMAT", "auto")
+    return chosen if chosen in FORMATS else "auto"
 
 
 def ruff_binary() -> str | None:
