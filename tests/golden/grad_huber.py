@@ -73,7 +73,7 @@ def grad_huber(r):
     _t0 = np.abs(r)
     if _t0 <= 1:
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0 * r
+        dhuber_dr = np.float64(r)
         return dhuber_dr
     # gradient of line 99: return abs(r) - 0.5
     dhuber_dr = np.sign(r)
@@ -97,7 +97,7 @@ def value_and_grad_huber(r):
     if _t0 <= 1:
         value = 0.5 * r**2
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0 * r
+        dhuber_dr = np.float64(r)
         return value, dhuber_dr
     value = np.abs(r) - 0.5
     # gradient of line 99: return abs(r) - 0.5
