@@ -104,7 +104,7 @@ def test_rosenbrock_kernel_reads_like_the_numpy_statement():
     text = open(os.path.join(ROOT, "tests", "golden", "fused_rosenbrock.py")).read()
     kernel = text[text.index("def _grad_rosenbrock_k0"):text.index("def grad_rosenbrock")]
     assert "for i in range(n):" in kernel
-    assert "x[i + 1] - x[i]**2" in kernel
+    assert "x[i + 1] - x[i] ** 2" in kernel  # (ruff's layout: the golden file's)
     assert "# gradient of line" in kernel
     assert "n = x.shape[0] - 1" in kernel  # a length from the argument, not the traced 7
     body = text[text.index("def grad_rosenbrock("):]
