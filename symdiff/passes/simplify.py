@@ -25,6 +25,7 @@ from .loops import loop_statements, optimize_loops, with_bodies
 from .reductions import rewrite_reductions
 from .shift import stop_cancelling_shifts
 from .stable import lower_sigmoid, stabilize
+from .unit_floats import without_unit_floats
 
 __all__ = [
     "Program",
@@ -325,36 +326,12 @@ def simplify_expressions(graph: Graph) -> Graph:
     nodes = []
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
-            new = simplify_expr(_without_unit_floats(graph, node))
+            new = simplify_expr(without_unit_floats(graph, node))
             new = _distribute_sizes(new) if any(map(is_size_symbol, new.free_symbols)) else new
             if new is not node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)
         nodes.append(node)
     return graph.derive(nodes, graph.outputs)
-
-
-def _unit_float(x) -> bool:
-    """A SymPy Float that prints as 1.0 or -1.0 (of whatever precision)."""
-    return isinstance(x, sp.Float) and abs(float(x)) == 1.0
-
-
-def _without_unit_floats(graph: Graph, node: Node) -> sp.Expr:
-    """`1.0*r` as `r` and `-1.0*d` as `-d` (the derivative of ``0.5*r**2`` is SymPy's
-    ``1.0*r``), exactly equal. Only in float nodes reading float values alone: `1.0*n`
-    of an integer `n` is what makes it a float."""
-    expr = node.expr
-    if node.out.dtype.kind != "f" or not any(map(_unit_float, expr.atoms(sp.Float))):
-        return expr
-    if any(s in graph.by_symbol and graph.by_symbol[s].dtype.kind != "f"
-           for s in expr.free_symbols):
-        return expr
-
-    def unit(e) -> bool:
-        coeff, rest = e.as_coeff_Mul()
-        return _unit_float(coeff) and rest is not sp.S.One
-
-    return expr.replace(lambda e: e.is_Mul and unit(e),
-                        lambda e: e.as_coeff_Mul()[1] * (1 if e.as_coeff_Mul()[0] > 0 else -1))
 
 
 def _distribute_sizes(expr: sp.Expr) -> sp.Expr:
