@@ -28,12 +28,14 @@ from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.safe_text import identifier
 from .errors import InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
+from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims
 from .trace.tracer import Tracer
+from .trace.while_loops import FOLD_WHILE
 
 
 @dataclass
@@ -271,6 +273,22 @@ def _values(args, specs, concrete):
 
 def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=None) \
         -> Compiled:
+    """One module; a function whose while loop lacks a derivative asked for (forward
+    mode through it) is traced again with its while loops specialised per count."""
+    try:
+        return _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values)
+    except WhileFallback:
+        if not FOLD_WHILE.get():
+            raise
+    token = FOLD_WHILE.set(False)
+    try:
+        return _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values)
+    finally:
+        FOLD_WHILE.reset(token)
+
+
+def _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values=None) \
+        -> Compiled:
     kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, specs, argnums, values=values)
@@ -346,8 +364,13 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=N
     specs = list(args) if given else describe_args(fn, args, nums)
     values = values if given else args
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
-    traced = trace_paths(trace, fn, specs, None if nested else values,
-                         delegate(specs) if nested and delegate else None)
+    token = FOLD_WHILE.set(False) if nested else None  # (the outer trace decides)
+    try:
+        traced = trace_paths(trace, fn, specs, None if nested else values,
+                             delegate(specs) if nested and delegate else None)
+    finally:
+        if token is not None:
+            FOLD_WHILE.reset(token)
     path = traced.paths[0]
     ctx = _context(fn, specs, nums, argnums, path.graph,
                    crossing_values(path) if traced.branched or traced.guarded else ())
