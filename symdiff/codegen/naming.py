@@ -14,7 +14,7 @@ from ..passes.simplify import Program
 
 # (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
 # are printed calls' modules)
-_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "njit", "prange", "_accumulate"} \
+_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "_check", "njit", "prange", "_accumulate"} \
     | set(keyword.kwlist) | set(dir(__builtins__))
 
 
@@ -32,6 +32,7 @@ class _TempNames:
                  at: dict[int, int] | None = None, pinned=frozenset()):
         """`at` maps statements evaluated elsewhere (in a kernel) to where that is;
         `pinned` symbols are read by a loop and live as long as it runs."""
+        self.inlinable = inlinable  # (printed where read: LoopPrinter asks)
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]

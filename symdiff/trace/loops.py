@@ -51,6 +51,7 @@ from .loop_source import (
 )
 from .subscript import getitem
 from .tracer import Tracer, cast, const
+from .while_loops import FOLD_WHILE, WhileFold, calling_frame, while_loops
 
 __all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
 
@@ -405,7 +406,7 @@ class LoopFolder:
         self.folds.clear()
 
     def _call(self, frame, event, arg):
-        if event == "call" and foldable_loops(frame.f_code):
+        if event == "call" and (foldable_loops(frame.f_code) or while_loops(frame.f_code)):
             return self._line
         return None
 
@@ -420,6 +421,9 @@ class LoopFolder:
             return self._line
         fold = self.folds.get(frame)
         line = frame.f_lineno
+        if isinstance(fold, WhileFold):
+            self._while_line(frame, fold, line)
+            return self._line
         if fold is not None:
             loop = fold.loop
             if line == loop.line and frame.f_lasti == loop.for_iter:
@@ -440,7 +444,10 @@ class LoopFolder:
                 del self.folds[frame]  # ended early (a loop of one iteration)
             return self._line
         loop = foldable_loops(frame.f_code).get(line)
-        if loop is None or frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
+        if loop is None:
+            self._start_while(frame, line)
+            return self._line
+        if frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
                 or self.busy():
             return self._line
         plan = iteration_plan(loop.node.iter, frame)
@@ -450,6 +457,44 @@ class LoopFolder:
             plan.stop_name = None
         self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
         return self._line
+
+    # -- while loops (trace/while_loops.py) --------------------------------------------------
+    def _start_while(self, frame, line: int) -> None:
+        loop = while_loops(frame.f_code).get(line)
+        if loop is None or loop.where in self.unrolled or self.busy() or \
+                not FOLD_WHILE.get() or not WhileFold.wanted(loop, snapshot(frame), self.graph):
+            return
+
+        def fail(why):
+            raise Unfold(loop.where, why)
+
+        fold = self.folds[frame] = WhileFold(self.graph, loop, fail)
+        self.pending = loop.where
+        fold.begin(frame)
+
+    def _while_line(self, frame, fold: WhileFold, line: int) -> None:
+        loop = fold.loop
+        if loop.in_test(line):
+            if fold.testing:
+                return  # (a test over several lines)
+            fold.finish(frame)
+            self.pending = None
+            self.cuts.append((loop.where, fold.cut))
+            del self.folds[frame]
+        elif loop.in_body(line):
+            if fold.testing and not fold.conditions:
+                fold.fail("the loop's condition is not a traced value")
+            fold.testing = False
+        else:
+            fold.fail("the loop ended before its traced iteration did")
+
+    def condition(self, t: Tracer) -> bool | None:
+        """The answer to a condition tested by a while loop being folded (True: its body
+        runs once), or None when it is no such condition."""
+        fold = self.folds.get(calling_frame())
+        if isinstance(fold, WhileFold) and fold.testing:
+            return fold.condition(t)
+        return None
 
     def _static_argument(self, frame, plan: Plan) -> bool:
         """Whether `range(n)` reads `n`, a Python int argument of the traced function
