@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..ir import dims
 from ..ir.graph import Var
 from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
@@ -61,6 +62,9 @@ class LoopPrinter:
                 self.readers.setdefault(sym, []).append(i)
         for sym in returned:
             self.readers.setdefault(sym, []).append(float("inf"))
+        # sizes are bound under their own names: a carried `h` cannot be called `h`
+        # when a dimension is
+        self.sizes = {str(d) for v in program.inputs for d in dims.symbols_of(v.shape)}
         self.tails: dict[sp.Symbol, list] = {}  # token -> what closes its body
         self.direct: set[sp.Symbol] = set()
         self.inits: set[sp.Symbol] = set()  # first values named after their loop's carry
@@ -102,6 +106,8 @@ class LoopPrinter:
     def _taken(self, name: str, allowed: set, after: int) -> bool:
         """Whether another symbol with this name is read or defined after statement
         `after` (the loop's head): giving the name to a carried value would clobber it."""
+        if name in self.sizes:
+            return True
         for sym, other in self.names.items():
             if other != name or sym in allowed:
                 continue

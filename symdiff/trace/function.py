@@ -39,7 +39,7 @@ from ..ir.loops import bodies
 from .loops import LoopFolder, Unfold
 from .rebind import rebound_names
 from .registry import UFUNCS
-from .sizes import size_value
+from .sizes import RUNNING, size_value
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -95,7 +95,7 @@ class ShapeDtype:
 
 #: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
 #: is recorded (see `dims.Dim.__array_ufunc__`).
-_RUNNING: list[Graph] = []
+_RUNNING = RUNNING
 
 
 class running:

@@ -35,7 +35,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
+from ..ir import dims
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.indexing import IndexArg
 from ..ir.loops import BodyGraph, Loop, loop_node, substitute
@@ -57,6 +59,10 @@ __all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
 #: Loops of fewer iterations stay unrolled: a short loop (over the three layers of a
 #: network, say) reads better written out, and its iterations often differ in shape.
 FOLD_MIN_STEPS = 4
+
+#: The number of steps Python's `range()` sees while a loop over a symbolic number of
+#: steps is being folded (only its first two iterations run).
+_STAND_IN_SIZE = 1 << 20
 
 _PLACEHOLDER = "loop_arg"  # op of a placeholder while its iteration is traced
 
@@ -103,9 +109,23 @@ class _Fold:
         self.xs: list[tuple[Var, Any]] = []  # (row placeholder, array iterated)
         self.target_values: dict[str, Any] = {}
         self.cut: set = set()
+        self.standing: dims.standing_in | None = None
 
     def fail(self, why: str):
+        self.stand_in(False)
         raise Unfold(self.loop.where, why)
+
+    def stand_in(self, on: bool) -> None:
+        """With a symbolic step count, Python's `range(n)` and rows of an array of n
+        rows get a stand-in n while the loop starts an iteration (before its body
+        runs): the loop variables of iteration 0 are its first values, those of the
+        placeholder iteration are replaced, and nothing else reads the stand-in."""
+        if on and self.standing is None and isinstance(self.plan.count, sp.Basic):
+            self.standing = dims.standing_in(self.plan.count.free_symbols, _STAND_IN_SIZE)
+            self.standing.__enter__()
+        elif not on and self.standing is not None:
+            self.standing.__exit__(None, None, None)
+            self.standing = None
 
     # back edge 1: iteration 0 ran concretely; start the placeholder iteration
     def begin(self, frame) -> None:
@@ -130,6 +150,7 @@ class _Fold:
         if rebind:
             set_locals(frame, rebind)
         self.awaiting_targets = True
+        self.stand_in(True)  # (the row the placeholder iteration starts from)
 
     def _placeholder(self, shape, dtype) -> Var:
         var = self.graph.new_var(shape, dtype)
@@ -139,6 +160,7 @@ class _Fold:
     def bind_targets(self, frame) -> None:
         """At the first body line of the placeholder iteration: the loop variables."""
         self.awaiting_targets = False
+        self.stand_in(False)
         value = self._target_value(self.plan)
         names = self.loop.targets
         self.target_values = {}
@@ -204,14 +226,16 @@ class _Fold:
         self._assign(self.loop.targets, self._last_value(self.plan, self.plan.count - 1))
         return self.target_values
 
-    def _last_value(self, plan: Plan, i: int):
+    def _last_value(self, plan: Plan, i):
         if plan.kind == "range":
-            return plan.start + plan.step * i
+            return dims.user_size(plan.start + plan.step * i)
         if plan.kind == "rows":
             array = plan.array
+            if isinstance(i, sp.Basic):  # (counted from the end: -1 for the last row)
+                i = dims.canon(i - plan.count)
             return getitem(array, i) if isinstance(array, Tracer) else array[i]
         if plan.kind == "enumerate":
-            return (i, self._last_value(plan.parts[0], i))
+            return (dims.user_size(i), self._last_value(plan.parts[0], i))
         return tuple(self._last_value(p, i) for p in plan.parts)
 
 
@@ -275,6 +299,9 @@ class _BodyBuilder:
         stop = start + plan.count
         if inits is None:  # iteration 0 stays as traced: the loop runs the others
             inits, start = [c.first for c in fold.carries], start + 1
+            if isinstance(plan.count, sp.Basic):  # (so it must run at least once)
+                dims.require_nonnegative(plan.count - 1, "the loop (its first step is "
+                                         "traced before it)")
         loop = Loop(body, start, stop, len(carry_in), len(xs_in),
                     index_name=self._index_name(), stop_name=plan.stop_name,
                     source=fold.loop.where)
@@ -402,6 +429,8 @@ class LoopFolder:
     def __exit__(self, *exc):
         if self.enabled:
             sys.settrace(self.previous)
+        for fold in self.folds.values():
+            fold.stand_in(False)
         self.folds.clear()
 
     def _call(self, frame, event, arg):
@@ -434,7 +463,10 @@ class LoopFolder:
                     del self.folds[frame]
             elif fold.awaiting_targets and loop.in_body(line):
                 fold.bind_targets(frame)
+            elif fold.edges == 0 and loop.in_body(line):
+                fold.stand_in(False)  # iteration 0 runs on the first row, as traced
             elif not loop.in_body(line) and line != loop.line:
+                fold.stand_in(False)
                 if fold.edges >= 1:
                     fold.fail("the loop ended before its placeholder iteration did")
                 del self.folds[frame]  # ended early (a loop of one iteration)
@@ -444,11 +476,12 @@ class LoopFolder:
                 or self.busy():
             return self._line
         plan = iteration_plan(loop.node.iter, frame)
-        if plan is None or plan.count < FOLD_MIN_STEPS:
+        if plan is None or (isinstance(plan.count, int) and plan.count < FOLD_MIN_STEPS):
             return self._line
         if plan.stop_name is not None and not self._static_argument(frame, plan):
             plan.stop_name = None
-        self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
+        fold = self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
+        fold.stand_in(True)  # (the iterable and its first row, for a symbolic count)
         return self._line
 
     def _static_argument(self, frame, plan: Plan) -> bool:

@@ -12,7 +12,11 @@ from ..errors import user_location
 from ..ir import dims
 from ..ir.graph import Graph, Node
 
-__all__ = ["size_value"]
+__all__ = ["size_value", "RUNNING"]
+
+#: The traces running, innermost last (`function.running`): where sizes' NumPy math
+#: and arrays of symbolic shape made by np.zeros(n) go.
+RUNNING: list[Graph] = []
 
 
 def size_value(graph: Graph, d) -> sp.Expr:
