@@ -19,8 +19,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
-from . import rebind
 from ..ir import dims
+from . import rebind
 from .sizes import RUNNING
 from .tracer import FUNCTIONS, STAND_INS, Tracer, as_tracer, astype, const, expression
 

@@ -42,7 +42,7 @@ def test_one_module_loops_over_the_symbolic_number_of_steps(name):
     assert steps, "the loop did not fold with a symbolic step count"
     n = steps.group(1)
     assert f"in reversed(range({n})):" in source
-    assert re.search(rf"= np\.shape\(\w+\)", source) and f"np.empty(({n}," in source
+    assert re.search(r"= np\.shape\(\w+\)", source) and f"np.empty(({n}," in source
     assert "range(12)" not in source and "(12," not in source
 
 
@@ -72,6 +72,7 @@ def test_the_decorator_compiles_once_for_every_step_count():
 
 def test_hessian_through_a_symbolic_number_of_steps():
     hessian = symdiff.hessian(kalman.kalman_loglik)
+    gradient = symdiff.grad(kalman.kalman_loglik)
     fixed = symdiff.hessian(kalman.kalman_loglik, dims="fixed")
     for steps in (5, 17):
         args = kalman.make_inputs(steps, seed=steps)
@@ -79,8 +80,8 @@ def test_hessian_through_a_symbolic_number_of_steps():
         # (the fixed-size module's loop is checked against differences elsewhere; here
         # its second derivative by differences of the gradient as well)
         theta, y = args
-        columns = [numerical_gradient(lambda th, j=j: symdiff.grad(kalman.kalman_loglik)(th, y)[j],
-                                      [theta], 0) for j in range(3)]
+        columns = [numerical_gradient(lambda th, j=j, y=y, g=gradient: g(th, y)[j], [theta], 0)
+                   for j in range(3)]
         np.testing.assert_allclose(hessian(*args), np.stack(columns), rtol=1e-5, atol=1e-7)
     assert hessian.cache_info().compiles == 1
 

@@ -1,0 +1,97 @@
+"""What stays unrolled, and is right: the inner loop of nested loops (the outer one
+folds), list comprehensions and generator expressions over time steps, and loops
+whose iterations differ (`if t % 2`). Gradients against central differences; module
+sizes show which loop folded (docs/loops.md, "What stays unrolled")."""
+
+import numpy as np
+import pytest
+
+import symdiff
+from symdiff.verify.numerical import numerical_gradient
+
+
+def _lines(fn, args, argnums, dims="fixed") -> int:
+    return len(symdiff.grad(fn, argnums=argnums, dims=dims).compile(*args).source.splitlines())
+
+
+def _check(fn, args, argnums, dims="fixed"):
+    grads = symdiff.grad(fn, argnums=argnums, dims=dims)(*args)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for i, g in zip(argnums, grads):
+        np.testing.assert_allclose(g, numerical_gradient(fn, list(args), i), rtol=1e-6,
+                                   atol=1e-9, err_msg=f"{fn.__name__}: argument {i}")
+
+
+# -- nested loops: the outer loop folds, the inner one is unrolled in its body -------------
+def _nested(x, W, outer, inner):
+    for i in range(outer):
+        for _ in range(inner):
+            x = np.tanh(W @ x) * 0.9 + 0.1 * x
+        x = x + 0.01 * i
+    return np.sum(x**2)
+
+
+def _substeps(x, W, inner):
+    for _ in range(inner):
+        x = np.tanh(W @ x) * 0.9 + 0.1 * x
+    return x
+
+
+def _nested_in_a_helper(x, W, outer, inner):
+    for i in range(outer):
+        x = _substeps(x, W, inner) + 0.01 * i
+    return np.sum(x**2)
+
+
+@pytest.mark.parametrize("fn", [_nested, _nested_in_a_helper])
+def test_nested_loops_fold_the_outer_loop(fn):
+    rng = np.random.default_rng(0)
+    x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
+    _check(fn, (x, W, 6, 4), (0, 1))
+    # the outer step count does not change the module; the inner one does (unrolled)
+    assert _lines(fn, (x, W, 6, 4), (0, 1)) == _lines(fn, (x, W, 9, 4), (0, 1))
+    assert _lines(fn, (x, W, 6, 8), (0, 1)) > _lines(fn, (x, W, 6, 4), (0, 1))
+    source = symdiff.grad(fn, argnums=(0, 1)).compile(x, W, 6, 4).source
+    assert "for i in range(outer):" in source and "reversed(range(outer))" in source
+
+
+# -- comprehensions over time steps: unrolled ----------------------------------------------
+def _stacked(W, xs):
+    hs = np.stack([np.tanh(W @ x) for x in xs])
+    return np.sum(hs**2)
+
+
+def _summed(W, xs):
+    return sum(np.sum(np.tanh(W @ x_t)) ** 2 for x_t in xs)
+
+
+@pytest.mark.parametrize("fn", [_stacked, _summed])
+def test_comprehensions_over_steps_unroll_and_are_right(fn):
+    rng = np.random.default_rng(1)
+    W = 0.5 * rng.normal(size=(3, 2))
+    short, long = rng.normal(size=(5, 2)), rng.normal(size=(15, 2))
+    _check(fn, (W, short), (0, 1))
+    _check(fn, (W, long), (0, 1), dims="auto")  # (the step count stays fixed under auto)
+    assert _lines(fn, (W, long), (0, 1)) > _lines(fn, (W, short), (0, 1))
+    grad = symdiff.grad(fn, argnums=(0, 1))
+    grad(W, short)
+    grad(W, long)
+    assert grad.cache_info().compiles == 2  # one module per step count
+
+
+# -- iterations that differ: unrolled ----------------------------------------------------
+def _alternating(x, w):
+    for t in range(10):
+        if t % 2:
+            x = np.sin(w * x)
+        else:
+            x = x * w + 0.1
+    return np.sum(x**2)
+
+
+def test_a_loop_whose_iterations_differ_unrolls_and_is_right():
+    x, w = np.array([0.3, -0.7, 1.1]), 0.9
+    _check(_alternating, (x, w), (0, 1))
+    source = symdiff.grad(_alternating, argnums=(0, 1)).compile(x, w).source
+    assert "for t in" not in source  # ten steps written out
+    assert source.count("np.sin(") >= 5
