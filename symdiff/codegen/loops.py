@@ -183,7 +183,9 @@ class LoopPrinter:
                             self.names.get(final) if final is not None else None)
                 if _user_name(h) and h != "value"]
         adjoint = self._adjoint_name(loop, carry_in)
-        if user:
+        if final is not None and final in self.direct:  # an enclosing loop's new value,
+            name = self.names[final]  # assigned by name: this loop leaves it there
+        elif user:
             name = self._free(user[0], family, index)
         elif init_free and init in self.defined and init in self.names:
             name = self.names[init]

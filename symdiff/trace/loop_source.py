@@ -352,6 +352,8 @@ def same_python_value(a, b) -> bool:
         return True
     if type(a) is not type(b):
         return False
+    if isinstance(a, dims.Size):  # (a loop variable's last value, of a symbolic size)
+        return a.expr == b.expr
     if isinstance(a, (int, float, str, bool, type(None), tuple)):
         try:
             return bool(a == b)

@@ -412,11 +412,18 @@ class LoopFolder:
         self.graph = graph
         self.unrolled = unrolled
         self.top = getattr(fn, "__code__", None)  # the traced function's code
-        self.folds: dict[Any, _Fold] = {}  # frame -> its loop being folded
+        # frame -> the loops of it being folded, outermost first (nested loops fold too)
+        self.folds: dict[Any, list[_Fold]] = {}
         self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
         self.previous = None
         self.enabled = False
-        self.pending: str | None = None  # a loop whose placeholder iteration runs
+        self.placeholders: list[str] = []  # loops whose placeholder iteration runs
+
+    @property
+    def pending(self) -> str | None:
+        """The innermost loop whose placeholder iteration runs (an error there unrolls
+        it)."""
+        return self.placeholders[-1] if self.placeholders else None
 
     def __enter__(self):
         self.previous = sys.gettrace()
@@ -429,8 +436,9 @@ class LoopFolder:
     def __exit__(self, *exc):
         if self.enabled:
             sys.settrace(self.previous)
-        for fold in self.folds.values():
-            fold.stand_in(False)
+        for stack in self.folds.values():
+            for fold in stack:
+                fold.stand_in(False)
         self.folds.clear()
 
     def _call(self, frame, event, arg):
@@ -438,51 +446,63 @@ class LoopFolder:
             return self._line
         return None
 
-    def busy(self) -> bool:
-        return any(f.edges >= 1 for f in self.folds.values())
-
     def _line(self, frame, event, arg):
         if event == "return":
-            self.folds.pop(frame, None)
+            for fold in self.folds.pop(frame, ()):
+                fold.stand_in(False)
             return None
         if event != "line":
             return self._line
-        fold = self.folds.get(frame)
         line = frame.f_lineno
-        if fold is not None:
+        stack = self.folds.get(frame, [])
+        while stack:  # the innermost loop being folded whose lines these are
+            fold = stack[-1]
             loop = fold.loop
             if line == loop.line and frame.f_lasti == loop.for_iter:
-                fold.edges += 1
-                if fold.edges == 1:
-                    self.pending = loop.where
-                    fold.begin(frame)
-                else:
-                    fold.finish(frame)
-                    self.pending = None
-                    self.cuts.append((loop.where, fold.cut))
-                    del self.folds[frame]
-            elif fold.awaiting_targets and loop.in_body(line):
-                fold.bind_targets(frame)
-            elif fold.edges == 0 and loop.in_body(line):
-                fold.stand_in(False)  # iteration 0 runs on the first row, as traced
-            elif not loop.in_body(line) and line != loop.line:
-                fold.stand_in(False)
-                if fold.edges >= 1:
-                    fold.fail("the loop ended before its placeholder iteration did")
-                del self.folds[frame]  # ended early (a loop of one iteration)
-            return self._line
+                self._back_edge(frame, stack, fold)
+                return self._line
+            if loop.in_body(line):
+                if fold.awaiting_targets:
+                    fold.bind_targets(frame)
+                elif fold.edges == 0:
+                    fold.stand_in(False)  # iteration 0 runs on the first row, as traced
+                break  # (the line may start a loop inside this one)
+            if line == loop.line:
+                return self._line
+            fold.stand_in(False)
+            if fold.edges >= 1:
+                fold.fail("the loop ended before its placeholder iteration did")
+            stack.pop()  # ended early (a loop of one iteration)
+        if not stack:
+            self.folds.pop(frame, None)
+        self._start(frame, line, stack)
+        return self._line
+
+    def _back_edge(self, frame, stack: list[_Fold], fold: _Fold) -> None:
+        fold.edges += 1
+        if fold.edges == 1:
+            self.placeholders.append(fold.loop.where)
+            fold.begin(frame)
+            return
+        fold.finish(frame)
+        self.placeholders.remove(fold.loop.where)
+        self.cuts.append((fold.loop.where, fold.cut))
+        stack.pop()
+
+    def _start(self, frame, line: int, stack: list[_Fold]) -> None:
+        """Start folding the loop whose `for` statement begins at `line`, if it may."""
         loop = foldable_loops(frame.f_code).get(line)
         if loop is None or frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
-                or self.busy():
-            return self._line
+                or any(f.loop is loop for f in stack):
+            return
         plan = iteration_plan(loop.node.iter, frame)
         if plan is None or (isinstance(plan.count, int) and plan.count < FOLD_MIN_STEPS):
-            return self._line
+            return
         if plan.stop_name is not None and not self._static_argument(frame, plan):
             plan.stop_name = None
-        fold = self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
+        fold = _Fold(self.graph, loop, plan, snapshot(frame))
+        self.folds.setdefault(frame, []).append(fold)
         fold.stand_in(True)  # (the iterable and its first row, for a symbolic count)
-        return self._line
 
     def _static_argument(self, frame, plan: Plan) -> bool:
         """Whether `range(n)` reads `n`, a Python int argument of the traced function

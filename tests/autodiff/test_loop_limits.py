@@ -1,7 +1,7 @@
-"""What stays unrolled, and is right: the inner loop of nested loops (the outer one
-folds), list comprehensions and generator expressions over time steps, and loops
-whose iterations differ (`if t % 2`). Gradients against central differences; module
-sizes show which loop folded (docs/loops.md, "What stays unrolled")."""
+"""Nested loops (both fold, unless the inner loop ends the outer body) and what stays
+unrolled, and is right: list comprehensions and generator expressions over time
+steps, and loops whose iterations differ (`if t % 2`). Gradients against central
+differences; module sizes show which loop folded (docs/loops.md)."""
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ def _check(fn, args, argnums, dims="fixed"):
                                    atol=1e-9, err_msg=f"{fn.__name__}: argument {i}")
 
 
-# -- nested loops: the outer loop folds, the inner one is unrolled in its body -------------
+# -- nested loops: both fold, unless the inner loop ends the outer body -------------------
 def _nested(x, W, outer, inner):
     for i in range(outer):
         for _ in range(inner):
@@ -43,16 +43,57 @@ def _nested_in_a_helper(x, W, outer, inner):
     return np.sum(x**2)
 
 
+def _nested_last(x, W, outer, inner):
+    for i in range(outer):
+        x = x + 0.01 * i
+        for _ in range(inner):  # (nothing follows it in the outer body: it unrolls)
+            x = np.tanh(W @ x) * 0.9 + 0.1 * x
+    return np.sum(x**2)
+
+
 @pytest.mark.parametrize("fn", [_nested, _nested_in_a_helper])
-def test_nested_loops_fold_the_outer_loop(fn):
+def test_nested_loops_both_fold(fn):
     rng = np.random.default_rng(0)
     x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
     _check(fn, (x, W, 6, 4), (0, 1))
-    # the outer step count does not change the module; the inner one does (unrolled)
-    assert _lines(fn, (x, W, 6, 4), (0, 1)) == _lines(fn, (x, W, 9, 4), (0, 1))
-    assert _lines(fn, (x, W, 6, 8), (0, 1)) > _lines(fn, (x, W, 6, 4), (0, 1))
+    _check(fn, (x, W, 5, 7), (0, 1))
+    lines = _lines(fn, (x, W, 6, 4), (0, 1))
+    assert lines == _lines(fn, (x, W, 9, 4), (0, 1)) == _lines(fn, (x, W, 6, 8), (0, 1))
     source = symdiff.grad(fn, argnums=(0, 1)).compile(x, W, 6, 4).source
     assert "for i in range(outer):" in source and "reversed(range(outer))" in source
+    assert "    for _ in reversed(range(" in source  # (a helper's count prints as 4)
+
+
+def test_an_inner_loop_that_ends_the_outer_body_unrolls_in_it():
+    rng = np.random.default_rng(0)
+    x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
+    _check(_nested_last, (x, W, 6, 4), (0, 1))
+    assert _lines(_nested_last, (x, W, 6, 4), (0, 1)) == _lines(_nested_last, (x, W, 9, 4),
+                                                                (0, 1))
+    assert _lines(_nested_last, (x, W, 6, 8), (0, 1)) > _lines(_nested_last, (x, W, 6, 4),
+                                                               (0, 1))
+
+
+def _grid(U):
+    total = 0.0
+    for i in range(U.shape[0]):
+        row = 0.0
+        for j in range(U.shape[1]):
+            row = row + np.sin(U[i, j]) * j
+        total = total + row**2
+    return total
+
+
+def test_a_sweep_over_both_symbolic_axes_folds_both_loops():
+    grad = symdiff.grad(_grid)
+    rng = np.random.default_rng(2)
+    for shape in ((5, 6), (3, 9)):
+        U = rng.normal(size=shape)
+        np.testing.assert_allclose(grad(U), numerical_gradient(_grid, [U], 0), rtol=1e-6,
+                                   atol=1e-9)
+    assert grad.cache_info().compiles == 1
+    source = grad.compile(U).source
+    assert "for i in reversed(range(n)):" in source and "for j in reversed(range(d)):" in source
 
 
 # -- comprehensions over time steps: unrolled ----------------------------------------------
