@@ -64,6 +64,22 @@ def test_nested_loops_both_fold(fn):
     assert "    for _ in reversed(range(" in source  # (a helper's count prints as 4)
 
 
+@pytest.mark.parametrize("fn", [_nested, _nested_in_a_helper])
+def test_hessian_and_jvp_through_nested_loops(fn):
+    rng = np.random.default_rng(4)
+    x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
+    gradient = symdiff.grad(fn, dims="fixed")
+    columns = [numerical_gradient(lambda v, j=j: gradient(v, W, 6, 4)[j], [x], 0)
+               for j in range(3)]
+    np.testing.assert_allclose(symdiff.hessian(fn, dims="fixed")(x, W, 6, 4),
+                               np.stack(columns), rtol=1e-5, atol=1e-8)
+    tangent = np.array([0.3, -0.2, 0.5])
+    _, derivative = symdiff.jvp(lambda v, M: fn(v, M, 6, 4), (x, W),
+                                (tangent, np.zeros((3, 3))))
+    np.testing.assert_allclose(derivative, numerical_gradient(fn, [x, W, 6, 4], 0) @ tangent,
+                               rtol=1e-6)
+
+
 def test_an_inner_loop_that_ends_the_outer_body_unrolls_in_it():
     rng = np.random.default_rng(0)
     x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
