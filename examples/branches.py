@@ -2,8 +2,9 @@
 
 An `if` on a traced value becomes an `if` in the generated code, each side
 differentiated as written (the derivative of the branch taken, as in JAX and
-autograd). A `while` loop is specialised to its number of iterations: the derivative
-is that of the iterates, and a new count is traced when the arguments need one.
+autograd). A `while` loop stays a `while` loop: the gradient pushes each iterate onto a
+list and walks it backwards, so one module serves every number of iterations; the
+derivative is that of the iterates.
 `symdiff.fixed_point` instead differentiates the solution itself (implicit function
 theorem, as JAX's custom_root).
 
@@ -44,8 +45,10 @@ def main():
     print(inspect.getsource(grad_huber.compile(0.5, 1.0).grad))
 
     grad_sqrt = symdiff.grad(newton_sqrt)
-    for a in (2.0, 30.0):  # 5 and 7 Newton steps: one module each
+    for a in (2.0, 30.0):  # 5 and 7 Newton steps: one module
         print(f"sqrt'(a={a}) = {float(grad_sqrt(a))!r}")
+    print(f"modules compiled: {grad_sqrt.cache_info().compiles}")
+    print(inspect.getsource(grad_sqrt.compile(2.0).grad))
 
     for a in (0.2, 1.0):
         print(f"x*(a={a}) = {float(cosine_fixed_point(a))!r}")

@@ -27,12 +27,14 @@ from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.safe_text import identifier
 from .errors import InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
+from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims
 from .trace.tracer import Tracer
+from .trace.while_loops import FOLD_WHILE
 
 
 @dataclass
@@ -115,12 +117,14 @@ def write_atomic(path: str, text: str | bytes) -> None:
 
     A symlink is written through: its target gets the text and the link stays. An
     existing file keeps its permission bits (a new one gets 0666 less the umask, as
-    `open` would give). The temporary file beside the target is removed on every exit,
-    including SIGTERM (which raises SystemExit while writing) and Ctrl-C; only SIGKILL
-    can leave it behind."""
+    `open` would give). The temporary file beside the target, `.<name>.<pid>.symdiff-tmp`,
+    is removed on every exit, including SIGTERM (which raises SystemExit while writing)
+    and Ctrl-C; one that SIGKILL left behind is removed by the next write to the same
+    target, once its process is gone."""
     path = os.path.realpath(path)
     directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
+    _remove_stale_temporaries(directory, base)
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
@@ -138,6 +142,38 @@ def write_atomic(path: str, text: str | bytes) -> None:
         finally:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
+
+
+#: How the temporary files of `write_atomic` end (after `.<target name>.<pid>`).
+TEMP_SUFFIX = ".symdiff-tmp"
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> None:
+    """Delete the temporary files of earlier writes to `base` whose process no longer
+    runs (killed by SIGKILL mid-write); a live writer's file is left alone."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):-len(TEMP_SUFFIX)]
+        if name.startswith(prefix) and name.endswith(TEMP_SUFFIX) and pid.isdigit() \
+                and int(pid) != os.getpid() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (another user's process: running)
+        return True
+    return True
 
 
 class _terminate_as_exit:
@@ -234,6 +270,22 @@ def _values(args, specs, concrete):
 
 def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=None) \
         -> Compiled:
+    """One module; a function whose while loop lacks a derivative asked for (forward
+    mode through it) is traced again with its while loops specialised per count."""
+    try:
+        return _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values)
+    except WhileFallback:
+        if not FOLD_WHILE.get():
+            raise
+    token = FOLD_WHILE.set(False)
+    try:
+        return _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values)
+    finally:
+        FOLD_WHILE.reset(token)
+
+
+def _compile_once(fn, specs, argnums, source_name, kinds, command, backend, values=None) \
+        -> Compiled:
     kernel_layout = backend_layout(backend)
     with progress.task("tracing"):
         ctx = _prepare(fn, specs, argnums, values=values)
@@ -257,15 +309,15 @@ def _compile(fn, specs, argnums, source_name, kinds, command, backend, values=No
 
 def _functions(ctx: _Context, kinds, kernel_layout):
     """The printed functions of the module, and its pool of constants. A function that
-    branches (or is specialised to a path) is printed as a tree of blocks, in NumPy
-    (the fused backend's kernels are for straight-line code)."""
+    branches (or is specialised to a path) is printed as a tree of blocks (the fused
+    backend's kernels each stay within one block)."""
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
         if ctx.traced.paths[0].decisions:  # branches (if/else) or guards (one path)
             per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
                         for i, p in enumerate(ctx.traced.paths)]
             return branches.print_branched(ctx.traced, per_path, ctx.out_name,
-                                           constants), constants
+                                           constants, kernel_layout), constants
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)
@@ -309,8 +361,13 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=N
     specs = list(args) if given else describe_args(fn, args, nums)
     values = values if given else args
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
-    traced = trace_paths(trace, fn, specs, None if nested else values,
-                         delegate(specs) if nested and delegate else None)
+    token = FOLD_WHILE.set(False) if nested else None  # (the outer trace decides)
+    try:
+        traced = trace_paths(trace, fn, specs, None if nested else values,
+                             delegate(specs) if nested and delegate else None)
+    finally:
+        if token is not None:
+            FOLD_WHILE.reset(token)
     path = traced.paths[0]
     ctx = _context(fn, specs, nums, argnums, path.graph,
                    crossing_values(path) if traced.branched or traced.guarded else ())

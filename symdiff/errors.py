@@ -38,7 +38,7 @@ class SymdiffError(Exception):
     """Base class of every error symdiff raises on purpose."""
 
     def __init__(self, message: str, where: str | None = None):
-        self.where = where
+        self.where, self.message = where, message
         super().__init__(f"{where}: {message}" if where else message)
 
 

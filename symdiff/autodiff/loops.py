@@ -23,11 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import sympy as sp
 
 from ..errors import located
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var, dce
-from ..ir.loops import LOOP, LOOP_OUTPUT, BodyGraph, Loop, fresh_inputs, loop_node
+from ..ir.loops import (
+    COUNT,
+    LOOP,
+    LOOP_OUTPUT,
+    BodyGraph,
+    Loop,
+    WhileFallback,
+    fresh_inputs,
+    loop_node,
+    node_parts,
+    output_types,
+)
 from ..trace.subscript import setitem
 from ..trace.tracer import Tracer, elementwise, expression
 
@@ -35,10 +47,7 @@ __all__ = ["loop_vjp", "loop_jvp"]
 
 
 def _split(node: Node) -> tuple[list[Var], list[Var], list[Var]]:
-    loop: Loop = node.p["loop"]
-    ins = list(node.inputs)
-    n_c, n_x = loop.n_carry, loop.n_xs
-    return ins[:n_c], ins[n_c:n_c + n_x], ins[n_c + n_x:]
+    return node_parts(node)[:3]
 
 
 def _active_inputs(node: Node, active: set[Var], active_vars) -> set[Var]:
@@ -69,9 +78,10 @@ def _project(g: Graph, token: Var, loop: Loop, k: int) -> Var:
     found = _outputs(g, token).get(k)
     if found is not None:
         return found
-    shape = loop.carry_out[k].shape if k < loop.n_carry else \
-        (loop.stop,) + loop.ys[k - loop.n_carry].shape
-    dtype = (loop.carry_out + loop.ys)[k].dtype
+    if k == COUNT:
+        shape, dtype = (), np.dtype(np.int64)
+    else:
+        shape, dtype = output_types(loop)[k]
     var = g.new_var(shape, dtype)
     g.add(Node(var, LOOP_OUTPUT, (token,), (("index", k), ("shape", shape),
                                              ("dtype", dtype.str)), loc=None))
@@ -242,11 +252,15 @@ class _Reverse:
         body.outputs = outs[:n_ct + n_back] + totals + outs[n_ct + n_back + len(totals):]
         for j, seed in zip(self.carries, body.inputs[1:1 + n_ct]):
             body.adjoint_of[seed] = loop.carry_in[j]
+        for (_, v), acc in zip(const_grads, acc_fresh):  # (a sum over the iterations)
+            body.adjoint_of[acc] = v
         n_carry = n_ct + n_back + len(acc_in)
         reverse = Loop(body, loop.start, loop.stop, n_carry,
                        len(stack) + len(xs) + len(ys_rows), reverse=not loop.reverse,
                        index_name=loop.index_name, stop_name=loop.stop_name,
-                       source=loop.source)
+                       source=loop.source, counted=loop.is_while)
+        # (the reverse of a while loop runs as many iterations as it did)
+        count = [_project(g, node.out, node.p["loop"], COUNT)] if loop.is_while else []
         with located(None):
             ct_init = [cts[j].var if j in cts else _zeros(g, loop.carry_in[j])
                        for j in self.carries]
@@ -256,7 +270,7 @@ class _Reverse:
         xs_src = [xs_outer[loop.xs_in.index(v)] for v in xs]
         const_src = [consts_outer[loop.consts_in.index(v)] for v in consts]
         results = loop_node(g, reverse, ct_init + back_init + acc_init + stacks + xs_src +
-                            ys_outer + const_src, node.loc)
+                            ys_outer + const_src + count, node.loc)
         pairs = []
         for j, var in zip(self.carries, results):
             g.adjoint_of[var] = inits[j]
@@ -281,6 +295,8 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     """Tangents of a loop node's outputs (by index), given the tangents `known` of
     outside values; `ctx` is forward mode's batch setting."""
     loop: Loop = node.p["loop"]
+    if loop.is_while or loop.counted:
+        raise WhileFallback(loop.source)
     inits, xs_outer, consts_outer = _split(node)
     batch = () if ctx.size is None else (ctx.size,)
     body_in = _active_inputs(node, set(known), active_vars)
@@ -369,7 +385,7 @@ def diagonal_loop(node: Node, shape: tuple, active: set[Var], active_vars: Calla
     value of its body is an elementwise function of such arrays (the step of P6)."""
     loop: Loop = node.p["loop"]
     inits, xs_outer, consts_outer = _split(node)
-    if any(v in active for v in xs_outer):
+    if loop.is_while or loop.counted or any(v in active for v in xs_outer):
         return False
     if any(v in active and v.shape != shape for v in inits + consts_outer):
         return False

@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 
 from ..ir import dims
+from ..ir.graph import ELEMENTWISE
 from ..ir.indexing import is_full, materialize, reshaping_inverse
 from ..ir.primitives import einsum_letters
 from ..trace.structured import concatenate, reduce_sum, reshape, zeros
@@ -232,17 +233,19 @@ def _scalar_to_matrix(s: Tracer) -> Tracer:
     return reshape(s, s.shape + (1, 1))
 
 
-#: Matrices up to this size differentiate `det` through their cofactors (finite at
-#: singular matrices); larger ones through det(x) * inv(x).T (O(n^5) against O(n^3)).
-MAX_COFACTOR_SIZE = 8
+#: Matrices of a fixed size up to this one differentiate `det` through the determinants
+#: of their minors (a polynomial: finite at singular matrices to every order, O(n^5));
+#: others, and those of symbolic size, through the `cofactor` primitive, from the SVD
+#: (finite at singular matrices, O(n^3); its own derivative divides by det(x)).
+MAX_MINORS_SIZE = 8
 
 
 def _det_grad(out, x) -> Tracer:
-    """d det(x)/dx = adj(x).T, the matrix of cofactors: det(x) * inv(x).T where x is
+    """d det(x)/dx = adj(x).T, the matrix of cofactors, det(x) * inv(x).T where x is
     invertible, and finite where it is singular (the rank n-1 case included)."""
     n = x.shape[-1]
-    if not isinstance(n, int) or n > MAX_COFACTOR_SIZE:
-        return _scalar_to_matrix(out) * matrix_transpose(bind("inv", x))
+    if not isinstance(n, int) or n > MAX_MINORS_SIZE:
+        return bind("cofactor", x)
     if n == 1:
         return const(x.graph, np.ones(x.shape, dtype=x.dtype))
     keep = np.array([[k for k in range(n) if k != i] for i in range(n)])
@@ -252,7 +255,22 @@ def _det_grad(out, x) -> Tracer:
 
 
 def _det_vjp(g, out, x):
+    per_inverse = _times(g, out)
+    if per_inverse is not None:  # g = h/det(x), as log(det(x)) makes: g adj(x).T = h inv(x).T
+        return (_scalar_to_matrix(per_inverse) * matrix_transpose(bind("inv", x)),)
     return (_scalar_to_matrix(g) * _det_grad(out, x),)
+
+
+def _times(g: Tracer, out: Tracer) -> Tracer | None:
+    """g * out as a value of its own when g's expression is h/out with h free of out
+    (out cancels), else None."""
+    node = recent_definition(g)
+    if node is None or node.op != ELEMENTWISE or tuple(g.shape) != tuple(out.shape):
+        return None
+    h = node.expr * out.var.symbol
+    if h.has(out.var.symbol):
+        return None
+    return expression(g.graph, h, g.shape, g.dtype)
 
 
 def _det_jvp(tangents, out, x):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..trace.structured import reduce_sum, reshape
 from ..trace.subscript import index_node
 from ..trace.tracer import FUNCTIONS, Tracer, bind, const, matmul, transpose
 from .rules import JVP, VJP, linear_jvp
@@ -21,6 +22,10 @@ __all__ = []
 
 def _mT(x: Tracer) -> Tracer:
     return transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+
+
+def _scalar_to_matrix(s: Tracer) -> Tracer:
+    return reshape(s, s.shape + (1, 1))
 
 
 def _eye(n: int, like: Tracer) -> Tracer:
@@ -189,7 +194,22 @@ def _convolve_vjp(g, out, a, v):
     return ga, gv
 
 
+def _cofactor_vjp(g, out, a):
+    """C = adj(a).T = det(a) a^-T: <G, dC> = (<C, da> <G, C> - <C G^T C, da>) / det(a),
+    so gA = (<G, C> C - C G^T C) / det(a) (finite where a is invertible)."""
+    return ((_scalar_to_matrix(reduce_sum(g * out, (-2, -1))) * out
+             - matmul(matmul(out, _mT(g)), out)) / _scalar_to_matrix(bind("det", a)),)
+
+
+def _cofactor_jvp(tangents, out, a):
+    """dC = (<C, da> C - C da^T C) / det(a)."""
+    t = tangents[0]
+    return (_scalar_to_matrix(reduce_sum(out * t, (-2, -1))) * out
+            - matmul(matmul(out, _mT(t)), out)) / _scalar_to_matrix(bind("det", a))
+
+
 VJP.update({
+    "cofactor": _cofactor_vjp,
     "cholesky": _cholesky_vjp,
     "eigh": _eigh_vjp,
     "inverse_gaps": _gaps_vjp,
@@ -199,6 +219,7 @@ VJP.update({
     "argsort": lambda g, out, x, *, axis, kth: (None,),
 })
 JVP.update({
+    "cofactor": _cofactor_jvp,
     "cholesky": _cholesky_jvp,
     "eigh": _eigh_jvp,
     "inverse_gaps": _gaps_jvp,

@@ -91,7 +91,7 @@ def _cmd_check(ns) -> int:
             result = check_derivative(fn, df, *args, argnums=argnums, points=ns.points,
                                       seed=SEED)
     except ExpressionError as e:
-        raise UsageError(f"--expect: {e}") from None
+        raise UsageError(f"--expect: {e.message}") from None  # (no file: a command-line text)
     print(result)
     return 0 if result.ok else 1
 

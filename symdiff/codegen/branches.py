@@ -40,19 +40,22 @@ _SHARED_PREFIX = "_b"  # values a block computes for the code below it, without 
 
 # -- if/else: the decision tree ----------------------------------------------------------------
 def print_branched(traced: Traced, per_path: Sequence[Sequence], out_name: str,
-                   constants) -> list[FunctionCode]:
+                   constants, kernel_layout=None) -> list[FunctionCode]:
     """One function per derivation kind; `per_path[p][i]` is path p's derivation i (a
-    `Derivation` of api: fname, graph, returns, doc, backward_from, extra_params)."""
-    return [_Tree(traced.paths, [ds[i] for ds in per_path], out_name, constants).function()
-            for i in range(len(per_path[0]))]
+    `Derivation` of api: fname, graph, returns, doc, backward_from, extra_params). A
+    fused backend's `kernel_layout` fuses the statements of each block on its own."""
+    return [_Tree(traced.paths, [ds[i] for ds in per_path], out_name, constants,
+                  kernel_layout).function() for i in range(len(per_path[0]))]
 
 
 class _Tree:
     """The decision tree of one generated function."""
 
-    def __init__(self, paths: list[Path], derivations: list, out_name: str, constants):
+    def __init__(self, paths: list[Path], derivations: list, out_name: str, constants,
+                 kernel_layout=None):
         self.paths, self.derivations = paths, derivations
         self.out_name, self.constants = out_name, constants
+        self.kernel_layout = kernel_layout
         self.first = derivations[0]
         # (block prefix, Var id) -> name of a value a block passes to the code below it;
         # ids are only unique along one path, so a name is scoped by its block
@@ -156,16 +159,19 @@ class _Tree:
         body, returns, top = self._print(())
         return FunctionCode(self.first.fname, self.first.doc, body, returns, top.params,
                             top.arg_types, self._last.return_types,
-                            sorted(self._rewrites), list(dict.fromkeys(self._constants)))
+                            sorted(self._rewrites), list(dict.fromkeys(self._constants)),
+                            self._kernels)
 
     _last: FunctionCode
     _rewrites: set
     _constants: list
+    _kernels: list
 
     def _print(self, prefix: tuple, depth: int = 0):
         """(body lines, the returned text of the fall-through leaf, first block printed)."""
         if depth == 0 and not prefix:
-            self._rewrites, self._constants = set(), []
+            self._rewrites, self._constants, self._kernels = set(), [], []
+            self._blocks_printed: list[str] = []
         indent = 4 + 4 * depth
         pad = " " * (4 * depth)
         if prefix in self.leaves:
@@ -200,10 +206,15 @@ class _Tree:
     def _print_graph(self, graph: Graph, returns, indent: int, backward_from, extra=(),
                      optimized=False):
         program = to_program(graph if optimized else optimize(graph))
-        code = print_function(program, "_", "", returns, self.out_name, backward_from,
-                              extra_params=extra, constants=self.constants, indent=indent)
+        # (kernels of every block: named after the function and the block's number)
+        name = f"{self.first.fname}_b{len(self._blocks_printed)}"
+        self._blocks_printed.append(name)
+        code = print_function(program, name, "", returns, self.out_name, backward_from,
+                              extra_params=extra, constants=self.constants, indent=indent,
+                              kernel_layout=self.kernel_layout)
         self._rewrites.update(code.stable_rewrites)
         self._constants += code.constants
+        self._kernels += code.kernels
         return code
 
 

@@ -121,8 +121,9 @@ def print_function(
     printed as a function of its own and called where its last statement was."""
     constants = constants if constants is not None else ConstantPool()
     output_vars = set(_flatten(returns))
-    if any(stmt.depth for stmt in program.statements):
-        kernel_layout = None  # (loops print as NumPy loops; kernels do not span them)
+    fused_loops = None  # (elementwise loops run element by element; kernels span no loop)
+    if kernel_layout is not None and any(stmt.depth for stmt in program.statements):
+        fused_loops, kernel_layout = kernel_layout.loop_kernels(program), None
     plan = kernel_layout.plan(program, output_vars) if kernel_layout is not None else None
     program = plan.program if plan is not None else program
     names = _assign_names(program, out_name)
@@ -150,8 +151,10 @@ def print_function(
     temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
     for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
         if loops.is_loop_statement(stmt):
-            pad = " " * (4 * stmt.depth)
+            pad, mark = " " * (4 * stmt.depth), len(body)
             body.extend(pad + line for line in loops.lines(stmt, index))
+            if fused_loops is not None:
+                fused_loops.printed(index, mark, body, names, name, kernels, loops)
             last_comment = None  # (a loop's body names its lines again)
             continue
         printer.dtype = stmt.var.dtype if stmt.var is not None else \
@@ -188,8 +191,9 @@ def print_function(
         if stmt.target not in names:
             kind = (_shape_of(program, stmt.target, temp_shapes), printer.dtype)
             names[stmt.target] = temps.take(stmt.target, index, kind)
-        last_comment = _append_statement(body, stmt, rhs, names[stmt.target],
-                                         is_backward, last_comment, indent)
+        last_comment = _append_statement(body, stmt, rhs, names[stmt.target], is_backward,
+                                         last_comment, indent + (fused_loops.extra_indent(
+                                             index) if fused_loops is not None else 0))
     return _function_code(program, name, docstring, body, returns, names, extra_params,
                           used_constants, kernels)
 
@@ -340,8 +344,9 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return f"{printer.xp}.array({text})"  # a fresh, writable array
         return text
     expr = stmt.expr
-    if var is not None and expr.is_Symbol and expr in program.by_symbol and \
-            var.dtype != program.by_symbol[expr].dtype:
+    source = program.by_symbol[expr].dtype if expr in program.by_symbol else \
+        program.temp_dtypes.get(expr)  # (a cast of a CSE temporary)
+    if var is not None and expr.is_Symbol and source is not None and var.dtype != source:
         if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
             return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
         return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"

@@ -9,7 +9,7 @@ module only decides, and knows nothing of printing. In one pass over the program
   the domain, values of the kernel computed at the same index, and basic views
   (``x[1:]``, ``a[:, None]``) of values computed before the kernel;
 - a sum over all axes, or a dot product of two vectors, of such operands becomes an
-  accumulator of the kernel;
+  accumulator of the kernel; a sum over some axes an array of accumulators (AXIS);
 - ``g = zeros; g[s:e] = v`` and later ``g[s:e] += w`` on a 1-D buffer become writes
   of the kernel into a buffer it allocates;
 - any other statement stays a NumPy statement: moved before the kernel's call when
@@ -26,14 +26,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import sympy as sp
 
 from ..ir.indexing import IndexArg
 from ..passes.simplify import Program, Statement
 
-__all__ = ["Kernel", "Plan", "plan_kernels", "reads", "view_entries"]
+__all__ = ["Kernel", "Plan", "plan_kernels", "reads", "view_entries", "LOOP", "ACC", "BUFFER",
+           "AXIS"]
 
-LOOP, ACC, BUFFER = "loop", "acc", "buffer"
+LOOP, ACC, BUFFER, AXIS = "loop", "acc", "buffer", "axis"
 
 
 @dataclass(eq=False)  # (identity: kernels are told apart by object)
@@ -129,6 +131,9 @@ class _Classifier:
                 return LOOP, var.shape
             return None
         node = stmt.node
+        if node.op == "sum" and len(stmt.args) == 1 and self._shape(stmt.args[0]) and \
+                var.dtype == np.float64:  # (over some axes, added in order: float32 would lose)
+            return AXIS, self._shape(stmt.args[0])
         if node.op == "scatter_add" and len(stmt.args) == 1 and _write_slice(stmt) \
                 and self._shape(stmt.args[0]) == _length(_write_slice(stmt), var.shape[0]):
             return BUFFER, self._shape(stmt.args[0])

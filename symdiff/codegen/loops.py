@@ -14,7 +14,7 @@ import sympy as sp
 
 from ..ir import dims
 from ..ir.graph import Var
-from ..ir.loops import LOOP, LOOP_OUTPUT, Loop
+from ..ir.loops import COUNT, LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
 from ..passes.simplify import Program
 from .literals import dtype_name
@@ -130,10 +130,13 @@ class LoopPrinter:
         token = node.out.symbol
         outs = self.outputs.get(token, {})
         args = list(stmt.args)
+        count = args.pop() if loop.counted else None
         n_c, n_x = loop.n_carry, loop.n_xs
         inits, xs_outer, consts = args[:n_c], args[n_c:n_c + n_x], args[n_c + n_x:]
         before, top, tail = [], [], []
         t = self._index_name(loop, index)
+        if loop.counted and not n_x and not self.readers.get(loop.index.symbol):
+            t = "_"  # (a reverse loop that reads no stack row)
         self.names[loop.index.symbol] = t
         for inner, outer in zip(loop.consts_in, consts):
             self.names[inner.symbol] = self._text(outer)
@@ -156,18 +159,32 @@ class LoopPrinter:
             if target is None:
                 continue
             name = self._stack_name(y, target, index)
-            shape = _shape_text(loop, y.shape)
-            before.append(f"{name} = {self.printer.xp}.empty({shape}, "
-                          f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-            if y in loop.body.inputs:
-                top.append(f"{name}[{t}] = {self._text(y.symbol)}")
+            if loop.is_while:  # as many rows as iterations: a list, appended to
+                before.append(f"{name} = []")
+                row, kind = f"{name}.append", "append"
             else:
-                tail.append((f"{name}[{t}]", y.symbol, "write"))
+                shape = _shape_text(loop, y.shape)
+                before.append(f"{name} = {self.printer.xp}.empty({shape}, "
+                              f"dtype={dtype_name(y.dtype, self.printer.xp)})")
+                row, kind = f"{name}[{t}]", "write"
+            if y in loop.body.inputs:
+                top.append(_row_line(row, kind, self._text(y.symbol)))
+            else:
+                tail.append((row, y.symbol, kind))
+        if loop.is_while and COUNT in outs:  # the reverse loop runs as many iterations
+            steps = self.names[outs[COUNT]] = self._free("steps", {outs[COUNT]}, index)
+            before.append(f"{steps} = 0")
+            tail.append((steps, None, "count"))
         self.tails[token] = tail
         note = self.comment(loop.source, 4) if loop.reverse and loop.source and \
             self.comment else None
-        return before + ([note] if note else []) + [self._for_line(loop, t)] + \
-            [f"    {line}" for line in top]
+        head = self._while_line(loop) if loop.is_while else \
+            self._for_line(loop, t, self._text(count) if count is not None else None)
+        return before + ([note] if note else []) + [head] + [f"    {line}" for line in top]
+
+    def _while_line(self, loop: Loop) -> str:
+        """`while <the user's condition>:` in the names of the carried values."""
+        return f"while {self.printer.doprint(loop.cond)}:"
 
     def _carry(self, loop: Loop, j: int, init: sp.Symbol, final, index: int,
                before: list, tail: list, own_init: bool) -> str:
@@ -185,12 +202,12 @@ class LoopPrinter:
         adjoint = self._adjoint_name(loop, carry_in)
         if final is not None and final in self.direct:  # an enclosing loop's new value,
             name = self.names[final]  # assigned by name: this loop leaves it there
+        elif adjoint and not self._taken(adjoint, family, index):
+            name = adjoint  # a cotangent: named after its value in the loop (dy_dy, not dy_ds)
         elif user:
             name = self._free(user[0], family, index)
         elif init_free and init in self.defined and init in self.names:
             name = self.names[init]
-        elif adjoint:
-            name = self._free(adjoint, family, index)
         else:
             name = self.temps.take(carry_in.symbol, index)
         self.names[carry_in.symbol] = name
@@ -211,7 +228,8 @@ class LoopPrinter:
     def _adjoint_name(self, loop: Loop, carry_in: Var) -> str | None:
         """`d<out>_d<x>` for a cotangent carried backwards."""
         primal = loop.body.adjoint_of.get(carry_in)
-        base = self.program.names.get(primal) if primal is not None else None
+        base = (self.program.names.get(primal) or self.names.get(primal.symbol)) \
+            if primal is not None else None
         return f"d{self.out_name}_d{base}" if _user_name(base) else None
 
     def _direct(self, loop: Loop, carry_in: Var, carry_out: Var, name: str) -> bool:
@@ -228,7 +246,25 @@ class LoopPrinter:
         defined = self._index_of(carry_out.symbol)
         if defined is None:
             return False
-        return all(i <= defined for i in self.readers.get(carry_in.symbol, ()))
+        return all(i <= defined for i in self._reads_of(carry_in.symbol, defined))
+
+    def _reads_of(self, sym: sp.Symbol, before: int) -> set:
+        """The statements reading `sym`, and those reading what a statement before
+        `before` made of it when that value may be printed inline where it is read
+        (`W @ h` inside a later expression): they read `sym` there too."""
+        reads = set(self.readers.get(sym, ()))
+        inlinable = self.temps.inlinable
+        frontier = [i for i in reads if i < before]
+        while frontier:
+            target = self.program.statements[frontier.pop()].target
+            if target not in inlinable:
+                continue  # (a named value: computed where it stands)
+            for i in self.readers.get(target, ()):
+                if i not in reads:
+                    reads.add(i)
+                    if i < before:
+                        frontier.append(i)
+        return reads
 
     def _index_of(self, sym: sp.Symbol) -> int | None:
         for i, stmt in enumerate(self.program.statements):
@@ -238,7 +274,8 @@ class LoopPrinter:
 
     def _finish_tail(self, tail: list) -> list[str]:
         """Stack writes, then the carried values' new values, assigned together."""
-        lines = [f"{n} = {self._text(s)}" for n, s, kind in tail if kind == "write"]
+        lines = [_row_line(n, kind, self._text(s) if s is not None else "")
+                 for n, s, kind in tail if kind != "move"]
         moves = [(n, self._text(s)) for n, s, kind in tail if kind == "move"]
         moves = [(n, v) for n, v in moves if n != v]
         if len(moves) == 1:
@@ -264,12 +301,21 @@ class LoopPrinter:
                 return name
         return self._free("t", {loop.index.symbol}, index)
 
-    def _for_line(self, loop: Loop, t: str) -> str:
-        stop = loop.stop_name if loop.stop_name else str(loop.stop)
+    def _for_line(self, loop: Loop, t: str, count: str | None = None) -> str:
+        stop = count or (loop.stop_name if loop.stop_name else str(loop.stop))
         span = f"range({stop})" if loop.start == 0 else f"range({loop.start}, {stop})"
         if loop.reverse:
             span = f"reversed({span})"
         return f"for {t} in {span}:"
+
+
+def _row_line(target: str, kind: str, value: str) -> str:
+    """A statement of a loop's tail: a stack row written or appended, the count."""
+    if kind == "append":
+        return f"{target}({value})"
+    if kind == "count":
+        return f"{target} += 1"
+    return f"{target} = {value}"
 
 
 def _shape_text(loop: Loop, shape: tuple) -> str:

@@ -32,6 +32,7 @@ class _TempNames:
                  at: dict[int, int] | None = None, pinned=frozenset()):
         """`at` maps statements evaluated elsewhere (in a kernel) to where that is;
         `pinned` symbols are read by a loop and live as long as it runs."""
+        self.inlinable = inlinable  # (printed where read: LoopPrinter asks)
         statements = program.statements
         reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
                  for s in statements]

@@ -12,7 +12,15 @@ that changes more than rounding: not ``nnan``/``ninf`` (a NaN must propagate), `
 (the sign of a zero reaches ``1/x``), ``afn`` (libm accuracy) or ``arcp``. Sums add
 through ``_accumulate``, the one addition compiled with ``reassoc``: the compiler
 splits a sum into vector lanes (NumPy's own sum is pairwise, another order), and no
-other operation is reassociated.
+other operation is reassociated. A sum over some axes adds each result element's terms
+in order (float64 only: float32 would lose digits over a long axis).
+
+Transcendental functions are libm calls, one number at a time: numba vectorises them
+only through Intel SVML, which needs an SVML-patched LLVM (conda's llvmlite); PyPI's
+llvmlite 0.50 has none (`numba -s`: "llvmlite Using SVML Patched LLVM: False"), so
+installing Intel's runtime changes nothing; LLVM's `-vector-library=LIBMVEC` (glibc's
+vector libm) set through llvmlite changes neither the IR nor the machine code (LLVM
+22). Hence `_SLOW_IN_LOOPS` below.
 """
 
 from __future__ import annotations
@@ -28,11 +36,12 @@ from ..errors import EmitError, InputError
 from ..passes.simplify import Program, Statement
 from ..passes.stable import finite_or_zero
 from . import function as emit
-from .fusion import ACC, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
+from .fusion import ACC, AXIS, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
+from .loop_kernels import LoopKernels
 from .printer import SymdiffPrinter, dtype_name
 
-__all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS"]
+__all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS", "CALLS_ON_NUMBERS"]
 
 #: The fastmath flags of every kernel (see the module docstring).
 KERNEL_FLAGS = '{"contract"}'
@@ -63,6 +72,8 @@ exp log tanh expm1 log1p exp2 log2 log10 cbrt tan arcsin arccos arctan sinh cosh
 arccosh arctanh power logaddexp2
 """.split())
 _CONSTANTS = frozenset({"pi", "e", "nan", "inf"})
+#: What a kernel's text may read of NumPy: the calls above that are not slow, constants.
+CALLS_ON_NUMBERS = (_CALLS - _SLOW_IN_LOOPS) | _CONSTANTS
 #: Module-level names kernels call.
 _HELPERS = frozenset({"_accumulate", "prange", "np"})
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\(")
@@ -156,6 +167,12 @@ class NumbaLayout:
             return plan_kernels(program, outputs, lambda stmt: False, fuse=False)
         return plan_kernels(program, outputs, printable)
 
+    def loop_kernels(self, program: Program):
+        """The folded loops of `program` that run element by element in a kernel."""
+        if _HELPERS & {program.names.get(v) for v in program.inputs}:
+            return None
+        return LoopKernels(self, program, printable, CALLS_ON_NUMBERS)
+
     def print_kernel(self, kernel: Kernel, plan: Plan, names: dict, fname: str, number: int,
                      backward: list[bool], outputs: set) -> tuple[str, list[str]]:
         """(the kernel's definition, the lines that call it in the NumPy function)."""
@@ -203,7 +220,7 @@ class _KernelWriter:
         self.program = plan.program
         self.statements = [self.program.statements[i] for i in sorted(kernel.members)]
         self.backward = [backward[i] for i in sorted(kernel.members)]
-        self.parallel = parallel and not any(k == BUFFER for k in kernel.kinds.values())
+        self.parallel = parallel and not any(k in (BUFFER, AXIS) for k in kernel.kinds.values())
         self.taken = {names[s] for s in kernel.params} | \
             {names[s.target] for s in self.statements if s.target in names}
         self.index = [self._take(n) for n in _index_names(len(kernel.domain))]
@@ -331,6 +348,13 @@ class _KernelWriter:
                 lines.append(f"{self.names[sym]} = np.empty({shape}{self._dtype(stmt)})")
             elif kind == ACC and sym in self.kernel.returns:
                 lines.append(f"{self.names[sym]} = 0.0")
+            elif kind == AXIS:
+                lengths = [("1" if stmt.node.p["keepdims"] else None) if d in
+                           stmt.node.p["axes"] else n for d, n in enumerate(self.lengths)]
+                lengths = [n for n in lengths if n is not None]
+                shape = lengths[0] if len(lengths) == 1 else f"({', '.join(lengths)},)" \
+                    if lengths else "()"
+                lines.append(f"{self.names[sym]} = np.zeros({shape}{self._dtype(stmt)})")
             elif kind == BUFFER and stmt.node.op == "scatter_add":
                 lines += self._buffer(stmt)
         return lines
@@ -421,6 +445,12 @@ class _KernelWriter:
             if self.parallel:  # numba's parfor spots `+=` reductions
                 return f"{name} += {term}"
             return f"{name} = _accumulate({name}, {term})"
+        if kind == AXIS:  # each element adds up in order along the summed axes
+            keep, axes = stmt.node.p["keepdims"], stmt.node.p["axes"]
+            where = [("0" if keep else None) if d in axes else i
+                     for d, i in enumerate(self.index)]
+            where = ", ".join(i for i in where if i is not None)
+            return f"{self.names[sym]}[{where}] += {self._read(stmt.args[0])}"
         root = self.kernel.buffer_of[sym]
         start = stmt.node.p["index"][0].start
         values = self._read(stmt.args[0] if stmt.node.op == "scatter_add" else stmt.args[1])

@@ -137,6 +137,13 @@ class SymdiffPrinter(NumPyPrinter):
     def _print_NaN(self, expr):
         return f"{self.xp}.nan"
 
+    def _print_ComplexInfinity(self, expr):
+        """SymPy's `zoo`, c/0 for a nonzero c whose sign it no longer tracks. It reaches
+        a module only as a branch of a derivative where a masked zero is divided by
+        (the second derivative of 1/np.triu(x) where triu writes 0): NumPy's chain rule
+        gives inf*0 there, nan, and the sign of the infinity is unknown, so nan."""
+        return f"{self.xp}.nan"
+
     def _print_BooleanTrue(self, expr):
         return "True"
 

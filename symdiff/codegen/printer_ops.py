@@ -34,6 +34,20 @@ def _qr(self, node, a, *, part):
     return f"{self.xp}.linalg.qr({a}).{('Q', 'R')[part]}"
 
 
+def _cofactor(self, node, a):
+    """adj(a).T from the SVD of `a` (ir/decompositions.py: cofactor), as two statements
+    (each wrapped as any other): det(U) det(Vh) U diag(p) Vh, p_i the product of the
+    singular values other than S_i."""
+    xp = self.xp
+    others = (f"{xp}.prod({xp}.where({xp}.eye({{out}}.S.shape[-1], dtype=bool), 1, "
+              "{out}.S[..., None, :]), axis=-1)")
+    return Block(
+        "# cofactors from the SVD, finite if singular",
+        f"{{out}} = {xp}.linalg.svd({a})",
+        f"{{out}} = ({xp}.linalg.det({{out}}.U) * {xp}.linalg.det({{out}}.Vh))[..., None, None]"
+        f" * ({{out}}.U * {others}[..., None, :]) @ {{out}}.Vh")
+
+
 def _convolve(self, node, a, v):
     return f"{self.xp}.convolve({a}, {v})"
 
@@ -60,6 +74,7 @@ def _inverse_gaps(self, node, w, *, what):
 
 for _name, _method in (("cholesky", _cholesky), ("eigh", _eigh), ("svd", _svd), ("qr", _qr),
                        ("convolve", _convolve), ("inverse_gaps", _inverse_gaps),
+                       ("cofactor", _cofactor),
                        ("argsort", _argsort)):
     register_printer(_name, _method)
 

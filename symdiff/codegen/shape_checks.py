@@ -53,6 +53,7 @@ def symbolic_checks(specs, requirements, shape_check, dtype_check, if_, raise_) 
     emit.py build the lines of concrete arguments, dtypes and `if`/`raise`)."""
     lines: list[str] = []
     origin: dict = {}  # dimension -> (argument, its shape) that binds it
+    later: list = []  # arguments whose shape reads a size a later argument binds
     for s in _binding_order(specs):
         if not dims.is_symbolic(s.shape):
             lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())
@@ -69,8 +70,13 @@ def symbolic_checks(specs, requirements, shape_check, dtype_check, if_, raise_) 
                     origin[d] = s
             lines += _positive_check(s, [d for d in fresh if d is not None], if_, raise_)
         if any(d is None for d in fresh):
-            lines += _relation_check(s, origin, if_, raise_)
+            if all(sym in origin for d in s.shape for sym in dims.symbols_of(d)):
+                lines += _relation_check(s, origin, if_, raise_)
+            else:  # x2 of shape (n, 2*d) before the x3 of shape (k, d) that binds d
+                later.append(s)
         lines += dtype_check(s.name, s.dtype, False)
+    for s in later:
+        lines += _relation_check(s, origin, if_, raise_)
     for expr, why in requirements:
         lines += _requirement_check(expr, why, origin, if_, raise_)
     unbound = [d for d in bound_dims(specs) if d not in origin]

@@ -330,9 +330,11 @@ def _array_lines(compiled) -> list[str]:
     inputs = _input_vars(compiled)
     loops = [n.p["loop"] for n in graph.nodes if n.op == LOOP]
     if loops:
-        steps = " and ".join(str(loop.length) for loop in loops)
+        steps = " and ".join(str(loop.length) for loop in loops if not loop.is_while)
+        steps = " and ".join(([f"{steps} steps"] if steps else []) +
+                             ["steps while a condition holds"] * any(lp.is_while for lp in loops))
         ops = sum(1 for loop in loops for n in loop.body.nodes if n.op not in (INPUT, CONST))
-        return [f"{head} &: \\text{{loops of {steps} steps, {ops} operations per step; its "
+        return [f"{head} &: \\text{{loops of {steps}, {ops} operations per step; its "
                 "derivatives are in the generated code}}"]
     if _tree_sizes(graph, per_element=False) > MAX_TREE:
         ops = sum(1 for n in graph.nodes if n.op not in (INPUT, CONST))

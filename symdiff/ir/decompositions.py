@@ -7,6 +7,8 @@ codegen/printer_ops.py; NumPy lowering: trace/np_decompositions.py, np_filters.p
 that value numbering keeps apart, and the printed code calls NumPy once per part.
 `inverse_gaps` is the matrix 1 / (w_j - w_i) that eigenvector and singular-vector
 derivatives need; it refuses repeated values (LinAlgError) instead of dividing by 0.
+`cofactor` is the derivative of `det`, adj(a).T, computed from the SVD so that it is
+finite and accurate at singular matrices, where det(a) * inv(a).T is not.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from .primitives import _float_dtype, _square_matrices, primitive
 
-__all__ = ["inverse_gaps"]
+__all__ = ["inverse_gaps", "cofactor"]
 
 
 def _cholesky(a):
@@ -62,6 +64,22 @@ def _svd_shape(s, *, part):
 primitive("svd", lambda a, *, part: np.linalg.svd(a, full_matrices=False)[part], _svd_shape,
           _float_dtype, doc="reduced SVD over the last two axes: `part` 0: U, 1: singular "
                             "values (descending), 2: Vh")
+
+
+def cofactor(a):
+    """The matrices of cofactors adj(a).T over the last two axes, the gradient of det(a):
+    with a = U diag(s) Vh, det(U) det(Vh) U diag(p) Vh where p_i is the product of the
+    singular values other than s_i. No division, so a singular matrix (s_n = 0) has its
+    finite cofactors, accurate relative to their norm."""
+    u, s, vh = np.linalg.svd(a)
+    others = np.prod(np.where(np.eye(s.shape[-1], dtype=bool), 1, s[..., None, :]), axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * (u * others[..., None, :]) @ vh
+
+
+primitive("cofactor", cofactor, _square_matrices, _float_dtype,
+          doc="adj(a).T, the cofactors over the last two axes (the gradient of det), "
+              "from the SVD: finite at singular matrices")
 
 
 def _qr_shape(s, *, part):

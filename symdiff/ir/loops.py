@@ -12,6 +12,12 @@ of shape ``(stop,) + y.shape``, row ``t`` written by iteration ``t`` (rows below
 `start` are not written). The node's inputs are the carries' initial values, the
 per-iteration arrays (leading axis at least ``stop`` long) and the closed-over
 values, in the body's order.
+
+A *while* loop (`cond` set) runs its body while `cond`, a SymPy boolean in the body's
+input symbols (the carried and closed-over values), holds: the trip count is known
+only when it runs. Its stacked ys have `STEPS` rows, and the output `COUNT` is the
+number of iterations it ran. The reverse of a while loop is a `counted` loop: its
+node's last input is that count, and it runs `t` over `range(count)` (backwards).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from . import dims
 from .graph import ELEMENTWISE, INPUT, Graph, Node, Var
 
 __all__ = ["Loop", "BodyGraph", "LOOP", "LOOP_OUTPUT", "loop_outputs", "output_types",
-           "loop_node", "substitute", "fresh_inputs", "bodies"]
+           "loop_node", "substitute", "fresh_inputs", "bodies", "COUNT", "STEPS",
+           "node_parts", "WhileFallback"]
 
 LOOP = "loop"
 LOOP_OUTPUT = "loop_output"
@@ -33,6 +40,16 @@ LOOP_OUTPUT = "loop_output"
 #: The token a loop node defines: loop_output nodes read it, nothing else does.
 TOKEN_SHAPE = ()
 TOKEN_DTYPE = np.dtype(np.float64)
+
+#: The output index of a while loop's trip count (an int64 0-d value).
+COUNT = -1
+#: The leading dimension of a while loop's stacks: as many rows as iterations ran.
+STEPS = dims.Dim("steps")
+
+
+class WhileFallback(Exception):
+    """Internal: a derivative a while loop node does not have (forward mode through
+    it); the function is traced again with the loop specialised per trip count."""
 
 
 class BodyGraph(Graph):
@@ -64,6 +81,12 @@ class Loop:
     stop_name: str | None = None
     source: str | None = None  # file:line of the `for` statement
     serial: int = field(default=0)
+    cond: sp.Basic | None = None  # a while loop's condition, in the body's input symbols
+    counted: bool = False  # runs range(count), the count being the node's last input
+
+    @property
+    def is_while(self) -> bool:
+        return self.cond is not None
 
     @property
     def length(self) -> int:
@@ -104,7 +127,9 @@ class Loop:
         # value numbering keys nodes by repr(params): two loops are one computation
         # only when they run the very same body
         direction = "reversed " if self.reverse else ""
-        return (f"Loop({direction}range({self.start}, {self.stop}), {self.n_carry} carried, "
+        span = f"while {self.cond}" if self.is_while else \
+            f"range({'count' if self.counted else f'{self.start}, {self.stop}'})"
+        return (f"Loop({direction}{span}, {self.n_carry} carried, "
                 f"{self.n_xs} xs, {len(self.body.outputs) - self.n_carry} ys, "
                 f"body@{id(self.body):x})")
 
@@ -112,8 +137,19 @@ class Loop:
 def output_types(loop: Loop) -> list[tuple[tuple[int, ...], np.dtype]]:
     """(shape, dtype) of each loop output: final carries, then stacked ys."""
     out = [(v.shape, v.dtype) for v in loop.carry_out]
-    out += [((loop.stop,) + v.shape, v.dtype) for v in loop.ys]
+    rows = STEPS if loop.is_while else loop.stop
+    out += [((rows,) + v.shape, v.dtype) for v in loop.ys]
     return out
+
+
+def node_parts(node: Node) -> tuple[list[Var], list[Var], list[Var], list[Var]]:
+    """A loop node's inputs: carries' initial values, per-iteration arrays, closed-over
+    values, and (a counted loop) the trip count, as a list of one."""
+    loop: Loop = node.p["loop"]
+    ins = list(node.inputs)
+    count = [ins.pop()] if loop.counted else []
+    n_c, n_x = loop.n_carry, loop.n_xs
+    return ins[:n_c], ins[n_c:n_c + n_x], ins[n_c + n_x:], count
 
 
 def loop_outputs(graph: Graph, token: Var) -> dict[int, Var]:

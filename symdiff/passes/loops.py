@@ -14,7 +14,7 @@ from dataclasses import replace
 import sympy as sp
 
 from ..ir.graph import ELEMENTWISE, Graph, Node, Var, dce
-from ..ir.loops import LOOP, LOOP_OUTPUT, Loop, substitute
+from ..ir.loops import COUNT, LOOP, LOOP_OUTPUT, Loop, node_parts, substitute
 
 __all__ = ["optimize_loops", "loop_statements", "with_bodies", "LOOP_END"]
 
@@ -59,8 +59,8 @@ def _hoist(node: Node, graph: Graph) -> tuple[list[Node], dict]:
     the new loop node, and the names of what moved."""
     loop: Loop = node.p["loop"]
     body = loop.body
-    n_c, n_x = loop.n_carry, loop.n_xs
-    outside = dict(zip(loop.consts_in, node.inputs[n_c + n_x:]))
+    _, _, consts, count = node_parts(node)
+    outside = dict(zip(loop.consts_in, consts))
     invariant: dict[Var, Var] = {}  # body value -> the value outside that replaces it
     moved, names = [], {}
     for n in body.nodes:
@@ -90,7 +90,8 @@ def _hoist(node: Node, graph: Graph) -> tuple[list[Node], dict]:
     new_body.nodes += [substitute(n, subs) for n in body.nodes
                        if n.op != "input" and n.out not in invariant]
     new_body.outputs = [subs.get(v, v) for v in body.outputs]
-    new = Node(node.out, LOOP, node.inputs + tuple(invariant[v] for v in entering),
+    inputs = node.inputs[:len(node.inputs) - len(count)]
+    new = Node(node.out, LOOP, inputs + tuple(invariant[v] for v in entering) + tuple(count),
                (("loop", loop.with_body(new_body)),), loc=node.loc)
     return moved + [new], names
 
@@ -100,12 +101,14 @@ def _needed(loop: Loop, used: set[int], fixed: set[int]) -> tuple[list[int], lis
     """Carries and ys to keep for the outputs `used`, and the body inputs they read:
     a carry is kept when its final value is used or a kept output reads it, unless it
     is `fixed` (handed on unchanged: its value is its first value throughout)."""
-    carries = {k for k in used if k < loop.n_carry} - fixed
+    carries = {k for k in used if 0 <= k < loop.n_carry} - fixed
     ys = sorted(k - loop.n_carry for k in used if k >= loop.n_carry)
+    by_symbol = {v.symbol: v for v in loop.body.inputs}
+    tested = {by_symbol[s] for s in loop.cond.free_symbols} if loop.is_while else set()
     while True:
         outs = [loop.carry_out[j] for j in sorted(carries)] + [loop.ys[k] for k in ys]
         body = dce(loop.body.derive(loop.body.nodes, outs))
-        read = set(outs)
+        read = set(outs) | tested
         for n in body.nodes:
             read.update(body.operands(n))
         more = {j for j, v in enumerate(loop.carry_in) if v in read} - carries - fixed
@@ -138,10 +141,12 @@ def _prune(node: Node, used_nodes: list[Node], optimize_body) -> dict[Node, Node
     n_c, n_x = loop.n_carry, loop.n_xs
     outer = list(node.inputs)
     new_inputs = [outer[j] for j in carries] + [outer[n_c + i] for i in xs] + \
-        [outer[n_c + n_x + i] for i in consts] + [outer[j] for j in fixed_read]
+        [outer[n_c + n_x + i] for i in consts] + [outer[j] for j in fixed_read] + \
+        node_parts(node)[3]
     out = {node: Node(node.out, LOOP, tuple(new_inputs), (("loop", new_loop),),
                       loc=node.loc)}
     position = {old: new for new, old in enumerate(carries)}
+    position[COUNT] = COUNT
     position.update({n_c + old: len(carries) + new for new, old in enumerate(ys)})
     for n in used_nodes:
         if n.p["index"] in fixed:  # its first value

@@ -462,6 +462,8 @@ class Program:
     expr_names: dict[sp.Expr, str] = field(default_factory=dict)
     temp_defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
     stable_rewrites: list[str] = field(default_factory=list)
+    #: the dtype of each CSE temporary a value is an alias of (the value's own)
+    temp_dtypes: dict[sp.Symbol, np.dtype] = field(default_factory=dict)
 
 
 def _absorb_bare_temporaries(body, temps, reduced):
@@ -545,6 +547,7 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
         statements.append(Statement(sym, None, expr=expr, loc=loc))
 
     alias: dict[sp.Symbol, sp.Symbol] = {}  # values that are just another name
+    temp_dtypes: dict[sp.Symbol, np.dtype] = {}
     outputs = set(graph.outputs)
     bodies: list[Program] = []
     for node in body:
@@ -552,8 +555,10 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
             expr = next(reduced_iter) if cse and exprs else node.expr
             expr = expr.xreplace(alias) if alias else expr
             if expr.is_Symbol and node.out not in outputs and \
-                    graph.by_symbol.get(expr, node.out).dtype == node.out.dtype:
+                    _dtype_of(graph, temp_dtypes, expr, node.out) == node.out.dtype:
                 alias[node.out.symbol] = expr
+                if expr in temp_defs:  # (a cast of this value reads the temporary)
+                    temp_dtypes.setdefault(expr, node.out.dtype)
                 if expr in temp_defs:
                     place(expr, node.loc)
                 continue
@@ -577,5 +582,13 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
         stmt.depth = max(stmt.depth, depth)
     result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                      [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                     dict(graph.expr_names), temp_defs, rewrites)
+                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes)
     return with_bodies(result, bodies) if bodies else result
+
+
+def _dtype_of(graph: Graph, temp_dtypes: dict, symbol: sp.Symbol, default: Var) -> np.dtype:
+    """The dtype of a value or of a CSE temporary some value of that dtype is an alias
+    of; `default`'s for a temporary no value is an alias of yet."""
+    if symbol in graph.by_symbol:
+        return graph.by_symbol[symbol].dtype
+    return temp_dtypes.get(symbol, default.dtype)

@@ -92,6 +92,9 @@ def _inline_single_reads(statements: list[Statement], program: Program) -> list[
             uses.update(t for t in sp.preorder_traversal(stmt.expr) if t.is_Symbol)
         uses.update(stmt.args)
         in_calls.update(stmt.args)
+        if stmt.var is not None and stmt.expr in program.temp_dtypes and \
+                stmt.var.dtype != program.temp_dtypes[stmt.expr]:
+            in_calls.add(stmt.expr)  # a cast of the temporary, `_t1.astype(np.float32)`
     kept = _named_cone(statements, program)
     defs = {s.target: s.expr for s in statements if s.var is None and uses[s.target] == 1
             and s.target not in in_calls and s.target not in kept}

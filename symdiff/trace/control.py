@@ -34,12 +34,15 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
 from ..errors import BranchError, TraceError, _is_internal, user_location
 from ..ir.elementwise import NumPyFunctionBase
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
+from ..ir.loops import LOOP
 from ..ir.primitives import PRIMITIVES, normalize_axes
-from .function import CapturedArrayWarning, ShapeDtype
+from .function import _RUNNING, CapturedArrayWarning, ShapeDtype
+from .loops import Unfold
 from .numpy_api import implements
 from .tracer import BOOL_HOOK, Tracer, as_tracer, bind
 
@@ -118,6 +121,9 @@ def truth(t: Tracer) -> bool:
             "or test a single value with (condition).any() or (condition).all()", where)
     folder = getattr(sys.gettrace(), "__self__", None)  # loops.LoopFolder, when folding
     if getattr(folder, "pending", None) is not None:
+        answer = folder.condition(t)  # the test of a while loop being folded
+        if answer is not None:
+            return answer
         # a loop's placeholder iteration stands for every step: a condition in it must
         # make the trace start over with that loop unrolled (trace() does, on any error)
         raise TraceError("a condition on a traced value inside a loop being folded", where)
@@ -169,13 +175,20 @@ class _Recorder:
         self.graph: Graph | None = None
         self._known: dict[Var, np.ndarray] = {}
         self._done = 0
+        self._scanned = 0  # nodes looked at for loops
 
     def graph_of(self, t: Tracer) -> Graph | None:
+        if self.graph is not None and all(g is not self.graph for g in _RUNNING) and \
+                any(g is t.graph for g in _RUNNING):
+            # the trace started over (a loop unrolled): so do its decisions
+            self.graph, self.decisions, self._known, self._done = None, [], {}, 0
+            self._scanned = 0
         if self.graph is None:
             self.graph = t.graph
         return self.graph if t.graph is self.graph else None
 
     def decide(self, t: Tracer, where: str | None) -> bool:
+        self._no_loop_before(t.graph)
         stack = _user_stack()
         _refuse_recursion(self.fn, stack, where)
         cond = t if t.dtype == np.dtype(bool) else (t != 0)
@@ -204,6 +217,17 @@ class _Recorder:
         self.decisions.append(Decision(cond.var, outcome, where, stack, len(t.graph.nodes),
                                        key))
         return outcome
+
+    def _no_loop_before(self, graph: Graph) -> None:
+        """The blocks of if/else (and guards) print no loop nodes: a loop folded before a
+        condition is traced again, unrolled (`trace` does, on `Unfold`)."""
+        nodes = graph.nodes
+        start = self._scanned if self._scanned <= len(nodes) else 0
+        for node in nodes[start:]:
+            source = node.p["loop"].source if node.op == LOOP else None
+            if source is not None:
+                raise Unfold(source, "a condition on a traced value follows the loop")
+        self._scanned = len(nodes)
 
     def _delegated(self, graph: Graph, var: Var) -> bool:
         """The enclosing trace's answer (its recorder, not this one, hears the `if`)."""
@@ -277,7 +301,16 @@ def _evaluate_node(graph: Graph, node, known: dict, inputs: list) -> np.ndarray:
 def _numeric(expr: sp.Expr, symbols: tuple) -> Callable:
     own = {type(f).__name__: _from_template(type(f))
            for f in expr.atoms(sp.Function) if isinstance(f, NumPyFunctionBase)}
-    return sp.lambdify(symbols, expr, modules=[own, "numpy"])
+    printer = _NumPyConditions({"fully_qualified_modules": False, "inline": True,
+                                "allow_unknown_functions": True, "user_functions": {}})
+    return sp.lambdify(symbols, expr, modules=[own, "numpy"], printer=printer)
+
+
+class _NumPyConditions(NumPyPrinter):
+    """SymPy's NumPy printer, knowing symdiff's own condition IsNan (np.isnan)."""
+
+    def _print_IsNan(self, expr):
+        return f"{self._module_format('numpy.isnan')}({self._print(expr.args[0])})"
 
 
 def _from_template(cls) -> Callable:

@@ -23,8 +23,8 @@ from ..errors import _is_internal
 from ..ir import dims
 from .tracer import Tracer
 
-__all__ = ["FoldableLoop", "foldable_loops", "Plan", "iteration_plan", "set_locals",
-           "snapshot", "containers", "same_python_value"]
+__all__ = ["FoldableLoop", "foldable_loops", "body_names", "file_tree", "library_file", "Plan",
+           "iteration_plan", "set_locals", "snapshot", "containers", "same_python_value"]
 
 
 # -- what the source says about a loop -----------------------------------------------------
@@ -48,7 +48,7 @@ class FoldableLoop:
 
 
 @functools.lru_cache(maxsize=512)
-def _file_tree(filename: str) -> ast.Module | None:
+def file_tree(filename: str) -> ast.Module | None:
     source = "".join(linecache.getlines(filename))
     if not source:
         return None
@@ -75,7 +75,7 @@ _FOR_ITER = bytes([dis.opmap["FOR_ITER"]])
 
 
 @functools.lru_cache(maxsize=4096)
-def _library_file(filename: str) -> bool:
+def library_file(filename: str) -> bool:
     """Files of Python itself, of installed libraries and of symdiff: loops there are
     not the user's (and reading their bytecode on every call would cost time)."""
     if _is_internal(filename) or filename.startswith("<"):
@@ -87,13 +87,13 @@ def _library_file(filename: str) -> bool:
 
 
 def _find_loops(code) -> dict[int, FoldableLoop]:
-    if _FOR_ITER not in code.co_code[::2] or _library_file(code.co_filename):
+    if _FOR_ITER not in code.co_code[::2] or library_file(code.co_filename):
         return {}
     for_iters = [(ins.positions.lineno, ins.offset) for ins in dis.get_instructions(code)
                  if ins.opname == "FOR_ITER" and getattr(ins, "positions", None)]
     if not for_iters:
         return {}
-    tree = _file_tree(code.co_filename)
+    tree = file_tree(code.co_filename)
     if tree is None:
         return {}
     statements = _for_statements(tree)
@@ -131,10 +131,21 @@ def _describe(node: ast.For, after, line: int, offset: int, filename: str):
     if node.orelse or after is None or node.body[0].lineno <= node.iter.end_lineno:
         return None
     targets = _target_names(node.target)
-    if targets is None:
+    found = body_names(node.body)
+    if targets is None or found is None:
         return None
+    assigned, stored = found
+    names = set(_flat(targets))
+    return FoldableLoop(line, offset, node, node.body[0].lineno, node.end_lineno,
+                        after.lineno, frozenset(assigned - names),
+                        frozenset(stored - assigned - names), targets, f"{filename}:{line}")
+
+
+def body_names(body) -> tuple[set, set] | None:
+    """(names the loop body binds, names it assigns into: `x[i] = ...`), or None when
+    it has a statement that stops folding (`break`, `return`, `try` ...)."""
     assigned, stored = set(), set()
-    for sub in _walk_body(node.body):
+    for sub in _walk_body(body):
         if isinstance(sub, _BLOCKING):
             return None
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
@@ -145,10 +156,7 @@ def _describe(node: ast.For, after, line: int, offset: int, filename: str):
                 base = base.value
             if isinstance(base, ast.Name):
                 stored.add(base.id)
-    names = set(_flat(targets))
-    return FoldableLoop(line, offset, node, node.body[0].lineno, node.end_lineno,
-                        after.lineno, frozenset(assigned - names),
-                        frozenset(stored - assigned - names), targets, f"{filename}:{line}")
+    return assigned, stored
 
 
 def _walk_body(body):

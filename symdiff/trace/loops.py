@@ -53,6 +53,7 @@ from .loop_source import (
 )
 from .subscript import getitem
 from .tracer import Tracer, cast, const
+from .while_loops import FOLD_WHILE, WhileFold, calling_frame, while_loops
 
 __all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
 
@@ -403,6 +404,11 @@ def _zeros(graph: Graph, var: Var) -> Var:
 
 
 # -- the hook --------------------------------------------------------------------------------
+def _no_stand_in(fold) -> None:
+    if isinstance(fold, _Fold):
+        fold.stand_in(False)
+
+
 class LoopFolder:
     """While tracing into `graph`, fold the loops of user frames (a context manager).
     Loops whose `file:line` is in `unrolled` are left alone."""
@@ -413,7 +419,7 @@ class LoopFolder:
         self.unrolled = unrolled
         self.top = getattr(fn, "__code__", None)  # the traced function's code
         # frame -> the loops of it being folded, outermost first (nested loops fold too)
-        self.folds: dict[Any, list[_Fold]] = {}
+        self.folds: dict[Any, list] = {}  # (of _Fold and WhileFold)
         self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
         self.previous = None
         self.enabled = False
@@ -438,23 +444,30 @@ class LoopFolder:
             sys.settrace(self.previous)
         for stack in self.folds.values():
             for fold in stack:
-                fold.stand_in(False)
+                _no_stand_in(fold)
         self.folds.clear()
 
     def _call(self, frame, event, arg):
-        if event == "call" and foldable_loops(frame.f_code):
+        if event == "call" and (foldable_loops(frame.f_code) or while_loops(frame.f_code)):
             return self._line
         return None
+
+    def busy(self) -> bool:
+        """Whether a loop's traced iteration runs (a while loop folds only outside)."""
+        return any(f.edges >= 1 for stack in self.folds.values() for f in stack)
 
     def _line(self, frame, event, arg):
         if event == "return":
             for fold in self.folds.pop(frame, ()):
-                fold.stand_in(False)
+                _no_stand_in(fold)
             return None
         if event != "line":
             return self._line
         line = frame.f_lineno
         stack = self.folds.get(frame, [])
+        if stack and isinstance(stack[-1], WhileFold):
+            self._while_line(frame, stack, stack[-1], line)
+            return self._line
         while stack:  # the innermost loop being folded whose lines these are
             fold = stack[-1]
             loop = fold.loop
@@ -492,9 +505,13 @@ class LoopFolder:
     def _start(self, frame, line: int, stack: list[_Fold]) -> None:
         """Start folding the loop whose `for` statement begins at `line`, if it may."""
         loop = foldable_loops(frame.f_code).get(line)
-        if loop is None or frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
-                or any(f.loop is loop for f in stack):
+        if loop is None:
+            self._start_while(frame, line, stack)
             return
+        if frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
+                or any(f.loop is loop for f in stack) or any(
+                    isinstance(f, WhileFold) for other in self.folds.values() for f in other):
+            return  # (no for loop folds in a while loop's traced iteration)
         plan = iteration_plan(loop.node.iter, frame)
         if plan is None or (isinstance(plan.count, int) and plan.count < FOLD_MIN_STEPS):
             return
@@ -503,6 +520,48 @@ class LoopFolder:
         fold = _Fold(self.graph, loop, plan, snapshot(frame))
         self.folds.setdefault(frame, []).append(fold)
         fold.stand_in(True)  # (the iterable and its first row, for a symbolic count)
+
+    # -- while loops (trace/while_loops.py) --------------------------------------------------
+    def _start_while(self, frame, line: int, stack: list) -> None:
+        loop = while_loops(frame.f_code).get(line)
+        if loop is None or loop.where in self.unrolled or self.busy() or \
+                not FOLD_WHILE.get() or not WhileFold.wanted(loop, snapshot(frame), self.graph):
+            return
+
+        def fail(why):
+            raise Unfold(loop.where, why)
+
+        fold = WhileFold(self.graph, loop, fail)
+        self.folds.setdefault(frame, stack).append(fold)
+        self.placeholders.append(loop.where)
+        fold.begin(frame)
+
+    def _while_line(self, frame, stack: list, fold: WhileFold, line: int) -> None:
+        loop = fold.loop
+        if loop.in_test(line):
+            if fold.testing:
+                return  # (a test over several lines)
+            fold.finish(frame)
+            self.placeholders.remove(loop.where)
+            self.cuts.append((loop.where, fold.cut))
+            stack.pop()
+            if not stack:
+                self.folds.pop(frame, None)
+        elif loop.in_body(line):
+            if fold.testing and not fold.conditions:
+                fold.fail("the loop's condition is not a traced value")
+            fold.testing = False
+        else:
+            fold.fail("the loop ended before its traced iteration did")
+
+    def condition(self, t: Tracer) -> bool | None:
+        """The answer to a condition tested by a while loop being folded (True: its body
+        runs once), or None when it is no such condition."""
+        stack = self.folds.get(calling_frame()) or [None]
+        fold = stack[-1]
+        if isinstance(fold, WhileFold) and fold.testing:
+            return fold.condition(t)
+        return None
 
     def _static_argument(self, frame, plan: Plan) -> bool:
         """Whether `range(n)` reads `n`, a Python int argument of the traced function

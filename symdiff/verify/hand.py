@@ -31,7 +31,7 @@ import sympy as sp
 
 from .. import progress
 from ..compile import compile_gradient
-from ..errors import InputError, recording_trace_errors, user_location
+from ..errors import ExpressionError, InputError, recording_trace_errors, user_location
 from ..ir.graph import Graph
 from ..trace.function import ArgSpec, function_location, normalize_argnums, parameter_names
 from ..trace.tracer import Tracer, as_tracer
@@ -290,7 +290,8 @@ class _Hand:
                 raise InputError(f"{len(texts)} formula(s) for {len(nums)} argument(s) "
                                  f"({', '.join(names[i] for i in nums)}); give one per "
                                  "argument differentiated")
-            self.formulas: list[Formula] | None = [parse_formula(t, names) for t in texts]
+            self.formulas: list[Formula] | None = [
+                _parsed(t, names, names[i], len(texts)) for t, i in zip(texts, nums)]
             self.fn = None
         elif callable(df):
             self.formulas, self.fn = None, df
@@ -324,6 +325,17 @@ class _Hand:
         inputs = dict(zip(graph.inputs, [env[s.name] for s in specs if s.traced]))
         values = evaluate(graph, inputs)
         return [values[v] for v in graph.outputs]
+
+
+def _parsed(text: str, names: list[str], wrt: str, count: int) -> Formula:
+    """`text` parsed; an error names the derivative it was given for and the user's
+    file:line that called check_derivative (the CLI drops the latter: --expect came
+    from the command line)."""
+    try:
+        return parse_formula(text, names)
+    except ExpressionError as e:
+        which = f"the formula for d/d{wrt}" + (f" (one of {count})" if count > 1 else "")
+        raise ExpressionError(f"{which}: {e.message}", user_location()) from None
 
 
 def _all_strings(df) -> bool:

@@ -5,9 +5,10 @@ Two Hypothesis profiles, chosen by the environment variable SYMDIFF_FUZZ_PROFILE
 
 - ``ci`` (default): 300 programs, derandomized (the same programs every run),
   stopping at the first disagreement and shrinking it to a minimal program;
-- ``long``: 10,000 programs from seed SYMDIFF_FUZZ_SEED (default 0); every
-  disagreement is collected rather than raised, and the run is recorded in
-  tests/fuzz_long_result.md (count, failures with their programs, time, seed)::
+- ``long``: SYMDIFF_FUZZ_EXAMPLES programs (default 10,000) from seed SYMDIFF_FUZZ_SEED
+  (default 0); every disagreement is collected rather than raised, and the run is recorded
+  in tests/fuzz_long_result.md, or the file SYMDIFF_FUZZ_RECORD names (count, failures
+  with their programs, time, seed, transforms); shards of one run use different seeds::
 
       SYMDIFF_FUZZ_PROFILE=long python -m pytest tests/api/test_fuzz.py -q
 
@@ -27,13 +28,15 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 PROFILE = os.environ.get("SYMDIFF_FUZZ_PROFILE", "ci")
 SEED = int(os.environ.get("SYMDIFF_FUZZ_SEED", "0"))
-RESULT_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fuzz_long_result.md")
+EXAMPLES = int(os.environ.get("SYMDIFF_FUZZ_EXAMPLES", "10000"))
+RESULT_FILE = os.environ.get("SYMDIFF_FUZZ_RECORD") or os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "fuzz_long_result.md")
 
 settings.register_profile(
     "symdiff-fuzz-ci", max_examples=300, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile(
-    "symdiff-fuzz-long", max_examples=10_000, deadline=None, database=None,
+    "symdiff-fuzz-long", max_examples=EXAMPLES, deadline=None, database=None,
     phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 
 
@@ -66,13 +69,16 @@ def test_long_profile_and_record_the_result():
 def _record(outcomes, failures, elapsed: float) -> None:
     ops = collections.Counter(op for p, _ in outcomes for op in p.ops)
     sizes = collections.Counter(len(p.ops) for p, _ in outcomes)
+    transforms = collections.Counter(p.transform for p, _ in outcomes)
     distinct = len({p.source for p, _ in outcomes})
     lines = [
         "# Long fuzzing profile: last result",
         "",
-        "Random NumPy programs (tests/fuzz_strategies.py), each compiled with",
-        "`symdiff.value_and_grad`; the value is compared with NumPy running the original",
-        "function, the gradient with 4-point central differences. Reproduce with:",
+        "Random NumPy programs (tests/fuzz_strategies.py and tests/fuzz_widening.py), each",
+        "compiled with `symdiff.value_and_grad` (one in six small float64 programs through",
+        "jacobian, hessian, vjp, jvp or hvp instead; kink programs by one-sided differences);",
+        "the value is compared with NumPy running the original function (or its stable",
+        "reference form), the gradient with 4-point central differences. Reproduce with:",
         "",
         f"    SYMDIFF_FUZZ_PROFILE=long SYMDIFF_FUZZ_SEED={SEED} python -m pytest "
         "tests/api/test_fuzz.py -q",
@@ -82,6 +88,7 @@ def _record(outcomes, failures, elapsed: float) -> None:
         f"- time: {elapsed:.0f} s ({elapsed / max(len(outcomes), 1) * 1000:.0f} ms per program)",
         f"- seed: {SEED}",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sympy.__version__}",
+        "- transforms: " + ", ".join(f"{k} {v}" for k, v in sorted(transforms.items())),
         "- statements per program: " + ", ".join(f"{k}: {v}" for k, v in sorted(sizes.items())),
         "",
         "## Operations drawn (statements containing each)",

@@ -47,6 +47,7 @@ SAMPLES = {
                ([((2, 3), F), ((3,), F)], dict(subscripts="ij,j->ij"))],
     "inv": [([sq(3)], {}), ([("square", (2, 3, 3))], {})],
     "det": [([("square", (2, 3, 3))], {})],
+    "cofactor": [([sq(3)], {}), ([("square", (2, 3, 3))], {})],
     "slogdet": [([sq(3)], dict(part=1)), ([sq(3)], dict(part=0))],
     "solve": [([sq(3), ((3,), F)], {}), ([sq(3), ((3, 2), F)], {}),
               ([("square", (2, 3, 3)), ((3,), F)], {})],

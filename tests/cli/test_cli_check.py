@@ -74,6 +74,16 @@ def test_verdicts_and_exit_status(model, capsys, argv, status, words):
         assert word in out
 
 
+def test_a_formula_error_names_the_expect_it_is_in_and_no_file(model, capsys):
+    # --expect comes from the command line: the error says which one (by the argument it
+    # is the derivative for), with no file:line of symdiff's own or of the entry point
+    status, out, err = run(capsys, "check", "model.py:loss", "--wrt", "w,b", "--expect",
+                           "2*x*(w*x + b - y)", "--expect", "2*(w*x + b - q)")
+    assert status == 2 and out == ""
+    assert "--expect: the formula for d/db (one of 2): " in err and "name `q`" in err
+    assert ".py:" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["check", "model.py:poly"], "give your derivative"),
     (["check", "model.py:poly", "right", "--expect", "6*x"], "not both"),

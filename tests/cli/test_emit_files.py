@@ -39,25 +39,48 @@ def test_emit_writes_through_a_symlink(tmp_path):
     assert "def grad_f" in real.read_text()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_no_temporary_file_left_after_a_signal(tmp_path, signum):
+def _writer_stopped_mid_write(tmp_path) -> subprocess.Popen:
+    """A process writing tmp_path/out.py with write_atomic, paused before the rename
+    (its fsync sleeps), once it has its temporary file open."""
     script = tmp_path / "w.py"
     script.write_text(
         "import os, sys, time\n"
         "from symdiff import compile as api\n"
-        "real = os.fsync\n"
         "def slow(fd):\n"
         "    print('writing', flush=True)\n"
-        "    time.sleep(30)\n"
+        "    time.sleep(60)\n"
         "os.fsync = slow\n"
         "api.write_atomic(sys.argv[1], 'x' * 100)\n")
     p = subprocess.Popen([sys.executable, str(script), str(tmp_path / "out.py")],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "writing"
+    return p
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_no_temporary_file_left_after_a_signal(tmp_path, signum):
+    p = _writer_stopped_mid_write(tmp_path)
     p.send_signal(signum)
     p.wait(timeout=30)
-    left = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    left = [n for n in os.listdir(tmp_path) if n.endswith(".symdiff-tmp")]
     assert left == []
+
+
+def test_a_temporary_file_left_by_sigkill_is_removed_by_the_next_write(tmp_path):
+    p = _writer_stopped_mid_write(tmp_path)
+    p.kill()
+    p.wait(timeout=30)
+    assert sorted(os.listdir(tmp_path)) == sorted(["w.py", f".out.py.{p.pid}.symdiff-tmp"])
+    # a live writer's temporary file (this process's parent's pid) is not touched
+    live = tmp_path / f".out.py.{os.getppid()}.symdiff-tmp"
+    live.write_text("")
+    other = tmp_path / f".other.py.{p.pid}.symdiff-tmp"  # another target's
+    other.write_text("")
+    from symdiff.compile import write_atomic
+    write_atomic(str(tmp_path / "out.py"), "new\n")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["w.py", "out.py", live.name, other.name])
+    assert (tmp_path / "out.py").read_text() == "new\n"
 
 
 @pytest.mark.parametrize("target", ["np_sin", "K"])

@@ -35,6 +35,7 @@ CASES = {
     "grad_mlp.py": ("mlp", ["--wrt", "W1,b1,W2,b2", "--example", "mlp_inputs"],
                     ["W1", "b1", "W2", "b2"]),
     "grad_huber.py": ("huber", [], ["r"]),  # an if/else
+    "grad_newton_while.py": ("newton_hypot", [], ["a"]),  # a while loop
     "grad_rnn_loop.py": ("rnn_loop", ["--wrt", "W,U,b,xs", "--example", "rnn_loop_inputs"],
                          ["W", "U", "b", "xs"]),
     "grad_nested_loop.py": ("nested_loop", ["--wrt", "x", "--example", "nested_loop_inputs"],

@@ -103,3 +103,21 @@ def test_the_numba_backend_prints_loops_as_numpy_loops():
     np.testing.assert_allclose(compiled.grad(*args),
                                numerical_gradient(rnn.rnn_loss, list(args), 0),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_a_carried_cotangent_read_inline_after_its_update_keeps_its_old_value():
+    # the reverse body reads the cotangent of x in `dx @ np.sin(x)`, printed inline in a
+    # later statement: the new cotangent must not be assigned to its name before that
+    from symdiff.verify.numerical import numerical_gradient
+
+    def damped(x, rate):
+        scale = rate * 1.0
+        for _ in range(6):
+            x = x - scale * np.sin(x)
+            scale = scale * rate
+        return np.sum(x**2)
+
+    x = np.array([0.3, -1.2, 2.0])
+    gx, grate = symdiff.grad(damped, argnums=(0, 1))(x, 0.5)
+    np.testing.assert_allclose(grate, numerical_gradient(damped, (x, 0.5), 1), rtol=1e-6)
+    np.testing.assert_allclose(gx, numerical_gradient(damped, (x, 0.5), 0), rtol=1e-6)

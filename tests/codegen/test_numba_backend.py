@@ -29,6 +29,7 @@ from symdiff.verify.numerical import verify_compiled  # noqa: E402
 FUSED_GOLDEN = {  # golden file -> (function in models.py, `symdiff emit` options)
     "fused_rosenbrock.py": ("rosenbrock", ["--shape", "x=8"]),
     "fused_logistic.py": ("logistic", ["--wrt", "w,b"]),
+    "fused_nested_loop.py": ("nested_loop", ["--wrt", "x", "--example", "nested_loop_inputs"]),
 }
 REGENERATE = os.environ.get("SYMDIFF_REGENERATE_GOLDEN") == "1"
 

@@ -97,3 +97,12 @@ def huber(r):
     if abs(r) <= 1.0:
         return 0.5 * r**2
     return abs(r) - 0.5
+
+
+def newton_hypot(a):
+    """sqrt(1 + a**2) by Newton's method: a while loop whose iteration count depends on a."""
+    s = 1.0 + a * a
+    y = s
+    while abs(y * y - s) > 1e-12 * s:
+        y = 0.5 * (y + s / y)
+    return y

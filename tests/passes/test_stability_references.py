@@ -100,6 +100,16 @@ def _det_ref(a):
     return cof
 
 
+def _singular(n, seed):
+    """An integer matrix whose last column is the sum of the first two: exactly
+    singular in floating point, of rank n - 1 (cofactors nonzero, of rank 1)."""
+    a = np.random.default_rng(seed).integers(-3, 4, size=(n, n)).astype(float)
+    a[:, -1] = a[:, 0] + a[:, 1]
+    return a.tolist()
+
+
+SINGULAR10 = _singular(10, 7)
+
 CASES64 = [
     (softmax_dot, [800.0, 900.0, 1000.0]),
     (softmax_dot, [1000.0, 999.0, 998.0]),
@@ -117,6 +127,8 @@ CASES64 = [
     (std, [1e8 + 0.25, 1e8 + 0.5, 1e8 + 1.25]),
     (det, [[1.0, 2.0], [2.0, 4.0]]),
     (det, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]),
+    (det, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0 + 1e-9]]),  # near-singular
+    (det, SINGULAR10),
 ]
 
 CASES32 = [
@@ -132,6 +144,8 @@ CASES32 = [
     (var, [1e4 + 0.25, 1e4 + 0.5, 1e4 + 1.25]),
     (std, [1e4 + 0.25, 1e4 + 0.5, 1e4 + 1.25]),
     (det, [[1.0, 2.0], [2.0, 4.0]]),
+    (det, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]),
+    (det, _singular(6, 3)),
 ]
 
 
@@ -151,9 +165,8 @@ def _check(fn, x, dtype, rtol):
     x = np.array(x, dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        # det's cofactor gradient needs the matrix size fixed (a symbolic n keeps
-        # det*inv.T); the other cases run with the default, symbolic sizes
-        fixed = fn is det or fn is std and dtype == np.float32  # see the xfail below
+        # the default, symbolic sizes (det: its cofactors from the SVD)
+        fixed = fn is std and dtype == np.float32  # see the xfail below
         grad = symdiff.grad(fn, dims="fixed" if fixed else "auto")(x)
     ref = np.array([float(v) for v in REFS[fn](x)]).reshape(x.shape)
     assert grad.dtype == dtype
@@ -191,3 +204,69 @@ def test_series_form_shrinks_before_a_pole_near_zero():
 def test_float32_std_gradient_with_a_symbolic_size_stays_float32():
     x = np.array([1e4 + 0.25, 1e4 + 0.5, 1e4 + 1.25], dtype=np.float32)
     assert symdiff.grad(std)(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("n", [3, 10])
+def test_det_gradient_at_a_singular_matrix_of_fixed_size(n):
+    """Fixed sizes up to 8 take the determinants of the minors, larger ones the cofactors
+    from the SVD: both finite at a singular matrix, where det(a) * inv(a).T is not."""
+    a = np.array(_singular(n, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        grad = symdiff.grad(det, dims="fixed")(a)
+    ref = np.array([float(v) for v in _det_ref(a)]).reshape(a.shape)
+    np.testing.assert_allclose(grad, ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
+
+
+def test_det_gradient_of_a_stack_of_singular_matrices():
+    a = np.array([_singular(4, 1), _singular(4, 2), np.eye(4).tolist()])
+    grad = symdiff.grad(lambda a: np.sum(np.linalg.det(a)))(a)
+    for g, m in zip(grad, a):
+        ref = np.array([float(v) for v in _det_ref(m)]).reshape(m.shape)
+        np.testing.assert_allclose(g, ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
+
+
+def test_det_hessian_of_a_small_fixed_size_matrix():
+    """Products take fixed sizes: up to 8x8 the minors, against mpmath's second
+    differences of det."""
+    a = np.array([[2.0, 0.5, -1.0], [0.3, 1.5, 0.2], [-0.4, 0.7, 3.0]])
+    hess = symdiff.hessian(det)(a)
+    m = mp.matrix(a.tolist())
+
+    def second(i, j, p, q):  # d2 det / da_ij da_pq
+        def at(u, v):
+            b = m.copy()
+            b[i, j] += u
+            b[p, q] += v
+            return mp.det(b)
+        return mp.diff(at, (0, 0), (1, 1))
+
+    ref = np.array([[[[float(second(i, j, p, q)) for q in range(3)] for p in range(3)]
+                     for j in range(3)] for i in range(3)])
+    np.testing.assert_allclose(hess, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_det_hessian_vector_product_through_the_svd_cofactors():
+    """9x9: past the minors, the cofactor primitive's own derivative
+    (<C, da> C - C da^T C) / det(a), against mpmath's central difference of
+    det(b) inv(b).T along the direction (h = 1e-20 at 60 digits)."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(9, 9)) + 3 * np.eye(9)
+    v = rng.normal(size=(9, 9))
+    got = symdiff.hvp(det, (a,), (v,))
+    m, d, h = mp.matrix(a.tolist()), mp.matrix(v.tolist()), mp.mpf("1e-20")
+
+    def cofactors(b):
+        return mp.det(b) * mp.inverse(b).T
+
+    diff = (cofactors(m + h * d) - cofactors(m - h * d)) / (2 * h)
+    ref = np.array([[float(diff[i, j]) for j in range(9)] for i in range(9)])
+    np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10 * np.max(np.abs(ref)))
+
+
+def test_det_gradient_of_symbolic_size_reads_the_svd():
+    a = np.array(_singular(3, 3))
+    compiled = symdiff.grad(det).compile(a)
+    assert "a: float64[n, n]" in compiled.source and "np.linalg.svd(a)" in compiled.source
+    ref = np.array([float(v) for v in _det_ref(a)]).reshape(a.shape)
+    np.testing.assert_allclose(compiled.grad(a), ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))

@@ -335,6 +335,9 @@ def test_branches(run):
     assert "    if _t0 <= delta:" in out
     for a in (2.0, 30.0):
         assert value(out, f"sqrt'(a={a})") == pytest.approx(0.5 / np.sqrt(a), rel=1e-12)
+    assert value(out, "modules compiled") == 1  # one while loop for 5 and 7 steps
+    assert "    while np.abs(y**2 - a) > 1e-12*a:" in out
+    assert "    for t in reversed(range(steps)):" in out
     for a in (0.2, 1.0):
         x = value(out, f"x*(a={a})")
         assert x == pytest.approx(0.5 * np.cos(x) + a, abs=1e-12)

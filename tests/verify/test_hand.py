@@ -236,6 +236,15 @@ def test_unsafe_formulas_are_refused_without_evaluation(tmp_path, text, token):
     assert not target.exists()
 
 
+def test_a_formula_error_names_the_callers_line_and_the_derivative():
+    with pytest.raises(ExpressionError) as err:
+        check_derivative(lambda x, y: x * y, ["y", "x^2"], 1.0, 2.0, argnums=(0, 1))
+    line = test_a_formula_error_names_the_callers_line_and_the_derivative.__code__.co_firstlineno
+    assert err.value.where == f"{__file__}:{line + 2}"
+    assert str(err.value).startswith(f"{__file__}:{line + 2}: the formula for d/dy (one of 2): ")
+    assert "operator ^" in str(err.value)
+
+
 # -- what the user gets when the symbolic side is out of reach, or the input is wrong -------
 def test_untraceable_derivative_agrees_numerically():
     result = check_derivative(np.exp, lambda x: math.exp(x), 0.5)  # math.exp: no tracing
