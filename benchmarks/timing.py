@@ -43,12 +43,14 @@ def ratio(a: Timing, b: Timing) -> float:
     return a.median / b.median
 
 
-def _timer(fn: Callable, args: Sequence[Any]) -> timeit.Timer:
-    """A timeit.Timer whose statement is the plain call ``f(a0, a1, ...)`` on locals."""
+def _timer(fn: Callable, args: Sequence[Any], clock: Callable[[], float] = timeit.default_timer
+           ) -> timeit.Timer:
+    """A timeit.Timer whose statement is the plain call ``f(a0, a1, ...)`` on locals,
+    read with `clock` (wall time by default)."""
     names = [f"a{i}" for i in range(len(args))]
     setup = "; ".join(["f = _fn"] + [f"{n} = _args[{i}]" for i, n in enumerate(names)])
     stmt = f"f({', '.join(names)})"
-    return timeit.Timer(stmt, setup, globals={"_fn": fn, "_args": tuple(args)})
+    return timeit.Timer(stmt, setup, clock, globals={"_fn": fn, "_args": tuple(args)})
 
 
 def _autorange(timer: timeit.Timer, min_time: float) -> int:
@@ -69,14 +71,17 @@ def _summary(per_call: list[float], number: int) -> Timing:
 
 
 def measure_many(calls: Sequence[tuple[Callable, Sequence[Any]]], min_time: float = 0.2,
-                 repeats: int = 7) -> list[Timing | BaseException]:
+                 repeats: int = 7, clock: Callable[[], float] = timeit.default_timer
+                 ) -> list[Timing | BaseException]:
     """Time each ``fn(*args)`` in `calls`, interleaved so that a change in machine load
     hits every implementation alike (their ratios are what the report is about).
 
     Each loop count is autoranged first (which also warms up); then each of `repeats`
     rounds runs every loop once. Garbage collection is off while timing, as in timeit.
-    A call that raises gets its exception in place of a Timing."""
-    timers = [_timer(fn, args) for fn, args in calls]
+    A call that raises gets its exception in place of a Timing. `clock` may be
+    `time.thread_time` (CPU time: a sub-microsecond call on a loaded machine is not
+    billed for the time it waits for a core)."""
+    timers = [_timer(fn, args, clock) for fn, args in calls]
     numbers: list[int | BaseException] = []
     for timer in timers:
         try:

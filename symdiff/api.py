@@ -150,6 +150,10 @@ def _accepts(compiled: Compiled, args) -> bool:
     return True
 
 
+#: The key of a call with one Python float (`_cache_key` gives the same).
+_FLOAT_KEY = (float,)
+
+
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument ranks, dtypes and
     pattern of size-1 dimensions (dims="auto", the default: the module holds for every
@@ -174,6 +178,7 @@ class _Transformed:
         self._cache: dict[tuple, list[Compiled]] = {}  # pattern -> modules
         self._functions: dict[tuple, Callable] = {}  # key -> generated function, for __call__
         self._counts = [0, 0]  # compilations, calls served
+        self.public: Callable | None = None  # the function handed out, see `_public`
         functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
     def compile(self, *args, dims=None) -> Compiled:
@@ -191,6 +196,8 @@ class _Transformed:
                                     backend=self.backend)
         self._counts[0] += 1
         modules.append(compiled)
+        if self.public is not None:
+            self.public.source = compiled.source
         return compiled
 
     def cache_info(self) -> CacheInfo:
@@ -205,7 +212,9 @@ class _Transformed:
             raise SymdiffError("nothing compiled yet: call the function (or .compile) first")
         return next(reversed(self._cache.values()))[-1].source
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, args, kwargs):
+        """Every call the fast path does not serve: keyword arguments (an error), several
+        or other arguments, a first call for these shapes, tracers (inline)."""
         if kwargs:
             raise InputError(
                 f"{self!r} called with keyword arguments ({', '.join(kwargs)}): the "
@@ -216,15 +225,7 @@ class _Transformed:
         if run is None:
             if key is None:
                 return inline(self.fn, args, self.argnums, self.kind)
-            compiles = self._counts[0]
-            if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
-                self._functions.clear()
-            run = branches.specialised_function(
-                self.compile(*args), self.kind, lambda a: self.compile(*a))
-            if any(_foreign(a) for a in args):
-                run = _converting(run)
-            self._functions[key] = run
-            self._counts[1] += compiles == self._counts[0]  # a module of other sizes
+            run = self._remember(key, args)
         else:
             self._counts[1] += 1
         if self.backend == "numpy":
@@ -237,8 +238,67 @@ class _Transformed:
                 raise
             raise error from None
 
+    def _remember(self, key: tuple, args) -> Callable:
+        """The function serving calls keyed `key`, compiled (or found) and remembered."""
+        compiles = self._counts[0]
+        if len(self._functions) >= MAX_SHAPES_REMEMBERED:  # (a service sees many sizes)
+            self._functions.clear()
+        run = branches.specialised_function(
+            self.compile(*args), self.kind, lambda a: self.compile(*a))
+        if any(_foreign(a) for a in args):
+            run = _converting(run)
+        self._functions[key] = run
+        self._counts[1] += compiles == self._counts[0]  # a module of other sizes
+        return run
+
     def __repr__(self) -> str:
         return f"<symdiff.{self.kind} of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+
+def _public(state: _Transformed) -> Callable:
+    """The function `grad(f)` and the other transforms return: a plain function (a call
+    of a class instance costs more than the generated function of a scalar polynomial)
+    with `state`'s `compile`, `cache_info` and, once compiled, `source` as attributes.
+
+    Its fast path serves one Python float or ndarray argument whose function is known,
+    keyed by the argument's type, shape and dtype (no scan of its values); every other
+    call goes to `state._call`."""
+    functions, counts, slow = state._functions, state._counts, state._call
+
+    def transformed(*args, **kwargs):
+        if len(args) == 1 and not kwargs:
+            a = args[0]
+            if type(a) is float:
+                run = functions.get(_FLOAT_KEY)
+                if run is not None:
+                    try:
+                        result = run(a)
+                    except ArithmeticError:  # Python float arithmetic: see `call`
+                        return slow(args, kwargs)
+                    if type(result) is not complex and (type(result) is not tuple
+                                                        or not _has_complex(result)):
+                        counts[1] += 1
+                        return result
+                    return slow(args, kwargs)
+            elif type(a) is np.ndarray:
+                run = functions.get(((a.shape, a.dtype),))
+                if run is not None:
+                    counts[1] += 1
+                    return run(a)
+        return slow(args, kwargs)
+
+    if state.backend != "numpy":  # numba: a kernel's compile errors are translated
+        def transformed(*args, **kwargs):  # noqa: F811
+            return slow(args, kwargs)
+
+    functools.update_wrapper(transformed, state.fn, updated=())
+    transformed.compile = state.compile
+    transformed.cache_info = state.cache_info
+    transformed._functions, transformed._cache = functions, state._cache
+    transformed.fn, transformed.argnums, transformed.kind = state.fn, state.argnums, state.kind
+    transformed.dims, transformed.backend = state.dims, state.backend
+    state.public = transformed
+    return transformed
 
 
 def _foreign(a) -> bool:
@@ -265,8 +325,8 @@ def _transform(kind: str, doc: str):
     def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
                   dims: str | Mapping = "auto", backend: str = "numpy"):
         if fn is None:
-            return lambda f: _Transformed(f, argnums, kind, dims, backend)
-        return _Transformed(fn, argnums, kind, dims, backend)
+            return lambda f: _public(_Transformed(f, argnums, kind, dims, backend))
+        return _public(_Transformed(fn, argnums, kind, dims, backend))
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc

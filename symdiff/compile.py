@@ -19,6 +19,7 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
+from .codegen.formatting import default_format, formatted
 from .codegen.function import ConstantPool, print_function
 from .codegen.header import CONVENTIONS, kink_conventions
 from .codegen.load import load_from_file, load_module
@@ -67,9 +68,11 @@ class Compiled:
         """The generated function of a derivative kind ("grad", "hessian", ...)."""
         return getattr(self.module, f"{kind}_{self.name}")
 
-    def save(self, path: str) -> None:
-        """Write the module atomically (a temporary file, then a rename)."""
-        write_atomic(path, self.source)
+    def save(self, path: str, format: str | None = None) -> None:
+        """Write the module atomically (a temporary file, then a rename), laid out by
+        ``ruff format`` when ruff is installed (`format`: "auto", the default unless
+        $SYMDIFF_FORMAT names another, "ruff" or "none")."""
+        write_atomic(path, formatted(self.source, format or default_format()))
 
     def picture(self, *args):
         """The computational graph and its backward pass, drawn as the autograd

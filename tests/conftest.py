@@ -32,3 +32,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 # Every graph pass validates its result (symdiff.ir.graph.graph_pass), so a pass that
 # breaks the IR fails in the pass that broke it; subprocesses inherit the setting.
 os.environ.setdefault("SYMDIFF_CHECK_IR", "1")
+# Printed code as symdiff lays it out, with or without ruff installed; the golden
+# modules ask for ruff's layout explicitly (`emit --format ruff`).
+os.environ.setdefault("SYMDIFF_FORMAT", "none")

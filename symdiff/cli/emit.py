@@ -8,6 +8,7 @@ import sys
 
 from .. import progress
 from ..autodiff.transforms import KINDS
+from ..codegen.formatting import FORMATS, default_format, formatted
 from ..codegen.header import DEFAULT_KINDS, emit_command
 from ..codegen.numba_backend import compile_error
 from ..compile import BACKENDS, backend_layout, compile_gradient
@@ -48,8 +49,12 @@ def _cmd_emit(ns) -> int:
         compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
                                     kinds=kinds, command=command, backend=ns.backend,
                                     dims=None if ns.dims == "fixed" else ns.dims)
+    try:
+        text = formatted(compiled.source, ns.format)
+    except RuntimeError as exc:  # --format ruff without a working ruff
+        raise UsageError(str(exc)) from None
     if ns.check:
-        return _check_file(ns.output, compiled.source)
+        return _check_file(ns.output, text)
     if not ns.no_verify:
         with progress.task("checking the gradient against central differences"):
             try:
@@ -59,7 +64,7 @@ def _cmd_emit(ns) -> int:
                 if error is None:
                     raise
                 raise error from None
-    return _deliver(compiled.source, ns.output)
+    return _deliver(text, ns.output)
 
 
 def _check_file(path: str, text: str) -> int:
@@ -105,6 +110,10 @@ def _add_emit(sub, common) -> None:
                       help="numpy (default), or numba: runs of elementwise statements "
                       "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
                       "numba-parallel also spreads large loops over the cores (prange)")
+    emit.add_argument("--format", choices=FORMATS, default=default_format(),
+                      help="layout of the written module: auto (`ruff format`'s when ruff "
+                      "is installed, else symdiff's own; the default unless the "
+                      "environment variable SYMDIFF_FORMAT names another), ruff, or none")
     emit.add_argument("-o", "--output", metavar="FILE",
                       help="write here (atomically) instead of to stdout")
     emit.add_argument("--check", action="store_true", help="write nothing; exit 1 if FILE "

@@ -78,50 +78,46 @@ def _split_fstring(body: str, width: int) -> list[str]:
 
 
 
-def dtype_check(name: str, dtype, guard: bool = True, indent: int = 4,
-                scalar: bool | None = None) -> list[str]:
-    """Lines raising TypeError for an argument of a dtype the code was not generated
-    for: bool, complex, object or strings where real numbers were traced, and a float of
-    another width (float32 code would silently compute in float64, and float64 code in
-    float32). Integers pass where floats were traced: NumPy promotes them. An array
-    argument's dtype is read from the array itself (`X.dtype`): `np.asarray(X)` would
-    pull a Dask array to the client; a list is converted first, as NumPy would."""
+#: The helper every module's `_check_inputs` calls once per argument (text without any
+#: user data: the names it reports are string literals of checked identifiers).
+CHECK_HELPER = '''def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
     dtype = np.dtype(dtype)
-    scalar = guard if scalar is None else scalar
-    got = f"np.asarray({name}).dtype" if scalar else f"{name}.dtype"
-    lines = [] if scalar else [f'if not hasattr({name}, "dtype"):  # a list',
-                               f"    {name} = np.asarray({name})"]
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
     if dtype.kind == "f":
-        test = f"{got} != {dtype_name(dtype)} and {got}.kind not in 'iu'"
-        if guard:
-            test = f"not isinstance({name}, float) and {test}"
-        message = (f'f"{name} must be {dtype.name} as traced (or integers), got dtype '
-                   f'{{{got}}}; convert it with .astype({dtype_name(dtype)})"')
-        return lines + [_if(test, indent), *_raise(message, "TypeError")]
-    kinds, what = {"i": ("iu", "integers"), "u": ("iu", "integers"),
-                   "b": ("b", "booleans")}[dtype.kind]
-    test = f"{got}.kind not in {kinds!r}"
-    message = (f'f"{name} must be {what} ({dtype.name} when traced), '
-               f'got dtype {{{got}}}"')
-    return lines + [_if(test, indent), *_raise(message, "TypeError")]
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")'''
 
+
+def check_call(name: str, shape, dtype, guard: bool = True) -> list[str]:
+    """The `_check` call for one argument: its name, the shape it must have (None when
+    the lines before checked it) and its dtype. A float scalar passes by its type alone
+    (`np.shape` of a float costs about a microsecond); `guard=False` drops that test."""
+    call = f'_check("{name}", {name}, {shape!r}, {dtype_name(np.dtype(dtype))})'
+    if guard and shape is not None and shape == () and np.dtype(dtype).kind == "f":
+        return [f"if not isinstance({name}, float):", "    " + call]
+    return [call]
 
 
 def input_checks(specs, requirements=()) -> list[str]:
-    """Body of `_check_inputs`: one shape and dtype (or static value) check per argument
-    (and, for symbolic shapes, the sizes the program requires)."""
+    """Body of `_check_inputs`: one `_check` call (or static value check) per argument
+    and, for symbolic shapes, the sizes the program requires."""
     if any(s.traced and dims.is_symbolic(s.shape) for s in specs):
-        return [line for s in specs if not s.traced for line in static_check(s.name, s.static)] \
-            + symbolic_checks(specs, requirements, shape_check, dtype_check, _if, _raise)
+        return [line for s in specs if not s.traced for line in static_check(s.name)] \
+            + symbolic_checks(specs, requirements, check_call, _if, _raise)
     lines = []
     for s in specs:
-        if not s.traced:
-            lines += static_check(s.name)
-        elif s.shape == () and s.dtype.kind == "f":  # one type test on the hot path
-            nested = shape_check(s.name, (), guard=False) \
-                + dtype_check(s.name, s.dtype, False, indent=8, scalar=True)
-            lines += [f"if not isinstance({s.name}, float):", *("    " + x for x in nested)]
-        else:
-            lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())
+        lines += static_check(s.name) if not s.traced else check_call(s.name, s.shape, s.dtype)
     return lines or ["pass"]
-

@@ -107,7 +107,8 @@ def _domain(program: Program, head: int, end: int, printable) -> tuple | None:
     """The domain of a loop that can run element by element, or None."""
     stmt = program.statements[head]
     loop: Loop = stmt.node.p["loop"]
-    if loop.n_xs or loop.ys or loop.reverse or not loop.n_carry or stmt.depth:
+    if loop.n_xs or loop.ys or loop.reverse or not loop.n_carry or stmt.depth or \
+            loop.is_while or loop.counted:  # (a while loop's count is not per element)
         return None
     domain = loop.carry_in[0].shape
     if not domain or any(v.shape != domain for v in loop.carry_in + loop.carry_out):

@@ -14,7 +14,7 @@ from ..passes.simplify import Program
 
 # (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
 # are printed calls' modules)
-_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "njit", "prange", "_accumulate"} \
+_RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "_check", "njit", "prange", "_accumulate"} \
     | set(keyword.kwlist) | set(dir(__builtins__))
 
 

@@ -48,15 +48,16 @@ def bound_dims(specs) -> list:
     return order
 
 
-def symbolic_checks(specs, requirements, shape_check, dtype_check, if_, raise_) -> list[str]:
+def symbolic_checks(specs, requirements, check, if_, raise_) -> list[str]:
     """Body of `_check_inputs` for arguments with symbolic shapes (the helpers of
-    emit.py build the lines of concrete arguments, dtypes and `if`/`raise`)."""
+    checks.py build the `_check` call of an argument's shape (None: checked here) and
+    dtype, and `if`/`raise`)."""
     lines: list[str] = []
     origin: dict = {}  # dimension -> (argument, its shape) that binds it
     later: list = []  # arguments whose shape reads a size a later argument binds
     for s in _binding_order(specs):
         if not dims.is_symbolic(s.shape):
-            lines += shape_check(s.name, s.shape) + dtype_check(s.name, s.dtype, s.shape == ())
+            lines += check(s.name, s.shape, s.dtype)
             continue
         lines += _rank_check(s, if_, raise_)
         fresh = [d if isinstance(d, sp.Symbol) and d not in origin and
@@ -74,7 +75,7 @@ def symbolic_checks(specs, requirements, shape_check, dtype_check, if_, raise_) 
                 lines += _relation_check(s, origin, if_, raise_)
             else:  # x2 of shape (n, 2*d) before the x3 of shape (k, d) that binds d
                 later.append(s)
-        lines += dtype_check(s.name, s.dtype, False)
+        lines += check(s.name, None, s.dtype)
     for s in later:
         lines += _relation_check(s, origin, if_, raise_)
     for expr, why in requirements:

@@ -27,9 +27,45 @@ def canonical(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, sp.Symbol]]:
 def rename(expr: sp.Expr, names: dict) -> sp.Expr:
     """`expr` with symbols replaced by symbols, its structure kept as it is: renaming
     keeps the order of names, so nothing needs re-sorting, and evaluating again would
-    undo a form a rewriting chose (3*(a + b*c) would become 3*a + 3*b*c)."""
+    undo a form a rewriting chose (3*(a + b*c) would become 3*a + 3*b*c).
+
+    Each node is rebuilt with ``evaluate=False`` passed to its constructor rather than
+    under ``sp.evaluate(False)``: entering and leaving that context clears SymPy's whole
+    cache, which made an unrolled program's compile time grow with its square."""
+    memo: dict = {}
+
+    def go(e):
+        if e in names:
+            return names[e]
+        if not e.args:
+            return e
+        done = memo.get(e)
+        if done is None:
+            args = tuple(go(a) for a in e.args)
+            done = memo[e] = e if all(a is b for a, b in zip(args, e.args)) else \
+                _rebuilt(e, args)
+        return done
+
+    return go(expr)
+
+
+def _rebuilt(e: sp.Basic, args: tuple) -> sp.Basic:
+    """``e.func(*args)`` as ``sp.evaluate(False)`` would build it."""
+    if e.func in _NO_EVALUATE_OPTION:
+        return _rebuilt_in_context(e, args)
+    try:
+        return e.func(*args, evaluate=False)
+    except TypeError:  # a class whose constructor takes no `evaluate` option
+        _NO_EVALUATE_OPTION.add(e.func)
+        return _rebuilt_in_context(e, args)
+
+
+_NO_EVALUATE_OPTION: set = set()
+
+
+def _rebuilt_in_context(e: sp.Basic, args: tuple) -> sp.Basic:
     with sp.evaluate(False):
-        return expr.xreplace(names)
+        return e.func(*args)
 
 
 def _placeholder(i: int, s: sp.Symbol) -> sp.Symbol:

@@ -25,6 +25,7 @@ from .loops import loop_statements, optimize_loops, with_bodies
 from .reductions import rewrite_reductions
 from .shift import stop_cancelling_shifts
 from .stable import lower_sigmoid, stabilize
+from .unit_floats import without_unit_floats
 
 __all__ = [
     "Program",
@@ -325,7 +326,7 @@ def simplify_expressions(graph: Graph) -> Graph:
     nodes = []
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.out.dtype.kind != "b":
-            new = simplify_expr(node.expr)
+            new = simplify_expr(without_unit_floats(graph, node))
             new = _distribute_sizes(new) if any(map(is_size_symbol, new.free_symbols)) else new
             if new is not node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new, loc=node.loc)

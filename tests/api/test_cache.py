@@ -119,3 +119,67 @@ def test_a_callable_that_cannot_be_weakly_referenced_still_works(compilations):
     for _ in range(2):
         assert symdiff.jvp(scale, (1.0,), (2.0,)) == pytest.approx((3.0, 6.0))
     assert len(compilations) == 2  # no cache to hold it in: compiled per call
+
+
+# -- the decorators' fast path: one float or ndarray argument whose function is known ------
+def test_the_fast_path_serves_repeat_calls_without_compiling(compilations):
+    def poly(x):
+        return np.sum(2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1)
+
+    g = symdiff.grad(poly)
+    for x in (2.0, -1.5, 0.25):  # d/dx = 8x^3 + 3x^2 + 6x + 5
+        assert g(x) == pytest.approx(8 * x**3 + 3 * x**2 + 6 * x + 5, rel=1e-15)
+    assert len(compilations) == 1 and g.cache_info().hits == 2
+    a = np.array([2.0, -1.5, 0.5])
+    np.testing.assert_allclose(g(a[:2]), [8 * 8 + 3 * 4 + 12 + 5, -27 + 6.75 - 9 + 5])
+    assert len(compilations) == 2  # an array: another module
+    np.testing.assert_allclose(g(a), 8 * a**3 + 3 * a**2 + 6 * a + 5)  # dims="auto": the
+    assert len(compilations) == 2  # same module for n = 3
+    g32 = g(a.astype(np.float32))  # another dtype: another module, float32 result
+    assert len(compilations) == 3 and g32.dtype == np.float32
+    assert g.cache_info() == (3, 3, 3)
+
+
+def test_python_float_arithmetic_errors_give_numpy_values_on_the_fast_path():
+    g = symdiff.grad(lambda x: np.log(x))  # 1/x: Python raises at 0.0, NumPy gives inf
+    assert g(2.0) == 0.5
+    with np.errstate(divide="ignore"):
+        assert g(0.0) == np.inf
+    root = symdiff.grad(lambda x: x**1.5)  # 1.5*x**0.5: complex in Python for x < 0
+    assert root(4.0) == pytest.approx(3.0)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(root(-4.0))
+    both = symdiff.value_and_grad(lambda x: x**1.5)  # a tuple result
+    assert both(4.0) == pytest.approx((8.0, 3.0))
+    with np.errstate(invalid="ignore"):
+        assert all(np.isnan(both(-4.0)))
+
+
+def test_keyword_arguments_are_refused_on_every_call():
+    g = symdiff.grad(lambda x: x * x)
+    assert g(3.0) == 6.0
+    with pytest.raises(symdiff.InputError, match="positionally"):
+        g(x=3.0)
+
+
+def test_the_transform_keeps_the_function_name_and_exposes_its_source():
+    def loss(w):
+        return np.sum(w**2)
+
+    g = symdiff.grad(loss)
+    assert g.__name__ == "loss" and g.__wrapped__ is loss
+    np.testing.assert_allclose(g(np.array([1.0, -2.0])), [2.0, -4.0])
+    assert "def grad_loss(w):" in g.source
+
+
+def test_a_static_argument_keeps_the_module_valid_for_every_size(compilations):
+    def power_sum(x, k):
+        return np.sum(x**k)
+
+    g = symdiff.grad(power_sum)
+    for n in (3, 4, 7):
+        x = np.arange(1.0, n + 1)
+        np.testing.assert_allclose(g(x, 3), 3 * x**2)  # d/dx sum(x^3) = 3x^2
+    assert len(compilations) == 1 and "(n,) = np.shape(x)" in g.source
+    np.testing.assert_allclose(g(np.arange(1.0, 4.0), 2), [2.0, 4.0, 6.0])  # another k
+    assert len(compilations) == 2

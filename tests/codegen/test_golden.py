@@ -73,10 +73,21 @@ def at_root(monkeypatch):
     monkeypatch.chdir(ROOT)  # paths in headers are relative to the repository
 
 
+def needs_ruff():
+    """Golden modules are laid out by `ruff format` (`emit --format ruff`)."""
+    from symdiff.codegen.formatting import ruff_binary
+
+    binary = ruff_binary()
+    if binary is None:
+        pytest.skip("ruff is not installed: golden modules are in ruff's layout")
+    return binary
+
+
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_emit_matches_golden_byte_for_byte(name, at_root, capsys):
+    needs_ruff()
     func, options, _ = ALL[name]
-    argv = ["emit", f"{MODELS}:{func}", *options, "-o", golden_path(name)]
+    argv = ["emit", f"{MODELS}:{func}", *options, "--format", "ruff", "-o", golden_path(name)]
     status = main(argv if REGENERATE else argv + ["--check"])
     err = capsys.readouterr().err
     assert status == 0, (f"{golden_path(name)} differs from what symdiff emits now; if "
@@ -192,3 +203,18 @@ def test_symbolic_golden_modules_are_right_at_other_sizes(name, sizes):
         columns = [central_difference(lambda *a, j=j: getattr(module, f"grad_{func}")(*a)[j],
                                       args, i) for j in range(np.size(args[i]))]
         np.testing.assert_allclose(hessian, np.stack(columns), rtol=1e-5, atol=1e-8)
+
+
+GOLDEN_MODULES = sorted([*ALL, "fused_logistic.py", "fused_nested_loop.py", "fused_rosenbrock.py"])
+
+
+@pytest.mark.parametrize("name", GOLDEN_MODULES)
+def test_golden_modules_are_unchanged_by_ruff_format_and_fit_88_columns(name, at_root):
+    binary = needs_ruff()
+    path = golden_path(name)
+    done = subprocess.run([binary, "format", "--isolated", "--diff", path],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(path, encoding="utf-8") as fh:
+        long = [(i, line) for i, line in enumerate(fh, 1) if len(line.rstrip("\n")) > 88]
+    assert long == [], f"{path}: lines over 88 columns: {long}"

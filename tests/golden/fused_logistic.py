@@ -19,6 +19,27 @@ from numba import njit
 __all__ = ["grad_logistic", "logistic", "value_and_grad_logistic"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 @njit(cache=True, fastmath={"reassoc"})
 def _accumulate(total, value):
     """total + value, the one addition the compiler may reassociate: a sum is split
@@ -30,41 +51,11 @@ def _accumulate(total, value):
 def _check_inputs(w, b, X, y):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(w) != (3,):
-        raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if not hasattr(w, "dtype"):  # a list
-        w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
-        raise TypeError(
-            f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("w", w, (3,), np.float64)
     if not isinstance(b, float):
-        if np.shape(b) != ():
-            raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
-            raise TypeError(
-                "b must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
-            )
-    if np.shape(X) != (20, 3):
-        raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
-    if not hasattr(X, "dtype"):  # a list
-        X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
-        raise TypeError(
-            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(y) != (20,):
-        raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
-    if not hasattr(y, "dtype"):  # a list
-        y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
-        raise TypeError(
-            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+        _check("b", b, (), np.float64)
+    _check("X", X, (20, 3), np.float64)
+    _check("y", y, (20,), np.float64)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -73,7 +64,7 @@ def _logistic_k0(b, _t0, y):
     _t1 = 0.0
     for i in range(n):
         logits = b + _t0[i]
-        _t2 = y[i]*np.logaddexp(0, -logits) + (1 - y[i])*np.logaddexp(0, logits)
+        _t2 = y[i] * np.logaddexp(0, -logits) + (1 - y[i]) * np.logaddexp(0, logits)
         _t1 = _accumulate(_t1, _t2)
     return _t1
 
@@ -93,7 +84,7 @@ def logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     _t0 = X @ w
     _t1 = _logistic_k0(np.float64(b), _t0, y)
-    loss = 1/20*_t1
+    loss = 1 / 20 * _t1
     return loss
 
 
@@ -104,7 +95,9 @@ def _grad_logistic_k0(logits, _t0, y):
     dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        _t1[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t0[i]) / (
+            _t0[i] + 1
+        )
         dloss_db = _accumulate(dloss_db, _t1[i])
     return _t1, dloss_db
 
@@ -142,7 +135,9 @@ def _value_and_grad_logistic_k0(b, _t0, y):
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
         logits[i] = b + _t0[i]
-        _t2 = y[i]*np.logaddexp(0, -logits[i]) + (1 - y[i])*np.logaddexp(0, logits[i])
+        _t2 = y[i] * np.logaddexp(0, -logits[i]) + (1 - y[i]) * np.logaddexp(
+            0, logits[i]
+        )
         _t1 = _accumulate(_t1, _t2)
     return logits, _t1
 
@@ -154,7 +149,9 @@ def _value_and_grad_logistic_k1(logits, _t0, y):
     dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t1[i] = -1/20*y[i] + 1/20*(1.0 if logits[i] >= 0 else _t0[i])/(_t0[i] + 1)
+        _t1[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t0[i]) / (
+            _t0[i] + 1
+        )
         dloss_db = _accumulate(dloss_db, _t1[i])
     return _t1, dloss_db
 
@@ -177,7 +174,7 @@ def value_and_grad_logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     _t0 = X @ w
     logits, _t1 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
-    loss = 1/20*_t1
+    loss = 1 / 20 * _t1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1, dloss_db = _value_and_grad_logistic_k1(logits, _t0, y)

@@ -18,22 +18,34 @@ __all__ = ["grad_nested_loop", "nested_loop", "value_and_grad_nested_loop"]
 _STATIC_depth = 30
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(x, depth):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(x) != (5,):
-        raise ValueError(f"x must have shape (5,), got {np.shape(x)}")
-    if not hasattr(x, "dtype"):  # a list
-        x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
-        raise TypeError(
-            f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("x", x, (5,), np.float64)
     if depth != _STATIC_depth:
         raise ValueError(
-            f"depth was {_STATIC_depth!r} when this code was generated, got "
-            f"{depth!r}"
+            f"depth was {_STATIC_depth!r} when this code was generated, got {depth!r}"
         )
 
 
@@ -47,7 +59,7 @@ def _nested_loop_k0(x_in, depth):
     for _ in range(depth):
         for i in range(n):
             x = x_all[i]
-            x = x*np.sin(x) + np.cos(x)
+            x = x * np.sin(x) + np.cos(x)
             x_all[i] = x
     return x_all
 
@@ -84,8 +96,8 @@ def _grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
             dnested_loop_dx = dnested_loop_dx_all[i]
             # gradient of line 87: x = np.sin(x) * x + np.cos(x)
             _t0 = np.cos(x)
-            _t1 = _t0 + x*np.sin(x)
-            dnested_loop_dx = _t0*x*dnested_loop_dx
+            _t1 = _t0 + x * np.sin(x)
+            dnested_loop_dx = _t0 * x * dnested_loop_dx
             x = _t1
             x_all[i] = x
             dnested_loop_dx_all[i] = dnested_loop_dx
@@ -124,8 +136,8 @@ def _value_and_grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
             dnested_loop_dx = dnested_loop_dx_all[i]
             # gradient of line 87: x = np.sin(x) * x + np.cos(x)
             _t0 = np.cos(x)
-            _t1 = _t0 + x*np.sin(x)
-            dnested_loop_dx = _t0*x*dnested_loop_dx
+            _t1 = _t0 + x * np.sin(x)
+            dnested_loop_dx = _t0 * x * dnested_loop_dx
             x = _t1
             x_all[i] = x
             dnested_loop_dx_all[i] = dnested_loop_dx

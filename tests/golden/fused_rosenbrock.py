@@ -14,6 +14,27 @@ from numba import njit
 __all__ = ["grad_rosenbrock", "rosenbrock", "value_and_grad_rosenbrock"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 @njit(cache=True, fastmath={"reassoc"})
 def _accumulate(total, value):
     """total + value, the one addition the compiler may reassociate: a sum is split
@@ -25,15 +46,7 @@ def _accumulate(total, value):
 def _check_inputs(x):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(x) != (8,):
-        raise ValueError(f"x must have shape (8,), got {np.shape(x)}")
-    if not hasattr(x, "dtype"):  # a list
-        x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
-        raise TypeError(
-            f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("x", x, (8,), np.float64)
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -41,7 +54,7 @@ def _rosenbrock_k0(x):
     n = x.shape[0] - 1
     value = 0.0
     for i in range(n):
-        value = _accumulate(value, (1 - x[i])**2 + 100*(x[i + 1] - x[i]**2)**2)
+        value = _accumulate(value, (1 - x[i]) ** 2 + 100 * (x[i + 1] - x[i] ** 2) ** 2)
     return value
 
 
@@ -67,9 +80,9 @@ def _grad_rosenbrock_k0(x):
     drosenbrock_dx[0] = 0
     for i in range(n):
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
-        _t0 = x[i + 1] - x[i]**2
-        drosenbrock_dx[i + 1] = 200*_t0
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
+        _t0 = x[i + 1] - x[i] ** 2
+        drosenbrock_dx[i + 1] = 200 * _t0
+        drosenbrock_dx[i] += x[i] * (2 - 400 * _t0) - 2
     return drosenbrock_dx
 
 
@@ -94,11 +107,11 @@ def _value_and_grad_rosenbrock_k0(x):
     drosenbrock_dx = np.empty(x.shape[0])
     drosenbrock_dx[0] = 0
     for i in range(n):
-        _t0 = x[i + 1] - x[i]**2
-        value = _accumulate(value, 100*_t0**2 + (1 - x[i])**2)
+        _t0 = x[i + 1] - x[i] ** 2
+        value = _accumulate(value, 100 * _t0**2 + (1 - x[i]) ** 2)
         # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
-        drosenbrock_dx[i + 1] = 200*_t0
-        drosenbrock_dx[i] += x[i]*(2 - 400*_t0) - 2
+        drosenbrock_dx[i + 1] = 200 * _t0
+        drosenbrock_dx[i] += x[i] * (2 - 400 * _t0) - 2
     return value, drosenbrock_dx
 
 

@@ -9,33 +9,36 @@ import numpy as np
 __all__ = ["J", "grad_J", "value_and_grad_J"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(a, b, c):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
     if not isinstance(a, float):
-        if np.shape(a) != ():
-            raise ValueError(f"a must have shape (), got {np.shape(a)}")
-        if np.asarray(a).dtype != np.float64 and np.asarray(a).dtype.kind not in 'iu':
-            raise TypeError(
-                "a must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(a).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("a", a, (), np.float64)
     if not isinstance(b, float):
-        if np.shape(b) != ():
-            raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
-            raise TypeError(
-                "b must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("b", b, (), np.float64)
     if not isinstance(c, float):
-        if np.shape(c) != ():
-            raise ValueError(f"c must have shape (), got {np.shape(c)}")
-        if np.asarray(c).dtype != np.float64 and np.asarray(c).dtype.kind not in 'iu':
-            raise TypeError(
-                "c must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(c).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("c", c, (), np.float64)
 
 
 def J(a, b, c):
@@ -51,7 +54,7 @@ def J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3*(a + b*c)
+    J = 3 * (a + b * c)
     return J
 
 
@@ -73,8 +76,8 @@ def grad_J(a, b, c):
         _check_inputs(a, b, c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
-    dJ_db = 3*c
-    dJ_dc = 3*b
+    dJ_db = 3 * c
+    dJ_dc = 3 * b
     return (dJ_da, dJ_db, dJ_dc)
 
 
@@ -95,9 +98,9 @@ def value_and_grad_J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3*(a + b*c)
+    J = 3 * (a + b * c)
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
-    dJ_db = 3*c
-    dJ_dc = 3*b
+    dJ_db = 3 * c
+    dJ_dc = 3 * b
     return J, (dJ_da, dJ_db, dJ_dc)

@@ -9,18 +9,31 @@ import numpy as np
 __all__ = ["chain", "grad_chain", "value_and_grad_chain"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(x):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(x) != (3,):
-        raise ValueError(f"x must have shape (3,), got {np.shape(x)}")
-    if not hasattr(x, "dtype"):  # a list
-        x = np.asarray(x)
-    if x.dtype != np.float64 and x.dtype.kind not in 'iu':
-        raise TypeError(
-            f"x must be float64 as traced (or integers), got dtype {x.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("x", x, (3,), np.float64)
 
 
 def chain(x):
@@ -33,8 +46,8 @@ def chain(x):
         out: float64, shape ()
     """
     _check_inputs(x)
-    z = (2*x + 3)**2
-    out = 1/3*np.sum(z)
+    z = (2 * x + 3) ** 2
+    out = 1 / 3 * np.sum(z)
     return out
 
 
@@ -49,7 +62,7 @@ def grad_chain(x):
     """
     _check_inputs(x)
     # gradient of line 17: z = y**2
-    dout_dx = 8/3*x + 4
+    dout_dx = 8 / 3 * x + 4
     return dout_dx
 
 
@@ -65,8 +78,8 @@ def value_and_grad_chain(x):
             dout_dx: float64, shape (3,)
     """
     _check_inputs(x)
-    z = (2*x + 3)**2
-    out = 1/3*np.sum(z)
+    z = (2 * x + 3) ** 2
+    out = 1 / 3 * np.sum(z)
     # gradient of line 17: z = y**2
-    dout_dx = 8/3*x + 4
+    dout_dx = 8 / 3 * x + 4
     return out, dout_dx

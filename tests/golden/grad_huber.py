@@ -12,17 +12,32 @@ import numpy as np
 __all__ = ["grad_huber", "huber", "value_and_grad_huber"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(r):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
     if not isinstance(r, float):
-        if np.shape(r) != ():
-            raise ValueError(f"r must have shape (), got {np.shape(r)}")
-        if np.asarray(r).dtype != np.float64 and np.asarray(r).dtype.kind not in 'iu':
-            raise TypeError(
-                "r must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(r).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("r", r, (), np.float64)
 
 
 def huber(r):
@@ -38,7 +53,7 @@ def huber(r):
         _check_inputs(r)
     _t0 = np.abs(r)
     if _t0 <= 1:
-        value = 0.5*r**2
+        value = 0.5 * r**2
         return value
     value = np.abs(r) - 0.5
     return value
@@ -58,7 +73,7 @@ def grad_huber(r):
     _t0 = np.abs(r)
     if _t0 <= 1:
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0*r
+        dhuber_dr = np.float64(r)
         return dhuber_dr
     # gradient of line 99: return abs(r) - 0.5
     dhuber_dr = np.sign(r)
@@ -80,9 +95,9 @@ def value_and_grad_huber(r):
         _check_inputs(r)
     _t0 = np.abs(r)
     if _t0 <= 1:
-        value = 0.5*r**2
+        value = 0.5 * r**2
         # gradient of line 98: return 0.5 * r**2
-        dhuber_dr = 1.0*r
+        dhuber_dr = np.float64(r)
         return value, dhuber_dr
     value = np.abs(r) - 0.5
     # gradient of line 99: return abs(r) - 0.5

@@ -15,44 +15,35 @@ import numpy as np
 __all__ = ["grad_logistic", "logistic", "value_and_grad_logistic"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(w, b, X, y):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(w) != (3,):
-        raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if not hasattr(w, "dtype"):  # a list
-        w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
-        raise TypeError(
-            f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("w", w, (3,), np.float64)
     if not isinstance(b, float):
-        if np.shape(b) != ():
-            raise ValueError(f"b must have shape (), got {np.shape(b)}")
-        if np.asarray(b).dtype != np.float64 and np.asarray(b).dtype.kind not in 'iu':
-            raise TypeError(
-                "b must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
-            )
-    if np.shape(X) != (20, 3):
-        raise ValueError(f"X must have shape (20, 3), got {np.shape(X)}")
-    if not hasattr(X, "dtype"):  # a list
-        X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
-        raise TypeError(
-            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(y) != (20,):
-        raise ValueError(f"y must have shape (20,), got {np.shape(y)}")
-    if not hasattr(y, "dtype"):  # a list
-        y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
-        raise TypeError(
-            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+        _check("b", b, (), np.float64)
+    _check("X", X, (20, 3), np.float64)
+    _check("y", y, (20,), np.float64)
 
 
 def logistic(w, b, X, y):
@@ -69,8 +60,8 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/20*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / 20 * _t0
     return loss
 
 
@@ -92,7 +83,7 @@ def grad_logistic(w, b, X, y):
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = np.exp(-np.abs(logits))
-    _t1 = -1/20*y + 1/20*np.where(logits >= 0, 1, _t0)/(_t0 + 1)
+    _t1 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t0) / (_t0 + 1)
     dloss_db = np.sum(_t1)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
@@ -117,10 +108,10 @@ def value_and_grad_logistic(w, b, X, y):
     _check_inputs(w, b, X, y)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
-    _t0 = np.sum(y*np.logaddexp(0, -logits) + (1 - y)*np.logaddexp(0, logits))
-    loss = 1/20*_t0
+    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    loss = 1 / 20 * _t0
     _t1 = np.exp(-np.abs(logits))
-    _t2 = -1/20*y + 1/20*np.where(logits >= 0, 1, _t1)/(_t1 + 1)
+    _t2 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t1) / (_t1 + 1)
     dloss_db = np.sum(_t2)
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t2

@@ -11,62 +11,37 @@ import numpy as np
 __all__ = ["grad_mlp", "mlp", "value_and_grad_mlp"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(W1, b1, W2, b2, X, y):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
-    if np.shape(W1) != (2, 4):
-        raise ValueError(f"W1 must have shape (2, 4), got {np.shape(W1)}")
-    if not hasattr(W1, "dtype"):  # a list
-        W1 = np.asarray(W1)
-    if W1.dtype != np.float64 and W1.dtype.kind not in 'iu':
-        raise TypeError(
-            f"W1 must be float64 as traced (or integers), got dtype {W1.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(b1) != (4,):
-        raise ValueError(f"b1 must have shape (4,), got {np.shape(b1)}")
-    if not hasattr(b1, "dtype"):  # a list
-        b1 = np.asarray(b1)
-    if b1.dtype != np.float64 and b1.dtype.kind not in 'iu':
-        raise TypeError(
-            f"b1 must be float64 as traced (or integers), got dtype {b1.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(W2) != (4,):
-        raise ValueError(f"W2 must have shape (4,), got {np.shape(W2)}")
-    if not hasattr(W2, "dtype"):  # a list
-        W2 = np.asarray(W2)
-    if W2.dtype != np.float64 and W2.dtype.kind not in 'iu':
-        raise TypeError(
-            f"W2 must be float64 as traced (or integers), got dtype {W2.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("W1", W1, (2, 4), np.float64)
+    _check("b1", b1, (4,), np.float64)
+    _check("W2", W2, (4,), np.float64)
     if not isinstance(b2, float):
-        if np.shape(b2) != ():
-            raise ValueError(f"b2 must have shape (), got {np.shape(b2)}")
-        if np.asarray(b2).dtype != np.float64 and np.asarray(b2).dtype.kind not in 'iu':
-            raise TypeError(
-                "b2 must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(b2).dtype}; convert it with .astype(np.float64)"
-            )
-    if np.shape(X) != (8, 2):
-        raise ValueError(f"X must have shape (8, 2), got {np.shape(X)}")
-    if not hasattr(X, "dtype"):  # a list
-        X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
-        raise TypeError(
-            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(y) != (8,):
-        raise ValueError(f"y must have shape (8,), got {np.shape(y)}")
-    if not hasattr(y, "dtype"):  # a list
-        y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
-        raise TypeError(
-            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+        _check("b2", b2, (), np.float64)
+    _check("X", X, (8, 2), np.float64)
+    _check("y", y, (8,), np.float64)
 
 
 def mlp(W1, b1, W2, b2, X, y):
@@ -85,7 +60,7 @@ def mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(b1 + X @ W1)
-    value = 1/8*np.sum((b2 - y + hidden @ W2)**2)
+    value = 1 / 8 * np.sum((b2 - y + hidden @ W2) ** 2)
     return value
 
 
@@ -110,12 +85,12 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(b1 + X @ W1)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 1/4*(b2 - y + hidden @ W2)
+    _t0 = 1 / 4 * (b2 - y + hidden @ W2)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t1 = W2*_t0[:, None]*(1 - hidden**2)
+    _t1 = W2 * _t0[:, None] * (1 - hidden**2)
     dmlp_db1 = np.sum(_t1, axis=0)
     dmlp_dW1 = X.T @ _t1
     return (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)
@@ -143,14 +118,14 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(b1 + X @ W1)
     _t0 = b2 - y + hidden @ W2
-    value = 1/8*np.sum(_t0**2)
+    value = 1 / 8 * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t1 = 1/4*_t0
+    _t1 = 1 / 4 * _t0
     dmlp_db2 = np.sum(_t1)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t1
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
-    _t2 = W2*_t1[:, None]*(1 - hidden**2)
+    _t2 = W2 * _t1[:, None] * (1 - hidden**2)
     dmlp_db1 = np.sum(_t2, axis=0)
     dmlp_dW1 = X.T @ _t2
     return value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)

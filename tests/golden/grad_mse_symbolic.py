@@ -10,6 +10,27 @@ import numpy as np
 __all__ = ["grad_mse", "mse", "value_and_grad_mse"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(w, b, X, y):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
@@ -22,13 +43,7 @@ def _check_inputs(w, b, X, y):
             "(a Dask array of unknown chunk sizes has nan: call "
             "X.compute_chunk_sizes() first)"
         )
-    if not hasattr(X, "dtype"):  # a list
-        X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
-        raise TypeError(
-            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("X", X, None, np.float64)
     if np.ndim(y) != 1:
         raise ValueError(f"y must have shape (n,) (1 dimension), got {np.shape(y)}")
     if np.shape(y) != (n,):
@@ -36,13 +51,7 @@ def _check_inputs(w, b, X, y):
             f"y must have shape (n,) = {(n,)} where X has shape (n, d) = "
             f"{np.shape(X)}, got {np.shape(y)}"
         )
-    if not hasattr(y, "dtype"):  # a list
-        y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
-        raise TypeError(
-            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("y", y, None, np.float64)
     if np.ndim(w) != 1:
         raise ValueError(f"w must have shape (d,) (1 dimension), got {np.shape(w)}")
     if np.shape(w) != (d,):
@@ -50,24 +59,9 @@ def _check_inputs(w, b, X, y):
             f"w must have shape (d,) = {(d,)} where X has shape (n, d) = "
             f"{np.shape(X)}, got {np.shape(w)}"
         )
-    if not hasattr(w, "dtype"):  # a list
-        w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
-        raise TypeError(
-            f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if not isinstance(b, float) and np.shape(b) != ():
-        raise ValueError(f"b must have shape (), got {np.shape(b)}")
-    if (
-        not isinstance(b, float)
-        and np.asarray(b).dtype != np.float64
-        and np.asarray(b).dtype.kind not in 'iu'
-    ):
-        raise TypeError(
-            "b must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
-        )
+    _check("w", w, None, np.float64)
+    if not isinstance(b, float):
+        _check("b", b, (), np.float64)
 
 
 def mse(w, b, X, y):
@@ -85,7 +79,7 @@ def mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     residual = b - y + X @ w
-    value = 1/n*np.sum(residual**2)
+    value = 1 / n * np.sum(residual**2)
     return value
 
 
@@ -107,7 +101,7 @@ def grad_mse(w, b, X, y):
     n, _ = np.shape(X)
     residual = b - y + X @ w
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 2/n*residual
+    _t0 = 2 / n * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
@@ -132,9 +126,9 @@ def value_and_grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
     residual = b - y + X @ w
-    value = 1/n*np.sum(residual**2)
+    value = 1 / n * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
-    _t0 = 2/n*residual
+    _t0 = 2 / n * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0

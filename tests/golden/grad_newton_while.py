@@ -13,17 +13,32 @@ import numpy as np
 __all__ = ["grad_newton_hypot", "newton_hypot", "value_and_grad_newton_hypot"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(a):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
     if not isinstance(a, float):
-        if np.shape(a) != ():
-            raise ValueError(f"a must have shape (), got {np.shape(a)}")
-        if np.asarray(a).dtype != np.float64 and np.asarray(a).dtype.kind not in 'iu':
-            raise TypeError(
-                "a must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(a).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("a", a, (), np.float64)
 
 
 def newton_hypot(a):
@@ -39,8 +54,8 @@ def newton_hypot(a):
         _check_inputs(a)
     s = a**2 + 1
     y = s
-    while np.abs(y**2 - s) > 1e-12*s:
-        y = 0.5*(y + s/y)
+    while np.abs(y**2 - s) > 1e-12 * s:
+        y = 0.5 * (y + s / y)
     return y
 
 
@@ -59,9 +74,9 @@ def grad_newton_hypot(a):
     y = s
     ys = []
     steps = 0
-    while np.abs(y**2 - s) > 1e-12*s:
+    while np.abs(y**2 - s) > 1e-12 * s:
         ys.append(y)
-        y = 0.5*(y + s/y)
+        y = 0.5 * (y + s / y)
         steps += 1
     dy_dy = np.float64(1)
     _t0 = np.float64(0)
@@ -70,11 +85,11 @@ def grad_newton_hypot(a):
     for t in reversed(range(steps)):
         y = ys[t]
         # gradient of line 107: y = 0.5 * (y + s / y)
-        _t1 = dy_dy*(0.5 - 0.5*s/y**2)
-        dy_ds = 0.5*dy_dy/y + dy_ds
+        _t1 = dy_dy * (0.5 - 0.5 * s / y**2)
+        dy_ds = 0.5 * dy_dy / y + dy_ds
         dy_dy = _t1
     # gradient of line 104: s = 1.0 + a * a
-    dy_da = 2*a*(dy_dy + dy_ds)
+    dy_da = 2 * a * (dy_dy + dy_ds)
     return dy_da
 
 
@@ -95,9 +110,9 @@ def value_and_grad_newton_hypot(a):
     y = s
     ys = []
     steps = 0
-    while np.abs(y**2 - s) > 1e-12*s:
+    while np.abs(y**2 - s) > 1e-12 * s:
         ys.append(y)
-        y = 0.5*(y + s/y)
+        y = 0.5 * (y + s / y)
         steps += 1
     dy_ds = np.float64(1)
     _t0 = np.float64(0)
@@ -106,9 +121,9 @@ def value_and_grad_newton_hypot(a):
     # gradient of line 106: while abs(y * y - s) > 1e-12 * s:
     for t in reversed(range(steps)):
         # gradient of line 107: y = 0.5 * (y + s / y)
-        _t1 = dy_dy*(0.5 - 0.5*s/ys[t]**2)
-        dy_ds = 0.5*dy_dy/ys[t] + dy_ds
+        _t1 = dy_dy * (0.5 - 0.5 * s / ys[t] ** 2)
+        dy_ds = 0.5 * dy_dy / ys[t] + dy_ds
         dy_dy = _t1
     # gradient of line 104: s = 1.0 + a * a
-    dy_da = 2*a*(dy_dy + dy_ds)
+    dy_da = 2 * a * (dy_dy + dy_ds)
     return y, dy_da

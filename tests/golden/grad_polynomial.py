@@ -10,17 +10,32 @@ import numpy as np
 __all__ = ["grad_polynomial", "polynomial", "value_and_grad_polynomial"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(x):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
     if not isinstance(x, float):
-        if np.shape(x) != ():
-            raise ValueError(f"x must have shape (), got {np.shape(x)}")
-        if np.asarray(x).dtype != np.float64 and np.asarray(x).dtype.kind not in 'iu':
-            raise TypeError(
-                "x must be float64 as traced (or integers), got dtype "
-                f"{np.asarray(x).dtype}; convert it with .astype(np.float64)"
-            )
+        _check("x", x, (), np.float64)
 
 
 def polynomial(x):
@@ -34,7 +49,7 @@ def polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    value = 2*x*x*x*x + x*x*x + 3*x**2 + 5*x + 1
+    value = 2 * x * x * x * x + x * x * x + 3 * x**2 + 5 * x + 1
     return value
 
 
@@ -50,7 +65,7 @@ def grad_polynomial(x):
     if not isinstance(x, float):
         _check_inputs(x)
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8*x*x*x + 3*x**2 + 6*x + 5
+    dpolynomial_dx = 8 * x * x * x + 3 * x**2 + 6 * x + 5
     return dpolynomial_dx
 
 
@@ -67,9 +82,9 @@ def value_and_grad_polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    _t0 = x*x*x
-    _t1 = 3*x**2
-    value = _t0 + _t1 + 2*x*x*x*x + 5*x + 1
+    _t0 = x * x * x
+    _t1 = 3 * x**2
+    value = _t0 + _t1 + 2 * x * x * x * x + 5 * x + 1
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8*_t0 + _t1 + 6*x + 5
+    dpolynomial_dx = 8 * _t0 + _t1 + 6 * x + 5
     return value, dpolynomial_dx

@@ -18,6 +18,27 @@ import numpy as np
 __all__ = ["grad_logistic", "hessian_logistic", "logistic"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(w, b, X, y):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
@@ -32,13 +53,7 @@ def _check_inputs(w, b, X, y):
         )
     if np.shape(X) != (n, 3):
         raise ValueError(f"X must have shape (n, 3) = {(n, 3)}, got {np.shape(X)}")
-    if not hasattr(X, "dtype"):  # a list
-        X = np.asarray(X)
-    if X.dtype != np.float64 and X.dtype.kind not in 'iu':
-        raise TypeError(
-            f"X must be float64 as traced (or integers), got dtype {X.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("X", X, None, np.float64)
     if np.ndim(y) != 1:
         raise ValueError(f"y must have shape (n,) (1 dimension), got {np.shape(y)}")
     if np.shape(y) != (n,):
@@ -46,33 +61,10 @@ def _check_inputs(w, b, X, y):
             f"y must have shape (n,) = {(n,)} where X has shape (n, 3) = "
             f"{np.shape(X)}, got {np.shape(y)}"
         )
-    if not hasattr(y, "dtype"):  # a list
-        y = np.asarray(y)
-    if y.dtype != np.float64 and y.dtype.kind not in 'iu':
-        raise TypeError(
-            f"y must be float64 as traced (or integers), got dtype {y.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if np.shape(w) != (3,):
-        raise ValueError(f"w must have shape (3,), got {np.shape(w)}")
-    if not hasattr(w, "dtype"):  # a list
-        w = np.asarray(w)
-    if w.dtype != np.float64 and w.dtype.kind not in 'iu':
-        raise TypeError(
-            f"w must be float64 as traced (or integers), got dtype {w.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
-    if not isinstance(b, float) and np.shape(b) != ():
-        raise ValueError(f"b must have shape (), got {np.shape(b)}")
-    if (
-        not isinstance(b, float)
-        and np.asarray(b).dtype != np.float64
-        and np.asarray(b).dtype.kind not in 'iu'
-    ):
-        raise TypeError(
-            "b must be float64 as traced (or integers), got dtype "
-            f"{np.asarray(b).dtype}; convert it with .astype(np.float64)"
-        )
+    _check("y", y, None, np.float64)
+    _check("w", w, (3,), np.float64)
+    if not isinstance(b, float):
+        _check("b", b, (), np.float64)
 
 
 def logistic(w, b, X, y):
@@ -91,8 +83,8 @@ def logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     _t0 = y - 1
-    _t1 = np.sum(-_t0*np.logaddexp(0, logits) + y*np.logaddexp(0, -logits))
-    loss = 1/n*_t1
+    _t1 = np.sum(-_t0 * np.logaddexp(0, logits) + y * np.logaddexp(0, -logits))
+    loss = 1 / n * _t1
     return loss
 
 
@@ -112,10 +104,10 @@ def grad_logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = b + X @ w
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t0 = -1/n
+    _t0 = -1 / n
     _t1 = np.exp(-np.abs(logits))
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ (_t0*(y - np.where(logits >= 0, 1, _t1)/(_t1 + 1)))
+    dloss_dw = X.T @ (_t0 * (y - np.where(logits >= 0, 1, _t1) / (_t1 + 1)))
     return dloss_dw
 
 
@@ -136,10 +128,10 @@ def hessian_logistic(w, b, X, y):
     logits = b + X @ w
     _t0 = y - 1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t1 = -1/n
+    _t1 = -1 / n
     _t2 = np.exp(-np.abs(logits))
     _t3 = _t2 + 1
-    _t4 = 1/_t3**2
+    _t4 = 1 / _t3**2
     # gradient of line 40: logits = X @ w + b
-    d2loss_dw2 = X.T @ (X*((_t1*(_t0*_t2*_t4 - _t2*_t4*y))[:, None]))
+    d2loss_dw2 = X.T @ (X * ((_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None]))
     return d2loss_dw2
