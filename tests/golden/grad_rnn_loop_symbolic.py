@@ -12,6 +12,27 @@ import numpy as np
 __all__ = ["grad_rnn_loop", "rnn_loop", "value_and_grad_rnn_loop"]
 
 
+def _check(name, value, shape, dtype):
+    """Raise unless `value` has `shape` (ValueError; None: checked before) and `dtype`
+    (TypeError; integers pass where floats or integers were traced, as NumPy promotes
+    them). An array's dtype is read from it: np.asarray would compute a Dask array."""
+    if shape is not None and np.shape(value) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(value)}")
+    got = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if got == dtype:
+        return
+    dtype = np.dtype(dtype)
+    if got.kind in "iu" and dtype.kind in "fiu":
+        return
+    if dtype.kind == "f":
+        raise TypeError(
+            f"{name} must be {dtype} as traced (or integers), got dtype {got}; "
+            f"convert it with .astype(np.{dtype})"
+        )
+    wanted = "booleans" if dtype.kind == "b" else "integers"
+    raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
+
+
 def _check_inputs(W, U, b, xs):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
@@ -26,13 +47,7 @@ def _check_inputs(W, U, b, xs):
             f"{np.shape(xs)} (a Dask array of unknown chunk sizes has nan: call "
             "xs.compute_chunk_sizes() first)"
         )
-    if not hasattr(xs, "dtype"):  # a list
-        xs = np.asarray(xs)
-    if xs.dtype != np.float64 and xs.dtype.kind not in 'iu':
-        raise TypeError(
-            f"xs must be float64 as traced (or integers), got dtype {xs.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("xs", xs, None, np.float64)
     if np.ndim(U) != 2:
         raise ValueError(f"U must have shape (k, d) (2 dimensions), got {np.shape(U)}")
     k, _ = np.shape(U)
@@ -47,13 +62,7 @@ def _check_inputs(W, U, b, xs):
             f"U must have shape (k, d) = {(k, d)} where xs has shape (n, d) = "
             f"{np.shape(xs)}, got {np.shape(U)}"
         )
-    if not hasattr(U, "dtype"):  # a list
-        U = np.asarray(U)
-    if U.dtype != np.float64 and U.dtype.kind not in 'iu':
-        raise TypeError(
-            f"U must be float64 as traced (or integers), got dtype {U.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("U", U, None, np.float64)
     if np.ndim(W) != 2:
         raise ValueError(f"W must have shape (k, k) (2 dimensions), got {np.shape(W)}")
     if np.shape(W) != (k, k):
@@ -61,13 +70,7 @@ def _check_inputs(W, U, b, xs):
             f"W must have shape (k, k) = {(k, k)} where U has shape (k, d) = "
             f"{np.shape(U)}, got {np.shape(W)}"
         )
-    if not hasattr(W, "dtype"):  # a list
-        W = np.asarray(W)
-    if W.dtype != np.float64 and W.dtype.kind not in 'iu':
-        raise TypeError(
-            f"W must be float64 as traced (or integers), got dtype {W.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("W", W, None, np.float64)
     if np.ndim(b) != 1:
         raise ValueError(f"b must have shape (k,) (1 dimension), got {np.shape(b)}")
     if np.shape(b) != (k,):
@@ -75,13 +78,7 @@ def _check_inputs(W, U, b, xs):
             f"b must have shape (k,) = {(k,)} where U has shape (k, d) = "
             f"{np.shape(U)}, got {np.shape(b)}"
         )
-    if not hasattr(b, "dtype"):  # a list
-        b = np.asarray(b)
-    if b.dtype != np.float64 and b.dtype.kind not in 'iu':
-        raise TypeError(
-            f"b must be float64 as traced (or integers), got dtype {b.dtype}; "
-            "convert it with .astype(np.float64)"
-        )
+    _check("b", b, None, np.float64)
 
 
 def rnn_loop(W, U, b, xs):
@@ -134,7 +131,7 @@ def grad_rnn_loop(W, U, b, xs):
         hs[t] = h
         h = np.tanh(b + W @ h + U @ x)
     # gradient of line 75: return np.sum(h**2)
-    drnn_loop_dh = 2*h
+    drnn_loop_dh = 2 * h
     drnn_loop_dW = np.zeros((k, k))
     drnn_loop_dU = np.zeros((k, d))
     # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
@@ -146,12 +143,12 @@ def grad_rnn_loop(W, U, b, xs):
     for t in reversed(range(n)):
         x = xs[t]
         # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
-        _t3 = drnn_loop_dh*(1 - h**2)
+        _t3 = drnn_loop_dh * (1 - h**2)
         _t4 = _t3[:, None]
         _t5 = _t1 @ _t3
         drnn_loop_dh = _t2 @ _t3
-        drnn_loop_dW = _t4*hs[t] + drnn_loop_dW
-        drnn_loop_dU = _t4*x + drnn_loop_dU
+        drnn_loop_dW = _t4 * hs[t] + drnn_loop_dW
+        drnn_loop_dU = _t4 * x + drnn_loop_dU
         drnn_loop_db = _t3 + drnn_loop_db
         drnn_loop_dxs[t] = _t5
         h = hs[t]
@@ -188,7 +185,7 @@ def value_and_grad_rnn_loop(W, U, b, xs):
         h = np.tanh(b + W @ h + U @ x)
     value = np.sum(h**2)
     # gradient of line 75: return np.sum(h**2)
-    drnn_loop_dh = 2*h
+    drnn_loop_dh = 2 * h
     drnn_loop_dW = np.zeros((k, k))
     drnn_loop_dU = np.zeros((k, d))
     # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
@@ -200,12 +197,12 @@ def value_and_grad_rnn_loop(W, U, b, xs):
     for t in reversed(range(n)):
         x = xs[t]
         # gradient of line 74: h = np.tanh(W @ h + U @ x + b)
-        _t3 = drnn_loop_dh*(1 - h**2)
+        _t3 = drnn_loop_dh * (1 - h**2)
         _t4 = _t3[:, None]
         _t5 = _t1 @ _t3
         drnn_loop_dh = _t2 @ _t3
-        drnn_loop_dW = _t4*hs[t] + drnn_loop_dW
-        drnn_loop_dU = _t4*x + drnn_loop_dU
+        drnn_loop_dW = _t4 * hs[t] + drnn_loop_dW
+        drnn_loop_dU = _t4 * x + drnn_loop_dU
         drnn_loop_db = _t3 + drnn_loop_db
         drnn_loop_dxs[t] = _t5
         h = hs[t]
