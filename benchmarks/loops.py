@@ -39,29 +39,63 @@ PROGRAMS = {
 }
 
 
-def compile_seconds(fn, args, argnums, repeats: int = 3) -> float:
-    """Median time of `symdiff.grad(fn, argnums).compile(*args)`, from a fresh transform
-    and SymPy's cache cleared each time (as benchmarks/run.py measures)."""
+#: Programs whose step count is the length of an argument: under the default
+#: dims="auto" one module loops over the symbolic number of steps.
+SYMBOLIC_STEPS = {
+    "Kalman filter log-likelihood (range(y.shape[0]))": (kalman.kalman_loglik,
+                                                         kalman.make_inputs, (0,)),
+    "tanh RNN (for x in xs)": (rnn.rnn_loss, rnn.make_inputs, (0, 1, 2, 3, 4)),
+    "Euler fit to observations (for z_obs in observed)": (euler.euler_fit_loss,
+                                                          euler.make_fit_inputs, (0, 1)),
+}
+
+
+def compile_seconds(fn, args, argnums, repeats: int = 3, dims="auto") -> float:
+    """Median time of `symdiff.grad(fn, argnums, dims=dims).compile(*args)`, from a
+    fresh transform and SymPy's cache cleared each time (as benchmarks/run.py measures)."""
     times = []
     for _ in range(repeats):
         sp.core.cache.clear_cache()
         start = time.perf_counter()
-        symdiff.grad(fn, argnums=argnums).compile(*args)
+        symdiff.grad(fn, argnums=argnums, dims=dims).compile(*args)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
 
-def lines(fn, args, argnums) -> int:
-    return len(symdiff.grad(fn, argnums=argnums).compile(*args).source.splitlines())
+def lines(fn, args, argnums, dims="fixed") -> int:
+    return len(symdiff.grad(fn, argnums=argnums, dims=dims).compile(*args).source.splitlines())
 
 
 def programs_table(quick: bool) -> list[str]:
-    rows = ["| program | steps | compile (median of 3) | target | module lines at 10 / 1,000 "
-            "steps |", "|---|---|---|---|---|"]
+    rows = ["| program | steps | compile (median of 3, dims=\"auto\") | target | module "
+            "lines at 10 / 1,000 fixed steps |", "|---|---|---|---|---|"]
     for name, (fn, make, argnums, steps) in PROGRAMS.items():
         seconds = compile_seconds(fn, make(steps), argnums, 1 if quick else 3)
         sizes = (lines(fn, make(10), argnums), lines(fn, make(100 if quick else 1000), argnums))
         rows.append(f"| {name} | {steps} | {seconds:.3f} s | < 2 s | {sizes[0]} / {sizes[1]} |")
+    return rows
+
+
+def symbolic_steps_table(quick: bool) -> list[str]:
+    """One module per program for every step count: compile time, its size, and its
+    gradient at two step counts it was not traced at (against the fixed-size module)."""
+    rows = ["| program (steps symbolic) | compile (median of 3) | module lines | the loop | "
+            "gradient at 10 / 1,000 steps equals the fixed-size module's |",
+            "|---|---|---|---|---|"]
+    for name, (fn, make, argnums) in SYMBOLIC_STEPS.items():
+        seconds = compile_seconds(fn, make(40), argnums, 1 if quick else 3)
+        compiled = symdiff.grad(fn, argnums=argnums).compile(*make(40))
+        head = next(line.strip() for line in compiled.source.splitlines()
+                    if line.strip().startswith("for ") and "reversed" not in line)
+        same = []
+        for steps in (10, 100 if quick else 1000):
+            args = make(steps, seed=steps)
+            fixed = symdiff.grad(fn, argnums=argnums, dims="fixed").compile(*args).grad(*args)
+            mine = compiled.grad(*args)
+            pairs = zip(mine, fixed) if isinstance(mine, tuple) else [(mine, fixed)]
+            same.append(all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in pairs))
+        rows.append(f"| {name} | {seconds:.3f} s | {len(compiled.source.splitlines())} | "
+                    f"`{head}` | {' / '.join('yes' if s else 'NO' for s in same)} |")
     return rows
 
 
@@ -96,7 +130,8 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore")  # (the Kalman filter's F is a captured constant)
     report = ["# Loops that stay loops", "", f"symdiff {symdiff.__version__}, "
               f"numpy {np.__version__}, sympy {sp.__version__}", "",
-              *programs_table(args.quick), "", *p6_table(args.quick)]
+              *programs_table(args.quick), "", *symbolic_steps_table(args.quick), "",
+              *p6_table(args.quick)]
     print("\n".join(report))
     return 0
 

@@ -154,8 +154,30 @@ def loop_vjp(g: Graph, node: Node, cts: dict[int, Tracer], active: set[Var],
     vg = vjp_graph(bv, wrt, seeds=seeds)
     grads = vg.outputs[1:]
     adjoint = dce(vg.derive(vg.nodes, grads))
+    node, loop = _inner_stacks(g, node, loop, vg)
     plan = _Reverse(g, node, loop, adjoint, grads, carries, seed_of, ys_seed, ys_ct, body_in)
     return plan.build(inits, xs_outer, consts_outer, cts)
+
+
+def _inner_stacks(g: Graph, node: Node, loop: Loop, vg: Graph) -> tuple[Node, Loop]:
+    """A loop in the body (a nested loop) was given more stacks by its own reverse pass,
+    made in `vg`: the forward body becomes that loop node and the projections of its
+    outputs, so that the outer forward loop computes what the inner reverse loop
+    reads (and stacks it in turn)."""
+    tokens = {n.out for n in loop.body.nodes if n.op == LOOP}
+    if not tokens:
+        return node, loop
+    forward = {n.out for n in loop.body.nodes}
+    nodes = [n for n in vg.nodes if n.out in forward or
+             (n.op == LOOP_OUTPUT and n.inputs[0] in tokens)]
+    body = loop.body.derive(nodes, loop.body.outputs)
+    body._next_id = max(body._next_id, vg._next_id)
+    for n in nodes:
+        body.by_symbol.setdefault(n.out.symbol, n.out)
+    loop = loop.with_body(body)
+    replacement = Node(node.out, LOOP, node.inputs, (("loop", loop),), loc=node.loc)
+    g.nodes[g.nodes.index(node)] = replacement
+    return replacement, loop
 
 
 class _Reverse:
@@ -286,6 +308,7 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
     bj = loop.body.derive(loop.body.nodes, loop.body.outputs)
     tangent_in = [_new_input(bj, v.shape + batch, v.dtype) for v in wrt]
     jg = jvp_graph(bj, wrt, tangent_in, batch=ctx.size)
+    node, loop = _inner_stacks(g, node, loop, jg)
     forward = {n.out for n in loop.body.nodes}
     own = [n for n in jg.nodes if n.out not in forward]
     read = set(jg.outputs)

@@ -62,6 +62,9 @@ class LoopPrinter:
                 self.readers.setdefault(sym, []).append(i)
         for sym in returned:
             self.readers.setdefault(sym, []).append(float("inf"))
+        # sizes are bound under their own names: a carried `h` cannot be called `h`
+        # when a dimension is
+        self.sizes = {str(d) for v in program.inputs for d in dims.symbols_of(v.shape)}
         self.tails: dict[sp.Symbol, list] = {}  # token -> what closes its body
         self.direct: set[sp.Symbol] = set()
         self.inits: set[sp.Symbol] = set()  # first values named after their loop's carry
@@ -103,6 +106,8 @@ class LoopPrinter:
     def _taken(self, name: str, allowed: set, after: int) -> bool:
         """Whether another symbol with this name is read or defined after statement
         `after` (the loop's head): giving the name to a carried value would clobber it."""
+        if name in self.sizes:
+            return True
         for sym, other in self.names.items():
             if other != name or sym in allowed:
                 continue
@@ -195,7 +200,9 @@ class LoopPrinter:
                             self.names.get(final) if final is not None else None)
                 if _user_name(h) and h != "value"]
         adjoint = self._adjoint_name(loop, carry_in)
-        if adjoint and not self._taken(adjoint, family, index):
+        if final is not None and final in self.direct:  # an enclosing loop's new value,
+            name = self.names[final]  # assigned by name: this loop leaves it there
+        elif adjoint and not self._taken(adjoint, family, index):
             name = adjoint  # a cotangent: named after its value in the loop (dy_dy, not dy_ds)
         elif user:
             name = self._free(user[0], family, index)

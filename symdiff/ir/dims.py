@@ -28,8 +28,7 @@ from ..errors import SymbolicDimError, user_location
 __all__ = ["Dim", "Size", "user_size", "dim", "canon", "canon_shape", "prod", "is_symbolic", "symbols_of",
            "broadcast_shapes", "equal", "concrete", "at_least", "requirements",
            "require_nonnegative", "require_divisible", "instantiate", "shape_text", "text",
-           "check_name", "reshape_shape",
-           "Unify", "unifying", "RESERVED"]
+           "check_name", "reshape_shape", "Unify", "unifying", "standing_in", "RESERVED"]
 
 #: Names a dimension may not take: they mean something in every generated module.
 RESERVED = frozenset({"np", "value"}) | frozenset(keyword.kwlist)
@@ -40,9 +39,8 @@ class Dim(sp.Symbol):
     SymbolicDimError (a TypeError too, as for any non-integer)."""
 
     def __index__(self):
-        raise SymbolicDimError(self.name, "needs its concrete value (range(), int(), an "
-                               "array of that length; loops over a symbolic size are not "
-                               "supported yet)", user_location())
+        return concrete(self, "needs its concrete value (range(), int(), an array of "
+                        "that length)")
 
     __int__ = __index__
 
@@ -116,7 +114,7 @@ class Size:
 
     def __index__(self):
         return concrete(self.expr, "needs its concrete value (range(), int(), an array of "
-                        "that length; loops over a symbolic size are not supported yet)")
+                        "that length)")
 
     __int__ = __index__
 
@@ -339,6 +337,26 @@ def at_least(d, k: int) -> bool:
     return d >= k if isinstance(d, int) else True
 
 
+_STAND_IN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("dims_stand_in",
+                                                                     default=None)
+
+
+class standing_in:
+    """Within this context the symbols of `symbols` have the value `size` for Python's
+    `range()`, `len()` and row indexing (and bounds go unrecorded): the loop folder
+    lets a `for` over a symbolic number of steps start its first two iterations, whose
+    loop variables it then replaces (trace/loops.py). Nothing traced may read it."""
+
+    def __init__(self, symbols, size: int):
+        self.values = {s: sp.Integer(size) for s in symbols}
+
+    def __enter__(self):
+        self._token = _STAND_IN.set(self.values)
+
+    def __exit__(self, *exc):
+        _STAND_IN.reset(self._token)
+
+
 _REQUIRED: contextvars.ContextVar[list | None] = contextvars.ContextVar("dims_required",
                                                                      default=None)
 
@@ -361,6 +379,8 @@ def require_nonnegative(expr, why: str) -> None:
     with `why` for the module's input checks, unless it holds for every size >= 1;
     ValueError when it holds for no size (the ints of a fixed shape)."""
     expr = canon(expr)
+    if _STAND_IN.get() is not None:
+        return  # (the rows a folded loop's iterable yields before its body runs)
     if isinstance(expr, int):
         if expr < 0:
             raise ValueError(f"{why} needs {-expr} more elements than the axis has")
@@ -410,10 +430,14 @@ def _nonnegative_with_floors(expr) -> bool:
 
 
 def concrete(d, what: str = "", where: str | None = None) -> int:
-    """`d` as an int; SymbolicDimError naming its symbols when it is symbolic."""
+    """`d` as an int; SymbolicDimError naming its symbols when it is symbolic (within
+    `standing_in`, a size of a loop being folded has its stand-in value)."""
     d = canon(d)
     if isinstance(d, int):
         return d
+    stand_in = _STAND_IN.get()
+    if stand_in is not None and d.free_symbols <= set(stand_in):
+        return int(d.xreplace(stand_in))
     names = ", ".join(sorted(str(s) for s in d.free_symbols))
     raise SymbolicDimError(names, what or f"needs the concrete size {d}",
                            where or user_location())

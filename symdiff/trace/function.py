@@ -39,7 +39,7 @@ from ..ir.loops import bodies
 from .loops import LoopFolder, Unfold
 from .rebind import rebound_names
 from .registry import UFUNCS
-from .sizes import _RUNNING, running, size_value
+from .sizes import RUNNING, size_value
 from .tracer import Tracer, as_tracer
 
 __all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
@@ -92,6 +92,23 @@ class ShapeDtype:
     shape: tuple
     dtype: Any = np.float64
 
+
+#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
+#: is recorded (see `dims.Dim.__array_ufunc__`).
+_RUNNING = RUNNING
+
+
+class running:
+    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self):
+        _RUNNING.append(self.graph)
+
+    def __exit__(self, *exc):
+        _RUNNING.pop()
 
 
 def _size_ufunc(ufunc, method, *inputs, **kwargs):

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from ..errors import _is_internal
+from ..ir import dims
 from .tracer import Tracer
 
 __all__ = ["FoldableLoop", "foldable_loops", "body_names", "file_tree", "library_file", "Plan",
@@ -221,23 +223,45 @@ def _plan(expr, frame) -> Plan:
         name = expr.func.id
         if name == "range" and _builtin(frame, name) is range:
             args = [_int(_value(a, frame)) for a in expr.args]
-            r = range(*args)
             stop_name = None
             stop = expr.args[1] if len(expr.args) > 1 else expr.args[0]
             if isinstance(stop, ast.Name):
                 stop_name = stop.id
+            if any(isinstance(a, sp.Basic) for a in args):
+                return _symbolic_range(args)
+            r = range(*args)
             return Plan("range", len(r), r.start, r.step, stop_name=stop_name)
         if name == "enumerate" and _builtin(frame, name) is enumerate and len(expr.args) == 1:
             inner = _plan(expr.args[0], frame)
             return Plan("enumerate", inner.count, parts=[inner])
         if name == "zip" and _builtin(frame, name) is zip and expr.args:
             parts = [_plan(a, frame) for a in expr.args]
-            return Plan("zip", min(p.count for p in parts), parts=parts)
+            return Plan("zip", _shortest([p.count for p in parts]), parts=parts)
         raise _NotSimple
     value = _value(expr, frame)
     if isinstance(value, (Tracer, np.ndarray)) and value.ndim >= 1:
         return Plan("rows", value.shape[0], array=value)
     raise _NotSimple
+
+
+def _symbolic_range(args) -> Plan:
+    """`range(n)`, `range(1, n - 1)` of a symbolic size: steps of 1 only."""
+    if len(args) == 3 and args[2] != 1:
+        raise _NotSimple
+    start, stop = (0, args[0]) if len(args) == 1 else (args[0], args[1])
+    if not isinstance(start, int):
+        raise _NotSimple
+    return Plan("range", dims.canon(stop - start), start, 1)
+
+
+def _shortest(counts: list):
+    """zip's length: the counts must agree where one is symbolic (min(n, d) would hold
+    for some sizes only)."""
+    if not any(isinstance(c, sp.Basic) for c in counts):
+        return min(counts)
+    if any(not dims.equal(c, counts[0]) for c in counts):
+        raise _NotSimple
+    return counts[0]
 
 
 def _builtin(frame, name: str):
@@ -247,7 +271,16 @@ def _builtin(frame, name: str):
     return builtins.get(name) if isinstance(builtins, dict) else getattr(builtins, name, None)
 
 
-def _int(value) -> int:
+def _int(value):
+    """An int, or a symbolic size (a SymPy integer expression in dimension symbols)."""
+    if isinstance(value, dims.Size):
+        value = value.expr
+    if isinstance(value, sp.Basic):
+        value = dims.canon(value)
+        if isinstance(value, int) or (value.is_integer and value.free_symbols and all(
+                isinstance(s, dims.Dim) for s in value.free_symbols)):
+            return value
+        raise _NotSimple
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise _NotSimple
     return int(value)
@@ -278,12 +311,17 @@ def _value(expr, frame):
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
             expr.func.id == "len" and len(expr.args) == 1 and _builtin(frame, "len") is len:
         base = _value(expr.args[0], frame)
-        if isinstance(base, (Tracer, np.ndarray, tuple, list)):
+        if isinstance(base, Tracer) and base.ndim >= 1:
+            return dims.canon(base.shape[0])  # (a symbolic size stays one)
+        if isinstance(base, (np.ndarray, tuple, list)):
             return len(base)
         raise _NotSimple
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult,
                                                             ast.FloorDiv)):
         a, b = _int(_value(expr.left, frame)), _int(_value(expr.right, frame))
+        if isinstance(expr.op, ast.FloorDiv) and (isinstance(a, sp.Basic) or
+                                                  isinstance(b, sp.Basic)):
+            raise _NotSimple
         return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
                 ast.FloorDiv: a // b if b else 0}[type(expr.op)]
     if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
@@ -322,6 +360,8 @@ def same_python_value(a, b) -> bool:
         return True
     if type(a) is not type(b):
         return False
+    if isinstance(a, dims.Size):  # (a loop variable's last value, of a symbolic size)
+        return a.expr == b.expr
     if isinstance(a, (int, float, str, bool, type(None), tuple)):
         try:
             return bool(a == b)

@@ -35,7 +35,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
+from ..ir import dims
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.indexing import IndexArg
 from ..ir.loops import BodyGraph, Loop, loop_node, substitute
@@ -58,6 +60,10 @@ __all__ = ["LoopFolder", "Unfold", "FOLD_MIN_STEPS"]
 #: Loops of fewer iterations stay unrolled: a short loop (over the three layers of a
 #: network, say) reads better written out, and its iterations often differ in shape.
 FOLD_MIN_STEPS = 4
+
+#: The number of steps Python's `range()` sees while a loop over a symbolic number of
+#: steps is being folded (only its first two iterations run).
+_STAND_IN_SIZE = 1 << 20
 
 _PLACEHOLDER = "loop_arg"  # op of a placeholder while its iteration is traced
 
@@ -104,9 +110,23 @@ class _Fold:
         self.xs: list[tuple[Var, Any]] = []  # (row placeholder, array iterated)
         self.target_values: dict[str, Any] = {}
         self.cut: set = set()
+        self.standing: dims.standing_in | None = None
 
     def fail(self, why: str):
+        self.stand_in(False)
         raise Unfold(self.loop.where, why)
+
+    def stand_in(self, on: bool) -> None:
+        """With a symbolic step count, Python's `range(n)` and rows of an array of n
+        rows get a stand-in n while the loop starts an iteration (before its body
+        runs): the loop variables of iteration 0 are its first values, those of the
+        placeholder iteration are replaced, and nothing else reads the stand-in."""
+        if on and self.standing is None and isinstance(self.plan.count, sp.Basic):
+            self.standing = dims.standing_in(self.plan.count.free_symbols, _STAND_IN_SIZE)
+            self.standing.__enter__()
+        elif not on and self.standing is not None:
+            self.standing.__exit__(None, None, None)
+            self.standing = None
 
     # back edge 1: iteration 0 ran concretely; start the placeholder iteration
     def begin(self, frame) -> None:
@@ -131,6 +151,7 @@ class _Fold:
         if rebind:
             set_locals(frame, rebind)
         self.awaiting_targets = True
+        self.stand_in(True)  # (the row the placeholder iteration starts from)
 
     def _placeholder(self, shape, dtype) -> Var:
         var = self.graph.new_var(shape, dtype)
@@ -140,6 +161,7 @@ class _Fold:
     def bind_targets(self, frame) -> None:
         """At the first body line of the placeholder iteration: the loop variables."""
         self.awaiting_targets = False
+        self.stand_in(False)
         value = self._target_value(self.plan)
         names = self.loop.targets
         self.target_values = {}
@@ -205,14 +227,16 @@ class _Fold:
         self._assign(self.loop.targets, self._last_value(self.plan, self.plan.count - 1))
         return self.target_values
 
-    def _last_value(self, plan: Plan, i: int):
+    def _last_value(self, plan: Plan, i):
         if plan.kind == "range":
-            return plan.start + plan.step * i
+            return dims.user_size(plan.start + plan.step * i)
         if plan.kind == "rows":
             array = plan.array
+            if isinstance(i, sp.Basic):  # (counted from the end: -1 for the last row)
+                i = dims.canon(i - plan.count)
             return getitem(array, i) if isinstance(array, Tracer) else array[i]
         if plan.kind == "enumerate":
-            return (i, self._last_value(plan.parts[0], i))
+            return (dims.user_size(i), self._last_value(plan.parts[0], i))
         return tuple(self._last_value(p, i) for p in plan.parts)
 
 
@@ -276,6 +300,9 @@ class _BodyBuilder:
         stop = start + plan.count
         if inits is None:  # iteration 0 stays as traced: the loop runs the others
             inits, start = [c.first for c in fold.carries], start + 1
+            if isinstance(plan.count, sp.Basic):  # (so it must run at least once)
+                dims.require_nonnegative(plan.count - 1, "the loop (its first step is "
+                                         "traced before it)")
         loop = Loop(body, start, stop, len(carry_in), len(xs_in),
                     index_name=self._index_name(), stop_name=plan.stop_name,
                     source=fold.loop.where)
@@ -377,6 +404,11 @@ def _zeros(graph: Graph, var: Var) -> Var:
 
 
 # -- the hook --------------------------------------------------------------------------------
+def _no_stand_in(fold) -> None:
+    if isinstance(fold, _Fold):
+        fold.stand_in(False)
+
+
 class LoopFolder:
     """While tracing into `graph`, fold the loops of user frames (a context manager).
     Loops whose `file:line` is in `unrolled` are left alone."""
@@ -386,11 +418,18 @@ class LoopFolder:
         self.graph = graph
         self.unrolled = unrolled
         self.top = getattr(fn, "__code__", None)  # the traced function's code
-        self.folds: dict[Any, _Fold] = {}  # frame -> its loop being folded
+        # frame -> the loops of it being folded, outermost first (nested loops fold too)
+        self.folds: dict[Any, list] = {}  # (of _Fold and WhileFold)
         self.cuts: list[tuple[str, set]] = []  # (loop, values cut out of the graph)
         self.previous = None
         self.enabled = False
-        self.pending: str | None = None  # a loop whose placeholder iteration runs
+        self.placeholders: list[str] = []  # loops whose placeholder iteration runs
+
+    @property
+    def pending(self) -> str | None:
+        """The innermost loop whose placeholder iteration runs (an error there unrolls
+        it)."""
+        return self.placeholders[-1] if self.placeholders else None
 
     def __enter__(self):
         self.previous = sys.gettrace()
@@ -403,6 +442,9 @@ class LoopFolder:
     def __exit__(self, *exc):
         if self.enabled:
             sys.settrace(self.previous)
+        for stack in self.folds.values():
+            for fold in stack:
+                _no_stand_in(fold)
         self.folds.clear()
 
     def _call(self, frame, event, arg):
@@ -411,55 +453,76 @@ class LoopFolder:
         return None
 
     def busy(self) -> bool:
-        return any(f.edges >= 1 for f in self.folds.values())
+        """Whether a loop's traced iteration runs (a while loop folds only outside)."""
+        return any(f.edges >= 1 for stack in self.folds.values() for f in stack)
 
     def _line(self, frame, event, arg):
         if event == "return":
-            self.folds.pop(frame, None)
+            for fold in self.folds.pop(frame, ()):
+                _no_stand_in(fold)
             return None
         if event != "line":
             return self._line
-        fold = self.folds.get(frame)
         line = frame.f_lineno
-        if isinstance(fold, WhileFold):
-            self._while_line(frame, fold, line)
+        stack = self.folds.get(frame, [])
+        if stack and isinstance(stack[-1], WhileFold):
+            self._while_line(frame, stack, stack[-1], line)
             return self._line
-        if fold is not None:
+        while stack:  # the innermost loop being folded whose lines these are
+            fold = stack[-1]
             loop = fold.loop
             if line == loop.line and frame.f_lasti == loop.for_iter:
-                fold.edges += 1
-                if fold.edges == 1:
-                    self.pending = loop.where
-                    fold.begin(frame)
-                else:
-                    fold.finish(frame)
-                    self.pending = None
-                    self.cuts.append((loop.where, fold.cut))
-                    del self.folds[frame]
-            elif fold.awaiting_targets and loop.in_body(line):
-                fold.bind_targets(frame)
-            elif not loop.in_body(line) and line != loop.line:
-                if fold.edges >= 1:
-                    fold.fail("the loop ended before its placeholder iteration did")
-                del self.folds[frame]  # ended early (a loop of one iteration)
-            return self._line
-        loop = foldable_loops(frame.f_code).get(line)
-        if loop is None:
-            self._start_while(frame, line)
-            return self._line
-        if frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
-                or self.busy():
-            return self._line
-        plan = iteration_plan(loop.node.iter, frame)
-        if plan is None or plan.count < FOLD_MIN_STEPS:
-            return self._line
-        if plan.stop_name is not None and not self._static_argument(frame, plan):
-            plan.stop_name = None
-        self.folds[frame] = _Fold(self.graph, loop, plan, snapshot(frame))
+                self._back_edge(frame, stack, fold)
+                return self._line
+            if loop.in_body(line):
+                if fold.awaiting_targets:
+                    fold.bind_targets(frame)
+                elif fold.edges == 0:
+                    fold.stand_in(False)  # iteration 0 runs on the first row, as traced
+                break  # (the line may start a loop inside this one)
+            if line == loop.line:
+                return self._line
+            fold.stand_in(False)
+            if fold.edges >= 1:
+                fold.fail("the loop ended before its placeholder iteration did")
+            stack.pop()  # ended early (a loop of one iteration)
+        if not stack:
+            self.folds.pop(frame, None)
+        self._start(frame, line, stack)
         return self._line
 
+    def _back_edge(self, frame, stack: list[_Fold], fold: _Fold) -> None:
+        fold.edges += 1
+        if fold.edges == 1:
+            self.placeholders.append(fold.loop.where)
+            fold.begin(frame)
+            return
+        fold.finish(frame)
+        self.placeholders.remove(fold.loop.where)
+        self.cuts.append((fold.loop.where, fold.cut))
+        stack.pop()
+
+    def _start(self, frame, line: int, stack: list[_Fold]) -> None:
+        """Start folding the loop whose `for` statement begins at `line`, if it may."""
+        loop = foldable_loops(frame.f_code).get(line)
+        if loop is None:
+            self._start_while(frame, line, stack)
+            return
+        if frame.f_lasti == loop.for_iter or loop.where in self.unrolled \
+                or any(f.loop is loop for f in stack) or any(
+                    isinstance(f, WhileFold) for other in self.folds.values() for f in other):
+            return  # (no for loop folds in a while loop's traced iteration)
+        plan = iteration_plan(loop.node.iter, frame)
+        if plan is None or (isinstance(plan.count, int) and plan.count < FOLD_MIN_STEPS):
+            return
+        if plan.stop_name is not None and not self._static_argument(frame, plan):
+            plan.stop_name = None
+        fold = _Fold(self.graph, loop, plan, snapshot(frame))
+        self.folds.setdefault(frame, []).append(fold)
+        fold.stand_in(True)  # (the iterable and its first row, for a symbolic count)
+
     # -- while loops (trace/while_loops.py) --------------------------------------------------
-    def _start_while(self, frame, line: int) -> None:
+    def _start_while(self, frame, line: int, stack: list) -> None:
         loop = while_loops(frame.f_code).get(line)
         if loop is None or loop.where in self.unrolled or self.busy() or \
                 not FOLD_WHILE.get() or not WhileFold.wanted(loop, snapshot(frame), self.graph):
@@ -468,19 +531,22 @@ class LoopFolder:
         def fail(why):
             raise Unfold(loop.where, why)
 
-        fold = self.folds[frame] = WhileFold(self.graph, loop, fail)
-        self.pending = loop.where
+        fold = WhileFold(self.graph, loop, fail)
+        self.folds.setdefault(frame, stack).append(fold)
+        self.placeholders.append(loop.where)
         fold.begin(frame)
 
-    def _while_line(self, frame, fold: WhileFold, line: int) -> None:
+    def _while_line(self, frame, stack: list, fold: WhileFold, line: int) -> None:
         loop = fold.loop
         if loop.in_test(line):
             if fold.testing:
                 return  # (a test over several lines)
             fold.finish(frame)
-            self.pending = None
+            self.placeholders.remove(loop.where)
             self.cuts.append((loop.where, fold.cut))
-            del self.folds[frame]
+            stack.pop()
+            if not stack:
+                self.folds.pop(frame, None)
         elif loop.in_body(line):
             if fold.testing and not fold.conditions:
                 fold.fail("the loop's condition is not a traced value")
@@ -491,7 +557,8 @@ class LoopFolder:
     def condition(self, t: Tracer) -> bool | None:
         """The answer to a condition tested by a while loop being folded (True: its body
         runs once), or None when it is no such condition."""
-        fold = self.folds.get(calling_frame())
+        stack = self.folds.get(calling_frame()) or [None]
+        fold = stack[-1]
         if isinstance(fold, WhileFold) and fold.testing:
             return fold.condition(t)
         return None

@@ -16,10 +16,13 @@ while a function is traced.
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ShapeError, TraceError, UnsupportedOpError, user_location
+from ..ir import dims
 from . import rebind
-from .tracer import FUNCTIONS, STAND_INS, Tracer, as_tracer, astype, const
+from .sizes import RUNNING
+from .tracer import FUNCTIONS, STAND_INS, Tracer, as_tracer, astype, const, expression
 
 __all__ = ["traced_array", "TracedBuffer", "resolve"]
 
@@ -362,8 +365,30 @@ rebind.TO_ARRAY.append(traced_array)
 
 def _buffer(real):
     def make(*args, **kwargs):
+        shape = args[0] if args else kwargs.get("shape")
+        if RUNNING and dims.is_symbolic(tuple(shape) if isinstance(shape, (tuple, list))
+                                        else shape):
+            return _symbolic_filled(real, *args, **kwargs)
         return np.asarray(real(*args, **kwargs)).view(TracedBuffer)
     return make
+
+
+def _symbolic_filled(real, shape, *args, **kwargs) -> Tracer:
+    """`np.zeros((n, 3))` of a symbolic size: a traced constant of that shape (written
+    into, it is a traced array: `h[0] = x` as for any)."""
+    fill = {np.zeros: 0, np.empty: 0, np.ones: 1}.get(real)
+    if real is np.full:
+        fill, args = (args[0], args[1:]) if args else (kwargs.pop("fill_value", None), args)
+    dtype = args[0] if args else kwargs.pop("dtype", None)
+    if not isinstance(fill, (int, float, np.integer, np.floating)) or isinstance(fill, bool) \
+            or set(kwargs) - {"dtype", "order"} or len(args) > 2:
+        raise UnsupportedOpError(f"np.{real.__name__} of a symbolic size with these "
+                                 "arguments; give a number to fill with and a dtype",
+                                 user_location())
+    if dtype is None:
+        dtype = np.float64 if real is not np.full else np.asarray(fill).dtype
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return expression(RUNNING[-1], sp.sympify(fill), dims.canon_shape(shape), dtype)
 
 
 for _real in (np.zeros, np.ones, np.empty, np.full):

@@ -12,7 +12,11 @@ from ..errors import user_location
 from ..ir import dims
 from ..ir.graph import Graph, Node
 
-__all__ = ["size_value", "running", "running_graph"]
+__all__ = ["size_value", "RUNNING", "running_graph"]
+
+#: The traces running, innermost last (`function.running`): where sizes' NumPy math
+#: and arrays of symbolic shape made by np.zeros(n) go.
+RUNNING: list[Graph] = []
 
 
 def size_value(graph: Graph, d) -> sp.Expr:
@@ -26,24 +30,7 @@ def size_value(graph: Graph, d) -> sp.Expr:
     graph.add(Node(var, "dim", params=(("expr", d),), loc=user_location()))
     return var.symbol
 
-#: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
-#: is recorded (see `dims.Dim.__array_ufunc__`).
-_RUNNING: list[Graph] = []
-
-
-class running:
-    """Within this context, `graph` is the trace that sizes' NumPy math goes to."""
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-
-    def __enter__(self):
-        _RUNNING.append(self.graph)
-
-    def __exit__(self, *exc):
-        _RUNNING.pop()
-
 
 def running_graph() -> Graph | None:
     """The innermost trace running, or None."""
-    return _RUNNING[-1] if _RUNNING else None
+    return RUNNING[-1] if RUNNING else None

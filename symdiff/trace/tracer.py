@@ -101,8 +101,7 @@ class Tracer:
     def __len__(self) -> int:
         if not self.shape:
             raise TraceError("len() of a 0-d traced array", user_location())
-        return dims.concrete(self.shape[0], "takes len() of an array of that length (loops "
-                             "over a symbolic size are not supported yet)")
+        return dims.concrete(self.shape[0], "takes len() of an array of that length")
 
     # -- NumPy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

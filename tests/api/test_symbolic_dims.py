@@ -134,7 +134,7 @@ def test_declared_dims_in_the_python_api():
     assert grad.cache_info().compiles == 1
 
 
-def test_a_loop_over_a_size_keeps_that_size_under_auto():
+def test_a_loop_over_a_symbolic_size_folds_into_one_module_for_every_size():
     def total(x):
         s = 0.0
         for i in range(x.shape[0]):
@@ -142,22 +142,32 @@ def test_a_loop_over_a_size_keeps_that_size_under_auto():
         return s
 
     grad = symdiff.grad(total)
-    np.testing.assert_allclose(grad(np.arange(3.0)), 2 * np.arange(3.0))
-    np.testing.assert_allclose(grad(np.arange(4.0)), 2 * np.arange(4.0))
-    assert grad.cache_info().compiles == 2  # the loop needs the size: one module each
+    for n in (3, 4, 11, 2):  # (a size of 1 is another module: it broadcasts)
+        np.testing.assert_allclose(grad(np.arange(float(n))), 2 * np.arange(float(n)))
+    assert grad.cache_info().compiles == 1  # `for i in range(n):` with n = np.shape(x)
+    assert "for i in range(n):" in grad.compile(np.ones(3)).source
 
 
-def test_a_loop_over_a_declared_symbolic_size_names_dimension_line_and_fix():
-    def total(x):
-        s = 0.0
-        for i in range(x.shape[0]):
+def _alternating(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if i % 2:  # the iterations differ: the loop unrolls, and needs the size
             s = s + x[i] ** 2
-        return s
+    return s
 
+
+def test_a_loop_that_unrolls_keeps_its_size_under_auto():
+    grad = symdiff.grad(_alternating)
+    np.testing.assert_allclose(grad(np.arange(3.0)), [0, 2, 0])
+    np.testing.assert_allclose(grad(np.arange(4.0)), [0, 2, 0, 6])
+    assert grad.cache_info().compiles == 2  # one module per size
+
+
+def test_a_loop_that_unrolls_over_a_declared_symbolic_size_names_dimension_line_and_fix():
     with pytest.raises(SymbolicDimError, match=r"test_symbolic_dims\.py:\d+: the size n \(axis "
-                       r"0 of x, of shape \(n,\)\) is symbolic.*loops over a symbolic size are "
-                       r"not supported yet.*--shape x=<size>"):
-        symdiff.grad(total, dims={"x": ("n",)})(np.ones(3))
+                       r"0 of x, of shape \(n,\)\) is symbolic.*needs its concrete value"
+                       r".*--shape x=<size>"):
+        symdiff.grad(_alternating, dims={"x": ("n",)})(np.ones(3))
 
 
 # -- bad input to a symbolic module -------------------------------------------------------

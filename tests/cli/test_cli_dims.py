@@ -30,6 +30,14 @@ def rows(x):
 
 def differences(x):
     return np.sum((x[1:] - x[:-1]) ** 2)
+
+
+def odd_rows(x):
+    total = 0.0
+    for i in range(len(x)):
+        if i % 2:
+            total = total + x[i] ** 2
+    return total
 """
 
 
@@ -82,11 +90,24 @@ def test_dims_auto_generalises_the_example(model, capsys):
     assert "w: float64[d], b: float64[], X: float64[n, d], y: float64[n]" in out
 
 
-def test_a_loop_over_a_symbolic_size_is_a_one_line_error_naming_it(model, capsys):
-    status, _, err = run(capsys, "emit", "model.py:rows", "--shape", "x=n")
+def test_a_loop_over_a_symbolic_size_loops_over_it(model, capsys, tmp_path):
+    status, _, err = run(capsys, "emit", "model.py:rows", "--shape", "x=n", "-o", "rows.py")
+    assert status == 0, err
+    source = (tmp_path / "rows.py").read_text()
+    assert "for i in range(n):" in source and "for i in reversed(range(n)):" in source
+    emitted = load(str(tmp_path / "rows.py"))
+    for n in (2, 7):
+        x = np.linspace(-1.0, 2.0, n)
+        np.testing.assert_allclose(emitted.grad_rows(x), 2 * x)
+
+
+def test_a_loop_that_unrolls_over_a_symbolic_size_is_a_one_line_error_naming_it(model,
+                                                                                 capsys):
+    status, _, err = run(capsys, "emit", "model.py:odd_rows", "--shape", "x=n")
     assert status == 1
     assert len(err.strip().splitlines()) == 1
-    assert "model.py:15: the size n (axis 0 of x, of shape (n,)) is symbolic" in err
+    line = MODEL.splitlines().index("def odd_rows(x):") + 3  # its `for`
+    assert f"model.py:{line}: the size n (axis 0 of x, of shape (n,)) is symbolic" in err
     assert "symdiff emit --shape x=<size>" in err
 
 

@@ -53,6 +53,10 @@ SYMBOLIC = {
     "grad_mlp_symbolic.py": ("mlp", ["--wrt", "W1,b1,W2,b2", "--example", "mlp_inputs",
                                      "--dims", "auto"], ["W1", "b1", "W2", "b2"],
                              {"W1": "d,k", "b1": "k", "W2": "k", "X": "n,d", "y": "n"}),
+    "grad_rnn_loop_symbolic.py": ("rnn_loop", ["--wrt", "W,U,b,xs", "--shape", "W=k,k",
+                                               "--shape", "U=k,d", "--shape", "b=k",
+                                               "--shape", "xs=n,d"], ["W", "U", "b", "xs"],
+                                  {"W": "k,k", "U": "k,d", "b": "k", "xs": "n,d"}),  # n steps
     "hessian_logistic_symbolic.py": ("logistic", ["--wrt", "w", "--dims", "auto", "--emit",
                                                   "grad,hessian"], ["w"],
                                      {"w": "3", "X": "n,3", "y": "n"}),  # (d: the seed)

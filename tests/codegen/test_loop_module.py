@@ -26,10 +26,13 @@ PROGRAMS = {
 
 
 def source(name: str, steps: int) -> str:
+    """The module for a fixed number of steps (with symbolic sizes, a loop over the
+    rows of an argument runs a symbolic number of steps: tests/codegen/
+    test_symbolic_steps.py)."""
     fn, make, argnums = PROGRAMS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the Kalman filter's F is a captured constant)
-        return symdiff.grad(fn, argnums=argnums).compile(*make(steps)).source
+        return symdiff.grad(fn, argnums=argnums, dims="fixed").compile(*make(steps)).source
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

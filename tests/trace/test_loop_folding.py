@@ -247,14 +247,23 @@ def _inner_steps(x, W):
     return x
 
 
-def test_a_loop_inside_a_folded_loop_is_unrolled_in_its_body():
+def test_a_loop_inside_a_folded_loop_folds_in_its_body():
     def f(x, W):
         for i in range(6):
             x = _inner_steps(x, W) + 0.01 * i
         return np.sum(x**2)
 
+    def g(x, W):
+        for i in range(6):
+            for _ in range(5):
+                x = np.tanh(W @ x) * 0.9 + 0.1 * x
+            x = x + 0.01 * i
+        return np.sum(x**2)
+
     rng = np.random.default_rng(0)
     args = (rng.normal(size=3), rng.normal(size=(3, 3)))
-    (loop,) = loops_in(dce(trace(f, describe_args(f, args, (0,)))))
-    assert not loops_in(loop.body)  # (nested loop nodes are not built)
-    check_grad(f, *args, argnums=(0, 1))
+    for fn in (f, g):  # (the inner loop in a helper, and in the same function)
+        (loop,) = loops_in(dce(trace(fn, describe_args(fn, args, (0,)))))
+        (inner,) = loops_in(loop.body)
+        assert (loop.length, inner.length) == (6, 5)
+        check_grad(fn, *args, argnums=(0, 1))
