@@ -19,7 +19,7 @@ from .compile import Compiled, _prepare, backend_layout, compile_gradient
 from .errors import InputError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import normalize_argnums
+from .trace.function import duck_array, normalize_argnums
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -53,6 +53,8 @@ def _cache_key(args) -> tuple | None:
             key.append(float)
         elif isinstance(a, (bool, int, str)) or a is None:  # static: keyed by value
             key.append((type(a), a))
+        elif duck_array(a):  # a Dask array: its metadata, never its values
+            key.append((tuple(a.shape), np.dtype(a.dtype).str, type(a)))
         else:
             try:
                 arr = np.asarray(a)

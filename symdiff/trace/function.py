@@ -222,6 +222,11 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
         return ArgSpec(name, None, None, static=static_value(a))
     if isinstance(a, (np.ndarray, np.generic)):
         arr = a
+    elif duck_array(a):  # (a Dask array's shape and dtype, read without computing it)
+        if not all(isinstance(d, int) for d in a.shape):
+            raise InputError(f"{arg} has shape {a.shape}: a Dask array of unknown chunk "
+                             f"sizes (nan); call {name}.compute_chunk_sizes() first", where)
+        arr = a
     elif isinstance(a, (list, tuple, dict, set)):
         arr = _container_array(a, arg, name, wrt, where)
     else:
@@ -245,6 +250,15 @@ def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
         return ArgSpec(name, tuple(arr.shape), arr.dtype)
     raise InputError(f"{arg} of type {type(a).__name__} (dtype {arr.dtype}, {what}) cannot "
                      "be traced; pass floats or NumPy arrays of numbers", where)
+
+
+def duck_array(a) -> bool:
+    """An array that states its shape and a NumPy dtype without being converted (Dask,
+    CuPy): `np.asarray(a)` would compute a Dask array."""
+    try:
+        return isinstance(a.shape, tuple) and isinstance(a.dtype, np.dtype)
+    except AttributeError:
+        return False
 
 
 def _container_array(a, arg: str, name: str, wrt: bool, where: str) -> np.ndarray:

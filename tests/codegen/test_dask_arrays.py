@@ -156,3 +156,43 @@ def test_the_fixed_size_check_does_not_pull_the_array():
     calls.clear()  # (map_blocks ran it once on an empty block to learn its type)
     compiled.grad(np.zeros(3), Xd, y)
     assert calls == []
+
+
+def _poisoned(value: np.ndarray):
+    """`value` as a Dask array whose every chunk raises when computed."""
+    def refuse(block):
+        raise AssertionError("a chunk of the argument was computed")
+
+    good = _lazy(value)
+    return good.map_blocks(refuse, dtype=value.dtype, meta=np.empty((0,) * value.ndim,
+                                                                     value.dtype))
+
+
+def test_the_decorator_reads_only_shape_and_dtype_of_a_dask_argument():
+    """The cache key (and the description of the arguments for compiling) read a Dask
+    array's shape and dtype; computing it would pull it to the client."""
+    import symdiff
+    from symdiff.api import _cache_key
+
+    X, y = _data()
+    Xp, yp = _poisoned(X), _poisoned(y)
+    assert _cache_key((np.zeros(3), Xp, yp)) == (
+        ((3,), np.dtype(np.float64)), ((40, 3), "<f8", type(Xp)), ((40,), "<f8", type(yp)))
+    grad = symdiff.grad(ridge_least_squares)
+    lazy = grad(np.zeros(3), Xp, yp)  # compiles from the metadata alone
+    assert isinstance(lazy, da.Array)
+    lazy = grad(np.ones(3), Xp, yp)  # the cached module
+    assert isinstance(lazy, da.Array) and grad.cache_info().compiles == 1
+    with dask.config.set(scheduler="synchronous"):
+        got = grad(np.ones(3), _lazy(X), _lazy(y)).compute()
+    np.testing.assert_allclose(got, X.T @ (X @ np.ones(3) - y) / 40 + 0.02, rtol=1e-12)
+
+
+def test_the_decorator_names_a_dask_argument_of_unknown_chunk_sizes():
+    import symdiff
+
+    X, y = _data()
+    Xd = _lazy(X)
+    unknown = Xd[Xd[:, 0] > -10]
+    with pytest.raises(symdiff.errors.InputError, match=r"X\.compute_chunk_sizes\(\)"):
+        symdiff.grad(ridge_least_squares)(np.zeros(3), unknown, _lazy(y))
