@@ -237,6 +237,22 @@ def test_the_adjoint_of_a_new_axis_is_not_a_scatter():
 
 def test_triangular_masks_print_as_np_tri():
     A = np.arange(9.0).reshape(3, 3) / 10
-    source = symdiff.grad(causal_attention).compile(A, A, A).source
+    source = symdiff.grad(causal_attention, dims="fixed").compile(A, A, A).source
     assert "np.tri(3, 3, 0, dtype=bool)" in source
     assert "~np.tri(3, 3, 0, dtype=bool)" not in source  # np.ones is a constant: folded
+
+
+def test_triangular_masks_of_a_symbolic_size_compare_index_ranges():
+    # under dims="auto" the mask holds for every n: built from np.arange(n), not a constant
+    A = np.arange(9.0).reshape(3, 3) / 10
+    grad = symdiff.grad(causal_attention)
+    assert "np.arange(n)" in grad.compile(A, A, A).source
+    rng = np.random.default_rng(0)
+    X, Wq, Wk = rng.normal(size=(5, 3)) / 2, rng.normal(size=(3, 3)) / 2, rng.normal(size=(3, 3)) / 2
+    eps, expected = 1e-6, np.zeros_like(X)
+    for index in np.ndindex(X.shape):
+        step = np.zeros_like(X)
+        step[index] = eps
+        up, down = causal_attention(X + step, Wq, Wk), causal_attention(X - step, Wq, Wk)
+        expected[index] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(grad(X, Wq, Wk), expected, rtol=1e-6, atol=1e-8)
