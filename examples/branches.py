@@ -47,7 +47,7 @@ def main():
     grad_sqrt = symdiff.grad(newton_sqrt)
     for a in (2.0, 30.0):  # 5 and 7 Newton steps: one module
         print(f"sqrt'(a={a}) = {float(grad_sqrt(a))!r}")
-    print(f"modules compiled: {grad_sqrt.cache_info().compiles}")
+    print(f"modules compiled = {grad_sqrt.cache_info().compiles}")
     print(inspect.getsource(grad_sqrt.compile(2.0).grad))
 
     for a in (0.2, 1.0):
