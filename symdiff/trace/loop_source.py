@@ -355,6 +355,17 @@ def containers(values: dict[str, Any]) -> dict[str, tuple]:
     return out
 
 
+def body_change(values: dict[str, Any], python: dict[str, Any], held: dict[str, tuple]) -> str | None:
+    """Why a traced iteration cannot be the body of a folded loop (`for` or `while`):
+    it changed a Python value the locals held before it, or filled a container."""
+    for name, old in python.items():
+        if not same_python_value(old, values.get(name)):
+            return f"the loop changes the Python value {name!r}"
+    if containers(values) != held:
+        return "the loop fills a list or dict of traced values"
+    return None
+
+
 def same_python_value(a, b) -> bool:
     if a is b:
         return True

@@ -44,10 +44,10 @@ from ..ir.loops import BodyGraph, Loop, loop_node, substitute
 from .loop_source import (
     FoldableLoop,
     Plan,
+    body_change,
     containers,
     foldable_loops,
     iteration_plan,
-    same_python_value,
     set_locals,
     snapshot,
 )
@@ -195,11 +195,9 @@ class _Fold:
     # back edge 2: cut the placeholder iteration out as the body
     def finish(self, frame) -> None:
         values = snapshot(frame)
-        for name, old in self.python.items():
-            if not same_python_value(old, values.get(name)):
-                self.fail(f"the loop changes the Python value {name!r}")
-        if containers(values) != self.containers:
-            self.fail("the loop fills a list or dict of traced values")
+        change = body_change(values, self.python, self.containers)
+        if change:
+            self.fail(change)
         outs = []
         for carry in self.carries:
             value = carry.obj if carry.mutated else values.get(carry.name)

@@ -37,11 +37,11 @@ from ..errors import _is_internal
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.loops import BodyGraph, Loop, loop_node, substitute
 from .loop_source import (
+    body_change,
     body_names,
     containers,
     file_tree,
     library_file,
-    same_python_value,
     set_locals,
     snapshot,
 )
@@ -212,11 +212,9 @@ class WhileFold:
         if not self.conditions:
             self.fail("the loop's condition is not a traced value")
         values = snapshot(frame)
-        for name, old in self.python.items():
-            if not same_python_value(old, values.get(name)):
-                self.fail(f"the loop changes the Python value {name!r}")
-        if containers(values) != self.containers:
-            self.fail("the loop fills a list or dict of traced values")
+        change = body_change(values, self.python, self.containers)
+        if change:
+            self.fail(change)
         outs = []
         for name, obj, holder, mutated, _ in self.carries:
             value = obj if mutated else values.get(name)
