@@ -96,7 +96,7 @@ def _find_loops(code) -> dict[int, FoldableLoop]:
     tree = file_tree(code.co_filename)
     if tree is None:
         return {}
-    statements = _for_statements(tree)
+    statements = statements_with_next(tree, ast.For)
     loops = {}
     for line, offset in for_iters:
         match = [(f, nxt) for f, nxt in statements
@@ -109,8 +109,9 @@ def _find_loops(code) -> dict[int, FoldableLoop]:
     return loops
 
 
-def _for_statements(tree) -> list[tuple[ast.For, ast.stmt | None]]:
-    """Every `for` statement with the statement after it in its block."""
+def statements_with_next(tree, kind: type) -> list[tuple[ast.stmt, ast.stmt | None]]:
+    """Every statement of `kind` (`ast.For`, `ast.While`) with the statement after it in
+    its block (None when it ends the block)."""
     out = []
     for parent in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
@@ -118,7 +119,7 @@ def _for_statements(tree) -> list[tuple[ast.For, ast.stmt | None]]:
             if not isinstance(block, list):
                 continue
             for i, stmt in enumerate(block):
-                if isinstance(stmt, ast.For):
+                if isinstance(stmt, kind):
                     out.append((stmt, block[i + 1] if i + 1 < len(block) else None))
     return out
 

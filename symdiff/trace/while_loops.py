@@ -44,6 +44,7 @@ from .loop_source import (
     library_file,
     set_locals,
     snapshot,
+    statements_with_next,
 )
 from .tracer import Tracer, const
 
@@ -100,18 +101,11 @@ def _find(code) -> dict[int, FoldableWhile]:
     if tree is None:
         return {}
     out = {}
-    for parent in ast.walk(tree):
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(parent, name, None)
-            if not isinstance(block, list):
-                continue
-            for i, stmt in enumerate(block):
-                if isinstance(stmt, ast.While) and stmt.test.lineno in lines and \
-                        i + 1 < len(block):
-                    loop = _describe(stmt, block[i + 1], code.co_filename)
-                    if loop is not None:
-                        out.update({k: loop for k in range(loop.test_first,
-                                                           loop.test_last + 1)})
+    for stmt, after in statements_with_next(tree, ast.While):
+        if stmt.test.lineno in lines and after is not None:
+            loop = _describe(stmt, after, code.co_filename)
+            if loop is not None:
+                out.update({k: loop for k in range(loop.test_first, loop.test_last + 1)})
     return out
 
 
