@@ -78,7 +78,7 @@ class LoopKernels:
             return
         start = self.marks.pop(head)
         made = _KernelText(self, head, body[start:], names, loops).build(
-            _fresh(f"_{fname}_k{len(kernels)}", set(names.values())))
+            fresh_name(f"_{fname}_k{len(kernels)}", set(names.values())))
         if made is not None:
             text, call = made
             kernels.append(text)
@@ -127,7 +127,9 @@ def _domain(program: Program, head: int, end: int, printable) -> tuple | None:
     return domain
 
 
-def _fresh(name: str, taken: set[str]) -> str:
+def fresh_name(name: str, taken: set[str]) -> str:
+    """`name`, with underscores in front until no name in `taken` is the same (kernels
+    of the loop and of the fused runs of the numba backend)."""
     while name in taken:
         name = "_" + name
     return name
@@ -203,7 +205,7 @@ class _KernelText:
         return kernel, [call]
 
     def _fresh(self, name: str) -> str:
-        name = _fresh(name, self.taken)
+        name = fresh_name(name, self.taken)
         self.taken.add(name)
         return name
 

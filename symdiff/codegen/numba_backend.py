@@ -38,7 +38,7 @@ from ..passes.stable import finite_or_zero
 from . import function as emit
 from .fusion import ACC, AXIS, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
-from .loop_kernels import LoopKernels
+from .loop_kernels import LoopKernels, fresh_name
 from .printer import SymdiffPrinter, dtype_name
 
 __all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS", "CALLS_ON_NUMBERS"]
@@ -176,7 +176,7 @@ class NumbaLayout:
     def print_kernel(self, kernel: Kernel, plan: Plan, names: dict, fname: str, number: int,
                      backward: list[bool], outputs: set) -> tuple[str, list[str]]:
         """(the kernel's definition, the lines that call it in the NumPy function)."""
-        kname = _fresh(f"_{fname}_k{number}", set(names.values()))
+        kname = fresh_name(f"_{fname}_k{number}", set(names.values()))
         writer = _KernelWriter(kernel, plan, names, backward, self.parallel)
         body = writer.lines()
         params = ", ".join(names[s] for s in kernel.params)
@@ -206,12 +206,6 @@ def _argument(name: str, var, inputs: set) -> str:
     return name
 
 
-def _fresh(name: str, taken: set[str]) -> str:
-    while name in taken:
-        name = "_" + name
-    return name
-
-
 class _KernelWriter:
     """The body of one kernel, as lines indented relative to the `def`."""
 
@@ -230,7 +224,7 @@ class _KernelWriter:
         self.printer.names = self.local  # filled as the body is printed
 
     def _take(self, name: str) -> str:
-        name = _fresh(name, self.taken)
+        name = fresh_name(name, self.taken)
         self.taken.add(name)
         return name
 
