@@ -19,7 +19,7 @@ from importlib import resources
 import jinja2
 
 from ..ir import dims
-from ..trace.function import ArgSpec
+from ..trace.args import ArgSpec
 from .checks import CHECK_HELPER, _if, input_checks
 from .function import FunctionCode
 from .header import CONVENTIONS, _arg_text, module_header, static_constants
