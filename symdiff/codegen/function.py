@@ -20,7 +20,7 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call, _operand
+from .printer import Block, SymdiffPrinter, _balanced_call
 from .safe_text import comment as safe_comment
 
 
@@ -150,7 +150,7 @@ class _BodyPrinter:
             (plan.named if plan is not None else set())
         self.inlinable -= pinned
         self.kernels: list[str] = []
-        self.printer = printer = SymdiffPrinter(names, xp=xp)
+        self.printer = printer = _printer(names, xp)
         # buffers filled in place are made like an array argument (a Dask array for Dask)
         printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs
                              if v.shape), None)
@@ -177,7 +177,7 @@ class _BodyPrinter:
                 continue
             printer.dtype = stmt.var.dtype if stmt.var is not None else \
                 _temp_dtype(program, stmt.target, self.temp_dtypes)
-            printer.large = _large(program, stmt)
+            printer.large, printer.loc = _large(program, stmt), stmt.loc  # (loc: for errors)
             if plan is not None and index in plan.skipped:  # printed in a kernel
                 _print_kernel(self.kernel_layout, plan, index, self.names, self.temps,
                               self.name, self.kernels, self.body, self.backward,
@@ -236,6 +236,13 @@ class _BodyPrinter:
         self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
                                               is_backward, self.last_comment,
                                               self.indent + extra)
+
+
+def _printer(names: dict, xp: str) -> SymdiffPrinter:
+    """The NumPy printer, or for the Array-API mode's namespace its own printer."""
+    from .array_api import XP, ArrayApiPrinter
+
+    return ArrayApiPrinter(names) if xp == XP else SymdiffPrinter(names, xp=xp)
 
 
 def _print_kernel(layout, plan, index: int, names: dict, temps, name: str,
@@ -381,25 +388,24 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
         args = [call_args.get(a) or printer.doprint(a) for a in stmt.args]
         text = printer.print_node(stmt.node, args)
         if is_output and stmt.node.op == "broadcast_to":
-            return f"{printer.xp}.array({text})"  # a fresh, writable array
+            return printer.fresh(text)  # a fresh, writable array
         return text
     expr = stmt.expr
     source = program.by_symbol[expr].dtype if expr in program.by_symbol else \
         program.temp_dtypes.get(expr)  # (a cast of a CSE temporary)
     if var is not None and expr.is_Symbol and source is not None and var.dtype != source:
-        if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
-            return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
-        return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
+        if var.shape:
+            return printer.cast(printer.doprint(expr), var.dtype)
+        return f"{printer.xp}.asarray({printer.doprint(expr)}, " \
+            f"dtype={dtype_name(var.dtype, printer.xp)})"
     if var is not None and not expr.free_symbols:
         if var.shape:
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
-                    f"dtype={dtype_name(var.dtype)})")
-        return f"{dtype_name(var.dtype)}({printer.doprint(expr)})"
+                    f"dtype={dtype_name(var.dtype, printer.xp)})")
+        return printer.scalar(printer.doprint(expr), var.dtype)
     text = printer.doprint(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
-        if not var.shape:
-            return f"{dtype_name(var.dtype)}({text})"
-        return f"{printer.xp}.array({text}, dtype={dtype_name(var.dtype)})"
+        return printer.fresh(text, var.dtype) if var.shape else printer.scalar(text, var.dtype)
     return text
 
 
@@ -443,7 +449,7 @@ def _sizes_cast(stmt: Statement, printer, rhs):
     """`rhs` of a statement of sizes alone in a float32 (or narrower) function, cast to
     that dtype: `np.sqrt(n)` of the int n is a float64, strong under NEP 50."""
     dtype = printer.dtype
-    if not _sizes_only(stmt) or dtype is None or \
+    if not _sizes_only(stmt) or dtype is None or printer.weak_scalars or \
             np.dtype(dtype) in (np.dtype(np.float64), np.dtype(np.int64)):
         return rhs
     cast = dtype_name(dtype, printer.xp)

@@ -147,7 +147,7 @@ class LoopPrinter:
             self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
                         inits[j] not in shared)
         for inner, outer in zip(loop.xs_in, xs_outer):
-            row = f"{_operand(self._text(outer))}[{t}]"
+            row = self.printer.row(self._text(outer), t, inner.ndim + 1)
             user = self.program.names.get(inner)
             if _user_name(user) and not self._taken(user, {inner.symbol}, index):
                 self.names[inner.symbol] = user
@@ -166,7 +166,7 @@ class LoopPrinter:
                 shape = _shape_text(loop, y.shape)
                 before.append(f"{name} = {self.printer.xp}.empty({shape}, "
                               f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-                row, kind = f"{name}[{t}]", "write"
+                row, kind = self.printer.row(name, t, y.ndim + 1), "write"
             if y in loop.body.inputs:
                 top.append(_row_line(row, kind, self._text(y.symbol)))
             else:
