@@ -3,7 +3,7 @@ table is compiled once with symbolic sizes into a module that takes its namespac
 its arguments and calls only standard functions; the module runs on NumPy arrays
 (checked against central differences), and on array-api-strict (the standard 2023.12
 itself), Dask and jax.numpy arrays (checked against the same module on NumPy). JAX
-runs the modules without in-place writes (its arrays are immutable)."""
+runs the modules without writes in place (its arrays are immutable)."""
 
 from __future__ import annotations
 
@@ -121,8 +121,10 @@ def test_the_module_runs_on_other_array_libraries(name, library):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
-def test_jax_runs_at_least_the_programs_without_in_place_writes():
-    assert sum(not _writes_in_place(_module(n).source) for n in ALL) >= 10
+def test_no_module_of_the_table_writes_in_place():
+    """Scatters at slices and ints print as padding, loop stacks as appended lists:
+    so JAX runs every program of the table."""
+    assert [n for n in sorted(ALL) if _writes_in_place(_module(n).source)] == []
 
 
 # -- lowerings of what the standard lacks ---------------------------------------------
