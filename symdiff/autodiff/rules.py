@@ -137,7 +137,7 @@ def _prod_others(x: Tracer, axes) -> Tracer:
     (zeros allowed): exclusive running products from the left times from the right."""
     kept = tuple(i for i in range(x.ndim) if i not in axes)
     moved = transpose(x, kept + tuple(axes))
-    n = int(np.prod([x.shape[i] for i in axes]))
+    n = dims.prod([x.shape[i] for i in axes])  # (symbolic: the general form holds at 1)
     if n == 1:
         return expression(x.graph, sp.Integer(1), x.shape, x.dtype)
     flat = reshape(moved, moved.shape[:len(kept)] + (n,))
