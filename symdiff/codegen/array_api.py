@@ -67,6 +67,7 @@ class ArrayApiPrinter(SymdiffPrinter):
     line of the statement being printed (for errors)."""
 
     weak_scalars = True  # Python numbers do not widen arrays: no casts of constants
+    stacks_by_append = True  # loops append rows and stack them: immutable arrays (JAX)
 
     def __init__(self, names=None, xp: str = XP, settings=None):
         super().__init__(names, xp=xp, settings=settings)
@@ -201,7 +202,7 @@ class ArrayApiPrinter(SymdiffPrinter):
     def _print_op_pad(self, node, x, *, widths, value):
         from .array_api_lowering import pad
 
-        return pad(self, node, x, widths, value)
+        return pad(self, x, node.inputs[0].shape, node.out.dtype, widths, value)
 
     # -- indexing ---------------------------------------------------------------------------
     def _where(self, index, arrays, shape) -> str:
@@ -237,6 +238,11 @@ class ArrayApiPrinter(SymdiffPrinter):
                f"dtype={dtype_name(node.out.dtype, self.xp)})"
 
     def _print_op_scatter_add(self, node, values, *arrays, index, shape):
+        from .array_api_lowering import scattered
+
+        text = scattered(self, values, index, shape, node.out.dtype)
+        if text is not None:  # x[1:] read: its adjoint is the values with zeros around
+            return text
         if is_basic(index):
             where = self._where(index, arrays, shape)
             return Block(f"{{out}} = {self._zeros(node, values, shape)}",
@@ -256,6 +262,11 @@ class ArrayApiPrinter(SymdiffPrinter):
                      f"{{out}}[{where}] = {values}")
 
     def _print_op_add_at(self, node, base, values, *, index, inplace):
+        from .array_api_lowering import scattered
+
+        text = scattered(self, values, index, node.out.shape, node.out.dtype)
+        if text is not None:  # base + the values with zeros around: no write in place
+            return f"{_operand(base)} + {_operand(text)}"
         where = self._where(index, (), node.out.shape)
         start = f"{{out}} = {base}" if inplace else \
             f"{{out}} = {self.xp}.asarray({base}, copy=True)"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from ..ir import dims
 from .literals import dtype_name
-from .printer import Block, _operand
+from .printer import _operand
 
-__all__ = ["einsum", "pad"]
+__all__ = ["einsum", "pad", "scattered"]
 
 
 def _parse(subscripts: str, count: int) -> tuple[list[str], str]:
@@ -74,27 +74,22 @@ def _aligned(xp: str, op: str, term: str, letters: str) -> str:
     return f"{_operand(text)}[{', '.join(entries)}]"
 
 
-def pad(printer, node, x: str, widths, value):
-    """`np.pad(x, widths, constant_values=value)` as one `concat` per padded axis with
-    blocks of `value` (of the sizes the axes have by then) on either side."""
-    xp, shape = printer.xp, list(node.inputs[0].shape)
-    dtype = dtype_name(node.out.dtype, xp)
-    lines = [f"{{out}} = {x}"]
+def pad(printer, x: str, shape, dtype, widths, value) -> str:
+    """`np.pad(x, widths, constant_values=value)` of `x` (of `shape` and `dtype`) as
+    one `concat` per padded axis with blocks of `value` (of the sizes the axes have by
+    then) on either side."""
+    xp, shape, dtype = printer.xp, list(shape), dtype_name(dtype, printer.xp)
+    text = x
     for axis, (before, after) in enumerate(widths):
         if not before and not after:
             continue
-        parts = []
-        for width in (before, after):
-            if width:
-                block = tuple(shape[:axis]) + (width,) + tuple(shape[axis + 1:])
-                parts.append(_block(xp, block, value, dtype))
-            else:
-                parts.append(None)
-        pieces = [p for p in (parts[0], "{out}", parts[1]) if p is not None]
+        sides = [_block(xp, tuple(shape[:axis]) + (w,) + tuple(shape[axis + 1:]), value,
+                        dtype) if w else None for w in (before, after)]
+        pieces = [p for p in (sides[0], text, sides[1]) if p is not None]
         where = f", axis={axis}" if axis else ""
-        lines.append(f"{{out}} = {xp}.concat([{', '.join(pieces)}]{where})")
+        text = f"{xp}.concat([{', '.join(pieces)}]{where})"
         shape[axis] = dims.canon(shape[axis] + before + after)
-    return Block(*lines)
+    return text
 
 
 def _block(xp: str, shape: tuple, value, dtype: str) -> str:
@@ -102,3 +97,25 @@ def _block(xp: str, shape: tuple, value, dtype: str) -> str:
     if not value:
         return f"{xp}.zeros({text}, dtype={dtype})"
     return f"{xp}.full({text}, {value!r}, dtype={dtype})"
+
+
+def scattered(printer, values: str, index, shape, dtype) -> str | None:
+    """Zeros of `shape` with `values` at `index`, as an expression without writes in
+    place (immutable arrays such as JAX's take it): the values padded by zeros, an
+    integer entry first made an axis of length 1. None unless every entry is an int
+    or a slice of step 1."""
+    if len(index) > len(shape) or not all(
+            isinstance(e, int) or isinstance(e, slice) and e.step == 1 for e in index):
+        return None
+    widths, full = [], list(shape)
+    for axis, (e, n) in enumerate(zip(index, shape)):
+        if isinstance(e, int):
+            widths.append((e, dims.canon(n - e - 1)))
+            full[axis] = 1
+        else:
+            widths.append((e.start, dims.canon(n - e.stop)))
+            full[axis] = dims.canon(e.stop - e.start)
+    widths += [(0, 0)] * (len(shape) - len(index))
+    if any(isinstance(e, int) for e in index):
+        values = f"{printer.xp}.reshape({values}, {dims.shape_text(tuple(full))})"
+    return pad(printer, values, full, dtype, widths, 0)

@@ -162,6 +162,11 @@ class LoopPrinter:
             if loop.is_while:  # as many rows as iterations: a list, appended to
                 before.append(f"{name} = []")
                 row, kind = f"{name}.append", "append"
+            elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
+                before.append(f"{name} = []")
+                row, kind = f"{name}.append", "append"
+                rows = f"{name}[::-1]" if loop.reverse else name
+                tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
             else:
                 shape = _shape_text(loop, y.shape)
                 before.append(f"{name} = {self.printer.xp}.empty({shape}, "
@@ -275,14 +280,16 @@ class LoopPrinter:
     def _finish_tail(self, tail: list) -> list[str]:
         """Stack writes, then the carried values' new values, assigned together."""
         lines = [_row_line(n, kind, self._text(s) if s is not None else "")
-                 for n, s, kind in tail if kind != "move"]
+                 for n, s, kind in tail if kind != "move" and not kind.startswith("stack")]
+        after = [f"{n} = {kind[len('stack '):]}" for n, _, kind in tail
+                 if kind.startswith("stack")]  # (the rows appended, as one array)
         moves = [(n, self._text(s)) for n, s, kind in tail if kind == "move"]
         moves = [(n, v) for n, v in moves if n != v]
         if len(moves) == 1:
             lines.append(f"{moves[0][0]} = {moves[0][1]}")
         elif moves:
             lines.append(", ".join(n for n, _ in moves) + " = " + ", ".join(v for _, v in moves))
-        return [f"    {line}" for line in lines]
+        return [f"    {line}" for line in lines] + after
 
     def _stack_name(self, y: Var, target: sp.Symbol, index: int) -> str:
         if target in self.names:

@@ -75,6 +75,7 @@ class SymdiffPrinter(NumPyPrinter):
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
     weak_scalars = False  # whether constants of sizes need no cast to a narrow float
+    stacks_by_append = False  # loops stack rows into lists (not writes into np.empty)
 
     # -- casts and copies of whole values (codegen/function.py) ------------------------
     def cast(self, text: str, dtype) -> str:

@@ -3,7 +3,7 @@ table is compiled once with symbolic sizes into a module that takes its namespac
 its arguments and calls only standard functions; the module runs on NumPy arrays
 (checked against central differences), and on array-api-strict (the standard 2023.12
 itself), Dask and jax.numpy arrays (checked against the same module on NumPy). JAX
-runs the modules without in-place writes (its arrays are immutable)."""
+runs the modules without writes in place (its arrays are immutable)."""
 
 from __future__ import annotations
 
@@ -121,8 +121,10 @@ def test_the_module_runs_on_other_array_libraries(name, library):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
-def test_jax_runs_at_least_the_programs_without_in_place_writes():
-    assert sum(not _writes_in_place(_module(n).source) for n in ALL) >= 10
+def test_no_module_of_the_table_writes_in_place():
+    """Scatters at slices and ints print as padding, loop stacks as appended lists:
+    so JAX runs every program of the table."""
+    assert [n for n in sorted(ALL) if _writes_in_place(_module(n).source)] == []
 
 
 # -- lowerings of what the standard lacks ---------------------------------------------
@@ -187,15 +189,31 @@ def test_xp_does_not_combine_with_the_numba_backend():
         compile_gradient(cumulative_product, (np.ones(4),), 0, xp=True, backend="numba")
 
 
-def test_the_decorators_pass_xp_on():
+@pytest.mark.parametrize("library", ["numpy", "array_api_strict"])
+def test_the_decorators_pass_xp_on(library):
     import symdiff
 
+    pytest.importorskip(library)
     X, y = make_data()
     fn = PROGRAMS["ridge_least_squares"][0]
     grad = symdiff.grad(fn, xp=True)
-    got = grad(np.ones(3), X, y)
+    got = grad(*(_convert(library, a) for a in (np.ones(3), X, y)))
     assert "array_namespace" in grad.source
-    np.testing.assert_allclose(got, X.T @ (X @ np.ones(3) - y) / len(y) + 0.02, rtol=1e-12)
+    assert type(got).__module__.startswith(library)
+    np.testing.assert_allclose(np.asarray(got), X.T @ (X @ np.ones(3) - y) / len(y) + 0.02,
+                               rtol=1e-12)
+
+
+def hinge(w, x):
+    margin = np.sum(w * x)
+    if margin < 1.0:
+        return 1.0 - margin
+    return 0.0 * margin
+
+
+def test_a_branch_on_a_traced_value_is_a_typed_error_in_xp_mode():
+    with pytest.raises(ArrayAPIError, match=r"test_array_api\.py:\d+: a Python if/while .*np\.where"):
+        compile_gradient(hinge, (np.ones(3), np.ones(3) * 0.1), 0, xp=True)
 
 
 # -- the command line ---------------------------------------------------------------------
