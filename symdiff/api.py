@@ -19,7 +19,7 @@ from .compile import Compiled, _prepare, array_api_backend, backend_layout, comp
 from .errors import InputError, SymdiffError, user_location
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import duck_array, normalize_argnums
+from .trace.args import duck_array, normalize_argnums
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [

@@ -32,8 +32,9 @@ from .ir.graph import Graph
 from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
+from .trace.args import ArgSpec, describe_args, function_location, normalize_argnums
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
-from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
+from .trace.function import trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims, needs_fixed_sizes
 from .trace.tracer import Tracer
 from .trace.while_loops import FOLD_WHILE

@@ -16,7 +16,7 @@ from ..ir import dims
 from ..ir import elementwise as ew
 from ..ir.elementwise import KINK_CONVENTIONS
 from ..ir.graph import ELEMENTWISE, Graph
-from ..trace.function import ArgSpec
+from ..trace.args import ArgSpec
 from ..version import __version__
 from .layout import LINE_LENGTH, _fill
 from .safe_text import comment as safe_comment

@@ -19,7 +19,7 @@ from importlib import resources
 import jinja2
 
 from ..ir import dims
-from ..trace.function import ArgSpec
+from ..trace.args import ArgSpec
 from . import array_api_checks
 from .array_api import ARRAY_API
 from .checks import CHECK_HELPER, _if, input_checks
