@@ -235,7 +235,7 @@ def _scalar_to_matrix(s: Tracer) -> Tracer:
 #: Matrices of a fixed size up to this one differentiate `det` through the determinants
 #: of their minors (a polynomial: finite at singular matrices to every order, O(n^5));
 #: others, and those of symbolic size, through the `cofactor` primitive, from the SVD
-#: (finite at singular matrices, O(n^3); its own derivative divides by det(x)).
+#: (finite at singular matrices, O(n^3); its own derivative too, from the same SVD).
 MAX_MINORS_SIZE = 8
 
 
