@@ -15,12 +15,12 @@ import numpy as np
 from .autodiff.transforms import KINDS, _d_forward
 from .codegen import branches
 from .codegen.numba_backend import compile_error
-from .compile import Compiled, _prepare, backend_layout, compile_gradient
+from .compile import Compiled, _prepare, array_api_backend, backend_layout, compile_gradient
 from .errors import InputError, SymdiffError, user_location
 from .fast_path import FastPath, has_complex
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import duck_array, normalize_argnums
+from .trace.args import duck_array, normalize_argnums
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -146,12 +146,13 @@ class _Transformed:
     derivative graph into the enclosing trace, so transforms compose."""
 
     def __init__(self, fn: Callable, argnums, kind: str, dims="auto",
-                 backend: str = "numpy"):
+                 backend: str = "numpy", xp: bool = False):
         if not callable(fn):
             raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
                              f"{type(fn).__name__} {fn!r}; pass the function itself: "
                              f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
         normalize_argnums(argnums)
+        backend = array_api_backend(backend, xp)
         backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
         self.backend = backend
         self.fn = fn
@@ -286,10 +287,10 @@ def _converting(run: Callable) -> Callable:
 
 def _transform(kind: str, doc: str):
     def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
-                  dims: str | Mapping = "auto", backend: str = "numpy"):
+                  dims: str | Mapping = "auto", backend: str = "numpy", xp: bool = False):
         if fn is None:
-            return lambda f: _public(_Transformed(f, argnums, kind, dims, backend))
-        return _public(_Transformed(fn, argnums, kind, dims, backend))
+            return lambda f: _public(_Transformed(f, argnums, kind, dims, backend, xp))
+        return _public(_Transformed(fn, argnums, kind, dims, backend, xp))
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc

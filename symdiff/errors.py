@@ -20,6 +20,7 @@ __all__ = [
     "ShapeError",
     "SymbolicDimError",
     "EmitError",
+    "ArrayAPIError",
     "GradcheckError",
     "ExpressionError",
     "user_location",
@@ -91,6 +92,11 @@ class ShapeError(SymdiffError, ValueError):
 
 class EmitError(SymdiffError):
     """Code generation met something it cannot print."""
+
+
+class ArrayAPIError(EmitError):
+    """An op the Array API standard lacks, in a module asked for in Array-API mode
+    (`symdiff emit --xp`, `xp=True`) when symdiff has no lowering of it."""
 
 
 class GradcheckError(SymdiffError):

@@ -21,8 +21,9 @@ import sympy as sp
 
 from ..errors import InputError, SymbolicDimError
 from ..ir import dims
+from .args import ArgSpec, function_location
 from .control import StandInArguments, trace_paths
-from .function import ArgSpec, function_location, trace
+from .function import trace
 
 __all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes"]
 
