@@ -115,9 +115,10 @@ def _beyond(x):
     return not abs(x) <= _TRIG_REACH'''
 
 #: Module-level names of HELPERS (reserved: no value of a module takes one).
-MODULE_NAMES = frozenset({"_INVPIO2", "_PIO2_1", "_PIO2_2", "_PIO2_3", "_PIO2_3T",
-                          "_TRIG_REACH", "_two_sum", *(f"_{k}{j}" for k in "SC" for j in range(1, 7)), "_reduce", "_sin_poly", "_cos_poly",
-                          "_sin", "_cos", "_beyond", "_fused"})
+MODULE_NAMES = frozenset({
+    "_INVPIO2", "_PIO2_1", "_PIO2_2", "_PIO2_3", "_PIO2_3T", "_TRIG_REACH", "_two_sum",
+    "_reduce", "_sin_poly", "_cos_poly", "_sin", "_cos", "_beyond", "_fused",
+    *(f"_{k}{j}" for k in "SC" for j in range(1, 7))})
 #: A kernel's own names for the flag and the switch (one that binds either keeps libm).
 _LOCAL = frozenset({"libm", "wide"})
 _TRIG = {"sin": "_sin", "cos": "_cos"}
