@@ -26,7 +26,8 @@ from .extend import register_primitive
 from .implicit import fixed_point
 from .ir.dims import dim
 from .products import hvp, jvp, vjp
-from .trace.function import CapturedArrayWarning, ShapeDtype
+from .trace.args import ShapeDtype
+from .trace.captured import CapturedArrayWarning
 from .verify.hand import DerivativeCheck, check_derivative
 from .verify.numerical import GradcheckReport, gradcheck
 from .version import __version__

@@ -15,11 +15,12 @@ import numpy as np
 from .autodiff.transforms import KINDS, _d_forward
 from .codegen import branches
 from .codegen.numba_backend import compile_error
-from .compile import Compiled, _prepare, backend_layout, compile_gradient
+from .compile import Compiled, _prepare, array_api_backend, backend_layout, compile_gradient
 from .errors import InputError, SymdiffError, user_location
+from .fast_path import FastPath, has_complex
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
-from .trace.function import duck_array, normalize_argnums
+from .trace.args import duck_array, normalize_argnums
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -73,18 +74,12 @@ def call(run: Callable, args: Sequence[Any]):
     args = [np.asarray(a) if type(a) is list else a for a in args]
     try:
         result = run(*args)
-        if not _has_complex(result):  # (-2.0)**0.5 is complex in Python, nan in NumPy
+        if not has_complex(result):  # (-2.0)**0.5 is complex in Python, nan in NumPy
             return result
     except ArithmeticError:
         if not any(type(a) is float for a in args):
             raise
     return run(*(np.float64(a) if type(a) is float else a for a in args))
-
-
-def _has_complex(result) -> bool:
-    if isinstance(result, tuple):
-        return any(_has_complex(r) for r in result)
-    return type(result) is complex
 
 
 #: Exact argument shapes whose generated function a transform remembers for its fast
@@ -142,10 +137,6 @@ class _Modules:
         return sum(len(m) for m in self.cache.values())
 
 
-#: The key of a call with one Python float (`_cache_key` gives the same).
-_FLOAT_KEY = (float,)
-
-
 class _Transformed:
     """A function transformed by symdiff; compiles once per argument ranks, dtypes and
     pattern of size-1 dimensions (dims="auto", the default: the module holds for every
@@ -155,12 +146,13 @@ class _Transformed:
     derivative graph into the enclosing trace, so transforms compose."""
 
     def __init__(self, fn: Callable, argnums, kind: str, dims="auto",
-                 backend: str = "numpy"):
+                 backend: str = "numpy", xp: bool = False):
         if not callable(fn):
             raise InputError(f"symdiff.{kind} takes the function to differentiate, got "
                              f"{type(fn).__name__} {fn!r}; pass the function itself: "
                              f"symdiff.{kind}(f)(x), not symdiff.{kind}(f(x))", user_location())
         normalize_argnums(argnums)
+        backend = array_api_backend(backend, xp)
         backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
         self.backend = backend
         self.fn = fn
@@ -171,6 +163,7 @@ class _Transformed:
         self._functions: dict[tuple, Callable] = {}  # key -> generated function, for __call__
         self._counts = [0, 0]  # compilations, calls served
         self.public: Callable | None = None  # the function handed out, see `_public`
+        self.fast: FastPath | None = None  # its code and hit count
         functools.update_wrapper(self, fn, updated=())  # keep our own __dict__
 
     def compile(self, *args, dims=None) -> Compiled:
@@ -194,7 +187,7 @@ class _Transformed:
 
     def cache_info(self) -> CacheInfo:
         """How many modules were compiled, and how many calls ran without compiling."""
-        return CacheInfo(self._counts[0], self._counts[1],
+        return CacheInfo(self._counts[0], self._counts[1] + (self.fast.hits if self.fast else 0),
                          sum(len(m) for m in self._cache.values()))
 
     @property
@@ -221,7 +214,10 @@ class _Transformed:
         else:
             self._counts[1] += 1
         if self.backend == "numpy":
-            return call(run, args)
+            result = call(run, args)
+            if self.fast is not None:
+                self.fast.learn(key, run)
+            return result
         try:  # numba compiles a kernel at its first call
             return call(run, args)
         except Exception as exc:
@@ -252,44 +248,20 @@ def _public(state: _Transformed) -> Callable:
     of a class instance costs more than the generated function of a scalar polynomial)
     with `state`'s `compile`, `cache_info` and, once compiled, `source` as attributes.
 
-    Its fast path serves one Python float or ndarray argument whose function is known,
-    keyed by the argument's type, shape and dtype (no scan of its values); every other
-    call goes to `state._call`."""
-    functions, counts, slow = state._functions, state._counts, state._call
-
-    def transformed(*args, **kwargs):
-        if len(args) == 1 and not kwargs:
-            a = args[0]
-            if type(a) is float:
-                run = functions.get(_FLOAT_KEY)
-                if run is not None:
-                    try:
-                        result = run(a)
-                    except ArithmeticError:  # Python float arithmetic: see `call`
-                        return slow(args, kwargs)
-                    if type(result) is not complex and (type(result) is not tuple
-                                                        or not _has_complex(result)):
-                        counts[1] += 1
-                        return result
-                    return slow(args, kwargs)
-            elif type(a) is np.ndarray:
-                run = functions.get(((a.shape, a.dtype),))
-                if run is not None:
-                    counts[1] += 1
-                    return run(a)
-        return slow(args, kwargs)
-
-    if state.backend != "numpy":  # numba: a kernel's compile errors are translated
-        def transformed(*args, **kwargs):  # noqa: F811
-            return slow(args, kwargs)
-
+    Its code serves the calls it has seen succeed without a scan of the arguments'
+    values: after a call with Python floats and ndarrays, a guard on their types, shapes
+    and dtypes followed by the generated code (see `fast_path`); every other call goes
+    to `state._call`."""
+    fast = FastPath(getattr(state.fn, "__name__", state.kind), state._functions,
+                    state._call, state.backend == "numpy", MAX_SHAPES_REMEMBERED)
+    transformed = fast.function
     functools.update_wrapper(transformed, state.fn, updated=())
     transformed.compile = state.compile
     transformed.cache_info = state.cache_info
-    transformed._functions, transformed._cache = functions, state._cache
+    transformed._functions, transformed._cache = state._functions, state._cache
     transformed.fn, transformed.argnums, transformed.kind = state.fn, state.argnums, state.kind
     transformed.dims, transformed.backend = state.dims, state.backend
-    state.public = transformed
+    state.public, state.fast = transformed, fast
     return transformed
 
 
@@ -315,10 +287,10 @@ def _converting(run: Callable) -> Callable:
 
 def _transform(kind: str, doc: str):
     def transform(fn: Callable | None = None, argnums: int | tuple[int, ...] = 0,
-                  dims: str | Mapping = "auto", backend: str = "numpy"):
+                  dims: str | Mapping = "auto", backend: str = "numpy", xp: bool = False):
         if fn is None:
-            return lambda f: _public(_Transformed(f, argnums, kind, dims, backend))
-        return _public(_Transformed(fn, argnums, kind, dims, backend))
+            return lambda f: _public(_Transformed(f, argnums, kind, dims, backend, xp))
+        return _public(_Transformed(fn, argnums, kind, dims, backend, xp))
 
     transform.__name__ = transform.__qualname__ = kind
     transform.__doc__ = doc

@@ -19,6 +19,7 @@ import numpy as np
 from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
+from .codegen.array_api import ARRAY_API, XP
 from .codegen.formatting import default_format, formatted
 from .codegen.function import ConstantPool, print_function
 from .codegen.header import CONVENTIONS, kink_conventions
@@ -26,14 +27,15 @@ from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.safe_text import identifier
-from .errors import InputError, SymbolicDimError, SymdiffError, located
+from .errors import ArrayAPIError, InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
 from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
+from .trace.args import ArgSpec, describe_args, function_location, normalize_argnums
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
-from .trace.function import ArgSpec, describe_args, function_location, normalize_argnums, trace
-from .trace.symbolic import auto_specs, declared_specs, fix_dims
+from .trace.function import trace
+from .trace.symbolic import auto_specs, declared_specs, fix_dims, needs_fixed_sizes
 from .trace.tracer import Tracer
 from .trace.while_loops import FOLD_WHILE
 
@@ -221,6 +223,7 @@ def compile_gradient(
     command: Sequence[str] | None = None,
     dims: str | Mapping | None = None,
     backend: str = "numpy",
+    xp: bool = False,
 ) -> Compiled:
     """Trace `fn` at `args`, build the derivatives named by `kinds` (see `KINDS`) with
     respect to `argnums`, emit one module holding them all, and load it. `command`
@@ -231,8 +234,13 @@ def compile_gradient(
     argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
     sizes), and "auto" makes every size but 1 symbolic, merging those the program
     requires equal (see `symbolic`); where the program needs a number, that dimension
-    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
-    "numba" (runs of elementwise statements fused into compiled loops)."""
+    keeps its size, and where symbolic shapes fail, all do (`needs_fixed_sizes`:
+    an error symdiff raises about the program, or the user's code failing on a symbolic
+    size; an exception from symdiff's own code surfaces). `backend` is "numpy" or
+    "numba" (runs of elementwise statements fused into compiled loops); `xp=True` asks
+    for the Array-API mode (the module calls only standard functions on the namespace
+    of its arguments; an op outside the standard is an `ArrayAPIError`)."""
+    backend = array_api_backend(backend, xp)
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
     specs = _symbolic_specs(fn, concrete, dims)
@@ -244,8 +252,8 @@ def compile_gradient(
             if dims != "auto":
                 raise
             specs = fix_dims(specs, concrete, e.dims)
-        except Exception:
-            if dims != "auto" or specs == concrete:
+        except Exception as e:
+            if dims != "auto" or specs == concrete or not needs_fixed_sizes(e):
                 raise
             specs = concrete  # a limit of symbolic shapes: compile for these sizes
     return _compile(fn, concrete, argnums, source_name, kinds, command, backend, args)
@@ -257,7 +265,9 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
     if dims == "auto":
         try:
             return auto_specs(fn, specs)
-        except SymdiffError:
+        except SymdiffError as e:
+            if not needs_fixed_sizes(e):
+                raise
             return specs  # tracing fails at these sizes too: _compile reports it
     if isinstance(dims, Mapping):
         return declared_specs(fn, specs, dims)
@@ -293,7 +303,7 @@ def _compile_once(fn, specs, argnums, source_name, kinds, command, backend, valu
     with progress.task("tracing"):
         ctx = _prepare(fn, specs, argnums, values=values)
     with located(None):  # seeds and zeros belong to no line (not the caller's)
-        functions, constants = _functions(ctx, kinds, kernel_layout)
+        functions, constants = _functions(ctx, kinds, kernel_layout, backend)
     kinks = [line for line in CONVENTIONS if any(line in kink_conventions(p.graph)
                                                  for p in ctx.traced.paths)]
     module = module_code(fn, ctx.name, ctx.specs, ctx.nums, functions, source_name, command,
@@ -310,13 +320,19 @@ def _compile_once(fn, specs, argnums, source_name, kinds, command, backend, valu
                     _weak(fn))
 
 
-def _functions(ctx: _Context, kinds, kernel_layout):
+def _functions(ctx: _Context, kinds, kernel_layout, backend="numpy"):
     """The printed functions of the module, and its pool of constants. A function that
     branches (or is specialised to a path) is printed as a tree of blocks (the fused
     backend's kernels each stay within one block)."""
     constants = ConstantPool()
     with progress.task("differentiating, simplifying, printing"):
         if ctx.traced.paths[0].decisions:  # branches (if/else) or guards (one path)
+            if backend == ARRAY_API:
+                raise ArrayAPIError(
+                    "a Python if/while on a traced value is printed as a branch on an "
+                    "array's truth, which the Array-API mode does not emit; drop --xp "
+                    "(xp=True), or write the choice with np.where",
+                    function_location(ctx.fn))
             per_path = [derivations(ctx if i == 0 else _path_context(ctx, p), kinds)
                         for i, p in enumerate(ctx.traced.paths)]
             return branches.print_branched(ctx.traced, per_path, ctx.out_name,
@@ -326,7 +342,8 @@ def _functions(ctx: _Context, kinds, kernel_layout):
         _keep_user_locations(programs, ctx.graph)
         return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
                                d.backward_from, extra_params=d.extra_params,
-                               constants=constants, kernel_layout=kernel_layout)
+                               constants=constants, kernel_layout=kernel_layout,
+                               xp=XP if backend == ARRAY_API else "np")
                 for d, program in zip(ds, programs)], constants
 
 
@@ -345,12 +362,23 @@ BACKENDS = ("numpy", "numba", "numba-parallel")
 def backend_layout(backend: str):
     """The kernel layout of a backend (None for plain NumPy). A usage error for an
     unknown backend, or for numba when it is not installed."""
-    if backend == "numpy":
+    if backend in ("numpy", ARRAY_API):
         return None
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     require_numba()
     return NumbaLayout(parallel=backend == "numba-parallel")
+
+
+def array_api_backend(backend: str, xp: bool) -> str:
+    """The backend compiling for `backend` and `xp`: the Array-API mode is one of its
+    own (it prints NumPy calls on no array library, so it does not combine with numba)."""
+    if not xp:
+        return backend
+    if backend not in ("numpy", ARRAY_API):
+        raise InputError(f"the Array-API mode (xp=True, --xp) prints standard calls only; "
+                         f"it does not combine with the {backend} backend: drop one of them")
+    return ARRAY_API
 
 
 def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=None) \

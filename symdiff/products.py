@@ -14,7 +14,7 @@ import numpy as np
 from .api import CacheInfo, _Modules, call, inline
 from .compile import Compiled
 from .errors import InputError, ShapeError, user_location
-from .trace.function import parameter_names
+from .trace.args import parameter_names
 from .trace.tracer import Tracer
 
 __all__ = ["vjp", "jvp", "hvp"]

@@ -13,7 +13,7 @@ import sympy as sp
 from ..errors import InputError, TraceError, located
 from ..ir import dims
 from ..ir.graph import Graph, Var
-from ..trace.function import ArgSpec, function_location
+from ..trace.args import ArgSpec, function_location
 from ..trace.structured import concatenate, reshape
 from ..trace.tracer import Tracer, const, expression
 from .differentiate import diagonal_grad_graph, jvp_graph, vjp_graph

@@ -17,8 +17,8 @@ from ..autodiff.transforms import KINDS
 from ..compile import write_atomic
 from ..errors import InputError, SymdiffError
 from ..ir import dims
+from ..trace.args import ShapeDtype
 from ..trace.control import StandInArguments
-from ..trace.function import ShapeDtype
 
 #: Elements of one example argument made from --shape (8 GB in float64): beyond it the
 #: allocation would fail or swap.

@@ -19,7 +19,7 @@ import numpy as np
 from .. import progress
 from ..errors import ExpressionError, GradcheckError
 from ..ir import dims
-from ..trace.function import ArgSpec, ShapeDtype
+from ..trace.args import ArgSpec, ShapeDtype
 from ..trace.symbolic import instantiate, small_sizes
 from ..verify.hand import POINTS, check_derivative
 from ..verify.numerical import gradcheck as run_gradcheck

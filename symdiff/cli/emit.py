@@ -8,10 +8,11 @@ import sys
 
 from .. import progress
 from ..autodiff.transforms import KINDS
+from ..codegen.array_api import ARRAY_API
 from ..codegen.formatting import FORMATS, default_format, formatted
 from ..codegen.header import DEFAULT_KINDS, emit_command
 from ..codegen.numba_backend import compile_error
-from ..compile import BACKENDS, backend_layout, compile_gradient
+from ..compile import BACKENDS, array_api_backend, backend_layout, compile_gradient
 from ..errors import InputError
 from .args import (
     EXAMPLES,
@@ -40,14 +41,14 @@ def _cmd_emit(ns) -> int:
         raise UsageError("--check compares with the file named by -o; add -o FILE")
     command = emit_command(ns.target, wrt, words + (["--dims", ns.dims] if ns.dims != "fixed"
                                                      else []), kinds, ns.output,
-                           backend=ns.backend)
+                           backend=ARRAY_API if ns.xp else ns.backend)
     try:
-        backend_layout(ns.backend)
-    except InputError as exc:  # numba not installed: say which extra to install
+        backend_layout(array_api_backend(ns.backend, ns.xp))
+    except InputError as exc:  # numba not installed, or --xp with it: a usage error
         raise UsageError(str(exc)) from None
     with progress.task(f"tracing and differentiating {fn.__name__}"):
         compiled = compile_gradient(fn, args, argnums_of(params, wrt), source_name=path,
-                                    kinds=kinds, command=command, backend=ns.backend,
+                                    kinds=kinds, command=command, backend=ns.backend, xp=ns.xp,
                                     dims=None if ns.dims == "fixed" else ns.dims)
     try:
         text = formatted(compiled.source, ns.format)
@@ -110,6 +111,11 @@ def _add_emit(sub, common) -> None:
                       help="numpy (default), or numba: runs of elementwise statements "
                       "become compiled loops (needs the extra: pip install 'symdiff[numba]'); "
                       "numba-parallel also spreads large loops over the cores (prange)")
+    emit.add_argument("--xp", action="store_true",
+                      help="Array-API mode: the module takes its namespace from its "
+                      "arguments (array_api_compat) and calls only functions of the Array "
+                      "API standard, so it runs on NumPy, Dask, JAX, array-api-strict, ... "
+                      "(needs array-api-compat at run time: pip install 'symdiff[dask]')")
     emit.add_argument("--format", choices=FORMATS, default=default_format(),
                       help="layout of the written module: auto (`ruff format`'s when ruff "
                       "is installed, else symdiff's own; the default unless the "

@@ -20,7 +20,7 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call, _operand
+from .printer import Block, SymdiffPrinter, _balanced_call
 from .safe_text import comment as safe_comment
 
 
@@ -119,81 +119,130 @@ def print_function(
     body starts at (deeper inside the `if` of a branch). A `kernel_layout` (the fused
     backend's, `numba_backend.NumbaLayout`) groups statements into kernels: each is
     printed as a function of its own and called where its last statement was."""
-    constants = constants if constants is not None else ConstantPool()
-    output_vars = set(_flatten(returns))
-    fused_loops = None  # (elementwise loops run element by element; kernels span no loop)
-    if kernel_layout is not None and any(stmt.depth for stmt in program.statements):
-        fused_loops, kernel_layout = kernel_layout.loop_kernels(program), None
-    plan = kernel_layout.plan(program, output_vars) if kernel_layout is not None else None
-    program = plan.program if plan is not None else program
-    names = _assign_names(program, out_name)
-    pinned = pinned_symbols(program)
-    inlinable = _inlinable(program, output_vars) - (plan.named if plan is not None else set())
-    inlinable -= pinned
-    kernels: list[str] = []
-    printer = SymdiffPrinter(names, xp=xp)
-    # buffers filled in place are made like an array argument (a Dask array for Dask)
-    printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs if v.shape),
-                        None)
-    printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
-    printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
-                      if e.free_symbols and e.free_symbols <= printer.sizes}
-    call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
-    body: list[str] = []
-    last_comment = None
-    temps = _TempNames(program, inlinable, output_vars, plan.at if plan is not None else None,
-                       pinned)
-    loops = LoopPrinter(program, names, printer, temps, {v.symbol for v in output_vars},
-                        out_name, _source_comment)
-    backward = _backward_flags(program, backward_from)
-    used_constants: list[str] = []
-    temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
-    temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
-    for index, (stmt, is_backward) in enumerate(zip(program.statements, backward)):
-        if loops.is_loop_statement(stmt):
-            pad, mark = " " * (4 * stmt.depth), len(body)
-            body.extend(pad + line for line in loops.lines(stmt, index))
-            if fused_loops is not None:
-                fused_loops.printed(index, mark, body, names, name, kernels, loops)
-            last_comment = None  # (a loop's body names its lines again)
-            continue
-        printer.dtype = stmt.var.dtype if stmt.var is not None else \
-            _temp_dtype(program, stmt.target, temp_dtypes)
-        printer.large = _large(program, stmt)
-        if plan is not None and index in plan.skipped:  # printed in a kernel
-            _print_kernel(kernel_layout, plan, index, names, temps, name, kernels, body,
-                          backward, output_vars)
-            continue
-        if stmt.node is not None and stmt.node.op == CONST and stmt.var not in output_vars \
-                and stmt.target not in loops.inits \
-                and constants.wants(stmt.node.value, names.get(stmt.target), printer):
-            names[stmt.target] = constants.add(stmt.node.value, names.get(stmt.target), xp)
-            used_constants.append(constants.lines[names[stmt.target]])
-            continue
-        if stmt.node is not None and stmt.node.op == "dim":  # a size: `n`, `(n - 1)`
-            names[stmt.target] = call_args[stmt.target] = printer.print_node(stmt.node, ())
-            if not _is_atomic(names[stmt.target]):
-                printer.compound.add(stmt.target)
-            continue
-        rhs = _print_rhs(printer, program, stmt, call_args, stmt.var in output_vars)
+    printed = _BodyPrinter(program, name, returns, out_name, backward_from, xp,
+                           constants if constants is not None else ConstantPool(), indent,
+                           kernel_layout)
+    printed.print_statements()
+    return _function_code(printed.program, name, docstring, printed.body, returns,
+                          printed.names, extra_params, printed.used_constants, printed.kernels)
+
+
+class _BodyPrinter:
+    """The body of one generated function, printed statement by statement: a loop, a
+    statement inside a fused kernel, a constant of the pool, a size, an expression
+    inlined into its reader, or an assignment, each by its own method."""
+
+    def __init__(self, program: Program, name: str, returns, out_name: str,
+                 backward_from: int | None, xp: str, constants: ConstantPool, indent: int,
+                 kernel_layout):
+        self.name, self.xp, self.constants, self.indent = name, xp, constants, indent
+        self.output_vars = output_vars = set(_flatten(returns))
+        self.fused_loops = None  # (elementwise loops run element by element; kernels span no loop)
+        if kernel_layout is not None and any(stmt.depth for stmt in program.statements):
+            self.fused_loops, kernel_layout = kernel_layout.loop_kernels(program), None
+        self.kernel_layout = kernel_layout
+        self.plan = plan = kernel_layout.plan(program, output_vars) \
+            if kernel_layout is not None else None
+        self.program = program = plan.program if plan is not None else program
+        self.names = names = _assign_names(program, out_name)
+        pinned = pinned_symbols(program)
+        self.inlinable = _inlinable(program, output_vars) - \
+            (plan.named if plan is not None else set())
+        self.inlinable -= pinned
+        self.kernels: list[str] = []
+        self.printer = printer = _printer(names, xp)
+        # buffers filled in place are made like an array argument (a Dask array for Dask)
+        printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs
+                             if v.shape), None)
+        printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
+        printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
+                          if e.free_symbols and e.free_symbols <= printer.sizes}
+        self.call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
+        self.body: list[str] = []
+        self.last_comment = None
+        self.temps = _TempNames(program, self.inlinable, output_vars,
+                                plan.at if plan is not None else None, pinned)
+        self.loops = LoopPrinter(program, names, printer, self.temps,
+                                 {v.symbol for v in output_vars}, out_name, _source_comment)
+        self.backward = _backward_flags(program, backward_from)
+        self.used_constants: list[str] = []
+        self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+        self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
+
+    def print_statements(self) -> None:
+        program, printer, plan = self.program, self.printer, self.plan
+        for index, (stmt, is_backward) in enumerate(zip(program.statements, self.backward)):
+            if self.loops.is_loop_statement(stmt):
+                self._loop(stmt, index)
+                continue
+            printer.dtype = stmt.var.dtype if stmt.var is not None else \
+                _temp_dtype(program, stmt.target, self.temp_dtypes)
+            printer.large, printer.loc = _large(program, stmt), stmt.loc  # (loc: for errors)
+            if plan is not None and index in plan.skipped:  # printed in a kernel
+                _print_kernel(self.kernel_layout, plan, index, self.names, self.temps,
+                              self.name, self.kernels, self.body, self.backward,
+                              self.output_vars)
+            elif not self._pooled(stmt):
+                if stmt.node is not None and stmt.node.op == "dim":  # a size: `n`, `(n - 1)`
+                    self._size(stmt)
+                else:
+                    self._assignment(stmt, index, is_backward)
+
+    def _loop(self, stmt: Statement, index: int) -> None:
+        pad, mark = " " * (4 * stmt.depth), len(self.body)
+        self.body.extend(pad + line for line in self.loops.lines(stmt, index))
+        if self.fused_loops is not None:
+            self.fused_loops.printed(index, mark, self.body, self.names, self.name,
+                                     self.kernels, self.loops)
+        self.last_comment = None  # (a loop's body names its lines again)
+
+    def _pooled(self, stmt: Statement) -> bool:
+        """A constant the pool takes: it is named and defined at module level."""
+        names = self.names
+        if stmt.node is not None and stmt.node.op == CONST and stmt.var not in self.output_vars \
+                and stmt.target not in self.loops.inits \
+                and self.constants.wants(stmt.node.value, names.get(stmt.target), self.printer):
+            names[stmt.target] = self.constants.add(stmt.node.value, names.get(stmt.target),
+                                                    self.xp)
+            self.used_constants.append(self.constants.lines[names[stmt.target]])
+            return True
+        return False
+
+    def _size(self, stmt: Statement) -> None:
+        text = self.printer.print_node(stmt.node, ())
+        self.names[stmt.target] = self.call_args[stmt.target] = text
+        if not _is_atomic(text):
+            self.printer.compound.add(stmt.target)
+
+    def _assignment(self, stmt: Statement, index: int, is_backward: bool) -> None:
+        """`stmt` inlined where it is read, or printed as `name = rhs`."""
+        printer, plan, names = self.printer, self.plan, self.names
+        rhs = _print_rhs(printer, self.program, stmt, self.call_args,
+                         stmt.var in self.output_vars)
         rhs = _sizes_cast(stmt, printer, rhs)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
             and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
-        if internal or stmt.target in inlinable and not isinstance(rhs, Block) and \
+        if internal or stmt.target in self.inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
-            call_args[stmt.target] = rhs
+            self.call_args[stmt.target] = rhs
             names[stmt.target] = rhs
             if not _is_atomic(rhs):
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
-            continue
+            return
         if stmt.target not in names:
-            kind = (_shape_of(program, stmt.target, temp_shapes), printer.dtype)
-            names[stmt.target] = temps.take(stmt.target, index, kind)
-        last_comment = _append_statement(body, stmt, rhs, names[stmt.target], is_backward,
-                                         last_comment, indent + (fused_loops.extra_indent(
-                                             index) if fused_loops is not None else 0))
-    return _function_code(program, name, docstring, body, returns, names, extra_params,
-                          used_constants, kernels)
+            kind = (_shape_of(self.program, stmt.target, self.temp_shapes), printer.dtype)
+            names[stmt.target] = self.temps.take(stmt.target, index, kind)
+        extra = self.fused_loops.extra_indent(index) if self.fused_loops is not None else 0
+        self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
+                                              is_backward, self.last_comment,
+                                              self.indent + extra)
+
+
+def _printer(names: dict, xp: str) -> SymdiffPrinter:
+    """The NumPy printer, or for the Array-API mode's namespace its own printer."""
+    from .array_api import XP, ArrayApiPrinter
+
+    return ArrayApiPrinter(names) if xp == XP else SymdiffPrinter(names, xp=xp)
 
 
 def _print_kernel(layout, plan, index: int, names: dict, temps, name: str,
@@ -339,25 +388,24 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
         args = [call_args.get(a) or printer.doprint(a) for a in stmt.args]
         text = printer.print_node(stmt.node, args)
         if is_output and stmt.node.op == "broadcast_to":
-            return f"{printer.xp}.array({text})"  # a fresh, writable array
+            return printer.fresh(text)  # a fresh, writable array
         return text
     expr = stmt.expr
     source = program.by_symbol[expr].dtype if expr in program.by_symbol else \
         program.temp_dtypes.get(expr)  # (a cast of a CSE temporary)
     if var is not None and expr.is_Symbol and source is not None and var.dtype != source:
-        if var.shape:  # .astype keeps the array type (np.asarray would pull Dask's)
-            return f"{_operand(printer.doprint(expr))}.astype({dtype_name(var.dtype)})"
-        return f"{printer.xp}.asarray({printer.doprint(expr)}, dtype={dtype_name(var.dtype)})"
+        if var.shape:
+            return printer.cast(printer.doprint(expr), var.dtype)
+        return f"{printer.xp}.asarray({printer.doprint(expr)}, " \
+            f"dtype={dtype_name(var.dtype, printer.xp)})"
     if var is not None and not expr.free_symbols:
         if var.shape:
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
-                    f"dtype={dtype_name(var.dtype)})")
-        return f"{dtype_name(var.dtype)}({printer.doprint(expr)})"
+                    f"dtype={dtype_name(var.dtype, printer.xp)})")
+        return printer.scalar(printer.doprint(expr), var.dtype)
     text = printer.doprint(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
-        if not var.shape:
-            return f"{dtype_name(var.dtype)}({text})"
-        return f"{printer.xp}.array({text}, dtype={dtype_name(var.dtype)})"
+        return printer.fresh(text, var.dtype) if var.shape else printer.scalar(text, var.dtype)
     return text
 
 
@@ -401,7 +449,7 @@ def _sizes_cast(stmt: Statement, printer, rhs):
     """`rhs` of a statement of sizes alone in a float32 (or narrower) function, cast to
     that dtype: `np.sqrt(n)` of the int n is a float64, strong under NEP 50."""
     dtype = printer.dtype
-    if not _sizes_only(stmt) or dtype is None or \
+    if not _sizes_only(stmt) or dtype is None or printer.weak_scalars or \
             np.dtype(dtype) in (np.dtype(np.float64), np.dtype(np.int64)):
         return rhs
     cast = dtype_name(dtype, printer.xp)

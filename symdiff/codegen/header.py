@@ -16,7 +16,7 @@ from ..ir import dims
 from ..ir import elementwise as ew
 from ..ir.elementwise import KINK_CONVENTIONS
 from ..ir.graph import ELEMENTWISE, Graph
-from ..trace.function import ArgSpec
+from ..trace.args import ArgSpec
 from ..version import __version__
 from .layout import LINE_LENGTH, _fill
 from .safe_text import comment as safe_comment
@@ -132,6 +132,7 @@ def module_header(fn, name, specs, nums, source_name, command=None, kinds=DEFAUL
         *(line for r in stable_rewrites for line in textwrap.wrap(
             r, width, initial_indent="  ", subsequent_indent="    ")),
         *(FUSED_NOTE if backend.startswith("numba") else ()),
+        *(XP_NOTE if backend == "array-api" else ()),
     ]
     return [safe_comment(line) for line in lines]  # a path or name holding a newline stays text
 
@@ -144,6 +145,13 @@ FUSED_NOTE = (
 )
 
 
+#: What the header of an Array-API module says of its namespace.
+XP_NOTE = (
+    "Array-API mode: calls only functions of the Array API standard (2023.12), on",
+    "  the namespace of its arguments (array_api_compat.array_namespace).",
+)
+
+
 def emit_command(target: str, wrt: Sequence[str], options: Sequence[str] = (),
                  kinds: Sequence[str] = DEFAULT_KINDS, output: str | None = None,
                  backend: str = "numpy") -> list[str]:
@@ -151,7 +159,8 @@ def emit_command(target: str, wrt: Sequence[str], options: Sequence[str] = (),
     command line ran, or the one reproducing a module compiled through the Python API."""
     words = ["symdiff", "emit", target, "--wrt", ",".join(wrt), *options]
     words += ["--emit", ",".join(kinds)] if tuple(kinds) != DEFAULT_KINDS else []
-    words += ["--backend", backend] if backend != "numpy" else []
+    words += [] if backend == "numpy" else ["--xp"] if backend == "array-api" else \
+        ["--backend", backend]
     return words + (["-o", output] if output else [])
 
 

@@ -11,7 +11,9 @@ import numpy as np
 
 def dtype_name(dtype, xp: str = "np") -> str:
     name = np.dtype(dtype).name
-    return f"{xp}.bool_" if name == "bool" else f"{xp}.{name}"  # np.bool is NumPy 2 only
+    if name == "bool":  # np.bool is NumPy 2 only; the Array API's namespaces have bool
+        return "np.bool_" if xp == "np" else f"{xp}.bool"
+    return f"{xp}.{name}"
 
 
 

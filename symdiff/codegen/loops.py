@@ -147,7 +147,7 @@ class LoopPrinter:
             self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
                         inits[j] not in shared)
         for inner, outer in zip(loop.xs_in, xs_outer):
-            row = f"{_operand(self._text(outer))}[{t}]"
+            row = self.printer.row(self._text(outer), t, inner.ndim + 1)
             user = self.program.names.get(inner)
             if _user_name(user) and not self._taken(user, {inner.symbol}, index):
                 self.names[inner.symbol] = user
@@ -162,11 +162,16 @@ class LoopPrinter:
             if loop.is_while:  # as many rows as iterations: a list, appended to
                 before.append(f"{name} = []")
                 row, kind = f"{name}.append", "append"
+            elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
+                before.append(f"{name} = []")
+                row, kind = f"{name}.append", "append"
+                rows = f"{name}[::-1]" if loop.reverse else name
+                tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
             else:
                 shape = _shape_text(loop, y.shape)
                 before.append(f"{name} = {self.printer.xp}.empty({shape}, "
                               f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-                row, kind = f"{name}[{t}]", "write"
+                row, kind = self.printer.row(name, t, y.ndim + 1), "write"
             if y in loop.body.inputs:
                 top.append(_row_line(row, kind, self._text(y.symbol)))
             else:
@@ -275,14 +280,16 @@ class LoopPrinter:
     def _finish_tail(self, tail: list) -> list[str]:
         """Stack writes, then the carried values' new values, assigned together."""
         lines = [_row_line(n, kind, self._text(s) if s is not None else "")
-                 for n, s, kind in tail if kind != "move"]
+                 for n, s, kind in tail if kind != "move" and not kind.startswith("stack")]
+        after = [f"{n} = {kind[len('stack '):]}" for n, _, kind in tail
+                 if kind.startswith("stack")]  # (the rows appended, as one array)
         moves = [(n, self._text(s)) for n, s, kind in tail if kind == "move"]
         moves = [(n, v) for n, v in moves if n != v]
         if len(moves) == 1:
             lines.append(f"{moves[0][0]} = {moves[0][1]}")
         elif moves:
             lines.append(", ".join(n for n, _ in moves) + " = " + ", ".join(v for _, v in moves))
-        return [f"    {line}" for line in lines]
+        return [f"    {line}" for line in lines] + after
 
     def _stack_name(self, y: Var, target: sp.Symbol, index: int) -> str:
         if target in self.names:

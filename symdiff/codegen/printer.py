@@ -74,6 +74,27 @@ class SymdiffPrinter(NumPyPrinter):
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
+    weak_scalars = False  # whether constants of sizes need no cast to a narrow float
+    stacks_by_append = False  # loops stack rows into lists (not writes into np.empty)
+
+    # -- casts and copies of whole values (codegen/function.py) ------------------------
+    def cast(self, text: str, dtype) -> str:
+        """An array as `dtype` (.astype keeps the array type: np.asarray pulls Dask's)."""
+        return f"{_operand(text)}.astype({dtype_name(dtype)})"
+
+    def scalar(self, text: str, dtype) -> str:
+        """A 0-d value as a scalar of `dtype`."""
+        return f"{dtype_name(dtype)}({text})"
+
+    def fresh(self, text: str, dtype=None) -> str:
+        """A fresh, writable copy (of `dtype` when given)."""
+        dt = "" if dtype is None else f", dtype={dtype_name(dtype)}"
+        return f"{self.xp}.array({text}{dt})"
+
+    def row(self, text: str, t: str, ndim: int) -> str:
+        """Row `t` of an array of `ndim` axes (a loop's step of a stacked value)."""
+        return f"{_operand(text)}[{t}]"
+
     # -- modules: `np.exp`, never `numpy.exp` ----------------------------------------
     def _module_format(self, fqn, register=True):
         if fqn.startswith("numpy."):

@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..trace.args import describe_args
 from ..trace.control import Traced, trace_paths
-from ..trace.function import describe_args, trace
+from ..trace.function import trace
 from .graphviz import _quote, to_dot, traced_picture
 
 __all__ = ["function_paths", "paths_to_dot"]

@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import SymdiffError, TraceError
 from ..ir.graph import Graph, dce
 from ..passes.simplify import fuse
-from ..trace.function import describe_args, function_location, trace
+from ..trace.args import describe_args, function_location
+from ..trace.function import trace
 from .backprop import MAX_SHOWN_ELEMENTS, Picture, build_picture, format_number, source_line
 
 __all__ = ["function_picture", "traced_picture", "to_dot", "render", "require_graphviz", "GraphPicture",

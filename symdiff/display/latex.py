@@ -27,7 +27,7 @@ from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.interpret import apply_primitive, interpret
 from ..ir.loops import LOOP
 from ..passes.simplify import simplify_expr
-from ..trace.function import normalize_argnums
+from ..trace.args import normalize_argnums
 
 __all__ = ["Expressions", "expressions", "latex", "to_latex", "to_html", "to_markdown",
            "highlight"]

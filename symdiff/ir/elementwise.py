@@ -194,9 +194,16 @@ Fmin = numpy_function("np_fmin", "np.fmin({0}, {1})", Minimum.partials, np.fmin)
 
 class IsNan(BooleanFunction):
     """NumPy's isnan as a condition: opaque to SymPy, whose real symbols are never nan
-    (so that it cannot fold away the branch a nan operand takes)."""
+    (so that it cannot fold away the branch a nan operand takes). Of a number, it is
+    true or false."""
 
     nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_Number:
+            return sp.true if arg is sp.nan else sp.false
+        return None
 
 
 def _indicator(cond, *operands) -> sp.Expr:

@@ -1,6 +1,6 @@
 """Stage 1, trace: tracer values (`tracer`), the NumPy surface they implement
-(`numpy_api` and the `np_*` modules), and the traced function with its argument specs
-(`function`)."""
+(`numpy_api` and the `np_*` modules), the traced function (`function`),
+its argument specs (`args`) and what it reads from outside its arguments (`captured`)."""
 
 # Importing the package registers the whole NumPy surface on tracers (subscripts,
 # methods, functions), in the order the reference lists them.

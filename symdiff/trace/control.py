@@ -41,7 +41,9 @@ from ..ir.elementwise import NumPyFunctionBase
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Var
 from ..ir.loops import LOOP
 from ..ir.primitives import PRIMITIVES, normalize_axes
-from .function import _RUNNING, CapturedArrayWarning, ShapeDtype
+from .args import ShapeDtype
+from .captured import CapturedArrayWarning
+from .function import _RUNNING
 from .loops import Unfold
 from .numpy_api import implements
 from .tracer import BOOL_HOOK, Tracer, as_tracer, bind

@@ -1,96 +1,43 @@
 """Stage 1: run the user's function on tracers and record a `Graph`.
 
 Bad input stops here, with a typed error naming the user's file and line and saying
-what to write instead: arguments that cannot be traced (`describe_args`), random
-numbers drawn while tracing (their one sample would be baked into the code), and
-Python operations a traced value does not support. Arrays a function reads from a
+what to write instead: arguments that cannot be traced (`describe_args`, in `args`),
+random numbers drawn while tracing (their one sample would be baked into the code),
+and Python operations a traced value does not support. Arrays a function reads from a
 closure or a global are constants of the generated code, as under `jax.jit`; since
-that is easy to miss, tracing warns with `CapturedArrayWarning`.
+that is easy to miss, tracing warns with `CapturedArrayWarning` (see `captured`).
 """
 
 from __future__ import annotations
 
-import dis
-import inspect
 import logging
 import sys
-import threading
-import types
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from ..errors import (
-    InputError,
     SymbolicDimError,
     SymdiffError,
     TraceError,
     recording_trace_errors,
     traceback_location,
-    user_location,
 )
 from ..ir import dims
-from ..ir.graph import CONST, Graph, graph_pass
-from ..ir.loops import bodies
+from ..ir.graph import Graph, graph_pass
+from .args import ArgSpec, function_location
+from .captured import captured_values, check_captured, name_captured_constants, random_forbidden
 from .loops import LoopFolder, Unfold
 from .rebind import rebound_names
 from .registry import UFUNCS
 from .sizes import RUNNING, size_value
 from .tracer import Tracer, as_tracer
 
-__all__ = ["trace", "ArgSpec", "describe_args", "function_location", "CapturedArrayWarning"]
+__all__ = ["trace"]
 
 
 _log = logging.getLogger("symdiff.trace")
-
-
-class CapturedArrayWarning(UserWarning):
-    """A traced function reads a NumPy array from a closure or a global: its value at
-    compile time is baked into the generated code as a constant."""
-
-
-@dataclass(frozen=True)
-class ArgSpec:
-    """What the trace saw of one argument: traced (shape, dtype) or static (a value)."""
-
-    name: str
-    shape: tuple[int, ...] | None
-    dtype: np.dtype | None
-    static: Any = None
-
-    @property
-    def traced(self) -> bool:
-        return self.shape is not None
-
-    def describe(self) -> str:
-        if not self.traced:
-            return f"{self.name}={self.static!r} (static)"  # an exact builtin: a literal
-        return f"{self.name}: {self.dtype.name}{list(self.shape)}"
-
-
-def static_value(value):
-    """A static argument as its exact builtin type (an IntEnum as its int, a str
-    subclass as a str), so that printing and comparing it later runs no user code."""
-    if value is None or type(value) in (bool, int, str):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, int):
-        return int.__index__(value)
-    return str.__str__(value)
-
-
-@dataclass(frozen=True)
-class ShapeDtype:
-    """An argument known only by its shape and dtype (as `jax.ShapeDtypeStruct`): what
-    tracing needs, without the data. Dimensions may be symbolic (see `dims`)."""
-
-    shape: tuple
-    dtype: Any = np.float64
 
 
 #: The graphs of the traces running (innermost last): where `np.sqrt(d)` of a size `d`
@@ -124,166 +71,6 @@ def _size_ufunc(ufunc, method, *inputs, **kwargs):
 dims.UFUNC_HOOK = _size_ufunc
 
 
-def function_location(fn: Callable) -> str:
-    """`file:line` where `fn` is defined."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return getattr(fn, "__qualname__", repr(fn))
-    return f"{code.co_filename}:{code.co_firstlineno}"
-
-
-def parameter_names(fn: Callable, nargs: int) -> list[str]:
-    """Names of the first `nargs` positional parameters, rejecting *args/**kwargs,
-    required keyword-only parameters and a wrong number of arguments."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return [f"arg{i}" for i in range(nargs)]
-    where, qualname = function_location(fn), getattr(fn, "__qualname__", repr(fn))
-    names, required = [], 0
-    for p in sig.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            stars = "*" if p.kind == p.VAR_POSITIONAL else "**"
-            raise TraceError(
-                f"{qualname} takes {stars}{p.name}: symdiff needs a fixed list of named "
-                "arguments (the generated code has one parameter per argument); write them "
-                "out, e.g. def f(w, b, X) instead of def f(*args)", where)
-        if p.kind == p.KEYWORD_ONLY:
-            if p.default is p.empty:
-                raise TraceError(f"{qualname} has the required keyword-only parameter "
-                                 f"{p.name!r}; symdiff passes arguments by position: give it "
-                                 "a default or make it positional", where)
-            continue
-        names.append(p.name)
-        required += p.default is p.empty
-    if not required <= nargs <= len(names):
-        takes = f"{required} to {len(names)}" if required != len(names) else str(required)
-        raise InputError(f"{qualname}({', '.join(names)}) takes {takes} positional "
-                         f"arguments but {nargs} were given; pass one value per parameter",
-                         where)
-    return names[:nargs]
-
-
-def normalize_argnums(argnums, nargs: int | None = None, who: str = "",
-                      where: str | None = None) -> tuple[int, ...]:
-    """`argnums` (an int, or a tuple or list of ints) as a tuple of argument positions,
-    made non-negative when `nargs`, the number of arguments, is known. `who` names the
-    call in the error ("gradcheck of f"), `where` the user's line."""
-    nums = (argnums,) if isinstance(argnums, int) else \
-        tuple(argnums) if isinstance(argnums, (tuple, list)) else ()
-    said = f"{who}: " if who else ""
-    if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
-        raise InputError(f"{said}argnums must be an int or a tuple of ints, got {argnums!r}; "
-                         "e.g. argnums=0 for the first argument, argnums=(0, 2) for two",
-                         where or user_location())
-    if nargs is not None and not all(-nargs <= i < nargs for i in nums):
-        raise InputError(f"{said}argnums {argnums!r} does not name arguments among the "
-                         f"{nargs} given; pass an int or a tuple of ints (argnums counts the "
-                         "positional arguments from 0)", where or user_location())
-    return nums if nargs is None else tuple(i % nargs for i in nums)
-
-
-def describe_args(fn: Callable, args: Sequence[Any], argnums: tuple[int, ...]) -> list[ArgSpec]:
-    """Classify arguments: differentiated ones must be real floating point."""
-    names = parameter_names(fn, len(args))
-    specs = []
-    for i, (name, a) in enumerate(zip(names, args)):
-        specs.append(_spec(fn, i, name, a, i in argnums))
-    return specs
-
-
-_KINDS = {"i": "integer", "u": "unsigned integer", "b": "boolean", "c": "complex",
-          "O": "object", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta"}
-
-
-def _spec(fn, i: int, name: str, a, wrt: bool) -> ArgSpec:
-    where = function_location(fn)
-    arg = f"argument {i} ({name})"
-    if isinstance(a, Tracer):
-        return ArgSpec(name, a.shape, a.dtype)
-    if isinstance(a, ShapeDtype):
-        if wrt and np.dtype(a.dtype).kind != "f":
-            raise InputError(f"{arg} has dtype {np.dtype(a.dtype)}; gradients are taken with "
-                             "respect to real floating-point arrays", where)
-        return ArgSpec(name, dims.canon_shape(a.shape), np.dtype(a.dtype))
-    if isinstance(a, (bool, np.bool_)) or (isinstance(a, int) and not isinstance(a, np.generic)):
-        if wrt:
-            raise InputError(f"{arg} is a Python {type(a).__name__}; differentiate with "
-                             "respect to floats: pass float(...) or an array of dtype float64",
-                             where)
-        return ArgSpec(name, None, None, static=static_value(a))
-    if isinstance(a, float):
-        return ArgSpec(name, (), np.dtype(np.float64))
-    if isinstance(a, str) or a is None:
-        if wrt:
-            raise InputError(f"{arg} is {a!r}, which has no derivative; differentiate with "
-                             "respect to float arrays and leave it out of argnums", where)
-        # configuration, fixed in the code
-        return ArgSpec(name, None, None, static=static_value(a))
-    if isinstance(a, (np.ndarray, np.generic)):
-        arr = a
-    elif duck_array(a):  # (a Dask array's shape and dtype, read without computing it)
-        if not all(isinstance(d, int) for d in a.shape):
-            raise InputError(f"{arg} has shape {a.shape}: a Dask array of unknown chunk "
-                             f"sizes (nan); call {name}.compute_chunk_sizes() first", where)
-        arr = a
-    elif isinstance(a, (list, tuple, dict, set)):
-        arr = _container_array(a, arg, name, wrt, where)
-    else:
-        try:
-            arr = np.asarray(a)
-        except Exception:  # noqa: BLE001 - anything unconvertible is the same user error
-            arr = np.asarray(None)
-    kind = arr.dtype.kind
-    if kind == "f":
-        return ArgSpec(name, tuple(arr.shape), arr.dtype)
-    what = _KINDS.get(kind, str(arr.dtype))
-    if kind == "c":
-        raise InputError(f"{arg} has dtype {arr.dtype} (complex); symdiff differentiates "
-                         f"real functions: pass {name}.real and {name}.imag as two float "
-                         "arguments", where)
-    if wrt:
-        raise InputError(f"{arg} has dtype {arr.dtype} ({what}); gradients are taken with "
-                         f"respect to real floating-point arrays: pass "
-                         f"{name}.astype(np.float64)", where)
-    if kind in "iub":
-        return ArgSpec(name, tuple(arr.shape), arr.dtype)
-    raise InputError(f"{arg} of type {type(a).__name__} (dtype {arr.dtype}, {what}) cannot "
-                     "be traced; pass floats or NumPy arrays of numbers", where)
-
-
-def duck_array(a) -> bool:
-    """An array that states its shape and a NumPy dtype without being converted (Dask,
-    CuPy): `np.asarray(a)` would compute a Dask array."""
-    try:
-        return isinstance(a.shape, tuple) and isinstance(a.dtype, np.dtype)
-    except AttributeError:
-        return False
-
-
-def _container_array(a, arg: str, name: str, wrt: bool, where: str) -> np.ndarray:
-    """A list/tuple of numbers as an array; containers of arrays are rejected."""
-    what = type(a).__name__
-    if isinstance(a, (dict, set)) or _holds_arrays(a):
-        raise InputError(f"{arg} is a {what}{' of arrays' if _holds_arrays(a) else ''}; "
-                         "symdiff traces arrays, not containers: pass each array as its own "
-                         f"argument, or stack them into one (np.stack({name}))", where)
-    if wrt:
-        raise InputError(f"{arg} is a {what}; pass a NumPy array "
-                         f"(np.asarray({name}, dtype=float))", where)
-    try:
-        return np.asarray(a)
-    except ValueError:
-        raise InputError(f"{arg} is a ragged {what} (its items differ in length); pass a "
-                         "NumPy array, or each item as its own argument", where) from None
-
-
-def _holds_arrays(a) -> bool:
-    if isinstance(a, (list, tuple)):
-        return any(isinstance(x, (np.ndarray, Tracer)) or _holds_arrays(x) for x in a)
-    return False
-
-
 @graph_pass
 def trace(fn: Callable, specs: Sequence[ArgSpec], fold: bool = True) -> Graph:
     """Run `fn` on tracers shaped like `specs`; the graph's single output is its result.
@@ -310,11 +97,11 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: boo
             call_args.append(Tracer(graph, graph.add_input(spec.shape, spec.dtype, spec.name)))
         else:
             call_args.append(spec.static)
-    captured = _captured(fn)
-    _check_captured(fn, captured)
+    captured = captured_values(fn)
+    check_captured(fn, captured)
     folder = LoopFolder(graph, unrolled, fn, enabled=fold)
     try:
-        with _random_forbidden(), rebound_names(fn), dims.requirements() as required, \
+        with random_forbidden(), rebound_names(fn), dims.requirements() as required, \
                 running(graph), folder, recording_trace_errors():
             try:
                 result, local_names, returned_at = _call_recording_locals(fn, call_args)
@@ -329,7 +116,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: boo
     graph.requirements = required
     graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
     folder.check_escapes(graph)
-    _name_captured_constants(captured, graph)
+    name_captured_constants(captured, graph)
     for name, value in local_names.items():
         # (_var: a local that may no longer be read, see Tracer.__setitem__, still names)
         if isinstance(value, Tracer) and value.graph is graph and value._var not in graph.names:
@@ -443,176 +230,3 @@ def _misuse(fn, e: Exception) -> TraceError:
     return TraceError(f"a traced value reached an operation that needs a concrete array "
                       f"({type(e).__name__}: {text}); use NumPy operations on it instead",
                       where)
-
-
-
-# -- values a function reads from outside its arguments ------------------------------------
-_RANDOM_TYPES = (np.random.Generator, np.random.RandomState)
-
-
-def _name_captured_constants(captured: list, graph: Graph) -> None:
-    """A constant equal to an array the function read from a global or closure (an
-    entry of `_captured`) takes its name."""
-    arrays = [(name, v) for name, _, v, _ in captured if isinstance(v, np.ndarray)]
-    for g in [graph, *bodies(graph)]:
-        for node in g.nodes:
-            if node.op == CONST and node.out not in g.names:
-                for name, value in arrays:
-                    if value.shape == node.value.shape and value.dtype == node.value.dtype \
-                            and np.array_equal(value, node.value,
-                                               equal_nan=value.dtype.kind == "f"):
-                        g.names[node.out] = name
-                        break
-
-
-def _check_captured(fn, captured: list) -> None:
-    """Warn about captured arrays; refuse captured random generators (`captured`: what
-    `_captured(fn)` found)."""
-    qualname = getattr(fn, "__qualname__", repr(fn))
-    for name, scope, value, where in captured:
-        owner = getattr(value, "__self__", None) if callable(value) else None
-        if isinstance(value, _RANDOM_TYPES) or isinstance(owner, _RANDOM_TYPES):
-            raise TraceError(
-                f"{qualname} draws random numbers through {name!r} (a {scope} "
-                f"{type(owner if owner is not None else value).__name__}): a sample drawn "
-                "while tracing would be baked into the generated code as a constant; draw "
-                "the random values outside and pass them in as an argument", where)
-        if isinstance(value, np.ndarray):
-            _warn_captured(qualname, f"the {scope} array {name!r}", name, value, where)
-        else:
-            for path, array in _arrays_inside(value, name, _loaded_attributes(fn)):
-                _warn_captured(qualname, f"{path}, an array inside the {scope} "
-                               f"{type(value).__name__} {name!r},", path, array, where)
-    owner = getattr(fn, "__self__", None)
-    if inspect.ismethod(fn) and not isinstance(owner, type):
-        self_name = next(iter(inspect.signature(fn.__func__).parameters), "self")
-        for path, array in _arrays_inside(owner, self_name, _loaded_attributes(fn)):
-            _warn_captured(qualname, f"{path} (an attribute of the bound object)", path,
-                           array, function_location(fn))
-
-
-def _warn_captured(qualname: str, what: str, name: str, value: np.ndarray, where: str):
-    dtype = f"{value.dtype.name}{list(value.shape)}"
-    filename, _, line = where.rpartition(":")
-    warnings.warn_explicit(
-        f"{where}: {qualname} reads {what} ({dtype}); its current value is baked into the "
-        "generated code as a constant: no gradient flows to it and later changes to "
-        f"{name} are not seen. Pass it as an argument if it should vary",
-        CapturedArrayWarning, filename, int(line) if line.isdigit() else 0)
-
-
-def _loaded_attributes(fn) -> set[str]:
-    """Names `fn`'s code (and code nested in it) reads as attributes."""
-    names: set[str] = set()
-    todo = [getattr(fn, "__code__", None)]
-    while todo:
-        code = todo.pop()
-        if code is not None:
-            names.update(code.co_names)
-            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-    return names
-
-
-def _arrays_inside(value, name: str, attributes: set[str]) -> list[tuple[str, np.ndarray]]:
-    """(`name[key]` or `name.attr`, array) for the arrays one level inside a mutable
-    container or object the traced code reads (attributes only those it names): their
-    values, too, are baked into the generated code."""
-    if isinstance(value, (list, tuple)):
-        return [(f"{name}[{i}]", v) for i, v in enumerate(value[:1000])
-                if isinstance(v, np.ndarray)]
-    if isinstance(value, dict):
-        return [(f"{name}[{k!r}]", v) for k, v in list(value.items())[:1000]
-                if isinstance(v, np.ndarray)]
-    if isinstance(value, (types.ModuleType, type, types.FunctionType, np.generic)) \
-            or callable(value):
-        return []
-    fields = getattr(value, "__dict__", None)
-    if not isinstance(fields, dict):
-        return []
-    return [(f"{name}.{k}", v) for k, v in fields.items()
-            if k in attributes and isinstance(v, np.ndarray)]
-
-
-def _captured(fn) -> list[tuple[str, str, Any, str]]:
-    """(name, "global" or "closure", value, file:line) for each value from outside
-    its arguments that `fn`'s code (and code nested in it) loads, first load only."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return []
-    cells = {}
-    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-        try:
-            cells[name] = cell.cell_contents
-        except ValueError:  # an empty cell: assigned later in the enclosing function
-            pass
-    scopes = {"global": getattr(fn, "__globals__", {}), "closure": cells}
-    found: dict[str, tuple[str, str, Any, str]] = {}
-
-    def scan(c: types.CodeType) -> None:
-        line = c.co_firstlineno
-        for ins in dis.get_instructions(c):
-            positions = getattr(ins, "positions", None)
-            line = (positions.lineno if positions and positions.lineno else
-                    ins.starts_line if isinstance(ins.starts_line, int) and
-                    not isinstance(ins.starts_line, bool) else line)
-            scope = {"LOAD_GLOBAL": "global", "LOAD_NAME": "global",
-                     "LOAD_DEREF": "closure"}.get(ins.opname)
-            if scope and ins.argval not in found and ins.argval in scopes[scope]:
-                found[ins.argval] = (ins.argval, scope, scopes[scope][ins.argval],
-                                     f"{c.co_filename}:{line}")
-        for const in c.co_consts:
-            if isinstance(const, types.CodeType):
-                scan(const)
-
-    scan(code)
-    return list(found.values())
-
-
-# -- random numbers while tracing ----------------------------------------------------------
-_RANDOM_KEEP = {"BitGenerator", "Generator", "MT19937", "PCG64", "PCG64DXSM", "Philox",
-                "SFC64", "SeedSequence", "get_state", "set_state", "get_bit_generator",
-                "set_bit_generator"}
-_random_lock = threading.Lock()
-_random_saved: dict[str, Any] = {}
-_random_users = [0]  # threads tracing now; np.random is patched while > 0
-_tracing = threading.local()
-
-
-class _random_forbidden:
-    """While tracing, `np.random.<f>(...)` raises a TraceError in this thread (other
-    threads get the real function); the module is restored afterwards, also on error."""
-
-    def __enter__(self):
-        with _random_lock:
-            if _random_users[0] == 0:
-                for name in getattr(np.random, "__all__", ()):
-                    original = getattr(np.random, name, None)
-                    if name not in _RANDOM_KEEP and callable(original):
-                        _random_saved[name] = original
-                        setattr(np.random, name, _guarded(name, original))
-            _random_users[0] += 1
-        _tracing.depth = getattr(_tracing, "depth", 0) + 1
-
-    def __exit__(self, *exc):
-        _tracing.depth -= 1
-        with _random_lock:
-            _random_users[0] -= 1
-            if _random_users[0] == 0:
-                for name, original in _random_saved.items():
-                    setattr(np.random, name, original)
-                _random_saved.clear()
-
-
-def _guarded(name: str, original: Callable) -> Callable:
-    def call(*args, **kwargs):
-        if getattr(_tracing, "depth", 0):
-            raise TraceError(
-                f"np.random.{name}(...) called while tracing: its one sample would be baked "
-                "into the generated code as a constant; draw the random values outside the "
-                "function and pass them in as an argument", user_location())
-        return original(*args, **kwargs)
-
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = original.__doc__
-    call.__wrapped__ = original
-    return call

@@ -33,7 +33,7 @@ from .. import progress
 from ..compile import compile_gradient
 from ..errors import ExpressionError, InputError, recording_trace_errors, user_location
 from ..ir.graph import Graph
-from ..trace.function import ArgSpec, function_location, normalize_argnums, parameter_names
+from ..trace.args import ArgSpec, function_location, normalize_argnums, parameter_names
 from ..trace.tracer import Tracer, as_tracer
 from .deadline import run_with_deadline
 from .formula import Formula, parse_formula, symbol

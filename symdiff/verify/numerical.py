@@ -18,7 +18,7 @@ import numpy as np
 
 from ..compile import compile_gradient
 from ..errors import GradcheckError, InputError, user_location
-from ..trace.function import normalize_argnums
+from ..trace.args import normalize_argnums
 
 __all__ = [
     "numerical_gradient",

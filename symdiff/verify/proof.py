@@ -17,7 +17,8 @@ from ..ir.elementwise import logistic, number, sigmoid
 from ..ir.graph import Graph, Var
 from ..ir.interpret import apply_primitive, interpret, object_array
 from ..passes.simplify import optimize
-from ..trace.function import ArgSpec, describe_args, trace
+from ..trace.args import ArgSpec, describe_args
+from ..trace.function import trace
 from .formula import symbol
 from .numerical import abs_errors
 

@@ -8,7 +8,7 @@ import pytest
 
 import symdiff
 from symdiff import TraceError
-from symdiff.trace.function import CapturedArrayWarning
+from symdiff.trace.captured import CapturedArrayWarning
 
 
 def test_trace_error_caught_by_the_user_still_fails_the_compile():

@@ -14,7 +14,7 @@ from programs import euler, kalman, leapfrog, p6, rnn
 import symdiff
 from symdiff.verify.numerical import numerical_gradient
 
-pytestmark = pytest.mark.filterwarnings("ignore::symdiff.trace.function.CapturedArrayWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::symdiff.CapturedArrayWarning")
 
 #: (function, its inputs, the arguments to differentiate)
 PROGRAMS = {

@@ -205,7 +205,8 @@ def test_symbolic_golden_modules_are_right_at_other_sizes(name, sizes):
         np.testing.assert_allclose(hessian, np.stack(columns), rtol=1e-5, atol=1e-8)
 
 
-GOLDEN_MODULES = sorted([*ALL, "fused_logistic.py", "fused_nested_loop.py", "fused_rosenbrock.py"])
+GOLDEN_MODULES = sorted([*ALL, "fused_logistic.py", "fused_nested_loop.py", "fused_rosenbrock.py",
+                         "grad_logistic_xp.py"])
 
 
 @pytest.mark.parametrize("name", GOLDEN_MODULES)

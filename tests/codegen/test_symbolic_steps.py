@@ -18,7 +18,7 @@ from programs import euler, kalman, rnn
 import symdiff
 from symdiff.verify.numerical import numerical_gradient
 
-pytestmark = pytest.mark.filterwarnings("ignore::symdiff.trace.function.CapturedArrayWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::symdiff.CapturedArrayWarning")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -7,7 +7,8 @@ import pytest
 import symdiff
 from symdiff.ir.graph import ELEMENTWISE, check_graph, graph_pass
 from symdiff.passes import simplify
-from symdiff.trace.function import describe_args, trace
+from symdiff.trace.args import describe_args
+from symdiff.trace.function import trace
 
 
 def f(x):

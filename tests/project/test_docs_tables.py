@@ -8,7 +8,8 @@ from ops_table import CASES
 
 from symdiff import docs_gen
 from symdiff.trace import numpy_api
-from symdiff.trace.function import describe_args, trace
+from symdiff.trace.args import describe_args
+from symdiff.trace.function import trace
 from symdiff.trace.tracer import FUNCTIONS, UFUNCS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from ops_table import CASES
 
+from symdiff.trace.args import describe_args
 from symdiff.trace.control import _run
-from symdiff.trace.function import describe_args, trace
+from symdiff.trace.function import trace
 
 
 def _decided(fn, args, threshold) -> bool:

@@ -6,7 +6,8 @@ import numpy as np
 import symdiff
 from symdiff.ir.graph import dce
 from symdiff.ir.loops import LOOP
-from symdiff.trace.function import describe_args, trace
+from symdiff.trace.args import describe_args
+from symdiff.trace.function import trace
 from symdiff.trace.loops import FOLD_MIN_STEPS
 from symdiff.verify.numerical import numerical_gradient
 
