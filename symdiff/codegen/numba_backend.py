@@ -34,8 +34,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import EmitError, InputError
-from ..ir.graph import is_size_symbol
-from ..passes.simplify import Program, Statement
+from ..passes.program import Program, Statement
 from ..passes.stable import finite_or_zero
 from . import fast_trig
 from . import function as emit
@@ -213,13 +212,6 @@ def _argument(name: str, var, inputs: set) -> str:
     return name
 
 
-def size_symbols(program: Program) -> set[sp.Symbol]:
-    """The symbols of sizes and of temporaries that are functions of sizes alone."""
-    sizes = {s for s in program.by_symbol if is_size_symbol(s)}
-    return sizes | {t for t, e in program.temp_defs.items()
-                    if e.free_symbols and e.free_symbols <= sizes}
-
-
 class _KernelWriter:
     """The body of one kernel, as lines indented relative to the `def`."""
 
@@ -238,7 +230,7 @@ class _KernelWriter:
         self.printer.names = self.local  # filled as the body is printed
         # `8/n*x[i]`, not `8*x[i]/n`: the quotient of sizes is computed once, before
         # the loop, where a division per element would bound a memory-speed kernel
-        self.printer.sizes = size_symbols(self.program)
+        self.printer.sizes = self.program.size_symbols()
 
     def _take(self, name: str) -> str:
         name = fresh_name(name, self.taken)
