@@ -35,7 +35,7 @@ from .passes.whole_module import module_programs
 from .trace.args import ArgSpec, describe_args, function_location, normalize_argnums
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import trace
-from .trace.symbolic import auto_specs, declared_specs, fix_dims
+from .trace.symbolic import auto_specs, declared_specs, fix_dims, needs_fixed_sizes
 from .trace.tracer import Tracer
 from .trace.while_loops import FOLD_WHILE
 
@@ -234,7 +234,9 @@ def compile_gradient(
     argument name (``{"X": ("n", "d"), "w": ("d",)}``: names are symbols, ints fixed
     sizes), and "auto" makes every size but 1 symbolic, merging those the program
     requires equal (see `symbolic`); where the program needs a number, that dimension
-    keeps its size, and where symbolic shapes fail, all do. `backend` is "numpy" or
+    keeps its size, and where symbolic shapes fail, all do (`needs_fixed_sizes`:
+    an error symdiff raises about the program, or the user's code failing on a symbolic
+    size; an exception from symdiff's own code surfaces). `backend` is "numpy" or
     "numba" (runs of elementwise statements fused into compiled loops); `xp=True` asks
     for the Array-API mode (the module calls only standard functions on the namespace
     of its arguments; an op outside the standard is an `ArrayAPIError`)."""
@@ -250,8 +252,8 @@ def compile_gradient(
             if dims != "auto":
                 raise
             specs = fix_dims(specs, concrete, e.dims)
-        except Exception:
-            if dims != "auto" or specs == concrete:
+        except Exception as e:
+            if dims != "auto" or specs == concrete or not needs_fixed_sizes(e):
                 raise
             specs = concrete  # a limit of symbolic shapes: compile for these sizes
     return _compile(fn, concrete, argnums, source_name, kinds, command, backend, args)
@@ -263,7 +265,9 @@ def _symbolic_specs(fn, specs: list[ArgSpec], dims) -> list[ArgSpec]:
     if dims == "auto":
         try:
             return auto_specs(fn, specs)
-        except SymdiffError:
+        except SymdiffError as e:
+            if not needs_fixed_sizes(e):
+                raise
             return specs  # tracing fails at these sizes too: _compile reports it
     if isinstance(dims, Mapping):
         return declared_specs(fn, specs, dims)

@@ -25,6 +25,7 @@ __all__ = [
     "ExpressionError",
     "user_location",
     "traceback_location",
+    "raised_in_symdiff",
     "located",
     "recording_trace_errors",
     "forgive",
@@ -177,6 +178,17 @@ def traceback_location(tb, internal: Callable[[str], bool] | None = None) -> str
     """`file:line` of the innermost frame of traceback `tb` outside the symdiff package
     and NumPy (or outside the files `internal` accepts)."""
     return _first_outside(reversed(list(traceback.walk_tb(tb))), internal or _is_internal)
+
+
+def raised_in_symdiff(tb) -> bool:
+    """Whether the innermost frame of traceback `tb` outside NumPy and SymPy is in the
+    symdiff package: the exception came from symdiff's own code (or a library it
+    called), not from the user's."""
+    for frame, _ in reversed(list(traceback.walk_tb(tb))):
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not (path.startswith(_NUMPY_DIR) or path.startswith(_SYMPY_DIR)):
+            return path.startswith(_PACKAGE_DIR + os.sep)
+    return False
 
 
 def _first_outside(frames: Iterable, internal: Callable[[str], bool] | None = None) -> str | None:

@@ -137,7 +137,7 @@ def _prod_others(x: Tracer, axes) -> Tracer:
     (zeros allowed): exclusive running products from the left times from the right."""
     kept = tuple(i for i in range(x.ndim) if i not in axes)
     moved = transpose(x, kept + tuple(axes))
-    n = int(np.prod([x.shape[i] for i in axes]))
+    n = dims.prod([x.shape[i] for i in axes])  # (symbolic: the general form holds at 1)
     if n == 1:
         return expression(x.graph, sp.Integer(1), x.shape, x.dtype)
     flat = reshape(moved, moved.shape[:len(kept)] + (n,))
@@ -235,7 +235,7 @@ def _scalar_to_matrix(s: Tracer) -> Tracer:
 #: Matrices of a fixed size up to this one differentiate `det` through the determinants
 #: of their minors (a polynomial: finite at singular matrices to every order, O(n^5));
 #: others, and those of symbolic size, through the `cofactor` primitive, from the SVD
-#: (finite at singular matrices, O(n^3); its own derivative divides by det(x)).
+#: (finite at singular matrices, O(n^3); its own derivative too, from the same SVD).
 MAX_MINORS_SIZE = 8
 
 

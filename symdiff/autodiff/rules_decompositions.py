@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trace.structured import reduce_sum, reshape
+from ..trace.structured import identity, reduce_sum, reshape
 from ..trace.subscript import index_node
 from ..trace.tracer import FUNCTIONS, Tracer, bind, const, matmul, transpose
-from .rules import JVP, VJP, linear_jvp
+from .rules import JVP, VJP, _prod_others, linear_jvp
 
 __all__ = []
 
@@ -194,18 +194,31 @@ def _convolve_vjp(g, out, a, v):
     return ga, gv
 
 
+def _cofactor_derivative(a: Tracer, t: Tracer) -> Tracer:
+    """D cof(a)[t], the derivative of C = adj(a).T along t, with no division: finite at
+    singular matrices of any rank. With a = U S Vh, adj(U M Vh) = det(U) det(Vh)
+    Vh.T adj(M) U.T for every M, so dC = det(U) det(Vh) U D.T Vh with D the derivative
+    of adj at S along E = U.T t Vh.T: D_ii = sum over k != i of Q_ik E_kk, D_ij = -Q_ij
+    E_ij (i != j), Q_ik the product of the singular values other than s_i and s_k.
+    The map is self-adjoint (it is det's Hessian), so it is its own VJP."""
+    u, s, vh = _svd_parts(a)
+    n = s.shape[-1]
+    eye = identity(a.graph, n, a.dtype)
+    others = _prod_others(_row(s) * (1.0 - eye) + eye, (s.ndim,)) * (1.0 - eye)  # Q
+    e = matmul(matmul(_mT(u), t), _mT(vh))
+    diagonal = reduce_sum(e * eye, -1)
+    d_t = reshape(reduce_sum(others * _row(diagonal), -1), s.shape + (1,)) * eye \
+        - others * _mT(e)  # D.T
+    sign = bind("det", u) * bind("det", vh)
+    return _scalar_to_matrix(sign) * matmul(matmul(u, d_t), vh)
+
+
 def _cofactor_vjp(g, out, a):
-    """C = adj(a).T = det(a) a^-T: <G, dC> = (<C, da> <G, C> - <C G^T C, da>) / det(a),
-    so gA = (<G, C> C - C G^T C) / det(a) (finite where a is invertible)."""
-    return ((_scalar_to_matrix(reduce_sum(g * out, (-2, -1))) * out
-             - matmul(matmul(out, _mT(g)), out)) / _scalar_to_matrix(bind("det", a)),)
+    return (_cofactor_derivative(a, g),)
 
 
 def _cofactor_jvp(tangents, out, a):
-    """dC = (<C, da> C - C da^T C) / det(a)."""
-    t = tangents[0]
-    return (_scalar_to_matrix(reduce_sum(out * t, (-2, -1))) * out
-            - matmul(matmul(out, _mT(t)), out)) / _scalar_to_matrix(bind("det", a))
+    return _cofactor_derivative(a, tangents[0])
 
 
 VJP.update({

@@ -19,8 +19,9 @@ import sympy as sp
 from ..errors import ArrayAPIError
 from ..ir import dims
 from ..ir.indexing import IndexArg, is_basic
+from .index_text import format_index
 from .literals import _unit_axes_inserted, dtype_name
-from .printer import Block, SymdiffPrinter, _format_index, _operand
+from .printer import Block, SymdiffPrinter, _operand
 
 __all__ = ["ARRAY_API", "XP", "ArrayApiPrinter", "STANDARD"]
 
@@ -208,7 +209,7 @@ class ArrayApiPrinter(SymdiffPrinter):
     def _where(self, index, arrays, shape) -> str:
         """An index closed by `...` on arrays of two or more axes: the standard leaves
         an index naming fewer axes than the array has undefined."""
-        text = _format_index(index, arrays, shape)
+        text = format_index(index, arrays, shape)
         if len(shape) < 2:
             return text
         return "..." if text == "()" else f"{text}, ..."

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 from ..errors import EmitError
 from ..ir.graph import INPUT, Graph, Node, Var
-from ..passes.simplify import optimize, to_program
+from ..passes.program import to_program
+from ..passes.simplify import optimize
 from ..trace.control import Path, Traced
 from .checks import _if
 from .function import FunctionCode, _flatten, print_function

@@ -13,7 +13,7 @@ import sympy as sp
 from ..errors import EmitError
 from ..ir import dims
 from ..ir.graph import CONST, Var, is_size_symbol
-from ..passes.simplify import Program, Statement
+from ..passes.program import Program, Statement
 from .checks import shape_check
 from .header import _type_text
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text

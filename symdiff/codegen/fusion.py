@@ -31,7 +31,7 @@ import sympy as sp
 
 from ..ir import dims
 from ..ir.indexing import IndexArg, slice_length
-from ..passes.simplify import Program, Statement
+from ..passes.program import Program, Statement
 
 __all__ = ["Kernel", "Plan", "plan_kernels", "reads", "view_entries", "LOOP", "ACC", "BUFFER",
            "AXIS"]

@@ -32,7 +32,7 @@ import builtins
 
 from ..ir.loops import LOOP, Loop
 from ..passes.loops import LOOP_END
-from ..passes.simplify import Program
+from ..passes.program import Program
 from .layout import _wrap, call_text
 from .literals import dtype_name
 

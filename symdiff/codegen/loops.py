@@ -16,7 +16,7 @@ from ..ir import dims
 from ..ir.graph import Var
 from ..ir.loops import COUNT, LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
-from ..passes.simplify import Program
+from ..passes.program import Program
 from .literals import dtype_name
 
 __all__ = ["LoopPrinter", "pinned_symbols"]

@@ -10,7 +10,7 @@ import sympy as sp
 
 from ..errors import EmitError
 from ..ir import dims
-from ..passes.simplify import Program
+from ..passes.program import Program
 
 # (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
 # are printed calls' modules)

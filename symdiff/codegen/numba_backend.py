@@ -33,7 +33,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import EmitError, InputError
-from ..passes.simplify import Program, Statement
+from ..passes.program import Program, Statement
 from ..passes.stable import finite_or_zero
 from . import function as emit
 from .fusion import ACC, AXIS, BUFFER, LOOP, Kernel, Plan, plan_kernels, reads, view_entries

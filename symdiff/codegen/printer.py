@@ -23,6 +23,7 @@ from ..ir.dims import Dim
 from ..ir.graph import Node
 from ..ir.indexing import IndexArg, is_basic
 from .horner import horner_form
+from .index_text import format_index
 from .literals import (
     _CONST_PATTERNS,
     _float_literal,
@@ -403,11 +404,11 @@ class SymdiffPrinter(NumPyPrinter):
 
     # -- indexing: x[...] reads; writes fill a fresh array in place --------------------------
     def _print_op_index(self, node, x, *arrays, index):
-        return f"{_operand(x)}[{_format_index(index, arrays, node.inputs[0].shape)}]"
+        return f"{_operand(x)}[{format_index(index, arrays, node.inputs[0].shape)}]"
 
     def _print_op_scatter_add(self, node, values, *arrays, index, shape):
         fresh = f"{{out}} = {self._zeros(node, values, shape)}"
-        where = _format_index(index, arrays, shape)
+        where = format_index(index, arrays, shape)
         if is_basic(index):  # each element is selected at most once
             return Block(fresh, f"{{out}}[{where}] = {values}")
         one_hot = self._one_hot_sum(node, values, arrays, index, shape)
@@ -449,11 +450,11 @@ class SymdiffPrinter(NumPyPrinter):
         return f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ {_operand(values)}"
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
-        where = _format_index(index, arrays, node.out.shape)
+        where = format_index(index, arrays, node.out.shape)
         return Block(f"{{out}} = {_operand(base)}.copy()", f"{{out}}[{where}] = {values}")
 
     def _print_op_add_at(self, node, base, values, *, index, inplace):
-        where = _format_index(index, (), node.out.shape)
+        where = format_index(index, (), node.out.shape)
         start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
         return Block(start, f"{{out}}[{where}] += {values}")
 
@@ -513,51 +514,6 @@ def numbers_last(terms: list) -> list:
     if coeff in (1, -1):
         return terms
     return [*terms[1:], terms[0]]
-
-
-def _bound(b, n) -> str:
-    """An index or slice bound: `n - 1` on an axis of symbolic length n is `-1`."""
-    if dims.is_symbolic(b) or dims.is_symbolic(n):
-        offset = dims.canon(b - n)
-        if isinstance(offset, int) and offset < 0:
-            return str(offset)
-    return dims.text(b)
-
-
-def _format_slice(s: slice, n: int) -> str:
-    """The shortest spelling of a canonical slice over an axis of length n."""
-    step = s.step
-    if dims.is_symbolic(n) or dims.is_symbolic(s.start) or dims.is_symbolic(s.stop):
-        if step < 0:  # only the whole axis reversed has a symbolic form
-            return "::-1"
-        start = "" if s.start == 0 else _bound(s.start, n)
-        stop = "" if dims.equal(s.stop, n) else _bound(s.stop, n)
-        return f"{start}:{stop}" if step == 1 else f"{start}:{stop}:{step}"
-    if step > 0:
-        start = "" if s.start == 0 else str(s.start)
-        stop = "" if s.stop is None or s.stop >= n else str(s.stop)
-    else:
-        start = "" if s.start >= n - 1 else str(s.start)
-        stop = "" if s.stop is None else str(s.stop)
-    text = f"{start}:{stop}"
-    return text if step == 1 else f"{text}:{step}"
-
-
-def _format_index(index: tuple, arrays: Sequence[str], shape: tuple[int, ...]) -> str:
-    """``1:, ::2, None, idx`` for a canonical index (see `symdiff.indexing`)."""
-    entries, axis = [], 0
-    for e in index:
-        if e is None:
-            entries.append("None")
-            continue
-        if isinstance(e, IndexArg):
-            entries.append(arrays[e.k])
-        elif isinstance(e, slice):
-            entries.append(_format_slice(e, shape[axis]))
-        else:
-            entries.append(_bound(e, shape[axis]))
-        axis += 1
-    return _format_entries(entries)
 
 
 def _operand(text: str) -> str:

@@ -13,7 +13,8 @@ import sympy as sp
 from ..ir.graph import Graph, Var
 from ..ir.loops import LOOP
 from .loops import LOOP_END
-from .simplify import Program, Statement, optimize, to_program
+from .program import Program, Statement, to_program
+from .simplify import optimize
 
 
 def module_programs(graphs: Sequence[Graph]) -> list[Program]:

@@ -19,13 +19,14 @@ from dataclasses import replace
 
 import sympy as sp
 
-from ..errors import InputError, SymbolicDimError
+from ..errors import InputError, ShapeError, SymbolicDimError, SymdiffError, TraceError, raised_in_symdiff
 from ..ir import dims
 from .args import ArgSpec, function_location
 from .control import StandInArguments, trace_paths
 from .function import trace
 
-__all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes"]
+__all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes",
+           "needs_fixed_sizes"]
 
 #: Names of automatic dimensions, in binding order (then n1, n2, ...).
 NAMES = ("n", "d", "k", "m", "p", "q", "r", "s", "t", "u")
@@ -106,10 +107,25 @@ def auto_specs(fn: Callable, specs: Sequence[ArgSpec], fixed: Sequence[str] = ()
                 raise
             assign.update(stuck)
             continue
-        except Exception:  # noqa: BLE001 - a limit of symbolic shapes: keep every size
-            return list(specs)
+        except Exception as e:  # noqa: BLE001 - sorted by needs_fixed_sizes
+            if not needs_fixed_sizes(e):
+                raise
+            return list(specs)  # a limit of symbolic shapes: keep every size
         break
     return _pretty(_specs(specs, shapes, assign), specs)
+
+
+def needs_fixed_sizes(exc: BaseException) -> bool:
+    """Whether `exc`, raised while tracing or compiling at symbolic sizes (dims="auto"),
+    is answered by compiling at the example sizes: symdiff's errors about the program
+    (TraceError, ShapeError, InputError: at fixed sizes it compiles, or the same problem
+    is reported in the arguments' own sizes), or an exception the user's code raised on
+    a symbolic size (a dict keyed by a size, a library wanting an int). An exception
+    raised in symdiff's own code, or another of its errors (EmitError ...), is a bug or
+    not about sizes: it surfaces rather than being hidden by a silent retry."""
+    if isinstance(exc, (TraceError, ShapeError, InputError)):
+        return True
+    return not isinstance(exc, SymdiffError) and not raised_in_symdiff(exc.__traceback__)
 
 
 def _resolve(d, assign: dict):

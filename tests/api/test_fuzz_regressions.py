@@ -306,3 +306,19 @@ def test_an_upper_triangle_inside_sqrt_keeps_its_mask():
     np.testing.assert_allclose(symdiff.grad(f)(x), expected, rtol=1e-14)
     value, _ = symdiff.value_and_grad(f)(x)
     assert value == pytest.approx(f(x), rel=1e-14)
+
+
+def test_a_product_over_a_split_half_keeps_its_sizes_symbolic():
+    # the product's derivative took int() of the size n/2*d: a TypeError that dims="auto"
+    # used to hide by compiling at fixed sizes (test_fuzz_sizes, once it surfaced)
+    def f(x):
+        return np.prod(np.split(x, 2)[1])
+
+    grad = symdiff.grad(f)
+    for shape in [(2, 3), (4, 2), (6, 1)]:
+        x = np.random.default_rng(len(shape) + shape[0]).uniform(0.5, 1.5, shape)
+        half = x[shape[0] // 2:]
+        expected = np.zeros_like(x)
+        expected[shape[0] // 2:] = np.prod(half) / half  # hand-worked: the others' product
+        np.testing.assert_allclose(grad(x), expected, rtol=1e-13)
+    assert grad.cache_info().modules == 2  # (6, 1): size 1 is its own pattern

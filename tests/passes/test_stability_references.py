@@ -90,7 +90,11 @@ def _std_ref(x):
 
 
 def _det_ref(a):
-    m = mp.matrix([[mp.mpf(float(v)) for v in row] for row in a])
+    return list(_cofactors(mp.matrix([[mp.mpf(float(v)) for v in row] for row in a])))
+
+
+def _cofactors(m):
+    """The cofactors of the mpmath matrix `m`, row by row, from its minors."""
     n = m.rows
     cof = []
     for i in range(n):
@@ -255,9 +259,9 @@ def test_det_hessian_of_a_small_fixed_size_matrix():
 
 
 def test_det_hessian_vector_product_through_the_svd_cofactors():
-    """9x9: past the minors, the cofactor primitive's own derivative
-    (<C, da> C - C da^T C) / det(a), against mpmath's central difference of
-    det(b) inv(b).T along the direction (h = 1e-20 at 60 digits)."""
+    """9x9: past the minors, the cofactor primitive's own derivative (from the SVD),
+    against mpmath's central difference of det(b) inv(b).T along the direction
+    (h = 1e-20 at 60 digits)."""
     rng = np.random.default_rng(5)
     a = rng.normal(size=(9, 9)) + 3 * np.eye(9)
     v = rng.normal(size=(9, 9))
@@ -270,6 +274,27 @@ def test_det_hessian_vector_product_through_the_svd_cofactors():
     diff = (cofactors(m + h * d) - cofactors(m - h * d)) / (2 * h)
     ref = np.array([[float(diff[i, j]) for j in range(9)] for i in range(9)])
     np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10 * np.max(np.abs(ref)))
+
+
+@pytest.mark.parametrize("n, rank", [(9, 8), (10, 9), (10, 8), (12, 10)])
+def test_det_hessian_vector_product_at_a_singular_matrix_past_the_minors(n, rank):
+    """Past 8x8 the derivative of the SVD cofactors, det(U) det(Vh) U D.T Vh, divides
+    by nothing: right at singular matrices of rank n - 1 and n - 2 (where the old
+    (<C, da> C - C da^T C) / det(a) was 0/0), against mpmath's central difference of
+    the cofactors from the minors along v (h = 1e-20 at 60 digits)."""
+    rng = np.random.default_rng(n + rank)
+    a = np.array(_singular(n, n + rank))
+    if rank == n - 2:
+        a[:, -2] = a[:, 0] - a[:, 2]
+    v = rng.normal(size=(n, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = symdiff.hvp(det, (a,), (v,))
+    m, d, h = mp.matrix(a.tolist()), mp.matrix(v.tolist()), mp.mpf("1e-20")
+    ref = np.array([float((p - q) / (2 * h)) for p, q in
+                    zip(_cofactors(m + h * d), _cofactors(m - h * d))]).reshape(n, n)
+    assert np.linalg.matrix_rank(a) == rank and np.max(np.abs(ref)) > 1
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
 
 
 def test_det_gradient_of_symbolic_size_reads_the_svd():
