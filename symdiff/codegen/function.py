@@ -154,9 +154,7 @@ class _BodyPrinter:
         # buffers filled in place are made like an array argument (a Dask array for Dask)
         printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs
                              if v.shape), None)
-        printer.sizes = {s for s in program.by_symbol if is_size_symbol(s)}
-        printer.sizes |= {t for t, e in program.temp_defs.items()  # `_t0 = 1/n`
-                          if e.free_symbols and e.free_symbols <= printer.sizes}
+        printer.sizes = program.size_symbols()
         self.call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
         self.body: list[str] = []
         self.last_comment = None
@@ -507,5 +505,4 @@ def _source_comment(loc: str, indent: int = 4) -> str | None:
     comment = f"# gradient of line {line}: {text}" if text else f"# gradient of line {line}"
     room = LINE_LENGTH - indent
     return comment if len(comment) <= room else comment[: room - 4] + "..."
-
 

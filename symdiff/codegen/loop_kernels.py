@@ -33,6 +33,7 @@ import builtins
 from ..ir.loops import LOOP, Loop
 from ..passes.loops import LOOP_END
 from ..passes.program import Program
+from . import fast_trig
 from .layout import _wrap, call_text
 from .literals import dtype_name
 
@@ -199,8 +200,11 @@ class _KernelText:
                             *("    " + line if line else "" for line in body)])
         indent = _indent(self.lines)
         arguments = ", ".join(arrays + [self._scalar(s) for s in scalars])
-        call = " " * indent + _wrap(f"{', '.join(name for name, _ in results)} = "
-                                    f"{call_text(kname, arguments, 4 + indent)}",
+        outputs = ", ".join(name for name, _ in results)
+        vectorised = fast_trig.vectorise(kernel, outputs, kname, arguments, indent)
+        if vectorised is not None:
+            return vectorised
+        call = " " * indent + _wrap(f"{outputs} = {call_text(kname, arguments, 4 + indent)}",
                                     indent=4 + indent)
         return kernel, [call]
 

@@ -206,10 +206,13 @@ def _kernel_support(kernels: list[str]) -> dict:
     """The import and the shared helper that the fused backend's kernels need."""
     if not kernels:
         return {}
+    from . import fast_trig
     from .numba_backend import ACCUMULATE
 
     names = ["njit"] + (["prange"] if any("prange(" in k for k in kernels) else [])
     helpers = [ACCUMULATE] if any("_accumulate(" in k for k in kernels) else []
+    if any("libm" in k for k in kernels):  # (the vectorised sin and cos take `libm`)
+        helpers.append(fast_trig.HELPERS)
     return {"imports": [f"from numba import {', '.join(names)}"], "helpers": helpers}
 
 

@@ -11,11 +11,12 @@ import sympy as sp
 from ..errors import EmitError
 from ..ir import dims
 from ..passes.program import Program
+from . import fast_trig
 
 # (njit, prange and _accumulate are the fused backend's module-level names; math and scipy
 # are printed calls' modules)
 _RESERVED = {"np", "math", "scipy", "value", "_check_inputs", "_check", "njit", "prange", "_accumulate"} \
-    | set(keyword.kwlist) | set(dir(__builtins__))
+    | set(keyword.kwlist) | set(dir(__builtins__)) | fast_trig.MODULE_NAMES
 
 
 

@@ -22,6 +22,7 @@ from ..ir import dims
 from ..ir.dims import Dim
 from ..ir.graph import Node
 from ..ir.indexing import IndexArg, is_basic
+from .horner import horner_form
 from .index_text import format_index
 from .literals import (
     _CONST_PATTERNS,
@@ -228,6 +229,10 @@ class SymdiffPrinter(NumPyPrinter):
         if not arrays or not any(f.free_symbols for f in scalar):
             return None, None
         return sp.Mul(*scalar), sp.Mul(*arrays)
+
+    def _print_Add(self, expr, order=None):
+        nested = horner_form(expr, self.sizes)
+        return self._print(nested) if nested is not None else super()._print_Add(expr, order)
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
         terms = super()._as_ordered_terms(expr, order=order)

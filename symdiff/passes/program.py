@@ -46,6 +46,13 @@ class Program:
     #: the dtype of each CSE temporary a value is an alias of (the value's own)
     temp_dtypes: dict[sp.Symbol, np.dtype] = field(default_factory=dict)
 
+    def size_symbols(self) -> set[sp.Symbol]:
+        """The symbols of sizes and of temporaries that are functions of sizes alone
+        (`_t0 = 1/n`): scalars a printer puts first in a product (`8/n*x`)."""
+        sizes = {s for s in self.by_symbol if is_size_symbol(s)}
+        return sizes | {t for t, e in self.temp_defs.items()
+                        if e.free_symbols and e.free_symbols <= sizes}
+
 
 def _absorb_bare_temporaries(body, temps, reduced):
     """A statement whose whole expression is a CSE temporary takes the temporary's

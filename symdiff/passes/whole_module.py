@@ -82,8 +82,8 @@ def _slice(program: Program, outputs: Sequence[Var]) -> Program:
 
 def _inline_single_reads(statements: list[Statement], program: Program) -> list[Statement]:
     """A CSE temporary that only one expression of this function reads, once, goes back
-    into it: the module shares it, this function alone need not (`8*x*x*x + ...` stays
-    a closed form in a gradient whose module also prints the value). What the user's
+    into it: the module shares it, this function alone need not (`x*(x*(8*x + 3) + 6)
+    + 5` stays a closed form in a gradient whose module also prints the value). What the user's
     named values are computed from stays as the module has it, so that a named value
     prints the same way in every function."""
     uses: Counter = Counter()

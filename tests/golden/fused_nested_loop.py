@@ -39,6 +39,90 @@ def _check(name, value, shape, dtype):
     raise TypeError(f"{name} must be {wanted} ({dtype} when traced), got dtype {got}")
 
 
+# pi/2 in four pieces (fdlibm): q*_PIO2_1, q*_PIO2_2 and q*_PIO2_3 are exact for
+# |q| < 2**20, so for |x| <= _TRIG_REACH the reduced argument keeps every bit
+_INVPIO2 = 6.36619772367581382433e-01
+_PIO2_1 = 1.57079632673412561417e00
+_PIO2_2 = 6.07710050630396597660e-11
+_PIO2_3 = 2.02226624871116645580e-21
+_PIO2_3T = 8.47842766036889956997e-32
+_TRIG_REACH = 823549.0
+# fdlibm's polynomials for sin and cos on [-pi/4, pi/4]
+_S1, _S2 = -1.66666666666666324348e-01, 8.33333333332248946124e-03
+_S3, _S4 = -1.98412698298579493134e-04, 2.75573137070700676789e-06
+_S5, _S6 = -2.50507602534068634195e-08, 1.58969099521155010221e-10
+_C1, _C2 = 4.16666666666666019037e-02, -1.38888888888741095749e-03
+_C3, _C4 = 2.48015872894767294178e-05, -2.75573143513906633035e-07
+_C5, _C6 = 2.08757232129817482790e-09, -1.13596475577881948265e-11
+
+
+@njit(inline="always")
+def _two_sum(a, b):
+    """a + b and its rounding error, exactly (Knuth)."""
+    s = a + b
+    t = s - a
+    return s, (a - (s - t)) + (b - t)
+
+
+@njit(inline="always", fastmath={"contract"})
+def _reduce(x):
+    """(r, tail, q): x = q*pi/2 + r + tail with |r| <= pi/4, for |x| <= _TRIG_REACH."""
+    q = np.rint(x * _INVPIO2)
+    q = q if abs(x) <= _TRIG_REACH else 0.0
+    r = x - q * _PIO2_1
+    hi, lo = _two_sum(r, -(q * _PIO2_2))
+    hi, lo2 = _two_sum(hi, -(q * _PIO2_3))
+    lo = lo + lo2 - q * _PIO2_3T
+    r = hi + lo
+    return r, (hi - r) + lo, int(q)
+
+
+@njit(inline="always", fastmath={"contract"})
+def _sin_poly(x, y):
+    """sin(x + y) for |x| <= pi/4, y the tail (fdlibm's __kernel_sin)."""
+    z = x * x
+    v = z * x
+    r = _S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))
+    return x - ((z * (0.5 * y - v * r) - y) - v * _S1)
+
+
+@njit(inline="always", fastmath={"contract"})
+def _cos_poly(x, y):
+    """cos(x + y) for |x| <= pi/4, y the tail (fdlibm's __kernel_cos)."""
+    z = x * x
+    r = z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
+    hz = 0.5 * z
+    w = 1.0 - hz
+    return w + (((1.0 - w) - hz) + (z * r - x * y))
+
+
+@njit(inline="always", fastmath={"contract"})
+def _sin(x, libm):
+    """np.sin(x): libm's when `libm` is set, else the polynomials (see _TRIG_REACH)."""
+    if libm is not None:
+        return np.sin(x)
+    r, y, q = _reduce(x)
+    v = _cos_poly(r, y) if q & 1 else _sin_poly(r, y)
+    v = -v if q & 2 else v
+    return v if x != 0.0 else x  # (sin(-0.0) is -0.0; the reduction adds +0.0)
+
+
+@njit(inline="always", fastmath={"contract"})
+def _cos(x, libm):
+    """np.cos(x): libm's when `libm` is set, else the polynomials (see _TRIG_REACH)."""
+    if libm is not None:
+        return np.cos(x)
+    r, y, q = _reduce(x)
+    v = _sin_poly(r, y) if q & 1 else _cos_poly(r, y)
+    return -v if (q + 1) & 2 else v
+
+
+@njit(inline="always")
+def _beyond(x):
+    """Whether the polynomials cannot take x: beyond _TRIG_REACH, inf or nan."""
+    return not abs(x) <= _TRIG_REACH
+
+
 def _check_inputs(x, depth):
     """Raise unless the arguments have the shapes (ValueError) and kinds of dtype
     (TypeError) they had when this module was generated."""
@@ -50,7 +134,8 @@ def _check_inputs(x, depth):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _nested_loop_k0(x_in, depth):
+def _nested_loop_k0(x_in, depth, libm):
+    wide = 0  # arguments of sin and cos beyond _TRIG_REACH
     n = x_in.shape[0]
     x_all = np.empty(n)
     for i in range(n):
@@ -59,9 +144,10 @@ def _nested_loop_k0(x_in, depth):
     for _ in range(depth):
         for i in range(n):
             x = x_all[i]
-            x = x * np.sin(x) + np.cos(x)
+            wide += _beyond(x)
+            x = x * _sin(x, libm) + _cos(x, libm)
             x_all[i] = x
-    return x_all
+    return x_all, wide
 
 
 def nested_loop(x, depth):
@@ -75,13 +161,17 @@ def nested_loop(x, depth):
         value: float64, shape ()
     """
     _check_inputs(x, depth)
-    x = _nested_loop_k0(x, depth)
+    _fused = _nested_loop_k0(x, depth, None)
+    if _fused[-1]:  # an argument of sin or cos beyond 823,549, inf or nan
+        _fused = _nested_loop_k0(x, depth, True)
+    x = _fused[0]
     value = np.sum(x)
     return value
 
 
 @njit(cache=True, fastmath={"contract"})
-def _grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
+def _grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth, libm):
+    wide = 0  # arguments of sin and cos beyond _TRIG_REACH
     n = x_in.shape[0]
     x_all = np.empty(n)
     dnested_loop_dx_all = np.empty(n)
@@ -95,13 +185,14 @@ def _grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
             x = x_all[i]
             dnested_loop_dx = dnested_loop_dx_all[i]
             # gradient of line 87: x = np.sin(x) * x + np.cos(x)
-            _t0 = np.cos(x)
-            _t1 = _t0 + x * np.sin(x)
+            wide += _beyond(x)
+            _t0 = _cos(x, libm)
+            _t1 = _t0 + x * _sin(x, libm)
             dnested_loop_dx = _t0 * x * dnested_loop_dx
             x = _t1
             x_all[i] = x
             dnested_loop_dx_all[i] = dnested_loop_dx
-    return dnested_loop_dx_all
+    return dnested_loop_dx_all, wide
 
 
 def grad_nested_loop(x, depth):
@@ -116,12 +207,16 @@ def grad_nested_loop(x, depth):
     """
     _check_inputs(x, depth)
     dnested_loop_dx = np.ones((5,))
-    dnested_loop_dx = _grad_nested_loop_k0(x, dnested_loop_dx, depth)
+    _fused = _grad_nested_loop_k0(x, dnested_loop_dx, depth, None)
+    if _fused[-1]:  # an argument of sin or cos beyond 823,549, inf or nan
+        _fused = _grad_nested_loop_k0(x, dnested_loop_dx, depth, True)
+    dnested_loop_dx = _fused[0]
     return dnested_loop_dx
 
 
 @njit(cache=True, fastmath={"contract"})
-def _value_and_grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
+def _value_and_grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth, libm):
+    wide = 0  # arguments of sin and cos beyond _TRIG_REACH
     n = x_in.shape[0]
     x_all = np.empty(n)
     dnested_loop_dx_all = np.empty(n)
@@ -135,13 +230,14 @@ def _value_and_grad_nested_loop_k0(x_in, dnested_loop_dx_in, depth):
             x = x_all[i]
             dnested_loop_dx = dnested_loop_dx_all[i]
             # gradient of line 87: x = np.sin(x) * x + np.cos(x)
-            _t0 = np.cos(x)
-            _t1 = _t0 + x * np.sin(x)
+            wide += _beyond(x)
+            _t0 = _cos(x, libm)
+            _t1 = _t0 + x * _sin(x, libm)
             dnested_loop_dx = _t0 * x * dnested_loop_dx
             x = _t1
             x_all[i] = x
             dnested_loop_dx_all[i] = dnested_loop_dx
-    return x_all, dnested_loop_dx_all
+    return x_all, dnested_loop_dx_all, wide
 
 
 def value_and_grad_nested_loop(x, depth):
@@ -158,6 +254,9 @@ def value_and_grad_nested_loop(x, depth):
     """
     _check_inputs(x, depth)
     dnested_loop_dx = np.ones((5,))
-    x, dnested_loop_dx = _value_and_grad_nested_loop_k0(x, dnested_loop_dx, depth)
+    _fused = _value_and_grad_nested_loop_k0(x, dnested_loop_dx, depth, None)
+    if _fused[-1]:  # an argument of sin or cos beyond 823,549, inf or nan
+        _fused = _value_and_grad_nested_loop_k0(x, dnested_loop_dx, depth, True)
+    x, dnested_loop_dx = _fused[:-1]
     value = np.sum(x)
     return value, dnested_loop_dx

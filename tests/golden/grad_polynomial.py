@@ -49,7 +49,7 @@ def polynomial(x):
     """
     if not isinstance(x, float):
         _check_inputs(x)
-    value = 2 * x * x * x * x + x * x * x + 3 * x**2 + 5 * x + 1
+    value = x * (x * (x * (2 * x + 1) + 3) + 5) + 1
     return value
 
 
@@ -65,7 +65,7 @@ def grad_polynomial(x):
     if not isinstance(x, float):
         _check_inputs(x)
     # gradient of line 12: return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
-    dpolynomial_dx = 8 * x * x * x + 3 * x**2 + 6 * x + 5
+    dpolynomial_dx = x * (x * (8 * x + 3) + 6) + 5
     return dpolynomial_dx
 
 

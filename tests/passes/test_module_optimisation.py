@@ -60,4 +60,4 @@ def test_a_function_alone_keeps_its_closed_form():
         return 2 * x**4 + x**3 + 3 * x**2 + 5 * x + 1
 
     lines = assignments(compile_gradient(f, [1.5], 0).source)
-    assert lines["grad_f"]["df_dx"] == "    df_dx = 8*x*x*x + 3*x**2 + 6*x + 5"
+    assert lines["grad_f"]["df_dx"] == "    df_dx = x*(x*(8*x + 3) + 6) + 5"
