@@ -341,7 +341,7 @@ def _functions(ctx: _Context, kinds, kernel_layout, backend="numpy"):
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)
         return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
-                               d.backward_from, extra_params=d.extra_params,
+                               d.gradient_part, extra_params=d.extra_params,
                                constants=constants, kernel_layout=kernel_layout,
                                xp=XP if backend == ARRAY_API else "np")
                 for d, program in zip(ds, programs)], constants

@@ -76,16 +76,36 @@ class _Context:
 
 
 
+@dataclass(frozen=True)
+class GradientPart:
+    """The values of a derivative's graph that differentiation computed (`made`), told
+    apart from those of the traced forward pass (`forward`). Values the optimiser makes
+    later are in neither: they belong to the part that first reads them."""
+
+    made: frozenset[Var]
+    forward: frozenset[Var]
+
+
 @dataclass
 class Derivation:
-    """One generated function: its graph, what it returns, and its signature."""
+    """One generated function: its graph, what it returns, and its signature. `forward`
+    is the traced graph a derivative was built from (None for the forward function)."""
 
     fname: str
     graph: Graph
     returns: list
     doc: str
-    backward_from: int | None = None
+    forward: Graph | None = None
     extra_params: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+    @property
+    def gradient_part(self) -> GradientPart | None:
+        """What differentiation added to the forward graph (printed under `# gradient of
+        line N` comments), or None for the forward function."""
+        if self.forward is None:
+            return None
+        traced = frozenset(n.out for n in self.forward.nodes)
+        return GradientPart(frozenset(n.out for n in self.graph.nodes) - traced, traced)
 
 
 
@@ -98,7 +118,7 @@ def _d_grad(ctx: _Context) -> Derivation:
     full = ctx.full()
     grads = full.outputs[1:]
     return Derivation(f"grad_{ctx.name}", full.derive(full.nodes, grads), [ctx.pack(grads)],
-                      grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward._next_id)
+                      grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward)
 
 
 
@@ -106,7 +126,7 @@ def _d_value_and_grad(ctx: _Context) -> Derivation:
     full = ctx.full()
     return Derivation(f"value_and_grad_{ctx.name}", full,
                       [ctx.out, ctx.pack(full.outputs[1:])],
-                      value_and_grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward._next_id)
+                      value_and_grad_doc(ctx.name, ctx.specs, ctx.nums), ctx.forward)
 
 
 
@@ -129,7 +149,7 @@ def _d_vjp(ctx: _Context) -> Derivation:
            f"{', '.join(ctx.specs[i].name for i in ctx.nums)} for `{g.names[ct]}` "
            f"(shape {ctx.out.shape}).")
     return Derivation(f"vjp_{ctx.name}", full.derive(full.nodes, cts), [tuple(cts)], doc,
-                      ctx.forward._next_id, [(g.names[ct], ctx.out.shape)])
+                      ctx.forward, [(g.names[ct], ctx.out.shape)])
 
 
 
@@ -149,7 +169,7 @@ def _d_jvp(ctx: _Context) -> Derivation:
     doc = (f"Jacobian-vector product of {ctx.name}: ({ctx.name}(...), its directional "
            "derivative along the tangents).")
     return Derivation(f"jvp_{ctx.name}", jg, [ctx.out, tangent_out], doc,
-                      ctx.forward._next_id, [(g.names[t], t.shape) for t in tangents])
+                      ctx.forward, [(g.names[t], t.shape) for t in tangents])
 
 
 
@@ -163,7 +183,7 @@ def _d_hvp(ctx: _Context) -> Derivation:
         hg.names.setdefault(var, f"hvp_{ctx.specs[i].name}")
     doc = f"Hessian-vector product of {ctx.name}: d/dt grad_{ctx.name}(x + t v) at t = 0."
     return Derivation(f"hvp_{ctx.name}", hg, [ctx.pack(hg.outputs)], doc,
-                      ctx.forward._next_id, [(base.names[t], t.shape) for t in tangents])
+                      ctx.forward, [(base.names[t], t.shape) for t in tangents])
 
 
 
@@ -263,7 +283,7 @@ def _jacobian_derivation(ctx: _Context, mode: str, fname: str) -> Derivation:
     doc = (f"Jacobian of {ctx.name} with respect to "
            f"{', '.join(ctx.specs[i].name for i in ctx.nums)} ({mode} accumulation): "
            "shape out.shape + arg.shape.")
-    return Derivation(f"{fname}_{ctx.name}", g, [ctx.pack(jacs)], doc, ctx.forward._next_id)
+    return Derivation(f"{fname}_{ctx.name}", g, [ctx.pack(jacs)], doc, ctx.forward)
 
 
 
@@ -305,7 +325,7 @@ def _d_hessian(ctx: _Context) -> Derivation:
     doc = (f"Hessian of {ctx.name} with respect to "
            f"{', '.join(ctx.specs[i].name for i in ctx.nums)}: shape "
            f"{'out.shape + ' if ctx.out.shape else ''}arg.shape + arg.shape.")
-    return Derivation(f"hessian_{ctx.name}", g, [ret], doc, ctx.forward._next_id)
+    return Derivation(f"hessian_{ctx.name}", g, [ret], doc, ctx.forward)
 
 
 

@@ -43,7 +43,7 @@ _SHARED_PREFIX = "_b"  # values a block computes for the code below it, without 
 def print_branched(traced: Traced, per_path: Sequence[Sequence], out_name: str,
                    constants, kernel_layout=None) -> list[FunctionCode]:
     """One function per derivation kind; `per_path[p][i]` is path p's derivation i (a
-    `Derivation` of api: fname, graph, returns, doc, backward_from, extra_params). A
+    `Derivation` of autodiff/transforms.py: fname, graph, returns, doc, forward, extra_params). A
     fused backend's `kernel_layout` fuses the statements of each block on its own."""
     return [_Tree(traced.paths, [ds[i] for ds in per_path], out_name, constants,
                   kernel_layout).function() for i in range(len(per_path[0]))]
@@ -178,7 +178,7 @@ class _Tree:
         pad = " " * (4 * depth)
         if prefix in self.leaves:
             graph, d = self.leaves[prefix]
-            code = self._print_graph(graph, list(d.returns), indent, d.backward_from,
+            code = self._print_graph(graph, list(d.returns), indent, d.gradient_part,
                                      optimized=True)
             self._last = code
             return [pad + line for line in code.body], code.returns, code
@@ -205,13 +205,13 @@ class _Tree:
     def _reaches(self, prefix: tuple) -> bool:
         return prefix in self.blocks or prefix in self.leaves
 
-    def _print_graph(self, graph: Graph, returns, indent: int, backward_from, extra=(),
+    def _print_graph(self, graph: Graph, returns, indent: int, gradient, extra=(),
                      optimized=False):
         program = to_program(graph if optimized else optimize(graph))
         # (kernels of every block: named after the function and the block's number)
         name = f"{self.first.fname}_b{len(self._blocks_printed)}"
         self._blocks_printed.append(name)
-        code = print_function(program, name, "", returns, self.out_name, backward_from,
+        code = print_function(program, name, "", returns, self.out_name, gradient,
                               extra_params=extra, constants=self.constants, indent=indent,
                               kernel_layout=self.kernel_layout)
         self._rewrites.update(code.stable_rewrites)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..autodiff.transforms import GradientPart
 from ..errors import EmitError
 from ..ir import dims
 from ..ir.graph import CONST, Var, is_size_symbol
@@ -106,7 +107,7 @@ def print_function(
     docstring: str,
     returns: Sequence[Var | tuple],
     out_name: str,
-    backward_from: int | None = None,
+    gradient: GradientPart | None = None,
     xp: str = "np",
     extra_params: Sequence[tuple[str, tuple]] = (),
     constants: ConstantPool | None = None,
@@ -119,7 +120,7 @@ def print_function(
     body starts at (deeper inside the `if` of a branch). A `kernel_layout` (the fused
     backend's, `numba_backend.NumbaLayout`) groups statements into kernels: each is
     printed as a function of its own and called where its last statement was."""
-    printed = _BodyPrinter(program, name, returns, out_name, backward_from, xp,
+    printed = _BodyPrinter(program, name, returns, out_name, gradient, xp,
                            constants if constants is not None else ConstantPool(), indent,
                            kernel_layout)
     printed.print_statements()
@@ -133,7 +134,7 @@ class _BodyPrinter:
     inlined into its reader, or an assignment, each by its own method."""
 
     def __init__(self, program: Program, name: str, returns, out_name: str,
-                 backward_from: int | None, xp: str, constants: ConstantPool, indent: int,
+                 gradient: GradientPart | None, xp: str, constants: ConstantPool, indent: int,
                  kernel_layout):
         self.name, self.xp, self.constants, self.indent = name, xp, constants, indent
         self.output_vars = output_vars = set(_flatten(returns))
@@ -162,7 +163,7 @@ class _BodyPrinter:
                                 plan.at if plan is not None else None, pinned)
         self.loops = LoopPrinter(program, names, printer, self.temps,
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
-        self.backward = _backward_flags(program, backward_from)
+        self.backward = _backward_flags(program, gradient)
         self.used_constants: list[str] = []
         self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
         self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
@@ -476,24 +477,29 @@ def _is_atomic(text: str) -> bool:
     return text.endswith(")") and _balanced_call(text)
 
 
-def _backward_flags(program: Program, backward_from: int | None) -> list[bool]:
-    """Which statements belong to the gradient part (temps follow their first user; a
-    loop's body, its loop)."""
-    flags = [False] * len(program.statements)
-    if backward_from is None:
-        return flags
-    pending = []
-    for i, stmt in enumerate(program.statements):
+def _backward_flags(program: Program, gradient: GradientPart | None) -> list[bool]:
+    """Which statements belong to the gradient part: those computing a value
+    differentiation made (`gradient.made`; a loop's body goes with its loop). A CSE
+    temporary, or a value the optimiser made, belongs where its first reader in the
+    module's program does (a value the forward function shares is forward code)."""
+    if gradient is None:
+        return [False] * len(program.statements)
+    statements = program.module_statements or program.statements
+    first_reader: dict[sp.Symbol, int] = {}
+    for i, stmt in enumerate(statements):
+        for sym in stmt.expr.free_symbols if stmt.expr is not None else stmt.args:
+            first_reader.setdefault(sym, i)
+    flags = [False] * len(statements)
+    for i in range(len(statements) - 1, -1, -1):
+        stmt = statements[i]
         ref = stmt.scope if stmt.scope is not None else stmt.var
-        if ref is None:
-            pending.append(i)
-            continue
-        flag = ref.id >= backward_from
-        for j in pending:
-            flags[j] = flag
-        pending = []
-        flags[i] = flag
-    return flags
+        if ref in gradient.made or ref in gradient.forward:
+            flags[i] = ref in gradient.made
+        else:
+            j = first_reader.get(stmt.target, -1)
+            flags[i] = flags[j] if j > i else i + 1 < len(statements) and flags[i + 1]
+    flag_of = {stmt.target: flag for stmt, flag in zip(statements, flags)}
+    return [flag_of.get(stmt.target, False) for stmt in program.statements]
 
 
 def _source_comment(loc: str, indent: int = 4) -> str | None:

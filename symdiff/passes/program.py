@@ -45,6 +45,9 @@ class Program:
     stable_rewrites: list[str] = field(default_factory=list)
     #: the dtype of each CSE temporary a value is an alias of (the value's own)
     temp_dtypes: dict[sp.Symbol, np.dtype] = field(default_factory=dict)
+    #: the statements of the whole module's program this one was sliced from
+    #: (passes/whole_module.py), where a shared temporary's first reader is
+    module_statements: list[Statement] | None = None
 
     def size_symbols(self) -> set[sp.Symbol]:
         """The symbols of sizes and of temporaries that are functions of sizes alone

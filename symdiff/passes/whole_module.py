@@ -76,7 +76,8 @@ def _slice(program: Program, outputs: Sequence[Var]) -> Program:
     statements = _inline_single_reads(kept[::-1], program)
     targets = {s.target for s in statements}
     return replace(program, outputs=list(outputs), statements=statements,
-                   temps=[t for t in program.temps if t in targets])
+                   temps=[t for t in program.temps if t in targets],
+                   module_statements=program.statements)
 
 
 

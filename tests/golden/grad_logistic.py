@@ -80,8 +80,8 @@ def grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t0) / (_t0 + 1)
     dloss_db = np.sum(_t1)
@@ -106,10 +106,10 @@ def value_and_grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / 20 * _t0
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = np.exp(-np.abs(logits))
     _t2 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t1) / (_t1 + 1)
     dloss_db = np.sum(_t2)

@@ -132,10 +132,10 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / n * _t0
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = np.exp(-np.abs(logits))
     _t2 = 1 / n * (-y + np.where(logits >= 0, 1, _t1) / (_t1 + 1))
     dloss_db = np.sum(_t2)

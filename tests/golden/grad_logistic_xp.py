@@ -174,12 +174,12 @@ def value_and_grad_logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
     _t0 = y * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), -logits) + (
         1 - y
     ) * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), logits)
     loss = 1 / n * xp.sum(_t0)
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = xp.exp(-xp.abs(logits))
     _t0 = (
         1

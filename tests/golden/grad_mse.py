@@ -74,8 +74,8 @@ def grad_mse(w, b, X, y):
             dmse_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    # gradient of line 36: return np.mean(residual**2)
     residual = b - y + X @ w
+    # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual
     dmse_db = np.sum(_t0)
     # gradient of line 34: prediction = X @ w + b
