@@ -117,8 +117,8 @@ def grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     logits = b + X @ w
+    # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1, dloss_db = _grad_logistic_k0(logits, _t0, y)
     dloss_db = np.float64(dloss_db)
@@ -133,7 +133,6 @@ def _value_and_grad_logistic_k0(b, _t0, y):
     logits = np.empty(n)
     _t1 = 0.0
     for i in range(n):
-        # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
         logits[i] = b + _t0[i]
         _t2 = y[i] * np.logaddexp(0, -logits[i]) + (1 - y[i]) * np.logaddexp(
             0, logits[i]

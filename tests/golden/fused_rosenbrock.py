@@ -79,8 +79,8 @@ def _grad_rosenbrock_k0(x):
     drosenbrock_dx = np.empty(x.shape[0])
     drosenbrock_dx[0] = 0
     for i in range(n):
-        # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
         _t0 = x[i + 1] - x[i] ** 2
+        # gradient of line 67: return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - ...
         drosenbrock_dx[i + 1] = 200 * _t0
         drosenbrock_dx[i] += x[i] * (2 - 400 * _t0) - 2
     return drosenbrock_dx
