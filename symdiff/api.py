@@ -362,7 +362,7 @@ def inline(fn: Callable, args: Sequence[Any], argnums, kind: str, extras: Sequen
     mapping: dict[Var, Var] = {}
     traced_args = [a for a, s in zip(args, ctx.specs) if s.traced] + list(extras)
     for var, arg in zip(inner.inputs, traced_args, strict=True):
-        mapping[var] = as_tracer(outer, arg).var
+        mapping[var] = as_tracer(outer, arg).graph_var
     splice(outer, inner, mapping)
 
     def out(v):
@@ -382,7 +382,7 @@ def _outer_conditions(outer: Graph, args: Sequence[Any], specs) -> Callable:
     def decide(inner: Graph, cond: Var) -> bool:
         if not mapping:
             traced = [a for a, s in zip(args, specs) if s.traced]
-            mapping.update((v, as_tracer(outer, a).var)
+            mapping.update((v, as_tracer(outer, a).graph_var)
                            for v, a in zip(inner.inputs, traced, strict=True))
         splice(outer, inner.derive(inner.nodes[done[0]:], []), mapping)
         done[0] = len(inner.nodes)

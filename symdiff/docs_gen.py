@@ -150,7 +150,7 @@ def _functions() -> list[str]:
 
 
 #: Tracer attributes that are not NumPy's, or that refuse (a value a trace cannot know).
-_NOT_METHODS = {"graph", "item", "tolist"}
+_NOT_METHODS = {"graph", "graph_var", "item", "tolist"}
 
 
 def _methods() -> list[str]:

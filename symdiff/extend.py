@@ -215,7 +215,7 @@ def _as_expression(derivative: Callable, nargs: int):
         _not_elementwise(CONST)
     values = interpret(graph, {v: object_array(v.symbol) for v in inputs},
                        lambda node, args: _not_elementwise(node.op))
-    return [v.symbol for v in inputs], values[result.var][()]
+    return [v.symbol for v in inputs], values[result.graph_var][()]
 
 
 def _not_elementwise(op: str):

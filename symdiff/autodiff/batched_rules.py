@@ -23,7 +23,7 @@ def _k(tangents) -> int:
 
 
 def _is_identity(t: Tracer, identity) -> bool:
-    return t.var in identity
+    return t.graph_var in identity
 
 
 def _sum(tangents, out, x, *, identity, axes, keepdims):

@@ -82,7 +82,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
             continue
         with located(node.loc):
             cotangent_out = _accumulate(contributions)
-            g.adjoint_of.setdefault(cotangent_out.var, node.out)
+            g.adjoint_of.setdefault(cotangent_out.graph_var, node.out)
             if node.op == LOOP_OUTPUT:
                 pending.setdefault(node.inputs[0], {})[node.p["index"]] = cotangent_out
                 continue
@@ -94,9 +94,9 @@ def vjp_graph(graph: Graph, wrt: Sequence[Var], cotangent: Var | None = None,
         contributions = adjoints.get(var)
         with located(None):  # a sum of contributions from several lines belongs to none
             if contributions:
-                result = _accumulate(contributions).var
+                result = _accumulate(contributions).graph_var
             else:
-                result = expression(g, sp.Integer(0), var.shape, var.dtype).var
+                result = expression(g, sp.Integer(0), var.shape, var.dtype).graph_var
         g.adjoint_of[result] = var
         results.append(result)
     g.outputs = [out] + results
@@ -146,7 +146,7 @@ def _elementwise_vjp(g: Graph, node, ct: Tracer):
             continue
         if not expr.is_Symbol:
             partial = partial.xreplace({expr: out.symbol})  # reuse the forward value
-        contribution = expression(g, ct.var.symbol * partial, out.shape, var.dtype)
+        contribution = expression(g, ct.graph_var.symbol * partial, out.shape, var.dtype)
         yield var, unbroadcast(contribution, var.shape)
 
 
@@ -206,10 +206,10 @@ def diagonal_grad_graph(graph: Graph, wrt: Sequence[Var]) -> Graph | None:
     partial = canonical.diff(tail.expr, total.symbol) if tail is not None else sp.Integer(1)
     tangent = known.get(reduction.inputs[0])
     with located(reduction.loc):
-        grad = expression(g, partial * tangent.var.symbol if tangent is not None else 0 * partial,
+        grad = expression(g, partial * tangent.graph_var.symbol if tangent is not None else 0 * partial,
                           x.shape, x.dtype)
-    g.adjoint_of[grad.var] = x
-    g.outputs = [out, grad.var]
+    g.adjoint_of[grad.graph_var] = x
+    g.outputs = [out, grad.graph_var]
     return g
 
 
@@ -235,7 +235,7 @@ def _diagonal_loop_step(g: Graph, node: Node, known: dict, joint: dict) -> None:
 def _materialized(g: Graph, t: Tracer) -> Tracer:
     """Mark the node defining `t` to be computed where it stands, not fused later."""
     node = g.nodes[-1]
-    if node.out is t.var and node.op == ELEMENTWISE:
+    if node.out is t.graph_var and node.op == ELEMENTWISE:
         g.nodes[-1] = Node(node.out, ELEMENTWISE, params=(("materialize", True),),
                            expr=node.expr, loc=node.loc)
     return t
@@ -288,8 +288,8 @@ def jvp_graph(graph: Graph, wrt: Sequence[Var], tangents: Sequence[Var],
     outs = []
     for out in graph.outputs:
         t = known.get(out)
-        outs.append(t.var if t is not None else
-                    expression(g, sp.Integer(0), out.shape + tail, out.dtype).var)
+        outs.append(t.graph_var if t is not None else
+                    expression(g, sp.Integer(0), out.shape + tail, out.dtype).graph_var)
     g.outputs = outs
     return g
 
@@ -325,7 +325,7 @@ def _column_by_column(rule, tangents, out: Tracer, inputs, params, size: int) ->
     """A batched tangent from the plain JVP rule applied to each direction in turn."""
     if size > MAX_UNBATCHED_COLUMNS:
         raise UnsupportedOpError(
-            f"jacobian/hessian through {out.graph.definitions()[out.var].op} with "
+            f"jacobian/hessian through {out.graph.definitions()[out.graph_var].op} with "
             f"{size} input elements: this op has no batched forward rule and "
             f"more than {MAX_UNBATCHED_COLUMNS} columns would be unrolled; use vjp or jvp "
             "for directional derivatives instead")
@@ -353,7 +353,7 @@ def _elementwise_jvp(g: Graph, node, known: dict, ctx: _Batch) -> Tracer | None:
         if not expr.is_Symbol:
             partial = partial.xreplace({expr: out.symbol})
         if ctx.size is None:
-            terms.append(partial * t.var.symbol)
+            terms.append(partial * t.graph_var.symbol)
             continue
         natural = _natural_shape(g, partial)
         p = expression(g, partial, natural, out.dtype)

@@ -113,7 +113,7 @@ def _new_input(graph: Graph, shape, dtype) -> Var:
 
 
 def _zeros(g: Graph, var: Var) -> Var:
-    return expression(g, sp.Integer(0), var.shape, var.dtype).var
+    return expression(g, sp.Integer(0), var.shape, var.dtype).graph_var
 
 
 def _rows_to(g: Graph, stacked: Var, like: Var, loop: Loop) -> Var:
@@ -124,7 +124,7 @@ def _rows_to(g: Graph, stacked: Var, like: Var, loop: Loop) -> Var:
     rows = slice(loop.start, loop.stop)
     part = Tracer(g, stacked)[rows]
     zeros = Tracer(g, _zeros(g, like))
-    return setitem(zeros, rows, part).var
+    return setitem(zeros, rows, part).graph_var
 
 
 # -- reverse mode ----------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class _Reverse:
         acc_fresh = body.inputs[1 + n_ct + n_back:1 + n_ct + n_back + len(acc_in)]
         grads_c = outs[n_ct + n_back:n_ct + n_back + len(const_grads)]
         with located(None):  # (a sum over iterations belongs to no one line)
-            totals = [elementwise(sp.Add, Tracer(body, a), Tracer(body, d)).var
+            totals = [elementwise(sp.Add, Tracer(body, a), Tracer(body, d)).graph_var
                       for a, d in zip(acc_fresh, grads_c)]
         body.outputs = outs[:n_ct + n_back] + totals + outs[n_ct + n_back + len(totals):]
         for j, seed in zip(self.carries, body.inputs[1:1 + n_ct]):
@@ -262,11 +262,11 @@ class _Reverse:
         # (the reverse of a while loop runs as many iterations as it did)
         count = [_project(g, node.out, node.p["loop"], COUNT)] if loop.is_while else []
         with located(None):
-            ct_init = [cts[j].var if j in cts else _zeros(g, loop.carry_in[j])
+            ct_init = [cts[j].graph_var if j in cts else _zeros(g, loop.carry_in[j])
                        for j in self.carries]
             acc_init = [_zeros(g, v) for v in acc_in]
         back_init = [_project(g, node.out, node.p["loop"], j) for j in backward]
-        ys_outer = [self.ys_ct[k].var for k in sorted(self.ys_seed)]
+        ys_outer = [self.ys_ct[k].graph_var for k in sorted(self.ys_seed)]
         xs_src = [xs_outer[loop.xs_in.index(v)] for v in xs]
         const_src = [consts_outer[loop.consts_in.index(v)] for v in consts]
         results = loop_node(g, reverse, ct_init + back_init + acc_init + stacks + xs_src +
@@ -333,12 +333,12 @@ def loop_jvp(g: Graph, node: Node, known: dict, ctx, jvp_graph: Callable,
                         stop_name=loop.stop_name, source=loop.source)
     init_t = [_tangent(g, known, inits[j], loop.carry_in[j], batch) for j in carries]
     xs_src = [xs_outer[loop.xs_in.index(v)] for v in xs]
-    xs_t_src = [_tangent(g, known, xs_outer[i], v, batch, True).var
+    xs_t_src = [_tangent(g, known, xs_outer[i], v, batch, True).graph_var
                 for i, v in enumerate(loop.xs_in) if v in t_of]
     const_src = [consts_outer[loop.consts_in.index(v)] for v in consts]
-    const_t_src = [_tangent(g, known, consts_outer[i], v, batch).var
+    const_t_src = [_tangent(g, known, consts_outer[i], v, batch).graph_var
                    for i, v in enumerate(loop.consts_in) if v in t_of]
-    results = loop_node(g, tangent_loop, [t.var for t in init_t] + stacks + xs_src + xs_t_src
+    results = loop_node(g, tangent_loop, [t.graph_var for t in init_t] + stacks + xs_src + xs_t_src
                         + const_src + const_t_src, node.loc)
     out = {j: Tracer(g, var) for j, var in zip(carries, results)}
     for k, var in zip(ys_t, results[len(carries):]):
@@ -374,7 +374,7 @@ def _tangent(g: Graph, known: dict, outer: Var, inner: Var, batch, whole: bool =
     if t is not None:
         return t
     shape = outer.shape if whole else inner.shape
-    return Tracer(g, expression(g, sp.Integer(0), shape + tuple(batch), outer.dtype).var)
+    return Tracer(g, expression(g, sp.Integer(0), shape + tuple(batch), outer.dtype).graph_var)
 
 
 
@@ -430,8 +430,8 @@ def joint_jvp(g: Graph, node: Node, known: dict, jvp_graph: Callable,
     body.outputs = outs
     joint = loop.with_body(body, n_carry=n_c + len(carries))
     with located(None):
-        t_init = [_tangent(g, known, inits[j], loop.carry_in[j], ()).var for j in carries]
-        t_consts = [_tangent(g, known, consts_outer[k], loop.consts_in[k], ()).var
+        t_init = [_tangent(g, known, inits[j], loop.carry_in[j], ()).graph_var for j in carries]
+        t_consts = [_tangent(g, known, consts_outer[k], loop.consts_in[k], ()).graph_var
                     for k in consts]
     token = g.new_var(node.out.shape, node.out.dtype)
     g.add(Node(token, LOOP, tuple(inits + t_init + xs_outer + consts_outer + t_consts),

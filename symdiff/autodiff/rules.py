@@ -55,7 +55,7 @@ def unbroadcast(g: Tracer, shape: tuple[int, ...]) -> Tracer:
 
 def recent_definition(t: Tracer):
     """The node defining `t` (a rule just made it, or any earlier one)."""
-    return t.graph.defining(t.var)
+    return t.graph.defining(t.graph_var)
 
 
 def _sum_vjp(g, out, x, *, axes, keepdims):
@@ -266,8 +266,8 @@ def _times(g: Tracer, out: Tracer) -> Tracer | None:
     node = recent_definition(g)
     if node is None or node.op != ELEMENTWISE or tuple(g.shape) != tuple(out.shape):
         return None
-    h = node.expr * out.var.symbol
-    if h.has(out.var.symbol):
+    h = node.expr * out.graph_var.symbol
+    if h.has(out.graph_var.symbol):
         return None
     return expression(g.graph, h, g.shape, g.dtype)
 
@@ -367,7 +367,7 @@ def _last_writes(base, arrays, index, shape):
     if not arrays:
         return None
     ids = np.arange(int(np.prod(shape, dtype=int)), dtype=np.float64).reshape(shape)
-    known = [constant_value(base.graph, a.var) for a in arrays]
+    known = [constant_value(base.graph, a.graph_var) for a in arrays]
     if all(k is not None for k in known):
         probe = np.full(base.shape, -1.0)
         probe[materialize(index, known)] = ids

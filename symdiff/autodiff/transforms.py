@@ -172,16 +172,16 @@ def _jacobian_columns(g: Graph, outputs: list[Var], w: Var, upto: int) -> tuple[
     if w.shape == ():
         with located(None):  # seeds belong to no source line
             seed = expression(g, sp.Integer(1), (), w.dtype)
-        jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], upto=upto)
+        jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.graph_var], upto=upto)
         return jg, list(jg.outputs)
     k = dims.concrete(w.size, "differentiates twice (or takes a Jacobian) with respect to "
                       "an argument of that size: one column per element")
     with located(None):
         seed = const(g, np.eye(k, dtype=w.dtype).reshape(w.shape + (k,)))
-    identity = [seed.var] if w.ndim == 1 else []
-    jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.var], batch=k, identity=identity,
+    identity = [seed.graph_var] if w.ndim == 1 else []
+    jg = jvp_graph(g.derive(g.nodes, outputs), [w], [seed.graph_var], batch=k, identity=identity,
                    upto=upto)
-    cols = [reshape(Tracer(jg, t), out.shape + w.shape).var for t, out in zip(jg.outputs, outputs)]
+    cols = [reshape(Tracer(jg, t), out.shape + w.shape).graph_var for t, out in zip(jg.outputs, outputs)]
     return jg, cols
 
 
@@ -220,13 +220,13 @@ def _jacobian_reverse(ctx: _Context) -> tuple[Graph, list[Var]]:
             seed = const(g, onehot) if out.shape else expression(g, sp.Integer(1), (),
                                                                  out.dtype)
         g.outputs = [out]
-        g = vjp_graph(g, ctx.wrt, cotangent=seed.var)
+        g = vjp_graph(g, ctx.wrt, cotangent=seed.graph_var)
         for row, grad in zip(rows, g.outputs[1:]):
             row.append(grad)
     jacs = []
     for w, row in zip(ctx.wrt, rows):
         stacked = concatenate([reshape(Tracer(g, v), (1,) + w.shape) for v in row], axis=0)
-        jacs.append(reshape(stacked, out.shape + w.shape).var)
+        jacs.append(reshape(stacked, out.shape + w.shape).graph_var)
     return g, jacs
 
 

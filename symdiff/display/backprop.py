@@ -303,8 +303,8 @@ def _contributions(scratch: Graph, graph: Graph, node: Node, upstream: Var, name
             if operand.shape != node.out.shape:
                 label += "\n(summed over broadcast axes)"
         else:
-            label = formula(scratch, ct.var, names)
-        yield operand, ct.var, _cut(label) if "\n" not in label else label
+            label = formula(scratch, ct.graph_var, names)
+        yield operand, ct.graph_var, _cut(label) if "\n" not in label else label
 
 
 def _scalar_value(expr: sp.Expr, graph: Graph, values) -> str | None:

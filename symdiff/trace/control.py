@@ -201,13 +201,13 @@ class _Recorder:
         _refuse_recursion(self.fn, stack, where)
         cond = t if t.dtype == np.dtype(bool) else (t != 0)
         cond = cond.reshape(()) if cond.shape != () else cond
-        key = _computation(t.graph, cond.var)
+        key = _computation(t.graph, cond.graph_var)
         for earlier in self.decisions:  # `if x > 0: ... elif x > 0 or y > 0:` tests once
             if earlier.key == key:
                 return earlier.outcome
         k = len(self.decisions)
         if self.delegate is not None:
-            outcome = self._delegated(t.graph, cond.var)
+            outcome = self._delegated(t.graph, cond.graph_var)
         elif k < len(self.forced):
             outcome = self.forced[k]
         elif self.values is None:
@@ -221,8 +221,8 @@ class _Recorder:
                 raise BranchError(f"more than {MAX_FOLLOWED} conditions tested while tracing "
                                   "one call: a loop that does not end at these arguments?",
                                   where)
-            outcome = self._evaluate(cond.var)
-        self.decisions.append(Decision(cond.var, outcome, where, stack, len(t.graph.nodes),
+            outcome = self._evaluate(cond.graph_var)
+        self.decisions.append(Decision(cond.graph_var, outcome, where, stack, len(t.graph.nodes),
                                        key))
         return outcome
 

@@ -114,7 +114,7 @@ def _trace(fn: Callable, specs: Sequence[ArgSpec], unrolled: set[str], fold: boo
             raise Unfold(folder.pending, f"{type(e).__name__}: {e}") from e
         raise
     graph.requirements = required
-    graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).var]
+    graph.outputs = [_output(fn, graph, result, returned_at or function_location(fn)).graph_var]
     folder.check_escapes(graph)
     name_captured_constants(captured, graph)
     for name, value in local_names.items():

@@ -99,7 +99,7 @@ class _Fold:
         self.plan = plan
         self.entry = entry
         # a buffer written in the loop is one tracer object whose value changes
-        self.entry_vars = {n: v.var for n, v in entry.items() if isinstance(v, Tracer)}
+        self.entry_vars = {n: v.graph_var for n, v in entry.items() if isinstance(v, Tracer)}
         self.edges = 0  # back edges seen
         self.mark = 0  # first node of the placeholder iteration
         self.awaiting_targets = False
@@ -138,9 +138,9 @@ class _Fold:
         for name in sorted(self.loop.assigned | self.loop.stored_into):
             value = values.get(name)
             if isinstance(value, Tracer) and value.graph is graph:
-                holder, first = self._placeholder(value.shape, value.dtype), value.var
+                holder, first = self._placeholder(value.shape, value.dtype), value.graph_var
                 if name in self.loop.stored_into:  # keep the object: its aliases see
-                    value.var = holder              # the writes, as in NumPy
+                    value.graph_var = holder              # the writes, as in NumPy
                     self.carries.append(_Carry(name, value, holder, True, first))
                 else:
                     obj = rebind[name] = Tracer(graph, holder)
@@ -206,13 +206,13 @@ class _Fold:
             if value.shape != carry.obj.shape or value.dtype != carry.obj.dtype:
                 self.fail(f"{carry.name!r} changes shape or dtype from one iteration to "
                           "the next")
-            outs.append(value.var)
+            outs.append(value.graph_var)
         build = _BodyBuilder(self, outs)
         results = build.run()
         rebind = {}
         for carry, var in zip(self.carries, results):
             if carry.mutated:
-                carry.obj.var = var
+                carry.obj.graph_var = var
             else:
                 rebind[carry.name] = Tracer(self.graph, var)
         rebind.update(self._final_targets())
@@ -304,7 +304,7 @@ class _BodyBuilder:
         loop = Loop(body, start, stop, len(carry_in), len(xs_in),
                     index_name=self._index_name(), stop_name=plan.stop_name,
                     source=fold.loop.where)
-        xs_vars = [a.var if isinstance(a, Tracer) else const(graph, a).var for a in xs_outer]
+        xs_vars = [a.graph_var if isinstance(a, Tracer) else const(graph, a).graph_var for a in xs_outer]
         outs = loop_node(graph, loop, inits + xs_vars + outside, fold.loop.where)
         return outs[:len(carry_in)]
 
@@ -348,8 +348,8 @@ class _BodyBuilder:
             if out in computed:
                 body.names.setdefault(out, carry.name)
         for name, value in self.fold.target_values.items():
-            if isinstance(value, Tracer) and value.var in subs:
-                body.names.setdefault(subs[value.var], name)
+            if isinstance(value, Tracer) and value.graph_var in subs:
+                body.names.setdefault(subs[value.graph_var], name)
 
     def _inits(self, carry_in: list[Var]) -> list[Var] | None:
         """Initial carried values: the values on entering the loop, so that the loop
@@ -374,8 +374,8 @@ class _BodyBuilder:
             if entry.graph is not graph or entry.shape != var.shape:
                 return None
             if entry.dtype == var.dtype:
-                return entry.var
-            return cast(entry, var.dtype).var if entry.dtype.kind in "biuf" else None
+                return entry.graph_var
+            return cast(entry, var.dtype).graph_var if entry.dtype.kind in "biuf" else None
         if entry is None:
             return _zeros(graph, var)
         try:
@@ -384,7 +384,7 @@ class _BodyBuilder:
             return None
         if value.shape != var.shape or value.dtype.kind not in "biuf":
             return None
-        return const(graph, value.astype(var.dtype)).var
+        return const(graph, value.astype(var.dtype)).graph_var
 
     def _index_name(self) -> str:
         targets = self.fold.loop.targets
@@ -398,7 +398,7 @@ class _BodyBuilder:
 
 
 def _zeros(graph: Graph, var: Var) -> Var:
-    return const(graph, np.zeros(var.shape, var.dtype)).var
+    return const(graph, np.zeros(var.shape, var.dtype)).graph_var
 
 
 # -- the hook --------------------------------------------------------------------------------

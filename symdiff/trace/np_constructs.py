@@ -92,7 +92,7 @@ def traced_array(obj, dtype=None, *args, ndmin: int = 0, **kwargs):
     graph = _leaves_graph(obj)
     obj = resolve(obj)
     if isinstance(obj, Tracer):
-        result = Tracer(obj.graph, obj.var)  # a copy: a new array, never an alias
+        result = Tracer(obj.graph, obj.graph_var)  # a copy: a new array, never an alias
     else:
         result = _stacked(list(obj), graph)
     if dt is not None and dt != result.dtype:

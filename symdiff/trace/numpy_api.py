@@ -199,7 +199,7 @@ def _method(func):
 
 
 
-for _func in (np.max, np.min, np.prod, np.std, np.clip, np.cumsum, np.cumprod,
+for _func in (np.max, np.min, np.prod, np.var, np.std, np.clip, np.cumsum, np.cumprod,
               np.squeeze, np.swapaxes, np.repeat, np.round, np.trace, np.diagonal, np.ravel,
               np.all, np.any):
     setattr(Tracer, _func.__name__, _method(_func))

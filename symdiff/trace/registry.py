@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TraceError, UnsupportedOpError, _is_internal, user_location
+from ..errors import UnsupportedOpError, _is_internal, user_location
 
 # Filled by numpy_api: NumPy ufunc / function -> implementation on tracers.
 UFUNCS: dict[Any, Callable] = {}
@@ -23,25 +23,6 @@ UFUNC_METHODS: dict[tuple[Any, str], Callable] = {}
 #: type -> resolver, for array types standing for traced values (np_constructs'
 #: buffers): the resolver gives the Tracer, or a plain array when none is written yet
 STAND_INS: dict[type, Callable] = {}
-
-
-
-class _ValueOrVariance:
-    """`t.var`: the tracer's graph value (a `Var`) for symdiff's own code, NumPy's
-    ``x.var(...)`` method (the variance) for the user's code. The two names collide;
-    which one is meant is decided by where the attribute is read."""
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        if _internal_file(sys._getframe(1).f_code.co_filename):
-            if obj._stale is not None:
-                raise TraceError(obj._stale, user_location())
-            return obj._var
-        return functools.partial(FUNCTIONS[np.var], obj)
-
-    def __set__(self, obj, value):
-        obj._var = value
 
 
 

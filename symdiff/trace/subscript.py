@@ -182,7 +182,7 @@ def _tracer_setitem(self, key, value):
     new = setitem(self, key, value)
     node = self.graph.nodes[-1]
     _note_write(self, node.p["index"], node.inputs[2:])
-    self.var = new.var
+    self.graph_var = new.graph_var
 
 def _tracer_iter(self):
     if not self.shape:

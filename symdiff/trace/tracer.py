@@ -35,7 +35,6 @@ from .registry import (
     _public_name,
     _ufunc_name,
     _unsupported,
-    _ValueOrVariance,
 )
 from .sizes import size_value
 
@@ -75,7 +74,6 @@ class Tracer:
     """An array under tracing: a `Var` of a `Graph`."""
 
     __slots__ = ("graph", "_var", "_view", "_views", "_stale", "__weakref__")
-    var = _ValueOrVariance()
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
@@ -84,7 +82,18 @@ class Tracer:
         self._view = None  # (root tracer, its flat positions) when a NumPy view of root
         self._views = None  # weak references to the views taken of this tracer
         self._stale = None  # why this value may no longer be read (see _note_write)
-        self.var = var
+        self._var = var
+
+    @property
+    def graph_var(self) -> Var:
+        """The value in the graph this tracer stands for (`x.var()` is NumPy's variance)."""
+        if self._stale is not None:
+            raise TraceError(self._stale, user_location())
+        return self._var
+
+    @graph_var.setter
+    def graph_var(self, var: Var) -> None:
+        self._var = var
 
     # -- array attributes -----------------------------------------------------------
     shape = property(lambda self: _as_seen(self._var.shape))
@@ -282,7 +291,7 @@ VIEW_FUNCTIONS = {np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis,
 
 def _new_array(result):
     """`result` as a tracer object of its own (a new array, never an alias of an operand)."""
-    return Tracer(result.graph, result.var) if isinstance(result, Tracer) else result
+    return Tracer(result.graph, result.graph_var) if isinstance(result, Tracer) else result
 
 
 #: Views of arrays with symbolic or more than this many elements do not track which
@@ -355,7 +364,7 @@ def _atom(graph: Graph, a):
     for one elementwise operand. NumPy scalars and 0-d arrays are strong (NEP 50)."""
     a = _stand_in(a)
     if isinstance(a, Tracer):
-        return a.var.symbol, a.shape, a.dtype, False
+        return a.graph_var.symbol, a.shape, a.dtype, False
     if isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
         return number(a), (), a, True
     if isinstance(a, np.generic) or (isinstance(a, np.ndarray) and a.ndim == 0):
@@ -365,7 +374,7 @@ def _atom(graph: Graph, a):
         return number(a.item()), (), a.dtype, True
     if isinstance(a, (np.ndarray, list, tuple)):
         t = const(graph, a)
-        return t.var.symbol, t.shape, t.dtype, False
+        return t.graph_var.symbol, t.shape, t.dtype, False
     if isinstance(a, (sp.Basic, dims.Size)) and dims.is_symbolic(a):  # x / X.shape[0]
         return size_value(graph, a), (), 0, True
     raise TraceError(f"cannot use a value of type {type(a).__name__} in traced arithmetic; "
@@ -401,11 +410,11 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
                         else dtypes[i] for i in values))
     for i in values:  # see _opaque_nonfinite
         if literal[i] and atoms[i] in _NONFINITE and common.kind == "f":
-            atoms[i] = const(graph, np.asarray(float(atoms[i]), common)).var.symbol
+            atoms[i] = const(graph, np.asarray(float(atoms[i]), common)).graph_var.symbol
     if printed != common:
         for i in values:
             if not literal[i] and dtypes[i] != common:
-                atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).var.symbol
+                atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).graph_var.symbol
     return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(common, kind))
 
 
@@ -435,7 +444,7 @@ def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
         ints = [graph.by_symbol[s] for s in _value_symbols(expr)
                 if graph.by_symbol[s].dtype.kind in "biu"]
         if ints:
-            expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).var.symbol
+            expr = expr.xreplace({v.symbol: _cast_node(graph, v, dtype).graph_var.symbol
                                   for v in ints})
     syms = [graph.by_symbol[s] for s in expr.free_symbols]
     natural = dims.broadcast_shapes(*(v.shape for v in syms)) if syms else ()
@@ -462,12 +471,12 @@ def materialized(x: Tracer) -> Tracer:
     """`x` as a value of its own that fusion does not inline: its readers (and their
     derivatives) read it whole instead of expanding it (``x - mean(x)`` stays centred,
     where SymPy would distribute ``2/3*(3*x - sum(x))`` into a cancelling difference)."""
-    return _cast_node(x.graph, x.var, x.dtype)
+    return _cast_node(x.graph, x.graph_var, x.dtype)
 
 
 def cast(x: Tracer, dtype) -> Tracer:
     """`x` in `dtype` (any numeric dtype; symdiff's own conversions)."""
-    return expression(x.graph, x.var.symbol, x.shape, dtype)
+    return expression(x.graph, x.graph_var.symbol, x.shape, dtype)
 
 
 def astype(x, dtype) -> Tracer:
@@ -513,7 +522,7 @@ def bind(name: str, *args, **params) -> Tracer:
         raise ShapeError(f"{name}: {e}", user_location()) from None
     dtype = prim.out_dtype(*[t.dtype for t in ins], **params)
     var = graph.new_var(shape, dtype)
-    node = Node(var, name, tuple(t.var for t in ins), tuple(sorted(params.items())),
+    node = Node(var, name, tuple(t.graph_var for t in ins), tuple(sorted(params.items())),
                 loc=user_location())
     graph.add(node)
     return Tracer(graph, var)

@@ -173,11 +173,11 @@ class WhileFold:
             if isinstance(value, Tracer) and value.graph is graph:
                 holder = self._placeholder(value.shape, value.dtype)
                 if name in self.loop.stored_into:  # the object itself: aliases see writes
-                    self.carries.append((name, value, holder, True, value.var))
-                    value.var = holder
+                    self.carries.append((name, value, holder, True, value.graph_var))
+                    value.graph_var = holder
                     continue
                 rebind[name] = Tracer(graph, holder)
-                self.carries.append((name, rebind[name], holder, False, value.var))
+                self.carries.append((name, rebind[name], holder, False, value.graph_var))
             elif name in self.loop.assigned and _number(value):
                 holder = self._placeholder(np.shape(value), np.asarray(value).dtype)
                 rebind[name] = Tracer(graph, holder)
@@ -198,7 +198,7 @@ class WhileFold:
         if t.graph is not self.graph:
             self.fail("the loop tests a value of another trace")
         cond = t if t.dtype == np.dtype(bool) else (t != 0)
-        self.conditions.append(cond.reshape(()).var if cond.shape != () else cond.var)
+        self.conditions.append(cond.reshape(()).graph_var if cond.shape != () else cond.graph_var)
         return True
 
     # at the next line of the test: the body as a loop node
@@ -216,12 +216,12 @@ class WhileFold:
                 self.fail(f"{name!r} is no longer a traced value after an iteration")
             if value.shape != holder.shape or value.dtype != holder.dtype:
                 self.fail(f"{name!r} changes shape or dtype from one iteration to the next")
-            outs.append(value.var)
+            outs.append(value.graph_var)
         results = self._build(outs, values)
         rebind = {}
         for (name, obj, _, mutated, _), var in zip(self.carries, results):
             if mutated:
-                obj.var = var
+                obj.graph_var = var
             else:
                 rebind[name] = Tracer(self.graph, var)
         set_locals(frame, rebind)
@@ -257,8 +257,8 @@ class WhileFold:
             if out not in body.inputs:
                 body.names.setdefault(out, name)
         for name, value in values.items():  # the body's own locals (`mid`)
-            if isinstance(value, Tracer) and value.var in subs and value.var not in carry_in:
-                body.names.setdefault(subs[value.var], name)
+            if isinstance(value, Tracer) and value.graph_var in subs and value.graph_var not in carry_in:
+                body.names.setdefault(subs[value.graph_var], name)
         if any(graph.by_symbol.get(s) not in subs for s in cond.free_symbols):
             self.fail("the loop's condition does not read what the loop changes")
         loop = Loop(body, 0, 0, len(carry_in), 0, index_name="t", source=self.loop.where,
@@ -293,7 +293,7 @@ class WhileFold:
             if isinstance(entry, Var):
                 out.append(entry)
             else:
-                out.append(const(graph, np.asarray(entry, dtype=holder.dtype)).var)
+                out.append(const(graph, np.asarray(entry, dtype=holder.dtype)).graph_var)
         return out
 
 

@@ -377,7 +377,7 @@ def _trace_outputs(fn, specs: list[ArgSpec], split) -> Graph:
     with recording_trace_errors():  # a TraceError your derivative caught still counts
         result = fn(*call)
     outs = [as_tracer(graph, r) for r in split(result)]
-    graph.outputs = [t.var for t in outs]
+    graph.outputs = [t.graph_var for t in outs]
     return graph
 
 
