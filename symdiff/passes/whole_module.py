@@ -73,12 +73,28 @@ def _slice(program: Program, outputs: Sequence[Var]) -> Program:
             for s in block:
                 kept.append(s)
                 need |= set(s.args) | (s.expr.free_symbols if s.expr is not None else set())
-    statements = _inline_single_reads(kept[::-1], program)
+    statements = _temporaries_at_their_readers(_inline_single_reads(kept[::-1], program))
     targets = {s.target for s in statements}
     return replace(program, outputs=list(outputs), statements=statements,
                    temps=[t for t in program.temps if t in targets],
                    module_statements=program.statements)
 
+
+
+def _temporaries_at_their_readers(statements: list[Statement]) -> list[Statement]:
+    """Each CSE temporary with the source line of the first statement of this function
+    that reads it: `to_program` gave it its first reader's in the whole module, which
+    may be a statement of another function."""
+    first_reader: dict[sp.Symbol, int] = {}
+    for i, stmt in enumerate(statements):
+        for sym in stmt.expr.free_symbols if stmt.expr is not None else stmt.args:
+            first_reader.setdefault(sym, i)
+    out = list(statements)
+    for i in range(len(out) - 1, -1, -1):  # (a temporary read by a temporary: that one's)
+        j = first_reader.get(out[i].target, -1)
+        if out[i].var is None and j > i and out[j].loc != out[i].loc:
+            out[i] = replace(out[i], loc=out[j].loc)
+    return out
 
 
 def _inline_single_reads(statements: list[Statement], program: Program) -> list[Statement]:
