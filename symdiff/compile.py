@@ -26,7 +26,7 @@ from .codegen.header import CONVENTIONS, kink_conventions
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
-from .codegen.safe_text import identifier
+from .codegen.safe_text import hidden_names, identifier
 from .errors import ArrayAPIError, InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
 from .ir.loops import WhileFallback
@@ -311,6 +311,13 @@ def _compile_once(fn, specs, argnums, source_name, kinds, command, backend, valu
     if ctx.traced.guarded:
         module.path_check = branches.path_check(ctx.traced.paths[0])
     source = render_module(module)
+    hidden = hidden_names(source, [s.name for s in ctx.specs], ctx.name)
+    if hidden:
+        function, param = hidden[0]
+        raise InputError(
+            f"{function_location(fn)}: the parameter {param!r} of {ctx.name} hides the "
+            f"name {param} that the generated {function} reads (a builtin or a name of "
+            f"the module); rename the parameter (for example {param}_)")
     name = f"symdiff_generated_{ctx.name}"
     if kernel_layout is None:
         loaded = load_module(source, name)

@@ -94,6 +94,12 @@ def register_primitive(fn: Callable | None = None, *,
         raise InputError("register_primitive needs derivatives=[...] for an elementwise "
                          "function, or shape= and vjp= for a structured one (see "
                          "docs/extending.md)")
+    return _register_elementwise(fn, derivatives, numpy, kind)
+
+
+def _register_elementwise(fn: Callable, derivatives: Sequence[Callable], numpy: str | None,
+                          kind: str):
+    """`register_primitive` of an elementwise function (see there)."""
     names = _parameter_names(fn, len(derivatives))
     if kind not in _KINDS:
         raise InputError(f"register_primitive(kind={kind!r}): choose one of {_KINDS}")

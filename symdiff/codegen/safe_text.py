@@ -14,13 +14,15 @@ reaches the emitted module only through one of these three functions:
 
 from __future__ import annotations
 
+import ast
+import builtins
 import keyword
 import re
 import unicodedata
 
 from ..errors import EmitError
 
-__all__ = ["identifier", "comment", "literal"]
+__all__ = ["identifier", "comment", "literal", "hidden_names"]
 
 _NOT_WORD = re.compile(r"\W")
 
@@ -62,3 +64,51 @@ def literal(value) -> str:
         return repr(value)  # exact builtins: their repr is a literal, whatever the text
     raise EmitError(f"a static argument of type {type(value).__name__} cannot be printed; "
                     "pass None, a bool, an int or a str")
+
+
+#: Module-level names of generated modules besides builtins and `_`-prefixed helpers.
+_MODULE_LEVEL = frozenset({"np", "math", "scipy", "njit", "prange", "array_namespace", "xp"})
+
+
+def hidden_names(source: str, params: list[str], name: str) -> list[tuple[str, str]]:
+    """(function, name) for each parameter of a generated function that hides a name
+    the function's own code reads from the module or from builtins: `def f(float)`
+    makes the input check's `isinstance(float, float)` read the argument, `def f(np)`
+    makes `np.shape(np)` read it. A parameter the code only uses as a value is fine.
+    `params`, `name`: the traced function's (the module is parsed only when a
+    parameter could collide)."""
+    if not any(p in _MODULE_LEVEL or p.startswith("_") or name in p or hasattr(builtins, p)
+               for p in params):
+        return []
+    tree = ast.parse(source)
+    module_names = {a.asname or a.name.split(".")[0] for n in tree.body
+                    if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    module_names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    module_names |= {t.id for n in tree.body if isinstance(n, ast.Assign)
+                     for t in n.targets if isinstance(t, ast.Name)}
+    found = []
+    for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef)]:
+        params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} & \
+            (module_names | set(dir(builtins)))
+        if "xp" in {a.arg for a in fn.args.args} and "array_namespace" in module_names:
+            params.add("xp")  # (each function binds the namespace as xp)
+        for node in ast.walk(fn) if params else ():
+            for name in _used_as_global(node):
+                if name in params:
+                    found.append((fn.name, name))
+                    params.discard(name)
+    return found
+
+
+def _used_as_global(node) -> list[str]:
+    """The names a generated statement reads as a module's or builtin's: a called
+    function, an attribute's owner, a type in isinstance."""
+    names = []
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        names.append(node.func.id)
+        if node.func.id == "isinstance" and len(node.args) == 2 and \
+                isinstance(node.args[1], ast.Name):
+            names.append(node.args[1].id)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        names.append(node.value.id)
+    return names

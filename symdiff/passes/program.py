@@ -57,6 +57,15 @@ class Program:
                         if e.free_symbols and e.free_symbols <= sizes}
 
 
+def _common_subexpressions(body, exprs, temp_symbols):
+    """(temporaries, the expressions reading them): SymPy's canonical CSE, then bare
+    temporaries absorbed and number-only ones inlined."""
+    temps, reduced = sp.cse(exprs, symbols=temp_symbols or sp.numbered_symbols(
+        "c", real=True), order="canonical", list=True)
+    temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
+    return _inline_numbers(temps, reduced)
+
+
 def _absorb_bare_temporaries(body, temps, reduced):
     """A statement whose whole expression is a CSE temporary takes the temporary's
     definition (no `_t1 = _t0`), when it is the temporary's first user."""
@@ -117,13 +126,9 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
     exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
     rewrites = list(graph.stable_rewrites)
     rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
-    temps: list[tuple[sp.Symbol, sp.Expr]] = []
-    if cse and exprs:
-        temps, reduced = sp.cse(exprs, symbols=temp_symbols or sp.numbered_symbols(
-            "c", real=True), order="canonical", list=True)
-        temps, reduced = _absorb_bare_temporaries(body, temps, reduced)
-        temps, reduced = _inline_numbers(temps, reduced)
-        reduced_iter = iter(reduced)
+    temps, reduced = _common_subexpressions(body, exprs, temp_symbols) if cse and exprs \
+        else ([], [n.expr for n in body if n.op == ELEMENTWISE])
+    reduced_iter = iter(reduced)
     temp_defs = dict(temps)
     placed: set[sp.Symbol] = set()
     statements: list[Statement] = []
@@ -143,14 +148,13 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
     bodies: list[Program] = []
     for node in body:
         if node.op == ELEMENTWISE:
-            expr = next(reduced_iter) if cse and exprs else node.expr
+            expr = next(reduced_iter)
             expr = expr.xreplace(alias) if alias else expr
             if expr.is_Symbol and node.out not in outputs and \
                     _dtype_of(graph, temp_dtypes, expr, node.out) == node.out.dtype:
                 alias[node.out.symbol] = expr
                 if expr in temp_defs:  # (a cast of this value reads the temporary)
                     temp_dtypes.setdefault(expr, node.out.dtype)
-                if expr in temp_defs:
                     place(expr, node.loc)
                 continue
             for sym in sorted(expr.free_symbols & temp_defs.keys(), key=sp.default_sort_key):
