@@ -92,7 +92,8 @@ def hidden_names(source: str, params: list[str], name: str) -> list[tuple[str, s
             (module_names | set(dir(builtins)))
         if "xp" in {a.arg for a in fn.args.args} and "array_namespace" in module_names:
             params.add("xp")  # (each function binds the namespace as xp)
-        for node in ast.walk(fn) if params else ():
+        body = ast.Module(body=fn.body, type_ignores=[])  # (decorators: module scope)
+        for node in ast.walk(body) if params else ():
             for name in _used_as_global(node):
                 if name in params:
                     found.append((fn.name, name))

@@ -50,3 +50,15 @@ def test_parameters_named_like_builtins_the_module_never_reads_work():
     np.testing.assert_allclose(gx, [2.0, -2.0, 2.0])  # d/dx sum(|x|*s) = s*sign(x)
     g_all = symdiff.grad(k, argnums=(1, 2, 3))(np.array([1.0, -2.0, 3.0]), 2.0, 3.0, 4.0)
     np.testing.assert_allclose(g_all, (6.0, 4.0, 3.0))
+
+
+def test_a_parameter_named_like_a_decorator_of_the_kernels_is_fine():
+    """A kernel's `@njit(...)` runs at module level: a parameter `njit` hides nothing."""
+    pytest.importorskip("numba")
+
+    def f(x, njit):
+        return np.sum(np.sin(x) * njit)
+
+    x = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(symdiff.grad(f, backend="numba")(x, 2.0), 2 * np.cos(x),
+                               rtol=1e-12)
