@@ -184,12 +184,12 @@ def _bodies(tree):
 
 def _signature(lines: list[str]) -> str:
     """Take `libm`, start the count `wide`, return it last."""
-    end = next(k for k, line in enumerate(lines) if line.startswith("def "))
-    while not lines[end].rstrip().endswith(":"):
-        end += 1
-    close = lines[end].rindex(")")
-    lines[end] = lines[end][:close] + ", libm" + lines[end][close:]
-    lines.insert(end + 1, "    wide = 0  # arguments of sin and cos beyond _TRIG_REACH")
+    text = "\n".join(lines)
+    fn = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef))
+    start, end = fn.lineno - 1, fn.body[0].lineno - 1  # the def's lines (maybe wrapped)
+    params = ", ".join([a.arg for a in fn.args.args] + ["libm"])
+    lines[start:end] = [f"def {call_text(fn.name, params, 0)}:",
+                        "    wide = 0  # arguments of sin and cos beyond _TRIG_REACH"]
     last = max(k for k, line in enumerate(lines) if line.startswith("    return "))
     lines[last] += ", wide"
     return "\n".join(lines)

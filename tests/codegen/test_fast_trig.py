@@ -179,3 +179,23 @@ def test_float32_kernels_and_a_variable_named_like_the_flag_stay_right(tmp_path)
     x = np.linspace(-1, 1, 9)
     np.testing.assert_allclose(module.grad_f(x), 2 * np.sin(x) + 2 * x * np.cos(x),
                                rtol=1e-12)
+
+
+LONG = '''import numpy as np
+
+
+def loss(first_long_argument, second_long_argument, third_long_argument, fourth_argument):
+    return np.sum(np.sin(first_long_argument * second_long_argument) * third_long_argument
+                  * fourth_argument)
+'''
+
+
+def test_a_kernel_whose_signature_wraps_takes_libm_as_its_last_parameter(tmp_path):
+    shapes = [f"--shape={n}=n" for n in ("first_long_argument", "second_long_argument",
+                                         "third_long_argument", "fourth_argument")]
+    out = _emit(tmp_path, LONG, "loss", "fused_long", *shapes, "--backend", "numba")
+    assert "    libm,\n):\n    wide = 0" in out.read_text()
+    module = _load(out, "fused_long")
+    a, b, c, d = np.random.default_rng(3).normal(size=(4, 20))
+    np.testing.assert_allclose(module.grad_loss(a, b, c, d), b * np.cos(a * b) * c * d,
+                               rtol=1e-12)
