@@ -30,6 +30,8 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
+from .codegen.load import register_source
+
 __all__ = ["FastPath", "has_complex"]
 
 #: A parameter's default: no argument was passed in its place.
@@ -110,11 +112,6 @@ def _present(values: tuple) -> tuple:
     return tuple(v for v in values if v is not _MISSING)
 
 
-def _register(filename: str, lines: list[str]) -> None:
-    """Show `lines` in tracebacks of code compiled under `filename` (as codegen.load)."""
-    linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
-
-
 def _inner_code(tree, filename: str, name: str) -> types.CodeType:
     """The code of the function that `_symdiff_outer` in `tree` defines, named `name`."""
     module = compile(tree, filename, "exec")
@@ -124,7 +121,7 @@ def _inner_code(tree, filename: str, name: str) -> types.CodeType:
 
 
 _GENERAL_FILE = os.path.join(_HERE, "<symdiff dispatch>")
-_register(_GENERAL_FILE, _GENERAL.splitlines(True))
+register_source(_GENERAL_FILE, _GENERAL.splitlines(True))
 _GENERAL_CODE = _inner_code(_GENERAL, _GENERAL_FILE, "dispatch")
 
 
@@ -235,7 +232,7 @@ class _Body:
         if bindings is None:
             return None
         filename = os.path.join(_HERE, code.co_filename)  # inside the package: see _HERE
-        _register(filename, lines)
+        register_source(filename, lines)
         return cls(fn, statements, bindings, _has_power(statements), filename, run.__name__)
 
     def specialised(self, guard: str, floats: bool) -> types.CodeType:

@@ -10,10 +10,8 @@ import re
 
 import numpy as np
 
-from ..ir import dims
-from .checks import _if, _raise, static_check
+from . import checks
 from .layout import call_text
-from .shape_checks import symbolic_checks
 
 __all__ = ["IMPORT", "HELPERS", "input_checks", "entry_lines", "without_numpy"]
 
@@ -78,14 +76,8 @@ def input_checks(specs, requirements=()) -> list[str]:
     check), the sizes symbolic shapes require; it returns the namespace."""
     traced = [s.name for s in specs if s.traced]
     lines = [f"xp = {call_text('_namespace', ', '.join(f'{n}={n}' for n in traced), 4)}"]
-    if any(s.traced and dims.is_symbolic(s.shape) for s in specs):
-        lines += [line for s in specs if not s.traced for line in static_check(s.name)]
-        lines += without_numpy(symbolic_checks(specs, requirements, _check_call, _if, _raise))
-    else:
-        for s in specs:
-            lines += static_check(s.name) if not s.traced else \
-                _check_call(s.name, s.shape, s.dtype)
-    return lines + ["return xp"]
+    body = checks.input_checks(specs, requirements, _check_call)
+    return lines + without_numpy([line for line in body if line != "pass"]) + ["return xp"]
 
 
 def entry_lines(params: str, specs, indent: int = 4) -> str:

@@ -111,13 +111,13 @@ def check_call(name: str, shape, dtype, guard: bool = True) -> list[str]:
     return [call]
 
 
-def input_checks(specs, requirements=()) -> list[str]:
-    """Body of `_check_inputs`: one `_check` call (or static value check) per argument
-    and, for symbolic shapes, the sizes the program requires."""
+def input_checks(specs, requirements=(), check=check_call) -> list[str]:
+    """Body of `_check_inputs`: one `check` call (`_check` by default) or static value
+    check per argument and, for symbolic shapes, the sizes the program requires."""
     if any(s.traced and dims.is_symbolic(s.shape) for s in specs):
         return [line for s in specs if not s.traced for line in static_check(s.name)] \
-            + symbolic_checks(specs, requirements, check_call, _if, _raise)
+            + symbolic_checks(specs, requirements, check, _if, _raise)
     lines = []
     for s in specs:
-        lines += static_check(s.name) if not s.traced else check_call(s.name, s.shape, s.dtype)
+        lines += static_check(s.name) if not s.traced else check(s.name, s.shape, s.dtype)
     return lines or ["pass"]

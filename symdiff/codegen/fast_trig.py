@@ -27,7 +27,7 @@ import re
 
 from .layout import _wrap, _wrap_statement, call_text
 
-__all__ = ["HELPERS", "MODULE_NAMES", "vectorise"]
+__all__ = ["HELPERS", "MODULE_NAMES", "CALLS", "vectorise"]
 
 #: Module-level definitions the rewritten kernels call.
 HELPERS = '''\
@@ -122,6 +122,8 @@ MODULE_NAMES = frozenset({
 #: A kernel's own names for the flag and the switch (one that binds either keeps libm).
 _LOCAL = frozenset({"libm", "wide"})
 _TRIG = {"sin": "_sin", "cos": "_cos"}
+#: A call of the helpers in a kernel's text (not a user name ending in `_sin`).
+CALLS = re.compile(r"\b_(sin|cos)\(")
 
 
 def vectorise(kernel: str, results: str, kname: str, arguments: str, indent: int

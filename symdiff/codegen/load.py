@@ -16,15 +16,20 @@ import os
 import sys
 import types
 
-__all__ = ["load_module", "load_from_file", "cache_directory"]
+__all__ = ["load_module", "load_from_file", "cache_directory", "register_source"]
+
+
+def register_source(filename: str, lines: list[str]) -> None:
+    """Show `lines` in tracebacks, `inspect` and pdb for code compiled under `filename`
+    (mtime None marks the entry as not backed by a file: checkcache leaves it alone)."""
+    linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
 
 
 def load_module(source: str, name: str) -> types.ModuleType:
     """Execute `source` as a fresh module registered with `linecache`."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     filename = f"<symdiff-generated {name} {digest}>"
-    # mtime None marks the entry as not backed by a file: checkcache leaves it alone.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    register_source(filename, source.splitlines(True))
     module = types.ModuleType(name)
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - our own output

@@ -211,7 +211,7 @@ def _kernel_support(kernels: list[str]) -> dict:
 
     names = ["njit"] + (["prange"] if any("prange(" in k for k in kernels) else [])
     helpers = [ACCUMULATE] if any("_accumulate(" in k for k in kernels) else []
-    if any("libm" in k for k in kernels):  # (the vectorised sin and cos take `libm`)
+    if any(fast_trig.CALLS.search(k) for k in kernels):
         helpers.append(fast_trig.HELPERS)
     return {"imports": [f"from numba import {', '.join(names)}"], "helpers": helpers}
 

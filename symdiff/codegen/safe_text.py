@@ -94,10 +94,10 @@ def hidden_names(source: str, params: list[str], name: str) -> list[tuple[str, s
             params.add("xp")  # (each function binds the namespace as xp)
         body = ast.Module(body=fn.body, type_ignores=[])  # (decorators: module scope)
         for node in ast.walk(body) if params else ():
-            for name in _used_as_global(node):
-                if name in params:
-                    found.append((fn.name, name))
-                    params.discard(name)
+            for read in _used_as_global(node):
+                if read in params:
+                    found.append((fn.name, read))
+                    params.discard(read)
     return found
 
 
