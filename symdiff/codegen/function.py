@@ -73,22 +73,6 @@ def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
     return memo[sym]
 
 
-def _shape_of(program: Program, sym: sp.Symbol, memo: dict):
-    """The shape of a statement's value: its Var's, or for a CSE temporary the
-    broadcast of what it reads (the set of those shapes where they do not broadcast
-    as plain integers)."""
-    var = program.by_symbol.get(sym)
-    if var is not None:
-        return var.shape
-    if sym not in memo:
-        shapes = [_shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
-        try:
-            memo[sym] = np.broadcast_shapes(*shapes)
-        except Exception:  # (symbolic sizes refuse to be integers: compare as text)
-            memo[sym] = frozenset(map(str, shapes))
-    return memo[sym]
-
-
 def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
     return [st for st in program.statements
             if st.expr is not None and sym in st.expr.free_symbols]
@@ -159,14 +143,12 @@ class _BodyPrinter:
         self.call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
         self.body: list[str] = []
         self.last_comment = None
-        self.temps = _TempNames(program, self.inlinable, output_vars,
-                                plan.at if plan is not None else None, pinned)
+        self.temps = _TempNames(self.inlinable)
         self.loops = LoopPrinter(program, names, printer, self.temps,
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
         self.used_constants: list[str] = []
         self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
-        self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
 
     def print_statements(self) -> None:
         program, printer, plan = self.program, self.printer, self.plan
@@ -229,8 +211,7 @@ class _BodyPrinter:
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             return
         if stmt.target not in names:
-            kind = (_shape_of(self.program, stmt.target, self.temp_shapes), printer.dtype)
-            names[stmt.target] = self.temps.take(stmt.target, index, kind)
+            names[stmt.target] = self.temps.take(stmt.target, index)
         extra = self.fused_loops.extra_indent(index) if self.fused_loops is not None else 0
         self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
                                               is_backward, self.last_comment,
@@ -421,6 +402,9 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
             for sym in sp.preorder_traversal(stmt.expr):
                 if sym.is_Symbol:
                     uses[sym] = uses.get(sym, 0) + 1
+                elif getattr(sym, "prints_argument_twice", False):
+                    for arg in sym.args[0].free_symbols:  # a line of its own
+                        uses[arg] = uses.get(arg, 0) + 1
         for sym in stmt.args:
             uses[sym] = uses.get(sym, 0) + 1
             read_by_call.add(sym)
