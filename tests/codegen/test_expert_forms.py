@@ -161,6 +161,51 @@ def test_a_temporary_name_holds_one_value_per_function(fn, shapes, argnums):
                 (fn(*plus) - fn(*minus)) / 2e-6, rel=1e-6, abs=1e-8)
 
 
+# -- the user's operand order ----------------------------------------------------------
+def affine_bias_last(W, b, X):
+    z = X @ W + b
+    return np.sum(np.tanh(z) ** 2)
+
+
+def affine_bias_first(W, b, X):
+    z = b + X @ W
+    return np.sum(np.tanh(z) ** 2)
+
+
+def residual_form(w, c, X, y):
+    prediction = X @ w + c
+    residual = prediction - y
+    return np.mean(residual**2)
+
+
+@pytest.mark.parametrize("fn, line", [
+    (affine_bias_last, "np.tanh(X @ W + b)"),
+    (affine_bias_first, "np.tanh(b + X @ W)"),  # the user's order, not another canonical one
+    (residual_form, "residual = X @ w + c - y"),
+])
+def test_a_sum_keeps_the_users_operand_order(fn, line):
+    rng = np.random.default_rng(4)
+    if fn is residual_form:
+        args = (rng.normal(size=3), 0.2, rng.normal(size=(7, 3)), rng.normal(size=7))
+    else:
+        args = (rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(5, 3)))
+    g = symdiff.value_and_grad(fn, argnums=(0, 1))
+    source = g.compile(*args).source
+    body = function_source(source, f"value_and_grad_{fn.__name__}")
+    code = [text.split("#")[0] for text in body.splitlines()]
+    assert any(line in text for text in code), body
+    value, (d0, d1) = g(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-13)
+    eps = 1e-6  # the bias's gradient against central differences
+    b = np.asarray(args[1], float)
+    for i in range(b.size):
+        step = np.zeros_like(b)
+        step.reshape(-1)[i] = eps
+        up = fn(args[0], b + step, *args[2:])
+        down = fn(args[0], b - step, *args[2:])
+        assert np.reshape(d1, -1)[i] == pytest.approx((up - down) / (2 * eps), rel=1e-6)
+
+
 # -- small integer powers --------------------------------------------------------------
 def cubic(x, y):
     return np.sum(x**3 / y**3 + 2 * x**4 - y / x**4 + x**2)

@@ -59,8 +59,8 @@ def mlp(W1, b1, W2, b2, X, y):
         value: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
-    value = 1 / 8 * np.sum((b2 - y + hidden @ W2) ** 2)
+    hidden = np.tanh(X @ W1 + b1)
+    value = 1 / 8 * np.sum((hidden @ W2 + b2 - y) ** 2)
     return value
 
 
@@ -83,7 +83,7 @@ def grad_mlp(W1, b1, W2, b2, X, y):
             dmlp_db2: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
+    hidden = np.tanh(X @ W1 + b1)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t0 = 1 / 4 * (b2 - y + hidden @ W2)
     dmlp_db2 = np.sum(_t0)
@@ -116,8 +116,8 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
             dmlp_db2: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
-    _t0 = b2 - y + hidden @ W2
+    hidden = np.tanh(X @ W1 + b1)
+    _t0 = hidden @ W2 + b2 - y
     value = 1 / 8 * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 1 / 4 * _t0

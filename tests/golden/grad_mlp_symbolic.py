@@ -106,8 +106,8 @@ def mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
-    value = 1 / n * np.sum((b2 - y + hidden @ W2) ** 2)
+    hidden = np.tanh(X @ W1 + b1)
+    value = 1 / n * np.sum((hidden @ W2 + b2 - y) ** 2)
     return value
 
 
@@ -131,7 +131,7 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
+    hidden = np.tanh(X @ W1 + b1)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t0 = 2 / n * (b2 - y + hidden @ W2)
     dmlp_db2 = np.sum(_t0)
@@ -165,8 +165,8 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
-    _t0 = b2 - y + hidden @ W2
+    hidden = np.tanh(X @ W1 + b1)
+    _t0 = hidden @ W2 + b2 - y
     value = 1 / n * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 2 / n * _t0

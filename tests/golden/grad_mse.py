@@ -54,7 +54,7 @@ def mse(w, b, X, y):
         value: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + X @ w
+    residual = X @ w + b - y
     value = 1 / 12 * np.sum(residual**2)
     return value
 
@@ -99,7 +99,7 @@ def value_and_grad_mse(w, b, X, y):
             dmse_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + X @ w
+    residual = X @ w + b - y
     value = 1 / 12 * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual

@@ -78,7 +78,7 @@ def mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    residual = b - y + X @ w
+    residual = X @ w + b - y
     value = 1 / n * np.sum(residual**2)
     return value
 
@@ -125,7 +125,7 @@ def value_and_grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    residual = b - y + X @ w
+    residual = X @ w + b - y
     value = 1 / n * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 2 / n * residual
