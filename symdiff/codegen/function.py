@@ -23,7 +23,7 @@ from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .printer import Block, SymdiffPrinter, _balanced_call
 from .safe_text import comment as safe_comment
-from .term_order import term_ranks
+from .term_order import TermOrder
 
 
 @dataclass
@@ -145,7 +145,7 @@ class _BodyPrinter:
         self.body: list[str] = []
         self.last_comment = None
         self.temps = _TempNames(self.inlinable)
-        self.term_rank = term_ranks(program)
+        self.term_order = TermOrder(program)
         self.loops = LoopPrinter(program, names, printer, self.temps,
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
@@ -155,13 +155,13 @@ class _BodyPrinter:
     def print_statements(self) -> None:
         program, printer, plan = self.program, self.printer, self.plan
         for index, (stmt, is_backward) in enumerate(zip(program.statements, self.backward)):
+            printer.term_order = None if is_backward else self.term_order
             if self.loops.is_loop_statement(stmt):
                 self._loop(stmt, index)
                 continue
             printer.dtype = stmt.var.dtype if stmt.var is not None else \
                 _temp_dtype(program, stmt.target, self.temp_dtypes)
             printer.large, printer.loc = _large(program, stmt), stmt.loc  # (loc: for errors)
-            printer.term_rank = {} if is_backward else self.term_rank
             if plan is not None and index in plan.skipped:  # printed in a kernel
                 _print_kernel(self.kernel_layout, plan, index, self.names, self.temps,
                               self.name, self.kernels, self.body, self.backward,

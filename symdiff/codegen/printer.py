@@ -32,7 +32,6 @@ from .literals import (
     array_literal,
     dtype_name,
 )
-from .term_order import user_order
 
 __all__ = ["SymdiffPrinter", "Block", "dtype_name", "array_literal"]
 
@@ -74,7 +73,7 @@ class SymdiffPrinter(NumPyPrinter):
         self.dtype = None  # of the statement being printed, when known
         self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
-        self.term_rank: dict = {}  # the user's order of terms (codegen/term_order.py)
+        self.term_order = None  # the user's order of a sum's terms (codegen/term_order.py)
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
@@ -238,8 +237,8 @@ class SymdiffPrinter(NumPyPrinter):
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
         terms = super()._as_ordered_terms(expr, order=order)
-        if self.term_rank:
-            terms = user_order(terms, self.term_rank)
+        if self.term_order is not None:
+            terms = self.term_order.order(terms)
         return numbers_last(terms) if self.large else terms
 
     def _print_Pow(self, expr, rational=False):

@@ -114,7 +114,7 @@ def logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), -logits) + (
         1 - y
     ) * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), logits)
@@ -139,7 +139,7 @@ def grad_logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = xp.exp(-xp.abs(logits))
     _t1 = (
@@ -174,7 +174,7 @@ def value_and_grad_logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), -logits) + (
         1 - y
     ) * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), logits)

@@ -60,7 +60,8 @@ def mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(X @ W1 + b1)
-    value = 1 / 8 * np.sum((hidden @ W2 + b2 - y) ** 2)
+    prediction = hidden @ W2 + b2
+    value = 1 / 8 * np.sum((prediction - y) ** 2)
     return value
 
 
@@ -84,8 +85,9 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 1 / 4 * (b2 - y + hidden @ W2)
+    _t0 = 1 / 4 * (prediction - y)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
@@ -117,7 +119,8 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(X @ W1 + b1)
-    _t0 = hidden @ W2 + b2 - y
+    prediction = hidden @ W2 + b2
+    _t0 = prediction - y
     value = 1 / 8 * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 1 / 4 * _t0

@@ -107,7 +107,8 @@ def mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(X @ W1 + b1)
-    value = 1 / n * np.sum((hidden @ W2 + b2 - y) ** 2)
+    prediction = hidden @ W2 + b2
+    value = 1 / n * np.sum((prediction - y) ** 2)
     return value
 
 
@@ -132,8 +133,9 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 2 / n * (b2 - y + hidden @ W2)
+    _t0 = 2 / n * (prediction - y)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
@@ -166,7 +168,8 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
     hidden = np.tanh(X @ W1 + b1)
-    _t0 = hidden @ W2 + b2 - y
+    prediction = hidden @ W2 + b2
+    _t0 = prediction - y
     value = 1 / n * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 2 / n * _t0
