@@ -33,6 +33,7 @@ from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
 from .trace.args import ArgSpec, describe_args, function_location, normalize_argnums
+from .trace.construct import construction_memo
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import trace
 from .trace.symbolic import auto_specs, declared_specs, fix_dims, needs_fixed_sizes
@@ -243,6 +244,13 @@ def compile_gradient(
     backend = array_api_backend(backend, xp)
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
+    with construction_memo():  # (the traces of one compile build the same nodes)
+        return _compile_gradient(fn, args, argnums, source_name, kinds, command, dims,
+                                 backend, concrete)
+
+
+def _compile_gradient(fn, args, argnums, source_name, kinds, command, dims, backend,
+                      concrete) -> Compiled:
     specs = _symbolic_specs(fn, concrete, dims)
     for _ in range(len(specs) * 8 + 1):
         try:

@@ -216,6 +216,8 @@ def check_name(name: str, taken: Iterable[str] = ()) -> str:
 
 def canon(d):
     """A dimension in canonical form: an int, or a SymPy expression with symbols."""
+    if type(d) is int:  # (the common case, asked for every axis of every new value)
+        return d
     if isinstance(d, Size):
         d = d.expr
     if isinstance(d, sp.Basic):
