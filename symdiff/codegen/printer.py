@@ -8,6 +8,7 @@ through one `_print_op_<name>` method each.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -235,8 +236,13 @@ class SymdiffPrinter(NumPyPrinter):
         return self._print(nested) if nested is not None else super()._print_Add(expr, order)
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
-        terms = super()._as_ordered_terms(expr, order=order)
+        order = order or self.order
+        terms = super()._as_ordered_terms(expr, order=order) if order in ("old", "none") \
+            else list(_ordered_terms(expr, order))
         return numbers_last(terms) if self.large else terms
+
+    def _handle_UnevaluatedExpr(self, expr):  # (SymPy rebuilds every expression to find re)
+        return super()._handle_UnevaluatedExpr(expr) if expr.has(sp.re) else expr
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.base, expr.exp
@@ -539,3 +545,10 @@ def _balanced_call(text: str) -> bool:
         if depth == 0 and i < len(text) - len(head) - 1:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordered_terms(expr: sp.Add, order) -> tuple:
+    """`expr.as_ordered_terms(order)`, once per sum: SymPy evaluates every coefficient
+    to sort, and the functions of a module print the same sums."""
+    return tuple(expr.as_ordered_terms(order=order))
