@@ -21,7 +21,9 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call
+from .node_printer import Block
+from .precedence import _balanced_call
+from .printer import SymdiffPrinter
 from .safe_text import comment as safe_comment
 
 
