@@ -24,6 +24,7 @@ from ..ir import elementwise as F
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
+from .construct import build
 from .dtypes import _printed_dtype, _result_dtype, _value_symbols, _weak, promote
 from .refusals import Refusals
 from .registry import (
@@ -318,7 +319,7 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
         for i in values:
             if not literal[i] and dtypes[i] != common:
                 atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).graph_var.symbol
-    return expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(common, kind))
+    return expression(graph, build(fn, atoms), shape, _result_dtype(common, kind))
 
 
 def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
