@@ -20,6 +20,7 @@ from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
 from .codegen.array_api import ARRAY_API, XP
+from .codegen.derivatives_doc import derivatives_doc
 from .codegen.formatting import default_format, formatted
 from .codegen.function import ConstantPool, print_function
 from .codegen.header import CONVENTIONS, kink_conventions
@@ -362,7 +363,9 @@ def _functions(ctx: _Context, kinds, kernel_layout, backend="numpy"):
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)
-        return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+        return [print_function(program, d.fname,
+                               d.doc + derivatives_doc(program, ctx.out_name, d.gradient_part),
+                               d.returns, ctx.out_name,
                                d.gradient_part, extra_params=d.extra_params,
                                constants=constants, kernel_layout=kernel_layout,
                                xp=XP if backend == ARRAY_API else "np")

@@ -297,9 +297,16 @@ _ELIDE_BYTES = 1 << 18
 def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
-        return dims.at_least(stmt.var.size * stmt.var.dtype.itemsize, _ELIDE_BYTES)
+        return _large_var(stmt.var)
     vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
-    return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
+    return any(_large_var(v) for v in vars_)
+
+
+def _large_var(v) -> bool:
+    if 0 not in v.shape and any(isinstance(d, sp.Symbol) for d in v.shape) and \
+            all(isinstance(d, (int, sp.Symbol)) for d in v.shape):
+        return True  # (a product of sizes: unbounded, as at_least says, without SymPy)
+    return dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES)
 
 
 def _return_types(returns, names, symbolic: bool = False) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ through one `_print_op_<name>` method each, in node_printer.py.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -210,8 +211,13 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         return self._print(nested) if nested is not None else super()._print_Add(expr, order)
 
     def _as_ordered_terms(self, expr, order=None):  # the order _print_Add prints
-        terms = super()._as_ordered_terms(expr, order=order)
+        order = order or self.order
+        terms = super()._as_ordered_terms(expr, order=order) if order in ("old", "none") \
+            else list(_ordered_terms(expr, order))
         return numbers_last(terms) if self.large else terms
+
+    def _handle_UnevaluatedExpr(self, expr):  # (SymPy rebuilds every expression to find re)
+        return super()._handle_UnevaluatedExpr(expr) if expr.has(sp.re) else expr
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.base, expr.exp
@@ -309,3 +315,10 @@ def numbers_last(terms: list) -> list:
     if coeff in (1, -1):
         return terms
     return [*terms[1:], terms[0]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordered_terms(expr: sp.Add, order) -> tuple:
+    """`expr.as_ordered_terms(order)`, once per sum: SymPy evaluates every coefficient
+    to sort, and the functions of a module print the same sums."""
+    return tuple(expr.as_ordered_terms(order=order))

@@ -48,6 +48,8 @@ class Program:
     #: the statements of the whole module's program this one was sliced from
     #: (passes/whole_module.py), where a shared temporary's first reader is
     module_statements: list[Statement] | None = None
+    #: the optimised graph the statements were ordered from (the derivatives' notation)
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     def size_symbols(self) -> set[sp.Symbol]:
         """The symbols of sizes and of temporaries that are functions of sizes alone
@@ -172,7 +174,7 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
         stmt.depth = max(stmt.depth, depth)
     result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                      [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes)
+                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes, graph=graph)
     return with_bodies(result, bodies) if bodies else result
 
 

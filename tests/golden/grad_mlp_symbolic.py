@@ -114,6 +114,13 @@ def mlp(W1, b1, W2, b2, X, y):
 def grad_mlp(W1, b1, W2, b2, X, y):
     """Gradient of mlp with respect to W1, b1, W2, b2.
 
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = 2/n X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (hidden W2 + b2 - y)
+        dmlp/db2 = 2/n sum(hidden W2 + b2 - y)
+        where hidden = tanh(X W1 + b1)
+
     Args:
         W1: float64[d, k]
         b1: float64[k]
@@ -146,6 +153,13 @@ def grad_mlp(W1, b1, W2, b2, X, y):
 
 def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """Value of mlp and its gradient with respect to W1, b1, W2, b2, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = 2/n X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (hidden W2 + b2 - y)
+        dmlp/db2 = 2/n sum(hidden W2 + b2 - y)
+        where hidden = tanh(X W1 + b1)
 
     Args:
         W1: float64[d, k]

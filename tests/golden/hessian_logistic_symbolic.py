@@ -91,6 +91,10 @@ def logistic(w, b, X, y):
 def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / n
+        where logits = X w + b
+
     Args:
         w: float64[3]
         b: float64[]
@@ -113,6 +117,10 @@ def grad_logistic(w, b, X, y):
 
 def hessian_logistic(w, b, X, y):
     """Hessian of logistic with respect to w: shape arg.shape + arg.shape.
+
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        d^2 loss/dw^2 = X^T diag(sigma(logits) * (1 - sigma(logits))) X / n
+        where logits = X w + b
 
     Args:
         w: float64[3]
