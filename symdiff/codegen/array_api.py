@@ -21,7 +21,9 @@ from ..ir import dims
 from ..ir.indexing import IndexArg, is_basic
 from .index_text import format_index
 from .literals import _unit_axes_inserted, dtype_name
-from .printer import Block, SymdiffPrinter, _operand
+from .node_printer import Block
+from .precedence import _operand
+from .printer import SymdiffPrinter
 
 __all__ = ["ARRAY_API", "XP", "ArrayApiPrinter", "STANDARD"]
 

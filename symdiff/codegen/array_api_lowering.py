@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..ir import dims
 from .literals import dtype_name
-from .printer import _operand
+from .precedence import _operand
 
 __all__ = ["einsum", "pad", "scattered"]
 

@@ -21,8 +21,11 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call
+from .node_printer import Block
+from .precedence import _balanced_call
+from .printer import SymdiffPrinter
 from .safe_text import comment as safe_comment
+from .temporaries import shape_of, temp_dtype
 
 
 @dataclass
@@ -51,53 +54,6 @@ class FunctionCode:
         tuples)."""
         stand_in = "____ = "  # as long as "return ", so that _wrap measures the same line
         return "return " + _wrap(stand_in + self.returns, indent=4)[len(stand_in):]
-
-
-def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
-    """The float dtype NumPy gives a CSE temporary: that of the float values it reads,
-    or, reading none (np.where(mask, 1.0, 0.0)), that of the statements reading it; so
-    that a constant inside it is printed in that dtype."""
-    if sym not in memo:
-        memo[sym] = None
-        found = []
-        for s in program.temp_defs[sym].free_symbols:
-            var = program.by_symbol.get(s)
-            d = var.dtype if var is not None else \
-                _temp_dtype(program, s, memo) if s in program.temp_defs else None
-            if d is not None and np.dtype(d).kind == "f":
-                found.append(d)
-        if not found:
-            found = [d for d in map(lambda st: _reader_dtype(program, st, memo),
-                                    _readers(program, sym)) if d is not None]
-        memo[sym] = np.result_type(*found) if found else None
-    return memo[sym]
-
-
-def _shape_of(program: Program, sym: sp.Symbol, memo: dict):
-    """The shape of a statement's value: its Var's, or for a CSE temporary the
-    broadcast of what it reads (the set of those shapes where they do not broadcast
-    as plain integers)."""
-    var = program.by_symbol.get(sym)
-    if var is not None:
-        return var.shape
-    if sym not in memo:
-        shapes = [_shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
-        try:
-            memo[sym] = np.broadcast_shapes(*shapes)
-        except Exception:  # (symbolic sizes refuse to be integers: compare as text)
-            memo[sym] = frozenset(map(str, shapes))
-    return memo[sym]
-
-
-def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
-    return [st for st in program.statements
-            if st.expr is not None and sym in st.expr.free_symbols]
-
-
-def _reader_dtype(program: Program, stmt: Statement, memo: dict):
-    if stmt.var is not None:
-        return stmt.var.dtype if stmt.var.dtype.kind == "f" else None
-    return _temp_dtype(program, stmt.target, memo)
 
 
 # -- one function ------------------------------------------------------------------------
@@ -165,8 +121,8 @@ class _BodyPrinter:
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
         self.used_constants: list[str] = []
-        self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
-        self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of _shape_of)
+        self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of temp_dtype)
+        self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of shape_of)
 
     def print_statements(self) -> None:
         program, printer, plan = self.program, self.printer, self.plan
@@ -175,7 +131,7 @@ class _BodyPrinter:
                 self._loop(stmt, index)
                 continue
             printer.dtype = stmt.var.dtype if stmt.var is not None else \
-                _temp_dtype(program, stmt.target, self.temp_dtypes)
+                temp_dtype(program, stmt.target, self.temp_dtypes)
             printer.large, printer.loc = _large(program, stmt), stmt.loc  # (loc: for errors)
             if plan is not None and index in plan.skipped:  # printed in a kernel
                 _print_kernel(self.kernel_layout, plan, index, self.names, self.temps,
@@ -229,7 +185,7 @@ class _BodyPrinter:
                 printer.compound.add(stmt.target)  # parenthesized where an operator reads it
             return
         if stmt.target not in names:
-            kind = (_shape_of(self.program, stmt.target, self.temp_shapes), printer.dtype)
+            kind = (shape_of(self.program, stmt.target, self.temp_shapes), printer.dtype)
             names[stmt.target] = self.temps.take(stmt.target, index, kind)
         extra = self.fused_loops.extra_indent(index) if self.fused_loops is not None else 0
         self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
@@ -341,9 +297,16 @@ _ELIDE_BYTES = 1 << 18
 def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
-        return dims.at_least(stmt.var.size * stmt.var.dtype.itemsize, _ELIDE_BYTES)
+        return _large_var(stmt.var)
     vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
-    return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
+    return any(_large_var(v) for v in vars_)
+
+
+def _large_var(v) -> bool:
+    if 0 not in v.shape and any(isinstance(d, sp.Symbol) for d in v.shape) and \
+            all(isinstance(d, (int, sp.Symbol)) for d in v.shape):
+        return True  # (a product of sizes: unbounded, as at_least says, without SymPy)
+    return dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES)
 
 
 def _return_types(returns, names, symbolic: bool = False) -> list[tuple[str, str]]:

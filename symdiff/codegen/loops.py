@@ -156,26 +156,8 @@ class LoopPrinter:
                 self.names[inner.symbol] = row
         for k, y in enumerate(loop.ys):
             target = outs.get(n_c + k)
-            if target is None:
-                continue
-            name = self._stack_name(y, target, index)
-            if loop.is_while:  # as many rows as iterations: a list, appended to
-                before.append(f"{name} = []")
-                row, kind = f"{name}.append", "append"
-            elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
-                before.append(f"{name} = []")
-                row, kind = f"{name}.append", "append"
-                rows = f"{name}[::-1]" if loop.reverse else name
-                tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
-            else:
-                shape = _shape_text(loop, y.shape)
-                before.append(f"{name} = {self.printer.xp}.empty({shape}, "
-                              f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-                row, kind = self.printer.row(name, t, y.ndim + 1), "write"
-            if y in loop.body.inputs:
-                top.append(_row_line(row, kind, self._text(y.symbol)))
-            else:
-                tail.append((row, y.symbol, kind))
+            if target is not None:
+                self._stack(loop, y, self._stack_name(y, target, index), t, before, top, tail)
         if loop.is_while and COUNT in outs:  # the reverse loop runs as many iterations
             steps = self.names[outs[COUNT]] = self._free("steps", {outs[COUNT]}, index)
             before.append(f"{steps} = 0")
@@ -186,6 +168,28 @@ class LoopPrinter:
         head = self._while_line(loop) if loop.is_while else \
             self._for_line(loop, t, self._text(count) if count is not None else None)
         return before + ([note] if note else []) + [head] + [f"    {line}" for line in top]
+
+    def _stack(self, loop: Loop, y, name: str, t: str, before: list, top: list,
+               tail: list) -> None:
+        """The rows of output `y` stacked into `name`: a list appended to, or an array
+        made before the loop (`before`) and written row `t` by row."""
+        if loop.is_while:  # as many rows as iterations: a list, appended to
+            before.append(f"{name} = []")
+            row, kind = f"{name}.append", "append"
+        elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
+            before.append(f"{name} = []")
+            row, kind = f"{name}.append", "append"
+            rows = f"{name}[::-1]" if loop.reverse else name
+            tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
+        else:
+            shape = _shape_text(loop, y.shape)
+            before.append(f"{name} = {self.printer.xp}.empty({shape}, "
+                          f"dtype={dtype_name(y.dtype, self.printer.xp)})")
+            row, kind = self.printer.row(name, t, y.ndim + 1), "write"
+        if y in loop.body.inputs:
+            top.append(_row_line(row, kind, self._text(y.symbol)))
+        else:
+            tail.append((row, y.symbol, kind))
 
     def _while_line(self, loop: Loop) -> str:
         """`while <the user's condition>:` in the names of the carried values."""

@@ -8,7 +8,9 @@ import re
 from collections.abc import Callable, Sequence
 
 from ..errors import EmitError
-from .printer import Block, SymdiffPrinter, _operand
+from .node_printer import Block
+from .precedence import _operand
+from .printer import SymdiffPrinter
 
 __all__ = ["register_printer", "template_printer", "literal"]
 

@@ -30,7 +30,8 @@ import sympy as sp
 
 from ..autodiff.differentiate import _node_vjp, active_vars, differentiable
 from ..codegen.module import runtime_namespace
-from ..codegen.printer import SymdiffPrinter, _operand
+from ..codegen.precedence import _operand
+from ..codegen.printer import SymdiffPrinter
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
 from ..trace.tracer import Tracer
