@@ -96,7 +96,8 @@ class _Builder:
 
     def _value(self, node: Node) -> sp.Expr | str:
         if node.op == INPUT:
-            return sp.Symbol(self.graph.names[node.out])
+            name = self.graph.names.get(node.out)
+            return sp.Symbol(name) if name else NO_FORM
         operands = self.graph.operands(node)
         why = next((self.env[v] for v in operands if isinstance(self.env[v], str)), None)
         if why is not None:
