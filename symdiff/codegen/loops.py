@@ -18,6 +18,7 @@ from ..ir.loops import COUNT, LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
 from ..passes.program import Program
 from .literals import dtype_name
+from .precedence import ATOM, Printed
 
 __all__ = ["LoopPrinter", "pinned_symbols"]
 
@@ -121,8 +122,9 @@ class LoopPrinter:
             name += "_"
         return name
 
-    def _text(self, sym: sp.Symbol) -> str:
-        return self.names.get(sym) or self.printer.doprint(sym)
+    def _text(self, sym: sp.Symbol) -> Printed:
+        return Printed(self.names.get(sym) or self.printer.doprint(sym),
+                       self.printer.inlined.get(sym, ATOM))
 
     def _head(self, stmt, index: int) -> list[str]:
         node = stmt.node
@@ -140,8 +142,7 @@ class LoopPrinter:
         self.names[loop.index.symbol] = t
         for inner, outer in zip(loop.consts_in, consts):
             self.names[inner.symbol] = self._text(outer)
-            if outer in self.printer.compound:
-                self.printer.compound.add(inner.symbol)
+            self.printer.inlined[inner.symbol] = self.printer.inlined.get(outer, ATOM)
         shared = {init for init in inits if inits.count(init) > 1}
         for j in range(n_c):
             self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
@@ -337,8 +338,3 @@ def _shape_text(loop: Loop, shape: tuple) -> str:
 
 def _user_name(name) -> bool:
     return bool(name) and name.isidentifier() and not name.startswith("_")
-
-
-def _operand(text: str) -> str:
-    return text if text.replace("_", "a").isalnum() or text.endswith(("]", ")")) and \
-        text.count("(") == text.count(")") and " " not in text else f"({text})"

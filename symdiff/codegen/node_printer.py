@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
+from sympy.printing.precedence import precedence
 
 from ..errors import EmitError
 from ..ir import dims
@@ -23,7 +25,7 @@ from .literals import (
     array_literal,
     dtype_name,
 )
-from .precedence import _operand
+from .precedence import ATOM, MATMUL, Printed, check_atomic, operand
 
 __all__ = ["NodePrinter", "Block", "ONE_HOT_MAX"]
 
@@ -55,7 +57,10 @@ class NodePrinter:
         if method is None:
             raise EmitError(f"no printer for the primitive {node.op!r}; register one with "
                             "symdiff.register_primitive")
-        return method(node, *args, **node.p)
+        text = method(node, *args, **node.p)
+        if isinstance(text, str):
+            check_atomic(node.op, text)
+        return text
 
     def _print_op_const(self, node):
         value = node.value
@@ -87,17 +92,17 @@ class NodePrinter:
         return f"{self.xp}.{fn}({x}{axis}{keep})"
 
     def _print_op_matmul(self, node, a, b):
-        return f"{_operand(a)} @ {_operand(b)}"
+        return Printed(f"{operand(a)} @ {operand(b)}", MATMUL)
 
     def _print_op_reshape(self, node, x, *, shape):
         inserted = _unit_axes_inserted(node.inputs[0].shape, tuple(shape))
         if inserted is not None and node.inputs[0].shape:  # x[:, None]; 0-d may be a float
-            return f"{_operand(x)}[{_format_entries(inserted)}]"
+            return f"{operand(x)}[{_format_entries(inserted)}]"
         return f"{self.xp}.reshape({x}, {dims.shape_text(tuple(shape))})"
 
     def _print_op_transpose(self, node, x, *, axes):
         if axes == tuple(reversed(range(len(axes)))):
-            return f"{_operand(x)}.T"
+            return f"{operand(x)}.T"
         return f"{self.xp}.transpose({x}, {axes})"
 
     def _print_op_broadcast_to(self, node, x, *, shape):
@@ -131,7 +136,7 @@ class NodePrinter:
 
     # -- indexing: x[...] reads; writes fill a fresh array in place --------------------------
     def _print_op_index(self, node, x, *arrays, index):
-        return f"{_operand(x)}[{format_index(index, arrays, node.inputs[0].shape)}]"
+        return f"{operand(x)}[{format_index(index, arrays, node.inputs[0].shape)}]"
 
     def _print_op_scatter_add(self, node, values, *arrays, index, shape):
         fresh = f"{{out}} = {self._zeros(node, values, shape)}"
@@ -173,16 +178,17 @@ class NodePrinter:
                 or n * idx.shape[0] > ONE_HOT_MAX or node.out.dtype.kind != "f":
             return None
         cast = dtype_name(node.out.dtype, self.xp)
-        idx = f"{_operand(arrays[index[0].k])} % {n}"  # (negative indices count from the end)
-        return f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ {_operand(values)}"
+        idx = f"{operand(arrays[index[0].k])} % {n}"  # (negative indices count from the end)
+        return Printed(f"({self.xp}.arange({n})[:, None] == {idx}).astype({cast}) @ "
+                       f"{operand(values)}", MATMUL)
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
         where = format_index(index, arrays, node.out.shape)
-        return Block(f"{{out}} = {_operand(base)}.copy()", f"{{out}}[{where}] = {values}")
+        return Block(f"{{out}} = {operand(base)}.copy()", f"{{out}}[{where}] = {values}")
 
     def _print_op_add_at(self, node, base, values, *, index, inplace):
         where = format_index(index, (), node.out.shape)
-        start = f"{{out}} = {base}" if inplace else f"{{out}} = {_operand(base)}.copy()"
+        start = f"{{out}} = {base}" if inplace else f"{{out}} = {operand(base)}.copy()"
         return Block(start, f"{{out}}[{where}] += {values}")
 
     def _print_op_full(self, node, *, dtype, shape, value):
@@ -196,7 +202,9 @@ class NodePrinter:
         return f"{self.xp}.arange({dims.text(shape[0])}{dt})"
 
     def _print_op_dim(self, node, *, expr):
-        return dims.text(expr)  # (n//2, not np.floor(n/2): a size is an int)
+        d = dims.canon(expr)  # (n//2, not np.floor(n/2): a size is an int)
+        atomic = isinstance(d, int) and d >= 0 or isinstance(d, sp.Basic) and d.is_Symbol
+        return Printed(dims.text(d), ATOM if atomic else precedence(sp.sympify(d)))
 
     def _print_op_stop_gradient(self, node, x):
         return x  # codegen/function.py writes a comment line saying no derivative flows here

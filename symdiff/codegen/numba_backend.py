@@ -351,8 +351,7 @@ class _KernelWriter:
                 return f"{self.local[sym]} = {rhs}"
             if uses.get(sym, 0) == 1 and len(rhs) <= emit._INLINE_MAX:
                 self.local[sym] = rhs
-                if not emit._is_atomic(rhs):
-                    self.printer.compound.add(sym)
+                self.printer.inlined[sym] = self.printer.expr_precedence(stmt.expr)
                 return None
             self.local[sym] = self._local_name(sym)
             return f"{self.local[sym]} = {rhs}"

@@ -19,15 +19,13 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..errors import EmitError
 from ..ir.dims import Dim
+from ..ir.elementwise import NumPyFunctionBase
 from .horner import horner_form
 from .literals import array_literal, dtype_name
 from .node_printer import NodePrinter
-from .precedence import _balanced_call, _operand
+from .precedence import ATOM, UNARY, Printed, operand, precedence_of, template_precedence
 
 __all__ = ["SymdiffPrinter", "dtype_name", "array_literal"]
-
-_ATOM = PRECEDENCE["Atom"]
-
 
 
 
@@ -47,7 +45,8 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         self.xp = xp
         self.like: tuple | None = None  # (name, dtype) of an array argument to make buffers like
         self.dtype = None  # of the statement being printed, when known
-        self.compound: set[sp.Symbol] = set()  # symbols named by an inlined `a @ b`
+        #: the precedence of each symbol printed as an inlined value's text (`a @ b`)
+        self.inlined: dict[sp.Symbol, int] = {}
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
@@ -58,7 +57,7 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
     # -- casts and copies of whole values (codegen/function.py) ------------------------
     def cast(self, text: str, dtype) -> str:
         """An array as `dtype` (.astype keeps the array type: np.asarray pulls Dask's)."""
-        return f"{_operand(text)}.astype({dtype_name(dtype)})"
+        return f"{operand(text)}.astype({dtype_name(dtype)})"
 
     def scalar(self, text: str, dtype) -> str:
         """A 0-d value as a scalar of `dtype`."""
@@ -71,7 +70,7 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
 
     def row(self, text: str, t: str, ndim: int) -> str:
         """Row `t` of an array of `ndim` axes (a loop's step of a stacked value)."""
-        return f"{_operand(text)}[{t}]"
+        return f"{operand(text)}[{t}]"
 
     # -- modules: `np.exp`, never `numpy.exp` ----------------------------------------
     def _module_format(self, fqn, register=True):
@@ -85,15 +84,20 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         of a narrower float it is converted to that dtype. So is a function of sizes
         (`np.sqrt(n)` of the int n is a float64 scalar too)."""
         dtype = self.dtype
-        if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype) == np.float64 \
-                or not isinstance(expr, sp.Expr) or expr.is_Atom or \
-                not (expr.is_number or self._function_of_sizes(expr)):
+        if not self.casts(expr):
             return super()._print(expr, **kwargs)
         self.dtype = None  # (the parts of the constant print as they are)
         try:
             return f"{dtype_name(dtype, self.xp)}({super()._print(expr, **kwargs)})"
         finally:
             self.dtype = dtype
+
+    def casts(self, expr) -> bool:
+        """Whether `_print` converts `expr`, whole, to the statement's narrower float."""
+        dtype = self.dtype
+        return not (dtype is None or np.dtype(dtype).kind != "f" or
+                    np.dtype(dtype) == np.float64 or not isinstance(expr, sp.Expr) or
+                    expr.is_Atom or not (expr.is_number or self._function_of_sizes(expr)))
 
     def _function_of_sizes(self, expr) -> bool:
         """Whether `expr` reads sizes only and calls a function on them (`1/np.sqrt(n)`,
@@ -115,8 +119,51 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
 
     _print_Dummy = _print_Symbol  # (the values of loop bodies)
 
+    # -- precedence: where parentheses go (codegen/precedence.py) ------------------------
+    def inline(self, sym: sp.Symbol, text: str) -> None:
+        """Print `sym` as `text` (a `Printed`, or atomic) where it is read."""
+        self.names[sym] = text
+        self.inlined[sym] = precedence_of(text)
+
+    def symbol_text(self, sym: sp.Symbol) -> Printed:
+        """`sym` as printed where it is read, with its precedence."""
+        return Printed(self._print(sym), self.inlined.get(sym, ATOM))
+
+    def printed(self, expr) -> Printed:
+        """`expr` printed, with the precedence of its outermost operator."""
+        return Printed(self.doprint(expr), self.expr_precedence(expr))
+
+    def expr_precedence(self, expr) -> int:
+        """The precedence of `expr`'s outermost operator as this printer prints it (its
+        own forms: `1/x` and `x*x*x` are products, `np.sqrt(x)` and `np.exp(x)` calls)."""
+        if self.casts(expr):
+            return ATOM  # np.float32(...)
+        if expr.is_Symbol:
+            return self.inlined.get(expr, ATOM)
+        if expr.is_Pow:
+            if expr.exp is sp.S.Half or expr.base is sp.E:
+                return ATOM
+            if expr.exp == -sp.S.Half or expr.exp.is_Integer and expr.exp < 0 or \
+                    self._repeated(expr):
+                return PRECEDENCE["Mul"]
+            return PRECEDENCE["Pow"]
+        if expr.is_Mul:
+            return UNARY if expr.as_coeff_Mul()[0].is_negative else PRECEDENCE["Mul"]
+        if expr.is_Add:
+            nested = horner_form(expr, self.sizes)
+            return PRECEDENCE["Add"] if nested is None else self.expr_precedence(nested)
+        if isinstance(expr, NumPyFunctionBase):
+            return ATOM  # (_print_NumPyFunctionBase parenthesizes what is not a call)
+        if isinstance(expr, (sp.Piecewise, sp.Function)):
+            return ATOM  # np.where(...), np.exp(...)
+        if isinstance(expr, sp.Not):
+            return UNARY  # ~m
+        return precedence(expr)  # numbers, relations, & and |: as SymPy groups them
+
     def parenthesize(self, item, level, strict=False):
-        if item in self.compound:  # `(a @ b)*y`; a call's argument needs no parentheses
+        # an inlined value is one operand: `(a @ b)*y`, `(n - 1)*x`, whatever the level
+        # (`*` does not associate with `@` or `//`), and a call's argument needs none
+        if self.inlined.get(item, ATOM) < ATOM:
             return f"({self._print(item)})"
         if self._repeated(item):  # 1/(x*x*x), not 1/x*x*x (a -3*x**3/y Mul asks at Add level)
             return f"({self._print(item)})"
@@ -271,13 +318,13 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         return f"{self.xp}.isnan({self._print(expr.args[0])})"
 
     def _print_And(self, expr):
-        return " & ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)
+        return " & ".join(self.parenthesize(a, ATOM, strict=True) for a in expr.args)
 
     def _print_Or(self, expr):
-        return " | ".join(self.parenthesize(a, _ATOM, strict=True) for a in expr.args)
+        return " | ".join(self.parenthesize(a, ATOM, strict=True) for a in expr.args)
 
     def _print_Not(self, expr):
-        return "~" + self.parenthesize(expr.args[0], _ATOM, strict=True)
+        return "~" + self.parenthesize(expr.args[0], ATOM, strict=True)
 
     # -- functions with NumPy semantics (symdiff.functions, register_primitive) ------------
     def _print_NumPyFunctionBase(self, expr):  # (the "Base" suffix lets SymPy dispatch here)
@@ -288,12 +335,12 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
             before = expr.template[:m.start()].rstrip()[-1:]
             after = expr.template[m.end():].lstrip()[:1]
             whole = before in ("(", ",") and after in (")", ",")
-            return text if whole else self.parenthesize(expr.args[int(m.group(1))], _ATOM, True)
+            return text if whole else self.parenthesize(expr.args[int(m.group(1))], ATOM, True)
 
         text = re.sub(r"\{(\d+)\}", argument, expr.template)
         if self.xp != "np":
             text = re.sub(r"\bnp\.", f"{self.xp}.", text)
-        return text if _balanced_call(text) else f"({text})"
+        return text if template_precedence(expr.template) >= ATOM else f"({text})"
 
     def _print_np_clip(self, expr):
         x, lo, hi = (None if a.is_infinite else self._print(a) for a in expr.args)

@@ -141,5 +141,5 @@ def hessian_logistic(w, b, X, y):
     _t3 = _t2 + 1
     _t4 = 1 / _t3**2
     # gradient of line 40: logits = X @ w + b
-    d2loss_dw2 = X.T @ (X * ((_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None]))
+    d2loss_dw2 = X.T @ (X * (_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None])
     return d2loss_dw2
