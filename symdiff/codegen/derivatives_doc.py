@@ -213,9 +213,33 @@ class _Builder:
         forms = [expr, sp.factor_terms(expr), sp.factor_terms(sp.expand_mul(expr))]
         if expr.is_Mul:  # each factor at its shortest
             forms.append(sp.Mul(*[self._tidy(f) for f in expr.args]))
+        forms += [g for f in forms for g in _sign_inside(f)]
         texts = [self.text(f) for f in forms]
         best = min(range(len(forms)), key=lambda i: (len(texts[i]), texts[i].count("-"), i))
         return forms[best]
+
+
+def _sign_inside(expr: sp.Expr) -> list[sp.Expr]:
+    """A product's minus sign taken into a difference it multiplies, directly or under
+    a sum or a matrix product (all linear), each way it can: `-sum(t * (y - s))` as
+    `sum(t * (s - y))`."""
+    if not (expr.is_Mul and expr.could_extract_minus_sign()):
+        return []
+    return [(-expr).xreplace({factor: negated}) for factor in expr.args
+            for negated in _negations(factor)]
+
+
+def _negations(expr: sp.Expr) -> list[sp.Expr]:
+    """`-expr` with the sign inside a difference of it, each way it can go."""
+    if expr.is_Add:
+        return [-expr]
+    if expr.is_Mul:
+        return [expr.xreplace({f: -f}) for f in expr.args if f.is_Add]
+    if isinstance(expr, (Total, AxisSum)):
+        return [expr.func(inner, *expr.args[1:]) for inner in _negations(expr.args[0])]
+    if isinstance(expr, MatrixProduct):
+        return [expr.func(expr.args[0], inner) for inner in _negations(expr.args[1])]
+    return []
 
 
 def _uniform(node: Node) -> sp.Expr:
