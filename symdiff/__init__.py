@@ -28,8 +28,10 @@ from .ir.dims import dim
 from .products import hvp, jvp, vjp
 from .trace.args import ShapeDtype
 from .trace.captured import CapturedArrayWarning
-from .verify.hand import DerivativeCheck, check_derivative
-from .verify.numerical import GradcheckReport, gradcheck
+from .verify.gradcheck_report import GradcheckReport
+from .verify.hand import check_derivative
+from .verify.numerical import gradcheck
+from .verify.verdict import DerivativeCheck
 from .version import __version__
 
 __all__ = [

@@ -20,6 +20,7 @@ from . import progress
 from .autodiff.transforms import _Context, derivations
 from .codegen import branches
 from .codegen.array_api import ARRAY_API, XP
+from .codegen.derivatives_doc import derivatives_doc
 from .codegen.formatting import default_format, formatted
 from .codegen.function import ConstantPool, print_function
 from .codegen.header import CONVENTIONS, kink_conventions
@@ -33,9 +34,17 @@ from .ir.loops import WhileFallback
 from .passes.simplify import optimize
 from .passes.whole_module import module_programs
 from .trace.args import ArgSpec, describe_args, function_location, normalize_argnums
+from .trace.construct import construction_memo
 from .trace.control import StandInArguments, Traced, crossing_values, trace_paths
 from .trace.function import trace
-from .trace.symbolic import auto_specs, declared_specs, fix_dims, needs_fixed_sizes
+from .trace.symbolic import (
+    auto_specs,
+    declared_specs,
+    fix_dims,
+    needs_fixed_sizes,
+    reused_trace,
+    trace_reuse,
+)
 from .trace.tracer import Tracer
 from .trace.while_loops import FOLD_WHILE
 
@@ -243,6 +252,13 @@ def compile_gradient(
     backend = array_api_backend(backend, xp)
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
+    with construction_memo(), trace_reuse():  # (the traces of one compile agree)
+        return _compile_gradient(fn, args, argnums, source_name, kinds, command, dims,
+                                 backend, concrete)
+
+
+def _compile_gradient(fn, args, argnums, source_name, kinds, command, dims, backend,
+                      concrete) -> Compiled:
     specs = _symbolic_specs(fn, concrete, dims)
     for _ in range(len(specs) * 8 + 1):
         try:
@@ -347,7 +363,9 @@ def _functions(ctx: _Context, kinds, kernel_layout, backend="numpy"):
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)
-        return [print_function(program, d.fname, d.doc, d.returns, ctx.out_name,
+        return [print_function(program, d.fname,
+                               d.doc + derivatives_doc(program, ctx.out_name, d.gradient_part),
+                               d.returns, ctx.out_name,
                                d.gradient_part, extra_params=d.extra_params,
                                constants=constants, kernel_layout=kernel_layout,
                                xp=XP if backend == ARRAY_API else "np")
@@ -399,10 +417,12 @@ def _prepare(fn: Callable, args: Sequence[Any], argnums, delegate=None, values=N
     specs = list(args) if given else describe_args(fn, args, nums)
     values = values if given else args
     nested = any(isinstance(a, Tracer) for a in args)  # inside another transform
+    traced = reused_trace(fn, specs) if given else None  # (dims="auto" traced it already)
     token = FOLD_WHILE.set(False) if nested else None  # (the outer trace decides)
     try:
-        traced = trace_paths(trace, fn, specs, None if nested else values,
-                             delegate(specs) if nested and delegate else None)
+        if traced is None:
+            traced = trace_paths(trace, fn, specs, None if nested else values,
+                                 delegate(specs) if nested and delegate else None)
     finally:
         if token is not None:
             FOLD_WHILE.reset(token)

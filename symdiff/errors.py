@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -202,11 +203,18 @@ def _first_outside(frames: Iterable, internal: Callable[[str], bool] | None = No
 
 
 def _is_internal(filename: str) -> bool:
-    path = os.path.abspath(filename)
+    if filename.startswith("<__array_function__"):
+        return True
+    # (asked for every frame of every traced operation: the answer per file is kept)
+    return _is_internal_path(filename if os.path.isabs(filename) else os.path.abspath(filename))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_internal_path(filename: str) -> bool:
+    path = os.path.normpath(filename)
     if path.startswith(_PACKAGE_DIR + os.sep):
         return True
     # NumPy's Python-level wrappers (np.mean, np.sum ...) sit between the user and us,
     # and SymPy's between a user's comparison of symbolic sizes and the error it raises.
     # (Their own directories: a user's project may well live in a folder named numpy.)
-    return path.startswith(_NUMPY_DIR) or path.startswith(_SYMPY_DIR) or \
-        filename.startswith("<__array_function__")
+    return path.startswith(_NUMPY_DIR) or path.startswith(_SYMPY_DIR)

@@ -271,15 +271,23 @@ class _Reverse:
         const_src = [consts_outer[loop.consts_in.index(v)] for v in consts]
         results = loop_node(g, reverse, ct_init + back_init + acc_init + stacks + xs_src +
                             ys_outer + const_src + count, node.loc)
-        pairs = []
+        return self._gradients(results, inits, consts_outer, xs_outer,
+                               [k for k, _ in const_grads], [i for i, _ in x_grads],
+                               n_ct + n_back, n_carry)
+
+    def _gradients(self, results, inits, consts_outer, xs_outer, const_ks, x_is,
+                   const_at: int, xs_at: int) -> list[tuple[Var, Tracer]]:
+        """(outer value, its gradient) from the reverse loop's `results`: the carries'
+        first, the constants' from `const_at`, the stacked inputs' rows from `xs_at`."""
+        g, pairs = self.g, []
         for j, var in zip(self.carries, results):
             g.adjoint_of[var] = inits[j]
             pairs.append((inits[j], Tracer(g, var)))
-        for (k, _), var in zip(const_grads, results[n_ct + n_back:]):
+        for k, var in zip(const_ks, results[const_at:]):
             g.adjoint_of[var] = consts_outer[k]
             pairs.append((consts_outer[k], Tracer(g, var)))
-        for (i, _), var in zip(x_grads, results[n_carry:]):
-            stacked = _rows_to(g, var, xs_outer[i], loop)
+        for i, var in zip(x_is, results[xs_at:]):
+            stacked = _rows_to(g, var, xs_outer[i], self.loop)
             pairs.append((xs_outer[i], Tracer(g, stacked)))
         return pairs
 

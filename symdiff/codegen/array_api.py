@@ -15,13 +15,16 @@ import re
 
 import numpy as np
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import ArrayAPIError
 from ..ir import dims
 from ..ir.indexing import IndexArg, is_basic
 from .index_text import format_index
 from .literals import _unit_axes_inserted, dtype_name
-from .printer import Block, SymdiffPrinter, _operand
+from .node_printer import Block
+from .precedence import MATMUL, Printed, operand
+from .printer import SymdiffPrinter
 
 __all__ = ["ARRAY_API", "XP", "ArrayApiPrinter", "STANDARD"]
 
@@ -174,13 +177,13 @@ class ArrayApiPrinter(SymdiffPrinter):
 
     def _print_op_transpose(self, node, x, *, axes):
         if len(axes) == 2 and axes == (1, 0):
-            return f"{_operand(x)}.T"
+            return f"{operand(x)}.T"
         return f"{self.xp}.permute_dims({x}, {axes})"
 
     def _print_op_reshape(self, node, x, *, shape):
         inserted = _unit_axes_inserted(node.inputs[0].shape, tuple(shape))
         if inserted is not None and node.inputs[0].shape:
-            return f"{_operand(x)}[{', '.join(inserted)}]"  # (every axis named)
+            return f"{operand(x)}[{', '.join(inserted)}]"  # (every axis named)
         return f"{self.xp}.reshape({x}, {dims.shape_text(tuple(shape))})"
 
     def _print_op_concatenate(self, node, *xs, axis):
@@ -215,14 +218,14 @@ class ArrayApiPrinter(SymdiffPrinter):
         return "..." if text == "()" else f"{text}, ..."
 
     def row(self, text: str, t: str, ndim: int) -> str:
-        return f"{_operand(text)}[{t}, ...]" if ndim > 1 else f"{_operand(text)}[{t}]"
+        return f"{operand(text)}[{t}, ...]" if ndim > 1 else f"{operand(text)}[{t}]"
 
     def _dtype_arg(self, dtype, default=None) -> str:
         return f", dtype={dtype_name(dtype, self.xp)}"  # (a library's default may differ)
 
     def _print_op_index(self, node, x, *arrays, index):
         if is_basic(index):
-            return f"{_operand(x)}[{self._where(index, arrays, node.inputs[0].shape)}]"
+            return f"{operand(x)}[{self._where(index, arrays, node.inputs[0].shape)}]"
         shape = node.inputs[0].shape
         at = [i for i, e in enumerate(index) if isinstance(e, IndexArg)]
         rest = [e for i, e in enumerate(index) if i != at[0]]
@@ -249,10 +252,10 @@ class ArrayApiPrinter(SymdiffPrinter):
             return Block(f"{{out}} = {self._zeros(node, values, shape)}",
                          f"{{out}}[{where}] = {values}")
         if len(index) == 1 and len(shape) <= 2 and node.inputs[1 + index[0].k].ndim == 1:
-            n, idx = dims.text(shape[0]), _operand(arrays[index[0].k])
+            n, idx = dims.text(shape[0]), operand(arrays[index[0].k])
             cast = dtype_name(node.out.dtype, self.xp)
-            return (f"{self.xp}.astype({self.xp}.arange({n})[:, None] == {idx} % {n}, "
-                    f"{cast}) @ {_operand(values)}")
+            return Printed(f"{self.xp}.astype({self.xp}.arange({n})[:, None] == {idx} % {n}, "
+                           f"{cast}) @ {operand(values)}", MATMUL)
         self.refuse("a scatter-add of repeated indices (np.add.at)", node.loc)
 
     def _print_op_index_update(self, node, base, values, *arrays, index):
@@ -267,7 +270,7 @@ class ArrayApiPrinter(SymdiffPrinter):
 
         text = scattered(self, values, index, node.out.shape, node.out.dtype)
         if text is not None:  # base + the values with zeros around: no write in place
-            return f"{_operand(base)} + {_operand(text)}"
+            return Printed(f"{operand(base)} + {operand(text)}", PRECEDENCE["Add"])
         where = self._where(index, (), node.out.shape)
         start = f"{{out}} = {base}" if inplace else \
             f"{{out}} = {self.xp}.asarray({base}, copy=True)"

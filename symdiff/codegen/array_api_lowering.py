@@ -4,9 +4,11 @@ summed over the contracted indices, and `pad` into `concat` with constant blocks
 
 from __future__ import annotations
 
+from sympy.printing.precedence import PRECEDENCE
+
 from ..ir import dims
 from .literals import dtype_name
-from .printer import _operand
+from .precedence import Printed, operand
 
 __all__ = ["einsum", "pad", "scattered"]
 
@@ -43,7 +45,7 @@ def einsum(printer, node, ops, subscripts: str):
         return _permuted(xp, text, got, out)
     letters = out + "".join(dict.fromkeys(c for t in terms for c in t if c not in out))
     factors = [_aligned(xp, op, term, letters) for op, term in zip(ops, terms)]
-    product = " * ".join(_operand(f) for f in factors)
+    product = Printed(" * ".join(operand(f) for f in factors), PRECEDENCE["Mul"])
     summed = list(range(len(out), len(letters)))
     return _sum(xp, product, summed) if summed else product
 
@@ -71,7 +73,7 @@ def _aligned(xp: str, op: str, term: str, letters: str) -> str:
     if len(order) == len(letters):
         return text
     entries = [":" if c in term else "None" for c in letters]  # (every axis named)
-    return f"{_operand(text)}[{', '.join(entries)}]"
+    return f"{operand(text)}[{', '.join(entries)}]"
 
 
 def pad(printer, x: str, shape, dtype, widths, value) -> str:

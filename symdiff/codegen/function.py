@@ -21,8 +21,10 @@ from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
-from .printer import Block, SymdiffPrinter, _balanced_call
+from .node_printer import Block
+from .printer import SymdiffPrinter
 from .safe_text import comment as safe_comment
+from .temporaries import temp_dtype
 from .term_order import TermOrder
 
 
@@ -52,37 +54,6 @@ class FunctionCode:
         tuples)."""
         stand_in = "____ = "  # as long as "return ", so that _wrap measures the same line
         return "return " + _wrap(stand_in + self.returns, indent=4)[len(stand_in):]
-
-
-def _temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
-    """The float dtype NumPy gives a CSE temporary: that of the float values it reads,
-    or, reading none (np.where(mask, 1.0, 0.0)), that of the statements reading it; so
-    that a constant inside it is printed in that dtype."""
-    if sym not in memo:
-        memo[sym] = None
-        found = []
-        for s in program.temp_defs[sym].free_symbols:
-            var = program.by_symbol.get(s)
-            d = var.dtype if var is not None else \
-                _temp_dtype(program, s, memo) if s in program.temp_defs else None
-            if d is not None and np.dtype(d).kind == "f":
-                found.append(d)
-        if not found:
-            found = [d for d in map(lambda st: _reader_dtype(program, st, memo),
-                                    _readers(program, sym)) if d is not None]
-        memo[sym] = np.result_type(*found) if found else None
-    return memo[sym]
-
-
-def _readers(program: Program, sym: sp.Symbol) -> list[Statement]:
-    return [st for st in program.statements
-            if st.expr is not None and sym in st.expr.free_symbols]
-
-
-def _reader_dtype(program: Program, stmt: Statement, memo: dict):
-    if stmt.var is not None:
-        return stmt.var.dtype if stmt.var.dtype.kind == "f" else None
-    return _temp_dtype(program, stmt.target, memo)
 
 
 # -- one function ------------------------------------------------------------------------
@@ -150,7 +121,7 @@ class _BodyPrinter:
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
         self.used_constants: list[str] = []
-        self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of _temp_dtype)
+        self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of temp_dtype)
 
     def print_statements(self) -> None:
         program, printer, plan = self.program, self.printer, self.plan
@@ -160,7 +131,7 @@ class _BodyPrinter:
                 self._loop(stmt, index)
                 continue
             printer.dtype = stmt.var.dtype if stmt.var is not None else \
-                _temp_dtype(program, stmt.target, self.temp_dtypes)
+                temp_dtype(program, stmt.target, self.temp_dtypes)
             printer.large, printer.loc = _large(program, stmt), stmt.loc  # (loc: for errors)
             if plan is not None and index in plan.skipped:  # printed in a kernel
                 _print_kernel(self.kernel_layout, plan, index, self.names, self.temps,
@@ -194,24 +165,21 @@ class _BodyPrinter:
 
     def _size(self, stmt: Statement) -> None:
         text = self.printer.print_node(stmt.node, ())
-        self.names[stmt.target] = self.call_args[stmt.target] = text
-        if not _is_atomic(text):
-            self.printer.compound.add(stmt.target)
+        self.call_args[stmt.target] = text
+        self.printer.inline(stmt.target, text)
 
     def _assignment(self, stmt: Statement, index: int, is_backward: bool) -> None:
         """`stmt` inlined where it is read, or printed as `name = rhs`."""
         printer, plan, names = self.printer, self.plan, self.names
         rhs = _print_rhs(printer, self.program, stmt, self.call_args,
                          stmt.var in self.output_vars)
-        rhs = _sizes_cast(stmt, printer, rhs)
+        rhs = _sizes_cast(stmt, printer, rhs, stmt.var in self.output_vars)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
             and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
         if internal or stmt.target in self.inlinable and not isinstance(rhs, Block) and \
                 len(rhs) <= _INLINE_MAX:
             self.call_args[stmt.target] = rhs
-            names[stmt.target] = rhs
-            if not _is_atomic(rhs):
-                printer.compound.add(stmt.target)  # parenthesized where an operator reads it
+            printer.inline(stmt.target, rhs)  # parenthesized where an operator reads it
             return
         if stmt.target not in names:
             names[stmt.target] = self.temps.take(stmt.target, index)
@@ -325,9 +293,16 @@ _ELIDE_BYTES = 1 << 18
 def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
-        return dims.at_least(stmt.var.size * stmt.var.dtype.itemsize, _ELIDE_BYTES)
+        return _large_var(stmt.var)
     vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
-    return any(dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES) for v in vars_)
+    return any(_large_var(v) for v in vars_)
+
+
+def _large_var(v) -> bool:
+    if 0 not in v.shape and any(isinstance(d, sp.Symbol) for d in v.shape) and \
+            all(isinstance(d, (int, sp.Symbol)) for d in v.shape):
+        return True  # (a product of sizes: unbounded, as at_least says, without SymPy)
+    return dims.at_least(v.size * v.dtype.itemsize, _ELIDE_BYTES)
 
 
 def _return_types(returns, names, symbolic: bool = False) -> list[tuple[str, str]]:
@@ -368,7 +343,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
     if stmt.node is not None and stmt.node.op == CONST:
         return printer.print_node(stmt.node, ())
     if stmt.node is not None:
-        args = [call_args.get(a) or printer.doprint(a) for a in stmt.args]
+        args = [call_args.get(a) or printer.symbol_text(a) for a in stmt.args]
         text = printer.print_node(stmt.node, args)
         if is_output and stmt.node.op == "broadcast_to":
             return printer.fresh(text)  # a fresh, writable array
@@ -378,7 +353,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
         program.temp_dtypes.get(expr)  # (a cast of a CSE temporary)
     if var is not None and expr.is_Symbol and source is not None and var.dtype != source:
         if var.shape:
-            return printer.cast(printer.doprint(expr), var.dtype)
+            return printer.cast(printer.symbol_text(expr), var.dtype)
         return f"{printer.xp}.asarray({printer.doprint(expr)}, " \
             f"dtype={dtype_name(var.dtype, printer.xp)})"
     if var is not None and not expr.free_symbols:
@@ -386,7 +361,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
                     f"dtype={dtype_name(var.dtype, printer.xp)})")
         return printer.scalar(printer.doprint(expr), var.dtype)
-    text = printer.doprint(expr)
+    text = printer.printed(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
         return printer.fresh(text, var.dtype) if var.shape else printer.scalar(text, var.dtype)
     return text
@@ -431,37 +406,19 @@ def _sizes_only(stmt: Statement) -> bool:
         all(is_size_symbol(s) for s in stmt.expr.free_symbols)
 
 
-def _sizes_cast(stmt: Statement, printer, rhs):
+def _sizes_cast(stmt: Statement, printer, rhs, is_output: bool):
     """`rhs` of a statement of sizes alone in a float32 (or narrower) function, cast to
-    that dtype: `np.sqrt(n)` of the int n is a float64, strong under NEP 50."""
+    that dtype: `np.sqrt(n)` of the int n is a float64, strong under NEP 50. Unless
+    it is cast already: by the printer (a function of sizes), or as an output (a
+    scalar of its dtype, `_print_rhs`)."""
     dtype = printer.dtype
     if not _sizes_only(stmt) or dtype is None or printer.weak_scalars or \
             np.dtype(dtype) in (np.dtype(np.float64), np.dtype(np.int64)):
         return rhs
     cast = dtype_name(dtype, printer.xp)
-    return rhs if _cast_whole(rhs, cast) else f"{cast}({rhs})"
-
-
-def _cast_whole(text, cast: str) -> bool:
-    """Whether `text` is one call `cast(...)` (the printer casts a function of sizes)."""
-    if not isinstance(text, str) or not text.startswith(cast + "(") or not text.endswith(")"):
-        return False
-    depth = 0
-    for i, ch in enumerate(text[len(cast):]):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0:
-            return i == len(text) - len(cast) - 1
-    return False
-
-
-def _is_atomic(text: str) -> bool:
-    """A name, an attribute, a subscript or a call: safe inside any expression without
-    parentheses."""
-    if text.isidentifier() or text.endswith(".T") and text[:-2].isidentifier():
-        return True
-    if text.endswith("]") and text.split("[", 1)[0].isidentifier() and text.count("[") == 1:
-        return True  # a subscript: x[1:, None]
-    return text.endswith(")") and _balanced_call(text)
+    cast_already = printer.casts(stmt.expr) or is_output and stmt.expr.is_Symbol and \
+        not stmt.var.shape and printer.xp == "np"
+    return rhs if cast_already else f"{cast}({rhs})"
 
 
 def _backward_flags(program: Program, gradient: GradientPart | None) -> list[bool]:

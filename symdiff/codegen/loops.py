@@ -18,6 +18,7 @@ from ..ir.loops import COUNT, LOOP, LOOP_OUTPUT, Loop
 from ..passes.loops import LOOP_END
 from ..passes.program import Program
 from .literals import dtype_name
+from .precedence import ATOM, Printed
 
 __all__ = ["LoopPrinter", "pinned_symbols"]
 
@@ -121,8 +122,9 @@ class LoopPrinter:
             name += "_"
         return name
 
-    def _text(self, sym: sp.Symbol) -> str:
-        return self.names.get(sym) or self.printer.doprint(sym)
+    def _text(self, sym: sp.Symbol) -> Printed:
+        return Printed(self.names.get(sym) or self.printer.doprint(sym),
+                       self.printer.inlined.get(sym, ATOM))
 
     def _head(self, stmt, index: int) -> list[str]:
         node = stmt.node
@@ -140,8 +142,7 @@ class LoopPrinter:
         self.names[loop.index.symbol] = t
         for inner, outer in zip(loop.consts_in, consts):
             self.names[inner.symbol] = self._text(outer)
-            if outer in self.printer.compound:
-                self.printer.compound.add(inner.symbol)
+            self.printer.inlined[inner.symbol] = self.printer.inlined.get(outer, ATOM)
         shared = {init for init in inits if inits.count(init) > 1}
         for j in range(n_c):
             self._carry(loop, j, inits[j], outs.get(j), index, before, tail,
@@ -156,26 +157,8 @@ class LoopPrinter:
                 self.names[inner.symbol] = row
         for k, y in enumerate(loop.ys):
             target = outs.get(n_c + k)
-            if target is None:
-                continue
-            name = self._stack_name(y, target, index)
-            if loop.is_while:  # as many rows as iterations: a list, appended to
-                before.append(f"{name} = []")
-                row, kind = f"{name}.append", "append"
-            elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
-                before.append(f"{name} = []")
-                row, kind = f"{name}.append", "append"
-                rows = f"{name}[::-1]" if loop.reverse else name
-                tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
-            else:
-                shape = _shape_text(loop, y.shape)
-                before.append(f"{name} = {self.printer.xp}.empty({shape}, "
-                              f"dtype={dtype_name(y.dtype, self.printer.xp)})")
-                row, kind = self.printer.row(name, t, y.ndim + 1), "write"
-            if y in loop.body.inputs:
-                top.append(_row_line(row, kind, self._text(y.symbol)))
-            else:
-                tail.append((row, y.symbol, kind))
+            if target is not None:
+                self._stack(loop, y, self._stack_name(y, target, index), t, before, top, tail)
         if loop.is_while and COUNT in outs:  # the reverse loop runs as many iterations
             steps = self.names[outs[COUNT]] = self._free("steps", {outs[COUNT]}, index)
             before.append(f"{steps} = 0")
@@ -186,6 +169,28 @@ class LoopPrinter:
         head = self._while_line(loop) if loop.is_while else \
             self._for_line(loop, t, self._text(count) if count is not None else None)
         return before + ([note] if note else []) + [head] + [f"    {line}" for line in top]
+
+    def _stack(self, loop: Loop, y, name: str, t: str, before: list, top: list,
+               tail: list) -> None:
+        """The rows of output `y` stacked into `name`: a list appended to, or an array
+        made before the loop (`before`) and written row `t` by row."""
+        if loop.is_while:  # as many rows as iterations: a list, appended to
+            before.append(f"{name} = []")
+            row, kind = f"{name}.append", "append"
+        elif self.printer.stacks_by_append and loop.start == 0:  # (no write in place)
+            before.append(f"{name} = []")
+            row, kind = f"{name}.append", "append"
+            rows = f"{name}[::-1]" if loop.reverse else name
+            tail.append((name, None, f"stack {self.printer.xp}.stack({rows})"))
+        else:
+            shape = _shape_text(loop, y.shape)
+            before.append(f"{name} = {self.printer.xp}.empty({shape}, "
+                          f"dtype={dtype_name(y.dtype, self.printer.xp)})")
+            row, kind = self.printer.row(name, t, y.ndim + 1), "write"
+        if y in loop.body.inputs:
+            top.append(_row_line(row, kind, self._text(y.symbol)))
+        else:
+            tail.append((row, y.symbol, kind))
 
     def _while_line(self, loop: Loop) -> str:
         """`while <the user's condition>:` in the names of the carried values."""
@@ -333,8 +338,3 @@ def _shape_text(loop: Loop, shape: tuple) -> str:
 
 def _user_name(name) -> bool:
     return bool(name) and name.isidentifier() and not name.startswith("_")
-
-
-def _operand(text: str) -> str:
-    return text if text.replace("_", "a").isalnum() or text.endswith(("]", ")")) and \
-        text.count("(") == text.count(")") and " " not in text else f"({text})"

@@ -224,7 +224,9 @@ def _docstring(fn: FunctionCode, specs: Sequence[ArgSpec]) -> str:
     """Summary (wrapped), then `Args:` and `Returns:` with dtypes and shapes; the text
     is indented for a function body and ends where the closing quotes go."""
     pad = " " * 4
-    lines = textwrap.wrap(fn.docstring, LINE_LENGTH - len(pad) - 3) or [""]
+    summary, _, more = fn.docstring.partition("\n\n")  # (more: laid out already)
+    lines = textwrap.wrap(summary, LINE_LENGTH - len(pad) - 3) or [""]
+    lines += ["", *more.splitlines()] if more else []
     symbolic = any(s.traced and dims.is_symbolic(s.shape) for s in specs)
     args = [(s.name, _arg_text(s, symbolic)) for s in specs] + fn.arg_types
     lines += ["", "Args:", *(f"    {n}: {t}" for n, t in args)]

@@ -42,6 +42,7 @@ from .kernel_printer import CALLS_ON_NUMBERS, KernelPrinter, printable
 from .layout import LINE_LENGTH, _wrap, _wrap_statement, call_text
 from .loop_kernels import LoopKernels, fresh_name
 from .printer import dtype_name
+from .temporaries import temp_dtype
 
 __all__ = ["NumbaLayout", "require_numba", "ACCUMULATE", "KERNEL_FLAGS"]
 
@@ -277,7 +278,7 @@ class _KernelWriter:
 
     def _dtype(self, stmt: Statement) -> str:
         dtype = stmt.var.dtype if stmt.var is not None else \
-            emit._temp_dtype(self.program, stmt.target, {})
+            temp_dtype(self.program, stmt.target, {})
         if dtype is None or np.dtype(dtype) == np.float64:
             return ""
         return f", dtype={dtype_name(dtype)}"
@@ -342,7 +343,7 @@ class _KernelWriter:
         sym, kind = stmt.target, self.kernel.kinds[stmt.target]
         if kind == LOOP:
             self.printer.dtype = stmt.var.dtype if stmt.var is not None else \
-                emit._temp_dtype(self.program, sym, {})
+                temp_dtype(self.program, sym, {})
             rhs = self.printer.doprint(stmt.expr)
             if sym in self.kernel.returns:
                 where = ", ".join(self.index)
@@ -350,8 +351,7 @@ class _KernelWriter:
                 return f"{self.local[sym]} = {rhs}"
             if uses.get(sym, 0) == 1 and len(rhs) <= emit._INLINE_MAX:
                 self.local[sym] = rhs
-                if not emit._is_atomic(rhs):
-                    self.printer.compound.add(sym)
+                self.printer.inlined[sym] = self.printer.expr_precedence(stmt.expr)
                 return None
             self.local[sym] = self._local_name(sym)
             return f"{self.local[sym]} = {rhs}"

@@ -8,7 +8,9 @@ import re
 from collections.abc import Callable, Sequence
 
 from ..errors import EmitError
-from .printer import Block, SymdiffPrinter, _operand
+from .node_printer import Block
+from .precedence import operand
+from .printer import SymdiffPrinter
 
 __all__ = ["register_printer", "template_printer", "literal"]
 
@@ -61,7 +63,7 @@ def _argsort(self, node, x, *, axis, kth):
 def _inverse_gaps(self, node, w, *, what):
     """Statements: the gaps, infinite on the diagonal (so 1/gap is 0 there), a raise
     where two values coincide (a derivative that does not exist), the reciprocal."""
-    n, xp, w = node.inputs[0].shape[-1], self.xp, _operand(w)
+    n, xp, w = node.inputs[0].shape[-1], self.xp, operand(w)
     return Block(
         f"{{out}} = {w}[..., None, :] - {w}[..., :, None]",
         f"{{out}}[..., {xp}.arange({n}), {xp}.arange({n})] = {xp}.inf",

@@ -12,6 +12,7 @@ and of arguments enter the code; the messages quote shapes through f-strings.
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from collections.abc import Sequence
 
@@ -150,9 +151,12 @@ def dims_read(body: Sequence[str], order: Sequence) -> list:
     """The dimensions among `order` that the function body's code reads (by name:
     dimension names are reserved, so no other value is called so)."""
     names = {str(d): d for d in order}
+    text = "\n".join(body) + "\n"
+    if not any(re.search(rf"\b{re.escape(name)}\b", text) for name in names):
+        return []  # (no word of the code is a name: tokenizing finds none either)
     found = set()
     try:
-        for tok in tokenize.generate_tokens(io.StringIO("\n".join(body) + "\n").readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.NAME and tok.string in names:
                 found.add(tok.string)
     except (tokenize.TokenError, IndentationError):

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from sympy.printing.precedence import precedence
 
 from ..autodiff.differentiate import _node_vjp, active_vars, differentiable
 from ..codegen.module import runtime_namespace
-from ..codegen.printer import SymdiffPrinter, _operand
+from ..codegen.precedence import ATOM, MATMUL, UNARY, Printed
+from ..codegen.precedence import operand as grouped
+from ..codegen.printer import SymdiffPrinter
 from ..ir.graph import CONST, ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
 from ..trace.tracer import Tracer
@@ -110,11 +113,6 @@ def _short_repr(value) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def _wrapped(text: str) -> str:
-    """An operand's text, parenthesised unless it is a number, a name or a call."""
-    return text if text.replace(".", "", 1).isdigit() else _operand(text)
-
-
 def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> str:
     """Text of how `var` is computed from named values: a named operand is its name,
     others are expanded (elementwise expressions, structured operations)."""
@@ -129,11 +127,14 @@ def formula(graph: Graph, var: Var, names: dict[Var, str], top: bool = True) -> 
         return names.get(var, f"t{var.id}")
     parts = [formula(graph, v, names, top=False) for v in graph.operands(node)]
     if node.op == ELEMENTWISE:
-        subs = {v.symbol: sp.Symbol(_wrapped(p)) for v, p in zip(graph.operands(node), parts)}
-        return sp.sstr(node.expr.xreplace(subs))
+        subs = {v.symbol: sp.Symbol(grouped(p)) for v, p in zip(graph.operands(node), parts)}
+        expr = node.expr.xreplace(subs)
+        atomic = expr.is_Atom and not expr.could_extract_minus_sign() or expr.is_Function
+        return Printed(sp.sstr(expr), ATOM if atomic else precedence(expr))
     # only the infix operator needs its operands parenthesised
-    wrapped = [_wrapped(p) for p in parts] if node.op == "matmul" else parts
-    return _structured_text(node.op, wrapped, node.p, node.inputs[0].ndim if node.inputs else 0)
+    wrapped = [grouped(p) for p in parts] if node.op == "matmul" else parts
+    text = _structured_text(node.op, wrapped, node.p, node.inputs[0].ndim if node.inputs else 0)
+    return Printed(text, MATMUL) if node.op == "matmul" else text
 
 
 def _definition(graph: Graph, var: Var) -> Node | None:
@@ -145,7 +146,8 @@ def _definition(graph: Graph, var: Var) -> Node | None:
 
 def _const_text(value: np.ndarray) -> str:
     if value.ndim == 0:
-        return repr(value.item())
+        item = value.item()
+        return Printed(repr(item), UNARY if item < 0 else ATOM)
     if value.size and not np.any(value != value.flat[0]):
         return f"full({list(value.shape)}, {value.flat[0]!r})"
     return f"const{list(value.shape)}"

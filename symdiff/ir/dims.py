@@ -216,6 +216,8 @@ def check_name(name: str, taken: Iterable[str] = ()) -> str:
 
 def canon(d):
     """A dimension in canonical form: an int, or a SymPy expression with symbols."""
+    if type(d) is int:  # (the common case, asked for every axis of every new value)
+        return d
     if isinstance(d, Size):
         d = d.expr
     if isinstance(d, sp.Basic):
@@ -260,20 +262,21 @@ class Unify(Exception):
 
 _EXAMPLE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("dims_example",
                                                                      default=None)
+_NAMES: contextvars.ContextVar[dict | None] = contextvars.ContextVar("dims_names", default=None)
 
 
 class unifying:
-    """Within this context, dimension symbols with example sizes (`example`: symbol ->
-    int) merge where the program requires them equal (see `Unify`)."""
+    """Within this context, dimension symbols with example sizes (`example`: symbol -> int)
+    merge where the program requires them equal (see `Unify`), ordered by `names`."""
 
-    def __init__(self, example: Mapping):
-        self.example = dict(example)
+    def __init__(self, example: Mapping, names: Mapping | None = None):
+        self.example, self.names = dict(example), dict(names or {})
 
     def __enter__(self):
-        self._token = _EXAMPLE.set(self.example)
+        self._tokens = (_EXAMPLE.set(self.example), _NAMES.set(self.names))
 
     def __exit__(self, *exc):
-        _EXAMPLE.reset(self._token)
+        _NAMES.reset(self._tokens[1]), _EXAMPLE.reset(self._tokens[0])
 
 
 def _example_value(d):
@@ -303,7 +306,8 @@ def _merge(a, b) -> dict:
         if isinstance(x, sp.Symbol) and x in example and x not in symbols_of(y):
             return {x: y}
     difference = sp.expand(sp.sympify(a) - b)  # n - 1 == m - 2: m is n + 1
-    for sym in sorted(difference.free_symbols & example.keys(), key=str, reverse=True):
+    syms, by = difference.free_symbols & example.keys(), _NAMES.get() or {}  # (renamed: the names)
+    for sym in sorted(syms, key=lambda s: by.get(s, str(s)), reverse=True):
         coeff = difference.coeff(sym)
         if coeff in (1, -1) and sym not in (difference - coeff * sym).free_symbols:
             return {sym: canon(sym - difference / coeff)}

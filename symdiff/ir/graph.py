@@ -155,7 +155,7 @@ class Graph:
     def operands(self, node: Node) -> tuple[Var, ...]:
         """The Vars a node reads: its inputs, or the free symbols of its expression."""
         if node.op == ELEMENTWISE:
-            return tuple(self.by_symbol[s] for s in sorted(node.expr.free_symbols, key=_sym_id))
+            return tuple(self.by_symbol[s] for s in _operand_symbols(node))
         return node.inputs
 
     def use_counts(self) -> dict[Var, int]:
@@ -190,6 +190,16 @@ class Graph:
 def is_size_symbol(sym: sp.Symbol) -> bool:
     """True for the symbol of a size Var (`Graph.new_size_var`)."""
     return bool(sym.is_positive) and bool(sym.is_integer)
+
+
+def _operand_symbols(node: Node) -> tuple:
+    """The free symbols of an elementwise node's expression in id order, found once per
+    node (a Node does not change; every pass asks for its operands)."""
+    symbols = node.__dict__.get("_operand_symbols")
+    if symbols is None:
+        symbols = tuple(sorted(node.expr.free_symbols, key=_sym_id))
+        node.__dict__["_operand_symbols"] = symbols
+    return symbols
 
 
 def _sym_id(sym: sp.Symbol) -> int:

@@ -2,7 +2,7 @@
 
 Each primitive has a shape rule and a NumPy reference implementation (used to
 evaluate graphs directly, in tests and for constant folding). Its derivative rules
-live in `autodiff/rules.py` (VJP and JVP tables) and its printer in `codegen/printer.py`
+live in `autodiff/rules.py` (VJP and JVP tables) and its printer in `codegen/node_printer.py`
 (`_print_op_<name>`); a test checks that every primitive has all of them.
 Elementwise math needs no entry here: it is SymPy.
 """

@@ -50,6 +50,8 @@ class Program:
     module_statements: list[Statement] | None = None
     #: Graph.operand_order: the user's order of an elementwise value's operands
     operand_order: dict[sp.Symbol, tuple[sp.Symbol, ...]] = field(default_factory=dict)
+    #: the optimised graph the statements were ordered from (the derivatives' notation)
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     def size_symbols(self) -> set[sp.Symbol]:
         """The symbols of sizes and of temporaries that are functions of sizes alone
@@ -124,12 +126,7 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
     loop's body follows its head, one level deeper (`depth` counts the enclosing loops;
     a body's temporaries are `temp_symbols`, unlike any other's)."""
     body = [n for n in graph.nodes if n.op not in (INPUT,)]
-    forms: set[str] = set()
-    exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
-    rewrites = list(graph.stable_rewrites)
-    rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
-    temps, reduced = _common_subexpressions(body, exprs, temp_symbols) if cse and exprs \
-        else ([], [n.expr for n in body if n.op == ELEMENTWISE])
+    temps, reduced, rewrites = _reduced(graph, body, cse, temp_symbols)
     reduced_iter = iter(reduced)
     temp_defs = dict(temps)
     placed: set[sp.Symbol] = set()
@@ -179,9 +176,21 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
         stmt.depth = max(stmt.depth, depth)
     result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                      [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes,
+                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes, graph=graph,
                      operand_order=graph.operand_order)
     return with_bodies(result, bodies) if bodies else result
+
+
+def _reduced(graph: Graph, body: list, cse: bool, temp_symbols):
+    """(CSE temporaries, the elementwise expressions reading them, the stable rewrites
+    the header lists): sigmoid lowered to the forms NumPy computes, each form listed."""
+    forms: set[str] = set()
+    exprs = [lower_sigmoid(n.expr, forms) for n in body if n.op == ELEMENTWISE]
+    rewrites = list(graph.stable_rewrites)
+    rewrites += sorted(f for f in forms if not any(f in r for r in rewrites))
+    temps, reduced = _common_subexpressions(body, exprs, temp_symbols) if cse and exprs \
+        else ([], [n.expr for n in body if n.op == ELEMENTWISE])
+    return temps, reduced, rewrites
 
 
 def _dtype_of(graph: Graph, temp_dtypes: dict, symbol: sp.Symbol, default: Var) -> np.dtype:

@@ -40,6 +40,7 @@ header.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -355,10 +356,19 @@ _MAX_PASSES = 8
 def stabilize_expr(expr: sp.Expr, applied: set[str] | None = None) -> sp.Expr:
     """`expr` with every rule applied bottom-up; the names of the rules used are
     added to `applied`."""
-    applied = set() if applied is None else applied
-    memo: dict[sp.Basic, sp.Basic] = {}
+    new, names = _stabilized(expr)
+    if applied is not None:
+        applied.update(names)
+    return new
+
+
+@functools.lru_cache(maxsize=4096)
+def _stabilized(expr: sp.Expr) -> tuple[sp.Expr, frozenset]:
+    """(`expr` rewritten, the names of the rules used), once per expression: a module's
+    functions stabilize the forward expressions again after differentiation."""
+    applied: set[str] = set()
     forget_direct()
-    return _rewrite(expr, applied, memo)
+    return _rewrite(expr, applied, {}), frozenset(applied)
 
 
 def _rewrite(expr, applied: set[str], memo: dict):

@@ -1,10 +1,10 @@
 """Stage 1, trace: tracer values (`tracer`), the NumPy surface they implement
-(`numpy_api` and the `np_*` modules), the traced function (`function`),
+(`numpy_api`, the `np_*` modules and the array methods, `array_methods`), the traced function (`function`),
 its argument specs (`args`) and what it reads from outside its arguments (`captured`)."""
 
 # Importing the package registers the whole NumPy surface on tracers (subscripts,
 # methods, functions), in the order the reference lists them.
-from . import numpy_api, subscript  # noqa: F401
+from . import array_methods, numpy_api, subscript  # noqa: F401
 
 from . import np_reductions, np_linalg, np_shapes, np_selection  # noqa: F401  isort: skip
 

@@ -46,7 +46,8 @@ from .captured import CapturedArrayWarning
 from .function import _RUNNING
 from .loops import Unfold
 from .numpy_api import implements
-from .tracer import BOOL_HOOK, Tracer, as_tracer, bind
+from .refusals import BOOL_HOOK
+from .tracer import Tracer, as_tracer, bind
 
 __all__ = ["truth", "trace_paths", "Decision", "Path", "Traced", "StandInArguments", "crossing_values",
            "MAX_PATHS", "MAX_DECISIONS"]

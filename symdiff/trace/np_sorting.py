@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TraceError, UnsupportedOpError, user_location
-from .numpy_api import _method, implements
+from .array_methods import method_of
+from .numpy_api import implements
 from .structured import reshape
 from .tracer import FUNCTIONS, Tracer, _graph_of, as_tracer, bind
 
@@ -139,4 +140,4 @@ def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 
 for _func in (np.argsort, np.argpartition):  # (x.sort() sorts in place: not traced)
-    setattr(Tracer, _func.__name__, _method(_func))
+    setattr(Tracer, _func.__name__, method_of(_func))

@@ -24,11 +24,8 @@ from ..ir import elementwise as F
 from ..ir.primitives import normalize_axes
 from .registry import FUNCTIONS, UFUNCS
 from .tracer import (
-    VIEW_FUNCTIONS,
     Tracer,
     _graph_of,
-    _new_array,
-    _viewed,
     as_tracer,
     astype,
     elementwise,
@@ -182,25 +179,4 @@ def _no_out(name: str, out) -> None:
 
 def _cast(result, dtype):
     return astype(result, dtype) if dtype is not None else result
-
-
-# -- methods: x.name(...) as np.name(x, ...) ---------------------------------------------
-def _method(func):
-    """`x.name(...)` as `np.name(x, ...)`, whose tracer implementation is in FUNCTIONS."""
-    def method(self, *args, **kwargs):
-        result = FUNCTIONS[func](self, *args, **kwargs)
-        if func not in VIEW_FUNCTIONS:
-            return _new_array(result)
-        return _viewed(self, result, lambda p: func(p, *args, **kwargs))
-
-    method.__name__ = func.__name__
-    method.__doc__ = f"As np.{func.__name__}(self, ...)."
-    return method
-
-
-
-for _func in (np.max, np.min, np.prod, np.var, np.std, np.clip, np.cumsum, np.cumprod,
-              np.squeeze, np.swapaxes, np.repeat, np.round, np.trace, np.diagonal, np.ravel,
-              np.all, np.any):
-    setattr(Tracer, _func.__name__, _method(_func))
 

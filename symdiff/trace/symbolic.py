@@ -13,6 +13,8 @@ them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -24,9 +26,10 @@ from ..ir import dims
 from .args import ArgSpec, function_location
 from .control import StandInArguments, trace_paths
 from .function import trace
+from .while_loops import FOLD_WHILE
 
-__all__ = ["declared_specs", "auto_specs", "fix_dims", "instantiate", "NAMES", "small_sizes",
-           "needs_fixed_sizes"]
+__all__ = ["declared_specs", "auto_specs", "trace_reuse", "reused_trace", "fix_dims",
+           "instantiate", "NAMES", "small_sizes", "needs_fixed_sizes"]
 
 #: Names of automatic dimensions, in binding order (then n1, n2, ...).
 NAMES = ("n", "d", "k", "m", "p", "q", "r", "s", "t", "u")
@@ -94,14 +97,20 @@ def auto_specs(fn: Callable, specs: Sequence[ArgSpec], fixed: Sequence[str] = ()
     assign: dict = {}
     for _ in range(len(example) + 2):
         current = _specs(specs, shapes, assign)
+        rename = _renaming(current, specs)  # (traced under the names it will compile with)
+        back = {new: old for old, new in rename.items()}
+        pretty = _renamed(current, rename)
         try:
-            with dims.unifying(example):  # (every path of a branching function)
-                trace_paths(trace, fn, current, StandInArguments(symbolic=True))
+            with dims.unifying({new: example[old] for old, new in rename.items() if old in example},
+                               {new: old.name for old, new in rename.items()}):
+                traced = trace_paths(trace, fn, pretty, StandInArguments(symbolic=True))
         except dims.Unify as u:
-            assign.update({k: v for k, v in u.subs.items()})
+            assign.update({back.get(k, k): v.xreplace(back) if isinstance(v, sp.Basic) else v
+                           for k, v in u.subs.items()})
             continue
         except SymbolicDimError as e:
-            names = set(e.dims)
+            was = {new.name: old.name for old, new in rename.items()}
+            names = {was.get(name, name) for name in e.dims}
             stuck = {s: example[s] for s in example if s.name in names}
             if not stuck:
                 raise
@@ -111,8 +120,44 @@ def auto_specs(fn: Callable, specs: Sequence[ArgSpec], fixed: Sequence[str] = ()
             if not needs_fixed_sizes(e):
                 raise
             return list(specs)  # a limit of symbolic shapes: keep every size
-        break
+        _keep_trace(fn, pretty, traced)
+        return pretty
     return _pretty(_specs(specs, shapes, assign), specs)
+
+
+#: Within `trace_reuse`: the trace `auto_specs` ended with, (fn, specs, fold, Traced).
+_KEPT: contextvars.ContextVar[list | None] = contextvars.ContextVar("auto_trace", default=None)
+
+
+@contextlib.contextmanager
+def trace_reuse():
+    """Within this context, `reused_trace` gives the trace `auto_specs` made at the
+    shapes it returns: compiling at them traces the same program again."""
+    token = _KEPT.set([])
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+
+
+def _keep_trace(fn, specs, traced) -> None:
+    kept = _KEPT.get()
+    if kept is not None:
+        kept[:] = [(fn, specs, FOLD_WHILE.get(), traced)]
+
+
+def reused_trace(fn, specs: Sequence[ArgSpec]):
+    """The trace `auto_specs` made of `fn` at these very `specs` (the objects it
+    returned; the trace under `unifying` that raised nothing is the one made without
+    it), given once; else None."""
+    kept = _KEPT.get()
+    if not kept:
+        return None
+    kept_fn, kept_specs, fold, traced = kept.pop()
+    if kept_fn is fn and fold == FOLD_WHILE.get() and len(kept_specs) == len(specs) and \
+            all(a is b for a, b in zip(kept_specs, specs)):
+        return traced
+    return None
 
 
 def needs_fixed_sizes(exc: BaseException) -> bool:
@@ -143,6 +188,10 @@ def _specs(specs, shapes, assign) -> list[ArgSpec]:
 
 
 def _pretty(specs: list[ArgSpec], examples: Sequence[ArgSpec]) -> list[ArgSpec]:
+    return _renamed(specs, _renaming(specs, examples))
+
+
+def _renaming(specs: list[ArgSpec], examples: Sequence[ArgSpec]) -> dict:
     """Placeholders renamed n, d, k, ... skipping argument names, in the order of the
     arguments of most dimensions and then most elements (the data, whose first axis
     is the batch: X of (n, d), W of (d, k))."""
@@ -157,6 +206,10 @@ def _pretty(specs: list[ArgSpec], examples: Sequence[ArgSpec]) -> list[ArgSpec]:
             for sym in sorted(dims.symbols_of(d), key=str):
                 if sym not in rename:
                     rename[sym] = dims.dim(names.pop(0) if names else next(extra))
+    return rename
+
+
+def _renamed(specs: list[ArgSpec], rename: dict) -> list[ArgSpec]:
     return [s if not s.traced else replace(s, shape=tuple(
         dims.canon(d.xreplace(rename)) if isinstance(d, sp.Basic) else d for d in s.shape))
         for s in specs]

@@ -24,7 +24,9 @@ from ..ir import elementwise as F
 from ..ir.elementwise import number
 from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
+from .construct import build
 from .dtypes import _printed_dtype, _result_dtype, _value_symbols, _weak, promote
+from .refusals import Refusals
 from .registry import (
     FUNCTIONS,
     STAND_INS,
@@ -52,13 +54,6 @@ __all__ = [
 ]
 
 
-_WHERE_HINT = "use np.where(condition, a, b) to choose between values elementwise"
-
-#: `bool(tracer)` calls BOOL_HOOK[0](tracer) when set: control.py (if/while on traced
-#: values) builds on this module, so it installs itself here rather than being imported.
-BOOL_HOOK: list[Callable] = []
-
-
 def _as_seen(shape):
     """A shape (or size) as its reader sees it: symdiff's own code works with SymPy
     dimensions, the user's code gets `dims.Size` objects, which refuse comparisons
@@ -70,8 +65,9 @@ def _as_seen(shape):
     return dims.user_size(shape)
 
 
-class Tracer:
-    """An array under tracing: a `Var` of a `Graph`."""
+class Tracer(Refusals):
+    """An array under tracing: a `Var` of a `Graph` (what it refuses, `Refusals`, is its
+    base class; its ndarray methods are installed by `array_methods`)."""
 
     __slots__ = ("graph", "_var", "_view", "_views", "_stale", "__weakref__")
     __array_priority__ = 1000.0
@@ -144,52 +140,6 @@ class Tracer:
             return _new_array(result)
         return _viewed(args[0], result, lambda p: func(p, *args[1:], **kwargs))
 
-    def __array__(self, dtype=None, copy=None):
-        raise TraceError(
-            "a traced value was converted to a concrete NumPy array (np.asarray/np.array, "
-            "assignment into a NumPy array, a NumPy array indexed by a traced index, or a "
-            "library outside NumPy); keep it a NumPy expression (np.stack to build arrays, "
-            "y = np.zeros_like(x, shape=...) then y[i] = ... to fill one, one-hot rows "
-            "np.eye(k)[labels] as labels[:, None] == np.arange(k)), e.g. " + _WHERE_HINT,
-            user_location())
-
-    # -- values a trace cannot know -------------------------------------------------
-    def __bool__(self):
-        """`if`, `while`, `and`, `or`, `not` on a traced value: answered by the hook
-        control.py installs (a branch of the trace, or a TraceError)."""
-        if BOOL_HOOK:
-            return BOOL_HOOK[0](self)
-        raise TraceError(
-            "Python control flow (`if`, `while`, `and`, `or`, `not`) or bool() on a traced "
-            "value: its truth is only known when the generated code runs; keep it an array "
-            "expression: " + _WHERE_HINT
-            + ", or branch on shapes and Python values instead", user_location())
-
-    def _concrete(self, kind: str):
-        raise TraceError(
-            f"{kind}() of a traced value: the number is only known when the generated "
-            "code runs; keep it an array expression (np.where for choices, x.astype(float)"
-            " for casts; to fill an array with traced values, start from a traced one, "
-            "e.g. y = np.zeros_like(x), or build it with np.stack)", user_location())
-
-    def __float__(self):
-        self._concrete("float")
-
-    def __int__(self):
-        self._concrete("int")
-
-    def __index__(self):
-        self._concrete("int")
-
-    def __complex__(self):
-        self._concrete("complex")
-
-    def item(self, *args):
-        self._concrete(".item")
-
-    def tolist(self):
-        self._concrete(".tolist")
-
     # -- operators ------------------------------------------------------------------
     def __add__(self, o): return elementwise(sp.Add, self, o)
     def __radd__(self, o): return elementwise(sp.Add, o, self)
@@ -230,52 +180,6 @@ class Tracer:
     def __itruediv__(self, o): return self / o
     def __ipow__(self, o): return self ** o
 
-    # -- methods --------------------------------------------------------------------
-    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
-        return _new_array(FUNCTIONS[np.sum](self, axis=axis, dtype=dtype, out=out,
-                                            keepdims=keepdims))
-
-    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
-        return _new_array(FUNCTIONS[np.mean](self, axis=axis, dtype=dtype, out=out,
-                                             keepdims=keepdims))
-
-    def reshape(self, *shape, order="C"):
-        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
-        return _viewed(self, FUNCTIONS[np.reshape](self, shape, order=order),
-                       lambda p: np.reshape(p, shape, order=order))
-
-    def transpose(self, *axes):
-        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
-        axes = tuple(axes) if axes else None
-        return _viewed(self, transpose(self, axes), lambda p: np.transpose(p, axes))
-
-    def dot(self, other):
-        return FUNCTIONS[np.dot](self, other)
-
-    def astype(self, dtype, copy=True):
-        result = astype(self, dtype)
-        return _new_array(result) if copy else result
-
-    def copy(self, order="C"):
-        return _new_array(self)
-
-    def __round__(self, ndigits=None):
-        return FUNCTIONS[np.round](self, ndigits or 0)
-
-    def __getattr__(self, name):
-        """An ndarray attribute symdiff does not trace gets a typed error, not AttributeError."""
-        if not name.startswith("__") and hasattr(np.ndarray, name):
-            raise _unsupported(f"the array method .{name}", "method")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def flatten(self, order="C"):
-        return _new_array(FUNCTIONS[np.ravel](self, order=order))
-
-    def conj(self):
-        return _new_array(self)
-
-    conjugate = conj
-    real = property(lambda self: self)
 
 
 #: NumPy functions whose result is a view of their argument. Item assignment rebinds
@@ -415,7 +319,7 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
         for i in values:
             if not literal[i] and dtypes[i] != common:
                 atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).graph_var.symbol
-    result = expression(graph, sp.sympify(fn(*atoms)), shape, _result_dtype(common, kind))
+    result = expression(graph, build(fn, atoms), shape, _result_dtype(common, kind))
     graph.operand_order.setdefault(result.graph_var.symbol, tuple(
         s for a in atoms for s in sorted(sp.sympify(a).free_symbols, key=str)))
     return result

@@ -53,7 +53,9 @@ def test_a_branch_on_a_size_compiles_per_size_under_auto():
 
 def test_an_internal_error_in_the_symbolic_trace_surfaces(monkeypatch):
     # operator.index stands in for a broken unifier: a TypeError raised in auto_specs
-    monkeypatch.setattr(dims, "unifying", operator.index)
+    broken = _in_symdiff("def broken(example, names=None):\n    return index(example)\n",
+                         index=operator.index)
+    monkeypatch.setattr(dims, "unifying", broken)
     with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
         symdiff.grad(lambda x: np.sum(x**2))(np.arange(3.0))
 

@@ -105,6 +105,11 @@ def _grad_logistic_k0(logits, _t0, y):
 def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w, b.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / 20
+        dloss/db = sum(sigma(logits) - y) / 20
+        where logits = X w + b
+
     Args:
         w: float64, shape (3,)
         b: float64, shape ()
@@ -157,6 +162,11 @@ def _value_and_grad_logistic_k1(logits, _t2, y):
 
 def value_and_grad_logistic(w, b, X, y):
     """Value of logistic and its gradient with respect to w, b, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / 20
+        dloss/db = sum(sigma(logits) - y) / 20
+        where logits = X w + b
 
     Args:
         w: float64, shape (3,)

@@ -62,6 +62,11 @@ def J(a, b, c):
 def grad_J(a, b, c):
     """Gradient of J with respect to a, b, c.
 
+    Derivatives:
+        dJ/da = 3
+        dJ/db = 3 c
+        dJ/dc = 3 b
+
     Args:
         a: float64, shape ()
         b: float64, shape ()
@@ -84,6 +89,11 @@ def grad_J(a, b, c):
 
 def value_and_grad_J(a, b, c):
     """Value of J and its gradient with respect to a, b, c, computed together.
+
+    Derivatives:
+        dJ/da = 3
+        dJ/db = 3 c
+        dJ/dc = 3 b
 
     Args:
         a: float64, shape ()

@@ -55,6 +55,9 @@ def chain(x):
 def grad_chain(x):
     """Gradient of chain with respect to x.
 
+    Derivatives:
+        dout/dx = 8/3 x + 4
+
     Args:
         x: float64, shape (3,)
 
@@ -69,6 +72,9 @@ def grad_chain(x):
 
 def value_and_grad_chain(x):
     """Value of chain and its gradient with respect to x, computed together.
+
+    Derivatives:
+        dout/dx = 8/3 x + 4
 
     Args:
         x: float64, shape (3,)

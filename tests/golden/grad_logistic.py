@@ -68,6 +68,11 @@ def logistic(w, b, X, y):
 def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w, b.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / 20
+        dloss/db = sum(sigma(logits) - y) / 20
+        where logits = X w + b
+
     Args:
         w: float64, shape (3,)
         b: float64, shape ()
@@ -92,6 +97,11 @@ def grad_logistic(w, b, X, y):
 
 def value_and_grad_logistic(w, b, X, y):
     """Value of logistic and its gradient with respect to w, b, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / 20
+        dloss/db = sum(sigma(logits) - y) / 20
+        where logits = X w + b
 
     Args:
         w: float64, shape (3,)

@@ -125,6 +125,11 @@ def logistic(w, b, X, y):
 def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w, b.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / n
+        dloss/db = sum(sigma(logits) - y) / n
+        where logits = X w + b
+
     Args:
         w: float64[d]
         b: float64[]
@@ -158,6 +163,11 @@ def grad_logistic(w, b, X, y):
 
 def value_and_grad_logistic(w, b, X, y):
     """Value of logistic and its gradient with respect to w, b, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / n
+        dloss/db = sum(sigma(logits) - y) / n
+        where logits = X w + b
 
     Args:
         w: float64[d]

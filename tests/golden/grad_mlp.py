@@ -68,6 +68,14 @@ def mlp(W1, b1, W2, b2, X, y):
 def grad_mlp(W1, b1, W2, b2, X, y):
     """Gradient of mlp with respect to W1, b1, W2, b2.
 
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = X^T (((prediction - y) W2^T) * (1 - hidden^2)) / 4
+        dmlp/db1 = sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0) / 4
+        dmlp/dW2 = hidden^T (prediction - y) / 4
+        dmlp/db2 = sum(prediction - y) / 4
+        where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
+
     Args:
         W1: float64, shape (2, 4)
         b1: float64, shape (4,)
@@ -100,6 +108,14 @@ def grad_mlp(W1, b1, W2, b2, X, y):
 
 def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """Value of mlp and its gradient with respect to W1, b1, W2, b2, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = X^T (((prediction - y) W2^T) * (1 - hidden^2)) / 4
+        dmlp/db1 = sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0) / 4
+        dmlp/dW2 = hidden^T (prediction - y) / 4
+        dmlp/db2 = sum(prediction - y) / 4
+        where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64, shape (2, 4)

@@ -115,6 +115,14 @@ def mlp(W1, b1, W2, b2, X, y):
 def grad_mlp(W1, b1, W2, b2, X, y):
     """Gradient of mlp with respect to W1, b1, W2, b2.
 
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = 2/n X^T (((prediction - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (prediction - y)
+        dmlp/db2 = 2/n sum(prediction - y)
+        where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
+
     Args:
         W1: float64[d, k]
         b1: float64[k]
@@ -148,6 +156,14 @@ def grad_mlp(W1, b1, W2, b2, X, y):
 
 def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """Value of mlp and its gradient with respect to W1, b1, W2, b2, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        dmlp/dW1 = 2/n X^T (((prediction - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (prediction - y)
+        dmlp/db2 = 2/n sum(prediction - y)
+        where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64[d, k]

@@ -63,6 +63,11 @@ def mse(w, b, X, y):
 def grad_mse(w, b, X, y):
     """Gradient of mse with respect to w, b.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dmse/dw = X^T residual / 6
+        dmse/db = sum(residual) / 6
+        where residual = X w + b - y
+
     Args:
         w: float64, shape (3,)
         b: float64, shape ()
@@ -87,6 +92,11 @@ def grad_mse(w, b, X, y):
 
 def value_and_grad_mse(w, b, X, y):
     """Value of mse and its gradient with respect to w, b, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose):
+        dmse/dw = X^T residual / 6
+        dmse/db = sum(residual) / 6
+        where residual = X w + b - y
 
     Args:
         w: float64, shape (3,)

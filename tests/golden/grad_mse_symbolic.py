@@ -87,6 +87,11 @@ def mse(w, b, X, y):
 def grad_mse(w, b, X, y):
     """Gradient of mse with respect to w, b.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dmse/dw = 2/n X^T residual
+        dmse/db = 2/n sum(residual)
+        where residual = X w + b - y
+
     Args:
         w: float64[d]
         b: float64[]
@@ -112,6 +117,11 @@ def grad_mse(w, b, X, y):
 
 def value_and_grad_mse(w, b, X, y):
     """Value of mse and its gradient with respect to w, b, computed together.
+
+    Derivatives (A B: matrix product, A^T: transpose):
+        dmse/dw = 2/n X^T residual
+        dmse/db = 2/n sum(residual)
+        where residual = X w + b - y
 
     Args:
         w: float64[d]

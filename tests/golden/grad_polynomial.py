@@ -56,6 +56,9 @@ def polynomial(x):
 def grad_polynomial(x):
     """Gradient of polynomial with respect to x.
 
+    Derivatives:
+        dpolynomial/dx = 8 x^3 + 3 x^2 + 6 x + 5
+
     Args:
         x: float64, shape ()
 
@@ -71,6 +74,9 @@ def grad_polynomial(x):
 
 def value_and_grad_polynomial(x):
     """Value of polynomial and its gradient with respect to x, computed together.
+
+    Derivatives:
+        dpolynomial/dx = 8 x^3 + 3 x^2 + 6 x + 5
 
     Args:
         x: float64, shape ()

@@ -91,6 +91,10 @@ def logistic(w, b, X, y):
 def grad_logistic(w, b, X, y):
     """Gradient of logistic with respect to w.
 
+    Derivatives (A B: matrix product, A^T: transpose):
+        dloss/dw = X^T (sigma(logits) - y) / n
+        where logits = X w + b
+
     Args:
         w: float64[3]
         b: float64[]
@@ -114,6 +118,10 @@ def grad_logistic(w, b, X, y):
 def hessian_logistic(w, b, X, y):
     """Hessian of logistic with respect to w: shape arg.shape + arg.shape.
 
+    Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
+        d^2 loss/dw^2 = X^T diag(sigma(logits) * (1 - sigma(logits))) X / n
+        where logits = X w + b
+
     Args:
         w: float64[3]
         b: float64[]
@@ -133,5 +141,5 @@ def hessian_logistic(w, b, X, y):
     _t3 = _t2 + 1
     _t4 = 1 / _t3**2
     # gradient of line 40: logits = X @ w + b
-    d2loss_dw2 = X.T @ (X * ((_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None]))
+    d2loss_dw2 = X.T @ (X * (_t1 * (_t0 * _t2 * _t4 - _t2 * _t4 * y))[:, None])
     return d2loss_dw2

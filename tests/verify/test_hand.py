@@ -13,8 +13,9 @@ import sympy as sp
 
 import symdiff
 from symdiff import ExpressionError, InputError
-from symdiff.verify.hand import Status, check_derivative
+from symdiff.verify.hand import check_derivative
 from symdiff.verify.proof import MAX_SYMBOLIC_ELEMENTS
+from symdiff.verify.verdict import Status
 
 
 # -- the linear model: y_hat = w x + b, loss = (y_hat - y)^2 ------------------------------
