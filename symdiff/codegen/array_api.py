@@ -70,6 +70,7 @@ class ArrayApiPrinter(SymdiffPrinter):
     """SymdiffPrinter writing Array API standard calls on `xp`; `loc` is the user's
     line of the statement being printed (for errors)."""
 
+    array_methods = False  # (the standard's arrays have no reduction methods)
     weak_scalars = True  # Python numbers do not widen arrays: no casts of constants
     stacks_by_append = True  # loops append rows and stack them: immutable arrays (JAX)
 

@@ -48,6 +48,8 @@ class KernelPrinter(SymdiffPrinter):
     """Expressions on numbers inside a loop: conditionals instead of np.where,
     `and`/`or`/`not` on booleans, clip as maximum/minimum (numba has no scalar clip)."""
 
+    array_methods = False  # (numba's array methods take no keepdims)
+
     def _print_Piecewise(self, expr):
         *branches, (last, last_cond) = expr.args
         if last_cond is not sp.true:

@@ -168,7 +168,7 @@ def nested_loop(x, depth):
     if _fused[-1]:  # an argument of sin or cos beyond 823,549, inf or nan
         _fused = _nested_loop_k0(x, depth, True)
     x = _fused[0]
-    value = np.sum(x)
+    value = x.sum()
     return value
 
 
@@ -261,5 +261,5 @@ def value_and_grad_nested_loop(x, depth):
     if _fused[-1]:  # an argument of sin or cos beyond 823,549, inf or nan
         _fused = _value_and_grad_nested_loop_k0(x, dnested_loop_dx, depth, True)
     x, dnested_loop_dx = _fused[:-1]
-    value = np.sum(x)
+    value = x.sum()
     return value, dnested_loop_dx

@@ -48,7 +48,7 @@ def chain(x):
     _check_inputs(x)
     y = 2 * x + 3
     z = y**2
-    out = 1 / 3 * np.sum(z)
+    out = 1 / 3 * z.sum()
     return out
 
 
@@ -87,7 +87,7 @@ def value_and_grad_chain(x):
     _check_inputs(x)
     y = 2 * x + 3
     z = y**2
-    out = 1 / 3 * np.sum(z)
+    out = 1 / 3 * z.sum()
     # gradient of line 17: z = y**2
     dout_dx = 8 / 3 * x + 4
     return out, dout_dx

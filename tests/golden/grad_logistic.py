@@ -60,7 +60,7 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     logits = X @ w + b
-    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    _t0 = (y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits)).sum()
     loss = 1 / 20 * _t0
     return loss
 
@@ -89,7 +89,7 @@ def grad_logistic(w, b, X, y):
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t0) / (_t0 + 1)
-    dloss_db = np.sum(_t1)
+    dloss_db = _t1.sum()
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t1
     return (dloss_dw, dloss_db)
@@ -117,12 +117,12 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     logits = X @ w + b
-    _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
+    _t0 = (y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits)).sum()
     loss = 1 / 20 * _t0
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = np.exp(-np.abs(logits))
     _t2 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t1) / (_t1 + 1)
-    dloss_db = np.sum(_t2)
+    dloss_db = _t2.sum()
     # gradient of line 40: logits = X @ w + b
     dloss_dw = X.T @ _t2
     return loss, (dloss_dw, dloss_db)

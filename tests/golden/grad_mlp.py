@@ -61,7 +61,7 @@ def mlp(W1, b1, W2, b2, X, y):
     _check_inputs(W1, b1, W2, b2, X, y)
     hidden = np.tanh(X @ W1 + b1)
     prediction = hidden @ W2 + b2
-    value = 1 / 8 * np.sum((prediction - y) ** 2)
+    value = 1 / 8 * ((prediction - y) ** 2).sum()
     return value
 
 
@@ -96,12 +96,12 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     prediction = hidden @ W2 + b2
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t0 = 1 / 4 * (prediction - y)
-    dmlp_db2 = np.sum(_t0)
+    dmlp_db2 = _t0.sum()
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
     _t1 = W2 * _t0[:, None] * (1 - hidden**2)
-    dmlp_db1 = np.sum(_t1, axis=0)
+    dmlp_db1 = _t1.sum(axis=0)
     dmlp_dW1 = X.T @ _t1
     return (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)
 
@@ -137,14 +137,14 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     hidden = np.tanh(X @ W1 + b1)
     prediction = hidden @ W2 + b2
     _t0 = prediction - y
-    value = 1 / 8 * np.sum(_t0**2)
+    value = 1 / 8 * (_t0**2).sum()
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 1 / 4 * _t0
-    dmlp_db2 = np.sum(_t1)
+    dmlp_db2 = _t1.sum()
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t1
     # gradient of line 54: hidden = np.tanh(X @ W1 + b1)
     _t2 = W2 * _t1[:, None] * (1 - hidden**2)
-    dmlp_db1 = np.sum(_t2, axis=0)
+    dmlp_db1 = _t2.sum(axis=0)
     dmlp_dW1 = X.T @ _t2
     return value, (dmlp_dW1, dmlp_db1, dmlp_dW2, dmlp_db2)

@@ -56,7 +56,7 @@ def mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     prediction = X @ w + b
     residual = prediction - y
-    value = 1 / 12 * np.sum(residual**2)
+    value = 1 / 12 * (residual**2).sum()
     return value
 
 
@@ -84,7 +84,7 @@ def grad_mse(w, b, X, y):
     residual = prediction - y
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual
-    dmse_db = np.sum(_t0)
+    dmse_db = _t0.sum()
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
     return (dmse_dw, dmse_db)
@@ -113,10 +113,10 @@ def value_and_grad_mse(w, b, X, y):
     _check_inputs(w, b, X, y)
     prediction = X @ w + b
     residual = prediction - y
-    value = 1 / 12 * np.sum(residual**2)
+    value = 1 / 12 * (residual**2).sum()
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual
-    dmse_db = np.sum(_t0)
+    dmse_db = _t0.sum()
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
     return value, (dmse_dw, dmse_db)

@@ -80,7 +80,7 @@ def mse(w, b, X, y):
     n, _ = np.shape(X)
     prediction = X @ w + b
     residual = prediction - y
-    value = 1 / n * np.sum(residual**2)
+    value = 1 / n * (residual**2).sum()
     return value
 
 
@@ -109,7 +109,7 @@ def grad_mse(w, b, X, y):
     residual = prediction - y
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 2 / n * residual
-    dmse_db = np.sum(_t0)
+    dmse_db = _t0.sum()
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
     return (dmse_dw, dmse_db)
@@ -139,10 +139,10 @@ def value_and_grad_mse(w, b, X, y):
     n, _ = np.shape(X)
     prediction = X @ w + b
     residual = prediction - y
-    value = 1 / n * np.sum(residual**2)
+    value = 1 / n * (residual**2).sum()
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 2 / n * residual
-    dmse_db = np.sum(_t0)
+    dmse_db = _t0.sum()
     # gradient of line 34: prediction = X @ w + b
     dmse_dw = X.T @ _t0
     return value, (dmse_dw, dmse_db)

@@ -57,7 +57,7 @@ def nested_loop(x, depth):
     _check_inputs(x, depth)
     for _ in range(depth):
         x = x * np.sin(x) + np.cos(x)
-    value = np.sum(x)
+    value = x.sum()
     return value
 
 
@@ -102,5 +102,5 @@ def value_and_grad_nested_loop(x, depth):
         _t1 = _t0 + x * np.sin(x)
         dnested_loop_dx = _t0 * x * dnested_loop_dx
         x = _t1
-    value = np.sum(x)
+    value = x.sum()
     return value, dnested_loop_dx

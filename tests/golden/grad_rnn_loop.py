@@ -58,7 +58,7 @@ def rnn_loop(W, U, b, xs):
     for t in range(12):
         x = xs[t]
         h = np.tanh(b + W @ h + U @ x)
-    value = np.sum(h**2)
+    value = (h**2).sum()
     return value
 
 
@@ -135,7 +135,7 @@ def value_and_grad_rnn_loop(W, U, b, xs):
         x = xs[t]
         hs[t] = h
         h = np.tanh(b + W @ h + U @ x)
-    value = np.sum(h**2)
+    value = (h**2).sum()
     # gradient of line 75: return np.sum(h**2)
     drnn_loop_dh = 2 * h
     drnn_loop_dW = np.zeros((4, 4))

@@ -83,7 +83,7 @@ def logistic(w, b, X, y):
     n, _ = np.shape(X)
     logits = X @ w + b
     _t0 = y - 1
-    _t1 = np.sum(-_t0 * np.logaddexp(0, logits) + y * np.logaddexp(0, -logits))
+    _t1 = (-_t0 * np.logaddexp(0, logits) + y * np.logaddexp(0, -logits)).sum()
     loss = 1 / n * _t1
     return loss
 
