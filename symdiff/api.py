@@ -21,6 +21,7 @@ from .fast_path import FastPath, has_complex
 from .ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from .passes.simplify import optimize
 from .trace.args import duck_array, normalize_argnums
+from .trace.keywords import bind_keywords, keyword_parameters
 from .trace.tracer import Tracer, as_tracer, bind
 
 __all__ = [
@@ -198,13 +199,10 @@ class _Transformed:
         return next(reversed(self._cache.values()))[-1].source
 
     def _call(self, args, kwargs):
-        """Every call the fast path does not serve: keyword arguments (an error), several
+        """Every call the fast path does not serve: keyword arguments (bound by name), several
         or other arguments, a first call for these shapes, tracers (inline)."""
         if kwargs:
-            raise InputError(
-                f"{self!r} called with keyword arguments ({', '.join(kwargs)}): the "
-                "generated code takes its arguments by position; pass them positionally, "
-                "or fix them first with functools.partial(f, name=value)", user_location())
+            args = bind_keywords(self.fn, args, kwargs, repr(self))
         key = _cache_key(args)
         run = self._functions.get(key)
         if run is None:
@@ -253,7 +251,8 @@ def _public(state: _Transformed) -> Callable:
     and dtypes followed by the generated code (see `fast_path`); every other call goes
     to `state._call`."""
     fast = FastPath(getattr(state.fn, "__name__", state.kind), state._functions,
-                    state._call, state.backend == "numpy", MAX_SHAPES_REMEMBERED)
+                    state._call, state.backend == "numpy", MAX_SHAPES_REMEMBERED,
+                    keyword_parameters(state.fn))
     transformed = fast.function
     functools.update_wrapper(transformed, state.fn, updated=())
     transformed.compile = state.compile

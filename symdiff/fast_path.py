@@ -12,6 +12,10 @@ emitted module is unchanged. The body leaves out the module's `_check_inputs` ca
 guard admits only a signature that has passed it, and those checks read types, shapes
 and dtypes only.
 
+Where the generated function's parameters are the user's, the specialised code takes
+them by name too (as Python binds them; see _KEYWORDS) and has no `**keywords`
+parameter; otherwise it is positional-only and passes keywords on.
+
 Python floats behave as through `api.call`: an ArithmeticError, or a complex result
 where the body has a power that can give one, goes to the general dispatcher, which
 repeats the call with np.float64.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import itertools
 import linecache
 import os
@@ -87,6 +92,24 @@ def _symdiff_outer():
     return specialised
 '''
 
+#: The same where the call may name the user's parameters (`grad(f)(x=2.0)`, as Python
+#: binds them): @PARAMS@ are all the function's positional parameters, @KWONLY@ its
+#: keyword-only ones (`, scale=_symdiff_missing`), @UNSET@ the test that the
+#: parameters the generated function does not take were not given. No `**keywords`:
+#: CPython builds that dict on every call (a fifth of the call of a scalar polynomial).
+_KEYWORDS = '''\
+def _symdiff_outer():
+    _symdiff_hits = 0.0
+
+    def specialised(@PARAMS@, *_symdiff_rest@KWONLY@):
+        nonlocal _symdiff_hits
+        if @GUARD@ and not _symdiff_rest@UNSET@:
+            pass
+        return _symdiff_forward((@NAMES@,), _symdiff_rest, (@KWNAMES@))
+
+    return specialised
+'''
+
 #: What a body may not hold for the fast path: scopes and bindings the renaming of
 #: global names below does not follow.
 _SCOPES = (ast.Global, ast.Nonlocal, ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef,
@@ -112,6 +135,16 @@ def _present(values: tuple) -> tuple:
     return tuple(v for v in values if v is not _MISSING)
 
 
+def _forward(general: Callable, names: tuple, kwnames: tuple, values: tuple, rest: tuple,
+             kwvalues: tuple):
+    """Pass a call the specialised code does not serve on to `general`: positionally up
+    to the first parameter not given, by name after it."""
+    count = next((i for i, v in enumerate(values) if v is _MISSING), len(values))
+    keywords = {n: v for n, v in zip(names[count:], values[count:]) if v is not _MISSING}
+    keywords.update((n, v) for n, v in zip(kwnames, kwvalues) if v is not _MISSING)
+    return general(*values[:count], *rest, **keywords)
+
+
 def _inner_code(tree, filename: str, name: str) -> types.CodeType:
     """The code of the function that `_symdiff_outer` in `tree` defines, named `name`."""
     module = compile(tree, filename, "exec")
@@ -130,10 +163,11 @@ class FastPath:
 
     `function` is what `grad(f)` returns; `learn` specialises it after a successful call.
     `functions` maps cache keys to generated functions (api._cache_key), `slow` serves
-    every other call; `enabled` is False where bodies must not be inlined (numba)."""
+    every other call; `enabled` is False where bodies must not be inlined (numba).
+    `parameters` (trace.keywords.keyword_parameters) are the names a call may give."""
 
     def __init__(self, name: str, functions: dict, slow: Callable, enabled: bool = True,
-                 limit: int = 4096):
+                 limit: int = 4096, parameters: tuple | None = None):
         self.globals = {
             "__builtins__": builtins, "_symdiff_functions": functions if enabled else {},
             "_symdiff_float_key": (float,), "_symdiff_slow": slow,
@@ -148,7 +182,7 @@ class FastPath:
         self.globals["_symdiff_general"] = types.FunctionType(
             code, self.globals, name, None, (self.cell,))
         self.function = types.FunctionType(code, self.globals, name, None, (self.cell,))
-        self.enabled, self.limit = enabled, limit
+        self.enabled, self.limit, self.parameters = enabled, limit, parameters
         self._seen: set = set()  # keys learnt
         self._bodies: dict[Callable, _Body | None] = {}
         self._names = itertools.count()  # (next() is atomic: threads never share a name)
@@ -175,10 +209,28 @@ class FastPath:
             return
         self.globals.update(body.bindings)
         guard = " and ".join(self._guard(p, k) for p, k in zip(body.params, key))
-        code = body.specialised(guard, any(k is float for k in key))
-        if len(self.function.__defaults__ or ()) < len(key):  # before the code that needs it
-            self.function.__defaults__ = (_MISSING,) * len(key)
+        named = self._named(body)
+        code = body.specialised(guard, any(k is float for k in key), named)
+        if len(self.function.__defaults__ or ()) < code.co_argcount:  # before the code
+            self.function.__defaults__ = (_MISSING,) * code.co_argcount  # that needs it
+        if named is not None and named[1]:
+            self.function.__kwdefaults__ = dict.fromkeys(named[1], _MISSING)
         self.function.__code__ = code
+
+    def _named(self, body: _Body) -> tuple | None:
+        """The parameters the specialised code takes by name (see _KEYWORDS), or None
+        for positional-only code: the generated function's parameters are not the
+        first of the user's, or a name is one the body or the fast path binds."""
+        if self.parameters is None:
+            return None
+        positional, kwonly = self.parameters
+        extra = {*positional[len(body.params):], *kwonly}
+        if tuple(positional[:len(body.params)]) != tuple(body.params) or extra & body.assigned \
+                or any(n.startswith("_symdiff") for n in (*positional, *kwonly)):
+            return None
+        self.globals.setdefault("_symdiff_forward", functools.partial(
+            _forward, self.globals["_symdiff_general"], positional, kwonly))
+        return self.parameters
 
     def _guard(self, param: str, key) -> str:
         """The test that argument `param` has the type, shape and dtype of `key` (through
@@ -210,6 +262,8 @@ class _Body:
         self.fn, self.statements, self.bindings = fn, statements, bindings
         self.params = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
         self.powers = powers  # a power a Python float can make complex
+        self.assigned = {n.id for s in statements for n in ast.walk(s)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         self.filename, self.name = filename, name
 
     @classmethod
@@ -235,12 +289,24 @@ class _Body:
         register_source(filename, lines)
         return cls(fn, statements, bindings, _has_power(statements), filename, run.__name__)
 
-    def specialised(self, guard: str, floats: bool) -> types.CodeType:
+    def specialised(self, guard: str, floats: bool, named: tuple | None = None
+                    ) -> types.CodeType:
         """The public function's code for one signature: `guard`, then the body;
-        `floats`: some arguments are Python floats (see the module docstring)."""
-        params = ", ".join(f"{p}=_symdiff_missing" for p in self.params)
-        source = _SPECIALISED.replace("@PARAMS@", params).replace(
-            "@NAMES@", ", ".join(self.params)).replace("@GUARD@", guard)
+        `floats`: some arguments are Python floats (see the module docstring); `named`:
+        the user's (positional, keyword-only) parameters, which a call may name."""
+        if named is None:
+            params = ", ".join(f"{p}=_symdiff_missing" for p in self.params)
+            source = _SPECIALISED.replace("@PARAMS@", params).replace(
+                "@NAMES@", ", ".join(self.params)).replace("@GUARD@", guard)
+        else:
+            positional, kwonly = named
+            unset = "".join(f" and {p} is _symdiff_missing"
+                            for p in (*positional[len(self.params):], *kwonly))
+            source = _KEYWORDS.replace(
+                "@PARAMS@", ", ".join(f"{p}=_symdiff_missing" for p in positional)).replace(
+                "@KWONLY@", "".join(f", {k}=_symdiff_missing" for k in kwonly)).replace(
+                "@UNSET@", unset).replace("@NAMES@", ", ".join(positional)).replace(
+                "@KWNAMES@", "".join(f"{k}, " for k in kwonly)).replace("@GUARD@", guard)
         tree = ast.parse(source)
         for node in ast.walk(tree):  # the wrapper's lines: the generated def's line
             if "lineno" in node._attributes:

@@ -69,6 +69,7 @@ class _Builder:
         self.sizes: set[sp.Symbol] = set()
         self.where: dict[sp.Symbol, sp.Expr] = {}
         self.size: dict[Var, int] = {}  # (an upper bound on each value's tree)
+        self.tidied: dict[sp.Expr, sp.Expr] = {}
         kept = {program.names.get(s.var) for s in program.statements if s.var is not None
                 and names.get(s.target) == program.names.get(s.var)}
         inputs = set(program.inputs)
@@ -84,6 +85,8 @@ class _Builder:
         """Every value `outputs` read: an expression, or why there is none (`NO_FORM`,
         `TOO_LONG`), which the values reading it inherit."""
         for node in _cone(self.graph, outputs):
+            if node.out in self.env:  # (built for another function of the module)
+                continue
             value = self._value(node)
             named = self.named_vars.get(node.out)
             if named is not None and not isinstance(value, str):
@@ -96,7 +99,8 @@ class _Builder:
 
     def _value(self, node: Node) -> sp.Expr | str:
         if node.op == INPUT:
-            return sp.Symbol(self.graph.names[node.out])
+            name = self.graph.names.get(node.out)
+            return sp.Symbol(name) if name else NO_FORM
         operands = self.graph.operands(node)
         why = next((self.env[v] for v in operands if isinstance(self.env[v], str)), None)
         if why is not None:
@@ -205,16 +209,46 @@ class _Builder:
 
     def _tidy(self, expr: sp.Expr) -> sp.Expr:
         """The shortest of a few equal forms (as written, common factors out, products
-        multiplied out first)."""
+        multiplied out first, a minus sign inside), each found once."""
+        if expr not in self.tidied:
+            self.tidied[expr] = self._shortest(expr)
+        return self.tidied[expr]
+
+    def _shortest(self, expr: sp.Expr) -> sp.Expr:
         expr = as_sigmoid_of_positive(expr)
         if sp.count_ops(expr) > _MAX_OPS:
             return expr
         forms = [expr, sp.factor_terms(expr), sp.factor_terms(sp.expand_mul(expr))]
         if expr.is_Mul:  # each factor at its shortest
             forms.append(sp.Mul(*[self._tidy(f) for f in expr.args]))
+        forms += [g for f in forms for g in _sign_inside(f)]
+        forms = list(dict.fromkeys(forms))  # (each printed once)
         texts = [self.text(f) for f in forms]
         best = min(range(len(forms)), key=lambda i: (len(texts[i]), texts[i].count("-"), i))
         return forms[best]
+
+
+def _sign_inside(expr: sp.Expr) -> list[sp.Expr]:
+    """A product's minus sign taken into a difference it multiplies, directly or under
+    a sum or a matrix product (all linear), each way it can: `-sum(t * (y - s))` as
+    `sum(t * (s - y))`."""
+    if not (expr.is_Mul and expr.could_extract_minus_sign()):
+        return []
+    return [(-expr).xreplace({factor: negated}) for factor in expr.args
+            for negated in _negations(factor)]
+
+
+def _negations(expr: sp.Expr) -> list[sp.Expr]:
+    """`-expr` with the sign inside a difference of it, each way it can go."""
+    if expr.is_Add:
+        return [-expr]
+    if expr.is_Mul:
+        return [expr.xreplace({f: -f}) for f in expr.args if f.is_Add]
+    if isinstance(expr, (Total, AxisSum)):
+        return [expr.func(inner, *expr.args[1:]) for inner in _negations(expr.args[0])]
+    if isinstance(expr, MatrixProduct):
+        return [expr.func(expr.args[0], inner) for inner in _negations(expr.args[1])]
+    return []
 
 
 def _uniform(node: Node) -> sp.Expr:
@@ -251,6 +285,19 @@ def _lhs(name: str, out: str, args: list[str]) -> str:
     return name
 
 
+def _builder(program: Program, names: dict[sp.Symbol, str], forward) -> _Builder:
+    """One builder per optimised graph and naming, kept on the graph (and gone with
+    it): a module's gradient and value-and-gradient functions share their graph, whose
+    values are so built once."""
+    fresh = _Builder(program, names, forward)
+    key = (tuple(sorted((v.id, s.name) for v, s in fresh.named_vars.items())),
+           tuple(s.name for _, s in fresh.named_exprs))
+    graph = program.graph
+    if not hasattr(graph, "_notation_builders"):
+        graph._notation_builders = {}
+    return graph._notation_builders.setdefault(key, fresh)
+
+
 def derivatives_doc(program: Program, out_name: str, part: GradientPart | None) -> str:
     """The docstring paragraph stating a derivative function's results in mathematical
     notation ("" for the forward function, a loop, or when none is short)."""
@@ -261,7 +308,7 @@ def derivatives_doc(program: Program, out_name: str, part: GradientPart | None) 
     if not outputs or any(n.op == LOOP for n in _cone(graph, outputs)):
         return ""
     names = _assign_names(program, out_name)
-    builder = _Builder(program, names, part.forward)
+    builder = _builder(program, names, part.forward)
     builder.build(outputs)
     printer = NotationPrinter(builder.rank, builder.sizes)  # (the legend: these lines')
     # a product with a tangent or a cotangent (an argument of its own) is no derivative

@@ -24,7 +24,8 @@ from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .node_printer import Block
 from .printer import SymdiffPrinter
 from .safe_text import comment as safe_comment
-from .temporaries import shape_of, temp_dtype
+from .temporaries import temp_dtype
+from .term_order import TermOrder
 
 
 @dataclass
@@ -114,18 +115,18 @@ class _BodyPrinter:
         self.call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
         self.body: list[str] = []
         self.last_comment = None
-        self.temps = _TempNames(program, self.inlinable, output_vars,
-                                plan.at if plan is not None else None, pinned)
+        self.temps = _TempNames(self.inlinable)
+        self.term_order = TermOrder(program)
         self.loops = LoopPrinter(program, names, printer, self.temps,
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
         self.used_constants: list[str] = []
         self.temp_dtypes: dict[sp.Symbol, np.dtype | None] = {}  # (memo of temp_dtype)
-        self.temp_shapes: dict[sp.Symbol, object] = {}  # (memo of shape_of)
 
     def print_statements(self) -> None:
         program, printer, plan = self.program, self.printer, self.plan
         for index, (stmt, is_backward) in enumerate(zip(program.statements, self.backward)):
+            printer.term_order = None if is_backward else self.term_order
             if self.loops.is_loop_statement(stmt):
                 self._loop(stmt, index)
                 continue
@@ -181,8 +182,7 @@ class _BodyPrinter:
             printer.inline(stmt.target, rhs)  # parenthesized where an operator reads it
             return
         if stmt.target not in names:
-            kind = (shape_of(self.program, stmt.target, self.temp_shapes), printer.dtype)
-            names[stmt.target] = self.temps.take(stmt.target, index, kind)
+            names[stmt.target] = self.temps.take(stmt.target, index)
         extra = self.fused_loops.extra_indent(index) if self.fused_loops is not None else 0
         self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
                                               is_backward, self.last_comment,
@@ -380,6 +380,9 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
             for sym in sp.preorder_traversal(stmt.expr):
                 if sym.is_Symbol:
                     uses[sym] = uses.get(sym, 0) + 1
+                elif getattr(sym, "prints_argument_twice", False):
+                    for arg in sym.args[0].free_symbols:  # a line of its own
+                        uses[arg] = uses.get(arg, 0) + 1
         for sym in stmt.args:
             uses[sym] = uses.get(sym, 0) + 1
             read_by_call.add(sym)

@@ -3,7 +3,6 @@ adjoints `d<out>_d<var>`, the rest temporaries from a reserved prefix."""
 
 from __future__ import annotations
 
-import heapq
 import keyword
 
 import sympy as sp
@@ -25,62 +24,19 @@ _TEMP_PREFIX = "_t"
 
 
 class _TempNames:
-    """`_t<k>` names for temporaries, a name reused once its value is dead, so that
-    NumPy can free an intermediate array as soon as the code no longer needs it (a
-    long chain otherwise keeps every one alive until the function returns)."""
+    """`_t<k>` names for temporaries, one per value: a name never holds two values in
+    one function (reusing a dead temporary's name would free its array a little
+    earlier, but a reader would have to track which value the name holds where; a
+    gradient keeps the forward values its backward pass reads anyway)."""
 
-    def __init__(self, program: Program, inlinable: set, outputs: set,
-                 at: dict[int, int] | None = None, pinned=frozenset()):
-        """`at` maps statements evaluated elsewhere (in a kernel) to where that is;
-        `pinned` symbols are read by a loop and live as long as it runs."""
+    def __init__(self, inlinable: set):
         self.inlinable = inlinable  # (printed where read: LoopPrinter asks)
-        statements = program.statements
-        reads = [(s.expr.free_symbols if s.expr is not None else set()) | set(s.args)
-                 for s in statements]
-        first_reader: dict[sp.Symbol, int] = {}
-        for i, symbols in enumerate(reads):
-            for sym in symbols:
-                first_reader.setdefault(sym, i)
-        # An inlined statement is evaluated where its reader is (transitively).
-        where = [at.get(i, i) if at else i for i in range(len(statements))]
-        for i in reversed(range(len(statements))):
-            reader = first_reader.get(statements[i].target)
-            if statements[i].target in inlinable and reader is not None:
-                where[i] = where[reader]
-        self.last_use: dict[sp.Symbol, float] = {}
-        for i, symbols in enumerate(reads):
-            for sym in symbols:
-                self.last_use[sym] = max(self.last_use.get(sym, -1), where[i])
-        for var in outputs:
-            self.last_use[var.symbol] = float("inf")
-        for sym in pinned:  # read by a loop: alive as long as it runs
-            self.last_use[sym] = float("inf")
-        self.holders: list[tuple[sp.Symbol, str]] = []
-        self.free: list[int] = []
-        self.kinds: dict[int, object] = {}  # number -> the kind of value it last held
         self.count = 0
 
-    def take(self, sym: sp.Symbol, index: int, kind=None) -> str:
-        """A name for `sym`, defined by statement `index`; a dead temporary's name is
-        reused only for a value of the same `kind` (shape and dtype), so that a name
-        never holds an (8,) array in one line and an (8, 4) one further down."""
-        still = []
-        for holder, name in self.holders:
-            if self.last_use.get(holder, -1) < index:
-                heapq.heappush(self.free, int(name[len(_TEMP_PREFIX):]))
-            else:
-                still.append((holder, name))
-        self.holders = still
-        number = next((n for n in sorted(self.free) if self.kinds.get(n) == kind), None)
-        if number is not None:
-            self.free.remove(number)
-            heapq.heapify(self.free)
-        else:
-            number, self.count = self.count, self.count + 1
-        self.kinds[number] = kind
-        name = f"{_TEMP_PREFIX}{number}"
-        self.holders.append((sym, name))
-        return name
+    def take(self, sym: sp.Symbol, index: int) -> str:
+        """A new name for `sym` (defined by statement `index`)."""
+        number, self.count = self.count, self.count + 1
+        return f"{_TEMP_PREFIX}{number}"
 
 
 

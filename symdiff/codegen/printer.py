@@ -48,6 +48,7 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         #: the precedence of each symbol printed as an inlined value's text (`a @ b`)
         self.inlined: dict[sp.Symbol, int] = {}
         self.sizes: set = set()  # symbols of sizes (`dim` nodes): scalars, printed first
+        self.term_order = None  # the user's order of a sum's terms (codegen/term_order.py)
         self.large = False  # whether that statement's array is big enough for NumPy to
         # compute `temporary + b` in place (`numbers_last` in `_print_Add`)
 
@@ -261,6 +262,8 @@ class SymdiffPrinter(NodePrinter, NumPyPrinter):
         order = order or self.order
         terms = super()._as_ordered_terms(expr, order=order) if order in ("old", "none") \
             else list(_ordered_terms(expr, order))
+        if self.term_order is not None:
+            terms = self.term_order.order(terms)
         return numbers_last(terms) if self.large else terms
 
     def _handle_UnevaluatedExpr(self, expr):  # (SymPy rebuilds every expression to find re)

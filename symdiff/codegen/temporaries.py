@@ -8,7 +8,7 @@ import sympy as sp
 
 from ..passes.program import Program, Statement
 
-__all__ = ["temp_dtype", "shape_of"]
+__all__ = ["temp_dtype"]
 
 
 def temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
@@ -28,22 +28,6 @@ def temp_dtype(program: Program, sym: sp.Symbol, memo: dict):
             found = [d for d in map(lambda st: _reader_dtype(program, st, memo),
                                     _readers(program, sym)) if d is not None]
         memo[sym] = np.result_type(*found) if found else None
-    return memo[sym]
-
-
-def shape_of(program: Program, sym: sp.Symbol, memo: dict):
-    """The shape of a statement's value: its Var's, or for a CSE temporary the
-    broadcast of what it reads (the set of those shapes where they do not broadcast
-    as plain integers)."""
-    var = program.by_symbol.get(sym)
-    if var is not None:
-        return var.shape
-    if sym not in memo:
-        shapes = [shape_of(program, s, memo) for s in program.temp_defs[sym].free_symbols]
-        try:
-            memo[sym] = np.broadcast_shapes(*shapes)
-        except Exception:  # (symbolic sizes refuse to be integers: compare as text)
-            memo[sym] = frozenset(map(str, shapes))
     return memo[sym]
 
 

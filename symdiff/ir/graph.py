@@ -100,6 +100,9 @@ class Graph:
         self.by_symbol: dict[sp.Symbol, Var] = {}
         self.adjoint_of: dict[Var, Var] = {}  # cotangent -> primal, a naming hint
         self.expr_names: dict[sp.Expr, str] = {}  # user names of values fused away
+        #: an elementwise value's operands in the order the user wrote them (`X @ w`
+        #: before `b` in `X @ w + b`), which SymPy's canonical order forgets
+        self.operand_order: dict[sp.Symbol, tuple[sp.Symbol, ...]] = {}
         self.stable_rewrites: list[str] = []  # rules of passes/stable.py applied, for the header
         self.requirements: list = []  # (expression of sizes that must be >= 0, why)
         self._next_id = 0
@@ -142,6 +145,7 @@ class Graph:
         g.by_symbol = dict(self.by_symbol)  # siblings may add different Vars
         g.adjoint_of = dict(self.adjoint_of)
         g.expr_names = dict(self.expr_names)
+        g.operand_order = self.operand_order  # (only ever added to: shared)
         g.stable_rewrites = list(self.stable_rewrites)
         g.requirements = list(self.requirements)
         g._next_id = self._next_id

@@ -191,6 +191,7 @@ def with_bodies(program, bodies: list):
         program.adjoint_of.update(body.adjoint_of)
         program.expr_names.update(body.expr_names)
         program.temp_defs.update(body.temp_defs)
+        program.operand_order = {**program.operand_order, **body.operand_order}
         program.stable_rewrites += [r for r in body.stable_rewrites
                                     if r not in program.stable_rewrites]
     program.by_symbol = by_symbol

@@ -48,6 +48,8 @@ class Program:
     #: the statements of the whole module's program this one was sliced from
     #: (passes/whole_module.py), where a shared temporary's first reader is
     module_statements: list[Statement] | None = None
+    #: Graph.operand_order: the user's order of an elementwise value's operands
+    operand_order: dict[sp.Symbol, tuple[sp.Symbol, ...]] = field(default_factory=dict)
     #: the optimised graph the statements were ordered from (the derivatives' notation)
     graph: Graph | None = field(default=None, repr=False, compare=False)
 
@@ -174,7 +176,8 @@ def to_program(graph: Graph, cse: bool = True, temp_symbols=None, depth: int = 0
         stmt.depth = max(stmt.depth, depth)
     result = Program(list(graph.inputs), list(graph.outputs), statements, dict(graph.names),
                      [s for s, _ in temps], graph.by_symbol, dict(graph.adjoint_of),
-                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes, graph=graph)
+                     dict(graph.expr_names), temp_defs, rewrites, temp_dtypes, graph=graph,
+                     operand_order=graph.operand_order)
     return with_bodies(result, bodies) if bodies else result
 
 

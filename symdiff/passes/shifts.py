@@ -30,6 +30,7 @@ class finite_or_zero(sp.Function):
     only ever used behind a stop_gradient)."""
 
     nargs = 1
+    prints_argument_twice = True  # (codegen gives the argument a name of its own)
 
     def fdiff(self, argindex=1):
         return sp.S.Zero
@@ -38,8 +39,13 @@ class finite_or_zero(sp.Function):
         return self.args[0].is_real
 
     def _numpycode(self, printer) -> str:
+        # np.where(np.isfinite(x), x, 0) is np.nan_to_num(x, nan=0, posinf=0, neginf=0)
+        # at a quarter of its cost (nan_to_num is Python code with several passes).
         x = printer._print(self.args[0])
-        return f"{printer._module_format('numpy.nan_to_num')}({x}, posinf=0, neginf=0)"
+        if not self.args[0].is_Symbol:
+            return f"{printer._module_format('numpy.nan_to_num')}({x}, posinf=0, neginf=0)"
+        where, isfinite = (printer._module_format(f"numpy.{f}") for f in ("where", "isfinite"))
+        return f"{where}({isfinite}({x}), {x}, 0)"
 
 
 LOGSUMEXP = "log(sum(exp(z))) -> m + log(sum(exp(z - m))), m = max(z)"

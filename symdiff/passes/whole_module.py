@@ -13,6 +13,7 @@ import sympy as sp
 from ..ir.graph import Graph, Var
 from ..ir.loops import LOOP
 from .loops import LOOP_END
+from .named_values import name_fused_values
 from .program import Program, Statement, to_program
 from .simplify import optimize
 
@@ -26,7 +27,7 @@ def module_programs(graphs: Sequence[Graph]) -> list[Program]:
     programs: list[Program | None] = [None] * len(graphs)
     for base, members in _extension_groups(graphs):
         outputs = [v for i in members for v in graphs[i].outputs]
-        whole = to_program(optimize(base.derive(base.nodes, outputs)))
+        whole = name_fused_values(to_program(optimize(base.derive(base.nodes, outputs))))
         for i in members:
             programs[i] = _slice(whole, graphs[i].outputs)
     return programs

@@ -319,7 +319,10 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
         for i in values:
             if not literal[i] and dtypes[i] != common:
                 atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).graph_var.symbol
-    return expression(graph, build(fn, atoms), shape, _result_dtype(common, kind))
+    result = expression(graph, build(fn, atoms), shape, _result_dtype(common, kind))
+    graph.operand_order.setdefault(result.graph_var.symbol, tuple(
+        s for a in atoms for s in sorted(sp.sympify(a).free_symbols, key=str)))
+    return result
 
 
 def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:

@@ -303,7 +303,7 @@ def vector_fn(x):  # here
 # Misuse of the API itself: the error names the line of the call (or, for what is
 # wrong with the function's own arguments, the function's definition).
 API_ROWS = [
-    (lambda: symdiff.grad(scalar_fn)(x=1.0), InputError, "positionally"),
+    (lambda: symdiff.grad(scalar_fn)(y=1.0), InputError, "no positional parameter"),
     (lambda: symdiff.grad(scalar_fn, argnums="0")(1.0), InputError, "argnums=0"),
     (lambda: symdiff.grad(scalar_fn, argnums=(0, 2.5))(1.0), InputError, "argnums=(0, 2)"),
     (lambda: symdiff.grad(scalar_fn(2.0))(1.0), InputError, "symdiff.grad(f)(x)"),

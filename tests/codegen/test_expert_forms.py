@@ -112,6 +112,102 @@ def test_a_temporary_name_never_holds_values_of_two_shapes(fn, shapes):
     assert checked >= 2
 
 
+def unrolled_chain(W, x):
+    for _ in range(6):
+        x = np.tanh(W @ x) * 0.5 + x
+    return np.sum(x**2)
+
+
+def straight_line_rebindings(source: str) -> list[tuple[str, str]]:
+    """(function, name) for each temporary `_t<k>` bound twice in the straight-line
+    code of a generated function (a loop's body may update its carry: not counted)."""
+    found = []
+    for fn in (n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)):
+        bound = []
+        for stmt in fn.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            for target in targets:
+                bound += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)
+                          and n.id.startswith("_t") and n.id[2:].isdigit()]
+        found += [(fn.name, name) for name in set(bound) if bound.count(name) > 1]
+    return found
+
+
+@pytest.mark.parametrize("fn, shapes, argnums", [
+    (mlp, [(2, 4), (4,), (4,), (), (8, 2), (8,)], (0, 1, 2, 3)),
+    (softmax_xent, [(6, 3), (3,), (5, 6), (5, 3)], (0, 1)),
+    (logistic_loss, [(4,), (), (30, 4), (30,)], (0, 1)),
+    (unrolled_chain, [(3, 3), (3,)], (0, 1)),
+])
+def test_a_temporary_name_holds_one_value_per_function(fn, shapes, argnums):
+    # (a dead temporary's name once passed to the next value of the same shape: the
+    # softmax cross-entropy gradient bound `_t0` to the rows' maxima, then to the
+    # derivative by the log-sum-exp)
+    rng = np.random.default_rng(1)
+    args = [rng.normal(size=s) * 0.3 if s else 0.5 for s in shapes]
+    compiled = symdiff.hessian(fn, argnums=argnums[0]).compile(*args)
+    for source in (symdiff.grad(fn, argnums=argnums).compile(*args).source, compiled.source):
+        assert not straight_line_rebindings(source)
+    grads = symdiff.grad(fn, argnums=argnums)(*args)
+    for k, g in zip(argnums, grads):  # the module still computes the gradient
+        step = np.zeros_like(np.asarray(args[k], float))
+        flat = step.reshape(-1)
+        for i in range(flat.size):
+            flat[:] = 0
+            flat[i] = 1e-6
+            plus = [a + step if j == k else a for j, a in enumerate(args)]
+            minus = [a - step if j == k else a for j, a in enumerate(args)]
+            assert np.reshape(g, -1)[i] == pytest.approx(
+                (fn(*plus) - fn(*minus)) / 2e-6, rel=1e-6, abs=1e-8)
+
+
+# -- the user's operand order ----------------------------------------------------------
+def affine_bias_last(W, b, X):
+    z = X @ W + b
+    return np.sum(np.tanh(z) ** 2)
+
+
+def affine_bias_first(W, b, X):
+    z = b + X @ W
+    return np.sum(np.tanh(z) ** 2)
+
+
+def residual_form(w, c, X, y):
+    prediction = X @ w + c
+    residual = prediction - y
+    return np.mean(residual**2)
+
+
+@pytest.mark.parametrize("fn, lines", [
+    (affine_bias_last, ["z = X @ W + b", "np.tanh(z)"]),
+    (affine_bias_first, ["z = b + X @ W"]),  # the user's order, not another canonical one
+    (residual_form, ["prediction = X @ w + c", "residual = prediction - y"]),
+])
+def test_a_sum_keeps_the_users_operand_order_and_names(fn, lines):
+    # (z was fused into np.tanh(b + X @ W), prediction into residual = c - y + X @ w)
+    rng = np.random.default_rng(4)
+    if fn is residual_form:
+        args = (rng.normal(size=3), 0.2, rng.normal(size=(7, 3)), rng.normal(size=7))
+    else:
+        args = (rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(5, 3)))
+    g = symdiff.value_and_grad(fn, argnums=(0, 1))
+    source = g.compile(*args).source
+    body = function_source(source, f"value_and_grad_{fn.__name__}")
+    code = [text.split("#")[0] for text in body.splitlines()]
+    for line in lines:
+        assert any(line in text for text in code), (line, body)
+    value, (d0, d1) = g(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-13)
+    eps = 1e-6  # the bias's gradient against central differences
+    b = np.asarray(args[1], float)
+    for i in range(b.size):
+        step = np.zeros_like(b)
+        step.reshape(-1)[i] = eps
+        up = fn(args[0], b + step, *args[2:])
+        down = fn(args[0], b - step, *args[2:])
+        assert np.reshape(d1, -1)[i] == pytest.approx((up - down) / (2 * eps), rel=1e-6)
+
+
 # -- small integer powers --------------------------------------------------------------
 def cubic(x, y):
     return np.sum(x**3 / y**3 + 2 * x**4 - y / x**4 + x**2)

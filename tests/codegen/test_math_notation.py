@@ -301,6 +301,24 @@ def test_a_vjp_states_products_not_derivatives():
                            "dloss_db": "cotangent sum(sigma(logits) - y) / 20"}
 
 
+def test_a_jvp_states_the_directional_derivative():
+    """tangent_loss is d/dt loss(w + t tw, b + t tb) at t = 0: central differences."""
+    fn = model("logistic")
+    args = _random_args([(3,), (), (20, 3), (20,)], np.random.default_rng(0))
+    c = compile_gradient(fn, args, (0, 1), kinds=("jvp",))
+    derivatives, _ = stated(c.function("jvp").__doc__)
+    assert derivatives == {
+        "tangent_loss": "sum((X tangent_w + tangent_b) * (sigma(logits) - y)) / 20"}
+    rng = np.random.default_rng(7)
+    w, b, X, y = rng.normal(size=3), 0.1, rng.normal(size=(20, 3)), rng.random(20)
+    tw, tb = rng.normal(size=3), -0.7
+    value = evaluate(c.function("jvp").__doc__,
+                     {"w": w, "b": b, "X": X, "y": y, "tangent_w": tw, "tangent_b": tb})
+    h = 1e-6
+    numeric = (fn(w + h * tw, b + h * tb, X, y) - fn(w - h * tw, b - h * tb, X, y)) / (2 * h)
+    np.testing.assert_allclose(value["tangent_loss"], numeric, rtol=1e-6)
+
+
 @pytest.mark.parametrize("name, shapes, argnums", [
     ("rnn_loop", [(4, 4), (4, 2), (4,), (12, 2)], (0, 1, 2, 3)),  # a loop
     ("huber", [()], 0),  # an if/else

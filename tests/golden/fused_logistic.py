@@ -122,7 +122,7 @@ def grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1, dloss_db = _grad_logistic_k0(logits, _t0, y)
@@ -147,17 +147,17 @@ def _value_and_grad_logistic_k0(b, _t0, y):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _value_and_grad_logistic_k1(logits, _t0, y):
+def _value_and_grad_logistic_k1(logits, _t2, y):
     n = logits.shape[0]
-    _t1 = np.empty(n)
+    _t3 = np.empty(n)
     dloss_db = 0.0
     for i in range(n):
         # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-        _t1[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t0[i]) / (
-            _t0[i] + 1
+        _t3[i] = -1 / 20 * y[i] + 1 / 20 * (1.0 if logits[i] >= 0 else _t2[i]) / (
+            _t2[i] + 1
         )
-        dloss_db = _accumulate(dloss_db, _t1[i])
-    return _t1, dloss_db
+        dloss_db = _accumulate(dloss_db, _t3[i])
+    return _t3, dloss_db
 
 
 def value_and_grad_logistic(w, b, X, y):
@@ -185,9 +185,9 @@ def value_and_grad_logistic(w, b, X, y):
     logits, _t1 = _value_and_grad_logistic_k0(np.float64(b), _t0, y)
     loss = 1 / 20 * _t1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    _t0 = np.exp(-np.abs(logits))
-    _t1, dloss_db = _value_and_grad_logistic_k1(logits, _t0, y)
+    _t2 = np.exp(-np.abs(logits))
+    _t3, dloss_db = _value_and_grad_logistic_k1(logits, _t2, y)
     dloss_db = np.float64(dloss_db)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t1
+    dloss_dw = X.T @ _t3
     return loss, (dloss_dw, dloss_db)

@@ -54,7 +54,8 @@ def J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3 * (a + b * c)
+    v = a + b * c
+    J = 3 * v
     return J
 
 
@@ -108,7 +109,8 @@ def value_and_grad_J(a, b, c):
     """
     if not (isinstance(a, float) and isinstance(b, float) and isinstance(c, float)):
         _check_inputs(a, b, c)
-    J = 3 * (a + b * c)
+    v = a + b * c
+    J = 3 * v
     # gradient of line 29: J = 3 * v
     dJ_da = np.float64(3)
     dJ_db = 3 * c

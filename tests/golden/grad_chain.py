@@ -46,7 +46,8 @@ def chain(x):
         out: float64, shape ()
     """
     _check_inputs(x)
-    z = (2 * x + 3) ** 2
+    y = 2 * x + 3
+    z = y**2
     out = 1 / 3 * np.sum(z)
     return out
 
@@ -84,7 +85,8 @@ def value_and_grad_chain(x):
             dout_dx: float64, shape (3,)
     """
     _check_inputs(x)
-    z = (2 * x + 3) ** 2
+    y = 2 * x + 3
+    z = y**2
     out = 1 / 3 * np.sum(z)
     # gradient of line 17: z = y**2
     dout_dx = 8 / 3 * x + 4

@@ -59,7 +59,7 @@ def logistic(w, b, X, y):
         loss: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / 20 * _t0
     return loss
@@ -85,7 +85,7 @@ def grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1 = -1 / 20 * y + 1 / 20 * np.where(logits >= 0, 1, _t0) / (_t0 + 1)
@@ -116,7 +116,7 @@ def value_and_grad_logistic(w, b, X, y):
             dloss_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / 20 * _t0
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))

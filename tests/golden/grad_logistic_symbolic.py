@@ -83,7 +83,7 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / n * _t0
     return loss
@@ -110,7 +110,7 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = np.exp(-np.abs(logits))
     _t1 = 1 / n * (-y + np.where(logits >= 0, 1, _t0) / (_t0 + 1))
@@ -142,7 +142,7 @@ def value_and_grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = np.sum(y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits))
     loss = 1 / n * _t0
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))

@@ -114,7 +114,7 @@ def logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), -logits) + (
         1 - y
     ) * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), logits)
@@ -144,7 +144,7 @@ def grad_logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = xp.exp(-xp.abs(logits))
     _t1 = (
@@ -184,14 +184,14 @@ def value_and_grad_logistic(w, b, X, y):
     xp = _check_inputs(w, b, X, y)
     b = xp.asarray(b, dtype=xp.float64)
     n, _ = X.shape
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), -logits) + (
         1 - y
     ) * xp.logaddexp(xp.asarray(0.0, dtype=xp.float64), logits)
     loss = 1 / n * xp.sum(_t0)
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = xp.exp(-xp.abs(logits))
-    _t0 = (
+    _t2 = (
         1
         / n
         * (
@@ -199,7 +199,7 @@ def value_and_grad_logistic(w, b, X, y):
             + xp.where(logits >= 0, xp.asarray(1.0, dtype=xp.float64), _t1) / (_t1 + 1)
         )
     )
-    dloss_db = xp.sum(_t0)
+    dloss_db = xp.sum(_t2)
     # gradient of line 40: logits = X @ w + b
-    dloss_dw = X.T @ _t0
+    dloss_dw = X.T @ _t2
     return loss, (dloss_dw, dloss_db)

@@ -59,8 +59,9 @@ def mlp(W1, b1, W2, b2, X, y):
         value: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
-    value = 1 / 8 * np.sum((b2 - y + hidden @ W2) ** 2)
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    value = 1 / 8 * np.sum((prediction - y) ** 2)
     return value
 
 
@@ -68,11 +69,12 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     """Gradient of mlp with respect to W1, b1, W2, b2.
 
     Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
-        dmlp/dW1 = X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2)) / 4
-        dmlp/db1 = sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0) / 4
-        dmlp/dW2 = hidden^T (hidden W2 + b2 - y) / 4
-        dmlp/db2 = sum(hidden W2 + b2 - y) / 4
+        dmlp/dW1 = X^T (((prediction - y) W2^T) * (1 - hidden^2)) / 4
+        dmlp/db1 = sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0) / 4
+        dmlp/dW2 = hidden^T (prediction - y) / 4
+        dmlp/db2 = sum(prediction - y) / 4
         where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64, shape (2, 4)
@@ -90,9 +92,10 @@ def grad_mlp(W1, b1, W2, b2, X, y):
             dmlp_db2: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 1 / 4 * (b2 - y + hidden @ W2)
+    _t0 = 1 / 4 * (prediction - y)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
@@ -107,11 +110,12 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """Value of mlp and its gradient with respect to W1, b1, W2, b2, computed together.
 
     Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
-        dmlp/dW1 = X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2)) / 4
-        dmlp/db1 = sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0) / 4
-        dmlp/dW2 = hidden^T (hidden W2 + b2 - y) / 4
-        dmlp/db2 = sum(hidden W2 + b2 - y) / 4
+        dmlp/dW1 = X^T (((prediction - y) W2^T) * (1 - hidden^2)) / 4
+        dmlp/db1 = sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0) / 4
+        dmlp/dW2 = hidden^T (prediction - y) / 4
+        dmlp/db2 = sum(prediction - y) / 4
         where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64, shape (2, 4)
@@ -130,8 +134,9 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
             dmlp_db2: float64, shape ()
     """
     _check_inputs(W1, b1, W2, b2, X, y)
-    hidden = np.tanh(b1 + X @ W1)
-    _t0 = b2 - y + hidden @ W2
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    _t0 = prediction - y
     value = 1 / 8 * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 1 / 4 * _t0

@@ -106,8 +106,9 @@ def mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
-    value = 1 / n * np.sum((b2 - y + hidden @ W2) ** 2)
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    value = 1 / n * np.sum((prediction - y) ** 2)
     return value
 
 
@@ -115,11 +116,12 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     """Gradient of mlp with respect to W1, b1, W2, b2.
 
     Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
-        dmlp/dW1 = 2/n X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2))
-        dmlp/db1 = 2/n sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0)
-        dmlp/dW2 = 2/n hidden^T (hidden W2 + b2 - y)
-        dmlp/db2 = 2/n sum(hidden W2 + b2 - y)
+        dmlp/dW1 = 2/n X^T (((prediction - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (prediction - y)
+        dmlp/db2 = 2/n sum(prediction - y)
         where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64[d, k]
@@ -138,9 +140,10 @@ def grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
     # gradient of line 56: return np.mean((prediction - y) ** 2)
-    _t0 = 2 / n * (b2 - y + hidden @ W2)
+    _t0 = 2 / n * (prediction - y)
     dmlp_db2 = np.sum(_t0)
     # gradient of line 55: prediction = hidden @ W2 + b2
     dmlp_dW2 = hidden.T @ _t0
@@ -155,11 +158,12 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """Value of mlp and its gradient with respect to W1, b1, W2, b2, computed together.
 
     Derivatives (A B: matrix product, A^T: transpose, * and ^: elementwise):
-        dmlp/dW1 = 2/n X^T (((hidden W2 + b2 - y) W2^T) * (1 - hidden^2))
-        dmlp/db1 = 2/n sum(((hidden W2 + b2 - y) W2^T) * (1 - hidden^2), axis=0)
-        dmlp/dW2 = 2/n hidden^T (hidden W2 + b2 - y)
-        dmlp/db2 = 2/n sum(hidden W2 + b2 - y)
+        dmlp/dW1 = 2/n X^T (((prediction - y) W2^T) * (1 - hidden^2))
+        dmlp/db1 = 2/n sum(((prediction - y) W2^T) * (1 - hidden^2), axis=0)
+        dmlp/dW2 = 2/n hidden^T (prediction - y)
+        dmlp/db2 = 2/n sum(prediction - y)
         where hidden = tanh(X W1 + b1)
+        where prediction = hidden W2 + b2
 
     Args:
         W1: float64[d, k]
@@ -179,8 +183,9 @@ def value_and_grad_mlp(W1, b1, W2, b2, X, y):
     """
     _check_inputs(W1, b1, W2, b2, X, y)
     n, _ = np.shape(X)
-    hidden = np.tanh(b1 + X @ W1)
-    _t0 = b2 - y + hidden @ W2
+    hidden = np.tanh(X @ W1 + b1)
+    prediction = hidden @ W2 + b2
+    _t0 = prediction - y
     value = 1 / n * np.sum(_t0**2)
     # gradient of line 56: return np.mean((prediction - y) ** 2)
     _t1 = 2 / n * _t0

@@ -54,7 +54,8 @@ def mse(w, b, X, y):
         value: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     value = 1 / 12 * np.sum(residual**2)
     return value
 
@@ -79,7 +80,8 @@ def grad_mse(w, b, X, y):
             dmse_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual
     dmse_db = np.sum(_t0)
@@ -109,7 +111,8 @@ def value_and_grad_mse(w, b, X, y):
             dmse_db: float64, shape ()
     """
     _check_inputs(w, b, X, y)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     value = 1 / 12 * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 1 / 6 * residual

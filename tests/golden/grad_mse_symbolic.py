@@ -78,7 +78,8 @@ def mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     value = 1 / n * np.sum(residual**2)
     return value
 
@@ -104,7 +105,8 @@ def grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 2 / n * residual
     dmse_db = np.sum(_t0)
@@ -135,7 +137,8 @@ def value_and_grad_mse(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    residual = b - y + X @ w
+    prediction = X @ w + b
+    residual = prediction - y
     value = 1 / n * np.sum(residual**2)
     # gradient of line 36: return np.mean(residual**2)
     _t0 = 2 / n * residual

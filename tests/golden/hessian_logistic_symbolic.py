@@ -81,7 +81,7 @@ def logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y - 1
     _t1 = np.sum(-_t0 * np.logaddexp(0, logits) + y * np.logaddexp(0, -logits))
     loss = 1 / n * _t1
@@ -106,7 +106,7 @@ def grad_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t0 = -1 / n
     _t1 = np.exp(-np.abs(logits))
@@ -133,7 +133,7 @@ def hessian_logistic(w, b, X, y):
     """
     _check_inputs(w, b, X, y)
     n, _ = np.shape(X)
-    logits = b + X @ w
+    logits = X @ w + b
     _t0 = y - 1
     # gradient of line 42: loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     _t1 = -1 / n
