@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from .precedence import UNARY, Printed
+
 
 def dtype_name(dtype, xp: str = "np") -> str:
     name = np.dtype(dtype).name
@@ -109,7 +111,8 @@ def _const_tri(printer, value):
     for negate, mask in ((False, value), (True, ~value)):
         k = int(mask[0].sum()) - 1  # row 0 of np.tri(n, m, k) is true up to column k
         if np.array_equal(mask, np.tri(n, m, k, dtype=bool)):
-            return f"{'~' if negate else ''}{printer.xp}.tri({n}, {m}, {k}, dtype=bool)"
+            text = f"{printer.xp}.tri({n}, {m}, {k}, dtype=bool)"
+            return Printed("~" + text, UNARY) if negate else text
     return None
 
 

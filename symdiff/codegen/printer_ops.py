@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import EmitError
 from .node_printer import Block
-from .precedence import operand
+from .precedence import Printed, operand, template_precedence
 from .printer import SymdiffPrinter
 
 __all__ = ["register_printer", "template_printer", "literal"]
@@ -100,7 +100,8 @@ def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
             raise EmitError(f"the printed form {template!r} names {{{key}}}, which is "
                             "neither an input nor a parameter of this call")
         text = _FIELD.sub(field, template)
-        return re.sub(r"\bnp\.", f"{self.xp}.", text) if self.xp != "np" else text
+        text = re.sub(r"\bnp\.", f"{self.xp}.", text) if self.xp != "np" else text
+        return Printed(text, template_precedence(template))
     return method
 
 

@@ -56,7 +56,8 @@ class TermOrder:
         if stmt is not None and stmt.node is not None:
             return stmt.args
         expr = stmt.expr if stmt is not None else None
-        return tuple(sorted(expr.free_symbols, key=sp.default_sort_key)) if expr else ()
+        return tuple(sorted(expr.free_symbols, key=sp.default_sort_key)) if expr is not None \
+            else ()
 
     def _symbols(self, term) -> set[sp.Symbol]:
         """A term's symbols, CSE temporaries written out (they stand where the user

@@ -95,7 +95,7 @@ def test_logistic_hessian_decorator_is_the_closed_form_at_every_size():
     assert hess.cache_info().compiles == 1
     # d stays 3 (one Hessian column per entry of w), n is bound from X
     assert "n, _ = np.shape(X)" in hess.source
-    assert "= X.T @ (X*((-1/n*(" in hess.source
+    assert "= X.T @ (X*(-1/n*(" in hess.source
 
 
 @pytest.mark.parametrize("mode", ["auto", "forward"])
