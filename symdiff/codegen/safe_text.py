@@ -81,9 +81,9 @@ def hidden_names(source: str, params: list[str], name: str) -> list[tuple[str, s
                for p in params):
         return []
     tree = ast.parse(source)
-    module_names = {a.asname or a.name.split(".")[0] for n in tree.body
-                    if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
-    module_names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    imports = {a.asname or a.name.split(".")[0] for n in tree.body
+               if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    module_names = imports | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     module_names |= {t.id for n in tree.body if isinstance(n, ast.Assign)
                      for t in n.targets if isinstance(t, ast.Name)}
     found = []
@@ -94,22 +94,30 @@ def hidden_names(source: str, params: list[str], name: str) -> list[tuple[str, s
             params.add("xp")  # (each function binds the namespace as xp)
         body = ast.Module(body=fn.body, type_ignores=[])  # (decorators: module scope)
         for node in ast.walk(body) if params else ():
-            for read in _used_as_global(node):
+            for read in _used_as_global(node, imports):
                 if read in params:
                     found.append((fn.name, read))
                     params.discard(read)
     return found
 
 
-def _used_as_global(node) -> list[str]:
+#: Attributes the generated code reads of array values (`x.T`, `x.sum(axis=0)`): the
+#: owner of one is a module only where it is a module the code imports (`np.sum`).
+_VALUE_ATTRIBUTES = {"T", "sum", "max", "min", "prod", "any", "all", "astype", "copy",
+                     "shape", "dtype", "ndim"}
+
+
+def _used_as_global(node, imports=frozenset()) -> list[str]:
     """The names a generated statement reads as a module's or builtin's: a called
-    function, an attribute's owner, a type in isinstance."""
+    function, an attribute's owner (other than a value's, see _VALUE_ATTRIBUTES), a
+    type in isinstance."""
     names = []
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         names.append(node.func.id)
         if node.func.id == "isinstance" and len(node.args) == 2 and \
                 isinstance(node.args[1], ast.Name):
             names.append(node.args[1].id)
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+            (node.attr not in _VALUE_ATTRIBUTES or node.value.id in imports):
         names.append(node.value.id)
     return names

@@ -237,7 +237,7 @@ def test_a_sum_of_two_computed_factors_stays_a_sum():
     x = np.linspace(0.1, 2.0, 7)
     compiled = symdiff.grad(sum_of_squares).compile(x)
     forward = function_source(compiled.source, "sum_of_squares")
-    assert "np.sum(" in forward and "@" not in forward and "np.float64(" not in forward
+    assert ".sum()" in forward and "@" not in forward and "np.float64(" not in forward
     np.testing.assert_allclose(compiled.forward(x), np.sum((x * np.sin(x)) ** 2), rtol=1e-14)
     np.testing.assert_allclose(compiled.grad(x),
                                2 * x * np.sin(x) * (np.sin(x) + x * np.cos(x)), rtol=1e-13)

@@ -207,7 +207,7 @@ def test_logsumexp_near_1000_gives_the_softmax():
 def test_the_logsumexp_shift_is_not_presented_as_the_users_stop_gradient():
     _, _, source = value_and_grad(logsumexp, np.array([1.0, 2.0]))
     assert "stop_gradient" not in source.split('"""', 2)[2]  # below the header
-    assert "np.max(x, keepdims=True)" in source  # reads the argument, not an alias
+    assert "x.max(keepdims=True)" in source  # reads the argument, not an alias
 
 
 def test_logsumexp_over_an_axis_with_very_negative_entries():
@@ -246,7 +246,7 @@ def test_a_users_own_max_shift_is_not_shifted_again_and_the_argument_keeps_its_n
     compiled = symdiff.grad(xent).compile(z, Y)
     body = compiled.source.split("def grad_xent")[1].split("\n\n\n")[0]
     code = "\n".join(line.split("#")[0] for line in body.splitlines())
-    assert "nan_to_num" not in code and code.count("np.max(") == 1
+    assert "nan_to_num" not in code and code.count(".max(") == 1
     assert body.rstrip().endswith("return dxent_dz")
     p = np.array([softmax_ref(row) for row in z])
     np.testing.assert_allclose(compiled.grad(z, Y), (p - Y) / 2, rtol=1e-13, atol=1e-300)
