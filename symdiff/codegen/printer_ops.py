@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import EmitError
 from .node_printer import Block
-from .precedence import Printed, operand, template_precedence
+from .precedence import ATOM, Printed, operand, precedence_of, template_precedence
 from .printer import SymdiffPrinter
 
 __all__ = ["register_printer", "template_printer", "literal"]
@@ -93,16 +93,32 @@ def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
             key = m.group(1)
             if key in params:
                 return literal(params[key])
-            if key.isdigit() and int(key) < len(args):
-                return args[int(key)]
-            if key in names and names.index(key) < len(args):
-                return args[names.index(key)]
+            i = int(key) if key.isdigit() else names.index(key) if key in names else None
+            if i is not None and i < len(args):
+                return _argument(self, node, i, args[i], template, m)
             raise EmitError(f"the printed form {template!r} names {{{key}}}, which is "
                             "neither an input nor a parameter of this call")
         text = _FIELD.sub(field, template)
         text = re.sub(r"\bnp\.", f"{self.xp}.", text) if self.xp != "np" else text
         return Printed(text, template_precedence(template))
     return method
+
+
+def _argument(printer, node, i: int, text: str, template: str, m) -> str:
+    """Input `i` as it stands in the template: parenthesized where an operator of the
+    template reads a compound value (`{0} * 2.0` of `a + b` is `(a + b) * 2.0`), as it
+    is where it is a whole argument of a call (`np.sin({0})`)."""
+    var = node.inputs[i] if i < len(node.inputs) else None
+    inlined = getattr(printer, "inlined", {})
+    if var is None or precedence_of(text) < ATOM:
+        compound = precedence_of(text) < ATOM
+    else:
+        compound = inlined.get(var.symbol, ATOM) < ATOM
+    before = template[:m.start()].rstrip()[-1:]
+    after = template[m.end():].lstrip()[:1]
+    if not compound or (before in ("(", ",", "") and after in (")", ",", "")):
+        return text
+    return f"({text})"
 
 
 def literal(value) -> str:

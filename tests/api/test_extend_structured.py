@@ -185,3 +185,25 @@ def test_a_users_conv2d_with_a_vjp_written_with_itself():
     want = (edge_loss(kernel + h * t, image, target) - edge_loss(kernel - h * t, image,
                                                                    target)) / (2 * h)
     np.testing.assert_allclose(tangent, want, rtol=1e-6)
+
+
+def scaled_twice(a):
+    return 2.0 * a
+
+
+scaled_twice = symdiff.register_primitive(
+    scaled_twice, shape=lambda s: s, vjp=lambda g, out, a: (2.0 * g,), numpy="{0} * 2.0")
+
+
+def test_a_printed_form_with_an_operator_parenthesizes_a_compound_input():
+    # (the input a + b printed into "{0} * 2.0" read a + b * 2.0: a wrong value and
+    # gradient, silently)
+    def f(a, b):
+        return np.sum(scaled_twice(a + b) ** 2)
+
+    a, b = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    compiled = symdiff.grad(f, argnums=(0, 1)).compile(a, b)
+    assert "(a + b) * 2.0" in compiled.source
+    assert compiled.forward(a, b) == pytest.approx(np.sum((2 * (a + b)) ** 2))  # by hand
+    for g in compiled.grad(a, b):
+        np.testing.assert_allclose(g, 8 * (a + b))  # d/da (2(a + b))^2 = 8 (a + b)
