@@ -19,6 +19,8 @@ import pytest
 from symdiff.cli import main
 from symdiff.cli.args import load_function
 
+from helpers import central_difference
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 GOLDEN = os.path.join("tests", "golden")
 MODELS = os.path.join(GOLDEN, "models.py")
@@ -101,20 +103,6 @@ def load_golden(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def central_difference(f, args, i, h=1e-6):
-    """d f / d args[i] by central differences, element by element, in float64."""
-    x0 = np.asarray(args[i], dtype=np.float64)
-    grad = np.zeros_like(x0)
-    for k in range(x0.size):
-        values = []
-        for sign in (1, -1):
-            x = x0.copy()
-            x.flat[k] += sign * h
-            values.append(f(*args[:i], x if x0.ndim else float(x), *args[i + 1:]))
-        grad.flat[k] = (values[0] - values[1]) / (2 * h)
-    return grad
 
 
 def random_like(value, rng):

@@ -26,6 +26,8 @@ from symdiff.codegen.math_notation import (
 from symdiff.compile import compile_gradient
 from symdiff.ir.elementwise import sigmoid
 
+from helpers import central_difference
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(ROOT, "tests", "golden", "models.py")
 
@@ -155,19 +157,6 @@ def evaluate(doc: str, env: dict) -> dict[str, np.ndarray]:
     for name, rhs in where:
         env[name] = _Reader(rhs, env).read()
     return {lhs: _Reader(rhs, env).read() for lhs, rhs in derivatives.items()}
-
-
-def central_difference(f, args, i, h=1e-6):
-    x0 = np.asarray(args[i], dtype=np.float64)
-    grad = np.zeros_like(x0)
-    for k in range(x0.size):
-        values = []
-        for sign in (1, -1):
-            x = x0.copy()
-            x.flat[k] += sign * h
-            values.append(f(*args[:i], x if x0.ndim else float(x), *args[i + 1:]))
-        grad.flat[k] = (values[0] - values[1]) / (2 * h)
-    return grad
 
 
 def sigmoid_np(u):
