@@ -198,9 +198,10 @@ def _expm1(expr):
     return _cancel_constant(expr, sp.exp, lambda c, k, e: k * expm1(e.args[0]))
 
 
-def _cancel_constant(expr, kind: type, replace: Callable):
-    """``c + ... + k*f(u) + ...`` with ``k == -c`` and `f` of type `kind`: the sum
-    without `c` and that term replaced by ``replace(c, k, f)``; else None."""
+def _cancel_constant(expr, kind, replace: Callable):
+    """``c + ... + k*f + ...`` with ``k == -c`` and `f` of type `kind` (or a factor
+    `kind(f)` accepts, where `kind` is a function): the sum without `c` and that term
+    replaced by ``replace(c, k, f)``; else None."""
     if not expr.is_Add:
         return None
     const, rest = expr.as_coeff_Add()
@@ -209,7 +210,8 @@ def _cancel_constant(expr, kind: type, replace: Callable):
     terms = list(sp.Add.make_args(rest))
     for i, term in enumerate(terms):
         coeff, f = term.as_coeff_Mul()
-        if isinstance(f, kind) and coeff == -const:
+        matches = isinstance(f, kind) if isinstance(kind, type) else kind(f)
+        if matches and coeff == -const:
             terms[i] = replace(const, coeff, f)
             return sp.Add(*terms)
     return None
@@ -314,19 +316,14 @@ def _sech_squared(expr):
     """c - c*tanh(u)**2 -> 4c*sigmoid(2u)*sigmoid(-2u), which is c/cosh(u)**2 without
     overflow, printed as 4c*exp(-|2u|)/(1 + exp(-|2u|))**2 (tanh' = 1 - tanh**2
     cancels: 0 instead of 1.7e-17 at u = 20)."""
-    if not expr.is_Add:
-        return None
-    const, rest = expr.as_coeff_Add()
-    if const == 0:
-        return None
-    terms = list(sp.Add.make_args(rest))
-    for i, term in enumerate(terms):
-        coeff, t = term.as_coeff_Mul()
-        if coeff == -const and t.is_Pow and t.exp == 2 and isinstance(t.base, sp.tanh):
-            u = 2 * t.base.args[0]  # 1/cosh(u)**2 = 4*sigmoid(2u)*sigmoid(-2u), no overflow
-            terms[i] = 4 * const * sigmoid(u) * sigmoid(-u)
-            return sp.Add(*terms)
-    return None
+    def tanh_squared(t):
+        return t.is_Pow and t.exp == 2 and isinstance(t.base, sp.tanh)
+
+    def sech_squared(c, k, t):  # 1/cosh(u)**2 = 4*sigmoid(2u)*sigmoid(-2u), no overflow
+        u = 2 * t.base.args[0]
+        return 4 * c * sigmoid(u) * sigmoid(-u)
+
+    return _cancel_constant(expr, tanh_squared, sech_squared)
 
 
 #: In the order they are tried on each subexpression; the first that matches wins.
