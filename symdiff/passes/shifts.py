@@ -79,17 +79,7 @@ def sum_logs(graph: Graph) -> list[Node] | None:
                 Node(logs, ELEMENTWISE, expr=sp.log(factor), loc=prod.loc),
                 Node(total, "sum", (logs,), prod.params, loc=prod.loc)])
             summed[log] = total.symbol
-    if not summed:
-        return None
-    nodes = []
-    for node in graph.nodes:
-        if node.op == ELEMENTWISE and node.expr.has(sp.log):
-            new_expr = node.expr.xreplace(summed)
-            if new_expr != node.expr:
-                node = Node(node.out, ELEMENTWISE, params=node.params, expr=new_expr, loc=node.loc)
-        nodes.append(node)
-        nodes.extend(after.get(node.out, ()))
-    return nodes
+    return _logs_replaced(graph, summed, after) if summed else None
 
 
 def shift_logsumexp(graph: Graph) -> list[Node] | None:
@@ -110,12 +100,16 @@ def shift_logsumexp(graph: Graph) -> list[Node] | None:
             new = _shifted_sum(graph, defs, defs[s])
             if new is not None:
                 after[s], shifted[log] = new
-    if not shifted:
-        return None
+    return _logs_replaced(graph, shifted, after) if shifted else None
+
+
+def _logs_replaced(graph: Graph, logs: dict, after: dict) -> list[Node]:
+    """The graph's nodes with the `logs` (log(x) -> its new form) replaced in every
+    elementwise expression, and the new nodes `after` each value placed behind it."""
     nodes = []
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.expr.has(sp.log):
-            new_expr = node.expr.xreplace(shifted)
+            new_expr = node.expr.xreplace(logs)
             if new_expr != node.expr:
                 node = Node(node.out, ELEMENTWISE, params=node.params, expr=new_expr, loc=node.loc)
         nodes.append(node)

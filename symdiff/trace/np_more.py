@@ -73,15 +73,20 @@ def _append(arr, values, axis=None):
     return concatenate([arr, values], _axis(axis, arr.ndim))
 
 
-@implements(np.delete, group="shapes")
-def _delete(arr, obj, axis=None):
-    arr = _tracer(arr)
+def _static_positions(arr: Tracer, obj, axis, name: str, kinds: str):
+    """(`arr`, flattened where `axis` is None, and the axis) for np.delete/np.insert,
+    whose positions `obj` must be known when tracing."""
     if isinstance(obj, Tracer):
-        raise TraceError("np.delete with traced positions; give them as ints or a slice",
+        raise TraceError(f"{name} with traced positions; give them as {kinds}",
                          user_location())
     if axis is None:
         arr, axis = reshape(arr, (arr.size,)), 0
-    axis = _axis(axis, arr.ndim)
+    return arr, _axis(axis, arr.ndim)
+
+
+@implements(np.delete, group="shapes")
+def _delete(arr, obj, axis=None):
+    arr, axis = _static_positions(_tracer(arr), obj, axis, "np.delete", "ints or a slice")
     return _gather(arr, axis, np.delete(np.arange(arr.shape[axis]), obj))
 
 
@@ -89,13 +94,7 @@ def _delete(arr, obj, axis=None):
 def _insert(arr, obj, values, axis=None):
     """Positions from NumPy's own insert of markers: original k -> k, inserted j ->
     n + j, gathered from arr joined with the inserted block."""
-    arr = _tracer(arr, values)
-    if isinstance(obj, Tracer):
-        raise TraceError("np.insert with traced positions; give them as ints",
-                         user_location())
-    if axis is None:
-        arr, axis = reshape(arr, (arr.size,)), 0
-    axis = _axis(axis, arr.ndim)
+    arr, axis = _static_positions(_tracer(arr, values), obj, axis, "np.insert", "ints")
     n = arr.shape[axis]
     probe = np.insert(np.arange(n), obj, -1)
     count = int(np.sum(probe < 0))
