@@ -86,6 +86,12 @@ def check_derivative(f: Callable, df: Callable | str | Sequence[str], *args,
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise InputError(f"check_derivative of {_function_name(f)}: points={points!r}; "
                          "compare at 1 point (the one given) or more", user_location())
+    if isinstance(proof_seconds, bool) or not isinstance(proof_seconds, (int, float)) \
+            or not proof_seconds > 0:
+        raise InputError(f"check_derivative of {_function_name(f)}: proof_seconds="
+                         f"{proof_seconds!r}; give the symbolic proof a positive number of "
+                         f"seconds (default {PROOF_SECONDS:g}; it is stopped at 3 times that "
+                         "plus 5 s)", user_location())
     args = _default_args(f) if not args else _as_float64(args)
     nums = normalize_argnums(argnums, len(args),
                              f"check_derivative of {_function_name(f)}")
