@@ -320,9 +320,17 @@ def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
             if not literal[i] and dtypes[i] != common:
                 atoms[i] = cast(Tracer(graph, graph.by_symbol[atoms[i]]), common).graph_var.symbol
     result = expression(graph, build(fn, atoms), shape, _result_dtype(common, kind))
-    graph.operand_order.setdefault(result.graph_var.symbol, tuple(
-        s for a in atoms for s in sorted(sp.sympify(a).free_symbols, key=str)))
+    graph.operand_order.setdefault(result.graph_var.symbol, tuple(_symbols_in_order(atoms)))
     return result
+
+
+def _symbols_in_order(atoms):
+    """The symbols of `atoms` (symbols, numbers, the odd expression) in their order."""
+    for a in atoms:
+        if isinstance(a, sp.Symbol):
+            yield a
+        elif isinstance(a, sp.Basic):
+            yield from sorted(a.free_symbols, key=sp.default_sort_key)
 
 
 def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
