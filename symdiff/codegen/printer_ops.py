@@ -95,7 +95,7 @@ def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
                 return literal(params[key])
             i = int(key) if key.isdigit() else names.index(key) if key in names else None
             if i is not None and i < len(args):
-                return _argument(self, node, i, args[i], template, m)
+                return _argument(args[i], template, m)
             raise EmitError(f"the printed form {template!r} names {{{key}}}, which is "
                             "neither an input nor a parameter of this call")
         text = _FIELD.sub(field, template)
@@ -104,16 +104,11 @@ def template_printer(template: str, names: Sequence[str] = ()) -> Callable:
     return method
 
 
-def _argument(printer, node, i: int, text: str, template: str, m) -> str:
-    """Input `i` as it stands in the template: parenthesized where an operator of the
-    template reads a compound value (`{0} * 2.0` of `a + b` is `(a + b) * 2.0`), as it
-    is where it is a whole argument of a call (`np.sin({0})`)."""
-    var = node.inputs[i] if i < len(node.inputs) else None
-    inlined = getattr(printer, "inlined", {})
-    if var is None or precedence_of(text) < ATOM:
-        compound = precedence_of(text) < ATOM
-    else:
-        compound = inlined.get(var.symbol, ATOM) < ATOM
+def _argument(text: str, template: str, m) -> str:
+    """An input's text as it stands at field `m` of the template: parenthesized where
+    an operator of the template reads a compound value (`{0} * 2.0` of `a + b` is
+    `(a + b) * 2.0`), as it is where it is a whole argument of a call (`np.sin({0})`)."""
+    compound = precedence_of(text) < ATOM
     before = template[:m.start()].rstrip()[-1:]
     after = template[m.end():].lstrip()[:1]
     if not compound or (before in ("(", ",", "") and after in (")", ",", "")):
