@@ -182,7 +182,7 @@ class _BodyPrinter:
             printer.inline(stmt.target, rhs)  # parenthesized where an operator reads it
             return
         if stmt.target not in names:
-            names[stmt.target] = self.temps.take(stmt.target, index)
+            names[stmt.target] = self.temps.take()
         extra = self.fused_loops.extra_indent(index) if self.fused_loops is not None else 0
         self.last_comment = _append_statement(self.body, stmt, rhs, names[stmt.target],
                                               is_backward, self.last_comment,
@@ -205,7 +205,7 @@ def _print_kernel(layout, plan, index: int, names: dict, temps, name: str,
         return
     for sym in kernel.returns:
         if sym not in names:
-            names[sym] = temps.take(sym, index)
+            names[sym] = temps.take()
     text, lines = layout.print_kernel(kernel, plan, names, name, len(kernels), backward,
                                       output_vars)
     kernels.append(text)

@@ -219,7 +219,7 @@ class LoopPrinter:
         elif init_free and init in self.defined and init in self.names:
             name = self.names[init]
         else:
-            name = self.temps.take(carry_in.symbol, index)
+            name = self.temps.take()
         self.names[carry_in.symbol] = name
         if final is not None:
             self.names[final] = name
@@ -303,7 +303,7 @@ class LoopPrinter:
         if _user_name(base):
             name = self._free(f"{base}s", {target}, index)
         else:
-            name = self.temps.take(target, index)
+            name = self.temps.take()
         self.names[target] = name
         return name
 

@@ -33,8 +33,8 @@ class _TempNames:
         self.inlinable = inlinable  # (printed where read: LoopPrinter asks)
         self.count = 0
 
-    def take(self, sym: sp.Symbol, index: int) -> str:
-        """A new name for `sym` (defined by statement `index`)."""
+    def take(self) -> str:
+        """A new name."""
         number, self.count = self.count, self.count + 1
         return f"{_TEMP_PREFIX}{number}"
 
