@@ -157,6 +157,7 @@ class _Transformed:
         backend_layout(backend)  # an unknown backend, or numba missing: a usage error now
         self.backend = backend
         self.fn = fn
+        self.parameters = keyword_parameters(fn)  # (the names a call may give)
         self.argnums = argnums
         self.kind = kind
         self.dims = dims
@@ -202,7 +203,7 @@ class _Transformed:
         """Every call the fast path does not serve: keyword arguments (bound by name), several
         or other arguments, a first call for these shapes, tracers (inline)."""
         if kwargs:
-            args = bind_keywords(self.fn, args, kwargs, repr(self))
+            args = bind_keywords(self.parameters, args, kwargs, repr(self))
         key = _cache_key(args)
         run = self._functions.get(key)
         if run is None:
@@ -252,7 +253,7 @@ def _public(state: _Transformed) -> Callable:
     to `state._call`."""
     fast = FastPath(getattr(state.fn, "__name__", state.kind), state._functions,
                     state._call, state.backend == "numpy", MAX_SHAPES_REMEMBERED,
-                    keyword_parameters(state.fn))
+                    state.parameters)
     transformed = fast.function
     functools.update_wrapper(transformed, state.fn, updated=())
     transformed.compile = state.compile

@@ -28,11 +28,10 @@ def keyword_parameters(fn: Callable) -> tuple[tuple[str, ...], tuple[str, ...]] 
             tuple(p.name for p in params if p.kind == p.KEYWORD_ONLY))
 
 
-def bind_keywords(fn: Callable, args: tuple, kwargs: dict, who: str) -> tuple:
-    """`args` with each keyword argument that names a positional parameter of `fn` in
-    that parameter's place."""
-    names = keyword_parameters(fn)
-    positional = names[0] if names is not None else ()
+def bind_keywords(parameters: tuple | None, args: tuple, kwargs: dict, who: str) -> tuple:
+    """`args` with each keyword argument that names a positional parameter (of
+    `parameters`, what `keyword_parameters` says of the function) in its place."""
+    positional = parameters[0] if parameters is not None else ()
     other = [k for k in kwargs if k not in positional]
     if other:
         raise InputError(
