@@ -94,8 +94,8 @@ def test_arguments_by_name_before_and_after_the_fast_path():
     want = (4 * X.T @ r / 6, 4 * np.mean(r))
     for first in ("positional", "by name"):
         g = symdiff.grad(scaled, argnums=(0, 1))
-        calls = [lambda: g(w, 0.5, X, y), lambda: g(w=w, b=0.5, X=X, y=y),
-                 lambda: g(w, 0.5, y=y, X=X)]
+        calls = [lambda g=g: g(w, 0.5, X, y), lambda g=g: g(w=w, b=0.5, X=X, y=y),
+                 lambda g=g: g(w, 0.5, y=y, X=X)]
         if first == "by name":
             calls.reverse()
         for call in calls * 2:  # the first compiles; later ones take the fast path
