@@ -35,19 +35,33 @@ def module_programs(graphs: Sequence[Graph]) -> list[Program]:
 
 
 def _extension_groups(graphs: Sequence[Graph]) -> list[tuple[Graph, list[int]]]:
-    """Groups of graphs whose nodes are each a prefix of their group's longest (the
-    base), with the same inputs; a graph that extends no other starts a group."""
-    groups: list[tuple[Graph, list[int]]] = []
+    """Groups of graphs whose nodes each appear, in their order, among the nodes of
+    their group's longest (the base), with the same inputs: a prefix (reverse mode
+    appends the backward pass to the forward one) or interleaved with the base's (forward
+    mode along a diagonal Jacobian computes each tangent beside its value); a graph that
+    extends no other starts a group."""
+    groups: list[tuple[Graph, list[int], dict[int, int]]] = []
     for i in sorted(range(len(graphs)), key=lambda i: -len(graphs[i].nodes)):
         g = graphs[i]
-        for base, members in groups:
-            n = len(g.nodes)
-            if base.inputs == g.inputs and all(a is b for a, b in zip(base.nodes[:n], g.nodes)):
+        for base, members, position in groups:
+            if base.inputs == g.inputs and _in_order(g.nodes, position):
                 members.append(i)
                 break
         else:
-            groups.append((g, [i]))
-    return [(base, sorted(members)) for base, members in groups]
+            groups.append((g, [i], {id(n): k for k, n in enumerate(g.nodes)}))
+    return [(base, sorted(members)) for base, members, _ in groups]
+
+
+def _in_order(nodes, position: dict[int, int]) -> bool:
+    """Whether every one of `nodes` is a node of the base (`position`: where each of its
+    nodes is), in the same order."""
+    last = -1
+    for node in nodes:
+        k = position.get(id(node), -1)
+        if k <= last:
+            return False
+        last = k
+    return True
 
 
 
