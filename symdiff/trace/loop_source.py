@@ -63,12 +63,12 @@ _loops_cache: dict = {}
 
 def foldable_loops(code) -> dict[int, FoldableLoop]:
     """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
-    found = _loops_cache.get(code)
-    if found is None:
+    entry = _loops_cache.get(id(code))  # (by id: hashing a code object hashes its
+    if entry is None:  # constants, microseconds on every call of a trace)
         if len(_loops_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
             _loops_cache.clear()
-        found = _loops_cache[code] = _find_loops(code)
-    return found
+        entry = _loops_cache[id(code)] = (code, _find_loops(code))  # (kept: its id stays its own)
+    return entry[1]
 
 
 _FOR_ITER = bytes([dis.opmap["FOR_ITER"]])

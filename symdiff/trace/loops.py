@@ -246,6 +246,9 @@ class LoopFolder:
     """While tracing into `graph`, fold the loops of user frames (a context manager).
     Loops whose `file:line` is in `unrolled` are left alone."""
 
+    #: the tracer's own operations take the hook off while they run (trace/hook.py)
+    suspendable = True
+
     def __init__(self, graph: Graph, unrolled: set[str], fn=None, enabled: bool = True):
         self.wanted = enabled
         self.graph = graph

@@ -26,6 +26,7 @@ from ..ir.graph import CONST, ELEMENTWISE, Graph, Node, Var
 from ..ir.primitives import PRIMITIVES
 from .construct import build
 from .dtypes import _printed_dtype, _result_dtype, _value_symbols, _weak, promote
+from .hook import without_loop_hook
 from .refusals import Refusals
 from .registry import (
     FUNCTIONS,
@@ -291,6 +292,7 @@ def _atom(graph: Graph, a):
 _NONFINITE = (sp.nan, sp.oo, -sp.oo)
 
 
+@without_loop_hook
 def elementwise(fn: Callable[..., sp.Expr], *args, kind: str = "arith",
                 conditions: int = 0) -> Tracer:
     """Apply a SymPy function elementwise; `kind` is arith, float (true division,
@@ -333,6 +335,7 @@ def _symbols_in_order(atoms):
             yield from sorted(a.free_symbols, key=sp.default_sort_key)
 
 
+@without_loop_hook
 def expression(graph: Graph, expr: sp.Expr, shape, dtype) -> Tracer:
     """A node for `expr` of the given shape (broadcast when the symbols are smaller)
     and dtype: when the printed expression would compute another float dtype (a

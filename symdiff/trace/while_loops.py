@@ -84,12 +84,12 @@ _cache: dict = {}
 
 def while_loops(code) -> dict[int, FoldableWhile]:
     """The `while` loops of a code object that may fold, by each line of their test."""
-    found = _cache.get(code)
-    if found is None:
-        if len(_cache) > 20_000:
+    entry = _cache.get(id(code))  # (by id: hashing a code object hashes its
+    if entry is None:  # constants, microseconds on every call of a trace)
+        if len(_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
             _cache.clear()
-        found = _cache[code] = _find(code)
-    return found
+        entry = _cache[id(code)] = (code, _find(code))  # (kept: its id stays its own)
+    return entry[1]
 
 
 def _find(code) -> dict[int, FoldableWhile]:
