@@ -27,6 +27,7 @@ from .codegen.header import CONVENTIONS, kink_conventions
 from .codegen.load import load_from_file, load_module
 from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
+from .codegen.print_memo import PrintMemo
 from .codegen.safe_text import hidden_names, identifier
 from .errors import ArrayAPIError, InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
@@ -363,12 +364,13 @@ def _functions(ctx: _Context, kinds, kernel_layout, backend="numpy"):
         ds = derivations(ctx, kinds)
         programs = module_programs([d.graph for d in ds])  # the module is optimised as one
         _keep_user_locations(programs, ctx.graph)
+        memo = PrintMemo()  # (what the module's functions print alike, printed once)
         return [print_function(program, d.fname,
                                d.doc + derivatives_doc(program, ctx.out_name, d.gradient_part),
                                d.returns, ctx.out_name,
                                d.gradient_part, extra_params=d.extra_params,
                                constants=constants, kernel_layout=kernel_layout,
-                               xp=XP if backend == ARRAY_API else "np")
+                               xp=XP if backend == ARRAY_API else "np", memo=memo)
                 for d, program in zip(ds, programs)], constants
 
 

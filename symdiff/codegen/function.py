@@ -22,10 +22,10 @@ from .literals import array_literal, dtype_name
 from .loops import LoopPrinter, pinned_symbols
 from .naming import _RESERVED, _TEMP_PREFIX, _assign_names, _TempNames
 from .node_printer import Block
+from .print_memo import PrintMemo
 from .printer import SymdiffPrinter
 from .safe_text import comment as safe_comment
 from .temporaries import temp_dtype
-from .term_order import TermOrder
 
 
 @dataclass
@@ -69,16 +69,18 @@ def print_function(
     constants: ConstantPool | None = None,
     indent: int = 4,
     kernel_layout=None,
+    memo: PrintMemo | None = None,
 ) -> FunctionCode:
     """Print `program` as the body of function `name` returning `returns`
     (a Var, or a tuple of Vars for a tuple result). Large or named literal arrays go to
     `constants`, shared by the functions of one module. `indent` is the column the
     body starts at (deeper inside the `if` of a branch). A `kernel_layout` (the fused
     backend's, `numba_backend.NumbaLayout`) groups statements into kernels: each is
-    printed as a function of its own and called where its last statement was."""
+    printed as a function of its own and called where its last statement was. `memo`
+    holds what the module's functions print alike (codegen/print_memo.py)."""
     printed = _BodyPrinter(program, name, returns, out_name, gradient, xp,
                            constants if constants is not None else ConstantPool(), indent,
-                           kernel_layout)
+                           kernel_layout, memo if memo is not None else PrintMemo())
     printed.print_statements()
     return _function_code(printed.program, name, docstring, printed.body, returns,
                           printed.names, extra_params, printed.used_constants, printed.kernels)
@@ -91,7 +93,7 @@ class _BodyPrinter:
 
     def __init__(self, program: Program, name: str, returns, out_name: str,
                  gradient: GradientPart | None, xp: str, constants: ConstantPool, indent: int,
-                 kernel_layout):
+                 kernel_layout, memo: PrintMemo):
         self.name, self.xp, self.constants, self.indent = name, xp, constants, indent
         self.output_vars = output_vars = set(_flatten(returns))
         self.fused_loops = None  # (elementwise loops run element by element; kernels span no loop)
@@ -112,11 +114,12 @@ class _BodyPrinter:
         printer.like = next(((names.get(v.symbol), v.dtype) for v in program.inputs
                              if v.shape), None)
         printer.sizes = program.size_symbols()
+        self.memo, self.memo_context = memo, (type(printer), xp, frozenset(printer.sizes))
         self.call_args: dict[sp.Symbol, str] = {}  # inlined text as it stands in a call's arguments
         self.body: list[str] = []
         self.last_comment = None
         self.temps = _TempNames(self.inlinable)
-        self.term_order = TermOrder(program)
+        self.term_order = memo.term_order(program)
         self.loops = LoopPrinter(program, names, printer, self.temps,
                                  {v.symbol for v in output_vars}, out_name, _source_comment)
         self.backward = _backward_flags(program, gradient)
@@ -163,6 +166,10 @@ class _BodyPrinter:
             return True
         return False
 
+    def _printed(self, expr: sp.Expr):
+        """`expr` as the printer prints it now, printed once per module."""
+        return self.memo.printed(self.printer, expr, self.memo_context)
+
     def _size(self, stmt: Statement) -> None:
         text = self.printer.print_node(stmt.node, ())
         self.call_args[stmt.target] = text
@@ -172,7 +179,7 @@ class _BodyPrinter:
         """`stmt` inlined where it is read, or printed as `name = rhs`."""
         printer, plan, names = self.printer, self.plan, self.names
         rhs = _print_rhs(printer, self.program, stmt, self.call_args,
-                         stmt.var in self.output_vars)
+                         stmt.var in self.output_vars, self._printed)
         rhs = _sizes_cast(stmt, printer, rhs, stmt.var in self.output_vars)
         internal = stmt.node is not None and stmt.node.op == "stop_gradient" and not stmt.loc \
             and not (plan is not None and stmt.target in plan.named)  # a kernel's argument
@@ -338,7 +345,7 @@ def _print_returns(returns, names, program) -> str:
 
 
 def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
-               call_args: dict, is_output: bool) -> str:
+               call_args: dict, is_output: bool, printed=None) -> str:
     var = stmt.var
     if stmt.node is not None and stmt.node.op == CONST:
         return printer.print_node(stmt.node, ())
@@ -361,7 +368,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
                     f"dtype={dtype_name(var.dtype, printer.xp)})")
         return printer.scalar(printer.doprint(expr), var.dtype)
-    text = printer.printed(expr)
+    text = printed(expr) if printed is not None else printer.printed(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
         return printer.fresh(text, var.dtype) if var.shape else printer.scalar(text, var.dtype)
     return text

@@ -33,6 +33,7 @@ class TermOrder:
         self.walks_of: dict[sp.Symbol, list[int]] = {}  # symbol -> walks that reach it
         roots = [*program.operand_order, *(s.target for s in program.statements
                                            if s.var is not None)]
+        operands: dict[sp.Symbol, tuple] = {}  # (many walks pass a value)
         for root in roots:
             walk: dict[sp.Symbol, int] = {}
             stack = [root]
@@ -42,7 +43,9 @@ class TermOrder:
                     continue
                 walk[sym] = len(walk)
                 if sym is root or sym not in statements:  # (a statement is a leaf)
-                    stack.extend(reversed(self._operands(sym, statements)))
+                    if sym not in operands:
+                        operands[sym] = tuple(reversed(self._operands(sym, statements)))
+                    stack.extend(operands[sym])
             if len(walk) > 1:
                 for sym in walk:
                     self.walks_of.setdefault(sym, []).append(len(self.walks))

@@ -61,3 +61,38 @@ def test_a_function_alone_keeps_its_closed_form():
 
     lines = assignments(compile_gradient(f, [1.5], 0).source)
     assert lines["grad_f"]["df_dx"] == "    df_dx = x*(x*(8*x + 3) + 6) + 5"
+
+
+def long_chain(x):
+    """An elementwise chain long enough for the gradient to run forward along its
+    diagonal Jacobian, each tangent beside its value (autodiff.differentiate)."""
+    a = np.sin(x) * x + np.cos(x)
+    b = np.sin(a) * a + np.cos(a)
+    c = np.sin(b) * b + np.cos(b)
+    d = np.sin(c) * c + np.cos(c)
+    e = np.sin(d) * d + np.cos(d)
+    f = np.sin(e) * e + np.cos(e)
+    g = np.sin(f) * f + np.cos(f)
+    h = np.sin(g) * g + np.cos(g)
+    i = np.sin(h) * h + np.cos(h)
+    j = np.sin(i) * i + np.cos(i)
+    return np.sum(j)
+
+
+def test_a_forward_mode_gradient_computes_the_forward_values_as_the_forward_function():
+    # its graph interleaves the forward nodes with their tangents (not a prefix): it
+    # still joins the forward function's group, so each named value prints one way
+    x = np.random.default_rng(1).normal(size=7)
+    compiled = compile_gradient(long_chain, [x], 0, kinds=("grad", "value_and_grad"))
+    lines = assignments(compiled.source)
+    functions = ["long_chain", "grad_long_chain", "value_and_grad_long_chain"]
+    named = [v for v in "abcdefghij" if all(v in lines[f] for f in functions)]
+    assert len(named) >= 5, lines["long_chain"]
+    for var in named:  # (each function numbers its temporaries from _t0)
+        printed = {re.sub(r"_t\d+", "_t", lines[f].get(var, "")) for f in functions}
+        assert len(printed) == 1, printed
+    np.testing.assert_allclose(compiled.grad(x), numerical_gradient(long_chain, [x], 0),
+                               rtol=1e-6, atol=1e-9)
+    value, grad = compiled.value_and_grad(x)
+    np.testing.assert_allclose(value, long_chain(x), rtol=1e-12)
+    np.testing.assert_allclose(grad, compiled.grad(x), rtol=1e-12)
