@@ -38,15 +38,21 @@ def stop_cancelling_shifts(graph: Graph) -> Graph:
     if not held:
         return graph
     swap = {m.symbol: n.out.symbol for m, n in held.items()}
-    nodes = []
+    nodes, order = [], {}
     for node in graph.nodes:
         if node.op == ELEMENTWISE and node.expr.free_symbols & swap.keys():
             node = Node(node.out, ELEMENTWISE, params=node.params,
                         expr=node.expr.xreplace(swap), loc=node.loc)
+            if node.out.symbol in graph.operand_order:  # `logits - m` as written
+                order[node.out.symbol] = tuple(swap.get(s, s) for s in
+                                               graph.operand_order[node.out.symbol])
         nodes.append(node)
         if node.out in held:
             nodes.append(held[node.out])
-    return graph.derive(nodes, graph.outputs)
+    shifted = graph.derive(nodes, graph.outputs)
+    if order:  # (a dict of its own: the traced graph's values read the max itself)
+        shifted.operand_order = {**graph.operand_order, **order}
+    return shifted
 
 
 def _invariant(graph: Graph, m: Var, axes: tuple) -> bool:

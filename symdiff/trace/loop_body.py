@@ -66,6 +66,7 @@ class BodyBuilder:
         for v in [fold.index] + carry_in + xs_in + [n.out for n in kept]:
             if v not in subs and v not in made_here:
                 subs[v] = body.new_var(v.shape, v.dtype)
+        self._operand_order(body, kept, subs)
         kept = [replace(substitute(n, subs), out=subs[n.out]) for n in kept]
         for v in [fold.index] + carry_in + xs_in + consts_in:
             body.add(Node(subs.get(v, v), INPUT, params=(("name", ""),)))
@@ -120,6 +121,16 @@ class BodyBuilder:
         if node.op == ELEMENTWISE:
             return [self.graph.by_symbol[s] for s in node.expr.free_symbols]
         return list(node.inputs)
+
+    def _operand_order(self, body: Graph, traced: list[Node], subs: dict) -> None:
+        """The user's order of the operands of the body's values (`Graph.operand_order`,
+        recorded under the traced iteration's symbols), under the body's symbols."""
+        symbols = {v.symbol: w.symbol for v, w in subs.items()}
+        for node in traced:
+            operands = self.graph.operand_order.get(node.out.symbol)
+            if operands is not None:
+                body.operand_order[symbols[node.out.symbol]] = \
+                    tuple(symbols.get(s, s) for s in operands)
 
     def _names(self, body: Graph, subs: dict) -> None:
         """Names for the body's values: the carried locals (their values on entry and,

@@ -10,6 +10,8 @@ import pytest
 
 import symdiff
 
+from helpers import central_difference
+
 
 def logistic_loss(w, b, X, y):
     logits = X @ w + b
@@ -178,8 +180,46 @@ def residual_form(w, c, X, y):
     return np.mean(residual**2)
 
 
+def rnn_bias_last(W, b, xs):
+    h = np.zeros(W.shape[0])
+    for x in xs:  # a loop: its body is printed from a program of its own
+        h = np.tanh(W @ h + x + b)
+    return np.sum(h**2)
+
+
+def rnn_bias_first(W, b, xs):
+    h = np.zeros(W.shape[0])
+    for x in xs:
+        h = np.tanh(b + x + W @ h)
+    return np.sum(h**2)
+
+
+@pytest.mark.parametrize("fn, line", [(rnn_bias_last, "h = np.tanh(W @ h + x + b)"),
+                                      (rnn_bias_first, "h = np.tanh(b + x + W @ h)")])
+def test_a_loop_body_keeps_the_users_operand_order(fn, line):
+    rng = np.random.default_rng(5)
+    args = (0.4 * rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=(9, 3)))
+    g = symdiff.grad(fn, argnums=(0, 1))
+    source = g.compile(*args).source
+    assert "for " in function_source(source, f"grad_{fn.__name__}")  # still a loop
+    for name in (fn.__name__, f"grad_{fn.__name__}"):
+        assert line in function_source(source, name), function_source(source, name)
+    for i, d in enumerate(g(*args)):
+        np.testing.assert_allclose(d, central_difference(fn, list(args), i),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def log_softmax_first_class(W, b, X):
+    logits = X @ W + b
+    shifted = logits - np.max(logits, axis=1, keepdims=True)  # (behind a stop_gradient)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return np.sum(log_probs[:, 0])
+
+
 @pytest.mark.parametrize("fn, lines", [
     (affine_bias_last, ["z = X @ W + b", "np.tanh(z)"]),
+    (log_softmax_first_class, ["logits = X @ W + b",
+                               "shifted = logits - logits.max(axis=1, keepdims=True)"]),
     (affine_bias_first, ["z = b + X @ W"]),  # the user's order, not another canonical one
     (residual_form, ["prediction = X @ w + c", "residual = prediction - y"]),
 ])

@@ -99,7 +99,7 @@ def rnn_loop(W, U, b, xs):
     h = np.zeros((k,))
     for t in range(n):
         x = xs[t]
-        h = np.tanh(b + W @ h + U @ x)
+        h = np.tanh(W @ h + U @ x + b)
     value = (h**2).sum()
     return value
 
@@ -129,7 +129,7 @@ def grad_rnn_loop(W, U, b, xs):
     for t in range(n):
         x = xs[t]
         hs[t] = h
-        h = np.tanh(b + W @ h + U @ x)
+        h = np.tanh(W @ h + U @ x + b)
     # gradient of line 75: return np.sum(h**2)
     drnn_loop_dh = 2 * h
     drnn_loop_dW = np.zeros((k, k))
@@ -182,7 +182,7 @@ def value_and_grad_rnn_loop(W, U, b, xs):
     for t in range(n):
         x = xs[t]
         hs[t] = h
-        h = np.tanh(b + W @ h + U @ x)
+        h = np.tanh(W @ h + U @ x + b)
     value = (h**2).sum()
     # gradient of line 75: return np.sum(h**2)
     drnn_loop_dh = 2 * h
