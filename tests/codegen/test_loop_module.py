@@ -46,7 +46,7 @@ def test_module_has_as_many_lines_for_1000_steps_as_for_10(name):
 def test_the_loop_reads_as_written():
     text = source("rnn", 50)
     assert "for t in range(50):\n        x = xs[t]\n" in text
-    assert "h = np.tanh(b + W @ h + U @ x)" in text
+    assert "h = np.tanh(W @ h + U @ x + b)" in text
     assert "for t in reversed(range(50)):" in text
     assert "hs = np.empty((50, 8), dtype=np.float64)" in text
     assert "# gradient of line" in text.split("for t in reversed(range(50)):")[1]
