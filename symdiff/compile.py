@@ -29,6 +29,7 @@ from .codegen.module import module_code, render_module
 from .codegen.numba_backend import NumbaLayout, require_numba
 from .codegen.print_memo import PrintMemo
 from .codegen.safe_text import hidden_names, identifier
+from .collector import fewer_collections
 from .errors import ArrayAPIError, InputError, SymbolicDimError, SymdiffError, located
 from .ir.graph import Graph
 from .ir.loops import WhileFallback
@@ -253,7 +254,7 @@ def compile_gradient(
     backend = array_api_backend(backend, xp)
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
-    with construction_memo(), trace_reuse():  # (the traces of one compile agree)
+    with fewer_collections(), construction_memo(), trace_reuse():  # (traces agree)
         return _compile_gradient(fn, args, argnums, source_name, kinds, command, dims,
                                  backend, concrete)
 
