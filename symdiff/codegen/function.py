@@ -301,7 +301,7 @@ def _large(program: Program, stmt: Statement) -> bool:
     """Whether the statement's result is an array NumPy may update in place."""
     if stmt.var is not None:
         return _large_var(stmt.var)
-    vars_ = [program.by_symbol[s] for s in stmt.expr.free_symbols if s in program.by_symbol]
+    vars_ = [program.by_symbol[s] for s in stmt.symbols if s in program.by_symbol]
     return any(_large_var(v) for v in vars_)
 
 
@@ -363,7 +363,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return printer.cast(printer.symbol_text(expr), var.dtype)
         return f"{printer.xp}.asarray({printer.doprint(expr)}, " \
             f"dtype={dtype_name(var.dtype, printer.xp)})"
-    if var is not None and not expr.free_symbols:
+    if var is not None and not stmt.symbols:
         if var.shape:
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
                     f"dtype={dtype_name(var.dtype, printer.xp)})")
@@ -400,7 +400,7 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
             continue
         structured = stmt.node is not None and stmt.node.op not in (CONST, "stop_gradient")
         elementwise_arg = stmt.expr is not None and stmt.target in read_by_call and \
-            not stmt.expr.is_Symbol and stmt.expr.free_symbols
+            not stmt.expr.is_Symbol and stmt.symbols
         if structured or elementwise_arg:
             result.add(stmt.target)
     return result
@@ -409,8 +409,7 @@ def _inlinable(program: Program, outputs: set[Var]) -> set[sp.Symbol]:
 def _sizes_only(stmt: Statement) -> bool:
     """An elementwise statement of sizes alone (`1/np.sqrt(d*n)`), which NumPy would
     compute in float64 whatever the arrays that read it."""
-    return stmt.expr is not None and bool(stmt.expr.free_symbols) and \
-        all(is_size_symbol(s) for s in stmt.expr.free_symbols)
+    return bool(stmt.symbols) and all(is_size_symbol(s) for s in stmt.symbols)
 
 
 def _sizes_cast(stmt: Statement, printer, rhs, is_output: bool):
@@ -438,7 +437,7 @@ def _backward_flags(program: Program, gradient: GradientPart | None) -> list[boo
     statements = program.module_statements or program.statements
     first_reader: dict[sp.Symbol, int] = {}
     for i, stmt in enumerate(statements):
-        for sym in stmt.expr.free_symbols if stmt.expr is not None else stmt.args:
+        for sym in stmt.reads:
             first_reader.setdefault(sym, i)
     flags = [False] * len(statements)
     for i in range(len(statements) - 1, -1, -1):

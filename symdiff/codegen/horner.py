@@ -15,10 +15,19 @@ def horner_form(expr: sp.Expr, sizes=frozenset()) -> sp.Expr | None:
     """`expr` in Horner's form when it is an expanded polynomial of degree 2 or more
     in one symbol (not a size) with rational coefficients (float ones would turn the
     others into floats) and the form costs fewer operations (`cost`); else None."""
-    if not expr.is_Add or len(expr.free_symbols) != 1:
+    if not expr.is_Add:
         return None
-    (symbol,) = expr.free_symbols
-    if symbol in sizes or not all(_monomial(t, symbol) for t in expr.args):
+    symbols = set()
+    for term in expr.args:  # (asked of every sum printed: no free_symbols walk)
+        symbol = _monomial_symbol(term)
+        if symbol is False:
+            return None
+        if symbol is not None:
+            symbols.add(symbol)
+    if len(symbols) != 1:
+        return None
+    (symbol,) = symbols
+    if symbol in sizes:
         return None
     if sp.degree(expr, symbol) < 2:
         return None
@@ -26,13 +35,19 @@ def horner_form(expr: sp.Expr, sizes=frozenset()) -> sp.Expr | None:
     return nested if cost(nested) < cost(expr) else None
 
 
-def _monomial(term: sp.Expr, symbol: sp.Symbol) -> bool:
-    """A rational number times a power of `symbol` with a non-negative integer exponent."""
+def _monomial_symbol(term: sp.Expr):
+    """The symbol x of a term that is a rational number times x**k (k a positive
+    integer), None for a rational number, False for any other term."""
     coeff, rest = term.as_coeff_Mul()
-    if rest is sp.S.One or rest == symbol:
-        return coeff.is_Rational
-    return coeff.is_Rational and rest.is_Pow and rest.base == symbol \
-        and rest.exp.is_Integer and rest.exp > 0
+    if not coeff.is_Rational:
+        return False
+    if rest is sp.S.One:
+        return None
+    if rest.is_Symbol:
+        return rest
+    if rest.is_Pow and rest.base.is_Symbol and rest.exp.is_Integer and rest.exp > 0:
+        return rest.base
+    return False
 
 
 def cost(expr: sp.Expr) -> int:

@@ -58,7 +58,7 @@ class LoopPrinter:
                 self.outputs.setdefault(stmt.args[0], {})[stmt.node.p["index"]] = stmt.target
             if stmt.node is not None and stmt.node.op == LOOP_END:
                 continue  # (it repeats its head's arguments, to keep them alive)
-            reads = set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+            reads = set(stmt.args) | stmt.symbols
             for sym in reads:
                 self.readers.setdefault(sym, []).append(i)
         for sym in returned:

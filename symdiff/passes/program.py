@@ -29,6 +29,22 @@ class Statement:
     loc: str | None = None
     depth: int = 0  # how many loops enclose it (passes/loops.py)
     scope: Var | None = None  # the innermost enclosing loop's node
+    _symbols: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def symbols(self) -> frozenset:
+        """The free symbols of `expr` (none without one), found once per expression: the
+        module's passes and its printer ask for them again and again."""
+        cached = self._symbols
+        if cached is None or cached[0] is not self.expr:
+            found = frozenset(self.expr.free_symbols) if self.expr is not None else frozenset()
+            cached = self._symbols = (self.expr, found)
+        return cached[1]
+
+    @property
+    def reads(self) -> frozenset:
+        """The symbols the statement reads: its expression's, or its node's arguments."""
+        return self.symbols if self.expr is not None else frozenset(self.args)
 
 
 @dataclass

@@ -87,7 +87,7 @@ def _slice(program: Program, outputs: Sequence[Var]) -> Program:
         if block[0].target in need:
             for s in block:
                 kept.append(s)
-                need |= set(s.args) | (s.expr.free_symbols if s.expr is not None else set())
+                need |= set(s.args) | s.symbols
     statements = _temporaries_at_their_readers(_inline_single_reads(kept[::-1], program))
     targets = {s.target for s in statements}
     return replace(program, outputs=list(outputs), statements=statements,
@@ -102,7 +102,7 @@ def _temporaries_at_their_readers(statements: list[Statement]) -> list[Statement
     may be a statement of another function."""
     first_reader: dict[sp.Symbol, int] = {}
     for i, stmt in enumerate(statements):
-        for sym in stmt.expr.free_symbols if stmt.expr is not None else stmt.args:
+        for sym in stmt.reads:
             first_reader.setdefault(sym, i)
     out = list(statements)
     for i in range(len(out) - 1, -1, -1):  # (a temporary read by a temporary: that one's)
@@ -160,6 +160,6 @@ def _named_cone(statements: list[Statement], program: Program) -> set[sp.Symbol]
             stmt.expr is not None and written_out(stmt.expr) in program.expr_names
         if named or stmt.target in cone:
             cone.add(stmt.target)
-            cone |= set(stmt.args) | (stmt.expr.free_symbols if stmt.expr is not None else set())
+            cone |= set(stmt.args) | stmt.symbols
     return cone
 
