@@ -13,6 +13,7 @@ import linecache
 import os
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,17 +59,23 @@ def file_tree(filename: str) -> ast.Module | None:
         return None
 
 
-_loops_cache: dict = {}
+def per_code(find: Callable) -> Callable:
+    """`find(code)`, found once per code object: the loop folder asks on every call of
+    a trace. Kept by the code's id (hashing a code object hashes its constants,
+    microseconds each time; an entry holds its code, so the id stays its own), and
+    bounded (code objects made on the fly)."""
+    cache: dict[int, tuple] = {}
 
+    @functools.wraps(find)
+    def found(code):
+        entry = cache.get(id(code))
+        if entry is None:
+            if len(cache) > 20_000:
+                cache.clear()
+            entry = cache[id(code)] = (code, find(code))
+        return entry[1]
 
-def foldable_loops(code) -> dict[int, FoldableLoop]:
-    """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
-    entry = _loops_cache.get(id(code))  # (by id: hashing a code object hashes its
-    if entry is None:  # constants, microseconds on every call of a trace)
-        if len(_loops_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
-            _loops_cache.clear()
-        entry = _loops_cache[id(code)] = (code, _find_loops(code))  # (kept: its id stays its own)
-    return entry[1]
+    return found
 
 
 _FOR_ITER = bytes([dis.opmap["FOR_ITER"]])
@@ -86,7 +93,9 @@ def library_file(filename: str) -> bool:
                for r in roots)
 
 
-def _find_loops(code) -> dict[int, FoldableLoop]:
+@per_code
+def foldable_loops(code) -> dict[int, FoldableLoop]:
+    """The `for` loops of a code object that may fold, by the line of their FOR_ITER."""
     if _FOR_ITER not in code.co_code[::2] or library_file(code.co_filename):
         return {}
     for_iters = [(ins.positions.lineno, ins.offset) for ins in dis.get_instructions(code)

@@ -42,6 +42,7 @@ from .loop_source import (
     containers,
     file_tree,
     library_file,
+    per_code,
     set_locals,
     snapshot,
     statements_with_next,
@@ -79,20 +80,9 @@ class FoldableWhile:
         return self.body_first <= line <= self.body_last
 
 
-_cache: dict = {}
-
-
+@per_code
 def while_loops(code) -> dict[int, FoldableWhile]:
     """The `while` loops of a code object that may fold, by each line of their test."""
-    entry = _cache.get(id(code))  # (by id: hashing a code object hashes its
-    if entry is None:  # constants, microseconds on every call of a trace)
-        if len(_cache) > 20_000:  # (code objects made on the fly: keep it bounded)
-            _cache.clear()
-        entry = _cache[id(code)] = (code, _find(code))  # (kept: its id stays its own)
-    return entry[1]
-
-
-def _find(code) -> dict[int, FoldableWhile]:
     if library_file(code.co_filename):
         return {}
     lines = {ins.positions.lineno for ins in dis.get_instructions(code)
