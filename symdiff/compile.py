@@ -254,7 +254,8 @@ def compile_gradient(
     backend = array_api_backend(backend, xp)
     nums = normalize_argnums(argnums, len(args), where=function_location(fn))
     concrete = describe_args(fn, args, nums)
-    with fewer_collections(), construction_memo(), trace_reuse():  # (traces agree)
+    # (construction_memo, trace_reuse: the traces of one compile agree)
+    with fewer_collections(), construction_memo(), trace_reuse():
         return _compile_gradient(fn, args, argnums, source_name, kinds, command, dims,
                                  backend, concrete)
 

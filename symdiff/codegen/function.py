@@ -4,7 +4,7 @@ source comments, the constant pool shared by the module's functions."""
 from __future__ import annotations
 
 import linecache
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -345,7 +345,9 @@ def _print_returns(returns, names, program) -> str:
 
 
 def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
-               call_args: dict, is_output: bool, printed=None) -> str:
+               call_args: dict, is_output: bool, printed: Callable) -> str:
+    """The right-hand side of `stmt`; `printed(expr)` prints an elementwise expression
+    (through the module's memo)."""
     var = stmt.var
     if stmt.node is not None and stmt.node.op == CONST:
         return printer.print_node(stmt.node, ())
@@ -368,7 +370,7 @@ def _print_rhs(printer: SymdiffPrinter, program: Program, stmt: Statement,
             return (f"{printer.xp}.full({dims.shape_text(var.shape)}, {printer.doprint(expr)}, "
                     f"dtype={dtype_name(var.dtype, printer.xp)})")
         return printer.scalar(printer.doprint(expr), var.dtype)
-    text = printed(expr) if printed is not None else printer.printed(expr)
+    text = printed(expr)
     if is_output and expr.is_Symbol:  # a fresh value, never an alias of an argument
         return printer.fresh(text, var.dtype) if var.shape else printer.scalar(text, var.dtype)
     return text

@@ -153,10 +153,12 @@ def _call_recording_locals(fn, args) -> tuple[Any, dict, str | None]:
     previous = sys.getprofile()
     frames: list = []
 
-    def profiler(frame, event, arg):  # the call's frame, then no hook for the rest:
-        if event == "call" and frame.f_code is code:  # a hook on every call of a long
-            frames.append(frame)  # trace costs a tenth of its time
-            sys.setprofile(None)  # (a frame keeps its locals once it has returned)
+    # The hook takes the call's frame and then goes: a hook on every call of a long
+    # trace cost a tenth of its time, and the frame keeps its locals once it returns.
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            frames.append(frame)
+            sys.setprofile(None)
 
     # Under another profiler (cProfile, a debugger) leave it alone: names are a nicety.
     hooked = code is not None and previous is None
