@@ -12,6 +12,7 @@ from ..ir import dims
 from ..ir.graph import ELEMENTWISE, INPUT, Graph, Node, Var
 from ..ir.indexing import IndexArg
 from ..ir.loops import BodyGraph, Loop, loop_node, substitute
+from .structured import zeros
 from .tracer import Tracer, cast, const
 
 __all__ = ["BodyBuilder", "PLACEHOLDER"]
@@ -191,4 +192,8 @@ class BodyBuilder:
 
 
 def _zeros(graph: Graph, var: Var) -> Var:
+    """Zeros of `var`'s shape: a literal array, or for a symbolic shape a broadcast 0
+    (a value first assigned in the loop's body, at any size)."""
+    if dims.is_symbolic(var.shape):
+        return zeros(graph, var.shape, var.dtype).graph_var
     return const(graph, np.zeros(var.shape, var.dtype)).graph_var

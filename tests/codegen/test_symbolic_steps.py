@@ -147,3 +147,33 @@ def test_the_cli_loops_over_a_declared_step_count(tmp_path):
         for i, g in enumerate(grads):
             np.testing.assert_allclose(g, numerical_gradient(rnn.rnn_loss, args, i),
                                        rtol=1e-6, atol=1e-9)
+
+
+def driven_springs(k, c, x0, v0, dt, forcing):
+    """Damped springs driven by a forcing signal, semi-implicit Euler; `a` is first
+    assigned in the loop's body (a carry with no value before the loop)."""
+    x, v = x0, v0
+    for f in forcing:
+        a = -k * x - c * v + f
+        v = v + dt * a
+        x = x + dt * v
+    return 0.5 * np.sum(v ** 2) + 0.5 * np.sum(k * np.clip(x, -2.0, 2.0) ** 2)
+
+
+def spring_inputs(rng, steps, n):
+    return [rng.uniform(1, 2, n), rng.uniform(0.1, 0.3, n), rng.normal(size=n),
+            rng.normal(size=n), 0.05, rng.normal(size=(steps, n))]
+
+
+def test_a_value_first_assigned_in_the_body_folds_at_symbolic_sizes():
+    # (its zeros before the loop were a literal array: at a symbolic size the loop
+    # unrolled, 40 steps written out)
+    rng = np.random.default_rng(8)
+    g = symdiff.grad(driven_springs, argnums=(0, 1, 2), dims="auto")
+    source = g.compile(*spring_inputs(rng, 40, 5)).source
+    assert "for t in range(n):" in source and "for t in reversed(range(n)):" in source
+    for steps, n in [(40, 5), (7, 3), (1, 2)]:  # sizes it was not traced at, too
+        args = spring_inputs(rng, steps, n)
+        for i, d in zip((0, 1, 2), g(*args)):
+            np.testing.assert_allclose(d, numerical_gradient(driven_springs, args, i),
+                                       rtol=1e-6, atol=1e-8)
